@@ -1,0 +1,176 @@
+//! The server's handle on its SQLite file.
+//!
+//! A stand-in until the server opens its database through `fieldsync-store`: everything that
+//! touches rusqlite lives here, so swapping it out changes this file and the one line in
+//! [`AppState::open`](crate::AppState::open) that calls it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+/// Why the database could not be opened or queried.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The file could not be opened or created, or it is not an SQLite database.
+    #[error("cannot open database {}", path.display())]
+    Open {
+        /// The path that was given.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A statement failed on an open connection.
+    #[error("database query failed")]
+    Query(#[from] rusqlite::Error),
+    /// A thread panicked while holding the connection, so its state is unknown.
+    #[error("database connection is poisoned by an earlier panic")]
+    Poisoned,
+    /// The blocking task running the query panicked or was cancelled.
+    #[error("database task did not complete")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// One SQLite connection shared by all requests.
+///
+/// Cheap to clone. Async code reaches the connection only through [`Db::run`], which locks it
+/// on a blocking thread, so the lock is never held across an `.await`.
+#[derive(Debug, Clone)]
+pub struct Db {
+    path: Arc<Path>,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    /// Opens the database at `path`, creating the file if it does not exist.
+    ///
+    /// Fails if the file cannot be created (for example, its directory is missing) or if it
+    /// exists but is not an SQLite database.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
+        let path = path.as_ref();
+        let open_error = |source| DbError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        // Opening is lazy about the file's contents; reading the schema makes a file that is
+        // not a database fail here, at startup, rather than on the first request.
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map_err(open_error)?;
+        Ok(Self {
+            path: path.into(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The path the database was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on tokio's blocking pool and returns its result.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().map_err(|_| DbError::Poisoned)?;
+            f(&conn)
+        })
+        .await?
+    }
+
+    /// Checks that the connection answers a trivial query (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let one: i64 = self
+            .run(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get(0))?))
+            .await?;
+        debug_assert_eq!(one, 1);
+        Ok(())
+    }
+
+    /// Poisons the connection's lock, as a panic in a query would.
+    #[cfg(test)]
+    pub(crate) fn poison(&self) {
+        let conn = Arc::clone(&self.conn);
+        let panicked = std::thread::spawn(move || {
+            let _guard = conn.lock();
+            panic!("poisoning the database lock on purpose");
+        })
+        .join();
+        assert!(panicked.is_err());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn open_creates_the_file_and_ping_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.sqlite3");
+        assert!(!path.exists());
+
+        let db = Db::open(&path).unwrap();
+
+        assert!(path.exists());
+        assert_eq!(db.path(), path);
+        db.ping().await.unwrap();
+    }
+
+    #[test]
+    fn open_fails_when_the_directory_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("db.sqlite3");
+
+        let err = Db::open(&path).unwrap_err();
+
+        assert!(matches!(&err, DbError::Open { path: p, .. } if *p == path));
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn open_fails_on_a_file_that_is_not_a_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, "plain text, not SQLite\n".repeat(100)).unwrap();
+
+        let err = Db::open(&path).unwrap_err();
+
+        assert!(matches!(err, DbError::Open { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn run_returns_the_closure_result_and_its_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path().join("db.sqlite3")).unwrap();
+
+        let sum: i64 = db
+            .run(|conn| Ok(conn.query_row("SELECT 2 + 3", [], |row| row.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(sum, 5);
+
+        let err = db
+            .run(|conn| Ok(conn.execute("NOT SQL AT ALL", [])?))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DbError::Query(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn ping_fails_once_the_connection_is_poisoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path().join("db.sqlite3")).unwrap();
+
+        db.poison();
+
+        assert!(matches!(db.ping().await, Err(DbError::Poisoned)));
+    }
+}

@@ -1,0 +1,136 @@
+//! The one error type of the HTTP API.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::db::DbError;
+
+/// An error a handler returns to the client.
+///
+/// The client gets the status code and a short fixed message as `{"error": "..."}`; the
+/// details (paths, SQLite messages) are logged with `tracing` and never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No route matches the request's path.
+    #[error("not found")]
+    NotFound,
+    /// The database could not be reached or did not answer.
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] DbError),
+}
+
+impl ApiError {
+    /// The HTTP status this error is sent with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The message sent to the client: fixed per variant, with no internal details.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not found",
+            Self::DatabaseUnavailable(_) => "database unavailable",
+        }
+    }
+
+    /// Logs the error with its full chain of causes: server errors at `error`, client
+    /// errors at `debug`.
+    pub fn log(&self) {
+        let detail = error_chain(self);
+        if self.status().is_server_error() {
+            tracing::error!(status = %self.status(), error = %detail, "request failed");
+        } else {
+            tracing::debug!(status = %self.status(), error = %detail, "request refused");
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        Self::DatabaseUnavailable(err)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let body = ErrorBody {
+            error: self.public_message(),
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+/// `err` and each of its sources, joined with ": ".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_text(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn open_error() -> DbError {
+        let dir = tempfile::tempdir().unwrap();
+        crate::db::Db::open(dir.path().join("secret-dir").join("db.sqlite3")).unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn not_found_is_a_404_with_a_json_message() {
+        let response = ApiError::NotFound.into_response();
+
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(body_text(response).await, r#"{"error":"not found"}"#);
+    }
+
+    #[tokio::test]
+    async fn database_errors_are_a_503_without_internal_details() {
+        let err = ApiError::from(open_error());
+        assert!(error_chain(&err).contains("secret-dir"));
+
+        let response = err.into_response();
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            body_text(response).await,
+            r#"{"error":"database unavailable"}"#
+        );
+    }
+
+    #[test]
+    fn error_chain_includes_every_source() {
+        let chain = error_chain(&ApiError::from(open_error()));
+
+        // ApiError, then DbError::Open with the path, then SQLite's own message.
+        assert!(
+            chain.starts_with("database unavailable: cannot open database "),
+            "{chain}"
+        );
+        assert!(chain.contains("secret-dir"), "{chain}");
+        assert!(chain.contains("unable to open database file"), "{chain}");
+    }
+}

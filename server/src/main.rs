@@ -1,0 +1,55 @@
+//! `fieldsync-server`: parses the command line and runs the server from the library.
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use fieldsync_server::config::{Cli, Command, ServeConfig};
+use fieldsync_server::{AppState, serve};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+
+    match cli.command {
+        Command::Serve(config) => run_server(config).await,
+    }
+}
+
+async fn run_server(config: ServeConfig) -> anyhow::Result<()> {
+    let state = AppState::open(&config.db)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    tracing::info!(%addr, db = %config.db.display(), "listening");
+
+    serve(listener, state, shutdown)
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A future that resolves on the first SIGINT or SIGTERM.
+///
+/// The handlers are installed before it is returned, so a signal that arrives while the
+/// server is starting is not lost.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "shutting down; finishing in-flight requests");
+    })
+}

@@ -1,0 +1,20 @@
+//! The route table: every route the server answers, in one place.
+
+mod health;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// All routes, with a JSON 404 for anything else.
+pub(crate) fn table() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,168 @@
+//! Reading the change log and the document set for sync: catch-up by change sequence, initial
+//! download of whole documents, and the heads digest that checks a replica holds what its
+//! cursor claims.
+
+use std::collections::HashMap;
+
+use automerge::AutoCommit;
+use fieldsync_protocol::wire::DocData;
+use fieldsync_protocol::{AccountId, DocId};
+use rusqlite::Connection;
+
+use crate::{Origin, Result, Scope, StoreError, codec, documents};
+
+/// One page of catch-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// The changes, per document (each document once, its changes in seq order).
+    pub docs: Vec<DocData>,
+    /// Everything in scope up to this seq is in this page or an earlier one.
+    pub to: u64,
+    /// Whether `to` is the latest seq.
+    pub complete: bool,
+}
+
+pub(crate) fn latest_seq(conn: &Connection) -> Result<u64> {
+    let mut stmt = conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?;
+    Ok(codec::seq_of(stmt.query_row([], |row| row.get(0))?))
+}
+
+/// Every change after `after` in scope and not from `exclude`, grouped per document, up to about
+/// `max_bytes` (a page always holds at least one change, and never splits one).
+pub(crate) fn changes_since(
+    conn: &Connection,
+    after: u64,
+    scope: &Scope,
+    exclude: Option<Origin>,
+    max_bytes: usize,
+) -> Result<Page> {
+    let latest = latest_seq(conn)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.seq, c.doc, c.hash, c.bytes, c.origin, d.account
+         FROM changes c JOIN documents d ON d.id = c.doc
+         WHERE c.seq > ?1 AND c.seq <= ?2 ORDER BY c.seq",
+    )?;
+    let mut rows = stmt.query([codec::seq(after), codec::seq(latest)])?;
+    let mut docs: Vec<DocData> = Vec::new();
+    let mut index: HashMap<DocId, usize> = HashMap::new();
+    let mut loaded: HashMap<DocId, AutoCommit> = HashMap::new();
+    let mut size = 0;
+    let mut to = after.max(latest);
+    while let Some(row) = rows.next()? {
+        let seq = codec::seq_of(row.get(0)?);
+        let origin = Origin(row.get(4)?);
+        let account = match row.get_ref(5)?.as_blob_or_null()? {
+            Some(bytes) => AccountId::from_slice(bytes).ok(),
+            None => None,
+        };
+        if exclude == Some(origin) || !scope.allows(account) {
+            continue;
+        }
+        let doc = codec::id(row, 1, DocId::from_slice)?;
+        let at = *index.entry(doc).or_insert_with(|| {
+            docs.push(DocData {
+                doc,
+                data: Vec::new(),
+            });
+            docs.len() - 1
+        });
+        let data = &mut docs[at].data;
+        let before = data.len();
+        match row.get_ref(3)?.as_blob_or_null()? {
+            Some(bytes) => data.extend_from_slice(bytes),
+            None => {
+                let hash = codec::hash(row, 2)?;
+                let document = match loaded.entry(doc) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(documents::load(conn, doc)?.ok_or_else(|| missing(doc))?)
+                    }
+                };
+                let change = document.get_change_by_hash(&hash).ok_or_else(|| {
+                    StoreError::Corrupt(format!("document {doc} lacks its logged change {hash}"))
+                })?;
+                data.extend_from_slice(change.raw_bytes());
+            }
+        }
+        size += data.len() - before;
+        if size >= max_bytes && seq < latest {
+            to = seq;
+            break;
+        }
+    }
+    Ok(Page {
+        docs,
+        to,
+        complete: to >= latest,
+    })
+}
+
+fn missing(doc: DocId) -> StoreError {
+    StoreError::Corrupt(format!(
+        "document {doc} is in the change log but not stored"
+    ))
+}
+
+/// Ids and heads (as stored) of every document in scope, ordered by id.
+pub(crate) fn scoped_docs(conn: &Connection, scope: &Scope) -> Result<Vec<(DocId, Vec<u8>)>> {
+    let read = |row: &rusqlite::Row<'_>| Ok((codec::id(row, 0, DocId::from_slice)?, row.get(1)?));
+    let mut out: Vec<(DocId, Vec<u8>)> = Vec::new();
+    match scope {
+        Scope::All => {
+            let mut stmt = conn.prepare_cached("SELECT id, heads FROM documents ORDER BY id")?;
+            for row in stmt.query_map([], read)? {
+                out.push(row?);
+            }
+        }
+        Scope::Accounts(accounts) => {
+            let mut stmt =
+                conn.prepare_cached("SELECT id, heads FROM documents WHERE account = ?1")?;
+            for account in accounts {
+                for row in stmt.query_map([account.as_bytes()], read)? {
+                    out.push(row?);
+                }
+            }
+            out.sort_unstable_by_key(|(id, _)| *id);
+        }
+    }
+    Ok(out)
+}
+
+/// Whole documents in scope, ordered by id, starting after `after_doc`, up to about
+/// `max_bytes`; with the last id sent when more remain.
+pub(crate) fn snapshots(
+    conn: &Connection,
+    scope: &Scope,
+    after_doc: Option<DocId>,
+    max_bytes: usize,
+) -> Result<(Vec<DocData>, Option<DocId>)> {
+    let ids: Vec<DocId> = scoped_docs(conn, scope)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| after_doc.is_none_or(|after| *id > after))
+        .collect();
+    let mut page = Vec::new();
+    let mut size = 0;
+    for (i, &doc) in ids.iter().enumerate() {
+        let data = documents::data(conn, doc)?.ok_or_else(|| missing(doc))?;
+        size += data.len();
+        page.push(DocData { doc, data });
+        if size >= max_bytes && i + 1 < ids.len() {
+            return Ok((page, Some(doc)));
+        }
+    }
+    Ok((page, None))
+}
+
+/// BLAKE3 over each document in scope, in id order: its 16 id bytes, then its sorted heads.
+pub(crate) fn heads_digest(conn: &Connection, scope: &Scope) -> Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    for (id, heads) in scoped_docs(conn, scope)? {
+        hasher.update(id.as_bytes());
+        hasher.update(&heads);
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,377 @@
+//! Document storage over the `documents` and `changes` tables: loading a document from its
+//! snapshot and uncompacted change rows, writing new changes together with the document row
+//! and its projections, compaction and eviction.
+
+use std::borrow::Cow;
+
+use automerge::{AutoCommit, Change, ChangeHash, ReadDoc, SaveOptions, ScalarValue, Value};
+use fieldsync_protocol::{AccountId, DocId, DocKind, Record};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::projection::{self, Previous};
+use crate::{Applied, Origin, Result, StoreError, codec};
+
+/// A document is compacted (re-saved, its change rows' bytes dropped) once it has more than
+/// this many uncompacted changes.
+pub const COMPACT_AFTER: i64 = 64;
+
+/// What the `documents` table says about a document, without its snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DocRow {
+    /// Its kind, when known.
+    pub kind: Option<DocKind>,
+    /// Current heads, sorted.
+    pub heads: Vec<ChangeHash>,
+    /// Change rows still holding their bytes.
+    pub uncompacted: i64,
+}
+
+/// Reads a document's row.
+pub(crate) fn row(conn: &Connection, doc: DocId) -> Result<Option<DocRow>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT kind, heads, uncompacted FROM documents WHERE id = ?1")?;
+    let found = stmt
+        .query_row([doc.as_bytes()], |row| {
+            let kind = row
+                .get_ref(0)?
+                .as_str_or_null()?
+                .and_then(|k| k.parse().ok());
+            let heads = codec::heads_from_blob(row.get_ref(1)?.as_blob()?);
+            Ok((kind, heads, row.get::<_, i64>(2)?))
+        })
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some((kind, Some(heads), uncompacted)) => Ok(Some(DocRow {
+            kind,
+            heads,
+            uncompacted,
+        })),
+        Some((_, None, _)) => Err(StoreError::Corrupt(format!(
+            "document {doc}: heads are not 32-byte hashes"
+        ))),
+    }
+}
+
+fn corrupt(doc: DocId, what: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("document {doc}: {what} cannot be loaded: {error}"))
+}
+
+/// Loads a document: its snapshot, then its uncompacted changes in seq order.
+pub(crate) fn load(conn: &Connection, doc: DocId) -> Result<Option<AutoCommit>> {
+    let mut stmt = conn.prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?;
+    let snapshot: Option<Option<Vec<u8>>> = stmt
+        .query_row([doc.as_bytes()], |row| row.get(0))
+        .optional()?;
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    let mut document = match snapshot {
+        Some(bytes) => AutoCommit::load(&bytes).map_err(|e| corrupt(doc, "the snapshot", e))?,
+        None => AutoCommit::new(),
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, bytes FROM changes WHERE doc = ?1 AND bytes IS NOT NULL ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([doc.as_bytes()])?;
+    let mut changes = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let bytes = row.get_ref(1)?.as_blob()?;
+        let change =
+            Change::try_from(bytes).map_err(|e| corrupt(doc, &format!("change {seq}"), e))?;
+        changes.push(change);
+    }
+    if !changes.is_empty() {
+        document
+            .apply_changes(changes)
+            .map_err(|e| corrupt(doc, "its changes", e))?;
+    }
+    if !document.get_missing_deps(&[]).is_empty() {
+        return Err(corrupt(
+            doc,
+            "its changes",
+            "a stored change's dependencies are missing",
+        ));
+    }
+    Ok(Some(document))
+}
+
+/// Loads a document, copying the cached one when the cache holds it at the stored heads.
+pub(crate) fn load_cached(
+    conn: &Connection,
+    cache: &std::cell::RefCell<crate::cache::DocCache>,
+    doc: DocId,
+) -> Result<Option<AutoCommit>> {
+    let Some(row) = row(conn, doc)? else {
+        return Ok(None);
+    };
+    if let Some(copy) = cache.borrow_mut().copy(doc, &row.heads) {
+        return Ok(Some(copy));
+    }
+    load(conn, doc)
+}
+
+/// Saves a document as a snapshot: compressed, and without the changes automerge holds aside
+/// for missing dependencies (they have no change row, and would make the snapshot unloadable).
+pub(crate) fn save(document: &mut AutoCommit) -> Vec<u8> {
+    document.save_with_options(SaveOptions {
+        deflate: true,
+        retain_orphans: false,
+    })
+}
+
+/// A change to be written to the change log.
+pub(crate) struct NewChange<'a> {
+    pub hash: ChangeHash,
+    /// Its bytes; `None` when the snapshot written with it already holds it.
+    pub bytes: Option<Cow<'a, [u8]>>,
+}
+
+/// What to write for one document.
+pub(crate) struct Write<'a> {
+    pub doc: DocId,
+    /// The document's row before this write (`None`: a new document).
+    pub prior: Option<&'a DocRow>,
+    /// The document's content before this write, when known (saves rewriting unchanged
+    /// projection rows).
+    pub before: Option<&'a Record>,
+    /// The changes new to the document, in causal order.
+    pub changes: Vec<NewChange<'a>>,
+    pub origin: Origin,
+    /// A new snapshot holding every change of the document, this write's included.
+    pub snapshot: Option<Cow<'a, [u8]>>,
+}
+
+/// Writes new changes of a document: change rows, the document row (heads, kind, account,
+/// snapshot) and its projections. `document` is the document with the changes applied;
+/// `record` its content when it is a valid record. Compacts when the document has collected
+/// more than [`COMPACT_AFTER`] uncompacted changes.
+pub(crate) fn write(
+    tx: &Transaction<'_>,
+    write: Write<'_>,
+    document: &mut AutoCommit,
+    record: Option<&Record>,
+) -> Result<Applied> {
+    let Write {
+        doc,
+        prior,
+        before,
+        changes,
+        origin,
+        mut snapshot,
+    } = write;
+    let mut uncompacted = prior.map_or(0, |p| p.uncompacted);
+    uncompacted += changes.iter().filter(|c| c.bytes.is_some()).count() as i64;
+    if snapshot.is_none() && uncompacted > COMPACT_AFTER {
+        snapshot = Some(Cow::Owned(save(document)));
+    }
+    let mut seqs = Vec::with_capacity(changes.len());
+    let mut insert = tx
+        .prepare_cached("INSERT INTO changes (doc, hash, bytes, origin) VALUES (?1, ?2, ?3, ?4)")?;
+    for change in &changes {
+        let bytes = if snapshot.is_some() {
+            None
+        } else {
+            change.bytes.as_deref()
+        };
+        insert.execute(params![doc.as_bytes(), &change.hash.0[..], bytes, origin.0])?;
+        seqs.push(codec::seq_of(tx.last_insert_rowid()));
+    }
+    if snapshot.is_some() {
+        uncompacted = 0;
+        if prior.is_some_and(|p| p.uncompacted > 0) {
+            tx.prepare_cached(
+                "UPDATE changes SET bytes = NULL WHERE doc = ?1 AND bytes IS NOT NULL",
+            )?
+            .execute([doc.as_bytes()])?;
+        }
+    }
+    let (kind, account) = match record {
+        Some(r) => (Some(r.kind().as_str().to_string()), Some(r.account())),
+        None => root_kind_and_account(document),
+    };
+    let updated_seq = seqs.last().map_or(0, |&s| codec::seq(s));
+    tx.prepare_cached(
+        "INSERT INTO documents (id, kind, account, heads, snapshot, uncompacted, updated_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET
+             kind = coalesce(excluded.kind, kind),
+             account = coalesce(excluded.account, account),
+             heads = excluded.heads,
+             snapshot = CASE WHEN ?8 THEN excluded.snapshot ELSE snapshot END,
+             uncompacted = excluded.uncompacted,
+             updated_seq = max(updated_seq, excluded.updated_seq)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        kind,
+        account.map(|a| *a.as_bytes()),
+        codec::heads_blob(&document.get_heads()),
+        snapshot.as_deref(),
+        uncompacted,
+        updated_seq,
+        snapshot.is_some(),
+    ])?;
+    let previous = match (prior, before) {
+        (None, _) => Previous::New,
+        (Some(_), Some(before)) => Previous::Content(before),
+        (Some(prior), None) => Previous::Kind(prior.kind),
+    };
+    projection::write(tx, doc, previous, record)?;
+    Ok(Applied {
+        new_changes: seqs.len(),
+        seqs,
+        waiting: 0,
+    })
+}
+
+/// Reads `kind` and `account` from a document's root without requiring the rest of it to be a
+/// valid record, so that even unreadable documents are scoped by their account.
+fn root_kind_and_account(document: &AutoCommit) -> (Option<String>, Option<AccountId>) {
+    let scalar = |key: &str| match document.get(automerge::ROOT, key) {
+        Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+        _ => None,
+    };
+    let kind = match scalar("kind") {
+        Some(ScalarValue::Str(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    let account = match scalar("account") {
+        Some(ScalarValue::Bytes(b)) => AccountId::from_slice(&b).ok(),
+        _ => None,
+    };
+    (kind, account)
+}
+
+/// Re-saves a document as its snapshot and drops the bytes of its change rows.
+pub(crate) fn compact(tx: &Transaction<'_>, doc: DocId) -> Result<()> {
+    let Some(mut document) = load(tx, doc)? else {
+        return Ok(());
+    };
+    tx.prepare_cached("UPDATE documents SET snapshot = ?2, uncompacted = 0 WHERE id = ?1")?
+        .execute(params![doc.as_bytes(), save(&mut document)])?;
+    tx.prepare_cached("UPDATE changes SET bytes = NULL WHERE doc = ?1 AND bytes IS NOT NULL")?
+        .execute([doc.as_bytes()])?;
+    Ok(())
+}
+
+/// Drops a document, its change rows, projections and refused outbox entries; refuses (returns
+/// `false`) while it has changes waiting in the outbox.
+pub(crate) fn evict(tx: &Transaction<'_>, doc: DocId) -> Result<bool> {
+    if crate::outbox::has_pending(tx, doc)? {
+        return Ok(false);
+    }
+    for sql in [
+        "DELETE FROM outbox WHERE doc = ?1",
+        "DELETE FROM changes WHERE doc = ?1",
+        "DELETE FROM documents WHERE id = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([doc.as_bytes()])?;
+    }
+    projection::delete(tx, doc)?;
+    Ok(true)
+}
+
+/// The seq of a change the store holds for `doc`; `Err(other doc)` if the change is stored
+/// for a different document.
+pub(crate) fn seq_of_change(
+    conn: &Connection,
+    doc: DocId,
+    hash: &ChangeHash,
+) -> Result<Option<std::result::Result<u64, DocId>>> {
+    let mut stmt = conn.prepare_cached("SELECT seq, doc FROM changes WHERE hash = ?1")?;
+    let found = stmt
+        .query_row([&hash.0[..]], |row| {
+            Ok((row.get::<_, i64>(0)?, codec::id(row, 1, DocId::from_slice)?))
+        })
+        .optional()?;
+    Ok(found.map(|(seq, owner)| {
+        if owner == doc {
+            Ok(codec::seq_of(seq))
+        } else {
+            Err(owner)
+        }
+    }))
+}
+
+/// The stored bytes of a document as automerge data: its snapshot followed by its uncompacted
+/// changes (loadable with `load_incremental`, or by [`crate::StoreTx::apply`]).
+pub(crate) fn data(conn: &Connection, doc: DocId) -> Result<Option<Vec<u8>>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT snapshot, uncompacted FROM documents WHERE id = ?1")?;
+    let found: Option<(Option<Vec<u8>>, i64)> = stmt
+        .query_row([doc.as_bytes()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((snapshot, uncompacted)) = found else {
+        return Ok(None);
+    };
+    let mut data = snapshot.unwrap_or_default();
+    if uncompacted > 0 {
+        let mut stmt = conn.prepare_cached(
+            "SELECT bytes FROM changes WHERE doc = ?1 AND bytes IS NOT NULL ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([doc.as_bytes()])?;
+        while let Some(row) = rows.next()? {
+            data.extend_from_slice(row.get_ref(0)?.as_blob()?);
+        }
+    }
+    Ok(Some(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_protocol::Role;
+
+    use crate::testing::{account, create, writer};
+    use crate::{Store, StoreError};
+
+    fn set(store: &Store, sql: &str, value: &[u8]) {
+        if sql.contains("?1") {
+            store.conn().execute(sql, [value]).unwrap();
+        } else {
+            store.conn().execute(sql, []).unwrap();
+        }
+    }
+
+    #[test]
+    fn damaged_bytes_give_a_corrupt_error_naming_the_document() {
+        let mut store = Store::open_in_memory().unwrap();
+        let (doc, mut document) = create(&mut store, &writer(Role::Office), &account("Acme"));
+        let good = document.save();
+        let mut damaged = vec![good[..good.len() / 2].to_vec(), b"garbage".to_vec()];
+        for at in (0..good.len()).step_by(7) {
+            let mut flipped = good.clone();
+            flipped[at] ^= 0x5a;
+            damaged.push(flipped);
+        }
+        set(&store, "UPDATE changes SET bytes = NULL", &[]);
+        for bytes in &damaged {
+            set(&store, "UPDATE documents SET snapshot = ?1", bytes);
+            match store.load(doc) {
+                Err(StoreError::Corrupt(message)) => {
+                    assert!(message.contains(&doc.to_string()), "{message}")
+                }
+                Ok(_) => panic!("damaged snapshot loaded"),
+                Err(other) => panic!("unexpected error {other}"),
+            }
+        }
+        set(&store, "UPDATE documents SET snapshot = ?1", b"garbage");
+        assert!(matches!(store.record(doc), Err(StoreError::Corrupt(_))));
+
+        set(&store, "UPDATE documents SET snapshot = NULL", &[]);
+        set(&store, "UPDATE changes SET bytes = ?1", b"not a change");
+        let error = store.load(doc).err().unwrap();
+        assert!(
+            matches!(&error, StoreError::Corrupt(m) if m.contains("change 1")),
+            "{error}"
+        );
+
+        set(&store, "UPDATE changes SET bytes = ?1", &good);
+        set(&store, "UPDATE documents SET snapshot = NULL", &[]);
+        assert!(
+            matches!(store.load(doc), Err(StoreError::Corrupt(_))),
+            "a document is not a change"
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! The store's error type.
+
+use fieldsync_protocol::{DocId, DocumentError};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (I/O, a full disk, a busy database, a broken constraint).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A document or change could not be read or written as a Fieldsync record.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// Stored bytes cannot be loaded (a damaged snapshot or change row); names the document.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// Automerge data handed to [`crate::StoreTx::apply`] cannot be parsed; nothing was stored.
+    #[error("automerge data for document {doc} cannot be read: {reason}")]
+    InvalidData {
+        /// The document the data was for.
+        doc: DocId,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A projection row could not be encoded or decoded as JSON.
+    #[error("projection JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result of a store operation.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    /// A column holds a value of the wrong type: the database was not written by this store.
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        StoreError::Corrupt(format!("unexpected column value: {e}"))
+    }
+}

@@ -1,0 +1,322 @@
+//! What every host does with the sync engine's outputs, written once against the store: the
+//! tablet app drives a [`ClientSession`] with [`DeviceHost`], the server drives one
+//! [`ServerSession`] per connection with [`ConnectionHost`]. Both are synchronous; the server
+//! calls them from its database thread.
+
+use automerge::AutoCommit;
+use fieldsync_protocol::engine::{
+    ClientOutput, ClientSession, OutboxItem, ServerOutput, ServerSession, StoreOutcome,
+};
+use fieldsync_protocol::wire::{ClientMessage, DocData, ErrorCode, ServerMessage};
+use fieldsync_protocol::{DocId, Role};
+
+use crate::{CheckedOutcome, Origin, Result, Scope, Store};
+
+/// Most bytes of document data in one `Changes` message.
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
+/// Something the device's user interface may want to know about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceEvent {
+    /// Changes were acknowledged by the server.
+    Acked(usize),
+    /// A change was refused by the server.
+    Refused(String),
+    /// Caught up with the server.
+    CaughtUp,
+    /// The server refused this device for good.
+    Failed(ErrorCode, String),
+    /// Documents were updated from the server.
+    Updated(Vec<DocId>),
+}
+
+/// The device side: carries out a [`ClientSession`]'s outputs on the device's store.
+#[derive(Debug, Default)]
+pub struct DeviceHost;
+
+impl DeviceHost {
+    /// Carries out `outputs` (and whatever they lead to); returns the messages to send and the
+    /// events for the user interface.
+    pub fn run(
+        store: &mut Store,
+        session: &mut ClientSession,
+        outputs: Vec<ClientOutput>,
+    ) -> Result<(Vec<ClientMessage>, Vec<DeviceEvent>)> {
+        let mut queue: std::collections::VecDeque<ClientOutput> = outputs.into();
+        let mut send = Vec::new();
+        let mut events = Vec::new();
+        while let Some(output) = queue.pop_front() {
+            match output {
+                ClientOutput::Send(message) => send.push(message),
+                ClientOutput::Apply { docs, cursor } => {
+                    let tx = store.transaction()?;
+                    let ids: Vec<DocId> = docs.iter().map(|d| d.doc).collect();
+                    tx.apply_batch(&docs, Origin::REMOTE)?;
+                    tx.set_cursor(Some(cursor))?;
+                    tx.commit()?;
+                    if !ids.is_empty() {
+                        events.push(DeviceEvent::Updated(ids));
+                    }
+                }
+                ClientOutput::Acked(hashes) => {
+                    let tx = store.transaction()?;
+                    tx.outbox_acked(&hashes)?;
+                    tx.commit()?;
+                    events.push(DeviceEvent::Acked(hashes.len()));
+                }
+                ClientOutput::Refused { hash, reason } => {
+                    let tx = store.transaction()?;
+                    tx.outbox_refused(hash, &reason)?;
+                    tx.commit()?;
+                    events.push(DeviceEvent::Refused(reason));
+                }
+                ClientOutput::Evict(docs) => {
+                    let tx = store.transaction()?;
+                    for doc in docs {
+                        tx.evict(doc)?;
+                    }
+                    tx.commit()?;
+                }
+                ClientOutput::StartFallback => {
+                    for id in store.doc_ids(&Scope::All)? {
+                        let tx = store.transaction()?;
+                        if let Some(mut doc) = tx.load(id)? {
+                            queue.extend(session.fallback_generate(id, &mut doc));
+                        }
+                    }
+                }
+                ClientOutput::AmSync { doc: id, message } => {
+                    let tx = store.transaction()?;
+                    let mut doc = tx.load(id)?.unwrap_or_default();
+                    let before = doc.get_heads();
+                    if session.fallback_receive(id, &mut doc, &message).is_ok() {
+                        let new = doc.save_after(&before);
+                        if !new.is_empty() {
+                            tx.apply(id, &new, Origin::REMOTE)?;
+                        }
+                        tx.commit()?;
+                        queue.extend(session.fallback_generate(id, &mut doc));
+                    }
+                }
+                ClientOutput::Verify { seq } => {
+                    let digest = store.heads_digest(&Scope::All)?;
+                    queue.push_back(session.verify(seq, digest));
+                }
+                ClientOutput::CaughtUp => events.push(DeviceEvent::CaughtUp),
+                ClientOutput::Blob(_) => {}
+                ClientOutput::Failed { code, message } => {
+                    events.push(DeviceEvent::Failed(code, message))
+                }
+            }
+        }
+        Ok((send, events))
+    }
+
+    /// The store's pending outbox in the engine's terms.
+    pub fn outbox(store: &Store) -> Result<Vec<OutboxItem>> {
+        Ok(store
+            .outbox()?
+            .into_iter()
+            .map(|i| OutboxItem {
+                hash: i.hash,
+                doc: i.doc,
+                bytes: i.bytes,
+            })
+            .collect())
+    }
+}
+
+/// Who is on the other end of a server connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceContext {
+    /// The device's number, stamped on the changes it makes.
+    pub origin: Origin,
+    /// Its user's role.
+    pub role: Role,
+    /// The documents it may see.
+    pub scope: Scope,
+}
+
+/// What a server connection must do after its outputs were carried out.
+#[derive(Debug, Default)]
+pub struct ServerRun {
+    /// Messages to send, in order.
+    pub send: Vec<ServerMessage>,
+    /// Close the connection after sending.
+    pub close: bool,
+    /// New changes were committed: notify the other sessions of the latest sequence number.
+    pub committed: bool,
+}
+
+/// The server side of one connection: carries out a [`ServerSession`]'s outputs on the
+/// server's store.
+#[derive(Debug)]
+pub struct ConnectionHost {
+    /// Who is connected.
+    pub device: DeviceContext,
+    /// Position of an initial download: the last document sent, and the sequence number the
+    /// download brings the device up to.
+    initial: Option<(Option<DocId>, u64)>,
+}
+
+impl ConnectionHost {
+    /// A host for a connection of `device`.
+    pub fn new(device: DeviceContext) -> Self {
+        ConnectionHost {
+            device,
+            initial: None,
+        }
+    }
+
+    /// Carries out `outputs` (and whatever they lead to).
+    pub fn run(
+        &mut self,
+        store: &mut Store,
+        session: &mut ServerSession,
+        outputs: Vec<ServerOutput>,
+    ) -> Result<ServerRun> {
+        let mut queue: std::collections::VecDeque<ServerOutput> = outputs.into();
+        let mut run = ServerRun::default();
+        while let Some(output) = queue.pop_front() {
+            match output {
+                ServerOutput::Send(message) => run.send.push(message),
+                ServerOutput::Close => run.close = true,
+                ServerOutput::Store { batch, changes } => {
+                    let outcomes = self.store_changes(store, &changes)?;
+                    run.committed |= outcomes.contains(&StoreOutcome::Stored);
+                    queue.extend(session.stored(batch, outcomes));
+                }
+                ServerOutput::Load { after, initial } => {
+                    let (docs, to, more) = self.load(store, after, initial)?;
+                    queue.extend(session.loaded(docs, to, more));
+                }
+                ServerOutput::StartFallback => {
+                    for id in store.doc_ids(&self.device.scope)? {
+                        let tx = store.transaction()?;
+                        if let Some(mut doc) = tx.load(id)? {
+                            queue.extend(session.fallback_generate(id, &mut doc));
+                        }
+                    }
+                    queue.extend(session.fallback_started());
+                }
+                ServerOutput::AmSync { doc, message } => {
+                    run.committed |= self.am_sync(store, session, doc, &message, &mut queue)?;
+                }
+                ServerOutput::CheckDigest { digest } => {
+                    let ours = store.heads_digest(&self.device.scope)?;
+                    queue.extend(session.digest_checked(ours == digest));
+                }
+                ServerOutput::Blob(_) => {}
+            }
+        }
+        Ok(run)
+    }
+
+    /// Validates and stores one pushed batch in one transaction; refused changes are
+    /// quarantined with their reason.
+    pub fn store_changes(
+        &self,
+        store: &mut Store,
+        changes: &[DocData],
+    ) -> Result<Vec<StoreOutcome>> {
+        let tx = store.transaction()?;
+        let outcomes = self.store_in(&tx, changes)?;
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Validates and stores changes inside the caller's transaction (group commit puts many
+    /// connections' batches in one); refused changes are quarantined.
+    pub fn store_in(
+        &self,
+        tx: &crate::StoreTx<'_>,
+        changes: &[DocData],
+    ) -> Result<Vec<StoreOutcome>> {
+        let device = &self.device;
+        let checked = tx.apply_checked_batch(changes, device.role, device.origin)?;
+        let mut outcomes = Vec::with_capacity(changes.len());
+        for (change, outcome) in changes.iter().zip(checked) {
+            outcomes.push(match outcome {
+                CheckedOutcome::Stored(_) | CheckedOutcome::AlreadyHad => StoreOutcome::Stored,
+                CheckedOutcome::Deferred => StoreOutcome::Deferred,
+                CheckedOutcome::Refused(why) => {
+                    tx.quarantine(device.origin.0, change.doc, &change.data, &why.to_string())?;
+                    StoreOutcome::Refused(why.to_string())
+                }
+            });
+        }
+        Ok(outcomes)
+    }
+
+    fn load(
+        &mut self,
+        store: &Store,
+        after: u64,
+        initial: bool,
+    ) -> Result<(Vec<DocData>, u64, bool)> {
+        if initial {
+            let (from_doc, upto) = match self.initial {
+                Some(position) => position,
+                None => (None, store.latest_seq()?),
+            };
+            let (docs, last) = store.snapshots(&self.device.scope, from_doc, PAGE_BYTES)?;
+            return Ok(match last {
+                Some(last) => {
+                    self.initial = Some((Some(last), upto));
+                    (docs, 0, true)
+                }
+                None => {
+                    self.initial = None;
+                    (docs, upto, false)
+                }
+            });
+        }
+        let page = store.changes_since(
+            after,
+            &self.device.scope,
+            Some(self.device.origin),
+            PAGE_BYTES,
+        )?;
+        Ok((page.docs, page.to, !page.complete))
+    }
+
+    fn am_sync(
+        &self,
+        store: &mut Store,
+        session: &mut ServerSession,
+        id: DocId,
+        message: &[u8],
+        queue: &mut std::collections::VecDeque<ServerOutput>,
+    ) -> Result<bool> {
+        let tx = store.transaction()?;
+        let existing = tx.load(id)?;
+        if let Some(doc) = &existing {
+            let account = fieldsync_protocol::Record::read(doc).map(|r| r.account());
+            if account.is_ok_and(|a| !self.device.scope.contains(a)) {
+                return Ok(false); // out of scope: say nothing about it
+            }
+        }
+        let mut doc = existing.unwrap_or_default();
+        let mut fork = doc.fork();
+        if session.fallback_receive(id, &mut fork, message).is_err() {
+            return Ok(false);
+        }
+        let new: Vec<DocData> = fork
+            .get_changes(&doc.get_heads())
+            .into_iter()
+            .map(|change| DocData {
+                doc: id,
+                data: change.raw_bytes().to_vec(),
+            })
+            .collect();
+        let stored = self.store_in(&tx, &new)?.contains(&StoreOutcome::Stored);
+        tx.commit()?;
+        let mut current: AutoCommit = if stored {
+            store.transaction()?.load(id)?.unwrap_or_default()
+        } else {
+            std::mem::take(&mut doc)
+        };
+        queue.extend(session.fallback_generate(id, &mut current));
+        Ok(stored)
+    }
+}

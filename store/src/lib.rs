@@ -1,0 +1,403 @@
+//! The replica store: Fieldsync's automerge documents in one SQLite file, with typed
+//! projections for lists, search and money. The server and the tablet both use it; neither
+//! auth nor UI lives here.
+//!
+//! # Model
+//! - **Documents** (`documents`): each automerge document is stored as its last snapshot plus
+//!   the changes stored since, and its row carries its kind, account and current heads, so
+//!   scoping and digests never load a document.
+//! - **Change log** (`changes`): every change the replica holds, numbered by a sequence (`seq`)
+//!   in the order it was stored, with its [`Origin`]. On the server this is how devices catch
+//!   up: a device's cursor is a seq, and [`Store::changes_since`] sends what came after it.
+//!   Once a document collects more than [`COMPACT_AFTER`] uncompacted changes it is re-saved as
+//!   its snapshot and its change rows keep only their hash (their bytes come from the document).
+//! - **Projections** (`accounts`, `jobs`, `payments`, ...): typed rows derived from each
+//!   document, rewritten in the same transaction as the document. An FTS5 trigram index over
+//!   accounts serves search.
+//! - **Outbox** (tablet): the local user's changes until the server acknowledges them.
+//! - **Quarantine** (server): changes refused by validation, kept for review.
+//!
+//! Every write goes through a [`StoreTx`]; group commit is one transaction for many changes.
+//! Recently written documents stay loaded in a bounded cache (checked against the stored
+//! heads before use), and the batch calls ([`StoreTx::apply_batch`],
+//! [`StoreTx::apply_checked_batch`]) run automerge and the record checks on every core while
+//! the SQL stays on the calling thread. A [`Store`] is one connection: `Send`, not `Sync`, so
+//! it lives on one thread (the server's writer thread); other threads may open their own on
+//! the same file to read.
+//!
+//! # A typical flow
+//! ```no_run
+//! use fieldsync_protocol::Role;
+//! use fieldsync_protocol::wire::DocData;
+//! use fieldsync_store::{CheckedOutcome, Origin, Page, Scope, Store};
+//!
+//! /// Server: stores a device's pushed changes that pass validation in one transaction (a
+//! /// group commit), keeps refused ones aside, and acknowledges once committed.
+//! fn ingest(store: &mut Store, device: i64, pushed: &[DocData]) -> fieldsync_store::Result<()> {
+//!     let tx = store.transaction()?;
+//!     let outcomes = tx.apply_checked_batch(pushed, Role::Technician, Origin(device))?;
+//!     for (change, outcome) in pushed.iter().zip(outcomes) {
+//!         if let CheckedOutcome::Refused(reason) = outcome {
+//!             tx.quarantine(device, change.doc, &change.data, &reason.to_string())?;
+//!         }
+//!     }
+//!     tx.commit() // durable: acknowledge now
+//! }
+//!
+//! /// Server: what another device (number 8, seeing everything) lacks after its cursor.
+//! fn catch_up(store: &Store, cursor: u64) -> fieldsync_store::Result<Page> {
+//!     store.changes_since(cursor, &Scope::All, Some(Origin(8)), 1 << 20)
+//! }
+//! ```
+//! On the tablet, [`StoreTx::record_local`] stores an edit made with
+//! [`fieldsync_protocol::Writer`] and queues it in the outbox; [`StoreTx::apply`] stores what
+//! the server sends.
+
+mod cache;
+mod changes;
+mod checked;
+mod chunks;
+mod codec;
+mod documents;
+mod error;
+pub mod host;
+mod ingest;
+mod local;
+mod meta;
+mod migrations;
+mod outbox;
+mod parallel;
+mod projection;
+mod quarantine;
+mod queries;
+mod scope;
+mod search;
+#[cfg(test)]
+mod testing;
+mod transaction;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use automerge::AutoCommit;
+use fieldsync_protocol::changelog::ChangeEntry;
+use fieldsync_protocol::wire::{Cursor, DocData};
+use fieldsync_protocol::{
+    AccountId, Contact, DocId, DocumentError, Invoice, Job, JobSite, Ledger, Note, Payment, Photo,
+    Record, UserId, ValidationError,
+};
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use cache::DEFAULT_CACHE_DOCS;
+pub use changes::Page;
+pub use documents::COMPACT_AFTER;
+pub use error::{Result, StoreError};
+pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};
+pub use quarantine::Quarantined;
+pub use queries::AccountSummary;
+pub use scope::{Origin, Scope};
+pub use transaction::StoreTx;
+
+/// What storing data did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// How many changes were new to the document.
+    pub new_changes: usize,
+    /// The seq of each newly stored change, in order.
+    pub seqs: Vec<u64>,
+    /// Changes in the data whose dependencies this replica lacks: not stored (a gap; they must
+    /// come again with their dependencies).
+    pub waiting: usize,
+}
+
+/// The outcome of [`StoreTx::apply_checked`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckedOutcome {
+    /// Valid and new: stored.
+    Stored(Applied),
+    /// The document already has this change; nothing to do.
+    AlreadyHad,
+    /// The change breaks a rule; nothing was stored (the caller quarantines it).
+    Refused(ValidationError),
+    /// The change depends on changes the store lacks; nothing was stored.
+    Deferred,
+}
+
+/// The replica store over one SQLite connection.
+pub struct Store {
+    conn: Connection,
+    epoch: u64,
+    cache: RefCell<cache::DocCache>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.conn.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`: WAL, `synchronous=FULL`, foreign keys,
+    /// a busy timeout, and the schema brought up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+        Self::setup(conn)
+    }
+
+    /// A store in memory (tests, tools).
+    pub fn open_in_memory() -> Result<Store> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Store> {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", -32 * 1024)?; // 32 MiB of pages
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrations::run(&mut conn)?;
+        let epoch = meta::ensure_epoch(&conn)?;
+        let cache = RefCell::new(cache::DocCache::new(DEFAULT_CACHE_DOCS));
+        Ok(Store { conn, epoch, cache })
+    }
+
+    /// The random number made when this database was created; names it in cursors.
+    pub fn epoch(&self) -> Result<u64> {
+        Ok(self.epoch)
+    }
+
+    /// The highest seq in the change log, 0 when empty.
+    pub fn latest_seq(&self) -> Result<u64> {
+        changes::latest_seq(&self.conn)
+    }
+
+    /// Starts a write transaction (taking the write lock at once).
+    pub fn transaction(&mut self) -> Result<StoreTx<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(StoreTx {
+            tx,
+            cache: &self.cache,
+        })
+    }
+
+    /// The connection, for read-only queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// How many loaded documents to keep in memory (default [`DEFAULT_CACHE_DOCS`]); 0 turns
+    /// the cache off.
+    pub fn set_cache_capacity(&mut self, documents: usize) {
+        self.cache.get_mut().set_capacity(documents);
+    }
+
+    /// Loads a document (a copy of the cached one when it is cached).
+    pub fn load(&self, doc: DocId) -> Result<Option<AutoCommit>> {
+        documents::load_cached(&self.conn, &self.cache, doc)
+    }
+
+    /// The tablet's cursor in the server's change sequence.
+    pub fn cursor(&self) -> Result<Option<Cursor>> {
+        meta::cursor(&self.conn)
+    }
+
+    /// Pending outbox changes, in the order they were made.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
+        outbox::pending(&self.conn)
+    }
+
+    /// Pending and refused outbox entries, for the outbox view.
+    pub fn outbox_entries(&self) -> Result<Vec<OutboxEntry>> {
+        outbox::entries(&self.conn)
+    }
+
+    /// Change-sequence catch-up: every change with seq > `after` whose document is in `scope`
+    /// and whose origin is not `exclude`, grouped per document (changes in seq order), up to
+    /// about `max_bytes`. `to` is the last seq examined; `complete` when it is the latest.
+    pub fn changes_since(
+        &self,
+        after: u64,
+        scope: &Scope,
+        exclude: Option<Origin>,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        changes::changes_since(&self.conn, after, scope, exclude, max_bytes)
+    }
+
+    /// Initial download: every document in scope as automerge data (its snapshot followed by
+    /// its uncompacted changes), by doc id, after `after_doc`, up to about `max_bytes`. Returns
+    /// the page and the last doc id sent when more remain (`None` when this page ends it).
+    pub fn snapshots(
+        &self,
+        scope: &Scope,
+        after_doc: Option<DocId>,
+        max_bytes: usize,
+    ) -> Result<(Vec<DocData>, Option<DocId>)> {
+        changes::snapshots(&self.conn, scope, after_doc, max_bytes)
+    }
+
+    /// Ids of the documents in scope, ordered.
+    pub fn doc_ids(&self, scope: &Scope) -> Result<Vec<DocId>> {
+        Ok(changes::scoped_docs(&self.conn, scope)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// BLAKE3 over (doc id bytes, then its sorted heads) for every document in scope, by id.
+    pub fn heads_digest(&self, scope: &Scope) -> Result<[u8; 32]> {
+        changes::heads_digest(&self.conn, scope)
+    }
+
+    /// A document's typed content (`None` when not stored).
+    pub fn record(&self, doc: DocId) -> Result<Option<Record>> {
+        let Some(document) = self.load(doc)? else {
+            return Ok(None);
+        };
+        let record = Record::read(&document).map_err(DocumentError::Invalid)?;
+        Ok(Some(record))
+    }
+
+    /// Who changed which field of a document, when, from what to what; oldest first.
+    pub fn change_log(&self, doc: DocId) -> Result<Vec<ChangeEntry>> {
+        Ok(match self.load(doc)? {
+            Some(mut document) => fieldsync_protocol::changelog::change_log(&mut document),
+            None => Vec::new(),
+        })
+    }
+
+    /// Accounts matching any part of their name, type, contact names or emails.
+    pub fn search_accounts(&self, query: &str, limit: usize) -> Result<Vec<AccountSummary>> {
+        search::search_accounts(&self.conn, query, limit)
+    }
+
+    /// An account's balance, credit and invoice standings.
+    pub fn ledger(&self, account: AccountId) -> Result<Ledger> {
+        queries::ledger(&self.conn, account)
+    }
+
+    /// Every account, by name.
+    pub fn accounts(&self) -> Result<Vec<AccountSummary>> {
+        queries::accounts(&self.conn)
+    }
+
+    /// One account's summary.
+    pub fn account(&self, account: AccountId) -> Result<Option<AccountSummary>> {
+        queries::account(&self.conn, account)
+    }
+
+    /// An account's jobs, by scheduled start.
+    pub fn jobs_for_account(&self, account: AccountId) -> Result<Vec<Job>> {
+        queries::jobs_for_account(&self.conn, account)
+    }
+
+    /// The jobs a technician is assigned to, by scheduled start.
+    pub fn jobs_for_technician(&self, user: UserId) -> Result<Vec<Job>> {
+        queries::jobs_for_technician(&self.conn, user)
+    }
+
+    /// The accounts of the jobs a technician is assigned to (their scope).
+    pub fn technician_accounts(&self, user: UserId) -> Result<BTreeSet<AccountId>> {
+        queries::technician_accounts(&self.conn, user)
+    }
+
+    /// An account's job sites.
+    pub fn sites_for_account(&self, account: AccountId) -> Result<Vec<JobSite>> {
+        queries::sites_for_account(&self.conn, account)
+    }
+
+    /// An account's contacts.
+    pub fn contacts_for_account(&self, account: AccountId) -> Result<Vec<Contact>> {
+        queries::contacts_for_account(&self.conn, account)
+    }
+
+    /// An account's payments, by time received.
+    pub fn payments_for_account(&self, account: AccountId) -> Result<Vec<Payment>> {
+        queries::payments_for_account(&self.conn, account)
+    }
+
+    /// An account's invoices, void ones included.
+    pub fn invoices_for_account(&self, account: AccountId) -> Result<Vec<Invoice>> {
+        queries::invoices_for_account(&self.conn, account)
+    }
+
+    /// A document's notes, oldest first.
+    pub fn notes_for_doc(&self, doc: DocId) -> Result<Vec<Note>> {
+        queries::notes_for_doc(&self.conn, doc)
+    }
+
+    /// A document's photo records, by time taken.
+    pub fn photos_for_doc(&self, doc: DocId) -> Result<Vec<Photo>> {
+        queries::photos_for_doc(&self.conn, doc)
+    }
+
+    /// The most recently quarantined changes, newest first.
+    pub fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
+        quarantine::recent(&self.conn, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_protocol::Role;
+    use fieldsync_protocol::wire::Cursor;
+
+    use super::*;
+    use crate::testing::{account, create, writer};
+
+    #[test]
+    fn a_store_file_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replica.db");
+        let record = account("Acme");
+        let (epoch, heads) = {
+            let mut store = Store::open(&path).unwrap();
+            let (doc, mut document) = create(&mut store, &writer(Role::Office), &record);
+            let tx = store.transaction().unwrap();
+            tx.set_cursor(Some(Cursor { epoch: 9, seq: 42 })).unwrap();
+            tx.compact(doc).unwrap();
+            tx.commit().unwrap();
+            (store.epoch().unwrap(), document.get_heads())
+        };
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.epoch().unwrap(), epoch);
+        assert_eq!(store.cursor().unwrap(), Some(Cursor { epoch: 9, seq: 42 }));
+        assert_eq!(store.latest_seq().unwrap(), 1);
+        assert_eq!(store.record(record.doc_id()).unwrap(), Some(record.clone()));
+        assert_eq!(
+            store.load(record.doc_id()).unwrap().unwrap().get_heads(),
+            heads
+        );
+        assert_eq!(
+            store.search_accounts("acm", 5).unwrap()[0].id,
+            record.account()
+        );
+        let journal: String = store
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(journal, "wal");
+        assert_ne!(Store::open_in_memory().unwrap().epoch().unwrap(), epoch);
+    }
+
+    #[test]
+    fn a_store_can_move_to_its_own_thread() {
+        fn send<T: Send>() {}
+        send::<Store>();
+    }
+
+    #[test]
+    fn scope_contains_its_accounts_only() {
+        let (a, b) = (AccountId::new(), AccountId::new());
+        let scope = Scope::Accounts(BTreeSet::from([a]));
+        assert!(scope.contains(a) && !scope.contains(b) && Scope::All.contains(b));
+        assert!(!scope.allows(None) && Scope::All.allows(None));
+    }
+}

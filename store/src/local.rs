@@ -1,0 +1,88 @@
+//! The local user's edits: a document changed with [`fieldsync_protocol::Writer`] is stored
+//! and, on a tablet, queued in the outbox.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use automerge::{AutoCommit, Change};
+use fieldsync_protocol::{DocId, Record};
+use rusqlite::Transaction;
+
+use crate::cache::DocCache;
+use crate::documents::{self, NewChange, Write};
+use crate::ingest::{commit, prepare_changes, take};
+use crate::{Origin, Result, StoreError, outbox};
+
+/// Stores the local user's change, already applied to `document`; returns its seq.
+pub(crate) fn record_local(
+    tx: &Transaction<'_>,
+    cache: &RefCell<DocCache>,
+    doc: DocId,
+    document: &mut AutoCommit,
+    change: &Change,
+    add_to_outbox: bool,
+) -> Result<u64> {
+    let hash = change.hash();
+    match documents::seq_of_change(tx, doc, &hash)? {
+        Some(Ok(seq)) => return Ok(seq),
+        Some(Err(other)) => {
+            let reason = format!("change {hash} is stored for document {other}");
+            return Err(StoreError::InvalidData { doc, reason });
+        }
+        None => {}
+    }
+    let prior = documents::row(tx, doc)?;
+    let prior_heads = prior.as_ref().map_or(&[][..], |p| &p.heads[..]);
+    let mut deps = change.deps().to_vec();
+    deps.sort_unstable();
+    let (applied, hashes) = if deps == prior_heads && document.get_heads() == [hash] {
+        // The usual case: `document` is the stored document plus this change.
+        let record = Record::read(document).ok();
+        let new = vec![NewChange {
+            hash,
+            bytes: Some(Cow::Borrowed(change.raw_bytes())),
+        }];
+        let write = Write {
+            doc,
+            prior: prior.as_ref(),
+            before: None,
+            changes: new,
+            origin: Origin::LOCAL,
+            snapshot: None,
+        };
+        (
+            documents::write(tx, write, document, record.as_ref())?,
+            vec![hash],
+        )
+    } else {
+        // `document` differs from the stored one by more than this change: store everything
+        // it holds that the store lacks, merged with the stored document.
+        let (stored, cached) = take(tx, cache, doc, prior.as_ref())?;
+        let content = cached.flatten();
+        let changes = document
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| {
+                let bytes = Cow::Owned(c.raw_bytes().to_vec());
+                (c, bytes)
+            })
+            .collect();
+        let prepared = prepare_changes(doc, stored, changes)?;
+        let target = (prior.as_ref(), content.as_ref());
+        let (applied, hashes, _) = commit(tx, cache, doc, target, prepared, Origin::LOCAL, true)?;
+        (applied, hashes)
+    };
+    if add_to_outbox {
+        for (hash, &seq) in hashes.iter().zip(&applied.seqs) {
+            outbox::add(tx, hash, doc, seq)?;
+        }
+    }
+    let at = hashes
+        .iter()
+        .position(|h| *h == hash)
+        .ok_or_else(|| StoreError::InvalidData {
+            doc,
+            reason: format!("change {hash} depends on changes the document does not hold"),
+        })?;
+    Ok(applied.seqs[at])
+}

@@ -1,0 +1,77 @@
+//! The `meta` table: this database's epoch, and the tablet's cursor in the server's change
+//! sequence.
+
+use fieldsync_protocol::wire::Cursor;
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+use crate::{Result, StoreError};
+
+fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    let mut stmt = conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?;
+    Ok(stmt.query_row([key], |row| row.get(0)).optional()?)
+}
+
+fn bad(key: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("meta {key} is {value:?}"))
+}
+
+/// Reads the epoch, making a random one on the first open.
+pub(crate) fn ensure_epoch(conn: &Connection) -> Result<u64> {
+    let fresh = uuid::Uuid::new_v4().as_u64_pair().0;
+    conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?1)")?
+        .execute([fresh.to_string()])?;
+    let value = get(conn, "epoch")?.unwrap_or_default();
+    value.parse().map_err(|_| bad("epoch", &value))
+}
+
+/// The stored cursor.
+pub(crate) fn cursor(conn: &Connection) -> Result<Option<Cursor>> {
+    let Some(value) = get(conn, "cursor")? else {
+        return Ok(None);
+    };
+    let parse = |value: &str| {
+        let (epoch, seq) = value.split_once(' ')?;
+        Some(Cursor {
+            epoch: epoch.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    };
+    parse(&value).map(Some).ok_or_else(|| bad("cursor", &value))
+}
+
+/// Stores (or, with `None`, forgets) the cursor.
+pub(crate) fn set_cursor(tx: &Transaction<'_>, cursor: Option<Cursor>) -> Result<()> {
+    match cursor {
+        Some(Cursor { epoch, seq }) => {
+            tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?1)")?
+                .execute([format!("{epoch} {seq}")])?;
+        }
+        None => {
+            tx.prepare_cached("DELETE FROM meta WHERE key = 'cursor'")?
+                .execute([])?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds one to the named counter and returns its new value (1 the first time). Used for the
+/// device's own invoice numbers, which must never repeat, also across restarts.
+pub(crate) fn next_counter(tx: &Transaction<'_>, name: &str) -> Result<u64> {
+    let key = format!("counter:{name}");
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, 1)
+         ON CONFLICT (key) DO UPDATE SET value = value + 1",
+    )?
+    .execute([&key])?;
+    let value: i64 = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([&key], |row| row.get(0))?;
+    u64::try_from(value).map_err(|_| bad(&key, &value.to_string()))
+}
+
+/// Whether the change log holds a change with this hash.
+pub(crate) fn has_change(conn: &Connection, hash: &[u8; 32]) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?
+        .exists([&hash[..]])?)
+}

@@ -1,0 +1,26 @@
+//! The schema: append-only numbered SQL files in the workspace's `migrations/`, embedded at
+//! build time and applied in a transaction by `rusqlite_migration`.
+
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+/// Every migration, in order. Append new files; never edit one that has landed.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!(
+        "../../migrations/0001_replica.sql"
+    ))])
+}
+
+/// Brings the database's schema up to date.
+pub(crate) fn run(conn: &mut Connection) -> crate::Result<()> {
+    migrations().to_latest(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,244 @@
+//! Reads of the projection tables: account lists, an account's jobs, payments, invoices and
+//! ledger, a document's notes and photos, and technicians' assignments.
+
+use std::collections::BTreeSet;
+
+use fieldsync_protocol::{
+    AccountId, AccountStatus, AccountType, Contact, DocId, Invoice, Job, JobSite, Ledger, Note,
+    Payment, Photo, UserId,
+};
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, codec};
+
+/// An account as listed and found by search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    /// The account (and its document).
+    pub id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Prospect or customer.
+    pub account_type: AccountType,
+    /// Active or inactive.
+    pub status: AccountStatus,
+    /// Whether the account is on credit hold.
+    pub credit_hold: bool,
+}
+
+/// Columns of `accounts` that make an [`AccountSummary`], for queries aliasing it `a`.
+pub(crate) const SUMMARY_COLUMNS: &str = "a.id, a.name, a.account_type, a.status, a.credit_hold";
+
+pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<AccountSummary> {
+    Ok(AccountSummary {
+        id: codec::id(row, 0, AccountId::from_slice)?,
+        name: row.get(1)?,
+        account_type: codec::parsed(row, 2)?,
+        status: codec::parsed(row, 3)?,
+        credit_hold: row.get(4)?,
+    })
+}
+
+/// Every account, by name.
+pub(crate) fn accounts(conn: &Connection) -> Result<Vec<AccountSummary>> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM accounts a ORDER BY a.name COLLATE NOCASE");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_map([], summary)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// One account's summary.
+pub(crate) fn account(conn: &Connection, id: AccountId) -> Result<Option<AccountSummary>> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE a.id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt.query_row([id.as_bytes()], summary).optional()?)
+}
+
+/// Records of one kind, read back from their JSON column.
+fn records<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    key: &[u8],
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([key], |row| codec::json(row, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// An account's jobs, by scheduled start (unscheduled last), then creation.
+pub(crate) fn jobs_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Job>> {
+    records(
+        conn,
+        "SELECT json FROM jobs WHERE account = ?1
+         ORDER BY scheduled_start IS NULL, scheduled_start, created_at, id",
+        account.as_bytes(),
+    )
+}
+
+/// Jobs a technician is assigned to, by scheduled start (unscheduled last).
+pub(crate) fn jobs_for_technician(conn: &Connection, user: UserId) -> Result<Vec<Job>> {
+    records(
+        conn,
+        "SELECT j.json FROM job_technicians t JOIN jobs j ON j.id = t.job WHERE t.user = ?1
+         ORDER BY j.scheduled_start IS NULL, j.scheduled_start, j.created_at, j.id",
+        user.as_bytes(),
+    )
+}
+
+/// The accounts of the jobs a technician is assigned to: the technician's scope.
+pub(crate) fn technician_accounts(conn: &Connection, user: UserId) -> Result<BTreeSet<AccountId>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT DISTINCT account FROM job_technicians WHERE user = ?1")?;
+    let rows = stmt.query_map([user.as_bytes()], |row| {
+        codec::id(row, 0, AccountId::from_slice)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// An account's job sites, by name.
+pub(crate) fn sites_for_account(conn: &Connection, account: AccountId) -> Result<Vec<JobSite>> {
+    records(
+        conn,
+        "SELECT json FROM sites WHERE account = ?1 ORDER BY name, id",
+        account.as_bytes(),
+    )
+}
+
+/// An account's contacts, by name.
+pub(crate) fn contacts_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Contact>> {
+    records(
+        conn,
+        "SELECT json FROM contacts WHERE account = ?1 ORDER BY name, id",
+        account.as_bytes(),
+    )
+}
+
+/// An account's payments, by time received.
+pub(crate) fn payments_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Payment>> {
+    records(
+        conn,
+        "SELECT json FROM payments WHERE account = ?1 ORDER BY received_at, id",
+        account.as_bytes(),
+    )
+}
+
+/// An account's invoices (void ones included), by date and number.
+pub(crate) fn invoices_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Invoice>> {
+    records(
+        conn,
+        "SELECT json FROM invoices WHERE account = ?1 ORDER BY date, number, id",
+        account.as_bytes(),
+    )
+}
+
+/// A document's notes, oldest first.
+pub(crate) fn notes_for_doc(conn: &Connection, doc: DocId) -> Result<Vec<Note>> {
+    records(
+        conn,
+        "SELECT json FROM notes WHERE doc = ?1 ORDER BY created_at, id",
+        doc.as_bytes(),
+    )
+}
+
+/// A document's photos, by time taken.
+pub(crate) fn photos_for_doc(conn: &Connection, doc: DocId) -> Result<Vec<Photo>> {
+    records(
+        conn,
+        "SELECT json FROM photos WHERE doc = ?1 ORDER BY taken_at, id",
+        doc.as_bytes(),
+    )
+}
+
+/// An account's ledger, from its invoices and payments.
+pub(crate) fn ledger(conn: &Connection, account: AccountId) -> Result<Ledger> {
+    let invoices = invoices_for_account(conn, account)?;
+    let payments = payments_for_account(conn, account)?;
+    Ok(Ledger::compute(&invoices, &payments))
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_protocol::views::InvoiceStatus;
+    use fieldsync_protocol::{Money, Record, Role, UserId};
+
+    use crate::Store;
+    use crate::testing::{account, create, edit, invoice, job, payment, site, writer};
+
+    fn money(text: &str) -> Money {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ledger_and_lists_come_from_the_projections() {
+        let office = writer(Role::Office);
+        let mut store = Store::open_in_memory().unwrap();
+        let acme = account("Acme");
+        let id = acme.account();
+        create(&mut store, &office, &acme);
+        let site_record = site(id);
+        let Record::Site(s) = &site_record else {
+            unreachable!()
+        };
+        let site_id = s.record.id;
+        create(&mut store, &office, &site_record);
+        let tech = UserId::new();
+        let job_record = job(id, site_id, &[tech]);
+        let Record::Job(j) = &job_record else {
+            unreachable!()
+        };
+        let job_id = j.record.id;
+        let (doc, mut document) = create(&mut store, &office, &job_record);
+
+        let (paid, void) = (invoice(job_id, "100.00"), invoice(job_id, "999.00"));
+        let change = edit(&mut document, &office, |r| {
+            let Record::Job(j) = r else { unreachable!() };
+            j.invoices.insert(paid.id, paid.clone());
+            let mut void = void.clone();
+            void.voided = Some(fieldsync_protocol::Voided {
+                at: crate::testing::now(),
+                by: UserId::new(),
+                reason: "duplicate".into(),
+            });
+            j.invoices.insert(void.id, void);
+        });
+        let tx = store.transaction().unwrap();
+        tx.record_local(doc, &mut document, &change, false).unwrap();
+        tx.commit().unwrap();
+        let mut first = payment(id, "60.00");
+        if let Record::Payment(p) = &mut first {
+            p.record.invoice = Some(paid.id);
+        }
+        create(&mut store, &office, &first);
+        create(&mut store, &office, &payment(id, "15.50"));
+
+        let ledger = store.ledger(id).unwrap();
+        assert_eq!(ledger.balance, money("24.50"));
+        assert_eq!(ledger.unapplied_credit, money("15.50"));
+        assert_eq!(ledger.invoices[&paid.id].status, InvoiceStatus::PartlyPaid);
+        assert_eq!(ledger.invoices[&void.id].status, InvoiceStatus::Void);
+
+        assert_eq!(store.invoices_for_account(id).unwrap().len(), 2);
+        assert_eq!(store.payments_for_account(id).unwrap().len(), 2);
+        assert_eq!(store.jobs_for_account(id).unwrap()[0].id, job_id);
+        assert_eq!(store.jobs_for_technician(tech).unwrap()[0].id, job_id);
+        assert_eq!(
+            store
+                .technician_accounts(tech)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            [id]
+        );
+        assert_eq!(store.sites_for_account(id).unwrap()[0].id, site_id);
+        assert_eq!(store.account(id).unwrap().unwrap().name, "Acme");
+        assert!(
+            store
+                .ledger(fieldsync_protocol::AccountId::new())
+                .unwrap()
+                .invoices
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! The write transaction: every write to the store goes through one.
+
+use std::cell::RefCell;
+
+use automerge::{AutoCommit, Change};
+use fieldsync_protocol::wire::{Cursor, DocData};
+use fieldsync_protocol::{DocId, Role};
+use rusqlite::{Connection, Transaction};
+
+use crate::cache::DocCache;
+use crate::{
+    Applied, CheckedOutcome, Origin, Result, changes, checked, documents, ingest, local, meta,
+    outbox, quarantine,
+};
+
+/// A write transaction. Dropped without [`StoreTx::commit`], it rolls back.
+pub struct StoreTx<'a> {
+    pub(crate) tx: Transaction<'a>,
+    pub(crate) cache: &'a RefCell<DocCache>,
+}
+
+impl StoreTx<'_> {
+    /// Commits: everything written is durable once this returns.
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+
+    /// The connection, for reads inside the transaction.
+    pub fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
+    /// The highest seq in the change log, this transaction's writes included.
+    pub fn latest_seq(&self) -> Result<u64> {
+        changes::latest_seq(&self.tx)
+    }
+
+    /// Loads a document from its snapshot and uncompacted changes; [`crate::StoreError::Corrupt`] if
+    /// the stored bytes cannot be loaded.
+    pub fn load(&self, doc: DocId) -> Result<Option<AutoCommit>> {
+        documents::load_cached(&self.tx, self.cache, doc)
+    }
+
+    /// Trusted data (server to tablet, or fallback sync): automerge bytes (a saved document,
+    /// changes, or a mix) merged into the document, created if new. Every change new to the
+    /// document gets a change-log row with a fresh seq and `origin`; heads, kind, account and
+    /// projections are updated in the same transaction. Content that is not a valid record is
+    /// still stored, but has no projections. Unparseable data is refused whole
+    /// ([`crate::StoreError::InvalidData`]).
+    pub fn apply(&self, doc: DocId, data: &[u8], origin: Origin) -> Result<Applied> {
+        ingest::apply(&self.tx, self.cache, doc, data, origin)
+    }
+
+    /// [`StoreTx::apply`] for many documents (a page of catch-up, an initial download),
+    /// prepared on every core: one result per item, as if applied in order.
+    pub fn apply_batch(&self, docs: &[DocData], origin: Origin) -> Result<Vec<Applied>> {
+        ingest::apply_batch(&self.tx, self.cache, docs, origin)
+    }
+
+    /// An untrusted single change from a device (server side): refused when malformed, when
+    /// the resulting document is not a valid record or not the same document, or when `role`
+    /// may not make it; deferred when its dependencies are missing. Nothing is written unless
+    /// it is stored.
+    pub fn apply_checked(
+        &self,
+        doc: DocId,
+        change: &[u8],
+        role: Role,
+        origin: Origin,
+    ) -> Result<CheckedOutcome> {
+        let mut outcomes =
+            checked::apply_checked_batch(&self.tx, self.cache, &[(doc, change)], role, origin)?;
+        Ok(outcomes.pop().unwrap_or(CheckedOutcome::Deferred))
+    }
+
+    /// [`StoreTx::apply_checked`] for a batch of changes pushed by one device (a group
+    /// commit), checked on every core: one outcome per change, as if they were applied in
+    /// order (a change may depend on an earlier one of the batch).
+    pub fn apply_checked_batch(
+        &self,
+        changes: &[DocData],
+        role: Role,
+        origin: Origin,
+    ) -> Result<Vec<CheckedOutcome>> {
+        let changes: Vec<(DocId, &[u8])> = changes.iter().map(|c| (c.doc, &c.data[..])).collect();
+        checked::apply_checked_batch(&self.tx, self.cache, &changes, role, origin)
+    }
+
+    /// A document the local user just created or edited (`document` holds `change`): stores
+    /// the change with origin [`Origin::LOCAL`] and, if `outbox`, queues it to send. Returns
+    /// its seq.
+    pub fn record_local(
+        &self,
+        doc: DocId,
+        document: &mut AutoCommit,
+        change: &Change,
+        outbox: bool,
+    ) -> Result<u64> {
+        local::record_local(&self.tx, self.cache, doc, document, change, outbox)
+    }
+
+    /// Keeps a refused change aside for review.
+    pub fn quarantine(&self, device: i64, doc: DocId, change: &[u8], reason: &str) -> Result<()> {
+        quarantine::add(&self.tx, device, doc, change, reason)
+    }
+
+    /// Adds one to the named counter and returns its new value (1 the first time).
+    pub fn next_counter(&self, name: &str) -> Result<u64> {
+        meta::next_counter(&self.tx, name)
+    }
+
+    /// Whether this replica holds the change with this hash.
+    pub fn has_change(&self, hash: &[u8; 32]) -> Result<bool> {
+        meta::has_change(&self.tx, hash)
+    }
+
+    /// Stores the tablet's cursor (`None` forgets it).
+    pub fn set_cursor(&self, cursor: Option<Cursor>) -> Result<()> {
+        meta::set_cursor(&self.tx, cursor)
+    }
+
+    /// The server acknowledged these changes: removes them from the outbox.
+    pub fn outbox_acked(&self, hashes: &[[u8; 32]]) -> Result<()> {
+        outbox::acked(&self.tx, hashes)
+    }
+
+    /// The server refused a change: keeps it in the outbox as refused, with the reason.
+    pub fn outbox_refused(&self, hash: [u8; 32], reason: &str) -> Result<()> {
+        outbox::refused(&self.tx, hash, reason)
+    }
+
+    /// Drops a document, its change-log rows and projections (a tablet, when the document
+    /// leaves its scope). Returns `false`, dropping nothing, while the document has changes
+    /// waiting in the outbox.
+    pub fn evict(&self, doc: DocId) -> Result<bool> {
+        self.cache.borrow_mut().remove(doc);
+        documents::evict(&self.tx, doc)
+    }
+
+    /// Re-saves a document as its snapshot; its change rows keep seq, hash and origin but drop
+    /// their bytes.
+    pub fn compact(&self, doc: DocId) -> Result<()> {
+        documents::compact(&self.tx, doc)
+    }
+}

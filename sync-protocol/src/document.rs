@@ -1,0 +1,267 @@
+//! How records are grouped into automerge documents, and how documents are created and edited.
+//!
+//! Four kinds of document (see ARCHITECTURE.md for why):
+//! - **account**: the account, its contacts and account-level notes;
+//! - **site**: one job site, its site notes and photos;
+//! - **job**: one job, its notes, photos and invoices;
+//! - **payment**: one payment.
+//!
+//! Every document's root carries `kind` and `account`, which never change: the server scopes and
+//! checks every document by them without reading anything else.
+
+use std::collections::BTreeMap;
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit, Change, ReadDoc};
+use autosurgeon::{Hydrate, Reconcile};
+
+use crate::records::string_enum;
+use crate::{
+    Account, AccountId, Author, Contact, ContactId, DocId, DocumentError, Invoice, InvoiceId, Job,
+    JobSite, Note, NoteId, Payment, Photo, PhotoId, Timestamp, ValidationError,
+};
+
+string_enum!(
+    /// The kind of a document.
+    DocKind { Account = "account", Site = "site", Job = "job", Payment = "payment" }
+);
+
+/// An account document: the account, its contacts and its account-level notes.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct AccountDoc {
+    /// Always [`DocKind::Account`].
+    pub kind: DocKind,
+    /// The account (equal to `record.id`).
+    pub account: AccountId,
+    /// The account record.
+    pub record: Account,
+    /// Contacts by id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub contacts: BTreeMap<ContactId, Contact>,
+    /// Account-level notes by id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub notes: BTreeMap<NoteId, Note>,
+}
+
+/// A site document: one job site with its notes and photos.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct SiteDoc {
+    /// Always [`DocKind::Site`].
+    pub kind: DocKind,
+    /// The owning account.
+    pub account: AccountId,
+    /// The site record.
+    pub record: JobSite,
+    /// Site notes by id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub notes: BTreeMap<NoteId, Note>,
+    /// Site photos by id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub photos: BTreeMap<PhotoId, Photo>,
+}
+
+/// A job document: one job with its notes, photos and invoices.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct JobDoc {
+    /// Always [`DocKind::Job`].
+    pub kind: DocKind,
+    /// The owning account.
+    pub account: AccountId,
+    /// The job record.
+    pub record: Job,
+    /// Job notes by id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub notes: BTreeMap<NoteId, Note>,
+    /// Job photos by id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub photos: BTreeMap<PhotoId, Photo>,
+    /// Invoices for this job by id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub invoices: BTreeMap<InvoiceId, Invoice>,
+}
+
+/// A payment document.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct PaymentDoc {
+    /// Always [`DocKind::Payment`].
+    pub kind: DocKind,
+    /// The paying account.
+    pub account: AccountId,
+    /// The payment record.
+    pub record: Payment,
+}
+
+/// The typed content of any document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// An account document.
+    Account(AccountDoc),
+    /// A site document.
+    Site(SiteDoc),
+    /// A job document.
+    Job(JobDoc),
+    /// A payment document.
+    Payment(PaymentDoc),
+}
+
+impl Record {
+    /// A new account document's content.
+    pub fn new_account(record: Account) -> Record {
+        Record::Account(AccountDoc {
+            kind: DocKind::Account,
+            account: record.id,
+            record,
+            contacts: BTreeMap::new(),
+            notes: BTreeMap::new(),
+        })
+    }
+
+    /// A new site document's content.
+    pub fn new_site(record: JobSite) -> Record {
+        Record::Site(SiteDoc {
+            kind: DocKind::Site,
+            account: record.account,
+            record,
+            notes: BTreeMap::new(),
+            photos: BTreeMap::new(),
+        })
+    }
+
+    /// A new job document's content.
+    pub fn new_job(record: Job) -> Record {
+        Record::Job(JobDoc {
+            kind: DocKind::Job,
+            account: record.account,
+            record,
+            notes: BTreeMap::new(),
+            photos: BTreeMap::new(),
+            invoices: BTreeMap::new(),
+        })
+    }
+
+    /// A new payment document's content.
+    pub fn new_payment(record: Payment) -> Record {
+        Record::Payment(PaymentDoc {
+            kind: DocKind::Payment,
+            account: record.account,
+            record,
+        })
+    }
+
+    /// Reads a document's typed content.
+    pub fn read(doc: &AutoCommit) -> Result<Record, ValidationError> {
+        let kind: DocKind = match doc.get(automerge::ROOT, "kind") {
+            Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+                automerge::ScalarValue::Str(text) => text.parse()?,
+                _ => return Err(ValidationError::Malformed("kind is not text".into())),
+            },
+            Ok(_) => return Err(ValidationError::Required { field: "kind" }),
+            Err(e) => return Err(ValidationError::Malformed(e.to_string())),
+        };
+        Ok(match kind {
+            DocKind::Account => Record::Account(autosurgeon::hydrate(doc)?),
+            DocKind::Site => Record::Site(autosurgeon::hydrate(doc)?),
+            DocKind::Job => Record::Job(autosurgeon::hydrate(doc)?),
+            DocKind::Payment => Record::Payment(autosurgeon::hydrate(doc)?),
+        })
+    }
+
+    /// The document's kind.
+    pub fn kind(&self) -> DocKind {
+        match self {
+            Record::Account(d) => d.kind,
+            Record::Site(d) => d.kind,
+            Record::Job(d) => d.kind,
+            Record::Payment(d) => d.kind,
+        }
+    }
+
+    /// The account the document belongs to.
+    pub fn account(&self) -> AccountId {
+        match self {
+            Record::Account(d) => d.account,
+            Record::Site(d) => d.account,
+            Record::Job(d) => d.account,
+            Record::Payment(d) => d.account,
+        }
+    }
+
+    /// The document's id (the id of its main record).
+    pub fn doc_id(&self) -> DocId {
+        match self {
+            Record::Account(d) => d.record.id.into(),
+            Record::Site(d) => d.record.id.into(),
+            Record::Job(d) => d.record.id.into(),
+            Record::Payment(d) => d.record.id.into(),
+        }
+    }
+
+    fn write(&self, doc: &mut AutoCommit) -> Result<(), autosurgeon::ReconcileError> {
+        match self {
+            Record::Account(d) => autosurgeon::reconcile(doc, d),
+            Record::Site(d) => autosurgeon::reconcile(doc, d),
+            Record::Job(d) => autosurgeon::reconcile(doc, d),
+            Record::Payment(d) => autosurgeon::reconcile(doc, d),
+        }
+    }
+}
+
+/// Who is writing, and as which automerge actor: every change a device makes carries its
+/// author in the change message and the change time in milliseconds.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    /// The automerge actor of this device.
+    pub actor: ActorId,
+    /// The signed-in user.
+    pub author: Author,
+    /// The user's role, checked before a change is made (the server checks again).
+    pub role: crate::Role,
+}
+
+impl Writer {
+    /// Creates a new document holding `record`; returns it with its first change.
+    pub fn create(
+        &self,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<(AutoCommit, Change), DocumentError> {
+        crate::validate::check_record(record)?;
+        crate::validate::authorize(self.role, None, record)?;
+        let mut doc = AutoCommit::new().with_actor(self.actor.clone());
+        record.write(&mut doc)?;
+        let change = self.commit(&mut doc, now).ok_or_else(|| {
+            DocumentError::Invalid(ValidationError::Malformed("empty document".into()))
+        })?;
+        Ok((doc, change))
+    }
+
+    /// Edits a document through its typed content: reads it, lets `edit` change it, checks the
+    /// result against the schema and the writer's role, and commits only what changed.
+    /// Returns the new change, or `None` when nothing changed.
+    pub fn edit(
+        &self,
+        doc: &mut AutoCommit,
+        now: Timestamp,
+        edit: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
+    ) -> Result<Option<Change>, DocumentError> {
+        let before = Record::read(doc)?;
+        let mut after = before.clone();
+        edit(&mut after)?;
+        if after == before {
+            return Ok(None);
+        }
+        crate::validate::check_transition(&before, &after)?;
+        crate::validate::authorize(self.role, Some(&before), &after)?;
+        doc.set_actor(self.actor.clone());
+        after.write(doc)?;
+        Ok(self.commit(doc, now))
+    }
+
+    fn commit(&self, doc: &mut AutoCommit, now: Timestamp) -> Option<Change> {
+        let options = CommitOptions::default()
+            .with_message(self.author.to_message())
+            .with_time(now.millis());
+        doc.commit_with(options)?;
+        doc.get_last_local_change()
+    }
+}

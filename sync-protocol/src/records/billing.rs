@@ -1,0 +1,121 @@
+//! Invoices and payments.
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+use super::string_enum;
+use crate::{
+    AccountId, Day, InvoiceId, JobId, Money, PaymentId, Percent, Quantity, Timestamp, UserId,
+};
+
+string_enum!(
+    /// How a payment was made.
+    PaymentMethod {
+        Cash = "cash",
+        Check = "check",
+        Card = "card",
+        BankTransfer = "bank_transfer",
+        Other = "other",
+    }
+);
+
+/// One line of an invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    /// What was sold or done.
+    pub description: String,
+    /// How many.
+    pub quantity: Quantity,
+    /// Price of one.
+    pub unit_price: Money,
+}
+
+impl InvoiceLine {
+    /// quantity × unit price, rounded to cents.
+    pub fn amount(&self) -> Money {
+        Money(self.quantity.0 * self.unit_price.0).round_cents()
+    }
+}
+
+/// Why and by whom an invoice was voided.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Voided {
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub by: UserId,
+    /// Why.
+    pub reason: String,
+}
+
+/// An invoice for a job (stored in the job's document).
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Invoice {
+    /// Invoice id (its key in the job document's `invoices` map).
+    pub id: InvoiceId,
+    /// The job invoiced.
+    pub job: JobId,
+    /// Human number, unique across devices: see [`crate::InvoiceNumber`].
+    pub number: String,
+    /// Invoice date.
+    pub date: Day,
+    /// Line items.
+    pub lines: Vec<InvoiceLine>,
+    /// Tax rate applied to the subtotal.
+    pub tax_rate: Percent,
+    /// Set when voided; a void invoice does not count towards the balance.
+    pub voided: Option<Voided>,
+    /// Who created it.
+    pub created_by: UserId,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl Invoice {
+    /// Sum of the lines.
+    pub fn subtotal(&self) -> Money {
+        self.lines.iter().map(InvoiceLine::amount).sum()
+    }
+
+    /// Tax on the subtotal, rounded to cents.
+    pub fn tax(&self) -> Money {
+        Money(self.subtotal().0 * self.tax_rate.0 / rust_decimal::Decimal::ONE_HUNDRED)
+            .round_cents()
+    }
+
+    /// Subtotal plus tax.
+    pub fn total(&self) -> Money {
+        self.subtotal() + self.tax()
+    }
+
+    /// Whether the invoice was voided.
+    pub fn is_void(&self) -> bool {
+        self.voided.is_some()
+    }
+}
+
+/// A payment received from a customer (a document of its own, so that two payments recorded
+/// offline are two documents, and a payment delivered twice is the same document).
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Payment {
+    /// Also the id of the payment's document.
+    pub id: PaymentId,
+    /// The paying account.
+    pub account: AccountId,
+    /// The job paid for, if any.
+    pub job: Option<JobId>,
+    /// The invoice paid, if any; payments not applied to an invoice are the account's credit.
+    pub invoice: Option<InvoiceId>,
+    /// Amount: positive, at most two decimal places.
+    pub amount: Money,
+    /// Cash, check, card, ...
+    pub method: PaymentMethod,
+    /// Check number or card transaction id.
+    pub reference: String,
+    /// When the money was received.
+    pub received_at: Timestamp,
+    /// Who recorded it.
+    pub recorded_by: UserId,
+    /// Their display name.
+    pub recorded_by_name: String,
+}

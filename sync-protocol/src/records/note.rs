@@ -1,0 +1,74 @@
+//! Notes and photos, attached to an account, a job site or a job.
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+use super::string_enum;
+use crate::{ContentHash, NoteId, PhotoId, Timestamp, UserId};
+
+string_enum!(
+    /// What a note is about.
+    NoteKind {
+        /// About the site (access, hazards).
+        Site = "site",
+        /// What the customer asked for.
+        ServiceRequest = "service_request",
+        /// What the technician did.
+        ServicePerformed = "service_performed",
+        /// Internal only.
+        Private = "private",
+        /// Written by Fieldsync itself.
+        System = "system",
+    }
+);
+
+string_enum!(
+    /// Before / after tag of a photo.
+    PhotoTag { Before = "before", After = "after", Other = "other" }
+);
+
+/// A note. Notes are only ever added (each under its own key), so adding never conflicts.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Note {
+    /// Note id (its key in the document's `notes` map).
+    pub id: NoteId,
+    /// Kind of note.
+    pub kind: NoteKind,
+    /// The text.
+    pub text: String,
+    /// Who wrote it.
+    pub author: UserId,
+    /// The author's display name.
+    pub author_name: String,
+    /// When it was written.
+    pub created_at: Timestamp,
+}
+
+/// A photo's record; the image bytes are blobs addressed by content hash.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Photo {
+    /// Photo id (its key in the document's `photos` map).
+    pub id: PhotoId,
+    /// Caption.
+    pub caption: String,
+    /// Before / after.
+    pub tag: PhotoTag,
+    /// When it was taken.
+    pub taken_at: Timestamp,
+    /// Who took it.
+    pub author: UserId,
+    /// The author's display name.
+    pub author_name: String,
+    /// Width of the full image in pixels.
+    pub width: u32,
+    /// Height of the full image in pixels.
+    pub height: u32,
+    /// Content hash of the full JPEG.
+    pub full_hash: ContentHash,
+    /// Size of the full JPEG in bytes.
+    pub full_size: u64,
+    /// Content hash of the thumbnail JPEG.
+    pub thumb_hash: ContentHash,
+    /// Size of the thumbnail in bytes.
+    pub thumb_size: u64,
+}

@@ -1,0 +1,349 @@
+//! Schema rules for records, rules for how a document may change, and what each role may write.
+//!
+//! The same checks run on the tablet before a change is made and on the server before a change
+//! is stored, so a well-behaved tablet never has a change refused.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use crate::records::string_enum;
+use crate::{
+    Account, Address, Contact, DocId, Invoice, Job, JobDoc, JobSite, JobStatus, Money, Note,
+    NoteKind, Payment, Photo, Record, ValidationError,
+};
+
+string_enum!(
+    /// What a user may do.
+    Role {
+        /// Works on jobs in the field: status, notes, photos, payments, invoices.
+        Technician = "technician",
+        /// Dispatch and bookkeeping: everything on records.
+        Office = "office",
+        /// Everything, plus users and devices.
+        Admin = "admin",
+    }
+);
+
+/// Parses a payment amount typed by a person: a positive decimal with at most two places.
+pub fn parse_payment_amount(text: &str) -> Result<Money, ValidationError> {
+    let amount: Money = text
+        .trim()
+        .parse()
+        .map_err(|_| ValidationError::NotADecimal(text.trim().to_string()))?;
+    check_payment_amount(amount)?;
+    Ok(amount)
+}
+
+/// A payment amount is a positive decimal with at most two places.
+pub fn check_payment_amount(amount: Money) -> Result<(), ValidationError> {
+    if amount.0 <= Decimal::ZERO {
+        return Err(ValidationError::NotPositive(amount.to_string()));
+    }
+    check_cents(amount)
+}
+
+fn check_cents(amount: Money) -> Result<(), ValidationError> {
+    if amount.0.normalize().scale() > 2 {
+        return Err(ValidationError::TooPrecise(amount.to_string()));
+    }
+    Ok(())
+}
+
+fn check_not_negative(field: &'static str, amount: Money) -> Result<(), ValidationError> {
+    if amount.0 < Decimal::ZERO {
+        return Err(ValidationError::Negative {
+            field,
+            value: amount.to_string(),
+        });
+    }
+    check_cents(amount)
+}
+
+fn required(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::Required { field });
+    }
+    Ok(())
+}
+
+fn same_id(
+    what: &'static str,
+    expected: impl ToString,
+    found: impl ToString,
+) -> Result<(), ValidationError> {
+    let (expected, found) = (expected.to_string(), found.to_string());
+    if expected != found {
+        return Err(ValidationError::IdMismatch {
+            what,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+fn keyed<K: ToString, V>(
+    what: &'static str,
+    map: &BTreeMap<K, V>,
+    id: impl Fn(&V) -> String,
+) -> Result<(), ValidationError> {
+    map.iter()
+        .try_for_each(|(key, value)| same_id(what, key.to_string(), id(value)))
+}
+
+fn check_address(field: &'static str, address: &Address) -> Result<(), ValidationError> {
+    required(field, &address.line1)?;
+    required(field, &address.city)
+}
+
+fn check_account(account: &Account) -> Result<(), ValidationError> {
+    required("account name", &account.name)?;
+    check_address("billing address", &account.billing_address)?;
+    if let Some(shipping) = &account.shipping_address {
+        check_address("shipping address", shipping)?;
+    }
+    Ok(())
+}
+
+fn check_contact(contact: &Contact) -> Result<(), ValidationError> {
+    required("contact name", &contact.name)
+}
+
+fn check_site(site: &JobSite) -> Result<(), ValidationError> {
+    required("site name", &site.name)?;
+    check_address("site address", &site.address)
+}
+
+fn check_job(job: &Job) -> Result<(), ValidationError> {
+    required("job title", &job.title)?;
+    if let (Some(start), Some(end)) = (job.scheduled_start, job.scheduled_end)
+        && end < start
+    {
+        return Err(ValidationError::WindowReversed);
+    }
+    if let Some(estimate) = job.estimate {
+        check_not_negative("estimate", estimate)?;
+    }
+    if let Some(final_amount) = job.final_amount {
+        check_not_negative("final amount", final_amount)?;
+    }
+    Ok(())
+}
+
+fn check_note(note: &Note) -> Result<(), ValidationError> {
+    required("note text", &note.text)
+}
+
+fn check_photo(photo: &Photo) -> Result<(), ValidationError> {
+    if photo.width == 0 || photo.height == 0 {
+        return Err(ValidationError::Required {
+            field: "photo size",
+        });
+    }
+    Ok(())
+}
+
+fn check_invoice(job: &Job, invoice: &Invoice) -> Result<(), ValidationError> {
+    same_id("invoice job", job.id, invoice.job)?;
+    required("invoice number", &invoice.number)?;
+    if invoice.lines.is_empty() {
+        return Err(ValidationError::Required {
+            field: "invoice lines",
+        });
+    }
+    for line in &invoice.lines {
+        required("invoice line description", &line.description)?;
+        if line.quantity.0 <= Decimal::ZERO {
+            return Err(ValidationError::NotPositive(line.quantity.to_string()));
+        }
+        check_cents(line.unit_price)?;
+    }
+    if invoice.tax_rate.0 < Decimal::ZERO || invoice.tax_rate.0 > Decimal::ONE_HUNDRED {
+        return Err(ValidationError::Negative {
+            field: "tax rate",
+            value: invoice.tax_rate.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn check_payment(payment: &Payment) -> Result<(), ValidationError> {
+    check_payment_amount(payment.amount)
+}
+
+/// Checks a document's content against the schema.
+pub fn check_record(record: &Record) -> Result<(), ValidationError> {
+    match record {
+        Record::Account(d) => {
+            same_id("account", d.account, d.record.id)?;
+            check_account(&d.record)?;
+            keyed("contact", &d.contacts, |c| c.id.to_string())?;
+            keyed("note", &d.notes, |n| n.id.to_string())?;
+            d.contacts.values().try_for_each(check_contact)?;
+            d.notes.values().try_for_each(check_note)
+        }
+        Record::Site(d) => {
+            same_id("site account", d.account, d.record.account)?;
+            check_site(&d.record)?;
+            keyed("note", &d.notes, |n| n.id.to_string())?;
+            keyed("photo", &d.photos, |p| p.id.to_string())?;
+            d.notes.values().try_for_each(check_note)?;
+            d.photos.values().try_for_each(check_photo)
+        }
+        Record::Job(d) => {
+            same_id("job account", d.account, d.record.account)?;
+            check_job(&d.record)?;
+            keyed("note", &d.notes, |n| n.id.to_string())?;
+            keyed("photo", &d.photos, |p| p.id.to_string())?;
+            keyed("invoice", &d.invoices, |i| i.id.to_string())?;
+            d.notes.values().try_for_each(check_note)?;
+            d.photos.values().try_for_each(check_photo)?;
+            d.invoices
+                .values()
+                .try_for_each(|i| check_invoice(&d.record, i))
+        }
+        Record::Payment(d) => {
+            same_id("payment account", d.account, d.record.account)?;
+            check_payment(&d.record)
+        }
+    }
+}
+
+/// Checks that a document stays the same document: same kind, same account, same id, and notes
+/// are only ever added.
+pub fn check_transition(before: &Record, after: &Record) -> Result<(), ValidationError> {
+    if before.kind() != after.kind() {
+        return Err(ValidationError::KindChanged {
+            was: before.kind(),
+            now: after.kind(),
+        });
+    }
+    if before.account() != after.account() {
+        return Err(ValidationError::AccountChanged);
+    }
+    same_id("document", before.doc_id(), after.doc_id())?;
+    let notes = |r: &Record| match r {
+        Record::Account(d) => Some(d.notes.clone()),
+        Record::Site(d) => Some(d.notes.clone()),
+        Record::Job(d) => Some(d.notes.clone()),
+        Record::Payment(_) => None,
+    };
+    if let (Some(old), Some(new)) = (notes(before), notes(after))
+        && old.iter().any(|(id, note)| new.get(id) != Some(note))
+    {
+        return Err(ValidationError::AppendOnly("a note"));
+    }
+    check_record(after)
+}
+
+fn forbid(role: Role, action: &str) -> ValidationError {
+    ValidationError::Forbidden {
+        role,
+        action: action.to_string(),
+    }
+}
+
+/// Checks that `role` may turn `before` (or nothing, for a new document) into `after`.
+///
+/// Office and admin may write anything the schema allows. A technician may record payments,
+/// change a job's status to a field status, add notes (not system notes), add photos and edit
+/// their captions and tags, create invoices, and update a site's access instructions.
+pub fn authorize(
+    role: Role,
+    before: Option<&Record>,
+    after: &Record,
+) -> Result<(), ValidationError> {
+    if role != Role::Technician {
+        return Ok(());
+    }
+    let Some(before) = before else {
+        return match after {
+            Record::Payment(_) => Ok(()),
+            other => Err(forbid(role, &format!("create a {} document", other.kind()))),
+        };
+    };
+    let no_system_notes = |old: &BTreeMap<_, Note>, new: &BTreeMap<_, Note>| {
+        if new
+            .iter()
+            .any(|(id, n)| n.kind == NoteKind::System && !old.contains_key(id))
+        {
+            return Err(forbid(role, "write system notes"));
+        }
+        Ok(())
+    };
+    match (before, after) {
+        (Record::Account(old), Record::Account(new)) => {
+            if old.record != new.record || old.contacts != new.contacts {
+                return Err(forbid(role, "edit an account or its contacts"));
+            }
+            no_system_notes(&old.notes, &new.notes)
+        }
+        (Record::Site(old), Record::Site(new)) => {
+            let mut allowed = old.record.clone();
+            allowed.access_instructions = new.record.access_instructions.clone();
+            if allowed != new.record {
+                return Err(forbid(
+                    role,
+                    "edit a job site other than its access instructions",
+                ));
+            }
+            photos_only_added_or_captioned(role, &old.photos, &new.photos)?;
+            no_system_notes(&old.notes, &new.notes)
+        }
+        (Record::Job(old), Record::Job(new)) => {
+            check_technician_job(role, old, new)?;
+            photos_only_added_or_captioned(role, &old.photos, &new.photos)?;
+            no_system_notes(&old.notes, &new.notes)
+        }
+        (Record::Payment(_), Record::Payment(_)) => Err(forbid(role, "edit a recorded payment")),
+        _ => Err(forbid(role, "change a document's kind")),
+    }
+}
+
+fn check_technician_job(role: Role, old: &JobDoc, new: &JobDoc) -> Result<(), ValidationError> {
+    let mut allowed = old.record.clone();
+    allowed.status = new.record.status;
+    if allowed != new.record {
+        return Err(forbid(role, "edit a job other than its status"));
+    }
+    if old.record.status != new.record.status && !JobStatus::FIELD.contains(&new.record.status) {
+        return Err(forbid(role, &format!("set a job to {}", new.record.status)));
+    }
+    if old
+        .invoices
+        .iter()
+        .any(|(id, inv)| new.invoices.get(id) != Some(inv))
+    {
+        return Err(forbid(role, "edit or void an invoice"));
+    }
+    Ok(())
+}
+
+fn photos_only_added_or_captioned<K: Ord>(
+    role: Role,
+    old: &BTreeMap<K, Photo>,
+    new: &BTreeMap<K, Photo>,
+) -> Result<(), ValidationError> {
+    for (id, photo) in old {
+        let Some(now) = new.get(id) else {
+            return Err(forbid(role, "delete a photo"));
+        };
+        let mut allowed = photo.clone();
+        allowed.caption = now.caption.clone();
+        allowed.tag = now.tag;
+        if &allowed != now {
+            return Err(forbid(
+                role,
+                "change a photo other than its caption and tag",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The document id a record must live in; used by the server to check that a document's
+/// content names its own id.
+pub fn check_doc_id(doc: DocId, record: &Record) -> Result<(), ValidationError> {
+    same_id("document", doc, record.doc_id())
+}

@@ -1,0 +1,155 @@
+//! Views derived from records, computed by the same code on every replica: balances, invoice
+//! status, unapplied credit, invoice numbers and the text that search matches.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AccountDoc, Invoice, InvoiceId, Money, Payment};
+
+/// Where an invoice stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Nothing paid yet.
+    Pending,
+    /// Some but not all paid.
+    PartlyPaid,
+    /// Paid in full.
+    Paid,
+    /// Voided; does not count.
+    Void,
+}
+
+impl InvoiceStatus {
+    /// Display text.
+    pub fn label(&self) -> &'static str {
+        match self {
+            InvoiceStatus::Pending => "pending",
+            InvoiceStatus::PartlyPaid => "partly paid",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+}
+
+/// An invoice with what has been paid against it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceStanding {
+    /// The invoice total.
+    pub total: Money,
+    /// Payments applied to it (never more than the total).
+    pub paid: Money,
+    /// Its status.
+    pub status: InvoiceStatus,
+}
+
+/// An account's money: balance, credit and each invoice's standing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Non-void invoice totals minus all payments (negative when the customer is in credit).
+    pub balance: Money,
+    /// Payments not applied to an invoice: not tied to one, tied to a void or unknown one, or
+    /// beyond the invoice's total.
+    pub unapplied_credit: Money,
+    /// Standing of every invoice.
+    pub invoices: BTreeMap<InvoiceId, InvoiceStanding>,
+}
+
+impl Ledger {
+    /// Computes an account's ledger from all its invoices and payments. The result does not
+    /// depend on the order of either.
+    pub fn compute<'a>(
+        invoices: impl IntoIterator<Item = &'a Invoice>,
+        payments: impl IntoIterator<Item = &'a Payment>,
+    ) -> Ledger {
+        let invoices: BTreeMap<InvoiceId, &Invoice> =
+            invoices.into_iter().map(|i| (i.id, i)).collect();
+        let mut paid: BTreeMap<InvoiceId, Money> = BTreeMap::new();
+        let mut total_paid = Money::ZERO;
+        let mut unapplied = Money::ZERO;
+        for payment in payments {
+            total_paid = total_paid + payment.amount;
+            match payment
+                .invoice
+                .filter(|id| invoices.get(id).is_some_and(|i| !i.is_void()))
+            {
+                Some(id) => {
+                    let applied = paid.entry(id).or_default();
+                    *applied = *applied + payment.amount;
+                }
+                None => unapplied = unapplied + payment.amount,
+            }
+        }
+        let mut standing = BTreeMap::new();
+        let mut billed = Money::ZERO;
+        for (id, invoice) in &invoices {
+            let total = invoice.total();
+            let received = paid.get(id).copied().unwrap_or_default();
+            let status = if invoice.is_void() {
+                InvoiceStatus::Void
+            } else {
+                billed = billed + total;
+                if received.0 <= rust_decimal::Decimal::ZERO {
+                    InvoiceStatus::Pending
+                } else if received < total {
+                    InvoiceStatus::PartlyPaid
+                } else {
+                    InvoiceStatus::Paid
+                }
+            };
+            if received > total {
+                unapplied = unapplied + (received - total);
+            }
+            let applied = if received > total { total } else { received };
+            standing.insert(
+                *id,
+                InvoiceStanding {
+                    total,
+                    paid: applied,
+                    status,
+                },
+            );
+        }
+        Ledger {
+            balance: billed - total_paid,
+            unapplied_credit: unapplied,
+            invoices: standing,
+        }
+    }
+}
+
+/// A human invoice number that cannot collide across devices: every device has its own number
+/// (given by the server when it is registered; the server itself is 0) and counts its own
+/// invoices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InvoiceNumber {
+    /// The issuing device's number.
+    pub device: u32,
+    /// The device's own invoice counter, from 1.
+    pub seq: u32,
+}
+
+impl std::fmt::Display for InvoiceNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "INV-{}-{:05}", self.device, self.seq)
+    }
+}
+
+/// The text that account search matches: name, type, contact names and emails, lower-cased.
+pub fn search_text(doc: &AccountDoc) -> String {
+    let account = &doc.record;
+    let mut parts = vec![
+        account.name.clone(),
+        account.account_type.to_string(),
+        account.party.to_string(),
+        account.number.clone(),
+    ];
+    parts.extend(account.email.clone());
+    parts.extend(account.business_type.clone());
+    for contact in doc.contacts.values() {
+        parts.push(contact.name.clone());
+        parts.extend(contact.email.clone());
+    }
+    parts.join(" ").to_lowercase()
+}

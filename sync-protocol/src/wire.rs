@@ -1,0 +1,377 @@
+//! Wire messages: one enum per direction, encoded with postcard (compact, varint-based binary
+//! through serde). Every frame starts with a one-byte format tag so that a future encoding can be
+//! told apart from this one.
+//!
+//! The handshake is [`ClientMessage::Hello`], which names the protocol version; a server that
+//! cannot speak it answers [`ServerMessage::Error`] with [`ErrorCode::UpgradeRequired`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ContentHash, DecodeError, DocId};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The oldest protocol version this build still accepts.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
+/// Largest frame either side accepts.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// First byte of every frame of this encoding.
+const FORMAT_TAG: u8 = 0xF5;
+
+/// A position in the server's change sequence. `epoch` names the server's database, so that a
+/// cursor from another (or a restored) database is never trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The server database's random id.
+    pub epoch: u64,
+    /// Everything in the device's scope up to this sequence number has been received.
+    pub seq: u64,
+}
+
+/// Automerge data for one document: a saved document, or one or more changes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocData {
+    /// The document.
+    pub doc: DocId,
+    /// Automerge bytes, loadable with `load_incremental`.
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for DocData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DocData({}, {} bytes)", self.doc, self.data.len())
+    }
+}
+
+/// How the server will bring the device up to date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncMode {
+    /// From the device's cursor, by the change sequence.
+    CatchUp,
+    /// The device had no cursor: everything in scope is sent.
+    Initial,
+    /// The cursor cannot be trusted: document by document with automerge's sync protocol.
+    Fallback,
+}
+
+/// Why the server refuses to go on with a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// The client speaks a protocol version the server no longer accepts.
+    UpgradeRequired,
+    /// The first message was not a Hello.
+    HandshakeExpected,
+    /// A frame could not be decoded.
+    Malformed,
+    /// The server is shutting down; reconnect later.
+    ShuttingDown,
+}
+
+/// Why one pushed change was not stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// Index of the change in the pushed batch.
+    pub index: u32,
+    /// Human-readable reason, shown in the outbox.
+    pub reason: String,
+}
+
+/// Messages from a device to the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// First message of a connection: the protocol version and the device's cursor.
+    Hello {
+        /// Protocol version spoken.
+        version: u32,
+        /// Where the device stands in the server's change sequence; `None` on a new device.
+        cursor: Option<Cursor>,
+    },
+    /// Local changes to store; each entry holds exactly one automerge change.
+    Push {
+        /// Batch number, echoed in the acknowledgement.
+        batch: u64,
+        /// The changes, in the order they were made.
+        changes: Vec<DocData>,
+    },
+    /// The device saw a gap in the change sequence: send again everything after `cursor`.
+    Pull {
+        /// The device's cursor.
+        cursor: Cursor,
+    },
+    /// Automerge sync protocol message for one document (the fallback path).
+    AmSync {
+        /// The document.
+        doc: DocId,
+        /// An encoded `automerge::sync::Message`.
+        message: Vec<u8>,
+    },
+    /// After catching up with nothing left to send: a digest of every document's heads, so the
+    /// server can tell whether the device really holds what the cursor claims.
+    Verify {
+        /// The cursor sequence the digest was taken at.
+        seq: u64,
+        /// [`crate::engine::heads_digest`] over the device's documents.
+        digest: [u8; 32],
+    },
+    /// Asks how much of a blob the server has.
+    BlobQuery {
+        /// The blob.
+        hash: ContentHash,
+    },
+    /// A chunk of a blob being uploaded.
+    BlobPut {
+        /// The blob.
+        hash: ContentHash,
+        /// Total size of the blob.
+        total: u64,
+        /// Offset of this chunk.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Asks for a blob's bytes from an offset.
+    BlobGet {
+        /// The blob.
+        hash: ContentHash,
+        /// First byte wanted.
+        offset: u64,
+    },
+    /// Keep-alive.
+    Ping {
+        /// Echoed in the pong.
+        nonce: u64,
+    },
+}
+
+/// Messages from the server to a device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// Answer to Hello: the protocol version used and how the device will be brought up to date.
+    Welcome {
+        /// Protocol version used on this connection.
+        version: u32,
+        /// The server database's epoch, for the device's next cursor.
+        epoch: u64,
+        /// How catch-up proceeds.
+        mode: SyncMode,
+    },
+    /// A fatal error; the server closes the connection after it.
+    Error {
+        /// What went wrong.
+        code: ErrorCode,
+        /// Human-readable explanation, fit to show to a technician.
+        message: String,
+    },
+    /// A pushed batch is durably stored, except the refused changes (kept aside for review) and
+    /// the deferred ones (their dependencies are missing: push them again later).
+    Ack {
+        /// The batch number from the push.
+        batch: u64,
+        /// Changes refused, with why.
+        refused: Vec<Refusal>,
+        /// Indexes of changes not stored yet.
+        deferred: Vec<u32>,
+    },
+    /// Documents' data between two points of the change sequence.
+    Changes {
+        /// The sequence number the data starts after.
+        from: u64,
+        /// After applying this, the device has everything in scope up to `to`.
+        to: u64,
+        /// The data, per document.
+        docs: Vec<DocData>,
+        /// Whether `to` is the latest sequence number the server had when sending.
+        complete: bool,
+    },
+    /// Automerge sync protocol message for one document (the fallback path).
+    AmSync {
+        /// The document.
+        doc: DocId,
+        /// An encoded `automerge::sync::Message`.
+        message: Vec<u8>,
+    },
+    /// These documents left the device's scope: drop them.
+    Evict {
+        /// The documents.
+        docs: Vec<DocId>,
+    },
+    /// How much of a blob the server has stored.
+    BlobStatus {
+        /// The blob.
+        hash: ContentHash,
+        /// Bytes stored so far (the next upload offset); equal to the size once complete.
+        have: u64,
+        /// Whether the blob is complete and verified.
+        complete: bool,
+    },
+    /// A chunk of a blob being downloaded.
+    BlobChunk {
+        /// The blob.
+        hash: ContentHash,
+        /// Total size.
+        total: u64,
+        /// Offset of this chunk.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// A blob request failed (unknown, out of scope, too large, hash mismatch).
+    BlobError {
+        /// The blob.
+        hash: ContentHash,
+        /// Why.
+        message: String,
+    },
+    /// Answer to a ping.
+    Pong {
+        /// The ping's nonce.
+        nonce: u64,
+    },
+}
+
+fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_TAG];
+    // postcard only fails on writer errors or on types it cannot express; ours are plain data
+    // written into a Vec, so this cannot fail.
+    postcard::to_io(message, &mut out).expect("postcard encodes plain data into a Vec");
+    out
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
+    if bytes.len() > MAX_FRAME {
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_FRAME,
+        });
+    }
+    let (&tag, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
+    if tag != FORMAT_TAG {
+        return Err(DecodeError::Malformed(format!(
+            "unknown format tag {tag:#04x}"
+        )));
+    }
+    let (message, rest) =
+        postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
+    }
+    Ok(message)
+}
+
+impl ClientMessage {
+    /// Encodes into one frame.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes one frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+}
+
+impl ServerMessage {
+    /// Encodes into one frame.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes one frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn samples() -> Vec<ClientMessage> {
+        vec![
+            ClientMessage::Hello {
+                version: 1,
+                cursor: Some(Cursor { epoch: 7, seq: 42 }),
+            },
+            ClientMessage::Push {
+                batch: 3,
+                changes: vec![DocData {
+                    doc: DocId::new(),
+                    data: vec![1, 2, 3],
+                }],
+            },
+            ClientMessage::Verify {
+                seq: 9,
+                digest: [7; 32],
+            },
+            ClientMessage::BlobPut {
+                hash: ContentHash::of(b"x"),
+                total: 10,
+                offset: 0,
+                bytes: vec![0; 10],
+            },
+        ]
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        for message in samples() {
+            assert_eq!(ClientMessage::decode(&message.encode()).unwrap(), message);
+        }
+        let reply = ServerMessage::Ack {
+            batch: 3,
+            refused: vec![Refusal {
+                index: 0,
+                reason: "no".into(),
+            }],
+            deferred: vec![1],
+        };
+        assert_eq!(ServerMessage::decode(&reply.encode()).unwrap(), reply);
+    }
+
+    #[test]
+    fn bad_frames_get_typed_errors() {
+        assert_eq!(ClientMessage::decode(&[]), Err(DecodeError::Empty));
+        assert!(matches!(
+            ClientMessage::decode(&[0x00, 1]),
+            Err(DecodeError::Malformed(_))
+        ));
+        let mut frame = samples()[0].encode();
+        frame.push(0);
+        assert!(matches!(
+            ClientMessage::decode(&frame),
+            Err(DecodeError::Malformed(_))
+        ));
+        let huge = vec![FORMAT_TAG; MAX_FRAME + 1];
+        assert!(matches!(
+            ServerMessage::decode(&huge),
+            Err(DecodeError::TooLarge { .. })
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = ClientMessage::decode(&bytes);
+            let _ = ServerMessage::decode(&bytes);
+        }
+
+        #[test]
+        fn truncated_and_flipped_frames_never_panic(pick in 0usize..4, cut in 0usize..200, flip in any::<(usize, u8)>()) {
+            let frame = samples()[pick].encode();
+            let cut = cut.min(frame.len());
+            let _ = ClientMessage::decode(&frame[..cut]);
+            let mut flipped = frame.clone();
+            let at = flip.0 % flipped.len();
+            flipped[at] ^= flip.1;
+            let _ = ClientMessage::decode(&flipped);
+            let _ = ServerMessage::decode(&flipped);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! End-to-end test support: the real server on loopback, over a real SQLite file.
+//!
+//! [`TestServer::start`] opens a database in a fresh temporary directory, binds
+//! `127.0.0.1:0` *before* spawning the server, so the port accepts connections as soon as
+//! `start` returns (no sleeps, no retries), and runs [`fieldsync_server::serve`] on a tokio
+//! task. [`http_get`] is a minimal HTTP/1.1 client, enough for JSON endpoints without pulling
+//! in a full client library.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use fieldsync_tests::{TestServer, http_get};
+//!
+//! let server = TestServer::start().await;
+//! let (status, body) = http_get(server.addr(), "/healthz").await?;
+//! assert_eq!(status, 200);
+//! server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod demo;
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use fieldsync_server::AppState;
+use fieldsync_server::db::DbError;
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server on `127.0.0.1` with its own database.
+///
+/// Stop it with [`TestServer::shutdown`] to see how serving ended; dropping it also asks it
+/// to stop, without waiting.
+#[derive(Debug)]
+pub struct TestServer {
+    addr: SocketAddr,
+    db_path: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+    /// Holds the database's directory until the server is gone; `None` when the caller
+    /// chose the path.
+    _dir: Option<TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server with a new database in a temporary directory.
+    ///
+    /// Panics if that fails: with a fresh directory it can only fail if the machine is
+    /// broken.
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let db_path = dir.path().join("fieldsync.sqlite3");
+        let mut server = Self::start_with_db(&db_path)
+            .await
+            .expect("start the test server");
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on the database at `db_path`, which the caller keeps alive.
+    ///
+    /// Returns the server's own error if the database cannot be opened.
+    pub async fn start_with_db(db_path: impl AsRef<Path>) -> Result<TestServer, DbError> {
+        let db_path = db_path.as_ref().to_owned();
+        let state = AppState::open(&db_path)?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("read the bound address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async {
+            // A dropped sender means the same as an explicit stop.
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(fieldsync_server::serve(listener, state, shutdown));
+        Ok(TestServer {
+            addr,
+            db_path,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: None,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr><path>`, for clients that want a URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The server's database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// Stops the server, waits for in-flight requests to finish, and returns how serving
+    /// ended.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self
+            .task
+            .take()
+            .expect("the server task is only taken here");
+        task.await.map_err(io::Error::other)?
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Sends `GET path` to `addr` over a new connection and returns the status code and body.
+///
+/// Handles `Content-Length`, chunked and read-to-close bodies; errors with
+/// [`io::ErrorKind::InvalidData`] on a response it cannot parse.
+pub async fn http_get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    parse_response(&response)
+}
+
+/// Splits a complete HTTP/1.1 response into its status code and body.
+fn parse_response(response: &[u8]) -> io::Result<(u16, String)> {
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let text = std::str::from_utf8(response).map_err(|_| invalid("response is not UTF-8"))?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| invalid("response has no end of headers"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.strip_prefix("HTTP/1.1 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("malformed status line"))?;
+    let header = |name: &str| {
+        lines
+            .clone()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.trim())
+    };
+    let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        dechunk(body).ok_or_else(|| invalid("malformed chunked body"))?
+    } else if let Some(length) = header("content-length") {
+        let length: usize = length.parse().map_err(|_| invalid("bad content-length"))?;
+        body.get(..length)
+            .ok_or_else(|| invalid("body shorter than content-length"))?
+            .to_owned()
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+/// Decodes a chunked body; `None` if it is malformed or ends before the last chunk.
+fn dechunk(mut rest: &str) -> Option<String> {
+    let mut body = String::new();
+    loop {
+        let (size_line, after) = rest.split_once("\r\n")?;
+        let size_hex = size_line.split(';').next()?.trim();
+        let size = usize::from_str_radix(size_hex, 16).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.push_str(after.get(..size)?);
+        rest = after.get(size..)?.strip_prefix("\r\n")?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_content_length_response() {
+        let response =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+
+        assert_eq!(parse_response(response).unwrap(), (200, "{}".to_owned()));
+    }
+
+    #[test]
+    fn parses_a_chunked_response() {
+        let response =
+            b"HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+
+        assert_eq!(parse_response(response).unwrap(), (503, "abcde".to_owned()));
+    }
+
+    #[test]
+    fn rejects_a_truncated_response() {
+        for response in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"[..],
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n",
+            b"garbage\r\n\r\n",
+        ] {
+            let err = parse_response(response).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{response:?}");
+        }
+    }
+}
