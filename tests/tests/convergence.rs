@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use fieldsync_protocol::engine::{ClientConfig, ClientSession, OutboxItem, ServerSession};
-use fieldsync_protocol::wire::{ClientMessage, ServerMessage};
+use fieldsync_protocol::wire::{ClientMessage, Cursor, ServerMessage};
 use fieldsync_protocol::{Author, DocId, DocKind, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::host::{ConnectionHost, DeviceContext, DeviceEvent, DeviceHost};
 use fieldsync_store::{Origin, Scope, Store};
@@ -56,6 +56,7 @@ struct Sim {
     faults: bool,
     payments_made: usize,
     hello_sent: BTreeSet<u64>,
+    fallbacks: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -112,6 +113,7 @@ impl Sim {
             faults: true,
             payments_made: seeded.payments,
             hello_sent: BTreeSet::new(),
+            fallbacks: 0,
             _dir: dir,
         }
     }
@@ -339,9 +341,19 @@ impl Sim {
     fn restart_replica(&mut self, r: usize) {
         let online = self.replicas[r].conn.is_some();
         self.disconnect(r);
+        let forget_cursor = self.rng.below(3) == 0;
         let replica = &mut self.replicas[r];
         replica.store = Store::open(&replica.path).unwrap();
         replica.session = client();
+        if forget_cursor {
+            // As if restored from a backup made against another server database: the cursor
+            // cannot be trusted, and sync must fall back to automerge's own protocol.
+            let tx = replica.store.transaction().unwrap();
+            let seq = tx.latest_seq().unwrap();
+            tx.set_cursor(Some(Cursor { epoch: 0xBAD, seq })).unwrap();
+            tx.commit().unwrap();
+            self.fallbacks += 1;
+        }
         if online {
             self.connect(r);
         }
@@ -396,7 +408,14 @@ fn balances(store: &Store) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn run(seed: u64) {
+/// What one run did, to check that the seeds really exercise the paths they are meant to.
+#[derive(Debug, Default)]
+struct Ran {
+    changes: usize,
+    fallbacks: usize,
+}
+
+fn run(seed: u64) -> Ran {
     let mut sim = Sim::new(seed);
     for _ in 0..STEPS {
         sim.step();
@@ -450,25 +469,46 @@ fn run(seed: u64) {
         payments, sim.payments_made,
         "every payment counts exactly once"
     );
+    Ran {
+        changes: sim.replicas.iter().map(|r| r.made.len()).sum(),
+        fallbacks: sim.fallbacks,
+    }
 }
 
 #[test]
 fn replicas_converge_under_faults() {
     if let Ok(seed) = std::env::var("FIELDSYNC_SIM_SEED") {
-        run(seed.parse().expect("FIELDSYNC_SIM_SEED is a number"));
+        let ran = run(seed.parse().expect("FIELDSYNC_SIM_SEED is a number"));
+        eprintln!("seed {seed}: {ran:?}");
         return;
     }
+    let mut total = Ran::default();
     let seeds: u64 = std::env::var("FIELDSYNC_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
     for seed in 0..seeds {
-        let result = std::panic::catch_unwind(|| run(seed));
-        if let Err(panic) = result {
-            eprintln!(
-                "simulation failed for seed {seed}; replay with FIELDSYNC_SIM_SEED={seed} cargo test -p fieldsync-tests --test convergence"
-            );
-            std::panic::resume_unwind(panic);
+        match std::panic::catch_unwind(|| run(seed)) {
+            Ok(ran) => {
+                total.changes += ran.changes;
+                total.fallbacks += ran.fallbacks;
+            }
+            Err(panic) => {
+                eprintln!(
+                    "simulation failed for seed {seed}; replay with FIELDSYNC_SIM_SEED={seed} cargo test -p fieldsync-tests --test convergence"
+                );
+                std::panic::resume_unwind(panic);
+            }
         }
     }
+    eprintln!("{seeds} seeds: {total:?}");
+    let enough = seeds as usize * 10;
+    assert!(
+        total.changes >= enough,
+        "too few changes to test anything: {total:?}"
+    );
+    assert!(
+        seeds < 10 || total.fallbacks > 0,
+        "no run exercised the sync fallback"
+    );
 }
