@@ -206,7 +206,7 @@ impl ConnectionHost {
                     let ours = store.heads_digest(&self.device.scope)?;
                     queue.extend(session.digest_checked(ours == digest));
                 }
-                ServerOutput::Blob(_) => {}
+                ServerOutput::Blob(message) => run.send.extend(self.blob(store, message)?),
             }
         }
         Ok(run)
@@ -246,6 +246,61 @@ impl ConnectionHost {
             });
         }
         Ok(outcomes)
+    }
+
+    /// Answers a blob message. Uploads and downloads are by content hash; a chunk at the wrong
+    /// offset is answered with the offset to resume from.
+    pub fn blob(&self, store: &mut Store, message: ClientMessage) -> Result<Option<ServerMessage>> {
+        let status = |hash, state: Option<crate::BlobState>| {
+            let state = state.unwrap_or(crate::BlobState {
+                have: 0,
+                size: None,
+                complete: false,
+            });
+            ServerMessage::BlobStatus {
+                hash,
+                have: state.have,
+                complete: state.complete,
+            }
+        };
+        Ok(Some(match message {
+            ClientMessage::BlobQuery { hash } => status(hash, store.blob_state(&hash)?),
+            ClientMessage::BlobPut {
+                hash,
+                total,
+                offset,
+                bytes,
+            } => {
+                let tx = store.transaction()?;
+                let stored = tx.put_blob_chunk(&hash, total, offset, &bytes)?;
+                tx.commit()?;
+                match stored {
+                    Ok(state) => status(hash, Some(state)),
+                    Err(refusal) => ServerMessage::BlobError {
+                        hash,
+                        message: refusal.to_string(),
+                    },
+                }
+            }
+            ClientMessage::BlobGet { hash, offset } => match store.blob_chunk(&hash, offset)? {
+                Some((start, bytes, total))
+                    if offset < start + bytes.len() as u64 || total == 0 =>
+                {
+                    let skip = (offset - start) as usize;
+                    ServerMessage::BlobChunk {
+                        hash,
+                        total,
+                        offset,
+                        bytes: bytes[skip..].to_vec(),
+                    }
+                }
+                _ => ServerMessage::BlobError {
+                    hash,
+                    message: "no such photo on the server".into(),
+                },
+            },
+            _ => return Ok(None),
+        }))
     }
 
     fn load(

@@ -53,6 +53,7 @@
 //! [`fieldsync_protocol::Writer`] and queues it in the outbox; [`StoreTx::apply`] stores what
 //! the server sends.
 
+mod blobs;
 mod cache;
 mod changes;
 mod checked;
@@ -90,6 +91,7 @@ use fieldsync_protocol::{
 };
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use blobs::{BlobRefusal, BlobState};
 pub use cache::DEFAULT_CACHE_DOCS;
 pub use changes::Page;
 pub use documents::COMPACT_AFTER;
@@ -336,6 +338,28 @@ impl Store {
     /// A document's photo records, by time taken.
     pub fn photos_for_doc(&self, doc: DocId) -> Result<Vec<Photo>> {
         queries::photos_for_doc(&self.conn, doc)
+    }
+
+    /// How much of a blob is stored.
+    pub fn blob_state(&self, hash: &fieldsync_protocol::ContentHash) -> Result<Option<BlobState>> {
+        blobs::state(&self.conn, hash)
+    }
+
+    /// A complete, verified blob's bytes.
+    pub fn blob(&self, hash: &fieldsync_protocol::ContentHash) -> Result<Option<Vec<u8>>> {
+        match blobs::state(&self.conn, hash)? {
+            Some(BlobState { complete: true, .. }) => blobs::read(&self.conn, hash),
+            _ => Ok(None),
+        }
+    }
+
+    /// The chunk of a complete blob that holds `offset`: (chunk offset, chunk bytes, blob size).
+    pub fn blob_chunk(
+        &self,
+        hash: &fieldsync_protocol::ContentHash,
+        offset: u64,
+    ) -> Result<Option<(u64, Vec<u8>, u64)>> {
+        blobs::chunk_at(&self.conn, hash, offset)
     }
 
     /// The most recently quarantined changes, newest first.

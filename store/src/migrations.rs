@@ -6,9 +6,10 @@ use rusqlite_migration::{M, Migrations};
 
 /// Every migration, in order. Append new files; never edit one that has landed.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!(
-        "../../migrations/0001_replica.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/0001_replica.sql")),
+        M::up(include_str!("../../migrations/0002_blobs.sql")),
+    ])
 }
 
 /// Brings the database's schema up to date.

@@ -104,6 +104,40 @@ impl StoreTx<'_> {
         quarantine::add(&self.tx, device, doc, change, reason)
     }
 
+    /// Stores one chunk of a blob being uploaded (see [`crate::BlobState`]).
+    pub fn put_blob_chunk(
+        &self,
+        hash: &fieldsync_protocol::ContentHash,
+        total: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<std::result::Result<crate::BlobState, crate::BlobRefusal>> {
+        crate::blobs::put(&self.tx, hash, total, offset, bytes)
+    }
+
+    /// Stores a whole blob made on this replica (a photo just taken); returns its hash.
+    pub fn put_blob(
+        &self,
+        bytes: &[u8],
+    ) -> Result<std::result::Result<fieldsync_protocol::ContentHash, crate::BlobRefusal>> {
+        let hash = fieldsync_protocol::ContentHash::of(bytes);
+        let total = bytes.len() as u64;
+        let chunks = bytes.chunks(fieldsync_protocol::blob::BLOB_CHUNK);
+        let mut offset = 0;
+        for chunk in chunks {
+            if let Err(refusal) = crate::blobs::put(&self.tx, &hash, total, offset, chunk)? {
+                return Ok(Err(refusal));
+            }
+            offset += chunk.len() as u64;
+        }
+        if total == 0 {
+            crate::blobs::put(&self.tx, &hash, 0, 0, &[])?
+                .map(|_| ())
+                .ok();
+        }
+        Ok(Ok(hash))
+    }
+
     /// Adds one to the named counter and returns its new value (1 the first time).
     pub fn next_counter(&self, name: &str) -> Result<u64> {
         meta::next_counter(&self.tx, name)

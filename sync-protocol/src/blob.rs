@@ -85,3 +85,92 @@ mod tests {
         assert!("ab".parse::<ContentHash>().is_err());
     }
 }
+
+/// Chunks sent ahead of the server's acknowledgement during an upload.
+const WINDOW: u64 = 4;
+
+/// Why a blob cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    /// Larger than [`MAX_BLOB_SIZE`].
+    #[error("a photo of {0} bytes is larger than the limit of {MAX_BLOB_SIZE} bytes")]
+    TooLarge(u64),
+}
+
+/// The device side of one blob upload (sans I/O). It asks the server how much it already has,
+/// then sends chunks from there, a few ahead of the server's acknowledgements; after a dropped
+/// connection it starts again with a query and resumes where the server stopped.
+#[derive(Debug, Clone)]
+pub struct BlobUpload {
+    hash: ContentHash,
+    bytes: std::sync::Arc<[u8]>,
+    next: u64,
+    done: bool,
+}
+
+impl BlobUpload {
+    /// An upload of `bytes`.
+    pub fn new(bytes: impl Into<std::sync::Arc<[u8]>>) -> Result<BlobUpload, BlobError> {
+        let bytes = bytes.into();
+        if bytes.len() as u64 > MAX_BLOB_SIZE {
+            return Err(BlobError::TooLarge(bytes.len() as u64));
+        }
+        Ok(BlobUpload {
+            hash: ContentHash::of(&bytes),
+            bytes,
+            next: 0,
+            done: false,
+        })
+    }
+
+    /// The blob's hash.
+    pub fn hash(&self) -> ContentHash {
+        self.hash
+    }
+
+    /// Whether the server has confirmed the whole blob.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// First message on a (new) connection: how much does the server have?
+    pub fn start(&mut self) -> crate::wire::ClientMessage {
+        self.next = 0;
+        crate::wire::ClientMessage::BlobQuery { hash: self.hash }
+    }
+
+    /// The server reported its progress: the chunks to send next.
+    pub fn on_status(&mut self, have: u64, complete: bool) -> Vec<crate::wire::ClientMessage> {
+        if complete {
+            self.done = true;
+            return Vec::new();
+        }
+        let total = self.bytes.len() as u64;
+        let chunk = BLOB_CHUNK as u64;
+        // Anything before `have` is stored; anything sent beyond it may have been lost.
+        self.next = self.next.max(have);
+        if self.next < have || self.next > have + WINDOW * chunk {
+            self.next = have;
+        }
+        let mut out = Vec::new();
+        while self.next < total && self.next < have + WINDOW * chunk {
+            let end = (self.next + chunk).min(total);
+            out.push(crate::wire::ClientMessage::BlobPut {
+                hash: self.hash,
+                total,
+                offset: self.next,
+                bytes: self.bytes[self.next as usize..end as usize].to_vec(),
+            });
+            self.next = end;
+        }
+        if total == 0 && have == 0 {
+            out.push(crate::wire::ClientMessage::BlobPut {
+                hash: self.hash,
+                total,
+                offset: 0,
+                bytes: Vec::new(),
+            });
+        }
+        out
+    }
+}

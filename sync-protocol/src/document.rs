@@ -265,3 +265,6 @@ impl Writer {
         doc.get_last_local_change()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,489 @@
+//! Merging, validation, roles, views and the change log, on real automerge documents.
+
+use std::collections::BTreeMap;
+
+use automerge::{ActorId, AutoCommit, transaction::Transactable};
+use chrono::NaiveDate;
+use proptest::prelude::*;
+
+use crate::changelog::change_log;
+use crate::*;
+
+fn at(minute: i64) -> Timestamp {
+    Timestamp::from_millis(1_790_000_000_000 + minute * 60_000).unwrap()
+}
+
+fn writer(role: Role, name: &str) -> Writer {
+    Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: name.into(),
+        },
+        role,
+    }
+}
+
+fn address() -> Address {
+    Address {
+        line1: "1 Main St".into(),
+        line2: None,
+        city: "Springfield".into(),
+        region: "OR".into(),
+        postal_code: "97477".into(),
+        country: "US".into(),
+    }
+}
+
+fn account() -> Account {
+    Account {
+        id: AccountId::new(),
+        name: "Harbor Bakery".into(),
+        party: Party::Business,
+        account_type: AccountType::Customer,
+        status: AccountStatus::Active,
+        number: "A-1".into(),
+        phone: None,
+        email: Some("owner@harbor.example".into()),
+        website: None,
+        business_type: Some("Bakery".into()),
+        terms_net_days: 30,
+        credit_hold: false,
+        billing_address: address(),
+        shipping_address: None,
+        rep: None,
+        comments: String::new(),
+        custom_fields: BTreeMap::new(),
+        merged_into: None,
+        created_at: at(0),
+    }
+}
+
+fn job(account: AccountId) -> Job {
+    Job {
+        id: JobId::new(),
+        account,
+        site: SiteId::new(),
+        title: "Boiler service".into(),
+        requested_services: vec!["Annual service".into()],
+        pickup_address: None,
+        delivery_address: None,
+        inventory: Vec::new(),
+        estimate: Some("180.00".parse().unwrap()),
+        final_amount: None,
+        status: JobStatus::Scheduled,
+        technicians: BTreeMap::new(),
+        scheduled_start: Some(at(60)),
+        scheduled_end: Some(at(120)),
+        created_at: at(0),
+    }
+}
+
+fn payment(account: AccountId, amount: &str, invoice: Option<InvoiceId>) -> Payment {
+    Payment {
+        id: PaymentId::new(),
+        account,
+        job: None,
+        invoice,
+        amount: amount.parse().unwrap(),
+        method: PaymentMethod::Cash,
+        reference: String::new(),
+        received_at: at(5),
+        recorded_by: UserId::new(),
+        recorded_by_name: "Tess".into(),
+    }
+}
+
+fn invoice(job: JobId, lines: &[(&str, &str)], tax: &str) -> Invoice {
+    Invoice {
+        id: InvoiceId::new(),
+        job,
+        number: "INV-1-00001".into(),
+        date: Day(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
+        lines: lines
+            .iter()
+            .map(|(q, p)| InvoiceLine {
+                description: "Labour".into(),
+                quantity: q.parse().unwrap(),
+                unit_price: p.parse().unwrap(),
+            })
+            .collect(),
+        tax_rate: tax.parse().unwrap(),
+        voided: None,
+        created_by: UserId::new(),
+        created_at: at(0),
+    }
+}
+
+fn job_doc(record: &Record, doc: &AutoCommit) -> JobDoc {
+    let _ = record;
+    match Record::read(doc).unwrap() {
+        Record::Job(j) => j,
+        other => panic!("not a job: {other:?}"),
+    }
+}
+
+#[test]
+fn a_status_change_and_a_schedule_change_made_concurrently_both_survive() {
+    let office = writer(Role::Office, "Dana");
+    let tech = writer(Role::Technician, "Tess");
+    let record = Record::new_job(job(AccountId::new()));
+    let (mut dispatcher_doc, _) = office.create(&record, at(0)).unwrap();
+    let mut tablet_doc = dispatcher_doc.fork();
+    tech.edit(&mut tablet_doc, at(1), |r| {
+        if let Record::Job(j) = r {
+            j.record.status = JobStatus::OnSite;
+        }
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    office
+        .edit(&mut dispatcher_doc, at(2), |r| {
+            if let Record::Job(j) = r {
+                j.record.scheduled_start = Some(at(90));
+                j.record.scheduled_end = Some(at(150));
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    dispatcher_doc.merge(&mut tablet_doc).unwrap();
+    tablet_doc.merge(&mut dispatcher_doc).unwrap();
+    for doc in [&dispatcher_doc, &tablet_doc] {
+        let merged = job_doc(&record, doc);
+        assert_eq!(merged.record.status, JobStatus::OnSite);
+        assert_eq!(merged.record.scheduled_start, Some(at(90)));
+    }
+}
+
+#[test]
+fn notes_added_on_two_offline_tablets_both_survive() {
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_job(job(AccountId::new()));
+    let (mut a, _) = office.create(&record, at(0)).unwrap();
+    let mut b = a.fork();
+    for (doc, name) in [(&mut a, "Tess"), (&mut b, "Theo")] {
+        let tech = writer(Role::Technician, name);
+        let note = Note {
+            id: NoteId::new(),
+            kind: NoteKind::ServicePerformed,
+            text: format!("{name} replaced the filter"),
+            author: tech.author.user,
+            author_name: name.into(),
+            created_at: at(3),
+        };
+        tech.edit(doc, at(3), |r| {
+            if let Record::Job(j) = r {
+                j.notes.insert(note.id, note);
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    a.merge(&mut b).unwrap();
+    let merged = job_doc(&record, &a);
+    assert_eq!(merged.notes.len(), 2);
+    assert!(merged.notes.values().any(|n| n.author_name == "Theo"));
+}
+
+#[test]
+fn two_offline_payments_both_count_and_a_payment_delivered_twice_counts_once() {
+    let tech = writer(Role::Technician, "Tess");
+    let account = AccountId::new();
+    let first = Record::new_payment(payment(account, "40.00", None));
+    let second = Record::new_payment(payment(account, "2.50", None));
+    let (mut doc1, mut change1) = tech.create(&first, at(1)).unwrap();
+    let (_, change2) = tech.create(&second, at(1)).unwrap();
+    assert_ne!(
+        first.doc_id(),
+        second.doc_id(),
+        "two payments are two documents"
+    );
+    // The same change delivered again changes nothing.
+    doc1.apply_changes([automerge::Change::from_bytes(change1.bytes().to_vec()).unwrap()])
+        .unwrap();
+    assert_eq!(doc1.get_changes(&[]).len(), 1);
+    let payments = [&first, &second].map(|r| match r {
+        Record::Payment(p) => p.record.clone(),
+        _ => unreachable!(),
+    });
+    let ledger = Ledger::compute([], payments.iter());
+    assert_eq!(ledger.balance.to_string(), "-42.50");
+    assert_eq!(ledger.unapplied_credit.to_string(), "42.50");
+    let _ = change2;
+}
+
+#[test]
+fn payment_amounts_are_positive_with_at_most_two_places() {
+    use crate::validate::parse_payment_amount;
+    assert_eq!(
+        parse_payment_amount(" 120.5 ").unwrap().to_string(),
+        "120.5"
+    );
+    assert!(matches!(
+        parse_payment_amount("0"),
+        Err(ValidationError::NotPositive(_))
+    ));
+    assert!(matches!(
+        parse_payment_amount("-3"),
+        Err(ValidationError::NotPositive(_))
+    ));
+    assert!(matches!(
+        parse_payment_amount("1.005"),
+        Err(ValidationError::TooPrecise(_))
+    ));
+    assert!(
+        parse_payment_amount("1.50000").is_ok(),
+        "trailing zeros are exact"
+    );
+    assert!(matches!(
+        parse_payment_amount("12,50"),
+        Err(ValidationError::NotADecimal(_))
+    ));
+    let tech = writer(Role::Technician, "Tess");
+    let bad = Record::new_payment(payment(AccountId::new(), "-1", None));
+    assert!(tech.create(&bad, at(0)).is_err());
+}
+
+#[test]
+fn enums_take_only_their_listed_values() {
+    assert_eq!("en_route".parse::<JobStatus>().unwrap(), JobStatus::EnRoute);
+    let err = "paid".parse::<JobStatus>().unwrap_err();
+    assert!(err.to_string().contains("must be one of"), "{err}");
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_job(job(AccountId::new()));
+    let (mut doc, _) = office.create(&record, at(0)).unwrap();
+    let record_obj = match automerge::ReadDoc::get(&doc, automerge::ROOT, "record").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no record"),
+    };
+    doc.put(&record_obj, "status", "teleported").unwrap();
+    doc.commit();
+    assert!(matches!(
+        Record::read(&doc),
+        Err(ValidationError::Malformed(_))
+    ));
+}
+
+#[test]
+fn a_documents_kind_and_account_never_change() {
+    let acc = Record::new_account(account());
+    let mut moved = acc.clone();
+    if let Record::Account(a) = &mut moved {
+        a.account = AccountId::new();
+        a.record.id = a.account;
+    }
+    let err = validate::check_transition(&acc, &moved).unwrap_err();
+    assert_eq!(err, ValidationError::AccountChanged);
+    let other = Record::new_payment(payment(acc.account(), "1", None));
+    assert!(matches!(
+        validate::check_transition(&acc, &other),
+        Err(ValidationError::KindChanged { .. })
+    ));
+}
+
+#[test]
+fn required_fields_are_checked() {
+    let mut a = account();
+    a.name = "  ".into();
+    assert_eq!(
+        validate::check_record(&Record::new_account(a)),
+        Err(ValidationError::Required {
+            field: "account name"
+        })
+    );
+    let mut a = account();
+    a.billing_address.line1.clear();
+    assert!(validate::check_record(&Record::new_account(a)).is_err());
+    let mut j = job(AccountId::new());
+    j.scheduled_end = Some(at(0));
+    assert_eq!(
+        validate::check_record(&Record::new_job(j)),
+        Err(ValidationError::WindowReversed)
+    );
+}
+
+#[test]
+fn technicians_may_only_do_what_their_role_allows() {
+    let office = writer(Role::Office, "Dana");
+    let tech = writer(Role::Technician, "Tess");
+    let (mut account_doc, _) = office
+        .create(&Record::new_account(account()), at(0))
+        .unwrap();
+    let err = tech
+        .edit(&mut account_doc, at(1), |r| {
+            if let Record::Account(a) = r {
+                a.record.credit_hold = true;
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a technician may not edit an account"),
+        "{err}"
+    );
+    assert!(tech.create(&Record::new_account(account()), at(1)).is_err());
+
+    let (mut job_doc, _) = office
+        .create(&Record::new_job(job(AccountId::new())), at(0))
+        .unwrap();
+    let set = |doc: &mut AutoCommit, status| {
+        tech.edit(doc, at(2), |r| {
+            if let Record::Job(j) = r {
+                j.record.status = status;
+            }
+            Ok(())
+        })
+    };
+    assert!(set(&mut job_doc, JobStatus::EnRoute).is_ok());
+    assert!(set(&mut job_doc, JobStatus::Invoiced).is_err());
+    assert!(set(&mut job_doc, JobStatus::Cancelled).is_err());
+}
+
+#[test]
+fn invoice_status_follows_payments_and_void_invoices_do_not_count() {
+    let account = AccountId::new();
+    let job = JobId::new();
+    let paid = invoice(job, &[("2", "50.00")], "10");
+    let partly = invoice(job, &[("1", "100.00")], "0");
+    let mut void = invoice(job, &[("1", "999.99")], "0");
+    void.voided = Some(Voided {
+        at: at(9),
+        by: UserId::new(),
+        reason: "typo".into(),
+    });
+    let pending = invoice(job, &[("3", "0.333")], "8.25");
+    assert_eq!(
+        pending.total().to_string(),
+        "1.08",
+        "1.00 (rounded per line) + 0.08 tax"
+    );
+    let payments = [
+        payment(account, "110.00", Some(paid.id)),
+        payment(account, "40.00", Some(partly.id)),
+        payment(account, "5.00", Some(void.id)),
+        payment(account, "20.00", None),
+    ];
+    let ledger = Ledger::compute([&paid, &partly, &void, &pending], payments.iter());
+    assert_eq!(ledger.invoices[&paid.id].status, InvoiceStatus::Paid);
+    assert_eq!(
+        ledger.invoices[&partly.id].status,
+        InvoiceStatus::PartlyPaid
+    );
+    assert_eq!(ledger.invoices[&void.id].status, InvoiceStatus::Void);
+    assert_eq!(ledger.invoices[&pending.id].status, InvoiceStatus::Pending);
+    // Billed 110 + 100 + 1.08 = 211.08; paid 175.
+    assert_eq!(ledger.balance.to_string(), "36.08");
+    // Credit: 20 unapplied + 5 on a void invoice.
+    assert_eq!(ledger.unapplied_credit.to_string(), "25.00");
+}
+
+#[test]
+fn the_change_log_says_who_changed_which_field_from_what_to_what() {
+    let office = writer(Role::Office, "Dana Dispatch");
+    let tech = writer(Role::Technician, "Tess Tech");
+    let (mut doc, _) = office
+        .create(&Record::new_job(job(AccountId::new())), at(0))
+        .unwrap();
+    tech.edit(&mut doc, at(7), |r| {
+        if let Record::Job(j) = r {
+            j.record.status = JobStatus::EnRoute;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let log = change_log(&mut doc);
+    let entry = log
+        .iter()
+        .find(|e| e.field == "record.status" && e.to.as_deref() == Some("en_route"))
+        .unwrap();
+    assert_eq!(entry.from.as_deref(), Some("scheduled"));
+    assert_eq!(entry.author.as_ref().unwrap().name, "Tess Tech");
+    assert_eq!(entry.at, Some(at(7)));
+    assert!(
+        log.iter()
+            .any(|e| e.author.as_ref().is_some_and(|a| a.name == "Dana Dispatch"))
+    );
+}
+
+#[test]
+fn search_text_covers_name_type_contacts_and_emails() {
+    let mut record = Record::new_account(account());
+    if let Record::Account(a) = &mut record {
+        let contact = Contact {
+            id: ContactId::new(),
+            name: "Maria Lopez".into(),
+            role: "Owner".into(),
+            email: Some("maria@lopez.example".into()),
+            phone: None,
+            sites: Vec::new(),
+        };
+        a.contacts.insert(contact.id, contact);
+        let text = views::search_text(a);
+        for part in [
+            "harbor bakery",
+            "customer",
+            "maria lopez",
+            "maria@lopez.example",
+        ] {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
+    }
+}
+
+#[test]
+fn invoice_numbers_from_different_devices_never_collide() {
+    let a = InvoiceNumber { device: 3, seq: 12 }.to_string();
+    let b = InvoiceNumber { device: 31, seq: 2 }.to_string();
+    assert_eq!(a, "INV-3-00012");
+    assert_ne!(a, b);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The ledger is a function of the set of invoices and payments, whatever their order, and
+    /// balance = billed − paid exactly.
+    #[test]
+    fn the_ledger_does_not_depend_on_order(
+        cents in proptest::collection::vec(1u64..1_000_000, 1..12),
+        links in proptest::collection::vec(0usize..4, 1..12),
+        seed in any::<u64>(),
+    ) {
+        let account = AccountId::new();
+        let job = JobId::new();
+        let invoices: Vec<Invoice> = (0..3)
+            .map(|i| invoice(job, &[("1", &format!("{}.{:02}", 10 * (i + 1), i))], "7.5"))
+            .collect();
+        let payments: Vec<Payment> = cents
+            .iter()
+            .zip(links.iter().cycle())
+            .map(|(c, l)| {
+                let amount = format!("{}.{:02}", c / 100, c % 100);
+                payment(account, &amount, invoices.get(*l).map(|i| i.id))
+            })
+            .collect();
+        let forward = Ledger::compute(invoices.iter(), payments.iter());
+        let mut shuffled = payments.clone();
+        let n = shuffled.len();
+        for i in 0..n {
+            shuffled.swap(i, (seed as usize).wrapping_add(i * 7) % n);
+        }
+        let backward = Ledger::compute(invoices.iter().rev(), shuffled.iter());
+        prop_assert_eq!(&forward, &backward);
+        let billed: Money = invoices.iter().map(Invoice::total).sum();
+        let paid: Money = payments.iter().map(|p| p.amount).sum();
+        prop_assert_eq!(forward.balance, billed - paid);
+    }
+}
+
+#[test]
+fn a_document_round_trips_through_save_and_load() {
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_account(account());
+    let (mut doc, _) = office.create(&record, at(0)).unwrap();
+    let loaded = AutoCommit::load(&doc.save()).unwrap();
+    assert_eq!(Record::read(&loaded).unwrap(), record);
+}
