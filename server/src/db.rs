@@ -1,13 +1,10 @@
-//! The server's handle on its SQLite file.
-//!
-//! A stand-in until the server opens its database through `fieldsync-store`: everything that
-//! touches rusqlite lives here, so swapping it out changes this file and the one line in
-//! [`AppState::open`](crate::AppState::open) that calls it.
+//! The server's handle on its SQLite file: the replica store of `fieldsync-store`, opened (and
+//! its migrations applied) at startup, reached from async code only through [`Db::run`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use fieldsync_store::{Store, StoreError};
 
 /// Why the database could not be opened or queried.
 #[derive(Debug, thiserror::Error)]
@@ -17,13 +14,16 @@ pub enum DbError {
     Open {
         /// The path that was given.
         path: PathBuf,
-        /// What SQLite said.
+        /// What the store said.
         #[source]
-        source: rusqlite::Error,
+        source: Box<StoreError>,
     },
     /// A statement failed on an open connection.
     #[error("database query failed")]
     Query(#[from] rusqlite::Error),
+    /// The store refused or failed an operation.
+    #[error("store operation failed")]
+    Store(#[source] Box<StoreError>),
     /// A thread panicked while holding the connection, so its state is unknown.
     #[error("database connection is poisoned by an earlier panic")]
     Poisoned,
@@ -32,14 +32,20 @@ pub enum DbError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// One SQLite connection shared by all requests.
+impl From<StoreError> for DbError {
+    fn from(e: StoreError) -> Self {
+        DbError::Store(Box::new(e))
+    }
+}
+
+/// The replica store, shared by all requests.
 ///
 /// Cheap to clone. Async code reaches the connection only through [`Db::run`], which locks it
 /// on a blocking thread, so the lock is never held across an `.await`.
 #[derive(Debug, Clone)]
 pub struct Db {
     path: Arc<Path>,
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Store>>,
 }
 
 impl Db {
@@ -53,13 +59,9 @@ impl Db {
             path: path.to_owned(),
             source,
         };
-        let conn = Connection::open(path).map_err(open_error)?;
-        // Opening is lazy about the file's contents; reading the schema makes a file that is
-        // not a database fail here, at startup, rather than on the first request.
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
-            row.get::<_, i64>(0)
-        })
-        .map_err(open_error)?;
+        // Opening reads and migrates the schema, so a file that is not a database (or a
+        // database from elsewhere) fails here, at startup, rather than on the first request.
+        let conn = Store::open(path).map_err(|e| open_error(Box::new(e)))?;
         Ok(Self {
             path: path.into(),
             conn: Arc::new(Mutex::new(conn)),
@@ -75,12 +77,12 @@ impl Db {
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, DbError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().map_err(|_| DbError::Poisoned)?;
-            f(&conn)
+            let mut store = conn.lock().map_err(|_| DbError::Poisoned)?;
+            f(&mut store)
         })
         .await?
     }
@@ -88,7 +90,7 @@ impl Db {
     /// Checks that the connection answers a trivial query (`SELECT 1`).
     pub async fn ping(&self) -> Result<(), DbError> {
         let one: i64 = self
-            .run(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get(0))?))
+            .run(|store| Ok(store.conn().query_row("SELECT 1", [], |row| row.get(0))?))
             .await?;
         debug_assert_eq!(one, 1);
         Ok(())
@@ -152,13 +154,17 @@ mod tests {
         let db = Db::open(dir.path().join("db.sqlite3")).unwrap();
 
         let sum: i64 = db
-            .run(|conn| Ok(conn.query_row("SELECT 2 + 3", [], |row| row.get(0))?))
+            .run(|store| {
+                Ok(store
+                    .conn()
+                    .query_row("SELECT 2 + 3", [], |row| row.get(0))?)
+            })
             .await
             .unwrap();
         assert_eq!(sum, 5);
 
         let err = db
-            .run(|conn| Ok(conn.execute("NOT SQL AT ALL", [])?))
+            .run(|store| Ok(store.conn().execute("NOT SQL AT ALL", [])?))
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::Query(_)), "{err:?}");
