@@ -3,7 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Args, Parser, Subcommand};
+use fieldsync_protocol::Role;
+
+/// The database file used when neither `--db` nor `FIELDSYNC_DB` says otherwise.
+pub const DEFAULT_DB: &str = "fieldsync.sqlite3";
 
 /// The Fieldsync server.
 #[derive(Debug, Parser)]
@@ -19,6 +24,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the server until SIGINT or SIGTERM.
     Serve(ServeConfig),
+    /// Add or list users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Pair, revoke or list devices (tablets).
+    #[command(subcommand)]
+    Device(DeviceCommand),
 }
 
 /// Settings for `serve`.
@@ -29,8 +40,91 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
 
     /// Path of the SQLite database file; created if missing (its directory must exist).
-    #[arg(long, env = "FIELDSYNC_DB", default_value = "fieldsync.sqlite3")]
+    #[arg(long, env = "FIELDSYNC_DB", default_value = DEFAULT_DB)]
     pub db: PathBuf,
+}
+
+/// The database an admin command works on.
+#[derive(Debug, Args)]
+pub struct DbArg {
+    /// Path of the SQLite database file (the one `serve` uses); created if missing.
+    #[arg(long, env = "FIELDSYNC_DB", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+/// `user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Office and admin users need a password (for office login).
+    Add(UserAdd),
+    /// List users.
+    List(DbArg),
+}
+
+/// Settings for `user add`.
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    /// Login name; unique regardless of case.
+    #[arg(long)]
+    pub name: String,
+
+    /// What the user may do.
+    #[arg(long, value_parser = role_parser())]
+    pub role: Role,
+
+    /// Password for office login (at least 8 characters); prefer the environment variable,
+    /// which other users of the machine cannot see in the process list.
+    #[arg(long, env = "FIELDSYNC_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+/// `device ...`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Register a tablet for a user and print its token (shown once).
+    Add(DeviceAdd),
+    /// Revoke a device: it can no longer sync; its number is never reused.
+    Revoke(DeviceRevoke),
+    /// List devices, revoked ones included.
+    List(DbArg),
+}
+
+/// Settings for `device add`.
+#[derive(Debug, Args)]
+pub struct DeviceAdd {
+    /// Name of the user whose tablet it is.
+    #[arg(long)]
+    pub user: String,
+
+    /// A name for people, e.g. "Tess's tablet" (default: "<user>'s tablet").
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+/// Settings for `device revoke`.
+#[derive(Debug, Args)]
+pub struct DeviceRevoke {
+    /// The device's number (see `device list`).
+    #[arg(long)]
+    pub number: i64,
+
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+/// `--role`: one of the role names, listed in `--help` and in the error for anything else.
+fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    let names = [Role::Technician, Role::Office, Role::Admin].map(|role| role.as_str());
+    PossibleValuesParser::new(names).map(|name| name.parse::<Role>().expect("a listed role"))
 }
 
 #[cfg(test)]
@@ -55,7 +149,9 @@ mod tests {
         ])
         .unwrap();
 
-        let Command::Serve(config) = cli.command;
+        let Command::Serve(config) = cli.command else {
+            panic!("not serve: {:?}", cli.command);
+        };
         assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(config.db, PathBuf::from("/var/lib/fieldsync/db.sqlite3"));
     }
@@ -66,6 +162,79 @@ mod tests {
             .unwrap_err();
 
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn user_add_takes_a_name_a_role_and_a_password() {
+        let cli = Cli::try_parse_from([
+            "fieldsync-server",
+            "user",
+            "add",
+            "--name",
+            "Olga",
+            "--role",
+            "office",
+            "--password",
+            "secret password",
+            "--db",
+            "/tmp/x.sqlite3",
+        ])
+        .unwrap();
+
+        let Command::User(UserCommand::Add(add)) = cli.command else {
+            panic!("not user add: {:?}", cli.command);
+        };
+        assert_eq!(add.name, "Olga");
+        assert_eq!(add.role, Role::Office);
+        assert_eq!(add.password.as_deref(), Some("secret password"));
+        assert_eq!(add.db.db, PathBuf::from("/tmp/x.sqlite3"));
+    }
+
+    #[test]
+    fn a_bad_role_is_rejected_with_the_roles_listed() {
+        let err = Cli::try_parse_from([
+            "fieldsync-server",
+            "user",
+            "add",
+            "--name",
+            "x",
+            "--role",
+            "boss",
+        ])
+        .unwrap_err();
+
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        let text = err.to_string();
+        assert!(text.contains("technician, office, admin"), "{text}");
+    }
+
+    #[test]
+    fn device_subcommands_parse() {
+        let cli = Cli::try_parse_from([
+            "fieldsync-server",
+            "device",
+            "add",
+            "--user",
+            "Tess",
+            "--name",
+            "Tess's tablet",
+        ])
+        .unwrap();
+        let Command::Device(DeviceCommand::Add(add)) = cli.command else {
+            panic!("not device add: {:?}", cli.command);
+        };
+        assert_eq!(
+            (add.user.as_str(), add.name.as_deref()),
+            ("Tess", Some("Tess's tablet"))
+        );
+
+        let cli =
+            Cli::try_parse_from(["fieldsync-server", "device", "revoke", "--number", "3"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Device(DeviceCommand::Revoke(DeviceRevoke { number: 3, .. }))
+        ));
+        assert!(Cli::try_parse_from(["fieldsync-server", "device", "revoke"]).is_err());
     }
 
     #[test]

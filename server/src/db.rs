@@ -27,6 +27,12 @@ pub enum DbError {
     /// A thread panicked while holding the connection, so its state is unknown.
     #[error("database connection is poisoned by an earlier panic")]
     Poisoned,
+    /// The server is shutting down and no longer takes writes.
+    #[error("the database is closing")]
+    Closed,
+    /// A group commit failed; nothing of it was stored.
+    #[error("commit failed: {0}")]
+    Commit(String),
     /// The blocking task running the query panicked or was cancelled.
     #[error("database task did not complete")]
     Task(#[from] tokio::task::JoinError),
@@ -45,6 +51,8 @@ impl From<StoreError> for DbError {
 #[derive(Debug, Clone)]
 pub struct Db {
     path: Arc<Path>,
+    epoch: u64,
+    latest_at_open: u64,
     conn: Arc<Mutex<Store>>,
 }
 
@@ -62,10 +70,24 @@ impl Db {
         // Opening reads and migrates the schema, so a file that is not a database (or a
         // database from elsewhere) fails here, at startup, rather than on the first request.
         let conn = Store::open(path).map_err(|e| open_error(Box::new(e)))?;
+        let epoch = conn.epoch().map_err(|e| open_error(Box::new(e)))?;
+        let latest_at_open = conn.latest_seq().map_err(|e| open_error(Box::new(e)))?;
         Ok(Self {
             path: path.into(),
+            epoch,
+            latest_at_open,
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// The database's epoch: its random name, which device cursors carry.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The latest change sequence number when the database was opened.
+    pub fn latest_seq_at_open(&self) -> u64 {
+        self.latest_at_open
     }
 
     /// The path the database was opened from.

@@ -29,33 +29,54 @@
 //! # }
 //! ```
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+mod group_commit;
 mod routes;
 
 use std::future::Future;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::db::{Db, DbError};
+pub use crate::group_commit::GroupCommit;
 
 /// What every request handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
     db: Db,
+    epoch: u64,
+    /// The latest committed sequence number; every sync connection watches it.
+    latest: Arc<watch::Sender<u64>>,
+    /// Set when the server begins shutting down.
+    stopping: Arc<watch::Sender<bool>>,
+    commits: GroupCommit,
 }
 
 impl AppState {
-    /// Opens (creating if missing) the database at `db_path`.
+    /// Opens (creating if missing) the database at `db_path` and starts the group-commit task
+    /// (so it must be called within a tokio runtime).
     ///
     /// Fails, rather than starting a server that cannot answer, if the file cannot be created
-    /// or is not an SQLite database.
+    /// or is not a Fieldsync database.
     pub fn open(db_path: impl AsRef<Path>) -> Result<Self, DbError> {
+        let db = Db::open(db_path)?;
+        let (epoch, latest) = (db.epoch(), db.latest_seq_at_open());
+        let latest = Arc::new(watch::Sender::new(latest));
+        let commits = GroupCommit::start(db.clone(), Arc::clone(&latest));
         Ok(Self {
-            db: Db::open(db_path)?,
+            db,
+            epoch,
+            latest,
+            stopping: Arc::new(watch::Sender::new(false)),
+            commits,
         })
     }
 
@@ -63,6 +84,40 @@ impl AppState {
     pub fn db(&self) -> &Db {
         &self.db
     }
+
+    /// The database's epoch (its random name, part of every device cursor).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Watches the latest committed sequence number.
+    pub fn latest(&self) -> watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+
+    /// Announces a commit made outside group commit.
+    pub fn publish(&self, seq: u64) {
+        publish(&self.latest, seq);
+    }
+
+    /// Watches for the start of shutdown.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// Stores pushed batches through group commit.
+    pub fn commits(&self) -> &GroupCommit {
+        &self.commits
+    }
+}
+
+/// Raises the latest sequence number to `seq` (never lowers it) and wakes the watchers.
+pub(crate) fn publish(latest: &watch::Sender<u64>, seq: u64) {
+    latest.send_if_modified(|current| {
+        let newer = seq > *current;
+        *current = (*current).max(seq);
+        newer
+    });
 }
 
 /// The server's HTTP routes, bound to `state`.
@@ -79,7 +134,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = Arc::clone(&state.stopping);
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Sync connections are upgraded out of axum's sight: tell them to finish.
+            stopping.send_replace(true);
+        })
         .await
 }

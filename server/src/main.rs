@@ -1,4 +1,7 @@
-//! `fieldsync-server`: parses the command line and runs the server from the library.
+//! `fieldsync-server`: parses the command line and runs the server from the library, or one
+//! of the admin subcommands (`user ...`, `device ...`) in [`admin`].
+
+mod admin;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -17,7 +20,14 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command {
         Command::Serve(config) => run_server(config).await,
+        Command::User(command) => print(admin::user(command)?),
+        Command::Device(command) => print(admin::device(command)?),
     }
+}
+
+fn print(output: String) -> anyhow::Result<()> {
+    print!("{output}");
+    Ok(())
 }
 
 async fn run_server(config: ServeConfig) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The route table: every route the server answers, in one place.
 
 mod health;
+mod sync;
 
 use axum::Router;
 use axum::routing::get;
@@ -12,6 +13,7 @@ use crate::error::ApiError;
 pub(crate) fn table() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/sync", get(sync::upgrade))
         .fallback(not_found)
 }
 

@@ -1,6 +1,6 @@
 //! The store's error type.
 
-use fieldsync_protocol::{DocId, DocumentError};
+use fieldsync_protocol::{DocId, DocumentError, UserId};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,16 @@ pub enum StoreError {
     /// A projection row could not be encoded or decoded as JSON.
     #[error("projection JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// [`crate::StoreTx::add_user`]: a user already has this name (names are unique
+    /// regardless of case); nothing was written.
+    #[error("a user named {name:?} already exists")]
+    NameTaken {
+        /// The existing user's name, as stored.
+        name: String,
+    },
+    /// [`crate::StoreTx::add_device`]: there is no user with this id; nothing was written.
+    #[error("no user with id {0}")]
+    UnknownUser(UserId),
 }
 
 /// Result of a store operation.

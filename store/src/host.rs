@@ -135,6 +135,47 @@ pub struct DeviceContext {
     pub role: Role,
     /// The documents it may see.
     pub scope: Scope,
+    /// Accounts that left the scope during this connection: the device's unsent changes to
+    /// them are still accepted.
+    pub grace: std::collections::BTreeSet<fieldsync_protocol::AccountId>,
+}
+
+impl DeviceContext {
+    /// A device seeing `scope`.
+    pub fn new(origin: Origin, role: Role, scope: Scope) -> DeviceContext {
+        DeviceContext {
+            origin,
+            role,
+            scope,
+            grace: Default::default(),
+        }
+    }
+
+    /// Whether the device may write documents of `account`.
+    pub fn may_write(&self, account: fieldsync_protocol::AccountId) -> bool {
+        self.scope.contains(account) || self.grace.contains(&account)
+    }
+
+    /// Replaces the scope; returns the accounts that joined and those that left it. Accounts
+    /// that left stay writable for the rest of the connection.
+    pub fn rescope(
+        &mut self,
+        scope: Scope,
+    ) -> (
+        Vec<fieldsync_protocol::AccountId>,
+        Vec<fieldsync_protocol::AccountId>,
+    ) {
+        let (joined, left) = match (&self.scope, &scope) {
+            (Scope::Accounts(old), Scope::Accounts(new)) => (
+                new.difference(old).copied().collect(),
+                old.difference(new).copied().collect::<Vec<_>>(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        self.grace.extend(left.iter().copied());
+        self.scope = scope;
+        (joined, left)
+    }
 }
 
 /// What a server connection must do after its outputs were carried out.
@@ -232,20 +273,7 @@ impl ConnectionHost {
         tx: &crate::StoreTx<'_>,
         changes: &[DocData],
     ) -> Result<Vec<StoreOutcome>> {
-        let device = &self.device;
-        let checked = tx.apply_checked_batch(changes, device.role, device.origin)?;
-        let mut outcomes = Vec::with_capacity(changes.len());
-        for (change, outcome) in changes.iter().zip(checked) {
-            outcomes.push(match outcome {
-                CheckedOutcome::Stored(_) | CheckedOutcome::AlreadyHad => StoreOutcome::Stored,
-                CheckedOutcome::Deferred => StoreOutcome::Deferred,
-                CheckedOutcome::Refused(why) => {
-                    tx.quarantine(device.origin.0, change.doc, &change.data, &why.to_string())?;
-                    StoreOutcome::Refused(why.to_string())
-                }
-            });
-        }
-        Ok(outcomes)
+        store_checked(tx, &self.device, changes)
     }
 
     /// Answers a blob message. Uploads and downloads are by content hash; a chunk at the wrong
@@ -374,4 +402,75 @@ impl ConnectionHost {
         queue.extend(session.fallback_generate(id, &mut current));
         Ok(stored)
     }
+}
+
+/// Validates and stores changes from `device` inside the caller's transaction: changes to
+/// documents outside what the device may write are refused, the rest go through the schema and
+/// role checks; refused changes are quarantined with their reason.
+pub fn store_checked(
+    tx: &crate::StoreTx<'_>,
+    device: &DeviceContext,
+    changes: &[DocData],
+) -> Result<Vec<StoreOutcome>> {
+    let mut outcomes: Vec<Option<StoreOutcome>> = vec![None; changes.len()];
+    if device.scope != Scope::All {
+        for (slot, change) in outcomes.iter_mut().zip(changes) {
+            if let Some(account) = account_of(tx, change)?
+                && !device.may_write(account)
+            {
+                let why = format!("account {account} is not among the jobs assigned to you");
+                tx.quarantine(device.origin.0, change.doc, &change.data, &why)?;
+                *slot = Some(StoreOutcome::Refused(why));
+            }
+        }
+    }
+    let allowed: Vec<DocData> = changes
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| o.is_none())
+        .map(|(c, _)| c.clone())
+        .collect();
+    let mut checked = tx
+        .apply_checked_batch(&allowed, device.role, device.origin)?
+        .into_iter();
+    for (change, slot) in changes.iter().zip(outcomes.iter_mut()) {
+        if slot.is_some() {
+            continue;
+        }
+        let Some(outcome) = checked.next() else { break };
+        *slot = Some(match outcome {
+            CheckedOutcome::Stored(_) | CheckedOutcome::AlreadyHad => StoreOutcome::Stored,
+            CheckedOutcome::Deferred => StoreOutcome::Deferred,
+            CheckedOutcome::Refused(why) => {
+                tx.quarantine(device.origin.0, change.doc, &change.data, &why.to_string())?;
+                StoreOutcome::Refused(why.to_string())
+            }
+        });
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(StoreOutcome::Deferred))
+        .collect())
+}
+
+/// The account a pushed change writes to: the stored document's, or, for a document the
+/// change creates, the one its content names. `None` when it cannot tell (the checks that
+/// follow refuse or defer such a change).
+fn account_of(
+    tx: &crate::StoreTx<'_>,
+    change: &DocData,
+) -> Result<Option<fieldsync_protocol::AccountId>> {
+    if let Some(account) = tx.doc_account(change.doc)? {
+        return Ok(Some(account));
+    }
+    let Ok(first) = automerge::Change::from_bytes(change.data.clone()) else {
+        return Ok(None);
+    };
+    let mut doc = AutoCommit::new();
+    if doc.apply_changes([first]).is_err() {
+        return Ok(None);
+    }
+    Ok(fieldsync_protocol::Record::read(&doc)
+        .ok()
+        .map(|r| r.account()))
 }

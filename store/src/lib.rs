@@ -68,6 +68,7 @@ mod meta;
 mod migrations;
 mod outbox;
 mod parallel;
+mod people;
 mod projection;
 mod quarantine;
 mod queries;
@@ -97,6 +98,7 @@ pub use changes::Page;
 pub use documents::COMPACT_AFTER;
 pub use error::{Result, StoreError};
 pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};
+pub use people::{Device, User};
 pub use quarantine::Quarantined;
 pub use queries::AccountSummary;
 pub use scope::{Origin, Scope};
@@ -365,6 +367,33 @@ impl Store {
     /// The most recently quarantined changes, newest first.
     pub fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
         quarantine::recent(&self.conn, limit)
+    }
+
+    /// Server: a user, by name regardless of case, with their password hash (a PHC string;
+    /// `None` when they have no office login).
+    pub fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
+        people::user_by_name(&self.conn, name)
+    }
+
+    /// Server: every user, by name.
+    pub fn users(&self) -> Result<Vec<User>> {
+        people::users(&self.conn)
+    }
+
+    /// Server: the device whose token hashes to `hash`. Revoked devices are returned too
+    /// (with `revoked`); the caller refuses them.
+    pub fn device_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<Device>> {
+        people::device_by_token_hash(&self.conn, hash)
+    }
+
+    /// Server: the device with this number, revoked or not.
+    pub fn device_by_number(&self, number: i64) -> Result<Option<Device>> {
+        people::device_by_number(&self.conn, number)
+    }
+
+    /// Server: every device, revoked ones included, by number.
+    pub fn devices(&self) -> Result<Vec<Device>> {
+        people::devices(&self.conn)
     }
 }
 

@@ -75,3 +75,20 @@ pub(crate) fn has_change(conn: &Connection, hash: &[u8; 32]) -> Result<bool> {
         .prepare_cached("SELECT 1 FROM changes WHERE hash = ?1")?
         .exists([&hash[..]])?)
 }
+
+/// The account of a stored document; `None` if unknown (or unreadable, which no scope holds).
+pub(crate) fn doc_account(
+    conn: &Connection,
+    doc: fieldsync_protocol::DocId,
+) -> Result<Option<fieldsync_protocol::AccountId>> {
+    let account: Option<Option<Vec<u8>>> = conn
+        .prepare_cached("SELECT account FROM documents WHERE id = ?1")?
+        .query_row([doc.as_bytes()], |row| row.get(0))
+        .optional()?;
+    match account.flatten() {
+        Some(bytes) => fieldsync_protocol::AccountId::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| bad("documents.account", "not an id")),
+        None => Ok(None),
+    }
+}

@@ -9,6 +9,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_replica.sql")),
         M::up(include_str!("../../migrations/0002_blobs.sql")),
+        M::up(include_str!("../../migrations/0003_people.sql")),
     ])
 }
 

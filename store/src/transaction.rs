@@ -138,6 +138,14 @@ impl StoreTx<'_> {
         Ok(Ok(hash))
     }
 
+    /// The account a stored document belongs to (`None` if the document is unknown here).
+    pub fn doc_account(
+        &self,
+        doc: fieldsync_protocol::DocId,
+    ) -> Result<Option<fieldsync_protocol::AccountId>> {
+        crate::meta::doc_account(&self.tx, doc)
+    }
+
     /// Adds one to the named counter and returns its new value (1 the first time).
     pub fn next_counter(&self, name: &str) -> Result<u64> {
         meta::next_counter(&self.tx, name)
@@ -175,5 +183,33 @@ impl StoreTx<'_> {
     /// their bytes.
     pub fn compact(&self, doc: DocId) -> Result<()> {
         documents::compact(&self.tx, doc)
+    }
+
+    /// Server: adds a user. [`crate::StoreError::NameTaken`] if a user has this name
+    /// (regardless of case). `password_hash` is a PHC string, for office login.
+    pub fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<crate::User> {
+        crate::people::add_user(&self.tx, name, role, password_hash)
+    }
+
+    /// Server: registers a device of `user` with the next device number and the BLAKE3 hash
+    /// of its token. [`crate::StoreError::UnknownUser`] if there is no such user.
+    pub fn add_device(
+        &self,
+        user: fieldsync_protocol::UserId,
+        name: &str,
+        token_hash: [u8; 32],
+    ) -> Result<crate::Device> {
+        crate::people::add_device(&self.tx, user, name, token_hash)
+    }
+
+    /// Server: revokes a device (it keeps its number); `false` if it is unknown or was
+    /// already revoked.
+    pub fn revoke_device(&self, id: fieldsync_protocol::DeviceId) -> Result<bool> {
+        crate::people::revoke_device(&self.tx, id)
     }
 }

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod demo;
+pub mod sync_client;
 
 use std::io;
 use std::net::SocketAddr;

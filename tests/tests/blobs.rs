@@ -7,11 +7,7 @@ use fieldsync_store::host::{ConnectionHost, DeviceContext};
 use fieldsync_store::{Origin, Scope, Store};
 
 fn host() -> ConnectionHost {
-    ConnectionHost::new(DeviceContext {
-        origin: Origin(1),
-        role: Role::Technician,
-        scope: Scope::All,
-    })
+    ConnectionHost::new(DeviceContext::new(Origin(1), Role::Technician, Scope::All))
 }
 
 fn photo(len: usize) -> Vec<u8> {

@@ -142,11 +142,7 @@ impl Sim {
         self.next_conn += 1;
         let replica = &mut self.replicas[r];
         let role = replica.writer.role;
-        let device = DeviceContext {
-            origin: replica.origin,
-            role,
-            scope: Scope::All,
-        };
+        let device = DeviceContext::new(replica.origin, role, Scope::All);
         let session = ServerSession::new(
             self.server.epoch().unwrap(),
             self.server.latest_seq().unwrap(),

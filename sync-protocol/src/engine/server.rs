@@ -299,6 +299,30 @@ impl ServerSession {
         out
     }
 
+    /// The device's scope grew: send these documents whole (they hold history older than the
+    /// device's cursor). They do not move the cursor.
+    pub fn send_docs(&mut self, docs: Vec<DocData>) -> Vec<ServerOutput> {
+        if self.phase != Phase::Live || docs.is_empty() {
+            return Vec::new();
+        }
+        let at = self.sent_upto;
+        let complete = !self.loading && at >= self.latest;
+        vec![ServerOutput::Send(ServerMessage::Changes {
+            from: at,
+            to: at,
+            docs,
+            complete,
+        })]
+    }
+
+    /// The device's scope shrank: tell it to drop these documents.
+    pub fn evict(&mut self, docs: Vec<DocId>) -> Vec<ServerOutput> {
+        if self.phase != Phase::Live || docs.is_empty() {
+            return Vec::new();
+        }
+        vec![ServerOutput::Send(ServerMessage::Evict { docs })]
+    }
+
     /// The host compared the device's digest with its own.
     pub fn digest_checked(&mut self, matches: bool) -> Vec<ServerOutput> {
         if matches || self.phase != Phase::Live {

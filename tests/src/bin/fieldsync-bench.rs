@@ -57,13 +57,8 @@ fn exchange(
     mut up: Vec<ClientMessage>,
     origin: Origin,
 ) -> Exchange {
-    let scope = Scope::All;
     let mut session = ServerSession::new(server.epoch().unwrap(), server.latest_seq().unwrap());
-    let mut host = ConnectionHost::new(DeviceContext {
-        origin,
-        role: Role::Office,
-        scope,
-    });
+    let mut host = ConnectionHost::new(DeviceContext::new(origin, Role::Office, Scope::All));
     let mut stats = Exchange::default();
     while !up.is_empty() {
         let mut down = Vec::new();

@@ -1,0 +1,233 @@
+//! `GET /sync`: the WebSocket sync endpoint. The device authenticates with its token at the
+//! upgrade (a missing, wrong or revoked token gets 401 with the reason); then frames go to the
+//! connection's [`ServerSession`] and the engine's outputs are carried out: pushed batches
+//! through group commit, everything else by the store's shared [`ConnectionHost`] on the
+//! database thread. Every commit wakes every connection, which sends what is new in its scope.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::engine::{ServerOutput, ServerSession};
+use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_FRAME, ServerMessage};
+use fieldsync_protocol::{DocId, Role, UserId};
+use fieldsync_store::host::{ConnectionHost, DeviceContext};
+use fieldsync_store::{Origin, Scope, Store};
+
+use crate::AppState;
+use crate::db::DbError;
+
+/// The upgrade: authenticate, then hand the socket to the connection loop.
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let device = match crate::auth::authenticate_device(state.db(), header).await {
+        Ok(device) => device,
+        Err(refused) => return refused.into_response(),
+    };
+    ws.max_message_size(MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            let number = device.number;
+            tracing::info!(device = number, user = %device.user.name, "device connected");
+            match run(state, device, socket).await {
+                Ok(()) => tracing::info!(device = number, "device disconnected"),
+                Err(e) => tracing::warn!(device = number, error = %e, "device connection ended"),
+            }
+        })
+}
+
+/// The scope a user's devices see: office and admin everything, a technician the accounts of
+/// the jobs assigned to them.
+fn scope_of(store: &Store, user: UserId, role: Role) -> fieldsync_store::Result<Scope> {
+    Ok(match role {
+        Role::Technician => Scope::Accounts(store.technician_accounts(user)?),
+        Role::Office | Role::Admin => Scope::All,
+    })
+}
+
+type Shared = Arc<Mutex<(ServerSession, ConnectionHost)>>;
+
+struct Connection {
+    state: AppState,
+    shared: Shared,
+    socket: WebSocket,
+    user: UserId,
+    role: Role,
+}
+
+async fn run(
+    state: AppState,
+    device: fieldsync_store::Device,
+    socket: WebSocket,
+) -> Result<(), DbError> {
+    let (user, role) = (device.user.id, device.user.role);
+    let scope = state
+        .db()
+        .run(move |store| Ok(scope_of(store, user, role)?))
+        .await?;
+    let mut latest = state.latest();
+    let session = ServerSession::new(state.epoch(), *latest.borrow_and_update());
+    let host = ConnectionHost::new(DeviceContext::new(Origin(device.number), role, scope));
+    let mut stopping = state.stopping();
+    let mut connection = Connection {
+        state,
+        shared: Arc::new(Mutex::new((session, host))),
+        socket,
+        user,
+        role,
+    };
+    loop {
+        tokio::select! {
+            frame = connection.socket.recv() => {
+                let bytes = match frame {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                    Some(Ok(Message::Binary(bytes))) => bytes,
+                    Some(Ok(Message::Text(_))) => {
+                        let outputs = connection.session(|s| s.malformed("text frames are not part of the sync protocol".into()));
+                        if connection.drive(outputs).await? { return Ok(()) }
+                        continue;
+                    }
+                    Some(Ok(_)) => continue, // pings are answered by the WebSocket layer
+                };
+                let outputs = match ClientMessage::decode(&bytes) {
+                    Ok(message) => connection.session(|s| s.receive(message)),
+                    Err(e) => connection.session(|s| s.malformed(e.to_string())),
+                };
+                if connection.drive(outputs).await? {
+                    return Ok(());
+                }
+            }
+            changed = latest.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let seq = *latest.borrow_and_update();
+                if connection.role == Role::Technician {
+                    let outputs = connection.rescope().await?;
+                    if connection.drive(outputs).await? { return Ok(()) }
+                }
+                let outputs = connection.session(|s| s.notify(seq));
+                if connection.drive(outputs).await? {
+                    return Ok(());
+                }
+            }
+            _ = stopping.changed() => {
+                let bye = ServerMessage::Error {
+                    code: ErrorCode::ShuttingDown,
+                    message: "the server is restarting; your changes are safe, sync will resume".into(),
+                };
+                let _ = connection.socket.send(Message::Binary(bye.encode().into())).await;
+                let _ = connection.socket.send(Message::Close(None)).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Connection {
+    fn session<T>(&self, f: impl FnOnce(&mut ServerSession) -> T) -> T {
+        let mut guard = self
+            .shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard.0)
+    }
+
+    /// Carries out the engine's outputs in order; returns whether the connection must close.
+    async fn drive(&mut self, outputs: Vec<ServerOutput>) -> Result<bool, DbError> {
+        let mut queue: VecDeque<ServerOutput> = outputs.into();
+        while let Some(output) = queue.pop_front() {
+            match output {
+                ServerOutput::Send(message) => {
+                    if self
+                        .socket
+                        .send(Message::Binary(message.encode().into()))
+                        .await
+                        .is_err()
+                    {
+                        return Ok(true);
+                    }
+                }
+                ServerOutput::Close => {
+                    let _ = self.socket.send(Message::Close(None)).await;
+                    return Ok(true);
+                }
+                ServerOutput::Store { batch, changes } => {
+                    let device = self
+                        .shared
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .1
+                        .device
+                        .clone();
+                    let outcomes = self.state.commits().store(device, changes).await?;
+                    queue.extend(self.session(|s| s.stored(batch, outcomes)));
+                }
+                other => {
+                    let shared = Arc::clone(&self.shared);
+                    let run = self
+                        .state
+                        .db()
+                        .run(move |store| {
+                            let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                            let (session, host) = &mut *guard;
+                            let run = host.run(store, session, vec![other])?;
+                            let latest = if run.committed {
+                                Some(store.latest_seq()?)
+                            } else {
+                                None
+                            };
+                            Ok((run, latest))
+                        })
+                        .await?;
+                    let (run, latest) = run;
+                    if let Some(seq) = latest {
+                        self.state.publish(seq);
+                    }
+                    let sends = run.send.into_iter().map(ServerOutput::Send);
+                    let close = run.close.then_some(ServerOutput::Close);
+                    // What the host produced goes out before anything queued after it.
+                    for output in sends.chain(close).rev() {
+                        queue.push_front(output);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// A technician's scope follows their assignments: documents of accounts that joined are
+    /// sent whole, those of accounts that left are evicted.
+    async fn rescope(&mut self) -> Result<Vec<ServerOutput>, DbError> {
+        let (user, role) = (self.user, self.role);
+        let shared = Arc::clone(&self.shared);
+        self.state
+            .db()
+            .run(move |store| {
+                let scope = scope_of(store, user, role)?;
+                let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                let (session, host) = &mut *guard;
+                let (joined, left) = host.device.rescope(scope);
+                let mut out = Vec::new();
+                if !joined.is_empty() {
+                    let joined = Scope::Accounts(joined.into_iter().collect());
+                    let (docs, _) = store.snapshots(&joined, None, usize::MAX)?;
+                    out.extend(session.send_docs(docs));
+                }
+                if !left.is_empty() {
+                    let left = Scope::Accounts(left.into_iter().collect());
+                    let docs: Vec<DocId> = store.doc_ids(&left)?;
+                    out.extend(session.evict(docs));
+                }
+                Ok(out)
+            })
+            .await
+    }
+}

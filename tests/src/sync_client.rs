@@ -1,0 +1,129 @@
+//! A real WebSocket sync client for end-to-end tests: tokio-tungstenite on loopback, driving
+//! the tablet core ([`fieldsync_app::Tablet`]) or sending raw protocol messages.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fieldsync_app::Tablet;
+use fieldsync_protocol::wire::{ClientMessage, ServerMessage};
+use fieldsync_store::host::DeviceEvent;
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Longest wait for an answer before a test fails.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// An open `/sync` connection.
+#[derive(Debug)]
+pub struct SyncClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// The upgrade was refused: HTTP status and body.
+#[derive(Debug)]
+pub struct Refused {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response body.
+    pub body: String,
+}
+
+impl SyncClient {
+    /// Opens `/sync` with `token` as the bearer token (none when `None`).
+    pub async fn connect(addr: SocketAddr, token: Option<&str>) -> Result<SyncClient, Refused> {
+        let mut request = format!("ws://{addr}/sync").into_client_request().unwrap();
+        if let Some(token) = token {
+            request
+                .headers_mut()
+                .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(SyncClient { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(Refused {
+                status: response.status().as_u16(),
+                body: String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                    .into_owned(),
+            }),
+            Err(other) => panic!("connecting to {addr}: {other}"),
+        }
+    }
+
+    /// Sends one protocol message.
+    pub async fn send(&mut self, message: &ClientMessage) {
+        self.send_raw(message.encode()).await;
+    }
+
+    /// Sends raw bytes as one binary frame.
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) {
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next protocol message; `None` once the server closed the connection. Fails the test
+    /// after [`PATIENCE`].
+    pub async fn recv(&mut self) -> Option<ServerMessage> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("the server answers in time");
+            match frame {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
+                Some(Ok(Message::Binary(bytes))) => {
+                    return Some(ServerMessage::decode(&bytes).expect("server frames decode"));
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Connects `tablet` and syncs until it has caught up and the server acknowledged all its
+    /// changes; returns the connection for more (live) traffic.
+    pub async fn sync(addr: SocketAddr, token: &str, tablet: &mut Tablet) -> SyncClient {
+        let mut client = SyncClient::connect(addr, Some(token))
+            .await
+            .expect("token accepted");
+        for message in tablet.connected(0).unwrap() {
+            client.send(&message).await;
+        }
+        let mut caught_up = false;
+        while !(caught_up && tablet.pending().unwrap() == 0) {
+            let message = client
+                .recv()
+                .await
+                .expect("connection stays open while syncing");
+            let (send, events) = tablet.received(0, message).unwrap();
+            caught_up |= events.contains(&DeviceEvent::CaughtUp);
+            if let Some(DeviceEvent::Failed(_, why) | DeviceEvent::Refused(why)) = events
+                .iter()
+                .find(|e| matches!(e, DeviceEvent::Failed(..) | DeviceEvent::Refused(_)))
+            {
+                panic!("sync failed: {why}");
+            }
+            for message in send {
+                client.send(&message).await;
+            }
+        }
+        client
+    }
+
+    /// Receives live messages into `tablet` until `done` holds.
+    pub async fn follow(&mut self, tablet: &mut Tablet, done: impl Fn(&Tablet) -> bool) {
+        while !done(tablet) {
+            let message = self.recv().await.expect("connection stays open");
+            let (send, _) = tablet.received(0, message).unwrap();
+            for message in send {
+                self.send(&message).await;
+            }
+        }
+    }
+
+    /// Closes the connection.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

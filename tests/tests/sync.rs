@@ -1,0 +1,468 @@
+//! The `/sync` endpoint end to end: the real server on 127.0.0.1:0 over a real SQLite file,
+//! real WebSocket clients, the tablet core on its own SQLite files.
+
+use automerge::ActorId;
+use fieldsync_app::Tablet;
+use fieldsync_protocol::wire::{
+    ClientMessage, DocData, ErrorCode, PROTOCOL_VERSION, ServerMessage,
+};
+use fieldsync_protocol::{
+    AccountId, Author, DocId, JobId, JobStatus, NoteKind, PaymentMethod, Record, Role, Timestamp,
+    UserId, Writer,
+};
+use fieldsync_server::auth::new_device_token;
+use fieldsync_store::{Scope, Store};
+use fieldsync_tests::TestServer;
+use fieldsync_tests::demo::{self, Rng};
+use fieldsync_tests::sync_client::SyncClient;
+
+struct Person {
+    user: UserId,
+    name: String,
+    token: String,
+}
+
+struct World {
+    server: TestServer,
+    tess: Person,
+    theo: Person,
+    dana: Person,
+    /// The job assigned to both technicians.
+    job: JobId,
+    /// Its account.
+    account: AccountId,
+    _dir: tempfile::TempDir,
+}
+
+fn office_writer() -> Writer {
+    Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Seeder".into(),
+        },
+        role: Role::Office,
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(1_790_000_000_000).unwrap()
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.sqlite3");
+    let (people, job, account) = {
+        let mut store = Store::open(&path).unwrap();
+        demo::seed_company(&mut store, &mut Rng::new(7), 3, 2);
+        let tx = store.transaction().unwrap();
+        let mut people = Vec::new();
+        for (name, role) in [
+            ("tess", Role::Technician),
+            ("theo", Role::Technician),
+            ("dana", Role::Office),
+        ] {
+            let user = tx.add_user(name, role, None).unwrap();
+            let (token, hash) = new_device_token();
+            tx.add_device(user.id, &format!("{name}'s tablet"), hash)
+                .unwrap();
+            people.push(Person {
+                user: user.id,
+                name: name.into(),
+                token,
+            });
+        }
+        tx.commit().unwrap();
+        let account = store.accounts().unwrap()[0].id;
+        let job = store.jobs_for_account(account).unwrap()[0].id;
+        let tx = store.transaction().unwrap();
+        let mut doc = tx.load(job.into()).unwrap().unwrap();
+        let (tess, theo) = (people[0].user, people[1].user);
+        let change = office_writer()
+            .edit(&mut doc, now(), |r| {
+                if let Record::Job(j) = r {
+                    j.record.technicians.insert(tess, now());
+                    j.record.technicians.insert(theo, now());
+                }
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        tx.record_local(job.into(), &mut doc, &change, false)
+            .unwrap();
+        tx.commit().unwrap();
+        (people, job, account)
+    };
+    let server = TestServer::start_with_db(&path).await.unwrap();
+    let mut people = people.into_iter();
+    World {
+        server,
+        tess: people.next().unwrap(),
+        theo: people.next().unwrap(),
+        dana: people.next().unwrap(),
+        job,
+        account,
+        _dir: dir,
+    }
+}
+
+fn tablet(dir: &tempfile::TempDir, person: &Person) -> Tablet {
+    let author = Author {
+        user: person.user,
+        name: person.name.clone(),
+    };
+    Tablet::open(&dir.path().join(format!("{}.sqlite3", person.name)), author).unwrap()
+}
+
+fn job_of(tablet: &Tablet, job: JobId) -> fieldsync_protocol::JobDoc {
+    match tablet.store().record(job.into()).unwrap() {
+        Some(Record::Job(j)) => j,
+        other => panic!("job not on the tablet: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn two_tablets_edit_the_same_job_offline_and_converge_through_the_server() {
+    let world = world().await;
+    let addr = world.server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tess = tablet(&dir, &world.tess);
+    let mut theo = tablet(&dir, &world.theo);
+    SyncClient::sync(addr, &world.tess.token, &mut tess)
+        .await
+        .close()
+        .await;
+    SyncClient::sync(addr, &world.theo.token, &mut theo)
+        .await
+        .close()
+        .await;
+    assert_eq!(job_of(&tess, world.job).record.status, JobStatus::Scheduled);
+
+    // Offline: Tess starts the job, Theo writes a note and records a payment.
+    tess.set_job_status(now(), world.job, JobStatus::OnSite)
+        .unwrap();
+    theo.add_job_note(
+        now(),
+        world.job,
+        NoteKind::ServicePerformed,
+        "Replaced the filter",
+    )
+    .unwrap();
+    let mut form = fieldsync_app::PaymentForm::new(world.account, Some(world.job));
+    form.amount = "85.00".into();
+    form.method = PaymentMethod::Card;
+    theo.record_payment(now(), &form).unwrap();
+    theo.record_payment(now(), &form).unwrap(); // a double tap
+    assert_eq!((tess.pending().unwrap(), theo.pending().unwrap()), (1, 2));
+
+    // Coverage returns: Tess first, and she stays connected; Theo's work reaches her live.
+    let mut live = SyncClient::sync(addr, &world.tess.token, &mut tess).await;
+    let theo_connection = SyncClient::sync(addr, &world.theo.token, &mut theo).await;
+    let job = world.job;
+    live.follow(&mut tess, |t| !job_of(t, job).notes.is_empty())
+        .await;
+    let account = world.account;
+    live.follow(&mut tess, |t| {
+        !t.store().payments_for_account(account).unwrap().is_empty()
+    })
+    .await;
+    theo_connection.close().await;
+    let mut theo_again = SyncClient::sync(addr, &world.theo.token, &mut theo).await;
+    theo_again
+        .follow(&mut theo, |t| {
+            job_of(t, job).record.status == JobStatus::OnSite
+        })
+        .await;
+
+    for tablet in [&tess, &theo] {
+        let merged = job_of(tablet, world.job);
+        assert_eq!(merged.record.status, JobStatus::OnSite);
+        assert_eq!(
+            merged.notes.values().next().unwrap().text,
+            "Replaced the filter"
+        );
+        assert_eq!(tablet.pending().unwrap(), 0);
+    }
+    let server = Store::open(world.server.db_path()).unwrap();
+    let payments = server.payments_for_account(world.account).unwrap();
+    let recorded: Vec<_> = payments
+        .iter()
+        .filter(|p| p.amount.to_string() == "85.00")
+        .collect();
+    assert_eq!(
+        recorded.len(),
+        1,
+        "the payment is on the server exactly once"
+    );
+    assert_eq!(
+        server.ledger(world.account).unwrap(),
+        tess.store().ledger(world.account).unwrap(),
+        "the balance is the same on the server and the tablet"
+    );
+}
+
+#[tokio::test]
+async fn missing_wrong_and_revoked_tokens_are_refused_at_the_upgrade() {
+    let world = world().await;
+    let addr = world.server.addr();
+    let missing = SyncClient::connect(addr, None).await.unwrap_err();
+    assert_eq!(missing.status, 401);
+    assert!(missing.body.contains("missing"), "{}", missing.body);
+    let wrong = SyncClient::connect(
+        addr,
+        Some("fsd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("not recognised"), "{}", wrong.body);
+    let junk = SyncClient::connect(addr, Some("hunter2"))
+        .await
+        .unwrap_err();
+    assert_eq!(junk.status, 401);
+
+    let devices = Store::open(world.server.db_path())
+        .unwrap()
+        .devices()
+        .unwrap();
+    let tess_device = devices
+        .iter()
+        .find(|d| d.user.id == world.tess.user)
+        .unwrap()
+        .id;
+    {
+        let mut store = Store::open(world.server.db_path()).unwrap();
+        let tx = store.transaction().unwrap();
+        assert!(tx.revoke_device(tess_device).unwrap());
+        tx.commit().unwrap();
+    }
+    let revoked = SyncClient::connect(addr, Some(&world.tess.token))
+        .await
+        .unwrap_err();
+    assert_eq!(revoked.status, 401);
+    assert!(revoked.body.contains("revoked"), "{}", revoked.body);
+    // Others are still served.
+    assert!(
+        SyncClient::connect(addr, Some(&world.theo.token))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn an_old_protocol_version_is_told_to_update() {
+    let world = world().await;
+    let mut client = SyncClient::connect(world.server.addr(), Some(&world.theo.token))
+        .await
+        .unwrap();
+    client
+        .send(&ClientMessage::Hello {
+            version: PROTOCOL_VERSION + 100,
+            cursor: None,
+        })
+        .await;
+    match client.recv().await {
+        Some(ServerMessage::Error {
+            code: ErrorCode::UpgradeRequired,
+            message,
+        }) => {
+            assert!(message.contains("update"), "{message}");
+        }
+        other => panic!("expected an upgrade error, got {other:?}"),
+    }
+    assert_eq!(
+        client.recv().await,
+        None,
+        "the server closes the connection"
+    );
+}
+
+async fn hello(client: &mut SyncClient) {
+    client
+        .send(&ClientMessage::Hello {
+            version: PROTOCOL_VERSION,
+            cursor: None,
+        })
+        .await;
+    loop {
+        match client.recv().await {
+            Some(ServerMessage::Changes { complete: true, .. }) => return,
+            Some(_) => continue,
+            None => panic!("closed during the handshake"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_frame_gets_an_error_and_the_connection_carries_on() {
+    let world = world().await;
+    let mut client = SyncClient::connect(world.server.addr(), Some(&world.dana.token))
+        .await
+        .unwrap();
+    hello(&mut client).await;
+    client.send_raw(vec![0xF5, 0xFF, 0xFF, 0xFF, 0x00]).await;
+    match client.recv().await {
+        Some(ServerMessage::Error {
+            code: ErrorCode::Malformed,
+            ..
+        }) => {}
+        other => panic!("expected a malformed-frame error, got {other:?}"),
+    }
+    client.send(&ClientMessage::Ping { nonce: 42 }).await;
+    pong(&mut client, 42).await;
+}
+
+#[tokio::test]
+async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_ones_land() {
+    let world = world().await;
+    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
+        .await
+        .unwrap();
+    hello(&mut client).await;
+    let tech = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: world.tess.user,
+            name: "tess".into(),
+        },
+        role: Role::Technician,
+    };
+    // A payment whose amount was made negative behind the app's back.
+    let mut form = fieldsync_app::PaymentForm::new(world.account, None);
+    form.amount = "10".into();
+    let payment = fieldsync_protocol::Payment {
+        id: form.id,
+        account: world.account,
+        job: None,
+        invoice: None,
+        amount: "10".parse().unwrap(),
+        method: PaymentMethod::Cash,
+        reference: String::new(),
+        received_at: now(),
+        recorded_by: world.tess.user,
+        recorded_by_name: "tess".into(),
+    };
+    let (mut doc, mut first) = tech
+        .create(&Record::new_payment(payment.clone()), now())
+        .unwrap();
+    let record = match automerge::ReadDoc::get(&doc, automerge::ROOT, "record").unwrap() {
+        Some((_, id)) => id,
+        None => unreachable!(),
+    };
+    automerge::transaction::Transactable::put(&mut doc, &record, "amount", "-10.00").unwrap();
+    doc.commit();
+    let mut negative = doc.get_last_local_change().unwrap();
+    // A payment for an account that is not among Tess's jobs.
+    let foreign = {
+        let store = Store::open(world.server.db_path()).unwrap();
+        store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .find(|a| *a != world.account)
+            .unwrap()
+    };
+    let mut other = payment.clone();
+    other.id = fieldsync_protocol::PaymentId::new();
+    other.account = foreign;
+    let (_, mut foreign_change) = tech
+        .create(&Record::new_payment(other.clone()), now())
+        .unwrap();
+    let doc_id = DocId::from(payment.id);
+    let changes = vec![
+        DocData {
+            doc: doc_id,
+            data: first.bytes().to_vec(),
+        },
+        DocData {
+            doc: doc_id,
+            data: negative.bytes().to_vec(),
+        },
+        DocData {
+            doc: other.id.into(),
+            data: foreign_change.bytes().to_vec(),
+        },
+        DocData {
+            doc: DocId::new(),
+            data: b"not an automerge change".to_vec(),
+        },
+    ];
+    client
+        .send(&ClientMessage::Push { batch: 1, changes })
+        .await;
+    let (refused, deferred) = loop {
+        match client.recv().await {
+            Some(ServerMessage::Ack {
+                batch: 1,
+                refused,
+                deferred,
+            }) => break (refused, deferred),
+            Some(_) => continue,
+            None => panic!("closed"),
+        }
+    };
+    assert!(deferred.is_empty());
+    let reasons: Vec<(u32, &str)> = refused
+        .iter()
+        .map(|r| (r.index, r.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0].0 == 1 && reasons[0].1.contains("positive"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].0 == 2 && reasons[1].1.contains("not among the jobs assigned"),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[2].0, 3);
+    // The valid first change landed, untouched by the refused one after it.
+    let server = Store::open(world.server.db_path()).unwrap();
+    match server.record(doc_id).unwrap() {
+        Some(Record::Payment(p)) => assert_eq!(p.record.amount.to_string(), "10"),
+        other => panic!("payment not stored: {other:?}"),
+    }
+    assert!(server.record(other.id.into()).unwrap().is_none());
+    assert_eq!(server.quarantined(10).unwrap().len(), 3);
+    client.send(&ClientMessage::Ping { nonce: 7 }).await;
+    pong(&mut client, 7).await;
+}
+
+/// Waits for the pong (live `Changes` may come first), proving the connection still serves.
+async fn pong(client: &mut SyncClient, nonce: u64) {
+    loop {
+        match client.recv().await {
+            Some(ServerMessage::Pong { nonce: n }) if n == nonce => return,
+            Some(ServerMessage::Changes { .. }) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_technician_only_ever_receives_documents_of_their_accounts() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut tess = tablet(&dir, &world.tess);
+    let connection = SyncClient::sync(world.server.addr(), &world.tess.token, &mut tess).await;
+    let held = tess.store().doc_ids(&Scope::All).unwrap();
+    assert!(!held.is_empty());
+    for id in held {
+        let record = tess.store().record(id).unwrap().unwrap();
+        assert_eq!(
+            record.account(),
+            world.account,
+            "{id} is outside Tess's scope"
+        );
+    }
+    let server = Store::open(world.server.db_path()).unwrap();
+    let expected = server
+        .doc_ids(&Scope::Accounts([world.account].into()))
+        .unwrap();
+    assert_eq!(
+        tess.store().doc_ids(&Scope::All).unwrap().len(),
+        expected.len()
+    );
+    connection.close().await;
+}
