@@ -157,6 +157,21 @@ fn device_line(device: &Device) -> String {
     )
 }
 
+/// Loads the demo company into the database at `path` if it holds no accounts yet; `None`
+/// when it already does.
+pub fn load_demo(
+    path: &std::path::Path,
+) -> anyhow::Result<Option<fieldsync_server::demo::DemoSummary>> {
+    let mut store = Store::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if !store.accounts()?.is_empty() {
+        return Ok(None);
+    }
+    let today = chrono::Utc::now().date_naive();
+    let summary = fieldsync_server::demo::load(&mut store, today)
+        .map_err(|e| anyhow::anyhow!("loading the demo company: {e}"))?;
+    Ok(Some(summary))
+}
+
 #[cfg(test)]
 mod tests {
     use fieldsync_server::auth::device_token_hash;

@@ -24,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server until SIGINT or SIGTERM.
     Serve(ServeConfig),
+    /// Load a realistic demo company (50 accounts, 200 jobs this week, five technicians with
+    /// paired tablets) into an empty database, and print the logins and tablet tokens.
+    Demo(DbArg),
     /// Add or list users.
     #[command(subcommand)]
     User(UserCommand),
@@ -42,6 +45,10 @@ pub struct ServeConfig {
     /// Path of the SQLite database file; created if missing (its directory must exist).
     #[arg(long, env = "FIELDSYNC_DB", default_value = DEFAULT_DB)]
     pub db: PathBuf,
+
+    /// Load the demo company first if the database has no accounts yet.
+    #[arg(long, env = "FIELDSYNC_DEMO")]
+    pub demo: bool,
 }
 
 /// The database an admin command works on.

@@ -32,6 +32,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 mod group_commit;
 mod routes;

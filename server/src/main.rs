@@ -20,6 +20,13 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command {
         Command::Serve(config) => run_server(config).await,
+        Command::Demo(db) => match admin::load_demo(&db.db)? {
+            Some(summary) => print(format!("{summary}\n")),
+            None => anyhow::bail!(
+                "{} already holds accounts; the demo loads only into an empty database",
+                db.db.display()
+            ),
+        },
         Command::User(command) => print(admin::user(command)?),
         Command::Device(command) => print(admin::device(command)?),
     }
@@ -31,6 +38,11 @@ fn print(output: String) -> anyhow::Result<()> {
 }
 
 async fn run_server(config: ServeConfig) -> anyhow::Result<()> {
+    if config.demo
+        && let Some(summary) = admin::load_demo(&config.db)?
+    {
+        println!("{summary}");
+    }
     let state = AppState::open(&config.db)?;
     let listener = TcpListener::bind(config.listen)
         .await

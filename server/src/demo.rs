@@ -1,0 +1,571 @@
+//! A realistic demo company: 50 accounts (businesses and people, customers and prospects) with
+//! job sites and contacts, 200 jobs over the current week for five technicians, notes of every
+//! type, invoices and payments; an office and an admin login and one paired tablet per
+//! technician. Everything is written through the same documents as real work.
+
+use std::collections::BTreeMap;
+
+use automerge::ActorId;
+use chrono::{Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
+use fieldsync_protocol::{
+    Account, AccountId, AccountStatus, AccountType, Address, Author, Contact, ContactId, Day,
+    Invoice, InvoiceId, InvoiceLine, InvoiceNumber, Job, JobId, JobSite, JobStatus, Note, NoteId,
+    NoteKind, Party, Payment, PaymentId, PaymentMethod, Record, Role, SiteId, Timestamp, UserId,
+    Voided, Writer,
+};
+use fieldsync_store::{Store, StoreTx};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+
+use crate::auth::{hash_password, new_device_token};
+
+/// The logins and tablets made by [`load`], to print once.
+#[derive(Debug, Default)]
+pub struct DemoSummary {
+    /// Accounts created.
+    pub accounts: usize,
+    /// Jobs created.
+    pub jobs: usize,
+    /// (name, role, password) of the office logins.
+    pub logins: Vec<(String, Role, String)>,
+    /// (technician, device number, token) of the paired tablets.
+    pub tablets: Vec<(String, i64, String)>,
+}
+
+impl std::fmt::Display for DemoSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "demo company loaded: {} accounts, {} jobs this week",
+            self.accounts, self.jobs
+        )?;
+        for (name, role, password) in &self.logins {
+            writeln!(f, "  office login  {name:<6} ({role}) password {password}")?;
+        }
+        for (name, number, token) in &self.tablets {
+            writeln!(f, "  tablet #{number:<3} {name:<6} token {token}")?;
+        }
+        write!(f, "(tokens are shown once; they are stored hashed)")
+    }
+}
+
+const TECHNICIANS: &[&str] = &["tess", "theo", "tara", "tomas", "tia"];
+const BUSINESSES: &[(&str, &str)] = &[
+    ("Harbor Bakery", "bakery"),
+    ("Lindqvist Dental", "dental clinic"),
+    ("Oak Ave Hardware", "retail"),
+    ("Moreau Bistro", "restaurant"),
+    ("Riverside Elementary", "school"),
+    ("Sunrise Laundromat", "laundry"),
+    ("Patel Family Clinic", "clinic"),
+    ("Second Chapter Books", "retail"),
+    ("Northside Fitness", "gym"),
+    ("Kowalski Auto Body", "garage"),
+    ("Garcia Tacos", "restaurant"),
+    ("Blue Fern Florist", "retail"),
+    ("Summit Physio", "clinic"),
+    ("Millbrook Library", "public"),
+    ("Cedar Court Apartments", "property management"),
+    ("Okafor Legal", "office"),
+    ("Nguyen Pharmacy", "pharmacy"),
+    ("Schmidt Brewing", "brewery"),
+    ("Pine Hill Church", "church"),
+    ("Station Square Hotel", "hotel"),
+    ("Elm Street Vet", "veterinary"),
+    ("Lakeview Dental Lab", "laboratory"),
+    ("Quick Print Shop", "print"),
+    ("Valley Cold Storage", "warehouse"),
+    ("Redwood Preschool", "school"),
+    ("Harborview Marina", "marina"),
+    ("Golden Wok", "restaurant"),
+    ("Bright Smiles Orthodontics", "dental clinic"),
+    ("Iron Gym", "gym"),
+    ("Crescent Deli", "restaurant"),
+];
+const PEOPLE: &[&str] = &[
+    "Ana Okafor",
+    "Ben Lindqvist",
+    "Chloé Moreau",
+    "Dev Patel",
+    "Elif Yilmaz",
+    "Femi Adeyemi",
+    "Grace Kim",
+    "Hugo García",
+    "Inès Laurent",
+    "Jon Schmidt",
+    "Kenji Sato",
+    "Lena Novak",
+    "Mateo Rossi",
+    "Nora Haddad",
+    "Omar Farouk",
+    "Priya Nair",
+    "Quinn Walsh",
+    "Rosa Jiménez",
+    "Sam O'Neill",
+    "Tomasz Kowalski",
+];
+const STREETS: &[&str] = &[
+    "Main St",
+    "Oak Ave",
+    "Harbor Rd",
+    "Mill Lane",
+    "Station Sq",
+    "Elm Ct",
+    "Cedar Blvd",
+    "Lake Dr",
+];
+const SERVICES: &[(&str, &str)] = &[
+    ("Annual boiler service", "Boiler service"),
+    ("AC not cooling", "AC repair"),
+    ("Leak under sink", "Leak repair"),
+    ("Panel upgrade to 200 A", "Electrical panel"),
+    ("Sprinkler inspection", "Fire inspection"),
+    ("Water heater replacement", "Water heater"),
+    ("Move 2-bedroom flat", "Move"),
+    ("Furnace tune-up", "Furnace service"),
+    ("Outlet not working", "Electrical repair"),
+    ("Extinguisher check", "Fire inspection"),
+];
+
+fn address(rng: &mut StdRng) -> Address {
+    Address {
+        line1: format!(
+            "{} {}",
+            10 + rng.random_range(0..890),
+            STREETS[rng.random_range(0..STREETS.len())]
+        ),
+        line2: None,
+        city: ["Springfield", "Eugene", "Salem", "Corvallis"][rng.random_range(0..4)].into(),
+        region: "OR".into(),
+        postal_code: format!("97{:03}", rng.random_range(0..1000)),
+        country: "US".into(),
+    }
+}
+
+fn at(day: NaiveDate, hour: u32, minute: u32) -> Timestamp {
+    let naive = day.and_hms_opt(hour, minute, 0).unwrap_or_default();
+    Timestamp(Utc.from_utc_datetime(&naive))
+}
+
+struct Ctx<'a, 'b> {
+    tx: &'a StoreTx<'b>,
+    office: Writer,
+    now: Timestamp,
+}
+
+impl Ctx<'_, '_> {
+    fn create(&self, record: Record) -> anyhow_free::Result {
+        let (mut doc, change) = self.office.create(&record, self.now)?;
+        self.tx
+            .record_local(record.doc_id(), &mut doc, &change, false)?;
+        Ok(())
+    }
+
+    fn note(&self, kind: NoteKind, text: &str, author: &Writer, at: Timestamp) -> Note {
+        Note {
+            id: NoteId::new(),
+            kind,
+            text: text.into(),
+            author: author.author.user,
+            author_name: author.author.name.clone(),
+            created_at: at,
+        }
+    }
+}
+
+/// Errors of the demo loader, without pulling anyhow into the library.
+mod anyhow_free {
+    /// Anything the loader can fail with.
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+    /// A step of the loader.
+    pub type Result<T = ()> = std::result::Result<T, Error>;
+}
+pub use anyhow_free::Error as DemoError;
+
+/// Loads the demo company into `store` (which should be empty), for the week of `today`.
+pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoError> {
+    let mut rng = StdRng::seed_from_u64(2026);
+    let mut summary = DemoSummary::default();
+    let tx = store.transaction()?;
+    let mut technicians = Vec::new();
+    for name in TECHNICIANS {
+        let user = tx.add_user(name, Role::Technician, None)?;
+        let (token, hash) = new_device_token();
+        let device = tx.add_device(user.id, &format!("{name}'s tablet"), hash)?;
+        summary
+            .tablets
+            .push((name.to_string(), device.number, token));
+        technicians.push(Writer {
+            actor: ActorId::random(),
+            author: Author {
+                user: user.id,
+                name: capitalise(name),
+            },
+            role: Role::Technician,
+        });
+    }
+    let mut office_user = UserId::new();
+    for (name, role, password) in [
+        ("dana", Role::Office, "dana-office-demo"),
+        ("admin", Role::Admin, "admin-demo-pass"),
+    ] {
+        let hash = hash_password(password).map_err(|e| e.to_string())?;
+        let user = tx.add_user(name, role, Some(&hash))?;
+        if role == Role::Office {
+            office_user = user.id;
+        }
+        summary.logins.push((name.into(), role, password.into()));
+    }
+    let office = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: office_user,
+            name: "Dana".into(),
+        },
+        role: Role::Office,
+    };
+    let now = Timestamp(Utc::now());
+    let ctx = Ctx {
+        tx: &tx,
+        office,
+        now,
+    };
+    let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
+    let mut jobs_left = 200usize;
+    for n in 0..50usize {
+        let accounts_left = 50 - n;
+        let jobs = jobs_left.div_ceil(accounts_left).min(jobs_left);
+        jobs_left -= jobs;
+        account(&ctx, &mut rng, n, jobs, monday, today, &technicians)?;
+        summary.jobs += jobs;
+        summary.accounts += 1;
+    }
+    drop(ctx);
+    tx.commit()?;
+    Ok(summary)
+}
+
+fn capitalise(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn account(
+    ctx: &Ctx<'_, '_>,
+    rng: &mut StdRng,
+    n: usize,
+    jobs: usize,
+    monday: NaiveDate,
+    today: NaiveDate,
+    technicians: &[Writer],
+) -> anyhow_free::Result {
+    let business = n < BUSINESSES.len();
+    let (name, business_type) = if business {
+        (
+            BUSINESSES[n].0.to_string(),
+            Some(BUSINESSES[n].1.to_string()),
+        )
+    } else {
+        (PEOPLE[n - BUSINESSES.len()].to_string(), None)
+    };
+    let id = AccountId::new();
+    let email_name = name
+        .to_lowercase()
+        .replace([' ', '\''], ".")
+        .replace(['é', 'è'], "e")
+        .replace('ñ', "n")
+        .replace('í', "i");
+    let mut account = Account {
+        id,
+        name: name.clone(),
+        party: if business {
+            Party::Business
+        } else {
+            Party::Person
+        },
+        account_type: if n % 9 == 4 {
+            AccountType::Prospect
+        } else {
+            AccountType::Customer
+        },
+        status: if n % 23 == 22 {
+            AccountStatus::Inactive
+        } else {
+            AccountStatus::Active
+        },
+        number: format!("C-{:04}", 1001 + n),
+        phone: Some(format!("+1 541 555 {:04}", 1000 + n * 37 % 9000)),
+        email: Some(format!("{email_name}@example.com")),
+        website: business.then(|| format!("https://{}.example.com", email_name.replace('.', ""))),
+        business_type,
+        terms_net_days: if business { 30 } else { 15 },
+        credit_hold: n % 11 == 7,
+        billing_address: address(rng),
+        shipping_address: None,
+        rep: None,
+        comments: if n % 11 == 7 {
+            "Two invoices over 60 days; collect before new work.".into()
+        } else {
+            String::new()
+        },
+        custom_fields: BTreeMap::new(),
+        merged_into: None,
+        created_at: ctx.now,
+    };
+    if business && n.is_multiple_of(3) {
+        account
+            .custom_fields
+            .insert("Gate code".into(), format!("{}#", 1000 + n * 7));
+        account.shipping_address = Some(address(rng));
+    }
+    let mut record = Record::new_account(account);
+    let mut site_contacts = Vec::new();
+    if let Record::Account(doc) = &mut record {
+        let contacts = if business { 2 + n % 2 } else { 1 };
+        for c in 0..contacts {
+            let person = PEOPLE[(n * 3 + c) % PEOPLE.len()];
+            let contact = Contact {
+                id: ContactId::new(),
+                name: if business {
+                    person.to_string()
+                } else {
+                    name.clone()
+                },
+                role: ["Owner", "Facilities manager", "Office manager"][c % 3].into(),
+                email: Some(format!(
+                    "{}@example.org",
+                    person.to_lowercase().replace([' ', '\''], ".")
+                )),
+                phone: Some(format!("+1 541 555 {:04}", 2000 + (n * 3 + c) * 41 % 7000)),
+                sites: Vec::new(),
+            };
+            site_contacts.push(contact.id);
+            doc.contacts.insert(contact.id, contact);
+        }
+        let note = ctx.note(NoteKind::System, "Account created", &ctx.office, ctx.now);
+        doc.notes.insert(note.id, note);
+    }
+    ctx.create(record)?;
+    let sites: Vec<SiteId> = (0..1 + usize::from(business && n.is_multiple_of(4)))
+        .map(|s| {
+            let site = JobSite {
+                id: SiteId::new(),
+                account: id,
+                name: if s == 0 {
+                    "Main site".into()
+                } else {
+                    "Warehouse".into()
+                },
+                address: address(rng),
+                access_instructions: [
+                    "Ring at the side door",
+                    "Key box by the loading dock, code 4471",
+                    "Ask for the manager at reception",
+                    "Dog in the yard — call ahead",
+                ][(n + s) % 4]
+                    .into(),
+            };
+            let mut record = Record::new_site(site.clone());
+            if let Record::Site(doc) = &mut record {
+                let note = ctx.note(
+                    NoteKind::Site,
+                    "Shut-off valve is behind the water heater.",
+                    &ctx.office,
+                    ctx.now,
+                );
+                doc.notes.insert(note.id, note);
+            }
+            ctx.create(record).map(|_| site.id)
+        })
+        .collect::<Result<_, _>>()?;
+    for j in 0..jobs {
+        job(
+            ctx,
+            rng,
+            id,
+            sites[j % sites.len()],
+            n * 4 + j,
+            monday,
+            today,
+            technicians,
+        )?;
+    }
+    if n % 7 == 3 {
+        // A deposit not tied to any invoice: the account's credit.
+        let payment = Payment {
+            id: PaymentId::new(),
+            account: id,
+            job: None,
+            invoice: None,
+            amount: "150.00".parse()?,
+            method: PaymentMethod::BankTransfer,
+            reference: format!("DEP-{}", 500 + n),
+            received_at: ctx.now,
+            recorded_by: ctx.office.author.user,
+            recorded_by_name: ctx.office.author.name.clone(),
+        };
+        ctx.create(Record::new_payment(payment))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn job(
+    ctx: &Ctx<'_, '_>,
+    rng: &mut StdRng,
+    account: AccountId,
+    site: SiteId,
+    k: usize,
+    monday: NaiveDate,
+    today: NaiveDate,
+    technicians: &[Writer],
+) -> anyhow_free::Result {
+    let day = monday + Duration::days((k % 5) as i64);
+    let hour = 8 + (k / 5 % 9) as u32;
+    let start = at(day, hour, [0, 30][k % 2]);
+    let (title, service) = SERVICES[k % SERVICES.len()];
+    let tech = (k % 10 != 9).then(|| &technicians[k % technicians.len()]);
+    let status = match day.cmp(&today) {
+        std::cmp::Ordering::Less => [
+            JobStatus::Completed,
+            JobStatus::Invoiced,
+            JobStatus::Invoiced,
+            JobStatus::Cancelled,
+        ][k % 4],
+        std::cmp::Ordering::Equal => [
+            JobStatus::Completed,
+            JobStatus::OnSite,
+            JobStatus::EnRoute,
+            JobStatus::Scheduled,
+            JobStatus::Scheduled,
+        ][k % 5],
+        std::cmp::Ordering::Greater => {
+            if k.is_multiple_of(13) {
+                JobStatus::OnHold
+            } else {
+                JobStatus::Scheduled
+            }
+        }
+    };
+    let estimate: fieldsync_protocol::Money =
+        format!("{}.00", 120 + rng.random_range(0..40) * 10).parse()?;
+    let id = JobId::new();
+    let mut technicians_map = BTreeMap::new();
+    if let Some(tech) = tech {
+        technicians_map.insert(tech.author.user, ctx.now);
+    }
+    let done = matches!(status, JobStatus::Completed | JobStatus::Invoiced);
+    let record = Job {
+        id,
+        account,
+        site,
+        title: title.into(),
+        requested_services: vec![service.into()],
+        pickup_address: None,
+        delivery_address: None,
+        inventory: Vec::new(),
+        estimate: Some(estimate),
+        final_amount: done.then_some(estimate),
+        status: if tech.is_none() && status != JobStatus::Cancelled {
+            JobStatus::Scheduled
+        } else {
+            status
+        },
+        technicians: technicians_map,
+        scheduled_start: Some(start),
+        scheduled_end: Some(Timestamp(start.0 + Duration::minutes(90))),
+        created_at: ctx.now,
+    };
+    let mut record = Record::new_job(record);
+    if let Record::Job(doc) = &mut record {
+        let request = ctx.note(
+            NoteKind::ServiceRequest,
+            &format!("Customer reports: {}.", title.to_lowercase()),
+            &ctx.office,
+            ctx.now,
+        );
+        doc.notes.insert(request.id, request);
+        if k.is_multiple_of(6) {
+            let private = ctx.note(
+                NoteKind::Private,
+                "Prefers morning visits; slow payer.",
+                &ctx.office,
+                ctx.now,
+            );
+            doc.notes.insert(private.id, private);
+        }
+        if let (true, Some(tech)) = (done, tech) {
+            let performed = ctx.note(
+                NoteKind::ServicePerformed,
+                &format!("{service}: done, tested, site left clean."),
+                tech,
+                Timestamp(start.0 + Duration::minutes(80)),
+            );
+            doc.notes.insert(performed.id, performed);
+        }
+        if status == JobStatus::Invoiced {
+            let seq = ctx.tx.next_counter("invoice")?;
+            let invoice = Invoice {
+                id: InvoiceId::new(),
+                job: id,
+                number: InvoiceNumber {
+                    device: 0,
+                    seq: seq as u32,
+                }
+                .to_string(),
+                date: Day(day),
+                lines: vec![
+                    InvoiceLine {
+                        description: service.into(),
+                        quantity: "1".parse()?,
+                        unit_price: estimate,
+                    },
+                    InvoiceLine {
+                        description: "Parts".into(),
+                        quantity: "2".parse()?,
+                        unit_price: "18.50".parse()?,
+                    },
+                ],
+                tax_rate: "7.5".parse()?,
+                voided: (k % 17 == 5).then(|| Voided {
+                    at: ctx.now,
+                    by: ctx.office.author.user,
+                    reason: "Billed twice".into(),
+                }),
+                created_by: ctx.office.author.user,
+                created_at: ctx.now,
+            };
+            let (invoice_id, total, void) = (invoice.id, invoice.total(), invoice.voided.is_some());
+            doc.invoices.insert(invoice.id, invoice);
+            if !void && k % 3 != 2 {
+                let amount = if k.is_multiple_of(3) {
+                    total
+                } else {
+                    fieldsync_protocol::Money((total.0 / rust_decimal::Decimal::TWO).round_dp(2))
+                };
+                ctx.create(Record::new_payment(Payment {
+                    id: PaymentId::new(),
+                    account,
+                    job: Some(id),
+                    invoice: Some(invoice_id),
+                    amount,
+                    method: [
+                        PaymentMethod::Card,
+                        PaymentMethod::Check,
+                        PaymentMethod::Cash,
+                    ][k % 3],
+                    reference: format!("{}", 7000 + k),
+                    received_at: Timestamp(start.0 + Duration::hours(2)),
+                    recorded_by: tech.map_or(ctx.office.author.user, |t| t.author.user),
+                    recorded_by_name: tech
+                        .map_or(ctx.office.author.name.clone(), |t| t.author.name.clone()),
+                }))?;
+            }
+        }
+    }
+    ctx.create(record)
+}
