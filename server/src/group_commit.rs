@@ -34,9 +34,13 @@ impl std::fmt::Debug for Pending {
 impl GroupCommit {
     /// Starts the committer task on `db`; `latest` receives the latest sequence number after
     /// every commit.
-    pub fn start(db: Db, latest: std::sync::Arc<watch::Sender<u64>>) -> GroupCommit {
+    pub fn start(
+        db: Db,
+        latest: std::sync::Arc<watch::Sender<u64>>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> GroupCommit {
         let (queue, rx) = mpsc::channel(4096);
-        tokio::spawn(run(db, rx, latest));
+        tokio::spawn(run(db, rx, latest, metrics));
         GroupCommit { queue }
     }
 
@@ -62,7 +66,12 @@ impl GroupCommit {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Pending>, latest: std::sync::Arc<watch::Sender<u64>>) {
+async fn run(
+    db: Db,
+    mut rx: mpsc::Receiver<Pending>,
+    latest: std::sync::Arc<watch::Sender<u64>>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCHES {
@@ -91,6 +100,15 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Pending>, latest: std::sync::Arc<wat
             .await;
         match result {
             Ok((outcomes, seq)) => {
+                metrics.committed(size, started.elapsed().as_secs_f64());
+                let count = |f: fn(&StoreOutcome) -> bool| {
+                    outcomes.iter().flatten().filter(|o| f(o)).count()
+                };
+                metrics.outcomes(
+                    count(|o| *o == StoreOutcome::Stored),
+                    count(|o| matches!(o, StoreOutcome::Refused(_))),
+                    count(|o| *o == StoreOutcome::Deferred),
+                );
                 tracing::debug!(batches = batch.len(), changes = size, elapsed = ?started.elapsed(), "group commit");
                 for (pending, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));

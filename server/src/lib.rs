@@ -35,6 +35,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 mod group_commit;
+pub mod metrics;
 mod routes;
 
 use std::future::Future;
@@ -59,6 +60,7 @@ pub struct AppState {
     /// Set when the server begins shutting down.
     stopping: Arc<watch::Sender<bool>>,
     commits: GroupCommit,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -71,13 +73,15 @@ impl AppState {
         let db = Db::open(db_path)?;
         let (epoch, latest) = (db.epoch(), db.latest_seq_at_open());
         let latest = Arc::new(watch::Sender::new(latest));
-        let commits = GroupCommit::start(db.clone(), Arc::clone(&latest));
+        let metrics = Arc::new(metrics::Metrics::default());
+        let commits = GroupCommit::start(db.clone(), Arc::clone(&latest), Arc::clone(&metrics));
         Ok(Self {
             db,
             epoch,
             latest,
             stopping: Arc::new(watch::Sender::new(false)),
             commits,
+            metrics,
         })
     }
 
@@ -104,6 +108,16 @@ impl AppState {
     /// Watches for the start of shutdown.
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stopping.subscribe()
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// A shared handle on the metrics, for tasks that outlive a borrow of the state.
+    pub fn metrics_handle(&self) -> Arc<metrics::Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Stores pushed batches through group commit.

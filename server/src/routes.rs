@@ -1,6 +1,7 @@
 //! The route table: every route the server answers, in one place.
 
 mod health;
+mod metrics;
 mod sync;
 
 use axum::Router;
@@ -13,6 +14,7 @@ use crate::error::ApiError;
 pub(crate) fn table() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/sync", get(sync::upgrade))
         .fallback(not_found)
 }

@@ -427,6 +427,19 @@ async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_on
     assert_eq!(server.quarantined(10).unwrap().len(), 3);
     client.send(&ClientMessage::Ping { nonce: 7 }).await;
     pong(&mut client, 7).await;
+    let (status, metrics) = fieldsync_tests::http_get(world.server.addr(), "/metrics")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("fieldsync_changes_refused_total 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fieldsync_changes_accepted_total 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("fieldsync_connections 1\n"), "{metrics}");
 }
 
 /// Waits for the pong (live `Changes` may come first), proving the connection still serves.

@@ -36,10 +36,13 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| async move {
             let number = device.number;
             tracing::info!(device = number, user = %device.user.name, "device connected");
+            let metrics = state.metrics_handle();
+            metrics.connected();
             match run(state, device, socket).await {
                 Ok(()) => tracing::info!(device = number, "device disconnected"),
                 Err(e) => tracing::warn!(device = number, error = %e, "device connection ended"),
             }
+            metrics.disconnected();
         })
 }
 
