@@ -479,3 +479,125 @@ async fn a_technician_only_ever_receives_documents_of_their_accounts() {
     );
     connection.close().await;
 }
+
+/// An office device edits a job through the sync protocol: the change is made on a copy of the
+/// server's document, as the office device holds it, and pushed.
+async fn office_edit(
+    world: &World,
+    office: &mut SyncClient,
+    job: JobId,
+    edit: impl FnOnce(&mut fieldsync_protocol::JobDoc),
+    batch: u64,
+) {
+    let mut doc = {
+        let store = Store::open(world.server.db_path()).unwrap();
+        store.load(job.into()).unwrap().unwrap()
+    };
+    let mut change = office_writer()
+        .edit(&mut doc, now(), |r| {
+            if let Record::Job(j) = r {
+                edit(j);
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    let changes = vec![DocData {
+        doc: job.into(),
+        data: change.bytes().to_vec(),
+    }];
+    office.send(&ClientMessage::Push { batch, changes }).await;
+    loop {
+        match office.recv().await {
+            Some(ServerMessage::Ack {
+                batch: b, refused, ..
+            }) if b == batch => {
+                assert!(refused.is_empty(), "{refused:?}");
+                return;
+            }
+            Some(_) => continue,
+            None => panic!("office connection closed"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_technicians_scope_follows_assignments_live() {
+    let world = world().await;
+    let addr = world.server.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tess = tablet(&dir, &world.tess);
+    let mut live = SyncClient::sync(addr, &world.tess.token, &mut tess).await;
+    let (other_account, other_job) = {
+        let store = Store::open(world.server.db_path()).unwrap();
+        let account = store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .find(|a| *a != world.account)
+            .unwrap();
+        (account, store.jobs_for_account(account).unwrap()[0].id)
+    };
+    assert!(tess.store().record(other_job.into()).unwrap().is_none());
+
+    let mut office = SyncClient::connect(addr, Some(&world.dana.token))
+        .await
+        .unwrap();
+    hello(&mut office).await;
+    let tess_user = world.tess.user;
+    office_edit(
+        &world,
+        &mut office,
+        other_job,
+        |j| {
+            j.record.technicians.insert(tess_user, now());
+        },
+        1,
+    )
+    .await;
+    // The newly assigned account reaches the tablet live, whole.
+    live.follow(&mut tess, |t| {
+        t.store().record(other_job.into()).unwrap().is_some()
+    })
+    .await;
+    let expected = Store::open(world.server.db_path())
+        .unwrap()
+        .doc_ids(&Scope::Accounts([other_account].into()))
+        .unwrap();
+    for id in &expected {
+        assert!(
+            tess.store().record(*id).unwrap().is_some(),
+            "{id} of the new account is missing"
+        );
+    }
+    for id in tess.store().doc_ids(&Scope::All).unwrap() {
+        let account = tess.store().record(id).unwrap().unwrap().account();
+        assert!(
+            account == world.account || account == other_account,
+            "{id} is outside Tess's scope"
+        );
+    }
+
+    // Unassigned: the account leaves the tablet.
+    office_edit(
+        &world,
+        &mut office,
+        other_job,
+        |j| {
+            j.record.technicians.remove(&tess_user);
+        },
+        2,
+    )
+    .await;
+    live.follow(&mut tess, |t| {
+        t.store().record(other_job.into()).unwrap().is_none()
+    })
+    .await;
+    for id in tess.store().doc_ids(&Scope::All).unwrap() {
+        assert_eq!(
+            tess.store().record(id).unwrap().unwrap().account(),
+            world.account
+        );
+    }
+}
