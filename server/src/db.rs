@@ -44,6 +44,9 @@ impl From<StoreError> for DbError {
     }
 }
 
+/// Reader connections beside the writer.
+const READERS: usize = 2;
+
 /// The replica store, shared by all requests.
 ///
 /// Cheap to clone. Async code reaches the connection only through [`Db::run`], which locks it
@@ -54,6 +57,9 @@ pub struct Db {
     epoch: u64,
     latest_at_open: u64,
     conn: Arc<Mutex<Store>>,
+    /// Connections for catch-up reads, so that sending changes to many devices never waits for
+    /// (or holds up) the writer: SQLite in WAL mode reads beside a writer.
+    readers: Arc<[Mutex<Store>]>,
 }
 
 impl Db {
@@ -77,6 +83,11 @@ impl Db {
             epoch,
             latest_at_open,
             conn: Arc::new(Mutex::new(conn)),
+            readers: (0..READERS)
+                .map(|_| Store::open(path).map(Mutex::new))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| open_error(Box::new(e)))?
+                .into(),
         })
     }
 
@@ -104,6 +115,25 @@ impl Db {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
             let mut store = conn.lock().map_err(|_| DbError::Poisoned)?;
+            f(&mut store)
+        })
+        .await?
+    }
+
+    /// Runs `f`, which must only read, with one of the reader connections.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, DbError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            // Take the first free reader, else wait for one.
+            let free = readers.iter().find_map(|r| r.try_lock().ok());
+            let mut store = match free {
+                Some(store) => store,
+                None => readers[0].lock().map_err(|_| DbError::Poisoned)?,
+            };
             f(&mut store)
         })
         .await?

@@ -32,7 +32,11 @@ pub(crate) async fn upgrade(
         Ok(device) => device,
         Err(refused) => return refused.into_response(),
     };
+    // Small socket buffers: an idle connection must stay cheap (frames larger than a buffer
+    // are still read and written whole).
     ws.max_message_size(MAX_FRAME)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             let number = device.number;
             tracing::info!(device = number, user = %device.user.name, "device connected");
@@ -175,21 +179,25 @@ impl Connection {
                 }
                 other => {
                     let shared = Arc::clone(&self.shared);
-                    let run = self
-                        .state
-                        .db()
-                        .run(move |store| {
-                            let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-                            let (session, host) = &mut *guard;
-                            let run = host.run(store, session, vec![other])?;
-                            let latest = if run.committed {
-                                Some(store.latest_seq()?)
-                            } else {
-                                None
-                            };
-                            Ok((run, latest))
-                        })
-                        .await?;
+                    // Catch-up loads only read: they use a reader connection.
+                    let read_only = matches!(other, ServerOutput::Load { .. });
+                    let db = self.state.db();
+                    let work = move |store: &mut Store| {
+                        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                        let (session, host) = &mut *guard;
+                        let run = host.run(store, session, vec![other])?;
+                        let latest = if run.committed {
+                            Some(store.latest_seq()?)
+                        } else {
+                            None
+                        };
+                        Ok((run, latest))
+                    };
+                    let run = if read_only {
+                        db.read(work).await?
+                    } else {
+                        db.run(work).await?
+                    };
                     let (run, latest) = run;
                     if let Some(seq) = latest {
                         self.state.publish(seq);

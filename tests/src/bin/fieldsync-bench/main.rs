@@ -3,6 +3,10 @@
 //! ```text
 //! cargo run --release --bin fieldsync-bench -- reconnect
 //! cargo run --release --bin fieldsync-bench -- load
+//! cargo build --release --bins -p fieldsync-tests   # then, against the server process:
+//! cargo run --release --bin fieldsync-bench -- ingest
+//! cargo run --release --bin fieldsync-bench -- fanout [watchers=500] [changes/s=100]
+//! cargo run --release --bin fieldsync-bench -- connections
 //! ```
 //!
 //! Each prints one figure a line as `name: value unit`.
@@ -19,19 +23,33 @@ use fieldsync_store::host::{ConnectionHost, DeviceContext, DeviceHost};
 use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
 
+mod net;
+
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
+    let runtime = || tokio::runtime::Runtime::new().expect("a tokio runtime");
     match scenario.as_str() {
         "reconnect" => reconnect(),
         "load" => load(),
+        "ingest" => runtime().block_on(net::ingest()),
+        "fanout" => {
+            let arg = |n: usize, default: u64| {
+                std::env::args()
+                    .nth(n)
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(default)
+            };
+            runtime().block_on(net::fanout(arg(2, 500) as usize, arg(3, 100)))
+        }
+        "connections" => runtime().block_on(net::connections()),
         _ => {
-            eprintln!("usage: fieldsync-bench <reconnect|load>");
+            eprintln!("usage: fieldsync-bench <reconnect|load|ingest|fanout|connections>");
             std::process::exit(2);
         }
     }
 }
 
-fn print(name: &str, value: impl std::fmt::Display, unit: &str) {
+pub(crate) fn print(name: &str, value: impl std::fmt::Display, unit: &str) {
     println!("{name}: {value} {unit}");
 }
 

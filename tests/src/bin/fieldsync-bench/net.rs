@@ -1,0 +1,365 @@
+//! Benchmarks over real WebSockets against the server in its own process
+//! (`fieldsync-server-under-test`, built beside this binary).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automerge::ActorId;
+use fieldsync_protocol::wire::{ClientMessage, DocData, PROTOCOL_VERSION, ServerMessage};
+use fieldsync_protocol::{Author, DocId, PaymentMethod, Record, Role, Timestamp, UserId, Writer};
+use fieldsync_store::Store;
+use fieldsync_tests::sync_client::SyncClient;
+
+use crate::print;
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A database with the demo company and one office device; returns its token.
+fn setup(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
+    let (path, tokens) = setup_devices(dir, 1);
+    (path, tokens.into_iter().next().unwrap())
+}
+
+/// A database with the demo company and `n` office devices; returns their tokens.
+fn setup_devices(dir: &tempfile::TempDir, n: usize) -> (std::path::PathBuf, Vec<String>) {
+    let path = dir.path().join("server.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let today = chrono::Utc::now().date_naive();
+    fieldsync_server::demo::load(&mut store, today).unwrap();
+    let tx = store.transaction().unwrap();
+    let office = tx.add_user("bench", Role::Office, None).unwrap();
+    let tokens = (0..n)
+        .map(|i| {
+            let (token, hash) = fieldsync_server::auth::new_device_token();
+            tx.add_device(office.id, &format!("bench {i}"), hash)
+                .unwrap();
+            token
+        })
+        .collect();
+    tx.commit().unwrap();
+    (path, tokens)
+}
+
+fn start(db: &std::path::Path) -> Server {
+    let exe = std::env::current_exe()
+        .unwrap()
+        .with_file_name("fieldsync-server-under-test");
+    let mut child = Command::new(&exe)
+        .arg(db)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (build it: cargo build --release --bins -p fieldsync-tests)",
+                exe.display()
+            )
+        });
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    Server { child, addr }
+}
+
+async fn connect(addr: SocketAddr, token: &str) -> SyncClient {
+    let mut client = SyncClient::connect(addr, Some(token)).await.unwrap();
+    let cursor = None;
+    client
+        .send(&ClientMessage::Hello {
+            version: PROTOCOL_VERSION,
+            cursor,
+        })
+        .await;
+    loop {
+        if let Some(ServerMessage::Changes { complete: true, .. }) = client.recv().await {
+            return client;
+        }
+    }
+}
+
+/// `count` payment documents, each one change, made by an office writer.
+fn payments(count: usize, account: fieldsync_protocol::AccountId) -> Vec<DocData> {
+    let writer = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Bench".into(),
+        },
+        role: Role::Office,
+    };
+    let now = Timestamp(chrono::Utc::now());
+    (0..count)
+        .map(|i| {
+            let payment = fieldsync_protocol::Payment {
+                id: fieldsync_protocol::PaymentId::new(),
+                account,
+                job: None,
+                invoice: None,
+                amount: format!("{}.{:02}", 1 + i % 500, i % 100).parse().unwrap(),
+                method: PaymentMethod::Card,
+                reference: format!("bench {i}"),
+                received_at: now,
+                recorded_by: writer.author.user,
+                recorded_by_name: "Bench".into(),
+            };
+            let record = Record::new_payment(payment);
+            let (_, mut change) = writer.create(&record, now).unwrap();
+            DocData {
+                doc: record.doc_id(),
+                data: change.bytes().to_vec(),
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+async fn wait_ack(client: &mut SyncClient, batch: u64) {
+    loop {
+        match client.recv().await {
+            Some(ServerMessage::Ack {
+                batch: b, refused, ..
+            }) if b == batch => {
+                assert!(refused.is_empty(), "{refused:?}");
+                return;
+            }
+            Some(_) => continue,
+            None => panic!("connection closed"),
+        }
+    }
+}
+
+pub async fn ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, token) = setup(&dir);
+    let account = Store::open(&db).unwrap().accounts().unwrap()[0].id;
+    let server = start(&db);
+    // Throughput: 16 devices, each pushing 2,000 changes in batches of 50, 4 batches in flight.
+    let (devices, per_device, batch_size) = (16usize, 2_000usize, 50usize);
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..devices {
+        let changes = payments(per_device, account);
+        let mut client = connect(server.addr, &token).await;
+        tasks.push(tokio::spawn(async move {
+            let mut batch = 0u64;
+            let mut in_flight = std::collections::VecDeque::new();
+            for chunk in changes.chunks(batch_size) {
+                batch += 1;
+                client
+                    .send(&ClientMessage::Push {
+                        batch,
+                        changes: chunk.to_vec(),
+                    })
+                    .await;
+                in_flight.push_back(batch);
+                if in_flight.len() == 4 {
+                    wait_ack(&mut client, in_flight.pop_front().unwrap()).await;
+                }
+            }
+            while let Some(b) = in_flight.pop_front() {
+                wait_ack(&mut client, b).await;
+            }
+        }));
+    }
+    let connected = started.elapsed();
+    let pushing = Instant::now();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = pushing.elapsed().as_secs_f64();
+    let _ = connected;
+    print("ingest_devices", devices, "devices");
+    print("ingest_changes", devices * per_device, "changes");
+    print(
+        "ingest_acknowledged_per_second",
+        format!("{:.0}", (devices * per_device) as f64 / elapsed),
+        "changes/s",
+    );
+
+    // Latency at 1,000 changes/s: 10 devices, each one single-change push every 10 ms.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let changes = payments(200, account);
+        let mut client = connect(server.addr, &token).await;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            for (i, change) in changes.into_iter().enumerate() {
+                tick.tick().await;
+                let sent = Instant::now();
+                client
+                    .send(&ClientMessage::Push {
+                        batch: i as u64 + 1,
+                        changes: vec![change],
+                    })
+                    .await;
+                wait_ack(&mut client, i as u64 + 1).await;
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    latencies.sort();
+    print(
+        "ack_latency_at_1000_per_second_p50",
+        format!("{:.2}", percentile(&latencies, 0.50)),
+        "ms",
+    );
+    print(
+        "ack_latency_at_1000_per_second_p99",
+        format!("{:.2}", percentile(&latencies, 0.99)),
+        "ms",
+    );
+}
+
+/// `watchers` office connections watch while one device pushes `rate` changes a second for
+/// `watchers` office connections watch while one device pushes `rate` changes a second for
+/// three seconds; prints the latency from push to receipt on every watcher.
+pub async fn fanout(watchers: usize, rate: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    // The watchers and the writer are different devices: a device is not sent its own changes.
+    let (db, tokens) = setup_devices(&dir, 2);
+    let (token, writer_token) = (&tokens[0], &tokens[1]);
+    let account = Store::open(&db).unwrap().accounts().unwrap()[0].id;
+    let server = start(&db);
+    let seconds = 3u64;
+    let changes = payments((rate * seconds) as usize, account);
+    let sent_at: Arc<Mutex<HashMap<DocId, Instant>>> = Default::default();
+    // Everyone connected (and caught up) before the first change.
+    let mut clients = Vec::with_capacity(watchers);
+    for _ in 0..watchers {
+        clients.push(connect(server.addr, token).await);
+    }
+    let expected = changes.len();
+    let mut tasks = Vec::new();
+    for mut client in clients {
+        let sent_at = Arc::clone(&sent_at);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(expected);
+            let deadline = Instant::now() + Duration::from_secs(seconds + 30);
+            while latencies.len() < expected && Instant::now() < deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, client.recv()).await {
+                    Ok(Some(ServerMessage::Changes { docs, .. })) => {
+                        let now = Instant::now();
+                        let sent = sent_at.lock().unwrap();
+                        latencies.extend(
+                            docs.iter()
+                                .filter_map(|d| sent.get(&d.doc))
+                                .map(|t| now - *t),
+                        );
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            latencies
+        }));
+    }
+    let mut writer = connect(server.addr, writer_token).await;
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate.max(1)));
+    for (i, change) in changes.into_iter().enumerate() {
+        tick.tick().await;
+        sent_at.lock().unwrap().insert(change.doc, Instant::now());
+        writer
+            .send(&ClientMessage::Push {
+                batch: i as u64 + 1,
+                changes: vec![change],
+            })
+            .await;
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    latencies.sort();
+    print("fanout_watchers", watchers, "connections");
+    print("fanout_rate", rate, "changes/s");
+    print(
+        "fanout_deliveries_expected",
+        watchers * expected,
+        "messages",
+    );
+    print("fanout_deliveries", latencies.len(), "messages");
+    print(
+        "fanout_latency_p50",
+        format!("{:.2}", percentile(&latencies, 0.50)),
+        "ms",
+    );
+    print(
+        "fanout_latency_p99",
+        format!("{:.2}", percentile(&latencies, 0.99)),
+        "ms",
+    );
+}
+
+pub async fn connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, token) = setup(&dir);
+    let server = start(&db);
+    let mut clients = Vec::new();
+    // Warm up: the first connections load caches that later ones share.
+    for _ in 0..20 {
+        clients.push(connect(server.addr, &token).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = server.rss_kib();
+    let count = 1_000;
+    for _ in 0..count {
+        clients.push(connect(server.addr, &token).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.rss_kib();
+    print("idle_connections", count, "connections");
+    print("server_rss_before", before, "KiB");
+    print("server_rss_after", after, "KiB");
+    print(
+        "memory_per_idle_connection",
+        format!("{:.1}", after.saturating_sub(before) as f64 / count as f64),
+        "KiB",
+    );
+}
