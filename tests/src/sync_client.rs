@@ -81,6 +81,41 @@ impl SyncClient {
         }
     }
 
+    /// Sends `Hello` (as a new device, no cursor) and waits until the server has sent
+    /// everything in scope.
+    pub async fn hello(&mut self) {
+        let hello = ClientMessage::Hello {
+            version: fieldsync_protocol::wire::PROTOCOL_VERSION,
+            cursor: None,
+        };
+        self.send(&hello).await;
+        loop {
+            match self.recv().await {
+                Some(ServerMessage::Changes { complete: true, .. }) => return,
+                Some(_) => continue,
+                None => panic!("the server closed the connection during the handshake"),
+            }
+        }
+    }
+
+    /// Waits for the acknowledgement of `batch`, passing over other messages; returns what it
+    /// refused and deferred.
+    pub async fn ack(&mut self, batch: u64) -> (Vec<fieldsync_protocol::wire::Refusal>, Vec<u32>) {
+        loop {
+            match self.recv().await {
+                Some(ServerMessage::Ack {
+                    batch: b,
+                    refused,
+                    deferred,
+                }) if b == batch => {
+                    return (refused, deferred);
+                }
+                Some(_) => continue,
+                None => panic!("the server closed the connection before acknowledging {batch}"),
+            }
+        }
+    }
+
     /// Connects `tablet` and syncs until it has caught up and the server acknowledged all its
     /// changes; returns the connection for more (live) traffic.
     pub async fn sync(addr: SocketAddr, token: &str, tablet: &mut Tablet) -> SyncClient {

@@ -277,29 +277,13 @@ async fn an_old_protocol_version_is_told_to_update() {
     );
 }
 
-async fn hello(client: &mut SyncClient) {
-    client
-        .send(&ClientMessage::Hello {
-            version: PROTOCOL_VERSION,
-            cursor: None,
-        })
-        .await;
-    loop {
-        match client.recv().await {
-            Some(ServerMessage::Changes { complete: true, .. }) => return,
-            Some(_) => continue,
-            None => panic!("closed during the handshake"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_malformed_frame_gets_an_error_and_the_connection_carries_on() {
     let world = world().await;
     let mut client = SyncClient::connect(world.server.addr(), Some(&world.dana.token))
         .await
         .unwrap();
-    hello(&mut client).await;
+    client.hello().await;
     client.send_raw(vec![0xF5, 0xFF, 0xFF, 0xFF, 0x00]).await;
     match client.recv().await {
         Some(ServerMessage::Error {
@@ -318,7 +302,7 @@ async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_on
     let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
         .await
         .unwrap();
-    hello(&mut client).await;
+    client.hello().await;
     let tech = Writer {
         actor: ActorId::random(),
         author: Author {
@@ -391,17 +375,7 @@ async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_on
     client
         .send(&ClientMessage::Push { batch: 1, changes })
         .await;
-    let (refused, deferred) = loop {
-        match client.recv().await {
-            Some(ServerMessage::Ack {
-                batch: 1,
-                refused,
-                deferred,
-            }) => break (refused, deferred),
-            Some(_) => continue,
-            None => panic!("closed"),
-        }
-    };
+    let (refused, deferred) = client.ack(1).await;
     assert!(deferred.is_empty());
     let reasons: Vec<(u32, &str)> = refused
         .iter()
@@ -507,18 +481,8 @@ async fn office_edit(
         data: change.bytes().to_vec(),
     }];
     office.send(&ClientMessage::Push { batch, changes }).await;
-    loop {
-        match office.recv().await {
-            Some(ServerMessage::Ack {
-                batch: b, refused, ..
-            }) if b == batch => {
-                assert!(refused.is_empty(), "{refused:?}");
-                return;
-            }
-            Some(_) => continue,
-            None => panic!("office connection closed"),
-        }
-    }
+    let (refused, _) = office.ack(batch).await;
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 #[tokio::test]
@@ -544,7 +508,7 @@ async fn a_technicians_scope_follows_assignments_live() {
     let mut office = SyncClient::connect(addr, Some(&world.dana.token))
         .await
         .unwrap();
-    hello(&mut office).await;
+    office.hello().await;
     let tess_user = world.tess.user;
     office_edit(
         &world,

@@ -61,6 +61,14 @@ fn scope_of(store: &Store, user: UserId, role: Role) -> fieldsync_store::Result<
 
 type Shared = Arc<Mutex<(ServerSession, ConnectionHost)>>;
 
+/// The connection's session and host. A panic while they were locked leaves nothing half
+/// written to the database (transactions roll back), so a poisoned lock is taken over.
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, (ServerSession, ConnectionHost)> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 struct Connection {
     state: AppState,
     shared: Shared,
@@ -140,11 +148,7 @@ async fn run(
 
 impl Connection {
     fn session<T>(&self, f: impl FnOnce(&mut ServerSession) -> T) -> T {
-        let mut guard = self
-            .shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard.0)
+        f(&mut lock(&self.shared).0)
     }
 
     /// Carries out the engine's outputs in order; returns whether the connection must close.
@@ -167,13 +171,7 @@ impl Connection {
                     return Ok(true);
                 }
                 ServerOutput::Store { batch, changes } => {
-                    let device = self
-                        .shared
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .1
-                        .device
-                        .clone();
+                    let device = lock(&self.shared).1.device.clone();
                     let outcomes = self.state.commits().store(device, changes).await?;
                     queue.extend(self.session(|s| s.stored(batch, outcomes)));
                 }
@@ -183,7 +181,7 @@ impl Connection {
                     let read_only = matches!(other, ServerOutput::Load { .. });
                     let db = self.state.db();
                     let work = move |store: &mut Store| {
-                        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut guard = lock(&shared);
                         let (session, host) = &mut *guard;
                         let run = host.run(store, session, vec![other])?;
                         let latest = if run.committed {
@@ -223,7 +221,7 @@ impl Connection {
             .db()
             .run(move |store| {
                 let scope = scope_of(store, user, role)?;
-                let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                let mut guard = lock(&shared);
                 let (session, host) = &mut *guard;
                 let (joined, left) = host.device.rescope(scope);
                 let mut out = Vec::new();

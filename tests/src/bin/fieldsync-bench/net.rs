@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use automerge::ActorId;
-use fieldsync_protocol::wire::{ClientMessage, DocData, PROTOCOL_VERSION, ServerMessage};
+use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
 use fieldsync_protocol::{Author, DocId, PaymentMethod, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::Store;
 use fieldsync_tests::sync_client::SyncClient;
@@ -96,18 +96,8 @@ fn start(db: &std::path::Path) -> Server {
 
 async fn connect(addr: SocketAddr, token: &str) -> SyncClient {
     let mut client = SyncClient::connect(addr, Some(token)).await.unwrap();
-    let cursor = None;
+    client.hello().await;
     client
-        .send(&ClientMessage::Hello {
-            version: PROTOCOL_VERSION,
-            cursor,
-        })
-        .await;
-    loop {
-        if let Some(ServerMessage::Changes { complete: true, .. }) = client.recv().await {
-            return client;
-        }
-    }
 }
 
 /// `count` payment documents, each one change, made by an office writer.
@@ -154,18 +144,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn wait_ack(client: &mut SyncClient, batch: u64) {
-    loop {
-        match client.recv().await {
-            Some(ServerMessage::Ack {
-                batch: b, refused, ..
-            }) if b == batch => {
-                assert!(refused.is_empty(), "{refused:?}");
-                return;
-            }
-            Some(_) => continue,
-            None => panic!("connection closed"),
-        }
-    }
+    let (refused, _) = client.ack(batch).await;
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 pub async fn ingest() {
