@@ -38,9 +38,10 @@ impl GroupCommit {
         db: Db,
         latest: std::sync::Arc<watch::Sender<u64>>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
+        recent: std::sync::Arc<crate::recent::Recent>,
     ) -> GroupCommit {
         let (queue, rx) = mpsc::channel(4096);
-        tokio::spawn(run(db, rx, latest, metrics));
+        tokio::spawn(run(db, rx, latest, metrics, recent));
         GroupCommit { queue }
     }
 
@@ -71,6 +72,7 @@ async fn run(
     mut rx: mpsc::Receiver<Pending>,
     latest: std::sync::Arc<watch::Sender<u64>>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    recent: std::sync::Arc<crate::recent::Recent>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -89,17 +91,20 @@ async fn run(
         let result = db
             .run(move |store| {
                 let tx = store.transaction()?;
+                let before = tx.latest_seq()?;
                 let mut outcomes = Vec::with_capacity(jobs.len());
                 for (device, changes) in &jobs {
                     outcomes.push(store_checked(&tx, device, changes)?);
                 }
+                // What this commit stores, read once for every live session.
+                let stored = tx.logged_after(before)?;
                 let seq = tx.latest_seq()?;
                 tx.commit()?;
-                Ok((outcomes, seq))
+                Ok((outcomes, seq, before, stored))
             })
             .await;
         match result {
-            Ok((outcomes, seq)) => {
+            Ok((outcomes, seq, before, stored)) => {
                 metrics.committed(size, started.elapsed().as_secs_f64());
                 let count = |f: fn(&StoreOutcome) -> bool| {
                     outcomes.iter().flatten().filter(|o| f(o)).count()
@@ -113,6 +118,8 @@ async fn run(
                 for (pending, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));
                 }
+                // The ring first: the sessions woken next read from it.
+                recent.extend(before, stored);
                 crate::publish(&latest, seq);
             }
             Err(e) => {

@@ -36,6 +36,7 @@ pub mod demo;
 pub mod error;
 mod group_commit;
 pub mod metrics;
+pub mod recent;
 mod routes;
 
 use std::future::Future;
@@ -61,6 +62,7 @@ pub struct AppState {
     stopping: Arc<watch::Sender<bool>>,
     commits: GroupCommit,
     metrics: Arc<metrics::Metrics>,
+    recent: Arc<recent::Recent>,
 }
 
 impl AppState {
@@ -74,7 +76,13 @@ impl AppState {
         let (epoch, latest) = (db.epoch(), db.latest_seq_at_open());
         let latest = Arc::new(watch::Sender::new(latest));
         let metrics = Arc::new(metrics::Metrics::default());
-        let commits = GroupCommit::start(db.clone(), Arc::clone(&latest), Arc::clone(&metrics));
+        let recent = Arc::new(recent::Recent::new(*latest.borrow()));
+        let commits = GroupCommit::start(
+            db.clone(),
+            Arc::clone(&latest),
+            Arc::clone(&metrics),
+            Arc::clone(&recent),
+        );
         Ok(Self {
             db,
             epoch,
@@ -82,6 +90,7 @@ impl AppState {
             stopping: Arc::new(watch::Sender::new(false)),
             commits,
             metrics,
+            recent,
         })
     }
 
@@ -108,6 +117,11 @@ impl AppState {
     /// Watches for the start of shutdown.
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stopping.subscribe()
+    }
+
+    /// The changes of the latest commits, for live sessions.
+    pub fn recent(&self) -> &recent::Recent {
+        &self.recent
     }
 
     /// The server's metrics.

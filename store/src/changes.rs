@@ -27,6 +27,75 @@ pub(crate) fn latest_seq(conn: &Connection) -> Result<u64> {
     Ok(codec::seq_of(stmt.query_row([], |row| row.get(0))?))
 }
 
+/// One change of the change log, with what scoping needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedChange {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its document.
+    pub doc: DocId,
+    /// The document's account (`None` if the document is unreadable).
+    pub account: Option<AccountId>,
+    /// Who made it.
+    pub origin: Origin,
+    /// The change's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Calls `each` for every logged change with `after < seq <= upto`, in order, until it returns
+/// `false`. Compacted changes' bytes come from their document.
+fn for_each_logged(
+    conn: &Connection,
+    after: u64,
+    upto: u64,
+    mut each: impl FnMut(
+        u64,
+        DocId,
+        Option<AccountId>,
+        Origin,
+        &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<bool>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.seq, c.doc, c.hash, c.bytes, c.origin, d.account
+         FROM changes c JOIN documents d ON d.id = c.doc
+         WHERE c.seq > ?1 AND c.seq <= ?2 ORDER BY c.seq",
+    )?;
+    let mut rows = stmt.query([codec::seq(after), codec::seq(upto)])?;
+    let loaded: std::cell::RefCell<HashMap<DocId, AutoCommit>> = Default::default();
+    while let Some(row) = rows.next()? {
+        let seq = codec::seq_of(row.get(0)?);
+        let origin = Origin(row.get(4)?);
+        let account = match row.get_ref(5)?.as_blob_or_null()? {
+            Some(bytes) => AccountId::from_slice(bytes).ok(),
+            None => None,
+        };
+        let doc = codec::id(row, 1, DocId::from_slice)?;
+        let stored = row.get_ref(3)?.as_blob_or_null()?.map(<[u8]>::to_vec);
+        let hash = codec::hash(row, 2)?;
+        let bytes = || -> Result<Vec<u8>> {
+            if let Some(bytes) = &stored {
+                return Ok(bytes.clone());
+            }
+            let mut loaded = loaded.borrow_mut();
+            let document = match loaded.entry(doc) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(documents::load(conn, doc)?.ok_or_else(|| missing(doc))?)
+                }
+            };
+            let change = document.get_change_by_hash(&hash).ok_or_else(|| {
+                StoreError::Corrupt(format!("document {doc} lacks its logged change {hash}"))
+            })?;
+            Ok(change.raw_bytes().to_vec())
+        };
+        if !each(seq, doc, account, origin, &bytes)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Every change after `after` in scope and not from `exclude`, grouped per document, up to about
 /// `max_bytes` (a page always holds at least one change, and never splits one).
 pub(crate) fn changes_since(
@@ -37,28 +106,14 @@ pub(crate) fn changes_since(
     max_bytes: usize,
 ) -> Result<Page> {
     let latest = latest_seq(conn)?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.seq, c.doc, c.hash, c.bytes, c.origin, d.account
-         FROM changes c JOIN documents d ON d.id = c.doc
-         WHERE c.seq > ?1 AND c.seq <= ?2 ORDER BY c.seq",
-    )?;
-    let mut rows = stmt.query([codec::seq(after), codec::seq(latest)])?;
     let mut docs: Vec<DocData> = Vec::new();
     let mut index: HashMap<DocId, usize> = HashMap::new();
-    let mut loaded: HashMap<DocId, AutoCommit> = HashMap::new();
     let mut size = 0;
     let mut to = after.max(latest);
-    while let Some(row) = rows.next()? {
-        let seq = codec::seq_of(row.get(0)?);
-        let origin = Origin(row.get(4)?);
-        let account = match row.get_ref(5)?.as_blob_or_null()? {
-            Some(bytes) => AccountId::from_slice(bytes).ok(),
-            None => None,
-        };
+    for_each_logged(conn, after, latest, |seq, doc, account, origin, bytes| {
         if exclude == Some(origin) || !scope.allows(account) {
-            continue;
+            return Ok(true);
         }
-        let doc = codec::id(row, 1, DocId::from_slice)?;
         let at = *index.entry(doc).or_insert_with(|| {
             docs.push(DocData {
                 doc,
@@ -66,35 +121,38 @@ pub(crate) fn changes_since(
             });
             docs.len() - 1
         });
-        let data = &mut docs[at].data;
-        let before = data.len();
-        match row.get_ref(3)?.as_blob_or_null()? {
-            Some(bytes) => data.extend_from_slice(bytes),
-            None => {
-                let hash = codec::hash(row, 2)?;
-                let document = match loaded.entry(doc) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(documents::load(conn, doc)?.ok_or_else(|| missing(doc))?)
-                    }
-                };
-                let change = document.get_change_by_hash(&hash).ok_or_else(|| {
-                    StoreError::Corrupt(format!("document {doc} lacks its logged change {hash}"))
-                })?;
-                data.extend_from_slice(change.raw_bytes());
-            }
-        }
-        size += data.len() - before;
+        let bytes = bytes()?;
+        size += bytes.len();
+        docs[at].data.extend_from_slice(&bytes);
         if size >= max_bytes && seq < latest {
             to = seq;
-            break;
+            return Ok(false);
         }
-    }
+        Ok(true)
+    })?;
     Ok(Page {
         docs,
         to,
         complete: to >= latest,
     })
+}
+
+/// Every logged change after `after`, with its account and origin (for the server's in-memory
+/// fan-out of what a commit just stored).
+pub(crate) fn logged_after(conn: &Connection, after: u64) -> Result<Vec<LoggedChange>> {
+    let latest = latest_seq(conn)?;
+    let mut out = Vec::new();
+    for_each_logged(conn, after, latest, |seq, doc, account, origin, bytes| {
+        out.push(LoggedChange {
+            seq,
+            doc,
+            account,
+            origin,
+            bytes: bytes()?,
+        });
+        Ok(true)
+    })?;
+    Ok(out)
 }
 
 fn missing(doc: DocId) -> StoreError {

@@ -35,7 +35,7 @@ impl Scope {
     }
 
     /// Whether a document with this account (`None`: unreadable) is in scope.
-    pub(crate) fn allows(&self, account: Option<AccountId>) -> bool {
+    pub fn allows(&self, account: Option<AccountId>) -> bool {
         match self {
             Scope::All => true,
             Scope::Accounts(accounts) => account.is_some_and(|a| accounts.contains(&a)),

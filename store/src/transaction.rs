@@ -146,6 +146,12 @@ impl StoreTx<'_> {
         crate::meta::doc_account(&self.tx, doc)
     }
 
+    /// Every logged change after `after`, with its account and origin, as this transaction
+    /// sees them (so a committer can hand what it just stored to live sessions).
+    pub fn logged_after(&self, after: u64) -> Result<Vec<crate::LoggedChange>> {
+        crate::changes::logged_after(&self.tx, after)
+    }
+
     /// Adds one to the named counter and returns its new value (1 the first time).
     pub fn next_counter(&self, name: &str) -> Result<u64> {
         meta::next_counter(&self.tx, name)

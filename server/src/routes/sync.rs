@@ -170,6 +170,20 @@ impl Connection {
                     let _ = self.socket.send(Message::Close(None)).await;
                     return Ok(true);
                 }
+                ServerOutput::Load {
+                    after,
+                    initial: false,
+                } if let Some((docs, to)) = {
+                    let guard = lock(&self.shared);
+                    let device = &guard.1.device;
+                    self.state
+                        .recent()
+                        .since(after, &device.scope, device.origin)
+                } =>
+                {
+                    // Served from the latest commits in memory, without the database.
+                    queue.extend(self.session(|s| s.loaded(docs, to, false)));
+                }
                 ServerOutput::Store { batch, changes } => {
                     let device = lock(&self.shared).1.device.clone();
                     let outcomes = self.state.commits().store(device, changes).await?;

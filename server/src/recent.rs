@@ -1,0 +1,153 @@
+//! The changes of the latest commits, in memory, so that live sessions send them without each
+//! querying the database: group commit reads what it stored once, and every session filters
+//! that by its scope. A session that is further behind than the ring reaches reads SQLite.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use fieldsync_protocol::DocId;
+use fieldsync_protocol::wire::DocData;
+use fieldsync_store::{LoggedChange, Origin, Scope};
+
+/// Most changes kept.
+const CAPACITY: usize = 20_000;
+/// Most change bytes kept.
+const MAX_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Debug)]
+struct Ring {
+    /// The ring holds every change with `lo < seq <= hi`.
+    lo: u64,
+    hi: u64,
+    changes: VecDeque<LoggedChange>,
+    bytes: usize,
+}
+
+/// Recently committed changes.
+#[derive(Debug)]
+pub struct Recent {
+    ring: Mutex<Ring>,
+}
+
+impl Recent {
+    /// An empty ring at the database's latest sequence number.
+    pub fn new(latest: u64) -> Recent {
+        Recent {
+            ring: Mutex::new(Ring {
+                lo: latest,
+                hi: latest,
+                changes: VecDeque::new(),
+                bytes: 0,
+            }),
+        }
+    }
+
+    fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A commit stored `changes`, every change after `before`. If something else was committed
+    /// since the ring's last commit, the ring starts again from here.
+    pub fn extend(&self, before: u64, changes: Vec<LoggedChange>) {
+        let mut ring = self.ring();
+        if before != ring.hi {
+            *ring = Ring {
+                lo: before,
+                hi: before,
+                changes: VecDeque::new(),
+                bytes: 0,
+            };
+        }
+        for change in changes {
+            ring.hi = ring.hi.max(change.seq);
+            ring.bytes += change.bytes.len();
+            ring.changes.push_back(change);
+        }
+        while ring.changes.len() > CAPACITY || ring.bytes > MAX_BYTES {
+            let Some(oldest) = ring.changes.pop_front() else {
+                break;
+            };
+            ring.bytes -= oldest.bytes.len();
+            ring.lo = oldest.seq;
+        }
+    }
+
+    /// What a session that has everything up to `after` lacks, for a device seeing `scope` and
+    /// not needing its own changes back: the data per document and the sequence number it
+    /// reaches. `None` when the ring does not hold everything after `after`, or nothing new.
+    pub fn since(&self, after: u64, scope: &Scope, own: Origin) -> Option<(Vec<DocData>, u64)> {
+        let ring = self.ring();
+        if after < ring.lo || after >= ring.hi {
+            return None;
+        }
+        let mut docs: Vec<DocData> = Vec::new();
+        let mut index: HashMap<DocId, usize> = HashMap::new();
+        let start = ring.changes.partition_point(|c| c.seq <= after);
+        for change in ring.changes.range(start..) {
+            if change.origin == own || !scope.allows(change.account) {
+                continue;
+            }
+            let at = *index.entry(change.doc).or_insert_with(|| {
+                docs.push(DocData {
+                    doc: change.doc,
+                    data: Vec::new(),
+                });
+                docs.len() - 1
+            });
+            docs[at].data.extend_from_slice(&change.bytes);
+        }
+        Some((docs, ring.hi))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_protocol::AccountId;
+
+    use super::*;
+
+    fn change(seq: u64, account: AccountId, origin: i64) -> LoggedChange {
+        LoggedChange {
+            seq,
+            doc: DocId::new(),
+            account: Some(account),
+            origin: Origin(origin),
+            bytes: vec![seq as u8],
+        }
+    }
+
+    #[test]
+    fn serves_only_what_it_holds_completely_filtered_by_scope_and_origin() {
+        let (mine, theirs) = (AccountId::new(), AccountId::new());
+        let recent = Recent::new(10);
+        recent.extend(
+            10,
+            vec![
+                change(11, mine, 2),
+                change(12, theirs, 2),
+                change(13, mine, 1),
+            ],
+        );
+        let scope = Scope::Accounts([mine].into());
+        let (docs, to) = recent.since(10, &scope, Origin(1)).unwrap();
+        assert_eq!(to, 13);
+        assert_eq!(
+            docs.len(),
+            1,
+            "the other account's change and the device's own are left out"
+        );
+        assert_eq!(docs[0].data, vec![11]);
+        assert_eq!(recent.since(12, &Scope::All, Origin(9)).unwrap().0.len(), 1);
+        assert!(
+            recent.since(9, &scope, Origin(1)).is_none(),
+            "older than the ring: ask the database"
+        );
+        assert!(recent.since(13, &scope, Origin(1)).is_none(), "nothing new");
+        // A commit the ring did not see (seq 14) makes it start again.
+        recent.extend(14, vec![change(15, mine, 2)]);
+        assert!(recent.since(13, &scope, Origin(1)).is_none());
+        assert_eq!(recent.since(14, &scope, Origin(1)).unwrap().1, 15);
+    }
+}
