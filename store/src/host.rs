@@ -13,7 +13,7 @@ use fieldsync_protocol::{DocId, Role};
 use crate::{CheckedOutcome, Origin, Result, Scope, Store};
 
 /// Most bytes of document data in one `Changes` message.
-pub const PAGE_BYTES: usize = 64 * 1024;
+pub const PAGE_BYTES: usize = 1024 * 1024;
 
 /// Something the device's user interface may want to know about.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -27,6 +27,16 @@ impl Rng {
         if n == 0 { 0 } else { self.0.random_range(0..n) }
     }
 
+    /// A random id (seeded: the same run makes the same ids).
+    pub fn uuid(&mut self) -> uuid::Uuid {
+        uuid::Uuid::from_u128(self.0.random::<u128>())
+    }
+
+    /// A random automerge actor (seeded).
+    pub fn actor(&mut self) -> ActorId {
+        ActorId::from(self.uuid().as_bytes().as_slice())
+    }
+
     /// One element of a non-empty slice.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
@@ -75,11 +85,11 @@ pub struct Seeded {
     pub payments: usize,
 }
 
-fn office() -> Writer {
+fn office(rng: &mut Rng) -> Writer {
     Writer {
-        actor: ActorId::random(),
+        actor: rng.actor(),
         author: Author {
-            user: UserId::new(),
+            user: UserId(rng.uuid()),
             name: "Dana Dispatch".into(),
         },
         role: Role::Office,
@@ -109,7 +119,7 @@ pub fn seed_company(
     accounts: usize,
     jobs_per_account: usize,
 ) -> Seeded {
-    let writer = office();
+    let writer = office(rng);
     let now = Timestamp::from_millis(1_790_000_000_000).unwrap();
     let mut seeded = Seeded::default();
     let tx = store.transaction().unwrap();
@@ -127,7 +137,7 @@ pub fn seed_company(
         } else {
             format!("{first} {last} #{n}")
         };
-        let id = AccountId::new();
+        let id = AccountId(rng.uuid());
         let account = Account {
             id,
             name,
@@ -166,7 +176,7 @@ pub fn seed_company(
         if let Record::Account(doc) = &mut record {
             for _ in 0..2 {
                 let contact = Contact {
-                    id: ContactId::new(),
+                    id: ContactId(rng.uuid()),
                     name: format!("{} {}", rng.pick(FIRST), rng.pick(LAST)),
                     role: "Facilities".into(),
                     email: Some(format!("contact{}@example.org", rng.below(100_000))),
@@ -178,7 +188,7 @@ pub fn seed_company(
         }
         create(record);
         let site = JobSite {
-            id: SiteId::new(),
+            id: SiteId(rng.uuid()),
             account: id,
             name: "Main site".into(),
             address: address(rng),
@@ -189,7 +199,7 @@ pub fn seed_company(
         for j in 0..jobs_per_account {
             let start = at(now, 60 * (j as u64 % 10) + rng.below(600));
             let job = Job {
-                id: JobId::new(),
+                id: JobId(rng.uuid()),
                 account: id,
                 site: site_id,
                 title: rng.pick(SERVICES).to_string(),
@@ -208,7 +218,12 @@ pub fn seed_company(
             create(Record::new_job(job));
         }
         create(Record::new_payment(payment(
-            id, None, "50.00", &writer, now,
+            PaymentId(rng.uuid()),
+            id,
+            None,
+            "50.00",
+            &writer,
+            now,
         )));
         seeded.payments += 1;
     }
@@ -217,6 +232,7 @@ pub fn seed_company(
 }
 
 fn payment(
+    id: PaymentId,
     account: AccountId,
     job: Option<(JobId, Option<InvoiceId>)>,
     amount: &str,
@@ -224,7 +240,7 @@ fn payment(
     now: Timestamp,
 ) -> Payment {
     Payment {
-        id: PaymentId::new(),
+        id,
         account,
         job: job.map(|j| j.0),
         invoice: job.and_then(|j| j.1),
@@ -239,7 +255,7 @@ fn payment(
 
 fn note(kind: NoteKind, writer: &Writer, now: Timestamp, rng: &mut Rng) -> Note {
     Note {
-        id: NoteId::new(),
+        id: NoteId(rng.uuid()),
         kind,
         text: format!("Checked unit {}; all good.", rng.below(100)),
         author: writer.author.user,
@@ -319,6 +335,7 @@ pub fn random_edit(
             let invoice = (!invoices.is_empty()).then(|| *rng.pick(&invoices));
             let amount = format!("{}.{:02}", 1 + rng.below(300), rng.below(100));
             let record = Record::new_payment(payment(
+                PaymentId(rng.uuid()),
                 account,
                 job.map(|j| (j, invoice)),
                 &amount,
@@ -346,9 +363,10 @@ pub fn random_edit(
             }
             .to_string();
             let price = format!("{}.{:02}", 10 + rng.below(500), rng.below(100));
+            let invoice_id = InvoiceId(rng.uuid());
             edit_job(&mut |j| {
                 let invoice = Invoice {
-                    id: InvoiceId::new(),
+                    id: invoice_id,
                     job: j.record.id,
                     number: number.clone(),
                     date: Day(now.0.date_naive()),

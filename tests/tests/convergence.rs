@@ -5,7 +5,7 @@
 //!
 //! `FIELDSYNC_SIM_SEEDS=N` runs seeds 0..N (default 60); `FIELDSYNC_SIM_SEED=S` replays one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use fieldsync_protocol::engine::{ClientConfig, ClientSession, OutboxItem, ServerSession};
@@ -49,7 +49,7 @@ struct Sim {
     now: u64,
     server_path: PathBuf,
     server: Store,
-    conns: HashMap<u64, Conn>,
+    conns: BTreeMap<u64, Conn>,
     next_conn: u64,
     replicas: Vec<Replica>,
     net: Vec<Packet>,
@@ -83,9 +83,9 @@ impl Sim {
             .map(|(i, role)| {
                 let path = dir.path().join(format!("replica{i}.sqlite3"));
                 let writer = Writer {
-                    actor: automerge::ActorId::random(),
+                    actor: rng.actor(),
                     author: Author {
-                        user: UserId::new(),
+                        user: UserId(rng.uuid()),
                         name: format!("user {i}"),
                     },
                     role: *role,
@@ -106,7 +106,7 @@ impl Sim {
             now: 0,
             server_path,
             server,
-            conns: HashMap::new(),
+            conns: BTreeMap::new(),
             next_conn: 1,
             replicas,
             net: Vec::new(),
@@ -266,9 +266,9 @@ impl Sim {
     fn office_edit_on_server(&mut self) {
         let now = Timestamp::from_millis(1_790_000_000_000 + self.now as i64).unwrap();
         let writer = Writer {
-            actor: automerge::ActorId::random(),
+            actor: self.rng.actor(),
             author: Author {
-                user: UserId::new(),
+                user: UserId(self.rng.uuid()),
                 name: "server office".into(),
             },
             role: Role::Office,
@@ -409,6 +409,8 @@ fn balances(store: &Store) -> BTreeMap<String, String> {
 struct Ran {
     changes: usize,
     fallbacks: usize,
+    /// Digest of the converged documents: a replayed seed reproduces it exactly.
+    digest: String,
 }
 
 fn run(seed: u64) -> Ran {
@@ -420,6 +422,9 @@ fn run(seed: u64) -> Ran {
     let server = snapshot(&sim.server);
     let server_balances = balances(&sim.server);
     for (r, replica) in sim.replicas.iter().enumerate() {
+        if snapshot(&replica.store) != server {
+            diagnose(r, &replica.store, &sim.server);
+        }
         assert_eq!(
             snapshot(&replica.store),
             server,
@@ -468,6 +473,7 @@ fn run(seed: u64) -> Ran {
     Ran {
         changes: sim.replicas.iter().map(|r| r.made.len()).sum(),
         fallbacks: sim.fallbacks,
+        digest: server.1.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }
 
@@ -475,7 +481,10 @@ fn run(seed: u64) -> Ran {
 fn replicas_converge_under_faults() {
     if let Ok(seed) = std::env::var("FIELDSYNC_SIM_SEED") {
         let ran = run(seed.parse().expect("FIELDSYNC_SIM_SEED is a number"));
-        eprintln!("seed {seed}: {ran:?}");
+        eprintln!(
+            "seed {seed}: {} changes, {} fallbacks, documents digest {}",
+            ran.changes, ran.fallbacks, ran.digest
+        );
         return;
     }
     let mut total = Ran::default();
@@ -506,5 +515,53 @@ fn replicas_converge_under_faults() {
     assert!(
         seeds < 10 || total.fallbacks > 0,
         "no run exercised the sync fallback"
+    );
+}
+
+/// Says which documents differ and how, before the assertion fails.
+fn diagnose(r: usize, replica: &Store, server: &Store) {
+    for id in server.doc_ids(&Scope::All).unwrap() {
+        let mut ours = replica.load(id).unwrap().unwrap_or_default();
+        let mut theirs = server.load(id).unwrap().unwrap_or_default();
+        if ours.get_heads() != theirs.get_heads() {
+            let lacking = ours.get_changes_added(&mut theirs);
+            let missing_here = lacking.len();
+            let mut replica_rw =
+                Store::open(replica.conn().path().map(std::path::Path::new).unwrap()).unwrap();
+            let tx = replica_rw.transaction().unwrap();
+            for change in &lacking {
+                eprintln!(
+                    "  lacking change {} (seq {} of actor {}, deps {:?}): in the replica's change log: {}",
+                    change.hash(),
+                    change.seq(),
+                    change.actor_id(),
+                    change.deps().len(),
+                    tx.has_change(&change.hash().0).unwrap()
+                );
+            }
+            drop(tx);
+            let fresh = replica_rw.load(id).unwrap().unwrap_or_default().get_heads();
+            eprintln!(
+                "  heads: cached load {:?} / fresh store {:?} / server {:?}",
+                ours.get_heads().len(),
+                fresh == ours.get_heads(),
+                theirs.get_heads().len()
+            );
+            let missing_there = theirs.get_changes_added(&mut ours).len();
+            let kind = server.record(id).unwrap().map(|r| r.kind());
+            eprintln!(
+                "replica {r}: {id} ({kind:?}) lacks {missing_here} of the server's changes; the server lacks {missing_there} of its; replica missing deps {:?}",
+                ours.get_missing_deps(&[]).len()
+            );
+        }
+    }
+    eprintln!(
+        "replica {r}: outbox {:?}, cursor {:?}",
+        replica.outbox_entries().unwrap().len(),
+        replica.cursor().unwrap()
+    );
+    eprintln!(
+        "server quarantine: {}",
+        server.quarantined(100).unwrap().len()
     );
 }

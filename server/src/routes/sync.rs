@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::engine::{ServerOutput, ServerSession};
 use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_FRAME, ServerMessage};
@@ -27,8 +26,7 @@ pub(crate) async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let device = match crate::auth::authenticate_device(state.db(), header).await {
+    let device = match crate::auth::authenticate_headers(state.db(), &headers).await {
         Ok(device) => device,
         Err(refused) => return refused.into_response(),
     };

@@ -311,6 +311,8 @@ impl ClientSession {
                 self.complete_at = None;
                 self.verified_at = None;
                 if mode == SyncMode::Fallback {
+                    // A new round: sync states of an earlier one may be out of step.
+                    self.fallback.clear();
                     self.last_am_sync = Some(now);
                     out.push(ClientOutput::StartFallback);
                 }

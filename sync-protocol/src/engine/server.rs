@@ -328,6 +328,9 @@ impl ServerSession {
         if matches || self.phase != Phase::Live {
             return Vec::new();
         }
+        // Sync states from an earlier round may believe messages arrived that never did:
+        // a new round starts from scratch, as automerge recommends after a loss.
+        self.fallback.clear();
         self.mode = SyncMode::Fallback;
         vec![
             ServerOutput::Send(ServerMessage::Welcome {
