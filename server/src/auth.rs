@@ -175,12 +175,7 @@ mod tests {
 
     use super::*;
 
-    async fn body_text(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
-            .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
+    use crate::error::body_text;
 
     /// A database with one technician and two devices, the second revoked; their tokens.
     async fn db_with_devices() -> (tempfile::TempDir, Db, String, String) {

@@ -83,16 +83,20 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// A response body as text (tests of handlers and errors).
+#[cfg(test)]
+pub(crate) async fn body_text(response: axum::response::Response) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    async fn body_text(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
-            .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
+    use crate::error::body_text;
 
     fn open_error() -> DbError {
         let dir = tempfile::tempdir().unwrap();

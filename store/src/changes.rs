@@ -71,11 +71,12 @@ fn for_each_logged(
             None => None,
         };
         let doc = codec::id(row, 1, DocId::from_slice)?;
-        let stored = row.get_ref(3)?.as_blob_or_null()?.map(<[u8]>::to_vec);
+        // Borrowed from the row: copied only for the changes the caller keeps.
+        let stored = row.get_ref(3)?.as_blob_or_null()?;
         let hash = codec::hash(row, 2)?;
         let bytes = || -> Result<Vec<u8>> {
-            if let Some(bytes) = &stored {
-                return Ok(bytes.clone());
+            if let Some(bytes) = stored {
+                return Ok(bytes.to_vec());
             }
             let mut loaded = loaded.borrow_mut();
             let document = match loaded.entry(doc) {
