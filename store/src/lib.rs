@@ -16,6 +16,7 @@
 //!   accounts serves search.
 //! - **Outbox** (tablet): the local user's changes until the server acknowledges them.
 //! - **Quarantine** (server): changes refused by validation, kept for review.
+//! - **Pairing and uploads** (tablet): the server it syncs with, and photo blobs to upload.
 //!
 //! Every write goes through a [`StoreTx`]; group commit is one transaction for many changes.
 //! Recently written documents stay loaded in a bounded cache (checked against the stored
@@ -74,6 +75,7 @@ mod quarantine;
 mod queries;
 mod scope;
 mod search;
+mod tablet;
 #[cfg(test)]
 mod testing;
 mod transaction;
@@ -88,7 +90,7 @@ use fieldsync_protocol::changelog::ChangeEntry;
 use fieldsync_protocol::wire::{Cursor, DocData};
 use fieldsync_protocol::{
     AccountId, Contact, DocId, DocumentError, Invoice, Job, JobSite, Ledger, Note, Payment, Photo,
-    Record, UserId, ValidationError,
+    Record, Timestamp, UserId, ValidationError,
 };
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -102,6 +104,7 @@ pub use people::{Device, User};
 pub use quarantine::Quarantined;
 pub use queries::AccountSummary;
 pub use scope::{Origin, Scope};
+pub use tablet::Pairing;
 pub use transaction::StoreTx;
 
 /// What storing data did.
@@ -295,6 +298,48 @@ impl Store {
     /// One account's summary.
     pub fn account(&self, account: AccountId) -> Result<Option<AccountSummary>> {
         queries::account(&self.conn, account)
+    }
+
+    /// Stops this connection from checkpointing the write-ahead log when it commits, so that
+    /// commits never wait for a checkpoint; [`Store::checkpoint`] (on another connection, in
+    /// the background) must then keep the log short.
+    pub fn disable_auto_checkpoint(&self) -> Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
+    /// Copies what it can of the write-ahead log into the database file without waiting for
+    /// readers or writers (a passive checkpoint); returns the log's size in pages and how many
+    /// of them are now in the database file.
+    pub fn checkpoint(&self) -> Result<(i64, i64)> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get(1)?, row.get(2)?))
+            })?)
+    }
+
+    /// The account (not merged into another) with this name, ignoring case.
+    pub fn account_named(&self, name: &str) -> Result<Option<AccountSummary>> {
+        queries::account_named(&self.conn, name)
+    }
+
+    /// The accounts with a photo whose full image or thumbnail has content hash `hash`.
+    pub fn photo_accounts(
+        &self,
+        hash: &fieldsync_protocol::ContentHash,
+    ) -> Result<BTreeSet<AccountId>> {
+        queries::photo_accounts(&self.conn, hash)
+    }
+
+    /// The accounts merged into `target`.
+    pub fn merged_into(&self, target: AccountId) -> Result<Vec<AccountSummary>> {
+        queries::merged_into(&self.conn, target)
+    }
+
+    /// Jobs scheduled to start at or after `from` and before `to`, by start.
+    pub fn jobs_scheduled_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Job>> {
+        queries::jobs_scheduled_between(&self.conn, from.millis(), to.millis())
     }
 
     /// An account's jobs, by scheduled start.

@@ -162,6 +162,8 @@ fn clear(tx: &Transaction<'_>, doc: DocId, section: Section) -> Result<()> {
 fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> Result<()> {
     let account = record.account();
     match (section, record) {
+        // A deleted account keeps its document (and history) but leaves lists and search.
+        (Section::Account, Record::Account(d)) if d.record.deleted_at.is_some() => {}
         (Section::Account, Record::Account(d)) => {
             let a = &d.record;
             tx.prepare_cached(

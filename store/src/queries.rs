@@ -40,9 +40,14 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<AccountSummary> {
     })
 }
 
-/// Every account, by name.
+/// The condition that leaves out accounts merged into another, for queries aliasing it `a`.
+pub(crate) const NOT_MERGED: &str = "json_extract(a.json, '$.merged_into') IS NULL";
+
+/// Every account not merged into another, by name.
 pub(crate) fn accounts(conn: &Connection) -> Result<Vec<AccountSummary>> {
-    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM accounts a ORDER BY a.name COLLATE NOCASE");
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE {NOT_MERGED} ORDER BY a.name COLLATE NOCASE"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     Ok(stmt
         .query_map([], summary)?
@@ -54,6 +59,52 @@ pub(crate) fn account(conn: &Connection, id: AccountId) -> Result<Option<Account
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE a.id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
     Ok(stmt.query_row([id.as_bytes()], summary).optional()?)
+}
+
+/// The account (not merged into another) with this name, compared without regard to case.
+pub(crate) fn account_named(conn: &Connection, name: &str) -> Result<Option<AccountSummary>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM accounts a
+         WHERE a.name = ?1 COLLATE NOCASE AND {NOT_MERGED} LIMIT 1"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt.query_row([name.trim()], summary).optional()?)
+}
+
+/// The accounts merged into `target`, by name.
+pub(crate) fn merged_into(conn: &Connection, target: AccountId) -> Result<Vec<AccountSummary>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM accounts a
+         WHERE json_extract(a.json, '$.merged_into') = ?1 ORDER BY a.name COLLATE NOCASE"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([target.to_string()], summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Jobs scheduled to start in `[from, to)` (milliseconds since the epoch), by start.
+pub(crate) fn jobs_scheduled_between(conn: &Connection, from: i64, to: i64) -> Result<Vec<Job>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json FROM jobs WHERE scheduled_start >= ?1 AND scheduled_start < ?2
+         ORDER BY scheduled_start, created_at, id",
+    )?;
+    let rows = stmt.query_map([from, to], |row| codec::json(row, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The accounts whose photos (full image or thumbnail) have content hash `hash`: who may
+/// download those bytes. A scan of the photo projection, compared as the JSON it stores.
+pub(crate) fn photo_accounts(
+    conn: &Connection,
+    hash: &fieldsync_protocol::ContentHash,
+) -> Result<BTreeSet<AccountId>> {
+    let json = serde_json::to_string(hash)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT account FROM photos
+         WHERE json_extract(json, '$.full_hash') = ?1 OR json_extract(json, '$.thumb_hash') = ?1",
+    )?;
+    let rows = stmt.query_map([json], |row| codec::id(row, 0, AccountId::from_slice))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Records of one kind, read back from their JSON column.
@@ -240,5 +291,90 @@ mod tests {
                 .invoices
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn merged_and_deleted_accounts_leave_lists_and_search_names_are_unique_per_list() {
+        let office = writer(Role::Office);
+        let mut store = Store::open_in_memory().unwrap();
+        let (acme, beta, gone) = (account("Acme"), account("Beta"), account("Gone"));
+        let (acme_id, beta_id, gone_id) = (acme.account(), beta.account(), gone.account());
+        create(&mut store, &office, &acme);
+        let (beta_doc, mut beta_document) = create(&mut store, &office, &beta);
+        let (gone_doc, mut gone_document) = create(&mut store, &office, &gone);
+
+        assert_eq!(store.account_named("  acme ").unwrap().unwrap().id, acme_id);
+        let merge = edit(&mut beta_document, &office, |r| {
+            let Record::Account(a) = r else {
+                unreachable!()
+            };
+            a.record.merged_into = Some(acme_id);
+        });
+        let delete = edit(&mut gone_document, &office, |r| {
+            let Record::Account(a) = r else {
+                unreachable!()
+            };
+            a.record.deleted_at = Some(crate::testing::now());
+        });
+        let tx = store.transaction().unwrap();
+        tx.record_local(beta_doc, &mut beta_document, &merge, false)
+            .unwrap();
+        tx.record_local(gone_doc, &mut gone_document, &delete, false)
+            .unwrap();
+        tx.commit().unwrap();
+
+        let names: Vec<String> = store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["Acme"]);
+        assert!(store.search_accounts("Beta", 10).unwrap().is_empty());
+        assert!(
+            store.account_named("beta").unwrap().is_none(),
+            "a merged name is free again"
+        );
+        assert!(store.account(gone_id).unwrap().is_none(), "deleted");
+        let merged: Vec<_> = store
+            .merged_into(acme_id)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(merged, [beta_id]);
+        assert!(store.merged_into(beta_id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn jobs_are_listed_by_the_day_they_are_scheduled() {
+        let office = writer(Role::Office);
+        let mut store = Store::open_in_memory().unwrap();
+        let acme = account("Acme");
+        let id = acme.account();
+        create(&mut store, &office, &acme);
+        let site_record = site(id);
+        let Record::Site(s) = &site_record else {
+            unreachable!()
+        };
+        let site_id = s.record.id;
+        create(&mut store, &office, &site_record);
+        let at = |hours: i64| {
+            let mut record = job(id, site_id, &[]);
+            if let Record::Job(j) = &mut record {
+                j.record.scheduled_start = Some(fieldsync_protocol::Timestamp(
+                    crate::testing::now().0 + chrono::Duration::hours(hours),
+                ));
+            }
+            record
+        };
+        for hours in [0, 1, 30] {
+            create(&mut store, &office, &at(hours));
+        }
+        let from = crate::testing::now();
+        let to = fieldsync_protocol::Timestamp(from.0 + chrono::Duration::hours(24));
+        let found = store.jobs_scheduled_between(from, to).unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(found[0].scheduled_start < found[1].scheduled_start);
     }
 }

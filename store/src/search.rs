@@ -37,6 +37,7 @@ pub(crate) fn search_accounts(
         conditions.push(format!("account_search MATCH ?{}", params.len() + 1));
         params.push(Value::Text(fts.join(" AND ")));
     }
+    conditions.push(queries::NOT_MERGED.to_string());
     for word in short {
         let escaped = word
             .replace('\\', "\\\\")

@@ -61,6 +61,7 @@ pub(crate) fn account(name: &str) -> Record {
         comments: String::new(),
         custom_fields: BTreeMap::new(),
         merged_into: None,
+        deleted_at: None,
         created_at: now(),
     })
 }

@@ -65,6 +65,8 @@ pub enum ErrorCode {
     Malformed,
     /// The server is shutting down; reconnect later.
     ShuttingDown,
+    /// The device was revoked while connected: pair it again.
+    Revoked,
 }
 
 /// Why one pushed change was not stored.

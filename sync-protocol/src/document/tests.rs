@@ -55,6 +55,7 @@ fn account() -> Account {
         comments: String::new(),
         custom_fields: BTreeMap::new(),
         merged_into: None,
+        deleted_at: None,
         created_at: at(0),
     }
 }

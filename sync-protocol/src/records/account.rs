@@ -87,6 +87,10 @@ pub struct Account {
     pub custom_fields: BTreeMap<String, String>,
     /// Set when this account was merged into another: everything of it now belongs there.
     pub merged_into: Option<AccountId>,
+    /// Set when the account was deleted (only an account with no jobs or payments may be): the
+    /// document is kept for its history, and the account is left out of lists and search.
+    #[serde(default)]
+    pub deleted_at: Option<Timestamp>,
     /// When the account was created.
     pub created_at: Timestamp,
 }

@@ -1,0 +1,214 @@
+//! The tablet's own state: the pairing with a server (its address, the device token, the
+//! technician using the tablet, the automerge actor of its edits), the time of the last
+//! successful sync, the queue of photo blobs waiting to be uploaded, and the photos whose
+//! thumbnails are still to be downloaded.
+
+use fieldsync_protocol::{ContentHash, Photo, UserId};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::{Result, Store, StoreError, StoreTx, codec};
+
+/// The server a tablet syncs with, and who uses the tablet.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pairing {
+    /// The server's address as entered (`http://host:port` or `ws://host:port`).
+    pub server_url: String,
+    /// The device token (`fsd_...`), presented on every connection.
+    pub token: String,
+    /// The technician using the tablet.
+    pub user: UserId,
+    /// Their display name, stamped on what they write.
+    pub user_name: String,
+    /// The automerge actor id of this tablet's edits.
+    pub actor: Vec<u8>,
+    /// When the tablet was paired (ms since the Unix epoch).
+    pub paired_at_ms: i64,
+}
+
+impl std::fmt::Debug for Pairing {
+    /// Everything but the token, which is a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pairing")
+            .field("server_url", &self.server_url)
+            .field("user", &self.user)
+            .field("user_name", &self.user_name)
+            .field("paired_at_ms", &self.paired_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+fn pairing(conn: &Connection) -> Result<Option<Pairing>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT server_url, token, user, user_name, actor, paired_at FROM pairing WHERE id = 1",
+        )?
+        .query_row([], |row| {
+            Ok(Pairing {
+                server_url: row.get(0)?,
+                token: row.get(1)?,
+                user: codec::id(row, 2, UserId::from_slice)?,
+                user_name: row.get(3)?,
+                actor: row.get(4)?,
+                paired_at_ms: row.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+fn set_pairing(tx: &Transaction<'_>, pairing: &Pairing) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO pairing (id, server_url, token, user, user_name, actor, paired_at)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        pairing.server_url,
+        pairing.token,
+        pairing.user.as_bytes(),
+        pairing.user_name,
+        pairing.actor,
+        pairing.paired_at_ms
+    ])?;
+    Ok(())
+}
+
+fn last_sync(conn: &Connection) -> Result<Option<i64>> {
+    let value: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'last_sync'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|_| StoreError::Corrupt(format!("meta last_sync is {v:?}")))
+        })
+        .transpose()
+}
+
+fn hash_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<ContentHash> {
+    codec::hash_bytes(row, 0).map(ContentHash)
+}
+
+impl Store {
+    /// Tablet: the server it is paired with, if any.
+    pub fn pairing(&self) -> Result<Option<Pairing>> {
+        pairing(&self.conn)
+    }
+
+    /// Tablet: when it last caught up with its server (ms since the Unix epoch).
+    pub fn last_sync_ms(&self) -> Result<Option<i64>> {
+        last_sync(&self.conn)
+    }
+
+    /// Tablet: blobs made here that the server has not confirmed, in upload order.
+    pub fn queued_uploads(&self) -> Result<Vec<ContentHash>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT hash FROM blob_uploads ORDER BY ord")?;
+        let rows = stmt.query_map([], hash_of)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Tablet: thumbnails of the photos on the tablet that are not stored here (complete),
+    /// newest photo first, at most `limit`.
+    pub fn missing_thumbnails(&self, limit: usize) -> Result<Vec<ContentHash>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT json FROM photos ORDER BY taken_at DESC")?;
+        let mut rows = stmt.query([])?;
+        let mut missing = Vec::new();
+        while missing.len() < limit
+            && let Some(row) = rows.next()?
+        {
+            let photo: Photo = codec::json(row, 0)?;
+            let have = crate::blobs::state(&self.conn, &photo.thumb_hash)?;
+            if !have.is_some_and(|b| b.complete) && !missing.contains(&photo.thumb_hash) {
+                missing.push(photo.thumb_hash);
+            }
+        }
+        Ok(missing)
+    }
+}
+
+impl StoreTx<'_> {
+    /// Tablet: pairs with a server, replacing any earlier pairing.
+    pub fn set_pairing(&self, pairing: &Pairing) -> Result<()> {
+        set_pairing(&self.tx, pairing)
+    }
+
+    /// Tablet: the pairing, read inside this transaction.
+    pub fn pairing(&self) -> Result<Option<Pairing>> {
+        pairing(&self.tx)
+    }
+
+    /// Tablet: remembers when it last caught up with its server.
+    pub fn set_last_sync_ms(&self, at_ms: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_sync', ?1)")?
+            .execute([at_ms.to_string()])?;
+        Ok(())
+    }
+
+    /// Tablet: queues a blob stored here for upload (after those already queued); queuing it
+    /// again changes nothing.
+    pub fn queue_upload(&self, hash: &ContentHash) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO blob_uploads (hash, queued_at) VALUES (?1, ?2)")?
+            .execute(params![&hash.0[..], codec::now_ms()])?;
+        Ok(())
+    }
+
+    /// Tablet: the server holds the blob, complete and verified: it leaves the queue.
+    pub fn upload_done(&self, hash: &ContentHash) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM blob_uploads WHERE hash = ?1")?
+            .execute([&hash.0[..]])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairing_last_sync_and_uploads_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tablet.sqlite3");
+        let pairing = Pairing {
+            server_url: "http://127.0.0.1:8080".into(),
+            token: "fsd_secret".into(),
+            user: UserId::new(),
+            user_name: "Tess".into(),
+            actor: vec![1, 2, 3],
+            paired_at_ms: 1_790_000_000_000,
+        };
+        let (thumb, full) = (ContentHash::of(b"thumb"), ContentHash::of(b"full"));
+        {
+            let mut store = Store::open(&path).unwrap();
+            assert_eq!(store.pairing().unwrap(), None);
+            assert_eq!(store.last_sync_ms().unwrap(), None);
+            let tx = store.transaction().unwrap();
+            tx.set_pairing(&pairing).unwrap();
+            tx.set_last_sync_ms(42).unwrap();
+            tx.queue_upload(&thumb).unwrap();
+            tx.queue_upload(&full).unwrap();
+            tx.queue_upload(&thumb).unwrap();
+            tx.commit().unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.pairing().unwrap(), Some(pairing.clone()));
+        assert!(!format!("{pairing:?}").contains("secret"));
+        assert_eq!(store.last_sync_ms().unwrap(), Some(42));
+        assert_eq!(store.queued_uploads().unwrap(), [thumb, full]);
+        let tx = store.transaction().unwrap();
+        tx.upload_done(&thumb).unwrap();
+        let again = Pairing {
+            server_url: "http://10.0.0.2:8080".into(),
+            ..pairing
+        };
+        tx.set_pairing(&again).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(store.queued_uploads().unwrap(), [full]);
+        assert_eq!(store.pairing().unwrap(), Some(again));
+    }
+}
