@@ -62,6 +62,27 @@ pub struct Db {
     readers: Arc<[Mutex<Store>]>,
 }
 
+/// How often the write-ahead log is checkpointed.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checkpoints the write-ahead log on its own connection and thread, so that the writer's
+/// commits (and their acknowledgements) never wait for one; stops when the database is closed.
+fn start_checkpointer(store: Store, writer: std::sync::Weak<Mutex<Store>>) {
+    let spawned = std::thread::Builder::new()
+        .name("wal-checkpoint".into())
+        .spawn(move || {
+            while writer.strong_count() > 0 {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = store.checkpoint() {
+                    tracing::warn!(error = %e, "write-ahead log checkpoint failed");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the checkpoint thread");
+    }
+}
+
 impl Db {
     /// Opens the database at `path`, creating the file if it does not exist.
     ///
@@ -76,13 +97,18 @@ impl Db {
         // Opening reads and migrates the schema, so a file that is not a database (or a
         // database from elsewhere) fails here, at startup, rather than on the first request.
         let conn = Store::open(path).map_err(|e| open_error(Box::new(e)))?;
+        conn.disable_auto_checkpoint()
+            .map_err(|e| open_error(Box::new(e)))?;
         let epoch = conn.epoch().map_err(|e| open_error(Box::new(e)))?;
         let latest_at_open = conn.latest_seq().map_err(|e| open_error(Box::new(e)))?;
+        let checkpointer = Store::open(path).map_err(|e| open_error(Box::new(e)))?;
+        let conn = Arc::new(Mutex::new(conn));
+        start_checkpointer(checkpointer, Arc::downgrade(&conn));
         Ok(Self {
             path: path.into(),
             epoch,
             latest_at_open,
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
             readers: (0..READERS)
                 .map(|_| Store::open(path).map(Mutex::new))
                 .collect::<Result<Vec<_>, _>>()

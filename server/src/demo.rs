@@ -220,7 +220,7 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
         actor: ActorId::random(),
         author: Author {
             user: office_user,
-            name: "Dana".into(),
+            name: "dana".into(),
         },
         role: Role::Office,
     };
@@ -314,6 +314,7 @@ fn account(
         },
         custom_fields: BTreeMap::new(),
         merged_into: None,
+        deleted_at: None,
         created_at: ctx.now,
     };
     if business && n.is_multiple_of(3) {
@@ -327,14 +328,15 @@ fn account(
     if let Record::Account(doc) = &mut record {
         let contacts = if business { 2 + n % 2 } else { 1 };
         for c in 0..contacts {
-            let person = PEOPLE[(n * 3 + c) % PEOPLE.len()];
+            // A person's own account has them as its contact; a business has its staff.
+            let person = if business {
+                PEOPLE[(n * 3 + c) % PEOPLE.len()]
+            } else {
+                name.as_str()
+            };
             let contact = Contact {
                 id: ContactId::new(),
-                name: if business {
-                    person.to_string()
-                } else {
-                    name.clone()
-                },
+                name: person.to_string(),
                 role: ["Owner", "Facilities manager", "Office manager"][c % 3].into(),
                 email: Some(format!(
                     "{}@example.org",
@@ -424,27 +426,31 @@ fn job(
     today: NaiveDate,
     technicians: &[Writer],
 ) -> anyhow_free::Result {
+    // Jobs go round the weekdays; on each day, round the technicians, then on to the next
+    // hour, so every technician has a full day and one job in ten waits for dispatch.
     let day = monday + Duration::days((k % 5) as i64);
-    let hour = 8 + (k / 5 % 9) as u32;
-    let start = at(day, hour, [0, 30][k % 2]);
-    let (title, service) = SERVICES[k % SERVICES.len()];
-    let tech = (k % 10 != 9).then(|| &technicians[k % technicians.len()]);
+    let slot = k / 5;
+    let round = slot / technicians.len().max(1);
+    let hour = 8 + (round % 9) as u32;
+    let start = at(day, hour, [0, 30][slot % 2]);
+    let (title, service) = SERVICES[(k + slot + round) % SERVICES.len()];
+    let tech = (slot % 10 != 9).then(|| &technicians[slot % technicians.len()]);
     let status = match day.cmp(&today) {
         std::cmp::Ordering::Less => [
             JobStatus::Completed,
             JobStatus::Invoiced,
             JobStatus::Invoiced,
             JobStatus::Cancelled,
-        ][k % 4],
-        std::cmp::Ordering::Equal => [
-            JobStatus::Completed,
-            JobStatus::OnSite,
-            JobStatus::EnRoute,
-            JobStatus::Scheduled,
-            JobStatus::Scheduled,
-        ][k % 5],
+        ][slot % 4],
+        // Today: the morning's work done, one job on site, one on the way, the rest to come.
+        std::cmp::Ordering::Equal => match round {
+            0..=2 => JobStatus::Completed,
+            3 => JobStatus::OnSite,
+            4 => JobStatus::EnRoute,
+            _ => JobStatus::Scheduled,
+        },
         std::cmp::Ordering::Greater => {
-            if k.is_multiple_of(13) {
+            if slot.is_multiple_of(13) {
                 JobStatus::OnHold
             } else {
                 JobStatus::Scheduled

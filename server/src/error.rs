@@ -9,13 +9,32 @@ use crate::db::DbError;
 
 /// An error a handler returns to the client.
 ///
-/// The client gets the status code and a short fixed message as `{"error": "..."}`; the
-/// details (paths, SQLite messages) are logged with `tracing` and never sent.
+/// The client gets the status code and a short message as `{"error": "..."}`: a fixed text for
+/// server errors, whose details (paths, SQLite messages) are logged with `tracing` and never
+/// sent, and the reason itself for the client's own mistakes (bad input, a conflict).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No route matches the request's path.
     #[error("not found")]
     NotFound,
+    /// The named record does not exist.
+    #[error("{0} not found")]
+    Missing(String),
+    /// The request's input is not valid; the message says why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request conflicts with what is stored; the message says why.
+    #[error("{0}")]
+    Conflict(String),
+    /// No valid session: sign in first.
+    #[error("sign in first")]
+    Unauthorized,
+    /// Sign-in refused: the name or the password is wrong (the message does not say which).
+    #[error("wrong name or password")]
+    BadCredentials,
+    /// The signed-in user's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The database could not be reached or did not answer.
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] DbError),
@@ -25,16 +44,21 @@ impl ApiError {
     /// The HTTP status this error is sent with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::Missing(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unauthorized | Self::BadCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
-    /// The message sent to the client: fixed per variant, with no internal details.
-    pub fn public_message(&self) -> &'static str {
+    /// The message sent to the client: the reason for client errors, a fixed text with no
+    /// internal details for server errors.
+    pub fn public_message(&self) -> String {
         match self {
-            Self::NotFound => "not found",
-            Self::DatabaseUnavailable(_) => "database unavailable",
+            Self::DatabaseUnavailable(_) => "database unavailable".to_string(),
+            other => other.to_string(),
         }
     }
 
@@ -56,9 +80,23 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::office::OfficeError> for ApiError {
+    fn from(err: crate::office::OfficeError) -> Self {
+        use crate::office::OfficeError;
+        match err {
+            OfficeError::NotFound(what) => Self::Missing(what),
+            OfficeError::Invalid(why) => Self::BadRequest(why),
+            OfficeError::Conflict(why) => Self::Conflict(why),
+            OfficeError::Forbidden(why) => Self::Forbidden(why),
+            OfficeError::WrongCredentials => Self::BadCredentials,
+            OfficeError::Db(e) => Self::DatabaseUnavailable(e),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody {
-    error: &'static str,
+    error: String,
 }
 
 impl IntoResponse for ApiError {

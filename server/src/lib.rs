@@ -36,8 +36,11 @@ pub mod demo;
 pub mod error;
 mod group_commit;
 pub mod metrics;
+pub mod office;
 pub mod recent;
 mod routes;
+pub mod sessions;
+pub mod templates;
 
 use std::future::Future;
 use std::path::Path;
@@ -63,6 +66,9 @@ pub struct AppState {
     commits: GroupCommit,
     metrics: Arc<metrics::Metrics>,
     recent: Arc<recent::Recent>,
+    sessions: Arc<sessions::Sessions>,
+    /// How often an open sync connection checks that its device was not revoked.
+    revocation_check: std::time::Duration,
 }
 
 impl AppState {
@@ -91,6 +97,8 @@ impl AppState {
             commits,
             metrics,
             recent,
+            sessions: Arc::default(),
+            revocation_check: std::time::Duration::from_secs(15),
         })
     }
 
@@ -134,6 +142,23 @@ impl AppState {
         Arc::clone(&self.metrics)
     }
 
+    /// Sets how often an open sync connection checks that its device was not revoked (a
+    /// revoked device's open connection is closed within this time).
+    pub fn with_revocation_check(mut self, every: std::time::Duration) -> Self {
+        self.revocation_check = every;
+        self
+    }
+
+    /// How often an open sync connection checks that its device was not revoked.
+    pub fn revocation_check(&self) -> std::time::Duration {
+        self.revocation_check
+    }
+
+    /// The signed-in office sessions.
+    pub fn sessions(&self) -> &sessions::Sessions {
+        &self.sessions
+    }
+
     /// Stores pushed batches through group commit.
     pub fn commits(&self) -> &GroupCommit {
         &self.commits
@@ -147,6 +172,20 @@ pub(crate) fn publish(latest: &watch::Sender<u64>, seq: u64) {
         *current = (*current).max(seq);
         newer
     });
+}
+
+/// Most threads for blocking database work. The database has one writer and two reader
+/// connections, so more threads would only wait for them, and every thread costs memory (its
+/// stack, and an allocator arena that keeps what it once held).
+pub const BLOCKING_THREADS: usize = 8;
+
+/// The runtime the server runs on: tokio's multi-threaded scheduler with a small blocking
+/// pool ([`BLOCKING_THREADS`]).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
 }
 
 /// The server's HTTP routes, bound to `state`.

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use fieldsync_protocol::DocId;
 use fieldsync_protocol::wire::DocData;
+use fieldsync_protocol::{AccountId, DocId};
 use fieldsync_store::{LoggedChange, Origin, Scope};
 
 /// Most changes kept.
@@ -22,6 +22,9 @@ struct Ring {
     changes: VecDeque<LoggedChange>,
     bytes: usize,
 }
+
+/// A document that changed, and its account (`None` if unreadable).
+pub type Touched = (DocId, Option<AccountId>);
 
 /// Recently committed changes.
 #[derive(Debug)]
@@ -98,6 +101,25 @@ impl Recent {
             });
             docs[at].data.extend_from_slice(&change.bytes);
         }
+        Some((docs, ring.hi))
+    }
+
+    /// The documents changed after `after`, each once with its account, in the order first
+    /// changed, and the sequence number the ring reaches. `None` when the ring does not hold
+    /// everything after `after` (the reader must reload), or nothing is new.
+    pub fn touched(&self, after: u64) -> Option<(Vec<Touched>, u64)> {
+        let ring = self.ring();
+        if after < ring.lo || after >= ring.hi {
+            return None;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let start = ring.changes.partition_point(|c| c.seq <= after);
+        let docs = ring
+            .changes
+            .range(start..)
+            .filter(|c| seen.insert(c.doc))
+            .map(|c| (c.doc, c.account))
+            .collect();
         Some((docs, ring.hi))
     }
 }

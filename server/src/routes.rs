@@ -1,11 +1,13 @@
 //! The route table: every route the server answers, in one place.
 
+mod api;
 mod health;
 mod metrics;
+mod pages;
 mod sync;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -16,9 +18,79 @@ pub(crate) fn table() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/sync", get(sync::upgrade))
+        // The office JSON API (routes/api.rs).
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout))
+        .route("/api/me", get(api::me))
+        .route("/api/events", get(api::events))
+        .route(
+            "/api/accounts",
+            get(api::list_accounts).post(api::create_account),
+        )
+        .route(
+            "/api/accounts/{id}",
+            get(api::get_account)
+                .put(api::edit_account)
+                .delete(api::delete_account),
+        )
+        .route("/api/accounts/{id}/merge", post(api::merge_account))
+        .route("/api/accounts/{id}/sites", post(api::add_site))
+        .route("/api/accounts/{id}/contacts", post(api::add_contact))
+        .route("/api/technicians", get(api::technicians))
+        .route("/api/board", get(api::board))
+        .route("/api/jobs", get(api::list_jobs).post(api::create_job))
+        .route("/api/jobs/{id}", get(api::get_job))
+        .route("/api/jobs/{id}/assign", post(api::assign_job))
+        .route("/api/jobs/{id}/status", post(api::set_job_status))
+        .route("/api/jobs/{id}/invoices", post(api::create_invoice))
+        .route(
+            "/api/jobs/{id}/invoices/{invoice}/void",
+            post(api::void_invoice),
+        )
+        .route("/api/notes", post(api::add_note))
+        .route("/api/payments", post(api::record_payment))
+        // The office web page (routes/pages.rs).
+        .route("/", get(pages::board))
+        .route("/login", get(pages::login_page).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/assets/app.css", get(pages::app_css))
+        .route("/assets/app.js", get(pages::app_js))
+        .route("/photos/{hash}", get(pages::photo))
+        .route(
+            "/customers",
+            get(pages::customers).post(pages::create_customer),
+        )
+        .route("/customers/new", get(pages::new_customer))
+        .route(
+            "/customers/{id}",
+            get(pages::customer).post(pages::edit_customer),
+        )
+        .route("/customers/{id}/edit", get(pages::edit_customer_page))
+        .route("/customers/{id}/merge", post(pages::merge_customer))
+        .route("/customers/{id}/delete", post(pages::delete_customer))
+        .route("/customers/{id}/sites", post(pages::add_site))
+        .route("/customers/{id}/contacts", post(pages::add_contact))
+        .route("/customers/{id}/notes", post(pages::add_customer_note))
+        .route("/customers/{id}/payments", post(pages::record_payment))
+        .route("/jobs", post(pages::create_job))
+        .route("/jobs/{id}", get(pages::job))
+        .route("/jobs/{id}/assign", post(pages::assign))
+        .route("/jobs/{id}/status", post(pages::set_status))
+        .route("/jobs/{id}/notes", post(pages::add_job_note))
+        .route("/jobs/{id}/invoices", post(pages::create_invoice))
+        .route(
+            "/jobs/{id}/invoices/{invoice}/void",
+            post(pages::void_invoice),
+        )
         .fallback(not_found)
 }
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+/// Percent-encodes every byte of `text` that is not an ASCII letter or digit (for query
+/// strings and header values).
+pub(crate) fn percent_encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

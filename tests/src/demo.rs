@@ -170,6 +170,7 @@ pub fn seed_company(
             comments: String::new(),
             custom_fields: Default::default(),
             merged_into: None,
+            deleted_at: None,
             created_at: now,
         };
         let mut record = Record::new_account(account);

@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+pub mod browser;
 pub mod demo;
 pub mod sync_client;
 
@@ -68,7 +69,12 @@ impl TestServer {
     /// Returns the server's own error if the database cannot be opened.
     pub async fn start_with_db(db_path: impl AsRef<Path>) -> Result<TestServer, DbError> {
         let db_path = db_path.as_ref().to_owned();
-        let state = AppState::open(&db_path)?;
+        Self::start_with_state(AppState::open(&db_path)?, &db_path).await
+    }
+
+    /// Starts a server with `state` (opened on `db_path`, which the caller keeps alive).
+    pub async fn start_with_state(state: AppState, db_path: &Path) -> Result<TestServer, DbError> {
+        let db_path = db_path.to_owned();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");

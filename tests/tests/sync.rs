@@ -565,3 +565,46 @@ async fn a_technicians_scope_follows_assignments_live() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_device_revoked_while_connected_is_told_and_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.sqlite3");
+    let (device, token) = {
+        let mut store = Store::open(&path).unwrap();
+        demo::seed_company(&mut store, &mut Rng::new(9), 2, 1);
+        let tx = store.transaction().unwrap();
+        let user = tx.add_user("tess", Role::Technician, None).unwrap();
+        let (token, hash) = new_device_token();
+        let device = tx.add_device(user.id, "Tess's tablet", hash).unwrap();
+        tx.commit().unwrap();
+        (device, token)
+    };
+    let state = fieldsync_server::AppState::open(&path)
+        .unwrap()
+        .with_revocation_check(std::time::Duration::from_millis(50));
+    let server = TestServer::start_with_state(state, &path).await.unwrap();
+    let mut client = SyncClient::connect(server.addr(), Some(&token))
+        .await
+        .unwrap();
+    client.hello().await;
+
+    // An operator revokes the tablet from the command line: another connection to the file.
+    {
+        let mut store = Store::open(&path).unwrap();
+        let tx = store.transaction().unwrap();
+        assert!(tx.revoke_device(device.id).unwrap());
+        tx.commit().unwrap();
+    }
+
+    match client.recv().await {
+        Some(ServerMessage::Error { code, message }) => {
+            assert_eq!(code, ErrorCode::Revoked);
+            assert!(message.contains("pair"), "{message}");
+        }
+        other => panic!("expected the revocation to be announced, got {other:?}"),
+    }
+    assert!(client.recv().await.is_none(), "the connection is closed");
+    let again = SyncClient::connect(server.addr(), Some(&token)).await;
+    assert_eq!(again.err().map(|r| r.status), Some(401));
+}

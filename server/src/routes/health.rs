@@ -14,7 +14,7 @@ enum Health {
     /// Everything checked answered: `{"status":"ok","db":"ok"}`.
     Ok { db: &'static str },
     /// A check failed: `{"status":"error","error":"..."}` with a fixed, detail-free message.
-    Error { error: &'static str },
+    Error { error: String },
 }
 
 /// Runs `SELECT 1` on the database; 200 when it answers, 503 when it does not.

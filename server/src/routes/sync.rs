@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::engine::{ServerOutput, ServerSession};
 use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_FRAME, ServerMessage};
@@ -30,9 +30,11 @@ pub(crate) async fn upgrade(
         Ok(device) => device,
         Err(refused) => return refused.into_response(),
     };
+    let identity = identity_headers(&device);
     // Small socket buffers: an idle connection must stay cheap (frames larger than a buffer
     // are still read and written whole).
-    ws.max_message_size(MAX_FRAME)
+    let mut response = ws
+        .max_message_size(MAX_FRAME)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
@@ -45,7 +47,31 @@ pub(crate) async fn upgrade(
                 Err(e) => tracing::warn!(device = number, error = %e, "device connection ended"),
             }
             metrics.disconnected();
-        })
+        });
+    response.headers_mut().extend(identity);
+    response
+}
+
+/// Who the token belongs to, on the upgrade's response, so that a tablet being paired learns
+/// its technician from the token alone: `fieldsync-user` (id), `fieldsync-user-name`
+/// (percent-encoded UTF-8), `fieldsync-role` and `fieldsync-device` (the device's number).
+fn identity_headers(device: &fieldsync_store::Device) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let values = [
+        ("fieldsync-user", device.user.id.to_string()),
+        (
+            "fieldsync-user-name",
+            super::percent_encode(&device.user.name),
+        ),
+        ("fieldsync-role", device.user.role.to_string()),
+        ("fieldsync-device", device.number.to_string()),
+    ];
+    for (name, value) in values {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    headers
 }
 
 /// The scope a user's devices see: office and admin everything, a technician the accounts of
@@ -89,6 +115,9 @@ async fn run(
     let session = ServerSession::new(state.epoch(), *latest.borrow_and_update());
     let host = ConnectionHost::new(DeviceContext::new(Origin(device.number), role, scope));
     let mut stopping = state.stopping();
+    let every = state.revocation_check();
+    let mut revocation = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let number = device.number;
     let mut connection = Connection {
         state,
         shared: Arc::new(Mutex::new((session, host))),
@@ -128,6 +157,23 @@ async fn run(
                 }
                 let outputs = connection.session(|s| s.notify(seq));
                 if connection.drive(outputs).await? {
+                    return Ok(());
+                }
+            }
+            _ = revocation.tick() => {
+                let revoked = connection
+                    .state
+                    .db()
+                    .read(move |store| Ok(store.device_by_number(number)?.is_none_or(|d| d.revoked)))
+                    .await?;
+                if revoked {
+                    tracing::info!(device = number, "device revoked while connected: closing");
+                    let bye = ServerMessage::Error {
+                        code: ErrorCode::Revoked,
+                        message: "this device was revoked: pair the tablet again".into(),
+                    };
+                    let _ = connection.socket.send(Message::Binary(bye.encode().into())).await;
+                    let _ = connection.socket.send(Message::Close(None)).await;
                     return Ok(());
                 }
             }

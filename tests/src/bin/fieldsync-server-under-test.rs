@@ -4,8 +4,13 @@
 
 use std::io::Write as _;
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    fieldsync_server::runtime()
+        .expect("start the runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let db = std::env::args()
         .nth(1)
         .expect("usage: fieldsync-server-under-test <db path>");

@@ -1,9 +1,10 @@
 //! Fieldsync benchmarks. Run in release mode:
 //!
 //! ```text
+//! cargo build --release --bins -p fieldsync-tests   # the server process the scenarios start
 //! cargo run --release --bin fieldsync-bench -- reconnect
+//! cargo run --release --bin fieldsync-bench -- initial
 //! cargo run --release --bin fieldsync-bench -- load
-//! cargo build --release --bins -p fieldsync-tests   # then, against the server process:
 //! cargo run --release --bin fieldsync-bench -- ingest
 //! cargo run --release --bin fieldsync-bench -- fanout [watchers=500] [changes/s=100]
 //! cargo run --release --bin fieldsync-bench -- connections
@@ -24,12 +25,17 @@ use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
 
 mod net;
+mod socket;
 
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     let runtime = || tokio::runtime::Runtime::new().expect("a tokio runtime");
     match scenario.as_str() {
-        "reconnect" => reconnect(),
+        "reconnect" => {
+            reconnect();
+            runtime().block_on(socket::reconnect());
+        }
+        "initial" => runtime().block_on(socket::initial()),
         "load" => load(),
         "ingest" => runtime().block_on(net::ingest()),
         "fanout" => {
@@ -43,7 +49,7 @@ fn main() {
         }
         "connections" => runtime().block_on(net::connections()),
         _ => {
-            eprintln!("usage: fieldsync-bench <reconnect|load|ingest|fanout|connections>");
+            eprintln!("usage: fieldsync-bench <reconnect|initial|load|ingest|fanout|connections>");
             std::process::exit(2);
         }
     }

@@ -15,9 +15,9 @@ use fieldsync_tests::sync_client::SyncClient;
 
 use crate::print;
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Server {
@@ -65,7 +65,8 @@ fn setup_devices(dir: &tempfile::TempDir, n: usize) -> (std::path::PathBuf, Vec<
     (path, tokens)
 }
 
-fn start(db: &std::path::Path) -> Server {
+/// Starts `fieldsync-server-under-test` on `db` and waits until it listens.
+pub(crate) fn start(db: &std::path::Path) -> Server {
     let exe = std::env::current_exe()
         .unwrap()
         .with_file_name("fieldsync-server-under-test");
@@ -236,7 +237,6 @@ pub async fn ingest() {
     );
 }
 
-/// `watchers` office connections watch while one device pushes `rate` changes a second for
 /// `watchers` office connections watch while one device pushes `rate` changes a second for
 /// three seconds; prints the latency from push to receipt on every watcher.
 pub async fn fanout(watchers: usize, rate: u64) {

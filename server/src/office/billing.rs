@@ -1,0 +1,287 @@
+//! Invoices (create with lines and tax, void) and payments (record once, however often the form
+//! is sent).
+
+use fieldsync_protocol::validate::parse_payment_amount;
+use fieldsync_protocol::{
+    AccountId, Day, Invoice, InvoiceId, InvoiceLine, JobId, Money, Payment, PaymentId,
+    PaymentMethod, Percent, Quantity, Record, Voided,
+};
+use serde::Deserialize;
+
+use super::{Clerk, OfficeError, OfficeResult, create, edit, now, parse_field, required};
+use crate::AppState;
+
+/// One invoice line as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LineInput {
+    /// What was done or sold.
+    pub description: String,
+    /// How many (a decimal; 1 when empty).
+    pub quantity: String,
+    /// Price of one (a decimal amount).
+    pub unit_price: String,
+}
+
+/// A new invoice as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct InvoiceInput {
+    /// The lines; at least one.
+    pub lines: Vec<LineInput>,
+    /// Tax rate in percent (`8.25`); 0 when empty.
+    pub tax_rate: String,
+}
+
+impl InvoiceInput {
+    /// Lines written one per line as `description; quantity; unit price` (the web form's
+    /// text area), blank lines skipped.
+    pub fn parse_lines(text: &str) -> OfficeResult<Vec<LineInput>> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                let parts: Vec<&str> = line.split(';').map(str::trim).collect();
+                match parts.as_slice() {
+                    [description, quantity, unit_price] => Ok(LineInput {
+                        description: description.to_string(),
+                        quantity: quantity.to_string(),
+                        unit_price: unit_price.to_string(),
+                    }),
+                    _ => Err(OfficeError::Invalid(format!(
+                        "invoice line {line:?} must be written as description; quantity; unit price"
+                    ))),
+                }
+            })
+            .collect()
+    }
+}
+
+fn line(input: &LineInput) -> OfficeResult<InvoiceLine> {
+    let description = required("line description", &input.description)?;
+    let quantity: Quantity = match input.quantity.trim() {
+        "" => "1"
+            .parse()
+            .map_err(|_| OfficeError::Invalid("quantity".into()))?,
+        text => text.parse().map_err(|_| {
+            OfficeError::Invalid(format!(
+                "quantity {text:?} of {description:?} is not a number"
+            ))
+        })?,
+    };
+    let unit_price: Money = input.unit_price.trim().parse().map_err(|_| {
+        OfficeError::Invalid(format!(
+            "unit price {:?} of {description:?} is not an amount such as 120.50",
+            input.unit_price.trim()
+        ))
+    })?;
+    Ok(InvoiceLine {
+        description,
+        quantity,
+        unit_price,
+    })
+}
+
+/// Creates an invoice for job `job`; returns its id. Office invoices are numbered
+/// `INV-0-<n>` (device 0 is the server), so they never collide with a tablet's.
+pub async fn create_invoice(
+    state: &AppState,
+    clerk: &Clerk,
+    job: JobId,
+    input: &InvoiceInput,
+) -> OfficeResult<InvoiceId> {
+    clerk.check_office()?;
+    let lines = input
+        .lines
+        .iter()
+        .map(line)
+        .collect::<OfficeResult<Vec<_>>>()?;
+    if lines.is_empty() {
+        return Err(OfficeError::Invalid(
+            "an invoice needs at least one line".into(),
+        ));
+    }
+    let tax_rate: Percent = match input.tax_rate.trim() {
+        "" => Percent::default(),
+        text => text.trim_end_matches('%').parse().map_err(|_| {
+            OfficeError::Invalid(format!(
+                "tax rate {text:?} is not a percentage such as 8.25"
+            ))
+        })?,
+    };
+    super::read_record(state, job.into(), "job").await?;
+    let seq = state
+        .db()
+        .run(|store| {
+            let tx = store.transaction()?;
+            let n = tx.next_counter("invoice")?;
+            tx.commit()?;
+            Ok(n)
+        })
+        .await?;
+    let number = fieldsync_protocol::InvoiceNumber {
+        device: 0,
+        seq: u32::try_from(seq)
+            .map_err(|_| OfficeError::Conflict("invoice numbers ran out".into()))?,
+    };
+    let invoice = Invoice {
+        id: InvoiceId::new(),
+        job,
+        number: number.to_string(),
+        date: Day(chrono::Utc::now().date_naive()),
+        lines,
+        tax_rate,
+        voided: None,
+        created_by: clerk.user,
+        created_at: now(),
+    };
+    let id = invoice.id;
+    edit(state, clerk, job.into(), "job", move |record| {
+        if let Record::Job(d) = record {
+            d.invoices.insert(invoice.id, invoice);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(id)
+}
+
+/// Voids invoice `invoice` of job `job`, saying why. Voiding a void invoice changes nothing.
+pub async fn void_invoice(
+    state: &AppState,
+    clerk: &Clerk,
+    job: JobId,
+    invoice: InvoiceId,
+    reason: &str,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let Record::Job(doc) = super::read_record(state, job.into(), "job").await? else {
+        return Err(OfficeError::NotFound("job".into()));
+    };
+    if !doc.invoices.contains_key(&invoice) {
+        return Err(OfficeError::NotFound("invoice".into()));
+    }
+    let voided = Voided {
+        at: now(),
+        by: clerk.user,
+        reason: match reason.trim() {
+            "" => "voided by the office".to_string(),
+            text => text.to_string(),
+        },
+    };
+    edit(state, clerk, job.into(), "job", move |record| {
+        if let Record::Job(d) = record
+            && let Some(found) = d.invoices.get_mut(&invoice)
+            && found.voided.is_none()
+        {
+            found.voided = Some(voided);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// A payment as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PaymentInput {
+    /// The form's id, made when the form was shown: sending the same form twice records one
+    /// payment. A new id when empty.
+    pub id: String,
+    /// The paying account (an account id).
+    pub account: String,
+    /// The job paid for (a job id, or empty).
+    pub job: String,
+    /// The invoice paid (an invoice id, or empty).
+    pub invoice: String,
+    /// The amount: a positive decimal with at most two places.
+    pub amount: String,
+    /// `cash`, `check`, `card`, `bank_transfer` or `other`.
+    pub method: String,
+    /// Check number or transaction id.
+    pub reference: String,
+}
+
+fn optional_id<T: std::str::FromStr>(field: &str, text: &str) -> OfficeResult<Option<T>> {
+    match text.trim() {
+        "" => Ok(None),
+        text => text
+            .parse()
+            .map(Some)
+            .map_err(|_| OfficeError::Invalid(format!("{field} {text:?} is not a valid id"))),
+    }
+}
+
+/// Records a payment; returns its id. Recording the same form (same id) again changes nothing.
+pub async fn record_payment(
+    state: &AppState,
+    clerk: &Clerk,
+    input: &PaymentInput,
+) -> OfficeResult<PaymentId> {
+    clerk.check_office()?;
+    let amount = parse_payment_amount(&input.amount)?;
+    let method: PaymentMethod = parse_field(
+        "method",
+        if input.method.trim().is_empty() {
+            "check"
+        } else {
+            &input.method
+        },
+    )?;
+    let account: AccountId = optional_id("customer", &input.account)?
+        .ok_or_else(|| OfficeError::Invalid("customer is required".into()))?;
+    let job: Option<JobId> = optional_id("job", &input.job)?;
+    let invoice: Option<InvoiceId> = optional_id("invoice", &input.invoice)?;
+    let id: PaymentId = optional_id("payment id", &input.id)?.unwrap_or_else(PaymentId::new);
+    let payer = super::accounts::account(state, account).await?;
+    if let Some(job) = job {
+        match super::read_record(state, job.into(), "job").await? {
+            Record::Job(d) if d.account == account => {
+                if let Some(invoice) = invoice
+                    && !d.invoices.contains_key(&invoice)
+                {
+                    return Err(OfficeError::Invalid(
+                        "the invoice is not one of the job's".into(),
+                    ));
+                }
+            }
+            _ => {
+                return Err(OfficeError::Invalid(format!(
+                    "the job is not one of {}'s",
+                    payer.name
+                )));
+            }
+        }
+    } else if invoice.is_some() {
+        return Err(OfficeError::Invalid(
+            "an invoice payment needs its job".into(),
+        ));
+    }
+    let exists = state
+        .db()
+        .read(move |store| Ok(store.record(id.into())?.is_some()))
+        .await?;
+    if exists {
+        return Ok(id);
+    }
+    let payment = Payment {
+        id,
+        account,
+        job,
+        invoice,
+        amount,
+        method,
+        reference: input.reference.trim().to_string(),
+        received_at: now(),
+        recorded_by: clerk.user,
+        recorded_by_name: clerk.name.clone(),
+    };
+    create(state, clerk, &Record::new_payment(payment)).await?;
+    Ok(id)
+}
+
+/// A payment amount shown as money, with two places.
+pub fn format_money(amount: Money) -> String {
+    format!("{:.2}", amount.0)
+}

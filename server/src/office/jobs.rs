@@ -1,0 +1,516 @@
+//! Jobs: the day's dispatch board, lists by day, technician or status, the job page's data,
+//! create, assign, change status, and notes on jobs, sites and accounts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
+use fieldsync_protocol::changelog::ChangeEntry;
+use fieldsync_protocol::{
+    AccountId, Contact, DocId, Job, JobId, JobSite, JobStatus, Ledger, Money, Note, NoteId,
+    NoteKind, Payment, Photo, Record, Role, SiteId, Timestamp, UserId,
+};
+use fieldsync_store::{AccountSummary, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use super::accounts::{InvoiceRow, invoice_rows};
+use super::{Clerk, OfficeError, OfficeResult, create, edit, now, parse_field, required};
+use crate::AppState;
+
+/// A user as shown next to a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Person {
+    /// Their id.
+    pub id: UserId,
+    /// Their name.
+    pub name: String,
+}
+
+/// A job in a list, with the names a reader needs.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobRow {
+    /// The job.
+    pub job: Job,
+    /// The customer's name.
+    pub account_name: String,
+    /// Whether the customer is on credit hold.
+    pub credit_hold: bool,
+    /// The site's name.
+    pub site_name: String,
+    /// Assigned technicians, by name.
+    pub technicians: Vec<Person>,
+}
+
+/// One technician's column of the board.
+#[derive(Clone, Debug, Serialize)]
+pub struct Column {
+    /// The technician.
+    pub technician: Person,
+    /// Their jobs of the day, by start.
+    pub jobs: Vec<JobRow>,
+}
+
+/// The dispatch board of one day.
+#[derive(Clone, Debug, Serialize)]
+pub struct Board {
+    /// The day (UTC).
+    pub day: NaiveDate,
+    /// Every technician, with their jobs of the day.
+    pub columns: Vec<Column>,
+    /// The day's jobs nobody is assigned to.
+    pub unassigned: Vec<JobRow>,
+}
+
+/// Which jobs to list.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct JobFilter {
+    /// Jobs scheduled on this day (UTC, `YYYY-MM-DD`); today when missing.
+    pub day: Option<String>,
+    /// Only jobs assigned to this technician (a user id).
+    pub technician: Option<String>,
+    /// Only jobs with this status.
+    pub status: Option<String>,
+}
+
+/// The start and end of `day` (UTC).
+fn day_bounds(day: NaiveDate) -> (Timestamp, Timestamp) {
+    let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
+    (
+        Timestamp(start),
+        Timestamp(start + chrono::Duration::days(1)),
+    )
+}
+
+/// Parses `YYYY-MM-DD`; today (UTC) when empty.
+pub fn parse_day(day: Option<&str>) -> OfficeResult<NaiveDate> {
+    match day.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(Utc::now().date_naive()),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            OfficeError::Invalid(format!("day {text:?} is not a date like 2026-11-25"))
+        }),
+    }
+}
+
+/// Every technician, by name.
+pub async fn technicians(state: &AppState) -> OfficeResult<Vec<Person>> {
+    let users = state.db().read(|store| Ok(store.users()?)).await?;
+    let mut people: Vec<Person> = users
+        .into_iter()
+        .filter(|u| u.role == Role::Technician)
+        .map(|u| Person {
+            id: u.id,
+            name: u.name,
+        })
+        .collect();
+    people.sort_by_key(|p| p.name.to_lowercase());
+    Ok(people)
+}
+
+/// Rows for `jobs`, with account, site and technician names looked up once each.
+fn rows(store: &Store, jobs: Vec<Job>) -> Result<Vec<JobRow>, StoreError> {
+    let names: HashMap<UserId, String> =
+        store.users()?.into_iter().map(|u| (u.id, u.name)).collect();
+    let mut accounts: HashMap<AccountId, Option<AccountSummary>> = HashMap::new();
+    let mut sites: HashMap<SiteId, String> = HashMap::new();
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let std::collections::hash_map::Entry::Vacant(entry) = accounts.entry(job.account) {
+            entry.insert(store.account(job.account)?);
+            for site in store.sites_for_account(job.account)? {
+                sites.insert(site.id, site.name);
+            }
+        }
+        let account = accounts.get(&job.account).cloned().flatten();
+        out.push(JobRow {
+            account_name: account
+                .as_ref()
+                .map_or_else(|| "(unknown account)".into(), |a| a.name.clone()),
+            credit_hold: account.is_some_and(|a| a.credit_hold),
+            site_name: sites.get(&job.site).cloned().unwrap_or_default(),
+            technicians: job
+                .technicians
+                .keys()
+                .map(|id| Person {
+                    id: *id,
+                    name: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
+                })
+                .collect(),
+            job,
+        });
+    }
+    Ok(out)
+}
+
+/// Jobs of a day (today by default), optionally only one technician's or one status.
+pub async fn list(state: &AppState, filter: &JobFilter) -> OfficeResult<Vec<JobRow>> {
+    let day = parse_day(filter.day.as_deref())?;
+    let technician =
+        match filter
+            .technician
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            None => None,
+            Some(text) => Some(text.parse::<UserId>().map_err(|_| {
+                OfficeError::Invalid(format!("technician {text:?} is not a user id"))
+            })?),
+        };
+    let status = match filter
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(text) => Some(parse_field::<JobStatus>("status", text)?),
+    };
+    let (from, to) = day_bounds(day);
+    let rows = state
+        .db()
+        .read(move |store| {
+            let jobs = store
+                .jobs_scheduled_between(from, to)?
+                .into_iter()
+                .filter(|j| technician.is_none_or(|t| j.technicians.contains_key(&t)))
+                .filter(|j| status.is_none_or(|s| j.status == s))
+                .collect();
+            Ok(rows(store, jobs)?)
+        })
+        .await?;
+    Ok(rows)
+}
+
+/// The dispatch board of `day`.
+pub async fn board(state: &AppState, day: NaiveDate) -> OfficeResult<Board> {
+    let filter = JobFilter {
+        day: Some(day.to_string()),
+        ..JobFilter::default()
+    };
+    let jobs = list(state, &filter).await?;
+    let mut columns: Vec<Column> = technicians(state)
+        .await?
+        .into_iter()
+        .map(|technician| Column {
+            technician,
+            jobs: Vec::new(),
+        })
+        .collect();
+    let mut unassigned = Vec::new();
+    for row in jobs {
+        if row.job.technicians.is_empty() {
+            unassigned.push(row);
+            continue;
+        }
+        for column in &mut columns {
+            if row.job.technicians.contains_key(&column.technician.id) {
+                column.jobs.push(row.clone());
+            }
+        }
+    }
+    Ok(Board {
+        day,
+        columns,
+        unassigned,
+    })
+}
+
+/// Everything on a job page.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobDetail {
+    /// The job, with names.
+    pub row: JobRow,
+    /// The customer.
+    pub account: AccountSummary,
+    /// The site.
+    pub site: Option<JobSite>,
+    /// The customer's contacts.
+    pub contacts: Vec<Contact>,
+    /// The job's notes, oldest first.
+    pub notes: Vec<Note>,
+    /// The site's notes, oldest first.
+    pub site_notes: Vec<Note>,
+    /// The job's photos, by time taken.
+    pub photos: Vec<Photo>,
+    /// The job's invoices with their standing.
+    pub invoices: Vec<InvoiceRow>,
+    /// Payments for this job.
+    pub payments: Vec<Payment>,
+    /// The customer's balance.
+    pub balance: Money,
+    /// Who changed what on the job, newest first.
+    pub change_log: Vec<ChangeEntry>,
+}
+
+/// Everything on the page of job `id`.
+pub async fn detail(state: &AppState, id: JobId) -> OfficeResult<JobDetail> {
+    let found = state
+        .db()
+        .read(move |store| {
+            let Some(Record::Job(doc)) = store.record(id.into())? else {
+                return Ok(None);
+            };
+            let account_id = doc.account;
+            let Some(account) = store.account(account_id)? else {
+                return Ok(None);
+            };
+            let site = store
+                .sites_for_account(account_id)?
+                .into_iter()
+                .find(|s| s.id == doc.record.site);
+            let site_notes = store.notes_for_doc(doc.record.site.into())?;
+            let contacts = store.contacts_for_account(account_id)?;
+            let invoices = store.invoices_for_account(account_id)?;
+            let payments = store.payments_for_account(account_id)?;
+            let mut change_log = store.change_log(id.into())?;
+            change_log.reverse();
+            let row = rows(store, vec![doc.record.clone()])?.remove(0);
+            Ok(Some((
+                doc, row, account, site, site_notes, contacts, invoices, payments, change_log,
+            )))
+        })
+        .await?;
+    let Some((doc, row, account, site, site_notes, contacts, invoices, payments, change_log)) =
+        found
+    else {
+        return Err(OfficeError::NotFound("job".into()));
+    };
+    let ledger = Ledger::compute(&invoices, &payments);
+    let mut notes: Vec<Note> = doc.notes.into_values().collect();
+    notes.sort_by_key(|n| n.created_at);
+    let mut photos: Vec<Photo> = doc.photos.into_values().collect();
+    photos.sort_by_key(|p| p.taken_at);
+    let mine: Vec<_> = invoices.into_iter().filter(|i| i.job == id).collect();
+    Ok(JobDetail {
+        row,
+        account,
+        site,
+        contacts,
+        notes,
+        site_notes,
+        photos,
+        invoices: invoice_rows(mine, &ledger),
+        payments: payments.into_iter().filter(|p| p.job == Some(id)).collect(),
+        balance: ledger.balance,
+        change_log,
+    })
+}
+
+/// A new job as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct JobInput {
+    /// The customer (an account id).
+    pub account: String,
+    /// The site (a site id of that account).
+    pub site: String,
+    /// Short title.
+    pub title: String,
+    /// Requested services, one per line.
+    pub requested_services: String,
+    /// Day, `YYYY-MM-DD` (empty: unscheduled, a lead).
+    pub day: String,
+    /// Start time, `HH:MM` (UTC).
+    pub start: String,
+    /// End time, `HH:MM` (UTC).
+    pub end: String,
+    /// Technician to assign (a user id, or empty).
+    pub technician: String,
+    /// Estimate, a decimal amount (or empty).
+    pub estimate: String,
+}
+
+fn parse_id<T: std::str::FromStr>(field: &str, text: &str) -> OfficeResult<T> {
+    let text = required(field, text)?;
+    text.parse()
+        .map_err(|_| OfficeError::Invalid(format!("{field} {text:?} is not a valid id")))
+}
+
+fn parse_time(field: &str, text: &str) -> OfficeResult<NaiveTime> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M")
+        .map_err(|_| OfficeError::Invalid(format!("{field} {text:?} is not a time like 09:30")))
+}
+
+/// Creates a job; returns its id.
+pub async fn create_job(state: &AppState, clerk: &Clerk, input: &JobInput) -> OfficeResult<JobId> {
+    clerk.check_office()?;
+    let account_id: AccountId = parse_id("customer", &input.account)?;
+    let site_id: SiteId = parse_id("site", &input.site)?;
+    let account = super::accounts::account(state, account_id).await?;
+    if account.merged_into.is_some() {
+        return Err(OfficeError::Conflict(format!(
+            "{} was merged into another account; create the job there",
+            account.name
+        )));
+    }
+    let sites = state
+        .db()
+        .read(move |store| Ok(store.sites_for_account(account_id)?))
+        .await?;
+    if !sites.iter().any(|s| s.id == site_id) {
+        return Err(OfficeError::Invalid(format!(
+            "the site is not one of {}'s sites",
+            account.name
+        )));
+    }
+    let title = required("title", &input.title)?;
+    let (scheduled_start, scheduled_end) = if input.day.trim().is_empty() {
+        (None, None)
+    } else {
+        let day = parse_day(Some(&input.day))?;
+        let start = parse_time("start", &input.start)?;
+        let end = parse_time("end", &input.end)?;
+        if end <= start {
+            return Err(OfficeError::Invalid(
+                "the end must be after the start".into(),
+            ));
+        }
+        let at = |t: NaiveTime| Timestamp(Utc.from_utc_datetime(&day.and_time(t)));
+        (Some(at(start)), Some(at(end)))
+    };
+    let mut technicians = BTreeMap::new();
+    if !input.technician.trim().is_empty() {
+        let user: UserId = parse_id("technician", &input.technician)?;
+        check_technicians(state, &[user]).await?;
+        technicians.insert(user, now());
+    }
+    let estimate = match input.estimate.trim() {
+        "" => None,
+        text => Some(text.parse::<Money>().map_err(|_| {
+            OfficeError::Invalid(format!("estimate {text:?} is not an amount such as 120.50"))
+        })?),
+    };
+    let job = Job {
+        id: JobId::new(),
+        account: account_id,
+        site: site_id,
+        title,
+        requested_services: input
+            .requested_services
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+        pickup_address: None,
+        delivery_address: None,
+        inventory: Vec::new(),
+        estimate,
+        final_amount: None,
+        status: if scheduled_start.is_some() {
+            JobStatus::Scheduled
+        } else {
+            JobStatus::Lead
+        },
+        technicians,
+        scheduled_start,
+        scheduled_end,
+        created_at: now(),
+    };
+    let id = job.id;
+    create(state, clerk, &Record::new_job(job)).await?;
+    Ok(id)
+}
+
+/// Refuses ids that are not technicians.
+async fn check_technicians(state: &AppState, users: &[UserId]) -> OfficeResult<()> {
+    let known = technicians(state).await?;
+    for user in users {
+        if !known.iter().any(|p| p.id == *user) {
+            return Err(OfficeError::Invalid(format!(
+                "user {user} is not a technician"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Assigns job `id` to exactly `technicians` (an empty list unassigns it). The tablets'
+/// scopes follow live.
+pub async fn assign(
+    state: &AppState,
+    clerk: &Clerk,
+    id: JobId,
+    technicians: &[UserId],
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    check_technicians(state, technicians).await?;
+    let at = now();
+    let wanted = technicians.to_vec();
+    edit(state, clerk, id.into(), "job", move |record| {
+        if let Record::Job(d) = record {
+            d.record.technicians.retain(|user, _| wanted.contains(user));
+            for user in wanted {
+                d.record.technicians.entry(user).or_insert(at);
+            }
+            if d.record.status == JobStatus::Lead && d.record.scheduled_start.is_some() {
+                d.record.status = JobStatus::Scheduled;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Sets job `id`'s status.
+pub async fn set_status(
+    state: &AppState,
+    clerk: &Clerk,
+    id: JobId,
+    status: &str,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let status: JobStatus = parse_field("status", status)?;
+    edit(state, clerk, id.into(), "job", move |record| {
+        if let Record::Job(d) = record {
+            d.record.status = status;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// A note as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NoteInput {
+    /// `site`, `service_request`, `service_performed`, `private` or `system`.
+    pub kind: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Adds a note to the account, site or job document `doc`, stamped with the clerk and now.
+pub async fn add_note(
+    state: &AppState,
+    clerk: &Clerk,
+    doc: DocId,
+    input: &NoteInput,
+) -> OfficeResult<NoteId> {
+    clerk.check_office()?;
+    let note = Note {
+        id: NoteId::new(),
+        kind: parse_field::<NoteKind>("note type", &input.kind)?,
+        text: required("note text", &input.text)?,
+        author: clerk.user,
+        author_name: clerk.name.clone(),
+        created_at: now(),
+    };
+    let id = note.id;
+    edit(state, clerk, doc, "record", move |record| {
+        match record {
+            Record::Account(d) => d.notes.insert(note.id, note),
+            Record::Site(d) => d.notes.insert(note.id, note),
+            Record::Job(d) => d.notes.insert(note.id, note),
+            Record::Payment(_) => {
+                return Err(fieldsync_protocol::ValidationError::Malformed(
+                    "payments have no notes".into(),
+                ));
+            }
+        };
+        Ok(())
+    })
+    .await?;
+    Ok(id)
+}

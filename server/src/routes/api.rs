@@ -1,0 +1,402 @@
+//! The office JSON API: thin handlers over [`crate::office`]. Every route but sign-in needs an
+//! office or admin session cookie; every error is `{"error": "..."}` with a fitting status.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::{AccountId, DocId, InvoiceId, JobId, UserId};
+use futures_util::Stream;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::office::Clerk;
+use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
+use crate::office::billing::{self, InvoiceInput, PaymentInput};
+use crate::office::jobs::{self, JobFilter, JobInput, NoteInput};
+use crate::sessions;
+
+/// The signed-in office or admin user of a request (its session cookie).
+pub(crate) struct Signed(pub Clerk);
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        session_token(&parts.headers)
+            .and_then(|token| state.sessions().clerk(token))
+            .map(Signed)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// The session cookie's value in a request, if any.
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|header| sessions::cookie(header, sessions::COOKIE))
+}
+
+/// A JSON request body whose rejection is a JSON error saying what is wrong with it.
+pub(crate) struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// Parses an id from a path segment.
+pub(crate) fn id<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::BadRequest(format!("{what} id {text:?} is not valid")))
+}
+
+/// Sign-in details.
+#[derive(Deserialize)]
+pub(super) struct Credentials {
+    name: String,
+    password: String,
+}
+
+/// `POST /api/login`: signs in; sets the session cookie.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Body(credentials): Body<Credentials>,
+) -> Result<Response, ApiError> {
+    // A wrong name or password is a 401 that says so (ApiError::BadCredentials).
+    let clerk = sessions::sign_in(&state, &credentials.name, &credentials.password).await?;
+    let body = me_json(&clerk);
+    let token = state.sessions().start(clerk);
+    Ok(([(SET_COOKIE, sessions::set_cookie(&token))], Json(body)).into_response())
+}
+
+/// `POST /api/logout`: ends the session.
+pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = session_token(&headers) {
+        state.sessions().end(token);
+    }
+    (
+        [(SET_COOKIE, sessions::clear_cookie())],
+        Json(json!({"signed_out": true})),
+    )
+        .into_response()
+}
+
+fn me_json(clerk: &Clerk) -> Value {
+    json!({"id": clerk.user, "name": clerk.name, "role": clerk.role.to_string()})
+}
+
+/// `GET /api/me`: who is signed in.
+pub(super) async fn me(Signed(clerk): Signed) -> Json<Value> {
+    Json(me_json(&clerk))
+}
+
+/// `?q=` of account lists.
+#[derive(Deserialize)]
+pub(super) struct Search {
+    q: Option<String>,
+}
+
+/// `GET /api/accounts?q=`: accounts, or those matching `q`.
+pub(super) async fn list_accounts(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Query(search): Query<Search>,
+) -> Result<Json<Value>, ApiError> {
+    let found = accounts::list(&state, search.q).await?;
+    Ok(Json(json!({ "accounts": found })))
+}
+
+/// `POST /api/accounts`: creates an account.
+pub(super) async fn create_account(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Body(input): Body<AccountInput>,
+) -> Result<Response, ApiError> {
+    let id = accounts::create_account(&state, &clerk, &input).await?;
+    Ok(created(json!({ "id": id })))
+}
+
+fn created(body: Value) -> Response {
+    (axum::http::StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `GET /api/accounts/{id}`: the customer page's data.
+pub(super) async fn get_account(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Path(account): Path<String>,
+) -> Result<Json<accounts::AccountDetail>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    Ok(Json(accounts::detail(&state, account).await?))
+}
+
+/// `PUT /api/accounts/{id}`: edits an account (the whole form).
+pub(super) async fn edit_account(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(input): Body<AccountInput>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    accounts::edit_account(&state, &clerk, account, &input).await?;
+    Ok(Json(json!({ "id": account })))
+}
+
+/// `DELETE /api/accounts/{id}`: deletes an account with no jobs or payments.
+pub(super) async fn delete_account(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    accounts::delete(&state, &clerk, account).await?;
+    Ok(Json(json!({ "deleted": account })))
+}
+
+/// Body of a merge.
+#[derive(Deserialize)]
+pub(super) struct MergeInput {
+    into: String,
+}
+
+/// `POST /api/accounts/{id}/merge`: merges the account into `into`.
+pub(super) async fn merge_account(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(input): Body<MergeInput>,
+) -> Result<Json<Value>, ApiError> {
+    let source: AccountId = id("account", &account)?;
+    let target: AccountId = id("account", &input.into)?;
+    accounts::merge(&state, &clerk, source, target).await?;
+    Ok(Json(json!({ "merged": source, "into": target })))
+}
+
+/// `POST /api/accounts/{id}/sites`: adds a job site.
+pub(super) async fn add_site(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(input): Body<SiteInput>,
+) -> Result<Response, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let site = accounts::add_site(&state, &clerk, account, &input).await?;
+    Ok(created(json!({ "id": site })))
+}
+
+/// `POST /api/accounts/{id}/contacts`: adds a contact.
+pub(super) async fn add_contact(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(input): Body<ContactInput>,
+) -> Result<Response, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let contact = accounts::add_contact(&state, &clerk, account, &input).await?;
+    Ok(created(json!({ "id": contact })))
+}
+
+/// `GET /api/technicians`: every technician.
+pub(super) async fn technicians(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "technicians": jobs::technicians(&state).await? }),
+    ))
+}
+
+/// `GET /api/jobs?day=&technician=&status=`: the jobs of a day (today by default).
+pub(super) async fn list_jobs(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Query(filter): Query<JobFilter>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "jobs": jobs::list(&state, &filter).await? })))
+}
+
+/// `GET /api/board?day=`: the dispatch board of a day.
+pub(super) async fn board(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Query(filter): Query<JobFilter>,
+) -> Result<Json<jobs::Board>, ApiError> {
+    let day = jobs::parse_day(filter.day.as_deref())?;
+    Ok(Json(jobs::board(&state, day).await?))
+}
+
+/// `POST /api/jobs`: creates a job.
+pub(super) async fn create_job(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Body(input): Body<JobInput>,
+) -> Result<Response, ApiError> {
+    let job = jobs::create_job(&state, &clerk, &input).await?;
+    Ok(created(json!({ "id": job })))
+}
+
+/// `GET /api/jobs/{id}`: the job page's data.
+pub(super) async fn get_job(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Path(job): Path<String>,
+) -> Result<Json<jobs::JobDetail>, ApiError> {
+    let job: JobId = id("job", &job)?;
+    Ok(Json(jobs::detail(&state, job).await?))
+}
+
+/// Body of an assignment.
+#[derive(Deserialize)]
+pub(super) struct AssignInput {
+    technicians: Vec<String>,
+}
+
+/// `POST /api/jobs/{id}/assign`: assigns the job to exactly these technicians.
+pub(super) async fn assign_job(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(job): Path<String>,
+    Body(input): Body<AssignInput>,
+) -> Result<Json<Value>, ApiError> {
+    let job: JobId = id("job", &job)?;
+    let users = input
+        .technicians
+        .iter()
+        .map(|t| id::<UserId>("technician", t))
+        .collect::<Result<Vec<_>, _>>()?;
+    jobs::assign(&state, &clerk, job, &users).await?;
+    Ok(Json(json!({ "id": job, "technicians": users })))
+}
+
+/// Body of a status change.
+#[derive(Deserialize)]
+pub(super) struct StatusInput {
+    status: String,
+}
+
+/// `POST /api/jobs/{id}/status`: changes the job's status.
+pub(super) async fn set_job_status(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(job): Path<String>,
+    Body(input): Body<StatusInput>,
+) -> Result<Json<Value>, ApiError> {
+    let job: JobId = id("job", &job)?;
+    jobs::set_status(&state, &clerk, job, &input.status).await?;
+    Ok(Json(json!({ "id": job, "status": input.status.trim() })))
+}
+
+/// Body of a new note: what it is on, and the note.
+#[derive(Deserialize)]
+pub(super) struct NoteTarget {
+    /// The account, site or job (its document id).
+    on: String,
+    #[serde(flatten)]
+    note: NoteInput,
+}
+
+/// `POST /api/notes`: adds a note to an account, site or job.
+pub(super) async fn add_note(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Body(input): Body<NoteTarget>,
+) -> Result<Response, ApiError> {
+    let doc: DocId = id("record", &input.on)?;
+    let note = jobs::add_note(&state, &clerk, doc, &input.note).await?;
+    Ok(created(json!({ "id": note })))
+}
+
+/// `POST /api/jobs/{id}/invoices`: creates an invoice with lines and tax.
+pub(super) async fn create_invoice(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(job): Path<String>,
+    Body(input): Body<InvoiceInput>,
+) -> Result<Response, ApiError> {
+    let job: JobId = id("job", &job)?;
+    let invoice = billing::create_invoice(&state, &clerk, job, &input).await?;
+    Ok(created(json!({ "id": invoice })))
+}
+
+/// Body of a void.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct VoidInput {
+    reason: String,
+}
+
+/// `POST /api/jobs/{id}/invoices/{invoice}/void`: voids an invoice.
+pub(super) async fn void_invoice(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path((job, invoice)): Path<(String, String)>,
+    Body(input): Body<VoidInput>,
+) -> Result<Json<Value>, ApiError> {
+    let job: JobId = id("job", &job)?;
+    let invoice: InvoiceId = id("invoice", &invoice)?;
+    billing::void_invoice(&state, &clerk, job, invoice, &input.reason).await?;
+    Ok(Json(json!({ "voided": invoice })))
+}
+
+/// `POST /api/payments`: records a payment (once per form id).
+pub(super) async fn record_payment(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Body(input): Body<PaymentInput>,
+) -> Result<Response, ApiError> {
+    let payment = billing::record_payment(&state, &clerk, &input).await?;
+    Ok(created(json!({ "id": payment })))
+}
+
+/// `GET /api/events`: server-sent events, one `change` event per commit seen:
+/// `{"seq": n, "changes": [{"doc": id, "account": id}, ...]}`, or `"changes": null` when the
+/// reader fell too far behind to be told exactly (reload everything). Ends at shutdown.
+pub(super) async fn events(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut latest = state.latest();
+    let seen = *latest.borrow_and_update();
+    let stopping = state.stopping();
+    let stream = futures_util::stream::unfold(
+        (state, latest, stopping, seen),
+        |(state, mut latest, mut stopping, seen)| async move {
+            if *stopping.borrow() {
+                return None;
+            }
+            tokio::select! {
+                changed = latest.changed() => changed.ok()?,
+                _ = stopping.changed() => return None,
+            }
+            let seq = *latest.borrow_and_update();
+            let changes = state.recent().touched(seen).map(|(docs, _)| {
+                docs.into_iter()
+                    .map(|(doc, account)| json!({ "doc": doc, "account": account }))
+                    .collect::<Vec<_>>()
+            });
+            let event = Event::default()
+                .event("change")
+                .data(json!({ "seq": seq, "changes": changes }).to_string());
+            Some((Ok(event), (state, latest, stopping, seq)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -1,0 +1,776 @@
+//! The office web page: server-rendered HTML over [`crate::office`], with plain forms that post
+//! and redirect back (303), and a small script (`assets/app.js`) that refreshes the live parts
+//! of a page when `/api/events` says something changed.
+//!
+//! Every page needs an office or admin session; without one the browser is sent to `/login`.
+//! A form whose input is refused comes back with the reason shown (`?error=`, or the form
+//! re-rendered with what was typed); nothing of a refused form is stored.
+
+use axum::Form;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Duration;
+use fieldsync_protocol::{
+    AccountId, ContentHash, InvoiceId, JobId, JobStatus, NoteKind, PaymentId, PaymentMethod, UserId,
+};
+use minijinja::context;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::api::session_token;
+use crate::AppState;
+use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
+use crate::office::billing::{self, InvoiceInput, PaymentInput};
+use crate::office::jobs::{self, JobInput, NoteInput};
+use crate::office::{Clerk, OfficeError, OfficeResult};
+use crate::{sessions, templates};
+
+/// The signed-in office or admin user of a page; without a session, a redirect to `/login`.
+pub(super) struct Signed(Clerk);
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Redirect> {
+        session_token(&parts.headers)
+            .and_then(|token| state.sessions().clerk(token))
+            .map(Signed)
+            .ok_or_else(|| Redirect::to("/login"))
+    }
+}
+
+/// A posted form; a body that is not a form is a clear error page.
+pub(super) struct Posted<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Posted<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
+        match Form::<T>::from_request(req, state).await {
+            Ok(Form(value)) => Ok(Posted(value)),
+            Err(rejection) => Err(PageError(OfficeError::Invalid(rejection.body_text()))),
+        }
+    }
+}
+
+/// A page that could not be shown: an error page with a fitting status.
+pub(super) struct PageError(OfficeError);
+
+impl From<OfficeError> for PageError {
+    fn from(e: OfficeError) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let api = crate::error::ApiError::from(self.0);
+        api.log();
+        let status = api.status();
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "That did not work",
+        };
+        let message = api.public_message();
+        render_page(status, "error.html", context! { title, message })
+    }
+}
+
+fn render_page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+    match templates::render(name, ctx) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>Something went wrong</h1><p>The page could not be drawn.</p>"),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn page(name: &str, ctx: minijinja::Value) -> Response {
+    render_page(StatusCode::OK, name, ctx)
+}
+
+/// `?error=` shown on a page after a refused form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Notice {
+    error: String,
+}
+
+/// After a form: back to `to` when it worked; back to `to` with the reason when the input was
+/// refused; an error page when the server failed.
+fn after(to: &str, result: OfficeResult<()>) -> Response {
+    match result {
+        Ok(()) => see_other(to),
+        Err(OfficeError::Db(e)) => PageError(OfficeError::Db(e)).into_response(),
+        Err(refused) => {
+            let (path, fragment) = to.split_once('#').unwrap_or((to, ""));
+            let joiner = if path.contains('?') { '&' } else { '?' };
+            let mut target = format!(
+                "{path}{joiner}error={}",
+                super::percent_encode(&refused.to_string())
+            );
+            if !fragment.is_empty() {
+                target.push('#');
+                target.push_str(fragment);
+            }
+            see_other(&target)
+        }
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, to.to_string())]).into_response()
+}
+
+/// A local path to go back to (never another site).
+fn local(back: &str, default: &str) -> String {
+    if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
+        back.to_string()
+    } else {
+        default.to_string()
+    }
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, PageError> {
+    text.parse()
+        .map_err(|_| PageError(OfficeError::NotFound(what.to_string())))
+}
+
+fn choices(values: &[&str]) -> Vec<(String, String)> {
+    values
+        .iter()
+        .map(|v| (v.to_string(), v.replace('_', " ")))
+        .collect()
+}
+
+fn statuses() -> Vec<(String, String)> {
+    choices(&[
+        JobStatus::Lead.as_str(),
+        JobStatus::Scheduled.as_str(),
+        JobStatus::EnRoute.as_str(),
+        JobStatus::OnSite.as_str(),
+        JobStatus::Completed.as_str(),
+        JobStatus::Invoiced.as_str(),
+        JobStatus::Cancelled.as_str(),
+        JobStatus::OnHold.as_str(),
+    ])
+}
+
+fn note_kinds() -> Vec<(String, String)> {
+    choices(&[
+        NoteKind::ServiceRequest.as_str(),
+        NoteKind::ServicePerformed.as_str(),
+        NoteKind::Site.as_str(),
+        NoteKind::Private.as_str(),
+        NoteKind::System.as_str(),
+    ])
+}
+
+fn payment_methods() -> Vec<(String, String)> {
+    choices(&[
+        PaymentMethod::Check.as_str(),
+        PaymentMethod::Cash.as_str(),
+        PaymentMethod::Card.as_str(),
+        PaymentMethod::BankTransfer.as_str(),
+        PaymentMethod::Other.as_str(),
+    ])
+}
+
+// ---- Sign-in -------------------------------------------------------------------------------
+
+/// `GET /login`.
+pub(super) async fn login_page() -> Response {
+    page("login.html", context! { error => "", name => "" })
+}
+
+/// The sign-in form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct LoginForm {
+    name: String,
+    password: String,
+}
+
+/// `POST /login`: a session cookie and the board, or the form again with the reason.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Posted(form): Posted<LoginForm>,
+) -> Response {
+    match sessions::sign_in(&state, &form.name, &form.password).await {
+        Ok(clerk) => {
+            let token = state.sessions().start(clerk);
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (LOCATION, "/".to_string()),
+                    (SET_COOKIE, sessions::set_cookie(&token)),
+                ],
+            )
+                .into_response()
+        }
+        Err(OfficeError::Db(e)) => PageError(OfficeError::Db(e)).into_response(),
+        Err(refused) => render_page(
+            StatusCode::UNAUTHORIZED,
+            "login.html",
+            context! { error => refused.to_string(), name => form.name },
+        ),
+    }
+}
+
+/// `POST /logout`.
+pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = session_token(&headers) {
+        state.sessions().end(token);
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (LOCATION, "/login".to_string()),
+            (SET_COOKIE, sessions::clear_cookie()),
+        ],
+    )
+        .into_response()
+}
+
+// ---- Board ---------------------------------------------------------------------------------
+
+/// `?day=` of the board, and an error to show.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct BoardQuery {
+    day: String,
+    error: String,
+}
+
+/// `GET /`: the dispatch board of a day (today by default).
+pub(super) async fn board(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Query(query): Query<BoardQuery>,
+) -> Result<Response, PageError> {
+    let day = jobs::parse_day(Some(&query.day))?;
+    let board = jobs::board(&state, day).await?;
+    let technicians = jobs::technicians(&state).await?;
+    let places = state
+        .db()
+        .read(|store| {
+            let mut places = Vec::new();
+            for account in store.accounts()? {
+                for site in store.sites_for_account(account.id)? {
+                    places.push((
+                        format!("{}:{}", account.id, site.id),
+                        format!("{} — {}", account.name, site.name),
+                    ));
+                }
+            }
+            Ok(places)
+        })
+        .await
+        .map_err(OfficeError::from)?;
+    Ok(page(
+        "board.html",
+        context! {
+            clerk => clerk_json(&clerk),
+            board,
+            day => day.to_string(),
+            weekday => day.format("%A %-d %B %Y").to_string(),
+            prev => (day - Duration::days(1)).to_string(),
+            next => (day + Duration::days(1)).to_string(),
+            technicians,
+            places,
+            error => query.error,
+        },
+    ))
+}
+
+fn clerk_json(clerk: &Clerk) -> minijinja::Value {
+    context! { name => clerk.name.clone(), role => clerk.role.to_string() }
+}
+
+/// The new-job form of the board: `place` is `<account id>:<site id>`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct NewJobForm {
+    place: String,
+    title: String,
+    requested_services: String,
+    day: String,
+    start: String,
+    end: String,
+    technician: String,
+    estimate: String,
+}
+
+/// `POST /jobs`: creates a job from the board.
+pub(super) async fn create_job(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Posted(form): Posted<NewJobForm>,
+) -> Response {
+    let (account, site) = form.place.split_once(':').unwrap_or(("", ""));
+    let input = JobInput {
+        account: account.to_string(),
+        site: site.to_string(),
+        title: form.title,
+        requested_services: form.requested_services,
+        day: form.day.clone(),
+        start: form.start,
+        end: form.end,
+        technician: form.technician,
+        estimate: form.estimate,
+    };
+    let result = jobs::create_job(&state, &clerk, &input).await.map(|_| ());
+    after(
+        &format!("/?day={}", super::percent_encode(form.day.trim())),
+        result,
+    )
+}
+
+/// An assignment form: one technician (empty: unassign), and where to go back to.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AssignForm {
+    technician: String,
+    back: String,
+}
+
+/// `POST /jobs/{id}/assign`.
+pub(super) async fn assign(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(job): Path<String>,
+    Posted(form): Posted<AssignForm>,
+) -> Result<Response, PageError> {
+    let job: JobId = parse("job", &job)?;
+    let back = local(&form.back, &format!("/jobs/{job}"));
+    let result = async {
+        let technicians: Vec<UserId> = match form.technician.trim() {
+            "" => Vec::new(),
+            text => vec![text.parse().map_err(|_| {
+                OfficeError::Invalid(format!("technician {text:?} is not a user id"))
+            })?],
+        };
+        jobs::assign(&state, &clerk, job, &technicians).await
+    }
+    .await;
+    Ok(after(&back, result))
+}
+
+/// A status form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct StatusForm {
+    status: String,
+}
+
+/// `POST /jobs/{id}/status`.
+pub(super) async fn set_status(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(job): Path<String>,
+    Posted(form): Posted<StatusForm>,
+) -> Result<Response, PageError> {
+    let job: JobId = parse("job", &job)?;
+    let result = jobs::set_status(&state, &clerk, job, &form.status).await;
+    Ok(after(&format!("/jobs/{job}"), result))
+}
+
+// ---- Customers -----------------------------------------------------------------------------
+
+/// `?q=` of the customer list.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SearchQuery {
+    q: String,
+    error: String,
+}
+
+/// `GET /customers?q=`: customers, or those matching the search.
+pub(super) async fn customers(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let found = accounts::list(&state, Some(query.q.clone())).await?;
+    Ok(page(
+        "customers.html",
+        context! { clerk => clerk_json(&clerk), q => query.q, accounts => found, error => query.error },
+    ))
+}
+
+/// `GET /customers/new`.
+pub(super) async fn new_customer(Signed(clerk): Signed) -> Response {
+    customer_form(&clerk, &AccountInput::default(), None, "", StatusCode::OK)
+}
+
+fn customer_form(
+    clerk: &Clerk,
+    input: &AccountInput,
+    id: Option<AccountId>,
+    error: &str,
+    status: StatusCode,
+) -> Response {
+    let input = context! {
+        name => input.name.clone(), party => input.party.clone(),
+        account_type => input.account_type.clone(), status => input.status.clone(),
+        number => input.number.clone(), phone => input.phone.clone(), email => input.email.clone(),
+        website => input.website.clone(), business_type => input.business_type.clone(),
+        terms_net_days => input.terms_net_days.clone(), credit_hold => input.credit_hold,
+        billing_line1 => input.billing_line1.clone(), billing_line2 => input.billing_line2.clone(),
+        billing_city => input.billing_city.clone(), billing_region => input.billing_region.clone(),
+        billing_postal_code => input.billing_postal_code.clone(),
+        billing_country => input.billing_country.clone(),
+        shipping_line1 => input.shipping_line1.clone(), shipping_line2 => input.shipping_line2.clone(),
+        shipping_city => input.shipping_city.clone(), shipping_region => input.shipping_region.clone(),
+        shipping_postal_code => input.shipping_postal_code.clone(),
+        shipping_country => input.shipping_country.clone(),
+        rep => input.rep.clone(), comments => input.comments.clone(),
+        custom_fields => input.custom_fields.clone(),
+    };
+    render_page(
+        status,
+        "customer_form.html",
+        context! {
+            clerk => clerk_json(clerk),
+            input,
+            id => id.map(|i| i.to_string()),
+            error,
+        },
+    )
+}
+
+/// `POST /customers`: creates a customer, or shows the form again with what was typed.
+pub(super) async fn create_customer(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Posted(input): Posted<AccountInput>,
+) -> Response {
+    match accounts::create_account(&state, &clerk, &input).await {
+        Ok(id) => see_other(&format!("/customers/{id}")),
+        Err(OfficeError::Db(e)) => PageError(OfficeError::Db(e)).into_response(),
+        Err(refused) => customer_form(
+            &clerk,
+            &input,
+            None,
+            &refused.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    }
+}
+
+/// `GET /customers/{id}`: the customer page.
+pub(super) async fn customer(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Query(notice): Query<Notice>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let detail = accounts::detail(&state, id).await?;
+    let others: Vec<_> = accounts::list(&state, None)
+        .await?
+        .into_iter()
+        .filter(|a| a.id != id)
+        .collect();
+    let technicians = jobs::technicians(&state).await?;
+    Ok(page(
+        "customer.html",
+        context! {
+            clerk => clerk_json(&clerk),
+            id => id.to_string(),
+            detail,
+            others,
+            technicians,
+            payment_id => PaymentId::new().to_string(),
+            methods => payment_methods(),
+            note_kinds => note_kinds(),
+            error => notice.error,
+        },
+    ))
+}
+
+/// `GET /customers/{id}/edit`.
+pub(super) async fn edit_customer_page(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let account = accounts::account(&state, id).await?;
+    Ok(customer_form(
+        &clerk,
+        &AccountInput::from_account(&account),
+        Some(id),
+        "",
+        StatusCode::OK,
+    ))
+}
+
+/// `POST /customers/{id}`: saves the edit form.
+pub(super) async fn edit_customer(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(input): Posted<AccountInput>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    Ok(
+        match accounts::edit_account(&state, &clerk, id, &input).await {
+            Ok(()) => see_other(&format!("/customers/{id}")),
+            Err(OfficeError::Db(e)) => PageError(OfficeError::Db(e)).into_response(),
+            Err(refused) => customer_form(
+                &clerk,
+                &input,
+                Some(id),
+                &refused.to_string(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+        },
+    )
+}
+
+/// The merge form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct MergeForm {
+    into: String,
+}
+
+/// `POST /customers/{id}/merge`: merges this customer into another; shows the other.
+pub(super) async fn merge_customer(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(form): Posted<MergeForm>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let result = async {
+        let into: AccountId = form
+            .into
+            .trim()
+            .parse()
+            .map_err(|_| OfficeError::Invalid("choose the customer to merge into".into()))?;
+        accounts::merge(&state, &clerk, id, into).await?;
+        Ok(into)
+    }
+    .await;
+    Ok(match result {
+        Ok(into) => see_other(&format!("/customers/{into}")),
+        Err(e) => after(&format!("/customers/{id}"), Err(e)),
+    })
+}
+
+/// `POST /customers/{id}/delete`.
+pub(super) async fn delete_customer(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    Ok(match accounts::delete(&state, &clerk, id).await {
+        Ok(()) => see_other("/customers"),
+        Err(e) => after(&format!("/customers/{id}"), Err(e)),
+    })
+}
+
+/// `POST /customers/{id}/sites`.
+pub(super) async fn add_site(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(input): Posted<SiteInput>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let result = accounts::add_site(&state, &clerk, id, &input)
+        .await
+        .map(|_| ());
+    Ok(after(&format!("/customers/{id}#sites"), result))
+}
+
+/// `POST /customers/{id}/contacts`.
+pub(super) async fn add_contact(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(input): Posted<ContactInput>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let result = accounts::add_contact(&state, &clerk, id, &input)
+        .await
+        .map(|_| ());
+    Ok(after(&format!("/customers/{id}#contacts"), result))
+}
+
+/// `POST /customers/{id}/notes`.
+pub(super) async fn add_customer_note(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(input): Posted<NoteInput>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let result = jobs::add_note(&state, &clerk, id.into(), &input)
+        .await
+        .map(|_| ());
+    Ok(after(&format!("/customers/{id}#notes"), result))
+}
+
+/// `POST /customers/{id}/payments`: records a payment (once per form).
+pub(super) async fn record_payment(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(mut input): Posted<PaymentInput>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    input.account = id.to_string();
+    let result = billing::record_payment(&state, &clerk, &input)
+        .await
+        .map(|_| ());
+    Ok(after(&format!("/customers/{id}#payments"), result))
+}
+
+// ---- Jobs ----------------------------------------------------------------------------------
+
+/// `GET /jobs/{id}`: the job page.
+pub(super) async fn job(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Query(notice): Query<Notice>,
+) -> Result<Response, PageError> {
+    let id: JobId = parse("job", &id)?;
+    let detail = jobs::detail(&state, id).await?;
+    let technicians = jobs::technicians(&state).await?;
+    Ok(page(
+        "job.html",
+        context! {
+            clerk => clerk_json(&clerk),
+            id => id.to_string(),
+            detail,
+            technicians,
+            statuses => statuses(),
+            note_kinds => note_kinds(),
+            error => notice.error,
+        },
+    ))
+}
+
+/// `POST /jobs/{id}/notes`.
+pub(super) async fn add_job_note(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(input): Posted<NoteInput>,
+) -> Result<Response, PageError> {
+    let id: JobId = parse("job", &id)?;
+    let result = jobs::add_note(&state, &clerk, id.into(), &input)
+        .await
+        .map(|_| ());
+    Ok(after(&format!("/jobs/{id}#notes"), result))
+}
+
+/// The new-invoice form: lines as `description; quantity; unit price`, one per line.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct InvoiceForm {
+    lines: String,
+    tax_rate: String,
+}
+
+/// `POST /jobs/{id}/invoices`.
+pub(super) async fn create_invoice(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(form): Posted<InvoiceForm>,
+) -> Result<Response, PageError> {
+    let id: JobId = parse("job", &id)?;
+    let result = async {
+        let input = InvoiceInput {
+            lines: InvoiceInput::parse_lines(&form.lines)?,
+            tax_rate: form.tax_rate,
+        };
+        billing::create_invoice(&state, &clerk, id, &input).await
+    }
+    .await
+    .map(|_| ());
+    Ok(after(&format!("/jobs/{id}#invoices"), result))
+}
+
+/// The void form: why, and where to go back to.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct VoidForm {
+    reason: String,
+    back: String,
+}
+
+/// `POST /jobs/{id}/invoices/{invoice}/void`.
+pub(super) async fn void_invoice(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path((id, invoice)): Path<(String, String)>,
+    Posted(form): Posted<VoidForm>,
+) -> Result<Response, PageError> {
+    let id: JobId = parse("job", &id)?;
+    let invoice: InvoiceId = parse("invoice", &invoice)?;
+    let back = local(&form.back, &format!("/jobs/{id}#invoices"));
+    let result = billing::void_invoice(&state, &clerk, id, invoice, &form.reason).await;
+    Ok(after(&back, result))
+}
+
+// ---- Photos and assets ---------------------------------------------------------------------
+
+/// `GET /photos/{hash}`: a stored photo or thumbnail, by content hash.
+pub(super) async fn photo(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Path(hash): Path<String>,
+) -> Result<Response, PageError> {
+    let hash: ContentHash = parse("photo", &hash)?;
+    let bytes = state
+        .db()
+        .read(move |store| Ok(store.blob(&hash)?))
+        .await
+        .map_err(OfficeError::from)?
+        .ok_or_else(|| OfficeError::NotFound("photo".into()))?;
+    let kind = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    Ok((
+        [
+            (CONTENT_TYPE, kind),
+            // Content-addressed: the bytes under a hash never change.
+            (CACHE_CONTROL, "private, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `GET /assets/app.css`.
+pub(super) async fn app_css() -> Response {
+    asset("text/css; charset=utf-8", templates::APP_CSS)
+}
+
+/// `GET /assets/app.js`.
+pub(super) async fn app_js() -> Response {
+    asset("text/javascript; charset=utf-8", templates::APP_JS)
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    ([(CONTENT_TYPE, kind), (CACHE_CONTROL, "no-cache")], body).into_response()
+}

@@ -1,0 +1,161 @@
+//! The office web page's HTML templates (MiniJinja, Jinja2 syntax) and static assets, all built
+//! into the binary: the page works with no internet and nothing to deploy beside the server.
+//!
+//! Templates are under `server/templates/`, auto-escaped (their names end in `.html`); the
+//! filters below format what the records hold (decimal text, RFC 3339 times, snake_case enum
+//! names) for people.
+
+use std::sync::OnceLock;
+
+use minijinja::Environment;
+use serde::Serialize;
+
+/// `(name, source)` of every template.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("board.html", include_str!("../templates/board.html")),
+    (
+        "customers.html",
+        include_str!("../templates/customers.html"),
+    ),
+    ("customer.html", include_str!("../templates/customer.html")),
+    (
+        "customer_form.html",
+        include_str!("../templates/customer_form.html"),
+    ),
+    ("job.html", include_str!("../templates/job.html")),
+    ("job_card.html", include_str!("../templates/job_card.html")),
+    ("error.html", include_str!("../templates/error.html")),
+];
+
+/// The page's stylesheet.
+pub const APP_CSS: &str = include_str!("../assets/app.css");
+/// The page's script: live updates from `/api/events`.
+pub const APP_JS: &str = include_str!("../assets/app.js");
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            // The templates are part of the binary and tested: a broken one fails the tests.
+            if let Err(e) = env.add_template(name, source) {
+                panic!("template {name} does not parse: {e}");
+            }
+        }
+        env.add_filter("money", money);
+        env.add_filter("time", |value: String| format_time(&value, "%H:%M"));
+        env.add_filter("datetime", |value: String| {
+            format_time(&value, "%Y-%m-%d %H:%M")
+        });
+        env.add_filter("label", |value: String| value.replace('_', " "));
+        env.add_filter("field", |path: String| field_label(&path));
+        env.add_filter("truncate", |value: String, length: usize| {
+            if value.chars().count() <= length {
+                value
+            } else {
+                let mut cut: String = value.chars().take(length.saturating_sub(1)).collect();
+                cut.push('…');
+                cut
+            }
+        });
+        env
+    })
+}
+
+/// Renders template `name` with `context`; an error names the template and what failed.
+pub fn render(name: &str, context: impl Serialize) -> Result<String, minijinja::Error> {
+    environment().get_template(name)?.render(context)
+}
+
+/// A decimal amount as money: two places, thousands separated (`-1,234.50`).
+pub fn money(value: String) -> String {
+    let Ok(amount) = value.trim().parse::<rust_decimal::Decimal>() else {
+        return value;
+    };
+    let rounded = fieldsync_protocol::Money(amount).round_cents().0;
+    let text = format!("{:.2}", rounded.abs());
+    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
+        "-"
+    } else {
+        ""
+    };
+    format!("{sign}{grouped}.{cents}")
+}
+
+/// A change log's field path for people: `record.status` → `status`,
+/// `invoices.<id>.voided` → `invoices › voided` (ids left out).
+pub fn field_label(path: &str) -> String {
+    let is_id = |s: &str| s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4;
+    let parts: Vec<String> = path
+        .split('.')
+        .filter(|s| !s.is_empty() && *s != "record" && !is_id(s))
+        .map(|s| s.replace('_', " "))
+        .collect();
+    if parts.is_empty() {
+        "record".to_string()
+    } else {
+        parts.join(" › ")
+    }
+}
+
+fn format_time(value: &str, format: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc).format(format).to_string())
+        .unwrap_or_else(|_| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_has_two_places_and_thousands_separators() {
+        assert_eq!(money("1234.5".into()), "1,234.50");
+        assert_eq!(money("-20".into()), "-20.00");
+        assert_eq!(money("0".into()), "0.00");
+        assert_eq!(money("999".into()), "999.00");
+        assert_eq!(money("1000000.005".into()), "1,000,000.01");
+        assert_eq!(money("not money".into()), "not money");
+    }
+
+    #[test]
+    fn field_paths_read_without_ids() {
+        assert_eq!(field_label("record.status"), "status");
+        assert_eq!(
+            field_label("invoices.5f0c2a9e-8d1b-4c3a-9e7f-0a1b2c3d4e5f.voided"),
+            "invoices › voided"
+        );
+        assert_eq!(field_label("record.credit_hold"), "credit hold");
+        assert_eq!(field_label(""), "record");
+    }
+
+    #[test]
+    fn times_are_shown_in_utc() {
+        assert_eq!(format_time("2026-11-25T09:30:00Z", "%H:%M"), "09:30");
+        assert_eq!(format_time("garbage", "%H:%M"), "garbage");
+    }
+
+    #[test]
+    fn every_template_parses_and_escapes_html() {
+        for (name, _) in TEMPLATES {
+            environment().get_template(name).unwrap();
+        }
+        let page = render(
+            "error.html",
+            minijinja::context! { title => "Oops", message => "<script>x</script>" },
+        )
+        .unwrap();
+        assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(!page.contains("<script>x"), "{page}");
+    }
+}

@@ -1,0 +1,1279 @@
+//! The office JSON API end to end: the real server on 127.0.0.1:0 over a real SQLite file with
+//! the demo company loaded, spoken to over real HTTP by a cookie-keeping client (reqwest), with
+//! technicians' devices on the real `/sync` WebSocket where the office and the field meet.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use automerge::ActorId;
+use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
+use fieldsync_protocol::{
+    AccountId, Author, DocId, JobId, JobStatus, Money, Record, Role, Timestamp, UserId, Writer,
+};
+use fieldsync_store::Store;
+use fieldsync_tests::TestServer;
+use fieldsync_tests::sync_client::SyncClient;
+use futures_util::StreamExt as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// The demo company's week is the week of this Wednesday.
+const DAY: &str = "2026-11-25";
+
+/// Longest wait for anything the test waits on; it only bounds waits.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A technician of the demo company and their tablet's token.
+struct Technician {
+    user: UserId,
+    name: String,
+    token: String,
+}
+
+/// The server with the demo company, and Dana (office) signed in.
+struct Office {
+    server: TestServer,
+    dana: Api,
+    technicians: Vec<Technician>,
+    _dir: tempfile::TempDir,
+}
+
+impl Office {
+    fn technician(&self, name: &str) -> &Technician {
+        self.technicians.iter().find(|t| t.name == name).unwrap()
+    }
+
+    async fn dana_id(&self) -> String {
+        text(&self.dana.ok("/api/me").await["id"]).to_string()
+    }
+
+    /// A client with no session.
+    fn anonymous(&self) -> Api {
+        Api::new(&self.server)
+    }
+}
+
+/// Loads the demo company (plus `extra` users with passwords) and starts the server on it.
+async fn office_with(extra: &[(&str, Role, &str)]) -> Office {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.sqlite3");
+    let technicians = {
+        let mut store = Store::open(&path).unwrap();
+        let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
+        let summary = fieldsync_server::demo::load(&mut store, day).unwrap();
+        let tx = store.transaction().unwrap();
+        for (name, role, password) in extra {
+            let hash = fieldsync_server::auth::hash_password(password).unwrap();
+            tx.add_user(name, *role, Some(&hash)).unwrap();
+        }
+        tx.commit().unwrap();
+        summary
+            .tablets
+            .into_iter()
+            .map(|(name, _, token)| Technician {
+                user: store.user_by_name(&name).unwrap().unwrap().0.id,
+                name,
+                token,
+            })
+            .collect()
+    };
+    let server = TestServer::start_with_db(&path).await.unwrap();
+    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
+    Office {
+        server,
+        dana,
+        technicians,
+        _dir: dir,
+    }
+}
+
+async fn office() -> Office {
+    office_with(&[]).await
+}
+
+/// An HTTP client that keeps cookies, for one server.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(server: &TestServer) -> Api {
+        Api {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .connect_timeout(PATIENCE)
+                .build()
+                .unwrap(),
+            base: server.url(""),
+        }
+    }
+
+    /// Signs in; fails the test unless it works.
+    async fn sign_in(server: &TestServer, name: &str, password: &str) -> Api {
+        let api = Api::new(server);
+        let (status, body) = api
+            .post("/api/login", json!({"name": name, "password": password}))
+            .await;
+        assert_eq!(status, 200, "signing in as {name}: {body}");
+        api
+    }
+
+    /// Sends a request; returns the status and the JSON body (`Null` when there is none).
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .timeout(PATIENCE);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"))
+        };
+        (status, value)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// `GET path`, which must answer 200.
+    async fn ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// `POST path`, which must answer `expected`; returns the body.
+    async fn post_ok(&self, path: &str, body: Value, expected: u16) -> Value {
+        let (status, answer) = self.post(path, body.clone()).await;
+        assert_eq!(status, expected, "POST {path} {body}: {answer}");
+        answer
+    }
+
+    /// `POST path`, which must be refused with `expected`; returns the error message.
+    async fn refused(&self, path: &str, body: Value, expected: u16) -> String {
+        let (status, answer) = self.post(path, body.clone()).await;
+        assert_eq!(status, expected, "POST {path} {body}: {answer}");
+        error_of(&answer)
+    }
+
+    async fn account(&self, id: &str) -> Value {
+        self.ok(&format!("/api/accounts/{id}")).await
+    }
+
+    async fn balance(&self, id: &str) -> Money {
+        money(&self.account(id).await["balance"])
+    }
+
+    async fn account_names(&self, query: &str) -> BTreeSet<String> {
+        let path = format!(
+            "/api/accounts?q={}",
+            query.replace(' ', "+").replace('@', "%40")
+        );
+        self.ok(&path).await["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    async fn job(&self, id: &str) -> Value {
+        self.ok(&format!("/api/jobs/{id}")).await
+    }
+}
+
+/// The message of a JSON error, which must be there and say something.
+fn error_of(body: &Value) -> String {
+    let message = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no JSON error in {body}"));
+    assert!(!message.trim().is_empty(), "{body}");
+    message.to_string()
+}
+
+fn money(value: &Value) -> Money {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not an amount"))
+        .parse()
+        .unwrap()
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not text"))
+}
+
+/// The ids of a JSON list's items, at `key`.
+fn ids(list: &Value, key: impl Fn(&Value) -> &Value) -> BTreeSet<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("{list} is not a list"))
+        .iter()
+        .map(|item| text(key(item)).to_string())
+        .collect()
+}
+
+/// A new business account's form, with a billing address.
+fn new_account(name: &str) -> Value {
+    json!({
+        "name": name,
+        "party": "business",
+        "account_type": "customer",
+        "phone": "+1 541 555 0100",
+        "email": "office@example.net",
+        "billing_line1": "12 Quarry Rd",
+        "billing_city": "Bend",
+        "billing_region": "OR",
+        "billing_postal_code": "97701",
+    })
+}
+
+/// Creates an account with one site; returns (account id, site id).
+async fn account_with_site(api: &Api, name: &str) -> (String, String) {
+    let account = api.post_ok("/api/accounts", new_account(name), 201).await;
+    let account = text(&account["id"]).to_string();
+    let site = api
+        .post_ok(
+            &format!("/api/accounts/{account}/sites"),
+            json!({"name": "Yard", "line1": "12 Quarry Rd", "city": "Bend", "postal_code": "97701"}),
+            201,
+        )
+        .await;
+    (account, text(&site["id"]).to_string())
+}
+
+/// Creates an unassigned job on `DAY` for the account and site; returns its id.
+async fn new_job(api: &Api, account: &str, site: &str) -> String {
+    let job = api
+        .post_ok(
+            "/api/jobs",
+            json!({
+                "account": account, "site": site, "title": "Gravel conveyor check",
+                "requested_services": "Conveyor service\nBelt inspection",
+                "day": DAY, "start": "09:00", "end": "10:30", "estimate": "240.00",
+            }),
+            201,
+        )
+        .await;
+    text(&job["id"]).to_string()
+}
+
+/// The form of an existing account (as the edit page would fill it in).
+fn form_of(account: &Value) -> Value {
+    let field = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let billing = &account["billing_address"];
+    json!({
+        "name": field(&account["name"]),
+        "party": field(&account["party"]),
+        "account_type": field(&account["account_type"]),
+        "status": field(&account["status"]),
+        "number": field(&account["number"]),
+        "phone": field(&account["phone"]),
+        "email": field(&account["email"]),
+        "website": field(&account["website"]),
+        "business_type": field(&account["business_type"]),
+        "terms_net_days": account["terms_net_days"].to_string(),
+        "credit_hold": account["credit_hold"].as_bool().unwrap(),
+        "billing_line1": field(&billing["line1"]),
+        "billing_line2": field(&billing["line2"]),
+        "billing_city": field(&billing["city"]),
+        "billing_region": field(&billing["region"]),
+        "billing_postal_code": field(&billing["postal_code"]),
+        "billing_country": field(&billing["country"]),
+        "comments": field(&account["comments"]),
+    })
+}
+
+/// Non-void invoice totals less payments, computed here from the customer page's data.
+fn balance_from_parts(detail: &Value) -> Money {
+    let invoiced: Money = detail["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["status"] != "void")
+        .map(|row| money(&row["total"]))
+        .sum();
+    let paid: Money = detail["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| money(&p["amount"]))
+        .sum();
+    invoiced - paid
+}
+
+/// Every account's customer page.
+async fn all_details(api: &Api) -> Vec<Value> {
+    let list = api.ok("/api/accounts").await;
+    let mut details = Vec::new();
+    for id in ids(&list["accounts"], |a| &a["id"]) {
+        details.push(api.account(&id).await);
+    }
+    details
+}
+
+fn count(detail: &Value, key: &str) -> usize {
+    detail[key].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn signing_in_takes_an_office_password_and_every_route_needs_the_session() {
+    let office = office_with(&[("tpass", Role::Technician, "tech-pass-1")]).await;
+    let anonymous = office.anonymous();
+
+    let wrong = anonymous
+        .refused(
+            "/api/login",
+            json!({"name": "dana", "password": "dana-office-dem"}),
+            401,
+        )
+        .await;
+    let unknown = anonymous
+        .refused(
+            "/api/login",
+            json!({"name": "nobody", "password": "dana-office-demo"}),
+            401,
+        )
+        .await;
+    assert_eq!(
+        wrong, unknown,
+        "a wrong name and a wrong password look alike"
+    );
+    let technician = anonymous
+        .refused(
+            "/api/login",
+            json!({"name": "tpass", "password": "tech-pass-1"}),
+            403,
+        )
+        .await;
+    assert!(technician.contains("technicians"), "{technician}");
+    anonymous
+        .refused("/api/login", json!({"name": "dana"}), 422)
+        .await;
+
+    let me = office.dana.ok("/api/me").await;
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("dana"), Some("office"))
+    );
+    let admin = Api::sign_in(&office.server, "admin", "admin-demo-pass").await;
+    assert_eq!(admin.ok("/api/me").await["role"], "admin");
+
+    // Real ids, so that a 401 cannot be a 404 in disguise.
+    let account = text(&office.dana.ok("/api/accounts").await["accounts"][0]["id"]).to_string();
+    let job = text(&office.dana.ok(&format!("/api/jobs?day={DAY}")).await["jobs"][0]["job"]["id"])
+        .to_string();
+    let routes = [
+        (Method::GET, "/api/me".to_string()),
+        (Method::GET, "/api/events".to_string()),
+        (Method::GET, "/api/accounts".to_string()),
+        (Method::GET, "/api/accounts?q=bakery".to_string()),
+        (Method::POST, "/api/accounts".to_string()),
+        (Method::GET, format!("/api/accounts/{account}")),
+        (Method::PUT, format!("/api/accounts/{account}")),
+        (Method::DELETE, format!("/api/accounts/{account}")),
+        (Method::POST, format!("/api/accounts/{account}/merge")),
+        (Method::POST, format!("/api/accounts/{account}/sites")),
+        (Method::POST, format!("/api/accounts/{account}/contacts")),
+        (Method::GET, "/api/technicians".to_string()),
+        (Method::GET, "/api/board".to_string()),
+        (Method::GET, format!("/api/jobs?day={DAY}")),
+        (Method::POST, "/api/jobs".to_string()),
+        (Method::GET, format!("/api/jobs/{job}")),
+        (Method::POST, format!("/api/jobs/{job}/assign")),
+        (Method::POST, format!("/api/jobs/{job}/status")),
+        (Method::POST, format!("/api/jobs/{job}/invoices")),
+        (
+            Method::POST,
+            format!("/api/jobs/{job}/invoices/{}/void", uuid::Uuid::new_v4()),
+        ),
+        (Method::POST, "/api/notes".to_string()),
+        (Method::POST, "/api/payments".to_string()),
+    ];
+    let forged = reqwest::Client::new();
+    for (method, path) in &routes {
+        let body = (*method != Method::GET).then(|| json!({}));
+        let (status, answer) = anonymous.call(method.clone(), path, body).await;
+        assert_eq!(status, 401, "{method} {path} without a session: {answer}");
+        error_of(&answer);
+        let response = forged
+            .request(method.clone(), office.server.url(path))
+            .header("Cookie", "fieldsync_session=bm90LWEtc2Vzc2lvbg")
+            .timeout(PATIENCE)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            401,
+            "{method} {path} with a forged cookie"
+        );
+    }
+
+    // Signing out ends the session.
+    office.dana.post_ok("/api/logout", json!({}), 200).await;
+    let (status, _) = office.dana.get("/api/accounts").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        admin.ok("/api/me").await["name"],
+        "admin",
+        "other sessions live on"
+    );
+}
+
+#[tokio::test]
+async fn accounts_are_found_by_any_part_of_name_type_contact_name_or_email() {
+    let office = office().await;
+    let dana = &office.dana;
+    let all = dana.ok("/api/accounts").await["accounts"].clone();
+    assert_eq!(all.as_array().unwrap().len(), 50);
+
+    assert_eq!(
+        dana.account_names("bakery").await,
+        BTreeSet::from(["Harbor Bakery".to_string()])
+    );
+    let harbor = dana.account_names("HARBOR").await;
+    assert!(
+        harbor.contains("Harbor Bakery") && harbor.contains("Harborview Marina"),
+        "{harbor:?}"
+    );
+    let prospects: BTreeSet<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["account_type"] == "prospect")
+        .map(|a| text(&a["name"]).to_string())
+        .collect();
+    assert!(!prospects.is_empty() && prospects.len() < 50);
+    assert_eq!(dana.account_names("prospect").await, prospects);
+
+    // A contact with a name and an email found nowhere else.
+    let quarry = text(
+        &dana
+            .post_ok("/api/accounts", new_account("Basalt Works"), 201)
+            .await["id"],
+    )
+    .to_string();
+    dana.post_ok(
+        &format!("/api/accounts/{quarry}/contacts"),
+        json!({"name": "Zelda Quarrington", "role": "Owner", "email": "zq@lavafield.example"}),
+        201,
+    )
+    .await;
+    let only = BTreeSet::from(["Basalt Works".to_string()]);
+    assert_eq!(dana.account_names("quarring").await, only);
+    assert_eq!(dana.account_names("zq@lavafield").await, only);
+    assert_eq!(dana.account_names("lavafield zelda").await, only);
+    assert!(
+        dana.account_names("no-such-account-anywhere")
+            .await
+            .is_empty()
+    );
+    let refused = dana
+        .refused(
+            &format!("/api/accounts/{quarry}/contacts"),
+            json!({"name": "No Mail", "email": "not-an-address"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("email"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_customer_page_has_sites_contacts_jobs_invoices_payments_balance_and_change_log() {
+    let office = office().await;
+    let details = all_details(&office.dana).await;
+    let detail = details
+        .iter()
+        .find(|d| count(d, "invoices") > 0 && count(d, "payments") > 0 && count(d, "jobs") > 0)
+        .expect("a demo account with jobs, invoices and payments");
+    assert!(
+        count(detail, "sites") > 0 && count(detail, "contacts") > 0,
+        "{detail}"
+    );
+    for job in detail["jobs"].as_array().unwrap() {
+        assert_eq!(job["account"], detail["account"]["id"]);
+    }
+    let sites = ids(&detail["sites"], |s| &s["id"]);
+    for job in detail["jobs"].as_array().unwrap() {
+        assert!(sites.contains(text(&job["site"])), "{job}");
+    }
+    let jobs = ids(&detail["jobs"], |j| &j["id"]);
+    for row in detail["invoices"].as_array().unwrap() {
+        assert!(jobs.contains(text(&row["invoice"]["job"])), "{row}");
+    }
+    for payment in detail["payments"].as_array().unwrap() {
+        assert_eq!(payment["account"], detail["account"]["id"]);
+    }
+    assert_eq!(money(&detail["balance"]), balance_from_parts(detail));
+    assert!(count(detail, "change_log") > 0);
+    assert!(
+        details.iter().any(|d| money(&d["balance"]) != Money::ZERO),
+        "the demo has open balances"
+    );
+
+    let (status, missing) = office
+        .dana
+        .get(&format!("/api/accounts/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(status, 404, "{missing}");
+    assert!(error_of(&missing).contains("account"));
+    let (status, bad) = office.dana.get("/api/accounts/not-an-id").await;
+    assert_eq!(status, 422, "{bad}");
+    error_of(&bad);
+}
+
+#[tokio::test]
+async fn accounts_are_created_and_edited_with_clear_errors() {
+    let office = office().await;
+    let dana = &office.dana;
+    let created = dana
+        .post_ok("/api/accounts", new_account("Basalt Works"), 201)
+        .await;
+    let id = text(&created["id"]).to_string();
+    let detail = dana.account(&id).await;
+    assert_eq!(detail["account"]["name"], "Basalt Works");
+    assert_eq!(detail["account"]["billing_address"]["city"], "Bend");
+    assert!(text(&detail["account"]["number"]).starts_with("C-"));
+    assert_eq!(money(&detail["balance"]), Money::ZERO);
+    assert!(dana.account_names("basalt").await.contains("Basalt Works"));
+
+    let taken = dana
+        .refused("/api/accounts", new_account("basalt works"), 409)
+        .await;
+    assert!(taken.contains("already exists"), "{taken}");
+    let taken = dana
+        .refused("/api/accounts", new_account("Harbor Bakery"), 409)
+        .await;
+    assert!(taken.contains("Harbor Bakery"), "{taken}");
+    let mut no_billing = new_account("Pumice Partners");
+    for field in [
+        "billing_line1",
+        "billing_city",
+        "billing_region",
+        "billing_postal_code",
+    ] {
+        no_billing.as_object_mut().unwrap().remove(field);
+    }
+    let missing = dana.refused("/api/accounts", no_billing, 422).await;
+    assert!(missing.contains("billing"), "{missing}");
+    let mut bad_email = new_account("Pumice Partners");
+    bad_email["email"] = json!("pumice");
+    let refused = dana.refused("/api/accounts", bad_email, 422).await;
+    assert!(refused.contains("email"), "{refused}");
+    assert!(
+        dana.account_names("pumice").await.is_empty(),
+        "nothing of a refused form is saved"
+    );
+
+    // Edit: the whole form, with a new phone and a credit hold.
+    let mut form = form_of(&detail["account"]);
+    form["phone"] = json!("+1 541 555 0199");
+    form["credit_hold"] = json!(true);
+    let (status, answer) = dana
+        .call(
+            Method::PUT,
+            &format!("/api/accounts/{id}"),
+            Some(form.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let edited = dana.account(&id).await;
+    assert_eq!(edited["account"]["phone"], "+1 541 555 0199");
+    assert_eq!(edited["account"]["credit_hold"], true);
+    let entry = edited["change_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == "record.phone")
+        .unwrap_or_else(|| panic!("no phone change in {}", edited["change_log"]));
+    assert!(text(&entry["from"]).contains("0100"), "{entry}");
+    assert!(text(&entry["to"]).contains("0199"), "{entry}");
+    assert_eq!(entry["author"]["name"], "dana", "{entry}");
+
+    // Renaming onto another account's name is refused and changes nothing.
+    form["name"] = json!("Harbor Bakery");
+    let (status, answer) = dana
+        .call(Method::PUT, &format!("/api/accounts/{id}"), Some(form))
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(dana.account(&id).await["account"]["name"], "Basalt Works");
+}
+
+#[tokio::test]
+async fn merging_moves_everything_to_the_target_and_adds_the_balances() {
+    let office = office().await;
+    let dana = &office.dana;
+    let details = all_details(dana).await;
+    let with_payments: Vec<&Value> = details
+        .iter()
+        .filter(|d| count(d, "jobs") > 0 && count(d, "payments") > 0)
+        .collect();
+    assert!(with_payments.len() >= 2);
+    let (source, target) = (with_payments[0], with_payments[1]);
+    let (source_id, target_id) = (
+        text(&source["account"]["id"]),
+        text(&target["account"]["id"]),
+    );
+    let expected = money(&source["balance"]) + money(&target["balance"]);
+
+    dana.post_ok(
+        &format!("/api/accounts/{source_id}/merge"),
+        json!({"into": target_id}),
+        200,
+    )
+    .await;
+    let listed = ids(&dana.ok("/api/accounts").await["accounts"], |a| &a["id"]);
+    assert!(!listed.contains(source_id) && listed.contains(target_id));
+    assert!(
+        !dana
+            .account_names(text(&source["account"]["name"]))
+            .await
+            .contains(text(&source["account"]["name"])),
+        "the merged account leaves search"
+    );
+    let merged = dana.account(target_id).await;
+    for key in ["jobs", "payments", "invoices", "sites"] {
+        let id_of = |v: &Value| -> String {
+            text(if key == "invoices" {
+                &v["invoice"]["id"]
+            } else {
+                &v["id"]
+            })
+            .to_string()
+        };
+        let now: BTreeSet<String> = merged[key].as_array().unwrap().iter().map(id_of).collect();
+        for item in source[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(target[key].as_array().unwrap())
+        {
+            assert!(
+                now.contains(&id_of(item)),
+                "{key} {} missing after the merge",
+                id_of(item)
+            );
+        }
+    }
+    assert_eq!(money(&merged["balance"]), expected);
+    assert_eq!(
+        ids(&merged["merged"], |a| &a["id"]),
+        BTreeSet::from([source_id.to_string()])
+    );
+    assert_eq!(
+        dana.account(source_id).await["merged_into"]["id"],
+        target["account"]["id"]
+    );
+
+    let again = dana
+        .refused(
+            &format!("/api/accounts/{source_id}/merge"),
+            json!({"into": target_id}),
+            409,
+        )
+        .await;
+    assert!(again.contains("already merged"), "{again}");
+    let itself = dana
+        .refused(
+            &format!("/api/accounts/{target_id}/merge"),
+            json!({"into": target_id}),
+            422,
+        )
+        .await;
+    assert!(itself.contains("itself"), "{itself}");
+}
+
+#[tokio::test]
+async fn deleting_is_refused_while_an_account_has_jobs_or_payments() {
+    let office = office().await;
+    let dana = &office.dana;
+    let busy = dana.ok(&format!("/api/jobs?day={DAY}")).await["jobs"][0]["job"]["account"].clone();
+    let busy = text(&busy).to_string();
+    let (status, answer) = dana
+        .call(Method::DELETE, &format!("/api/accounts/{busy}"), None)
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    let why = error_of(&answer);
+    assert!(
+        why.contains("cannot be deleted") && why.contains("job"),
+        "{why}"
+    );
+    assert_eq!(dana.account(&busy).await["account"]["id"], busy.as_str());
+
+    // Payments alone also keep an account.
+    let paying = text(
+        &dana
+            .post_ok("/api/accounts", new_account("Cinder Cafe"), 201)
+            .await["id"],
+    )
+    .to_string();
+    dana.post_ok(
+        "/api/payments",
+        json!({"account": paying, "amount": "40.00", "method": "cash"}),
+        201,
+    )
+    .await;
+    let (status, answer) = dana
+        .call(Method::DELETE, &format!("/api/accounts/{paying}"), None)
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    let why = error_of(&answer);
+    assert!(why.contains("1 payment"), "{why}");
+
+    let fresh = text(
+        &dana
+            .post_ok("/api/accounts", new_account("Obsidian Oddments"), 201)
+            .await["id"],
+    )
+    .to_string();
+    let (status, answer) = dana
+        .call(Method::DELETE, &format!("/api/accounts/{fresh}"), None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = dana.get(&format!("/api/accounts/{fresh}")).await;
+    assert_eq!(status, 404, "{answer}");
+    let listed = ids(&dana.ok("/api/accounts").await["accounts"], |a| &a["id"]);
+    assert!(!listed.contains(&fresh) && listed.contains(&paying));
+    assert!(dana.account_names("obsidian").await.is_empty());
+    // Its name is free again.
+    dana.post_ok("/api/accounts", new_account("Obsidian Oddments"), 201)
+        .await;
+}
+
+#[tokio::test]
+async fn jobs_are_listed_by_day_technician_and_status() {
+    let office = office().await;
+    let dana = &office.dana;
+    let day = dana.ok(&format!("/api/jobs?day={DAY}")).await["jobs"].clone();
+    let day_jobs = day.as_array().unwrap();
+    assert!(day_jobs.len() >= 20, "{} jobs on {DAY}", day_jobs.len());
+    for row in day_jobs {
+        assert!(
+            text(&row["job"]["scheduled_start"]).starts_with(DAY),
+            "{row}"
+        );
+        assert!(!text(&row["account_name"]).is_empty(), "{row}");
+    }
+    let technicians = dana.ok("/api/technicians").await["technicians"].clone();
+    assert_eq!(technicians.as_array().unwrap().len(), 5);
+
+    // Every job of the day is in exactly the lists of its technicians, or unassigned.
+    let mut seen = 0;
+    for technician in &office.technicians {
+        let path = format!("/api/jobs?day={DAY}&technician={}", technician.user);
+        let theirs = dana.ok(&path).await["jobs"].clone();
+        let theirs = theirs.as_array().unwrap();
+        for row in theirs {
+            assert!(
+                ids(&row["technicians"], |p| &p["id"]).contains(&technician.user.to_string()),
+                "{row}"
+            );
+        }
+        seen += theirs.len();
+    }
+    let unassigned = day_jobs
+        .iter()
+        .filter(|r| r["job"]["technicians"] == json!({}))
+        .count();
+    assert!(seen > 0);
+    assert_eq!(seen + unassigned, day_jobs.len());
+    let board = dana.ok(&format!("/api/board?day={DAY}")).await;
+    assert_eq!(board["unassigned"].as_array().unwrap().len(), unassigned);
+    let on_board: usize = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["jobs"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(on_board, seen);
+
+    // Each status lists exactly the day's jobs of that status.
+    let mut by_status = 0;
+    for status in JobStatus::ALL {
+        let path = format!("/api/jobs?day={DAY}&status={status}");
+        let listed = dana.ok(&path).await["jobs"].clone();
+        let expected = day_jobs
+            .iter()
+            .filter(|r| r["job"]["status"] == status.as_str())
+            .count();
+        assert_eq!(listed.as_array().unwrap().len(), expected, "{status}");
+        by_status += expected;
+    }
+    assert_eq!(by_status, day_jobs.len());
+    let sunday = dana.ok("/api/jobs?day=2026-11-29").await["jobs"].clone();
+    assert!(sunday.as_array().unwrap().is_empty());
+    for bad in ["day=tomorrow", "status=finished", "technician=tess"] {
+        let (status, answer) = dana.get(&format!("/api/jobs?{bad}")).await;
+        assert_eq!(status, 422, "{bad}: {answer}");
+        error_of(&answer);
+    }
+}
+
+/// Receives from a device's live connection until `done` holds for the documents received
+/// (each `Changes`' documents, and evicted ones separately); every document must be in
+/// `allowed`.
+async fn follow_device(
+    device: &mut SyncClient,
+    allowed: &BTreeSet<DocId>,
+    done: impl Fn(&BTreeSet<DocId>, &BTreeSet<DocId>) -> bool,
+) {
+    let (mut received, mut evicted) = (BTreeSet::new(), BTreeSet::new());
+    while !done(&received, &evicted) {
+        match device.recv().await.expect("the device stays connected") {
+            ServerMessage::Changes { docs, .. } => {
+                for data in docs {
+                    assert!(
+                        allowed.contains(&data.doc),
+                        "{} is outside the scope",
+                        data.doc
+                    );
+                    received.insert(data.doc);
+                }
+            }
+            ServerMessage::Evict { docs } => evicted.extend(docs),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_job_created_and_assigned_in_the_office_reaches_the_technicians_tablet_live() {
+    let office = office().await;
+    let dana = &office.dana;
+    let (account, site) = account_with_site(dana, "Basalt Works").await;
+    let job = new_job(dana, &account, &site).await;
+    let detail = dana.job(&job).await;
+    assert_eq!(detail["row"]["job"]["status"], "scheduled");
+    assert_eq!(
+        detail["row"]["job"]["requested_services"],
+        json!(["Conveyor service", "Belt inspection"])
+    );
+    assert_eq!(detail["row"]["site_name"], "Yard");
+    assert!(text(&detail["row"]["job"]["scheduled_start"]).starts_with(&format!("{DAY}T09:00")));
+
+    let refused = dana
+        .refused(
+            "/api/jobs",
+            json!({"account": account, "site": site, "title": "Backwards", "day": DAY, "start": "11:00", "end": "10:00"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("after the start"), "{refused}");
+    let bakery = dana.ok("/api/accounts?q=bakery").await;
+    let bakery = dana.account(text(&bakery["accounts"][0]["id"])).await;
+    let other_site = text(&bakery["sites"][0]["id"]).to_string();
+    let refused = dana
+        .refused(
+            "/api/jobs",
+            json!({"account": account, "site": other_site, "title": "Wrong site", "day": DAY, "start": "09:00", "end": "10:00"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("site"), "{refused}");
+
+    // Tess's tablet is online and has none of Basalt Works.
+    let tess = office.technician("tess");
+    let mut device = SyncClient::connect(office.server.addr(), Some(&tess.token))
+        .await
+        .unwrap();
+    device.hello().await;
+    let expected: BTreeSet<DocId> = [
+        account.parse::<AccountId>().unwrap().into(),
+        DocId::from(site.parse::<fieldsync_protocol::SiteId>().unwrap()),
+        job.parse::<JobId>().unwrap().into(),
+    ]
+    .into();
+
+    dana.post_ok(
+        &format!("/api/jobs/{job}/assign"),
+        json!({"technicians": [tess.user.to_string()]}),
+        200,
+    )
+    .await;
+    follow_device(&mut device, &expected, |received, _| *received == expected).await;
+    let on_board = dana
+        .ok(&format!("/api/jobs?day={DAY}&technician={}", tess.user))
+        .await;
+    assert!(ids(&on_board["jobs"], |r| &r["job"]["id"]).contains(&job));
+
+    // A status change reaches the tablet too.
+    dana.post_ok(
+        &format!("/api/jobs/{job}/status"),
+        json!({"status": "en_route"}),
+        200,
+    )
+    .await;
+    let job_doc: DocId = job.parse::<JobId>().unwrap().into();
+    follow_device(&mut device, &expected, |received, _| {
+        received.contains(&job_doc)
+    })
+    .await;
+    assert_eq!(dana.job(&job).await["row"]["job"]["status"], "en_route");
+    let refused = dana
+        .refused(
+            &format!("/api/jobs/{job}/status"),
+            json!({"status": "finished"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("finished"), "{refused}");
+    let refused = dana
+        .refused(
+            &format!("/api/jobs/{job}/assign"),
+            json!({"technicians": [office.dana_id().await]}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("not a technician"), "{refused}");
+
+    // Unassigned: the account leaves the tablet.
+    dana.post_ok(
+        &format!("/api/jobs/{job}/assign"),
+        json!({"technicians": []}),
+        200,
+    )
+    .await;
+    follow_device(&mut device, &expected, |_, evicted| {
+        expected.is_subset(evicted)
+    })
+    .await;
+    device.close().await;
+}
+
+#[tokio::test]
+async fn notes_are_added_with_their_author_and_bad_ones_are_refused() {
+    let office = office().await;
+    let dana = &office.dana;
+    let job =
+        text(&dana.ok(&format!("/api/jobs?day={DAY}")).await["jobs"][0]["job"]["id"]).to_string();
+    let before = count(&dana.job(&job).await, "notes");
+    let note = dana
+        .post_ok(
+            "/api/notes",
+            json!({"on": job, "kind": "service_request", "text": "  Customer asks for a call 30 min ahead.  "}),
+            201,
+        )
+        .await;
+    let detail = dana.job(&job).await;
+    assert_eq!(count(&detail, "notes"), before + 1);
+    let added = detail["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == note["id"])
+        .unwrap();
+    assert_eq!(added["text"], "Customer asks for a call 30 min ahead.");
+    assert_eq!(added["kind"], "service_request");
+    assert_eq!(added["author_name"], "dana");
+
+    let refused = dana
+        .refused(
+            "/api/notes",
+            json!({"on": job, "kind": "gossip", "text": "x"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("note type"), "{refused}");
+    let refused = dana
+        .refused(
+            "/api/notes",
+            json!({"on": job, "kind": "private", "text": "   "}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("required"), "{refused}");
+    let missing = dana
+        .refused(
+            "/api/notes",
+            json!({"on": uuid::Uuid::new_v4().to_string(), "kind": "private", "text": "x"}),
+            404,
+        )
+        .await;
+    assert!(missing.contains("not found"), "{missing}");
+    assert_eq!(count(&dana.job(&job).await, "notes"), before + 1);
+}
+
+#[tokio::test]
+async fn an_invoice_adds_its_lines_and_tax_and_voiding_it_takes_it_off_the_balance() {
+    let office = office().await;
+    let dana = &office.dana;
+    let (account, site) = account_with_site(dana, "Basalt Works").await;
+    let job = new_job(dana, &account, &site).await;
+    let before = dana.balance(&account).await;
+
+    let invoice = dana
+        .post_ok(
+            &format!("/api/jobs/{job}/invoices"),
+            json!({
+                "lines": [
+                    {"description": "Labour", "quantity": "2", "unit_price": "85.00"},
+                    {"description": "Belt", "quantity": "1", "unit_price": "42.50"},
+                ],
+                "tax_rate": "8.25",
+            }),
+            201,
+        )
+        .await;
+    let invoice = text(&invoice["id"]).to_string();
+    // 212.50 + 8.25 % tax (17.53125, rounded to 17.53) = 230.03.
+    let total: Money = "230.03".parse().unwrap();
+    let detail = dana.job(&job).await;
+    let row = detail["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["invoice"]["id"] == invoice.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(money(&row["total"]), total, "{row}");
+    assert_eq!(row["status"], "pending");
+    assert!(text(&row["invoice"]["number"]).starts_with("INV-"), "{row}");
+    assert_eq!(dana.balance(&account).await, before + total);
+
+    for (bad, what) in [
+        (json!({"lines": []}), "at least one line"),
+        (
+            json!({"lines": [{"description": "Labour", "quantity": "2", "unit_price": "lots"}]}),
+            "unit price",
+        ),
+        (
+            json!({"lines": [{"description": "Labour", "unit_price": "10"}], "tax_rate": "much"}),
+            "tax rate",
+        ),
+    ] {
+        let refused = dana
+            .refused(&format!("/api/jobs/{job}/invoices"), bad, 422)
+            .await;
+        assert!(refused.contains(what), "{refused}");
+    }
+    assert_eq!(
+        count(&dana.job(&job).await, "invoices"),
+        1,
+        "nothing half-saved"
+    );
+
+    dana.post_ok(
+        &format!("/api/jobs/{job}/invoices/{invoice}/void"),
+        json!({"reason": "duplicate"}),
+        200,
+    )
+    .await;
+    let detail = dana.account(&account).await;
+    let row = detail["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["invoice"]["id"] == invoice.as_str())
+        .unwrap();
+    assert_eq!(row["status"], "void");
+    assert_eq!(row["invoice"]["voided"]["reason"], "duplicate");
+    assert_eq!(money(&detail["balance"]), before);
+    let missing = dana
+        .refused(
+            &format!("/api/jobs/{job}/invoices/{}/void", uuid::Uuid::new_v4()),
+            json!({}),
+            404,
+        )
+        .await;
+    assert!(missing.contains("invoice"), "{missing}");
+}
+
+#[tokio::test]
+async fn a_payment_is_an_exact_positive_amount_recorded_once_per_form() {
+    let office = office().await;
+    let dana = &office.dana;
+    let details = all_details(dana).await;
+    let detail = details
+        .iter()
+        .find(|d| count(d, "invoices") > 0)
+        .expect("an account with invoices");
+    let account = text(&detail["account"]["id"]).to_string();
+    let before = money(&detail["balance"]);
+    let payments_before = count(detail, "payments");
+
+    for amount in ["-5.00", "0", "abc", "1.234", ""] {
+        let refused = dana
+            .refused(
+                "/api/payments",
+                json!({"account": account, "amount": amount, "method": "cash"}),
+                422,
+            )
+            .await;
+        assert!(!refused.is_empty(), "{amount}");
+    }
+    let refused = dana
+        .refused(
+            "/api/payments",
+            json!({"account": account, "amount": "10.00", "method": "barter"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("method"), "{refused}");
+    assert_eq!(dana.balance(&account).await, before, "nothing recorded");
+
+    let form = uuid::Uuid::new_v4().to_string();
+    let payment = json!({
+        "id": form, "account": account, "amount": "25.50", "method": "card", "reference": "TXN-991",
+    });
+    let first = dana.post_ok("/api/payments", payment.clone(), 201).await;
+    let second = dana.post_ok("/api/payments", payment, 201).await;
+    assert_eq!(first["id"], second["id"]);
+    let after = dana.account(&account).await;
+    assert_eq!(
+        count(&after, "payments"),
+        payments_before + 1,
+        "one payment for one form"
+    );
+    assert_eq!(
+        money(&after["balance"]),
+        before - "25.50".parse::<Money>().unwrap()
+    );
+    let recorded = after["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == form.as_str())
+        .unwrap();
+    assert_eq!(recorded["method"], "card");
+    assert_eq!(recorded["reference"], "TXN-991");
+    assert_eq!(recorded["recorded_by_name"], "dana");
+}
+
+#[tokio::test]
+async fn the_event_stream_tells_the_office_when_a_tablet_pushes_a_change() {
+    let office = office().await;
+    // A job of the day on its way or booked, and the tablet of its technician.
+    let jobs = office.dana.ok(&format!("/api/jobs?day={DAY}")).await["jobs"].clone();
+    let row = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            ["scheduled", "en_route"].contains(&text(&r["job"]["status"]))
+                && !r["technicians"].as_array().unwrap().is_empty()
+        })
+        .expect("a job to start");
+    let job: JobId = text(&row["job"]["id"]).parse().unwrap();
+    let tess: UserId = text(&row["technicians"][0]["id"]).parse().unwrap();
+    let tess = office.technicians.iter().find(|t| t.user == tess).unwrap();
+
+    let events = office
+        .dana
+        .http
+        .get(office.server.url("/api/events"))
+        .send();
+    let events = tokio::time::timeout(PATIENCE, events)
+        .await
+        .expect("the event stream opens in time")
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert!(
+        events.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = events.bytes_stream();
+
+    // The technician's tablet sets the job on site and pushes the change through the sync
+    // protocol.
+    let mut device = SyncClient::connect(office.server.addr(), Some(&tess.token))
+        .await
+        .unwrap();
+    device.hello().await;
+    let mut doc = Store::open(office.server.db_path())
+        .unwrap()
+        .load(job.into())
+        .unwrap()
+        .unwrap();
+    let writer = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: tess.user,
+            name: tess.name.clone(),
+        },
+        role: Role::Technician,
+    };
+    let now = Timestamp(chrono::Utc::now());
+    let mut change = writer
+        .edit(&mut doc, now, |record| {
+            if let Record::Job(j) = record {
+                j.record.status = JobStatus::OnSite;
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    let changes = vec![DocData {
+        doc: job.into(),
+        data: change.bytes().to_vec(),
+    }];
+    device
+        .send(&ClientMessage::Push { batch: 1, changes })
+        .await;
+    let (refused, deferred) = device.ack(1).await;
+    assert!(refused.is_empty() && deferred.is_empty(), "{refused:?}");
+
+    // The office hears of it on the stream: an event naming the job and its account.
+    let account = office.dana.job(&job.to_string()).await["row"]["job"]["account"].clone();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut buffer = String::new();
+    let event = 'found: loop {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("a change event in time")
+            .expect("the stream stays open")
+            .unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let kind = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event:"))
+                .map(str::trim);
+            let data: String = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect();
+            if kind != Some("change") {
+                continue;
+            }
+            let data: Value = serde_json::from_str(&data).unwrap();
+            let names_job = data["changes"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["doc"] == job.to_string()));
+            if names_job {
+                break 'found data;
+            }
+        }
+    };
+    let entry = event["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["doc"] == job.to_string())
+        .unwrap();
+    assert_eq!(entry["account"], account, "{event}");
+    assert!(event["seq"].as_u64().unwrap() > 0);
+    assert_eq!(
+        office.dana.job(&job.to_string()).await["row"]["job"]["status"],
+        "on_site"
+    );
+    device.close().await;
+}

@@ -1,0 +1,416 @@
+//! The office web page in a real headless Chromium (tests/src/browser.rs), against the real
+//! server on 127.0.0.1:0 with the demo company loaded for this week, and a technician's tablet
+//! on the real `/sync` WebSocket where the field changes what the office sees.
+//!
+//! With `FIELDSYNC_WRITE_SCREENSHOTS=1` the board, customer and job pages are also saved to
+//! `docs/office-*.png` (the README's screenshots); otherwise screenshots go to a temporary
+//! directory, so that CI never rewrites checked-in files.
+
+use std::path::PathBuf;
+
+use automerge::ActorId;
+use chrono::{NaiveTime, TimeZone as _, Utc};
+use fieldsync_protocol::views::InvoiceStatus;
+use fieldsync_protocol::wire::{ClientMessage, DocData};
+use fieldsync_protocol::{
+    AccountId, Author, InvoiceId, Job, JobId, JobStatus, Money, Record, Role, Timestamp, UserId,
+    Writer,
+};
+use fieldsync_store::Store;
+use fieldsync_tests::TestServer;
+use fieldsync_tests::browser::Browser;
+use fieldsync_tests::sync_client::SyncClient;
+
+/// A technician of the demo company and their tablet's token.
+struct Technician {
+    user: UserId,
+    name: String,
+    token: String,
+}
+
+/// The server with this week's demo company, plus one job of today's for Tess that the tests
+/// drive (the demo's own jobs of today depend on the weekday).
+struct World {
+    server: TestServer,
+    tess: Technician,
+    /// Tess's job of today, scheduled.
+    job: JobId,
+    /// Its customer's name.
+    job_account_name: String,
+    /// A demo job with notes and an invoice, for the job page.
+    rich_job: JobId,
+    /// A customer with a pending invoice, and the invoice with its total.
+    billed: (AccountId, InvoiceId, Money),
+    /// Where screenshots go.
+    shots: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    fn base(&self) -> String {
+        self.server.url("")
+    }
+
+    async fn signed_in_browser(&self) -> Browser {
+        let browser = Browser::start().await;
+        browser
+            .sign_in(&self.base(), "dana", "dana-office-demo")
+            .await;
+        browser
+    }
+
+    /// Saves a screenshot of the top of the page as `name` (in docs/ when asked to).
+    async fn screenshot(&self, browser: &Browser, name: &str) {
+        browser.run("window.scrollTo(0, 0);").await;
+        browser.screenshot(&self.shots.join(name)).await;
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp(Utc::now())
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.sqlite3");
+    let today = Utc::now().date_naive();
+    let mut store = Store::open(&path).unwrap();
+    let summary = fieldsync_server::demo::load(&mut store, today).unwrap();
+    let (name, _, token) = summary.tablets[0].clone();
+    let tess = Technician {
+        user: store.user_by_name(&name).unwrap().unwrap().0.id,
+        name,
+        token,
+    };
+    let accounts = store.accounts().unwrap();
+
+    // A customer with a pending invoice (nothing paid on it), for voiding.
+    let billed = accounts
+        .iter()
+        .find_map(|a| {
+            let ledger = store.ledger(a.id).unwrap();
+            store
+                .invoices_for_account(a.id)
+                .unwrap()
+                .into_iter()
+                .find(|i| {
+                    ledger
+                        .invoices
+                        .get(&i.id)
+                        .is_some_and(|s| s.status == InvoiceStatus::Pending)
+                })
+                .map(|i| (a.id, i.id, i.total()))
+        })
+        .expect("a demo customer with a pending invoice");
+
+    let rich_job = accounts
+        .iter()
+        .flat_map(|a| store.jobs_for_account(a.id).unwrap())
+        .find(|j| {
+            matches!(store.record(j.id.into()).unwrap(),
+                Some(Record::Job(d)) if d.notes.len() >= 2 && !d.invoices.is_empty())
+        })
+        .expect("a demo job with notes and an invoice")
+        .id;
+
+    // Tess's job of today, early, so that it is on today's board whatever the weekday.
+    let account = accounts
+        .iter()
+        .find(|a| a.id != billed.0)
+        .expect("another demo customer");
+    let site = store.sites_for_account(account.id).unwrap()[0].id;
+    let at = |h, m| {
+        Timestamp(Utc.from_utc_datetime(&today.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap())))
+    };
+    let job = Job {
+        id: JobId::new(),
+        account: account.id,
+        site,
+        title: "Thermostat replacement".into(),
+        requested_services: vec!["Thermostat".into()],
+        pickup_address: None,
+        delivery_address: None,
+        inventory: Vec::new(),
+        estimate: Some("180.00".parse().unwrap()),
+        final_amount: None,
+        status: JobStatus::Scheduled,
+        technicians: [(tess.user, now())].into(),
+        scheduled_start: Some(at(6, 0)),
+        scheduled_end: Some(at(7, 0)),
+        created_at: now(),
+    };
+    let office = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Seeder".into(),
+        },
+        role: Role::Office,
+    };
+    let record = Record::new_job(job.clone());
+    let (mut doc, change) = office.create(&record, now()).unwrap();
+    let tx = store.transaction().unwrap();
+    tx.record_local(record.doc_id(), &mut doc, &change, false)
+        .unwrap();
+    tx.commit().unwrap();
+    drop(store);
+
+    let shots = if std::env::var("FIELDSYNC_WRITE_SCREENSHOTS").as_deref() == Ok("1") {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        docs
+    } else {
+        dir.path().to_path_buf()
+    };
+    World {
+        server: TestServer::start_with_db(&path).await.unwrap(),
+        tess,
+        job: job.id,
+        job_account_name: account.name.clone(),
+        rich_job,
+        billed,
+        shots,
+        _dir: dir,
+    }
+}
+
+/// An amount as the page shows it (`1,234.50`, `-20.00`).
+fn shown_money(text: &str) -> Money {
+    let digits: String = text
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{text:?} is not an amount"))
+}
+
+/// A status as the page shows it, compared without regard to `_` or case.
+fn shown_status(text: &str) -> String {
+    text.trim().replace('_', " ").to_lowercase()
+}
+
+#[tokio::test]
+async fn signing_in_refuses_a_wrong_password_and_lands_on_the_board() {
+    let world = world().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", world.base())).await;
+    browser
+        .wait_until("the board sends a stranger to sign in", async || {
+            (browser.path().await == "/login").then_some(())
+        })
+        .await;
+    browser.wait_for("form#login").await;
+    assert!(
+        browser.text(".error").await.is_none(),
+        "no error before trying"
+    );
+    browser.fill("form#login input[name=name]", "dana").await;
+    browser
+        .fill("form#login input[name=password]", "not-the-password")
+        .await;
+    browser
+        .click("form#login button[type=submit], form#login input[type=submit]")
+        .await;
+    let error = browser
+        .wait_for_text(".error", |t| !t.trim().is_empty())
+        .await;
+    assert!(
+        error.to_lowercase().contains("password"),
+        "a clear message: {error:?}"
+    );
+    assert_eq!(browser.path().await, "/login");
+    assert!(browser.text("#board").await.is_none());
+
+    browser.fill("form#login input[name=name]", "dana").await;
+    browser
+        .fill("form#login input[name=password]", "dana-office-demo")
+        .await;
+    browser
+        .click("form#login button[type=submit], form#login input[type=submit]")
+        .await;
+    browser.wait_for("#board").await;
+    assert_eq!(browser.path().await, "/");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_board_shows_a_tablets_status_change_without_a_reload() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    browser.goto(&format!("{}/", world.base())).await;
+    browser.wait_for("#board").await;
+    browser.wait_for("#board section#unassigned").await;
+    let columns = browser
+        .count("#board section.column[data-technician]:not(#unassigned)")
+        .await;
+    assert_eq!(columns, 5, "one column per technician");
+    let card = format!(
+        "#board section.column[data-technician=\"{}\"] article.job[data-job=\"{}\"]",
+        world.tess.user, world.job
+    );
+    let status = browser
+        .wait_for_text(&format!("{card} .status"), |t| !t.trim().is_empty())
+        .await;
+    assert_eq!(shown_status(&status), "scheduled");
+    assert_eq!(
+        browser.text(&format!("{card} .account")).await.as_deref(),
+        Some(world.job_account_name.as_str())
+    );
+    let time = browser.text(&format!("{card} .time")).await.unwrap();
+    assert!(time.contains("06:00"), "{time:?}");
+    world.screenshot(&browser, "office-board.png").await;
+    browser.run("window.__marker = 1;").await;
+
+    // Tess's tablet: the job is on site, pushed through the sync protocol.
+    let mut tablet = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
+        .await
+        .unwrap();
+    tablet.hello().await;
+    let mut doc = Store::open(world.server.db_path())
+        .unwrap()
+        .load(world.job.into())
+        .unwrap()
+        .unwrap();
+    let writer = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: world.tess.user,
+            name: world.tess.name.clone(),
+        },
+        role: Role::Technician,
+    };
+    let mut change = writer
+        .edit(&mut doc, now(), |record| {
+            if let Record::Job(j) = record {
+                j.record.status = JobStatus::OnSite;
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    let changes = vec![DocData {
+        doc: world.job.into(),
+        data: change.bytes().to_vec(),
+    }];
+    tablet
+        .send(&ClientMessage::Push { batch: 1, changes })
+        .await;
+    let (refused, deferred) = tablet.ack(1).await;
+    assert!(refused.is_empty() && deferred.is_empty(), "{refused:?}");
+
+    browser
+        .wait_for_text(&format!("{card} .status"), |t| shown_status(t) == "on site")
+        .await;
+    assert_eq!(
+        browser.run("return window.__marker === 1;").await,
+        serde_json::Value::Bool(true),
+        "the page was not reloaded"
+    );
+    tablet.close().await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_payment_and_a_void_change_the_customers_balance() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let (account, invoice, total) = world.billed;
+    browser
+        .goto(&format!("{}/customers/{account}", world.base()))
+        .await;
+    let balance = shown_money(&browser.wait_for_text("#balance", |t| !t.is_empty()).await);
+    let row = format!("tr.invoice[data-invoice=\"{invoice}\"]");
+    let status = browser
+        .wait_for_text(&format!("{row} .status"), |t| !t.is_empty())
+        .await;
+    assert_eq!(shown_status(&status), "pending");
+    world.screenshot(&browser, "office-customer.png").await;
+
+    // Void the pending invoice: it reads void and the balance drops by its total.
+    browser.click(&format!("{row} form button.void")).await;
+    let _ = browser.client().accept_alert().await; // a confirmation, if the page asks
+    browser
+        .wait_for_text(&format!("{row} .status"), |t| shown_status(t) == "void")
+        .await;
+    let after_void = balance - total;
+    browser
+        .wait_for_text("#balance", |t| shown_money(t) == after_void)
+        .await;
+
+    // A payment of 25.00.
+    browser
+        .fill("form#payment input[name=amount]", "25.00")
+        .await;
+    browser
+        .select("form#payment select[name=method]", "check")
+        .await;
+    browser
+        .fill("form#payment input[name=reference]", "CHK-2231")
+        .await;
+    browser
+        .click("form#payment button[type=submit], form#payment input[type=submit]")
+        .await;
+    let after_payment = after_void - "25.00".parse::<Money>().unwrap();
+    browser
+        .wait_for_text("#balance", |t| shown_money(t) == after_payment)
+        .await;
+
+    // A bad amount: a clear error, and nothing changes.
+    browser.wait_for("form#payment input[name=amount]").await;
+    assert!(
+        browser.text(".error").await.is_none(),
+        "no error before trying"
+    );
+    browser.fill("form#payment input[name=amount]", "-5").await;
+    browser
+        .click("form#payment button[type=submit], form#payment input[type=submit]")
+        .await;
+    let error = browser
+        .wait_for_text(".error", |t| !t.trim().is_empty())
+        .await;
+    assert!(
+        error.contains("positive") || error.contains("amount"),
+        "a clear message: {error:?}"
+    );
+    let server = Store::open(world.server.db_path()).unwrap();
+    assert_eq!(
+        server.ledger(account).unwrap().balance,
+        after_payment,
+        "the refused payment changed nothing"
+    );
+    let payments = server.payments_for_account(account).unwrap();
+    assert_eq!(
+        payments
+            .iter()
+            .filter(|p| p.reference == "CHK-2231")
+            .count(),
+        1
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_note_added_on_the_job_page_shows_in_its_notes() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let job = world.rich_job;
+    browser.goto(&format!("{}/jobs/{job}", world.base())).await;
+    browser.wait_for("form#note").await;
+    browser
+        .select("form#note select[name=kind]", "service_request")
+        .await;
+    let text = "Bring the long ladder: the boiler flue is on the roof.";
+    browser.fill("form#note textarea[name=text]", text).await;
+    browser
+        .click("form#note button[type=submit], form#note input[type=submit]")
+        .await;
+    browser.wait_for_text("#notes", |t| t.contains(text)).await;
+    world.screenshot(&browser, "office-job.png").await;
+    let server = Store::open(world.server.db_path()).unwrap();
+    match server.record(job.into()).unwrap() {
+        Some(Record::Job(j)) => assert!(j.notes.values().any(|n| n.text == text)),
+        other => panic!("the job is gone: {other:?}"),
+    }
+    browser.close().await;
+}
