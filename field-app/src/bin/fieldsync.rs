@@ -1,0 +1,456 @@
+//! `fieldsync`: the tablet core from the command line, for scripts and tests. Acts as the
+//! paired technician on the replica in `--data` (or `FIELDSYNC_DATA`); every command but
+//! `pair` and `sync` works with no network at all.
+//!
+//! ```text
+//! fieldsync pair http://10.0.0.5:8080 fsd_...
+//! fieldsync sync
+//! fieldsync jobs
+//! fieldsync note add --job <job id> "Replaced the pump seal"
+//! fieldsync payment record --job <job id> --amount 120.50 --method check --reference 1042
+//! fieldsync photo add boiler.jpg --job <job id> --caption "After" --tag after
+//! fieldsync outbox
+//! fieldsync sign-out
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chrono::{Local, NaiveDate, TimeZone as _};
+use clap::{Args, Parser, Subcommand};
+use fieldsync_app::net::{self, SyncLimits};
+use fieldsync_app::{PaymentForm, PhotoForm, PhotoTarget, Tablet, check_device_token, queries};
+use fieldsync_protocol::{
+    Author, JobId, NoteKind, PaymentId, PaymentMethod, PhotoId, PhotoTag, Record, SiteId,
+    Timestamp, UserId,
+};
+
+/// The Fieldsync tablet core, headless.
+#[derive(Debug, Parser)]
+#[command(name = "fieldsync", version, about)]
+struct Cli {
+    /// Directory holding the tablet's files (its replica database).
+    #[arg(
+        long,
+        env = "FIELDSYNC_DATA",
+        default_value = "fieldsync-data",
+        global = true
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Pairs this tablet with a server, checking the device token against it.
+    Pair {
+        /// The server's address, e.g. http://192.168.1.20:8080.
+        url: String,
+        /// The device token printed by `fieldsync-server device add`.
+        token: String,
+        /// The id of the technician the token was made for (the server says; when given,
+        /// it must match).
+        #[arg(long)]
+        user_id: Option<UserId>,
+        /// The name stamped on what the technician writes (the server's user name when left
+        /// out).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Today's jobs (or another day's), in schedule order.
+    Jobs {
+        /// The day, as YYYY-MM-DD (local time); today when left out.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// Notes on jobs.
+    #[command(subcommand)]
+    Note(NoteCommand),
+    /// Payments.
+    #[command(subcommand)]
+    Payment(PaymentCommand),
+    /// Photos.
+    #[command(subcommand)]
+    Photo(PhotoCommand),
+    /// Connects, exchanges until caught up, reports and exits.
+    Sync {
+        /// Give up after this many seconds (what is unsent stays in the outbox).
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Changes not yet on the server, and those it refused with why.
+    Outbox,
+    /// The sync state: online, changes waiting, last sync.
+    Status,
+    /// Signs out: removes this tablet's data (refused while changes wait to be sent).
+    SignOut,
+}
+
+#[derive(Debug, Subcommand)]
+enum NoteCommand {
+    /// Adds a note to a job, stamped with your name and the time.
+    Add {
+        /// The job.
+        #[arg(long)]
+        job: JobId,
+        /// site, service_request, service_performed or private.
+        #[arg(long, default_value = "service_performed")]
+        kind: NoteKind,
+        /// The note.
+        text: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PaymentCommand {
+    /// Records a payment from a customer (once, however often it is run with the same --id).
+    Record(PaymentArgs),
+}
+
+#[derive(Debug, Args)]
+struct PaymentArgs {
+    /// The job paid for; its customer is the paying account.
+    #[arg(long)]
+    job: JobId,
+    /// The amount, a positive decimal with at most two places (e.g. 120.50).
+    #[arg(long, allow_hyphen_values = true)]
+    amount: String,
+    /// cash, check, card, bank_transfer or other.
+    #[arg(long, default_value = "cash")]
+    method: PaymentMethod,
+    /// Check number or card transaction id.
+    #[arg(long, default_value = "")]
+    reference: String,
+    /// The payment's id; running the command again with the same id records nothing more.
+    #[arg(long)]
+    id: Option<PaymentId>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PhotoCommand {
+    /// Adds a photo (JPEG or PNG) to a job or a job site.
+    Add(PhotoArgs),
+}
+
+#[derive(Debug, Args)]
+struct PhotoArgs {
+    /// The picture file.
+    file: PathBuf,
+    /// The job the photo belongs to.
+    #[arg(long, conflicts_with = "site", required_unless_present = "site")]
+    job: Option<JobId>,
+    /// The job site the photo belongs to.
+    #[arg(long)]
+    site: Option<SiteId>,
+    /// Caption.
+    #[arg(long, default_value = "")]
+    caption: String,
+    /// before, after or other.
+    #[arg(long, default_value = "other")]
+    tag: PhotoTag,
+    /// The photo's id; running the command again with the same id adds nothing more.
+    #[arg(long)]
+    id: Option<PhotoId>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Quiet unless asked (`RUST_LOG=info` shows reconnects); results go to stdout, errors below.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fieldsync: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn db_path(data: &Path) -> PathBuf {
+    data.join("tablet.sqlite3")
+}
+
+fn open(data: &Path) -> anyhow::Result<Tablet> {
+    Tablet::open_paired(&db_path(data))
+        .with_context(|| format!("cannot open the tablet in {}", data.display()))
+}
+
+fn now() -> Timestamp {
+    Timestamp(chrono::Utc::now())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let data = cli.data;
+    match cli.command {
+        Command::Pair {
+            url,
+            token,
+            user_id,
+            name,
+        } => pair(&data, &url, &token, user_id, name.as_deref()),
+        Command::Jobs { date } => jobs(&data, date),
+        Command::Note(NoteCommand::Add { job, kind, text }) => {
+            if text.trim().is_empty() {
+                bail!("the note is empty");
+            }
+            let mut tablet = open(&data)?;
+            tablet
+                .add_job_note(now(), job, kind, &text)
+                .context("cannot add the note")?;
+            println!("Note added to job {job}; {}", waiting(&tablet)?);
+            Ok(())
+        }
+        Command::Payment(PaymentCommand::Record(args)) => record_payment(&data, args),
+        Command::Photo(PhotoCommand::Add(args)) => add_photo(&data, args),
+        Command::Sync { timeout } => sync(&data, timeout),
+        Command::Outbox => outbox(&data),
+        Command::SignOut => {
+            Tablet::sign_out(&db_path(&data)).context("cannot sign out")?;
+            println!("Signed out; {} holds no tablet data.", data.display());
+            Ok(())
+        }
+        Command::Status => {
+            let tablet = open(&data)?;
+            println!("{}", tablet.status()?.summary());
+            Ok(())
+        }
+    }
+}
+
+/// "1 change", "3 changes".
+fn count(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
+}
+
+fn waiting(tablet: &Tablet) -> anyhow::Result<String> {
+    Ok(match tablet.pending()? {
+        1 => "1 change waits to be sent".to_string(),
+        n => format!("{n} changes wait to be sent"),
+    })
+}
+
+fn pair(
+    data: &Path,
+    url: &str,
+    token: &str,
+    user_id: Option<UserId>,
+    name: Option<&str>,
+) -> anyhow::Result<()> {
+    // Check against the server first, so that a wrong token or address leaves nothing behind;
+    // the server says whose token it is.
+    let probe = fieldsync_store::Pairing {
+        server_url: url.trim().to_string(),
+        token: token.trim().to_string(),
+        user: user_id.unwrap_or_default(),
+        user_name: String::new(),
+        actor: Vec::new(),
+        paired_at_ms: 0,
+    };
+    net::sync_url(url)
+        .map_err(anyhow::Error::msg)
+        .context("cannot pair")?;
+    check_device_token(token.trim())?;
+    let identity = runtime()?
+        .block_on(net::check_pairing(&probe))
+        .context("cannot pair")?;
+    if let Some(given) = user_id
+        && given != identity.user
+    {
+        anyhow::bail!(
+            "cannot pair: this token belongs to {} ({}), not to user {given}",
+            identity.name,
+            identity.user
+        );
+    }
+    let author = Author {
+        user: identity.user,
+        name: name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&identity.name)
+            .to_string(),
+    };
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let tablet = Tablet::pair(&db_path(data), url, token, author)?;
+    println!(
+        "Paired with {} as {}; run `fieldsync sync` to download your jobs.",
+        url.trim(),
+        tablet.author().name
+    );
+    Ok(())
+}
+
+fn jobs(data: &Path, date: Option<NaiveDate>) -> anyhow::Result<()> {
+    let tablet = open(data)?;
+    let day = date.unwrap_or_else(|| Local::now().date_naive());
+    let start_of = |day: NaiveDate| -> anyhow::Result<Timestamp> {
+        let midnight = day.and_hms_opt(0, 0, 0).context("midnight exists")?;
+        let local = Local
+            .from_local_datetime(&midnight)
+            .earliest()
+            .with_context(|| format!("{day} has no midnight in the local time zone"))?;
+        Ok(Timestamp(local.with_timezone(&chrono::Utc)))
+    };
+    let next = day.succ_opt().context("the day after is out of range")?;
+    let jobs = queries::day_jobs(
+        tablet.store(),
+        tablet.author().user,
+        start_of(day)?,
+        start_of(next)?,
+    )?;
+    if jobs.is_empty() {
+        println!("No jobs on {day}.");
+    }
+    for job in jobs {
+        let start = job
+            .job
+            .scheduled_start
+            .map(|t| t.0.with_timezone(&Local).format("%H:%M").to_string())
+            .unwrap_or_default();
+        let hold = if job.credit_hold { " CREDIT HOLD" } else { "" };
+        let ready = if job.ready_offline {
+            ""
+        } else {
+            " (not ready offline)"
+        };
+        println!(
+            "{start}  {:<10} {}  {} @ {}{hold}{ready}  [{}]",
+            job.job.status.to_string(),
+            job.job.title,
+            job.account_name,
+            job.site_name,
+            job.job.id
+        );
+    }
+    Ok(())
+}
+
+fn record_payment(data: &Path, args: PaymentArgs) -> anyhow::Result<()> {
+    // The amount is checked before anything else, so a typo never needs the tablet.
+    let amount = fieldsync_protocol::validate::parse_payment_amount(&args.amount)
+        .context("cannot record the payment")?;
+    let mut tablet = open(data)?;
+    let Some(Record::Job(job)) = tablet.store().record(args.job.into())? else {
+        bail!(
+            "cannot record the payment: job {} is not on this tablet",
+            args.job
+        );
+    };
+    let form = PaymentForm {
+        id: args.id.unwrap_or_default(),
+        account: job.account,
+        job: Some(args.job),
+        amount: args.amount.clone(),
+        method: args.method,
+        reference: args.reference,
+    };
+    tablet
+        .record_payment(now(), &form)
+        .context("cannot record the payment")?;
+    println!(
+        "Payment {} of {amount} recorded for {}; {}",
+        form.id,
+        job.record.title,
+        waiting(&tablet)?
+    );
+    Ok(())
+}
+
+fn add_photo(data: &Path, args: PhotoArgs) -> anyhow::Result<()> {
+    let target = match (args.job, args.site) {
+        (Some(job), _) => PhotoTarget::Job(job),
+        (None, Some(site)) => PhotoTarget::Site(site),
+        (None, None) => bail!("say which job (--job) or site (--site) the photo is of"),
+    };
+    let picture = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let mut tablet = open(data)?;
+    let form = PhotoForm {
+        id: args.id.unwrap_or_default(),
+        target,
+        caption: args.caption,
+        tag: args.tag,
+    };
+    let (photo, _) = tablet
+        .add_photo(now(), &form, &picture)
+        .with_context(|| format!("cannot add {} as a photo", args.file.display()))?;
+    println!(
+        "Photo {} added ({}x{}, {} KiB, thumbnail {} KiB); {}",
+        photo.id,
+        photo.width,
+        photo.height,
+        photo.full_size.div_ceil(1024),
+        photo.thumb_size.div_ceil(1024),
+        waiting(&tablet)?
+    );
+    Ok(())
+}
+
+fn sync(data: &Path, timeout: u64) -> anyhow::Result<()> {
+    let tablet = net::shared(open(data)?);
+    let limits = SyncLimits {
+        timeout: Duration::from_secs(timeout),
+        ..SyncLimits::default()
+    };
+    let result = runtime()?.block_on(net::sync_until_caught_up(&tablet, limits));
+    let pending = net::lock(&tablet).pending()?;
+    let report = result
+        .with_context(|| format!("sync did not finish; {pending} changes wait in the outbox"))?;
+    let over = match report.connections {
+        0 | 1 => String::new(),
+        n => format!(" (over {n} connections)"),
+    };
+    println!(
+        "Synced{over}: {} sent, {} updated from the server.",
+        count(report.sent, "change"),
+        count(report.received, "record")
+    );
+    for reason in &report.refused {
+        println!("Refused by the server: {reason}");
+    }
+    for (hash, why) in &report.status.transfer_errors {
+        println!("Photo image {hash} not transferred (retried next sync): {why}");
+    }
+    println!("{}", report.status.summary());
+    Ok(())
+}
+
+fn outbox(data: &Path) -> anyhow::Result<()> {
+    let tablet = open(data)?;
+    let lines = queries::outbox(tablet.store())?;
+    if lines.is_empty() {
+        println!("The outbox is empty: everything is on the server.");
+    }
+    for line in lines {
+        let made = line.made_at.map(|t| t.to_string()).unwrap_or_default();
+        match line.refused {
+            None => println!("waiting  {made}  {}", line.what),
+            Some(reason) => println!("REFUSED  {made}  {}: {reason}", line.what),
+        }
+    }
+    let uploads = tablet.uploads_pending()?;
+    if uploads > 0 {
+        println!("{uploads} photo images wait to be uploaded.");
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! The network edge: a WebSocket client (tokio-tungstenite) that carries the sync session's
+//! messages to and from the server's `/sync` endpoint, with the device token as a bearer token.
+//!
+//! A connection attempt that fails, or a connection that drops, is retried after a jittered,
+//! exponentially growing and capped delay ([`Backoff`]). Nothing is lost meanwhile: every
+//! change waits in the outbox, every photo in the upload queue.
+//!
+//! - [`sync_until_caught_up`]: connect, exchange until the tablet has everything the server
+//!   had and the server acknowledged everything the tablet had, then close (the command line's
+//!   `sync`).
+//! - [`SyncService`]: keep the tablet in sync in the background, publishing a [`SyncStatus`]
+//!   after every change (the UI).
+//!
+//! The tablet is shared as a [`SharedTablet`]; the lock is held only while one message is
+//! handled, never across an `.await`.
+
+mod backoff;
+mod exchange;
+mod service;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use fieldsync_protocol::wire::MAX_FRAME;
+use fieldsync_store::Pairing;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use backoff::Backoff;
+pub use exchange::{SyncLimits, SyncReport, sync_until_caught_up};
+pub use service::SyncService;
+
+use crate::{AppError, Tablet};
+
+/// The tablet, shared between the sync client and the UI.
+pub type SharedTablet = Arc<Mutex<Tablet>>;
+
+/// Shares a tablet.
+pub fn shared(tablet: Tablet) -> SharedTablet {
+    Arc::new(Mutex::new(tablet))
+}
+
+/// Locks the shared tablet. A panic while it was locked leaves nothing half written (store
+/// transactions roll back), so a poisoned lock is taken over.
+pub fn lock(tablet: &SharedTablet) -> MutexGuard<'_, Tablet> {
+    tablet
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Longest wait for a connection to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why syncing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The server address is not usable.
+    #[error("bad server address: {0}")]
+    BadUrl(String),
+    /// No connection could be opened.
+    #[error("cannot reach the server at {url}: {reason}")]
+    Unreachable {
+        /// The address tried.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server refused the connection (a wrong or revoked token).
+    #[error("the server refused this tablet (HTTP {status}): {reason}")]
+    Refused {
+        /// HTTP status code.
+        status: u16,
+        /// The server's reason.
+        reason: String,
+    },
+    /// The server no longer speaks this app's protocol version.
+    #[error("please update the app: {0}")]
+    UpgradeRequired(String),
+    /// The server closed the connection or sent something this app cannot read.
+    #[error("the connection failed: {0}")]
+    Connection(String),
+    /// Not caught up in the time allowed; everything not sent waits in the outbox.
+    #[error("not caught up after {seconds} s ({last})")]
+    TimedOut {
+        /// The time allowed.
+        seconds: u64,
+        /// The last failure, or what was still under way.
+        last: String,
+    },
+    /// The tablet's store failed.
+    #[error(transparent)]
+    App(Box<AppError>),
+}
+
+impl From<AppError> for NetError {
+    fn from(e: AppError) -> Self {
+        NetError::App(Box::new(e))
+    }
+}
+
+impl NetError {
+    /// Whether trying again soon cannot help (a refused token, an old app, a bad address, a
+    /// failing store).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            NetError::BadUrl(_)
+                | NetError::Refused { .. }
+                | NetError::UpgradeRequired(_)
+                | NetError::App(_)
+        )
+    }
+}
+
+/// The WebSocket address of the sync endpoint of the server at `server_url`:
+/// `http://host:port` (or `ws://`) becomes `ws://host:port/sync`.
+pub fn sync_url(server_url: &str) -> Result<String, String> {
+    let url = server_url.trim().trim_end_matches('/');
+    let rest = if let Some(rest) = url.strip_prefix("http://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("ws://") {
+        rest
+    } else if url.starts_with("https://") || url.starts_with("wss://") {
+        return Err(format!(
+            "{url:?}: this build connects without TLS; use http:// on a trusted network"
+        ));
+    } else {
+        return Err(format!(
+            "{url:?} is not a server address such as http://192.168.1.20:8080"
+        ));
+    };
+    let rest = rest.strip_suffix("/sync").unwrap_or(rest);
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(format!(
+            "{url:?} is not a server address such as http://192.168.1.20:8080"
+        ));
+    }
+    let ws = format!("ws://{rest}/sync");
+    ws.as_str()
+        .into_client_request()
+        .map_err(|e| format!("{url:?}: {e}"))?;
+    Ok(ws)
+}
+
+/// Opens the sync connection of `pairing`.
+async fn connect(pairing: &Pairing) -> Result<Socket, NetError> {
+    connect_identified(pairing).await.map(|(socket, _)| socket)
+}
+
+/// Who a device token belongs to, as the server says when the tablet connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    /// The user the device was made for.
+    pub user: fieldsync_protocol::UserId,
+    /// Their name.
+    pub name: String,
+    /// Their role (`technician`, `office`, `admin`).
+    pub role: String,
+    /// The device's number on the server.
+    pub device: i64,
+}
+
+/// The identity headers of the server's answer to the upgrade, if it sent them.
+fn identity(response: &tungstenite::handshake::client::Response) -> Option<DeviceIdentity> {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let name = header("fieldsync-user-name")?;
+    Some(DeviceIdentity {
+        user: header("fieldsync-user")?.parse().ok()?,
+        name: percent_encoding::percent_decode_str(&name)
+            .decode_utf8()
+            .ok()?
+            .into_owned(),
+        role: header("fieldsync-role")?,
+        device: header("fieldsync-device")?.parse().ok()?,
+    })
+}
+
+/// Connects, and reads who the token belongs to from the server's answer.
+async fn connect_identified(
+    pairing: &Pairing,
+) -> Result<(Socket, Option<DeviceIdentity>), NetError> {
+    let url = sync_url(&pairing.server_url).map_err(NetError::BadUrl)?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| NetError::BadUrl(e.to_string()))?;
+    let bearer = format!("Bearer {}", pairing.token)
+        .parse()
+        .map_err(|_| NetError::BadUrl("the device token cannot be sent in a header".into()))?;
+    request.headers_mut().insert("Authorization", bearer);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME));
+    let unreachable = |reason: String| NetError::Unreachable {
+        url: pairing.server_url.clone(),
+        reason,
+    };
+    let attempt = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Err(_) => Err(unreachable(format!(
+            "no answer in {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+        Ok(Ok((socket, response))) => Ok((socket, identity(&response))),
+        Ok(Err(tungstenite::Error::Http(response))) => Err(NetError::Refused {
+            status: response.status().as_u16(),
+            reason: refusal_reason(response.body().as_deref().unwrap_or_default()),
+        }),
+        Ok(Err(tungstenite::Error::Io(e))) => Err(unreachable(e.to_string())),
+        Ok(Err(other)) => Err(NetError::Connection(other.to_string())),
+    }
+}
+
+/// The reason in a refusal's body (`{"error": "..."}`), or the body as text.
+fn refusal_reason(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: String,
+    }
+    match serde_json::from_slice::<Body>(body) {
+        Ok(body) => body.error,
+        Err(_) => String::from_utf8_lossy(body).trim().to_string(),
+    }
+}
+
+/// Checks `pairing` against its server: opens the sync connection (the token is checked at
+/// the upgrade) and closes it; returns who the token belongs to.
+pub async fn check_pairing(pairing: &Pairing) -> Result<DeviceIdentity, NetError> {
+    let (mut socket, identity) = connect_identified(pairing).await?;
+    let _ = socket.close(None).await;
+    identity.ok_or_else(|| {
+        NetError::Connection("the server did not say whose device token this is".into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_become_sync_urls() {
+        for (given, url) in [
+            ("http://127.0.0.1:8080", "ws://127.0.0.1:8080/sync"),
+            ("http://127.0.0.1:8080/", "ws://127.0.0.1:8080/sync"),
+            (
+                " ws://fieldsync.local:8080/sync ",
+                "ws://fieldsync.local:8080/sync",
+            ),
+            ("http://10.0.0.5", "ws://10.0.0.5/sync"),
+        ] {
+            assert_eq!(sync_url(given).unwrap(), url);
+        }
+        for bad in [
+            "",
+            "127.0.0.1:8080",
+            "ftp://x",
+            "http://",
+            "http:// x",
+            "https://x",
+        ] {
+            assert!(sync_url(bad).is_err(), "{bad:?}");
+        }
+        assert!(sync_url("https://x").unwrap_err().contains("TLS"));
+    }
+
+    #[test]
+    fn refusals_carry_the_servers_reason() {
+        assert_eq!(
+            refusal_reason(br#"{"error":"device token revoked: pair the tablet again"}"#),
+            "device token revoked: pair the tablet again"
+        );
+        assert_eq!(refusal_reason(b" Bad Gateway "), "Bad Gateway");
+    }
+}

@@ -1,0 +1,137 @@
+//! Keeping the tablet in sync in the background, for the UI.
+
+use std::sync::Arc;
+
+use fieldsync_protocol::wire::ClientMessage;
+use tokio::sync::{mpsc, watch};
+
+use super::exchange::{Exchange, SyncReport};
+use super::{Backoff, SharedTablet, connect, lock};
+use crate::{AppError, SyncStatus, Tablet};
+
+/// Keeps a tablet in sync in the background: connects, stays connected, and reconnects with
+/// backoff whenever the connection fails. Local actions go through [`SyncService::act`] so
+/// that their changes are pushed at once when online.
+#[derive(Debug)]
+pub struct SyncService {
+    tablet: SharedTablet,
+    outgoing: mpsc::UnboundedSender<(u64, Vec<ClientMessage>)>,
+    status: Arc<watch::Sender<SyncStatus>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SyncService {
+    /// Starts syncing `tablet` on the current tokio runtime.
+    pub fn start(tablet: SharedTablet, backoff: Backoff) -> Result<SyncService, AppError> {
+        let initial = lock(&tablet).status()?;
+        let status = Arc::new(watch::Sender::new(initial));
+        let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(keep_in_sync(
+            tablet.clone(),
+            backoff,
+            outgoing_rx,
+            stop_rx,
+            status.clone(),
+        ));
+        Ok(SyncService {
+            tablet,
+            outgoing,
+            status,
+            stop,
+            task,
+        })
+    }
+
+    /// The sync bar's state, updated after every change.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// The shared tablet, for reads.
+    pub fn tablet(&self) -> &SharedTablet {
+        &self.tablet
+    }
+
+    /// Runs a local action (which returns its result and the messages to send) and sends its
+    /// messages on the current connection, if any: saved locally first, pushed at once when
+    /// online.
+    pub fn act<T>(
+        &self,
+        action: impl FnOnce(&mut Tablet) -> Result<(T, Vec<ClientMessage>), AppError>,
+    ) -> Result<T, AppError> {
+        let mut tablet = lock(&self.tablet);
+        let connection = tablet.connection_id();
+        let (value, messages) = action(&mut tablet)?;
+        self.status.send_replace(tablet.status()?);
+        drop(tablet);
+        if !messages.is_empty() {
+            // The task is gone only after stop; the change is in the outbox either way.
+            let _ = self.outgoing.send((connection, messages));
+        }
+        Ok(value)
+    }
+
+    /// Stops syncing and waits for the connection to close.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn keep_in_sync(
+    tablet: SharedTablet,
+    mut backoff: Backoff,
+    mut outgoing: mpsc::UnboundedReceiver<(u64, Vec<ClientMessage>)>,
+    mut stop: watch::Receiver<bool>,
+    status: Arc<watch::Sender<SyncStatus>>,
+) {
+    loop {
+        let mut report = SyncReport::default();
+        let pairing = lock(&tablet).pairing();
+        let failure = match pairing {
+            Ok(Some(pairing)) => match connect(&pairing).await {
+                Ok(socket) => {
+                    let mut exchange = Exchange::new(&tablet, socket, &mut report);
+                    let ended = exchange
+                        .run(
+                            false,
+                            Some(&mut outgoing),
+                            Some(&mut stop),
+                            Some(status.as_ref()),
+                        )
+                        .await;
+                    if exchange.welcomed {
+                        backoff.reset();
+                    }
+                    let _ = exchange.socket.close(None).await;
+                    ended.err()
+                }
+                Err(e) => Some(e),
+            },
+            Ok(None) => Some(AppError::NotPaired.into()),
+            Err(e) => Some(e.into()),
+        };
+        {
+            let mut guard = lock(&tablet);
+            guard.disconnected();
+            guard.set_last_error(failure.as_ref().map(|e| e.to_string()));
+            if let Ok(now) = guard.status() {
+                status.send_replace(now);
+            }
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let delay = backoff.next_delay(&mut rand::rng());
+        match &failure {
+            Some(error) => tracing::info!(%error, ?delay, "sync connection failed; retrying"),
+            None => tracing::debug!(?delay, "sync connection closed; reconnecting"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! What a technician does: every action is checked by the shared rules, saved locally and
+//! queued in the outbox in one transaction, then handed to the session (pushed at once when
+//! online).
+
+use fieldsync_protocol::engine::OutboxItem;
+use fieldsync_protocol::wire::ClientMessage;
+use fieldsync_protocol::{
+    DocId, JobId, JobStatus, Note, NoteId, NoteKind, Payment, Photo, Record, Timestamp,
+    ValidationError,
+};
+
+use super::{PaymentForm, PhotoForm, Tablet};
+use crate::AppError;
+use crate::photo::{self, EncodedImage, PhotoError};
+
+impl Tablet {
+    /// Saves a local change (and the photo blobs it refers to) and queues it in the outbox in
+    /// one transaction, then hands it to the session.
+    fn save(
+        &mut self,
+        now: Timestamp,
+        id: DocId,
+        mut doc: automerge::AutoCommit,
+        change: automerge::Change,
+        blobs: &[&EncodedImage],
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        let tx = self.store.transaction()?;
+        for blob in blobs {
+            if let Err(refused) = tx.put_blob(&blob.bytes)? {
+                return Err(PhotoError::Encode(refused.to_string()).into());
+            }
+            tx.queue_upload(&blob.hash)?;
+        }
+        tx.record_local(id, &mut doc, &change, true)?;
+        tx.commit()?;
+        let mut change = change;
+        let item = OutboxItem {
+            hash: change.hash().0,
+            doc: id,
+            bytes: change.bytes().to_vec(),
+        };
+        let now_ms = now.millis().max(0) as u64;
+        let outputs = self.session.local_changes(now_ms, vec![item]);
+        let mut send = self.run(outputs)?.0;
+        if !blobs.is_empty() && self.session.is_live() {
+            send.extend(self.transfers.start_uploads(&self.store)?);
+        }
+        Ok(send)
+    }
+
+    fn edit(
+        &mut self,
+        now: Timestamp,
+        id: DocId,
+        what: &str,
+        blobs: &[&EncodedImage],
+        edit: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        let mut doc = self
+            .store
+            .load(id)?
+            .ok_or_else(|| AppError::NotFound(what.to_string()))?;
+        match self.writer.edit(&mut doc, now, edit)? {
+            Some(change) => self.save(now, id, doc, change, blobs),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn edit_job(
+        &mut self,
+        now: Timestamp,
+        job: JobId,
+        edit: impl FnOnce(&mut fieldsync_protocol::JobDoc),
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        self.edit(
+            now,
+            job.into(),
+            &format!("job {job}"),
+            &[],
+            |record| match record {
+                Record::Job(j) => {
+                    edit(j);
+                    Ok(())
+                }
+                _ => Err(ValidationError::Malformed(format!("{job} is not a job"))),
+            },
+        )
+    }
+
+    /// Changes a job's status; returns messages to send if connected.
+    pub fn set_job_status(
+        &mut self,
+        now: Timestamp,
+        job: JobId,
+        status: JobStatus,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        self.edit_job(now, job, |j| j.record.status = status)
+    }
+
+    /// Adds a note to a job, stamped with the author and time.
+    pub fn add_job_note(
+        &mut self,
+        now: Timestamp,
+        job: JobId,
+        kind: NoteKind,
+        text: &str,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        let note = Note {
+            id: NoteId::new(),
+            kind,
+            text: text.trim().to_string(),
+            author: self.writer.author.user,
+            author_name: self.writer.author.name.clone(),
+            created_at: now,
+        };
+        self.edit_job(now, job, |j| {
+            j.notes.insert(note.id, note);
+        })
+    }
+
+    /// Records a payment typed by the technician. The form's id is made once per payment
+    /// form, so a double tap records it once.
+    pub fn record_payment(
+        &mut self,
+        now: Timestamp,
+        form: &PaymentForm,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        let amount = fieldsync_protocol::validate::parse_payment_amount(&form.amount)?;
+        if self.store.record(form.id.into())?.is_some() {
+            return Ok(Vec::new()); // already recorded: a second tap changes nothing
+        }
+        let payment = Payment {
+            id: form.id,
+            account: form.account,
+            job: form.job,
+            invoice: None,
+            amount,
+            method: form.method,
+            reference: form.reference.trim().to_string(),
+            received_at: now,
+            recorded_by: self.writer.author.user,
+            recorded_by_name: self.writer.author.name.clone(),
+        };
+        let (doc, change) = self.writer.create(&Record::new_payment(payment), now)?;
+        self.save(now, form.id.into(), doc, change, &[])
+    }
+
+    /// Adds a photo to a job or site: the picture is turned upright, downscaled and
+    /// thumbnailed ([`photo::process`]); both images are kept on the tablet and queued for
+    /// upload, and the photo record is saved and queued like any change. Saving the same form
+    /// twice adds one photo. Returns the record and the messages to send if connected.
+    pub fn add_photo(
+        &mut self,
+        now: Timestamp,
+        form: &PhotoForm,
+        picture: &[u8],
+    ) -> Result<(Photo, Vec<ClientMessage>), AppError> {
+        if let Some(photo) = self.existing_photo(form)? {
+            return Ok((photo, Vec::new()));
+        }
+        self.add_processed_photo(now, form, &photo::process(picture)?)
+    }
+
+    fn existing_photo(&self, form: &PhotoForm) -> Result<Option<Photo>, AppError> {
+        Ok(match self.store.record(form.target.doc())? {
+            Some(Record::Job(j)) => j.photos.get(&form.id).cloned(),
+            Some(Record::Site(s)) => s.photos.get(&form.id).cloned(),
+            Some(_) | None => return Err(AppError::NotFound(form.target.to_string())),
+        })
+    }
+
+    /// [`Tablet::add_photo`] for a picture already processed with [`photo::process`] (which
+    /// takes a while for a large picture: a UI runs it without holding the tablet).
+    pub fn add_processed_photo(
+        &mut self,
+        now: Timestamp,
+        form: &PhotoForm,
+        processed: &photo::ProcessedPhoto,
+    ) -> Result<(Photo, Vec<ClientMessage>), AppError> {
+        if let Some(photo) = self.existing_photo(form)? {
+            return Ok((photo, Vec::new()));
+        }
+        let target = form.target.doc();
+        let photo = Photo {
+            id: form.id,
+            caption: form.caption.trim().to_string(),
+            tag: form.tag,
+            taken_at: now,
+            author: self.writer.author.user,
+            author_name: self.writer.author.name.clone(),
+            width: processed.full.width,
+            height: processed.full.height,
+            full_hash: processed.full.hash,
+            full_size: processed.full.bytes.len() as u64,
+            thumb_hash: processed.thumb.hash,
+            thumb_size: processed.thumb.bytes.len() as u64,
+        };
+        let added = photo.clone();
+        // The thumbnail first: it is what other screens show, and it is small.
+        let blobs = [&processed.thumb, &processed.full];
+        let what = form.target.to_string();
+        let send = self.edit(now, target, &what, &blobs, |record| match record {
+            Record::Job(j) => {
+                j.photos.insert(added.id, added);
+                Ok(())
+            }
+            Record::Site(s) => {
+                s.photos.insert(added.id, added);
+                Ok(())
+            }
+            _ => Err(ValidationError::Malformed(format!(
+                "{what} holds no photos"
+            ))),
+        })?;
+        Ok((photo, send))
+    }
+}

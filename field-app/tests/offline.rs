@@ -1,0 +1,715 @@
+//! A technician's offline day through the `fieldsync` binary, each command a process of its
+//! own (so every "restart the app" is real), against the real server on 127.0.0.1:0 over a
+//! real SQLite file: pair and sync, lose the server, add a note, a photo and a payment, get the
+//! server back on the same database, sync, and find everything on the server exactly once.
+//!
+//! The test lives in this package because cargo builds a package's binaries for its own
+//! integration tests (`CARGO_BIN_EXE_fieldsync`); `fieldsync-tests` supplies the server.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use automerge::ActorId;
+use fieldsync_app::net::{self, Backoff, SyncService};
+use fieldsync_app::{PaymentForm, SyncStatus, Tablet};
+use fieldsync_protocol::{
+    AccountId, Author, ContentHash, JobId, NoteKind, PaymentMethod, PhotoTag, Record, Role,
+    Timestamp, UserId, Writer,
+};
+use fieldsync_server::auth::new_device_token;
+use fieldsync_store::Store;
+use fieldsync_tests::TestServer;
+use fieldsync_tests::demo::{self, Rng};
+use image::ImageEncoder as _;
+
+struct Seeded {
+    technician: UserId,
+    token: String,
+    job: JobId,
+    job_title: String,
+    account: AccountId,
+}
+
+/// A company with one technician, Tess, who has one job today.
+fn seed(path: &Path) -> Seeded {
+    let mut store = Store::open(path).unwrap();
+    demo::seed_company(&mut store, &mut Rng::new(11), 3, 2);
+    let tx = store.transaction().unwrap();
+    let tess = tx.add_user("tess", Role::Technician, None).unwrap();
+    let (token, hash) = new_device_token();
+    tx.add_device(tess.id, "Tess's tablet", hash).unwrap();
+    tx.commit().unwrap();
+    let account = store.accounts().unwrap()[0].id;
+    let job = store.jobs_for_account(account).unwrap()[0].clone();
+    let office = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Dana Dispatch".into(),
+        },
+        role: Role::Office,
+    };
+    let noon = chrono::Local::now()
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_local_timezone(chrono::Local)
+        .earliest()
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let start = Timestamp(noon);
+    let end = Timestamp(noon + chrono::Duration::hours(2));
+    let now = Timestamp(chrono::Utc::now());
+    let tx = store.transaction().unwrap();
+    let mut doc = tx.load(job.id.into()).unwrap().unwrap();
+    let change = office
+        .edit(&mut doc, now, |record| {
+            if let Record::Job(j) = record {
+                j.record.technicians.insert(tess.id, now);
+                j.record.scheduled_start = Some(start);
+                j.record.scheduled_end = Some(end);
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    tx.record_local(job.id.into(), &mut doc, &change, false)
+        .unwrap();
+    tx.commit().unwrap();
+    Seeded {
+        technician: tess.id,
+        token,
+        job: job.id,
+        job_title: job.title,
+        account,
+    }
+}
+
+/// Runs `fieldsync --data <data> <args>` in a process of its own.
+async fn fieldsync(data: &Path, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync"));
+    command
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("FIELDSYNC_DATA");
+    tokio::task::spawn_blocking(move || command.output().expect("run fieldsync"))
+        .await
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command that must succeed; returns its standard output.
+async fn ok(data: &Path, args: &[&str]) -> String {
+    let out = fieldsync(data, args).await;
+    assert!(
+        out.status.success(),
+        "fieldsync {args:?} failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Runs a command that must fail with exit code 1 and a message containing `says`.
+async fn refused(data: &Path, args: &[&str], says: &str) {
+    let out = fieldsync(data, args).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "fieldsync {args:?}: {stderr}");
+    assert!(
+        stderr.contains(says),
+        "fieldsync {args:?} should say {says:?}, said: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A 400 x 200 JPEG whose EXIF says "rotate 90° clockwise" (a phone held upright).
+fn sideways_jpeg() -> Vec<u8> {
+    let mut exif = b"II*\0".to_vec();
+    exif.extend(8u32.to_le_bytes());
+    exif.extend(1u16.to_le_bytes());
+    exif.extend(0x0112u16.to_le_bytes());
+    exif.extend(3u16.to_le_bytes());
+    exif.extend(1u32.to_le_bytes());
+    exif.extend(6u16.to_le_bytes());
+    exif.extend([0, 0]);
+    exif.extend(0u32.to_le_bytes());
+    let pixels = image::RgbImage::from_fn(400, 200, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut out = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
+    encoder.set_exif_metadata(exif).unwrap();
+    encoder
+        .write_image(pixels.as_raw(), 400, 200, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_offline_reaches_the_server_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let data = dir.path().join("tablet");
+    let data = data.as_path();
+    let user = world.technician.to_string();
+    let job = world.job.to_string();
+
+    // Before pairing, nothing works, and says why.
+    refused(data, &["jobs"], "not paired").await;
+
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    let url = server.url("");
+    refused(
+        data,
+        &[
+            "pair",
+            &url,
+            "fsd_short",
+            "--user-id",
+            &user,
+            "--name",
+            "Tess",
+        ],
+        "a device token is fsd_ followed by 43",
+    )
+    .await;
+    let wrong = format!("fsd_{}", "A".repeat(43));
+    refused(
+        data,
+        &["pair", &url, &wrong, "--user-id", &user, "--name", "Tess"],
+        "refused this tablet",
+    )
+    .await;
+    refused(data, &["jobs"], "not paired").await;
+    let stranger = fieldsync_protocol::UserId::new().to_string();
+    refused(
+        data,
+        &["pair", &url, &world.token, "--user-id", &stranger],
+        "this token belongs to tess",
+    )
+    .await;
+    // The server says whose token it is: no user id or name needed.
+    let paired = ok(data, &["pair", &url, &world.token]).await;
+    assert!(paired.contains("as tess"), "{paired}");
+    let synced = ok(data, &["sync", "--timeout", "30"]).await;
+    assert!(synced.contains("Synced"), "{synced}");
+    let jobs = ok(data, &["jobs"]).await;
+    assert!(
+        jobs.contains(&world.job_title) && jobs.contains(&job),
+        "{jobs}"
+    );
+    assert_eq!(jobs.lines().count(), 1, "only Tess's job today: {jobs}");
+
+    // The server goes away. Everything below works without it.
+    server.shutdown().await.unwrap();
+    ok(
+        data,
+        &["note", "add", "--job", &job, "Replaced the pump seal"],
+    )
+    .await;
+    let picture = dir.path().join("boiler.jpg");
+    std::fs::write(&picture, sideways_jpeg()).unwrap();
+    let picture = picture.to_str().unwrap();
+    let added = ok(
+        data,
+        &[
+            "photo",
+            "add",
+            picture,
+            "--job",
+            &job,
+            "--caption",
+            "Boiler after",
+            "--tag",
+            "after",
+        ],
+    )
+    .await;
+    assert!(added.contains("200x400"), "turned upright: {added}");
+    let payment = uuid_like();
+    let record = [
+        "payment",
+        "record",
+        "--job",
+        &job,
+        "--amount",
+        "120.50",
+        "--method",
+        "check",
+        "--reference",
+        "1042",
+        "--id",
+        &payment,
+    ];
+    ok(data, &record).await;
+    ok(data, &record).await; // a retried script (or a double tap) records it once
+
+    // Bad input is refused with a clear message and changes nothing.
+    let bad_amount = |amount: &'static str| {
+        ["payment", "record", "--job", &job, "--amount", amount].map(str::to_string)
+    };
+    for (amount, says) in [
+        ("-5", "must be positive"),
+        ("abc", "is not a decimal amount"),
+        ("1.234", "at most two decimal places"),
+        ("0", "must be positive"),
+    ] {
+        let args = bad_amount(amount);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(data, &args, says).await;
+    }
+    let stranger = JobId::new().to_string();
+    refused(
+        data,
+        &["note", "add", "--job", &stranger, "Wrong job"],
+        "is not on this tablet",
+    )
+    .await;
+    let not_a_picture = dir.path().join("notes.txt");
+    std::fs::write(&not_a_picture, "not a picture").unwrap();
+    refused(
+        data,
+        &[
+            "photo",
+            "add",
+            not_a_picture.to_str().unwrap(),
+            "--job",
+            &job,
+        ],
+        "not a picture",
+    )
+    .await;
+    refused(
+        data,
+        &["photo", "add", "/nonexistent/x.jpg", "--job", &job],
+        "cannot read",
+    )
+    .await;
+    let usage = fieldsync(data, &["payment", "record", "--job", &job]).await;
+    assert_eq!(usage.status.code(), Some(2), "a usage error: {usage:?}");
+    refused(data, &["sync", "--timeout", "1"], "cannot reach the server").await;
+
+    let outbox = ok(data, &["outbox"]).await;
+    assert_eq!(
+        outbox.lines().filter(|l| l.starts_with("waiting")).count(),
+        3,
+        "the note, the photo and the payment wait: {outbox}"
+    );
+    assert!(outbox.contains("2 photo images wait"), "{outbox}");
+    let status = ok(data, &["status"]).await;
+    assert!(
+        status.starts_with("Offline · 3 changes waiting"),
+        "{status}"
+    );
+    refused(data, &["sign-out"], "3 changes are not on the server yet").await;
+
+    // The server comes back on the same database (at a new address: pair again, keeping the
+    // outbox) and the tablet syncs.
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    let url = server.url("");
+    ok(
+        data,
+        &[
+            "pair",
+            &url,
+            &world.token,
+            "--user-id",
+            &user,
+            "--name",
+            "Tess",
+        ],
+    )
+    .await;
+    let synced = ok(data, &["sync", "--timeout", "30"]).await;
+    assert!(synced.contains("3 changes sent"), "{synced}");
+    assert!(synced.contains("all changes sent"), "{synced}");
+    ok(data, &["sync", "--timeout", "30"]).await; // nothing more, nothing twice
+    let outbox = ok(data, &["outbox"]).await;
+    assert!(outbox.contains("outbox is empty"), "{outbox}");
+    server.shutdown().await.unwrap();
+    ok(data, &["sign-out"]).await;
+    refused(data, &["jobs"], "not paired").await;
+
+    let server = Store::open(&db).unwrap();
+    let notes = server.notes_for_doc(world.job.into()).unwrap();
+    let ours: Vec<_> = notes
+        .iter()
+        .filter(|n| n.text == "Replaced the pump seal")
+        .collect();
+    assert_eq!(ours.len(), 1, "the note once: {notes:?}");
+    assert_eq!(ours[0].author, world.technician);
+    assert_eq!(
+        ours[0].author_name, "tess",
+        "the name the server gave at pairing"
+    );
+
+    let photos = server.photos_for_doc(world.job.into()).unwrap();
+    assert_eq!(photos.len(), 1, "the photo once: {photos:?}");
+    let photo = &photos[0];
+    assert_eq!(
+        (photo.caption.as_str(), photo.tag),
+        ("Boiler after", PhotoTag::After)
+    );
+    assert_eq!((photo.width, photo.height), (200, 400));
+    let full = server.blob(&photo.full_hash).unwrap().expect("full image");
+    assert_eq!(ContentHash::of(&full), photo.full_hash);
+    assert_eq!(full.len() as u64, photo.full_size);
+    let thumb = server.blob(&photo.thumb_hash).unwrap().expect("thumbnail");
+    assert_eq!(thumb.len() as u64, photo.thumb_size);
+    let thumb = image::load_from_memory(&thumb).unwrap();
+    assert!(thumb.width().max(thumb.height()) <= 320);
+
+    let payments: Vec<_> = server
+        .payments_for_account(world.account)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.id.to_string() == payment)
+        .collect();
+    assert_eq!(payments.len(), 1, "the payment once");
+    assert_eq!(payments[0].amount.to_string(), "120.50");
+    assert_eq!(payments[0].method, PaymentMethod::Check);
+    assert_eq!(payments[0].reference, "1042");
+    assert_eq!(payments[0].recorded_by, world.technician);
+    assert!(
+        server.quarantined(10).unwrap().is_empty(),
+        "nothing refused"
+    );
+}
+
+fn uuid_like() -> String {
+    fieldsync_protocol::PaymentId::new().to_string()
+}
+
+/// A TCP proxy on a fixed loopback address, so that the server can restart (on a new port)
+/// behind an address the tablet keeps, and connections can be cut: at once, or after a number
+/// of bytes from the tablet.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    shared: Arc<ProxyShared>,
+    cut: tokio::sync::watch::Sender<u64>,
+    /// Connections opened and closed so far.
+    counts: tokio::sync::watch::Sender<(u64, u64)>,
+}
+
+#[derive(Default)]
+struct ProxyShared {
+    target: Mutex<Option<std::net::SocketAddr>>,
+    /// The next connection is cut after this many bytes from the tablet.
+    cap_next: Mutex<Option<u64>>,
+    /// Bytes from the tablet to the server, over all connections.
+    upstream: AtomicU64,
+}
+
+/// Copies `from` to `to` until either ends or `cap` bytes have been copied.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    cap: Option<u64>,
+    counter: Option<&AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buffer = vec![0; 16 * 1024];
+    let mut copied = 0u64;
+    loop {
+        let room = cap.map_or(buffer.len() as u64, |cap| cap - copied);
+        let want = room.min(buffer.len() as u64) as usize;
+        if want == 0 {
+            return;
+        }
+        let n = match from.read(&mut buffer[..want]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+        copied += n as u64;
+        if let Some(counter) = counter {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Proxy {
+    async fn start() -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(ProxyShared::default());
+        let cut = tokio::sync::watch::Sender::new(0u64);
+        let counts = tokio::sync::watch::Sender::new((0u64, 0u64));
+        let (state, cuts, tally) = (shared.clone(), cut.subscribe(), counts.clone());
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let to = *state.target.lock().unwrap();
+                let cap = state.cap_next.lock().unwrap().take();
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                tally.send_modify(|(opened, _)| *opened += 1);
+                let (tally, state) = (tally.clone(), state.clone());
+                tokio::spawn(async move {
+                    // No server behind the proxy: the connection is refused.
+                    if let Some(Ok(outbound)) = match to {
+                        Some(to) => Some(tokio::net::TcpStream::connect(to).await),
+                        None => None,
+                    } {
+                        let (from_tablet, to_tablet) = inbound.into_split();
+                        let (from_server, to_server) = outbound.into_split();
+                        tokio::select! {
+                            _ = pipe(from_tablet, to_server, cap, Some(&state.upstream)) => {}
+                            _ = pipe(from_server, to_tablet, None, None) => {}
+                            _ = cuts.changed() => {}
+                        }
+                    }
+                    tally.send_modify(|(_, closed)| *closed += 1);
+                });
+            }
+        });
+        Proxy {
+            addr,
+            shared,
+            cut,
+            counts,
+        }
+    }
+
+    fn point_at(&self, server: Option<&TestServer>) {
+        *self.shared.target.lock().unwrap() = server.map(TestServer::addr);
+    }
+
+    /// The next connection is cut after `bytes` from the tablet.
+    fn cap_next(&self, bytes: u64) {
+        *self.shared.cap_next.lock().unwrap() = Some(bytes);
+    }
+
+    /// Bytes sent by the tablet so far.
+    fn upstream(&self) -> u64 {
+        self.shared.upstream.load(Ordering::Relaxed)
+    }
+
+    /// Drops every open connection, as a tablet leaving coverage does, and waits until they
+    /// are closed.
+    async fn cut(&self) {
+        let (opened, _) = *self.counts.borrow();
+        self.cut.send_modify(|n| *n += 1);
+        let mut counts = self.counts.subscribe();
+        counts
+            .wait_for(|(_, closed)| *closed >= opened)
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits until the published status satisfies `ready` (fails the test after a generous bound).
+async fn until(
+    status: &mut tokio::sync::watch::Receiver<SyncStatus>,
+    what: &str,
+    ready: impl FnMut(&SyncStatus) -> bool,
+) {
+    let waited = tokio::time::timeout(Duration::from_secs(30), status.wait_for(ready))
+        .await
+        .map(|ready| ready.is_ok());
+    if waited != Ok(true) {
+        panic!("{what}: the status stayed {:?}", *status.borrow());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::result_large_err,
+    reason = "the actions return the library's own AppError, as the UI's do"
+)]
+async fn the_background_service_reconnects_and_drains_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let proxy = Proxy::start().await;
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    proxy.point_at(Some(&server));
+
+    let tess = Author {
+        user: world.technician,
+        name: "Tess".into(),
+    };
+    let url = format!("http://{}", proxy.addr);
+    let tablet =
+        Tablet::pair(&dir.path().join("tablet.sqlite3"), &url, &world.token, tess).unwrap();
+    let shared = net::shared(tablet);
+    let service = SyncService::start(
+        shared.clone(),
+        Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+    )
+    .unwrap();
+    let mut status = service.status();
+    until(&mut status, "first sync", |s| {
+        s.online && s.last_sync.is_some()
+    })
+    .await;
+    assert!(
+        net::lock(&shared)
+            .store()
+            .record(world.job.into())
+            .unwrap()
+            .is_some(),
+        "the job was downloaded"
+    );
+
+    // Online: a note is pushed at once.
+    let note = |text: &'static str| {
+        let job = world.job;
+        move |tablet: &mut Tablet| {
+            let now = Timestamp(chrono::Utc::now());
+            Ok((
+                (),
+                tablet.add_job_note(now, job, NoteKind::ServicePerformed, text)?,
+            ))
+        }
+    };
+    service.act(note("Live note")).unwrap();
+    until(&mut status, "the live note acknowledged", |s| {
+        s.pending == 0
+    })
+    .await;
+
+    // The connection drops; a note made meanwhile goes out after the service reconnects.
+    proxy.cut().await;
+    service.act(note("Note across a drop")).unwrap();
+    until(&mut status, "reconnected and sent", |s| {
+        s.online && s.pending == 0
+    })
+    .await;
+    assert!(net::lock(&shared).connection_id() >= 2, "it reconnected");
+
+    // The server goes away for a while: the service keeps trying, the work waits.
+    proxy.point_at(None);
+    server.shutdown().await.unwrap();
+    until(&mut status, "offline", |s| {
+        !s.online && s.last_error.is_some()
+    })
+    .await;
+    let mut form = PaymentForm::new(world.account, Some(world.job));
+    form.amount = "75.25".into();
+    let payment = form.id;
+    let record = |form: PaymentForm| {
+        move |tablet: &mut Tablet| {
+            let now = Timestamp(chrono::Utc::now());
+            Ok(((), tablet.record_payment(now, &form)?))
+        }
+    };
+    service.act(record(form.clone())).unwrap();
+    service.act(record(form)).unwrap(); // a double tap
+    assert_eq!(service.status().borrow().pending, 1);
+
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    proxy.point_at(Some(&server));
+    until(&mut status, "back online and sent", |s| {
+        s.online && s.pending == 0 && s.last_error.is_none()
+    })
+    .await;
+    service.stop().await;
+    server.shutdown().await.unwrap();
+
+    let server = Store::open(&db).unwrap();
+    let notes = server.notes_for_doc(world.job.into()).unwrap();
+    for text in ["Live note", "Note across a drop"] {
+        assert_eq!(notes.iter().filter(|n| n.text == text).count(), 1, "{text}");
+    }
+    let payments = server.payments_for_account(world.account).unwrap();
+    assert_eq!(payments.iter().filter(|p| p.id == payment).count(), 1);
+}
+
+/// A picture of noise (which JPEG cannot shrink much): a photo of a few megabytes.
+fn noisy_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let pixels = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let [r, g, b, ..] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(pixels)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_upload_cut_off_midway_resumes_where_the_server_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let proxy = Proxy::start().await;
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    proxy.point_at(Some(&server));
+    let data = dir.path().join("tablet");
+    let data = data.as_path();
+    let (user, job) = (world.technician.to_string(), world.job.to_string());
+    let url = format!("http://{}", proxy.addr);
+    ok(
+        data,
+        &[
+            "pair",
+            &url,
+            &world.token,
+            "--user-id",
+            &user,
+            "--name",
+            "Tess",
+        ],
+    )
+    .await;
+    ok(data, &["sync", "--timeout", "30"]).await;
+
+    let picture = dir.path().join("wall.png");
+    std::fs::write(&picture, noisy_png(2048, 1536)).unwrap();
+    ok(
+        data,
+        &["photo", "add", picture.to_str().unwrap(), "--job", &job],
+    )
+    .await;
+    let photo = {
+        let tablet = Tablet::open_paired(&data.join("tablet.sqlite3")).unwrap();
+        tablet.store().photos_for_doc(world.job.into()).unwrap()[0].clone()
+    };
+    let cap = 1024 * 1024;
+    assert!(
+        photo.full_size > 2 * cap,
+        "the photo is large enough to be cut midway: {} bytes",
+        photo.full_size
+    );
+
+    // The connection dies after 1 MiB from the tablet; `sync` reconnects and carries on.
+    proxy.cap_next(cap);
+    let before = proxy.upstream();
+    let synced = ok(data, &["sync", "--timeout", "60"]).await;
+    assert!(synced.contains("2 connections"), "{synced}");
+    let sent = proxy.upstream() - before;
+    let server_store = Store::open(&db).unwrap();
+    let full = server_store
+        .blob(&photo.full_hash)
+        .unwrap()
+        .expect("the full image");
+    assert_eq!(ContentHash::of(&full), photo.full_hash);
+    assert!(server_store.blob(&photo.thumb_hash).unwrap().is_some());
+    // Starting again from zero would have sent the first MiB twice; resuming re-sends at most
+    // the chunks that were in flight when the connection died.
+    assert!(
+        sent < photo.full_size + photo.thumb_size + cap / 2,
+        "{sent} bytes sent for {} bytes of photo",
+        photo.full_size + photo.thumb_size
+    );
+    assert_eq!(
+        server_store.photos_for_doc(world.job.into()).unwrap().len(),
+        1
+    );
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,337 @@
+//! The controller: answers the UI's callbacks with the core and fills the adapters from the
+//! core's view models. Built by [`wire`], with no event loop, so tests drive the same app.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use fieldsync_app::net::SyncService;
+use fieldsync_app::{AppError, PaymentForm, PhotoForm, SyncStatus, Tablet, queries};
+use fieldsync_protocol::wire::ClientMessage;
+use fieldsync_protocol::{AccountId, JobId, Timestamp};
+use slint::{ComponentHandle as _, ModelRc, SharedString, VecModel};
+
+use crate::{AppWindow, JobRow, Nav, OutboxAdapter, OutboxRow, Page, SyncAdapter, TodayAdapter};
+use crate::{customer, format, job, payment, photos};
+
+/// What the app needs from its surroundings; tests pass fixed ones.
+pub struct Options {
+    /// The current time.
+    pub clock: Box<dyn Fn() -> DateTime<Utc>>,
+    /// The tablet's time zone, for days and times on screen.
+    pub zone: FixedOffset,
+    /// Opens a `tel:` or `mailto:` link (the platform's dialer or mail app).
+    pub open_link: Box<dyn Fn(&str)>,
+    /// The background sync with the paired server; `None` keeps the tablet offline (tests).
+    pub sync: Option<SyncService>,
+}
+
+/// Which record the open pages show, and where "back" goes.
+#[derive(Debug, Default)]
+pub(crate) struct Selection {
+    pub(crate) job: Option<JobId>,
+    pub(crate) account: Option<AccountId>,
+    pub(crate) payment: Option<PaymentForm>,
+    pub(crate) photo: Option<PhotoForm>,
+    pub(crate) history: Vec<Page>,
+}
+
+/// Shared by every callback.
+pub(crate) struct Inner {
+    pub(crate) ui: slint::Weak<AppWindow>,
+    pub(crate) tablet: Arc<Mutex<Tablet>>,
+    pub(crate) options: Options,
+    pub(crate) selection: RefCell<Selection>,
+}
+
+impl Inner {
+    /// The tablet, locked (a poisoned lock still holds a usable replica: SQLite transactions
+    /// roll back on their own).
+    pub(crate) fn tablet(&self) -> MutexGuard<'_, Tablet> {
+        self.tablet.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        Timestamp((self.options.clock)())
+    }
+
+    pub(crate) fn zone(&self) -> FixedOffset {
+        self.options.zone
+    }
+
+    pub(crate) fn ui(&self) -> Option<AppWindow> {
+        self.ui.upgrade()
+    }
+
+    /// Shows an error that is not about one field.
+    pub(crate) fn notice(&self, error: impl std::fmt::Display) {
+        if let Some(ui) = self.ui() {
+            ui.global::<Nav>().set_notice(error.to_string().into());
+        }
+    }
+
+    /// Runs a local action: saved on the tablet first, its messages pushed at once when the
+    /// sync service is online.
+    pub(crate) fn act<T>(
+        &self,
+        action: impl FnOnce(&mut Tablet) -> Result<(T, Vec<ClientMessage>), AppError>,
+    ) -> Result<T, AppError> {
+        match &self.options.sync {
+            Some(sync) => sync.act(action),
+            None => action(&mut self.tablet()).map(|(value, _offline)| value),
+        }
+    }
+
+    fn go(&self, page: Page) {
+        let Some(ui) = self.ui() else { return };
+        let nav = ui.global::<Nav>();
+        let current = nav.get_page();
+        if current != page {
+            let mut selection = self.selection.borrow_mut();
+            match page {
+                // The rail's top-level pages start a new trail.
+                Page::Today | Page::Search | Page::Outbox | Page::About => {
+                    selection.history.clear()
+                }
+                _ => selection.history.push(current),
+            }
+        }
+        nav.set_page(page);
+    }
+
+    fn back(self: &Rc<Self>) {
+        let previous = self.selection.borrow_mut().history.pop();
+        if let Some(ui) = self.ui() {
+            ui.global::<Nav>().set_page(previous.unwrap_or(Page::Today));
+        }
+        self.refresh_page();
+    }
+
+    /// Reloads what the current page shows (after a local edit or a sync).
+    pub(crate) fn refresh_page(self: &Rc<Self>) {
+        let Some(ui) = self.ui() else { return };
+        let result = match ui.global::<Nav>().get_page() {
+            Page::Today => self.refresh_today(),
+            Page::Job | Page::Payment => job::refresh(self).and_then(|()| payment::refresh(self)),
+            Page::Customer => customer::refresh(self),
+            Page::Search => customer::search(self),
+            Page::Outbox | Page::About => Ok(()),
+        };
+        if let Err(error) = result {
+            self.notice(error);
+        }
+        self.refresh_outbox();
+    }
+
+    /// Today's jobs in schedule order.
+    pub(crate) fn refresh_today(&self) -> Result<(), AppError> {
+        let Some(ui) = self.ui() else { return Ok(()) };
+        let zone = self.zone();
+        let now = (self.options.clock)().with_timezone(&zone);
+        let midnight = now
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(zone).single())
+            .map_or(now.to_utc(), |t| t.to_utc());
+        let (from, to) = (Timestamp(midnight), Timestamp(midnight + Duration::days(1)));
+        let jobs = {
+            let tablet = self.tablet();
+            queries::day_jobs(tablet.store(), tablet.author().user, from, to)?
+        };
+        let rows: Vec<JobRow> = jobs
+            .into_iter()
+            .map(|d| JobRow {
+                id: d.job.id.to_string().into(),
+                time: format::window(d.job.scheduled_start, d.job.scheduled_end, zone).into(),
+                title: d.job.title.into(),
+                status: format::status(d.job.status).into(),
+                status_key: d.job.status.as_str().into(),
+                account: d.account_name.into(),
+                site: d.site_name.into(),
+                address: d.site_address.into(),
+                ready_offline: d.ready_offline,
+                credit_hold: d.credit_hold,
+            })
+            .collect();
+        let today = ui.global::<TodayAdapter>();
+        today.set_date(format::date(now.to_utc(), zone).into());
+        today.set_jobs(model(rows));
+        Ok(())
+    }
+
+    /// The outbox page and the sync bar.
+    pub(crate) fn refresh_outbox(&self) {
+        let Some(ui) = self.ui() else { return };
+        let read = {
+            let tablet = self.tablet();
+            queries::outbox(tablet.store()).and_then(|lines| Ok((lines, tablet.status()?)))
+        };
+        let (lines, status) = match read {
+            Ok(read) => read,
+            Err(error) => return self.notice(error),
+        };
+        self.show_status(&ui, &status);
+        let zone = self.zone();
+        let refused = lines.iter().filter(|l| l.refused.is_some()).count();
+        let pending = lines.len() - refused;
+        let rows: Vec<OutboxRow> = lines
+            .into_iter()
+            .map(|l| OutboxRow {
+                what: l.what.into(),
+                kind: l.kind.as_str().into(),
+                made: l
+                    .made_at
+                    .map(|t| format::stamp(t, zone))
+                    .unwrap_or_default()
+                    .into(),
+                refused: l.refused.is_some(),
+                reason: l.refused.unwrap_or_default().into(),
+            })
+            .collect();
+        ui.global::<OutboxAdapter>().set_rows(model(rows));
+        let sync = ui.global::<SyncAdapter>();
+        sync.set_pending(count(pending));
+        sync.set_refused(count(refused));
+    }
+
+    /// Online or offline, the last sync, a first download's progress, and what went wrong.
+    fn show_status(&self, ui: &AppWindow, status: &SyncStatus) {
+        let sync = ui.global::<SyncAdapter>();
+        sync.set_online(status.online);
+        sync.set_last_sync(
+            status
+                .last_sync
+                .map_or("never".into(), |t| format::stamp(t, self.zone()))
+                .into(),
+        );
+        sync.set_downloading(status.first_sync_documents.is_some());
+        sync.set_downloaded(count(status.first_sync_documents.unwrap_or(0)));
+        let mut detail = Vec::new();
+        if status.uploads_pending > 0 {
+            detail.push(match status.uploads_pending {
+                1 => "1 photo image to upload".to_string(),
+                n => format!("{n} photo images to upload"),
+            });
+        }
+        if let Some(error) = &status.last_error {
+            detail.push(error.clone());
+        }
+        sync.set_detail(detail.join(" · ").into());
+    }
+
+    /// Signing out is refused while changes wait to be sent: they would be lost.
+    fn sign_out(&self) {
+        let Some(ui) = self.ui() else { return };
+        let sync = ui.global::<SyncAdapter>();
+        let pending = match self.tablet().pending() {
+            Ok(pending) => pending,
+            Err(error) => return self.notice(error),
+        };
+        let message = if pending > 0 {
+            format!(
+                "You cannot sign out yet: {pending} change{} still wait{} to be sent. \
+                 Connect to the network and let the tablet sync first.",
+                if pending == 1 { "" } else { "s" },
+                if pending == 1 { "s" } else { "" },
+            )
+        } else {
+            sync.set_signed_out(true);
+            "Everything is on the server. You can hand over the tablet.".to_string()
+        };
+        sync.set_sign_out_message(message.into());
+    }
+}
+
+/// The wired app. Keep it alive as long as the window: dropping it does not unwire the UI
+/// (the callbacks hold their own references), but it is the handle for refreshing after a sync.
+#[derive(Clone)]
+pub struct Controller {
+    inner: Rc<Inner>,
+}
+
+impl Controller {
+    /// Reloads every count and the current page from the replica (after a sync).
+    pub fn refresh(&self) {
+        self.inner.refresh_page();
+    }
+
+    /// The tablet, for the sync worker and tests.
+    pub fn tablet(&self) -> Arc<Mutex<Tablet>> {
+        self.inner.tablet.clone()
+    }
+}
+
+/// Connects the UI's callbacks to the core and fills the first page. No event loop is needed,
+/// so tests build the same app as [`crate::run`].
+pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Controller {
+    let inner = Rc::new(Inner {
+        ui: ui.as_weak(),
+        tablet,
+        options,
+        selection: RefCell::new(Selection::default()),
+    });
+    let sync = ui.global::<SyncAdapter>();
+    {
+        let tablet = inner.tablet();
+        sync.set_technician(tablet.author().name.clone().into());
+        let server = match tablet.pairing() {
+            Ok(Some(pairing)) => pairing.server_url,
+            _ => "not paired".into(),
+        };
+        sync.set_server(server.into());
+    }
+    let on = inner.clone();
+    sync.on_sign_out(move || on.sign_out());
+    let on = inner.clone();
+    sync.on_changed(move || on.refresh_page());
+
+    let nav = ui.global::<Nav>();
+    let on = inner.clone();
+    nav.on_go(move |page| {
+        on.go(page);
+        on.refresh_page();
+    });
+    let on = inner.clone();
+    nav.on_back(move || on.back());
+    let on = inner.clone();
+    nav.on_open_job(move |id| match id.parse::<JobId>() {
+        Ok(job) => {
+            on.selection.borrow_mut().job = Some(job);
+            on.selection.borrow_mut().payment = None;
+            job::opened(&on);
+            on.go(Page::Job);
+            on.refresh_page();
+        }
+        Err(_) => on.notice(format!("{id} is not a job id")),
+    });
+    let on = inner.clone();
+    nav.on_open_customer(move |id| match id.parse::<AccountId>() {
+        Ok(account) => {
+            on.selection.borrow_mut().account = Some(account);
+            on.go(Page::Customer);
+            on.refresh_page();
+        }
+        Err(_) => on.notice(format!("{id} is not an account id")),
+    });
+    job::wire(ui, &inner);
+    payment::wire(ui, &inner);
+    photos::wire(ui, &inner);
+    customer::wire(ui, &inner);
+    inner.refresh_page();
+    Controller { inner }
+}
+
+/// A Slint model of `rows`.
+pub(crate) fn model<T: Clone + 'static>(rows: Vec<T>) -> ModelRc<T> {
+    ModelRc::new(VecModel::from(rows))
+}
+
+/// Strings as a Slint model.
+pub(crate) fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> ModelRc<SharedString> {
+    model(items.into_iter().map(SharedString::from).collect())
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,148 @@
+//! The customer page and search, both read from the tablet's replica (they work offline).
+
+use std::rc::Rc;
+
+use fieldsync_app::{AppError, queries};
+use slint::ComponentHandle as _;
+
+use crate::controller::{Inner, model};
+use crate::{AppWindow, CustomerAdapter, HitRow, MoneyRow, SearchAdapter, format};
+
+/// Most accounts listed for one search.
+const SEARCH_LIMIT: usize = 40;
+
+pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
+    let on = inner.clone();
+    ui.global::<SearchAdapter>().on_search(move |_| {
+        if let Err(error) = search(&on) {
+            on.notice(error);
+        }
+    });
+}
+
+/// Fills the page of the selected account.
+pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
+    let (Some(ui), Some(account)) = (inner.ui(), inner.selection.borrow().account) else {
+        return Ok(());
+    };
+    let page = queries::customer_page(inner.tablet().store(), account)?;
+    let zone = inner.zone();
+    let adapter = ui.global::<CustomerAdapter>();
+    let a = &page.account;
+    adapter.set_id(a.id.to_string().into());
+    adapter.set_name(a.name.clone().into());
+    adapter.set_detail(
+        format!(
+            "{} · {} {} · {} · net {} days",
+            a.number, a.party, a.account_type, a.status, a.terms_net_days
+        )
+        .into(),
+    );
+    adapter.set_phone(a.phone.clone().unwrap_or_default().into());
+    adapter.set_email(a.email.clone().unwrap_or_default().into());
+    adapter.set_address(a.billing_address.to_string().into());
+    adapter.set_credit_hold(a.credit_hold);
+    adapter.set_comments(a.comments.trim().to_string().into());
+    adapter.set_balance(format::money(page.ledger.balance).into());
+    adapter.set_credit(format::money(page.ledger.unapplied_credit).into());
+    adapter.set_contacts(model(
+        page.contacts.iter().map(crate::job::contact_row).collect(),
+    ));
+    adapter.set_jobs(model(
+        page.jobs
+            .iter()
+            .rev()
+            .map(|j| MoneyRow {
+                left: j
+                    .scheduled_start
+                    .map(|s| format::short_stamp(s, zone))
+                    .unwrap_or_else(|| "unscheduled".into())
+                    .into(),
+                middle: j.title.clone().into(),
+                right: j
+                    .final_amount
+                    .or(j.estimate)
+                    .map(format::money)
+                    .unwrap_or_default()
+                    .into(),
+                status: format::status(j.status).into(),
+            })
+            .collect(),
+    ));
+    adapter.set_invoices(model(
+        page.invoices
+            .iter()
+            .rev()
+            .map(|row| MoneyRow {
+                left: format::short_date(row.invoice.date.0).into(),
+                middle: match &row.standing {
+                    Some(s) if s.paid.0 > rust_decimal::Decimal::ZERO => {
+                        format!("{} · paid {}", row.invoice.number, format::money(s.paid))
+                    }
+                    _ => row.invoice.number.clone(),
+                }
+                .into(),
+                right: format::money(row.invoice.total()).into(),
+                status: row
+                    .standing
+                    .as_ref()
+                    .map(|s| s.status.label())
+                    .unwrap_or("pending")
+                    .into(),
+            })
+            .collect(),
+    ));
+    adapter.set_payments(model(
+        page.payments
+            .iter()
+            .rev()
+            .map(|p| MoneyRow {
+                left: format::short_stamp(p.received_at, zone).into(),
+                middle: format!(
+                    "{} {} · {}",
+                    format::method(p.method),
+                    p.reference,
+                    p.recorded_by_name
+                )
+                .into(),
+                right: format::money(p.amount).into(),
+                status: if p.invoice.is_some() {
+                    "applied"
+                } else {
+                    "credit"
+                }
+                .into(),
+            })
+            .collect(),
+    ));
+    Ok(())
+}
+
+/// Runs the search typed in the search field.
+pub(crate) fn search(inner: &Rc<Inner>) -> Result<(), AppError> {
+    let Some(ui) = inner.ui() else { return Ok(()) };
+    let adapter = ui.global::<SearchAdapter>();
+    let query = adapter.get_query().to_string();
+    let hits = queries::search(inner.tablet().store(), &query, SEARCH_LIMIT)?;
+    adapter.set_summary(
+        match (query.trim().is_empty(), hits.len()) {
+            (true, n) => format!("{n} customers on this tablet, by name"),
+            (false, 0) => format!("Nothing on this tablet matches \"{}\"", query.trim()),
+            (false, 1) => format!("1 customer matches \"{}\"", query.trim()),
+            (false, n) => format!("{n} customers match \"{}\"", query.trim()),
+        }
+        .into(),
+    );
+    adapter.set_hits(model(
+        hits.into_iter()
+            .map(|h| HitRow {
+                id: h.summary.id.to_string().into(),
+                detail: format!("{} · {}", h.summary.account_type, h.summary.status).into(),
+                name: h.summary.name.into(),
+                contacts: h.contacts.join(" · ").into(),
+                credit_hold: h.summary.credit_hold,
+            })
+            .collect(),
+    ));
+    Ok(())
+}

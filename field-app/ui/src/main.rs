@@ -1,0 +1,23 @@
+//! `fieldsync-app`: the technician's tablet app. Pair the tablet first with the command line
+//! (`fieldsync pair <server url> <device token> ...`, same `--data` directory).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+/// The Fieldsync tablet app.
+#[derive(Debug, Parser)]
+#[command(name = "fieldsync-app", version, about)]
+struct Cli {
+    /// Directory holding the tablet's files (its replica database), as for `fieldsync`.
+    #[arg(long, env = "FIELDSYNC_DATA", default_value = "fieldsync-data")]
+    data: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let replica = cli.data.join("tablet.sqlite3");
+    fieldsync_app_ui::run(&replica)
+        .with_context(|| format!("cannot run the app on {}", replica.display()))
+}

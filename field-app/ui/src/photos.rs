@@ -1,0 +1,194 @@
+//! The job's photos: thumbnails from the replica's blobs, a full view, and attaching a photo
+//! from a file through the core's photo pipeline.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use fieldsync_app::{AppError, PhotoForm, PhotoTarget};
+use fieldsync_protocol::{ContentHash, Photo, PhotoTag};
+use slint::{ComponentHandle as _, Image, Rgba8Pixel, SharedPixelBuffer};
+
+use crate::controller::{Inner, model, strings};
+use crate::{AppWindow, PhotoAdapter, PhotoTile, format};
+
+/// Tags in the order of the buttons.
+const TAGS: [PhotoTag; 3] = [PhotoTag::Before, PhotoTag::After, PhotoTag::Other];
+
+thread_local! {
+    /// Decoded thumbnails by content hash (a blob never changes).
+    static THUMBS: RefCell<HashMap<ContentHash, Image>> = RefCell::new(HashMap::new());
+    /// The photos on screen, for the full view.
+    static SHOWN: RefCell<Vec<Photo>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
+    let adapter = ui.global::<PhotoAdapter>();
+    adapter.set_tags(strings(TAGS.iter().map(|t| format::tag(*t))));
+    adapter.set_tag(0);
+    let on = inner.clone();
+    adapter.on_attach(move || attach(&on));
+    let on = inner.clone();
+    adapter.on_view(move |index| view(&on, index));
+}
+
+/// A job was opened: back to the grid with an empty form.
+pub(crate) fn opened(inner: &Inner) {
+    inner.selection.borrow_mut().photo = None;
+    if let Some(ui) = inner.ui() {
+        let adapter = ui.global::<PhotoAdapter>();
+        adapter.set_viewing(-1);
+        adapter.set_path("".into());
+        adapter.set_caption("".into());
+        adapter.set_message("".into());
+    }
+}
+
+/// Shows `photos` (the job's, by time taken) as thumbnails.
+pub(crate) fn refresh(inner: &Inner, photos: &[Photo]) -> Result<(), AppError> {
+    let Some(ui) = inner.ui() else { return Ok(()) };
+    let zone = inner.zone();
+    let mut tiles = Vec::new();
+    for photo in photos {
+        let thumb = thumbnail(inner, &photo.thumb_hash)?;
+        tiles.push(PhotoTile {
+            has_thumb: thumb.is_some(),
+            thumb: thumb.unwrap_or_default(),
+            caption: photo.caption.clone().into(),
+            tag: format::tag(photo.tag).into(),
+            stamp: format!(
+                "{} · {}",
+                photo.author_name,
+                format::stamp(photo.taken_at, zone)
+            )
+            .into(),
+        });
+    }
+    SHOWN.with(|shown| *shown.borrow_mut() = photos.to_vec());
+    let adapter = ui.global::<PhotoAdapter>();
+    adapter.set_photos(model(tiles));
+    let viewing = adapter.get_viewing();
+    if viewing >= 0 {
+        view(inner, viewing);
+    }
+    Ok(())
+}
+
+/// The decoded thumbnail, if its blob is on the tablet.
+fn thumbnail(inner: &Inner, hash: &ContentHash) -> Result<Option<Image>, AppError> {
+    if let Some(image) = THUMBS.with(|t| t.borrow().get(hash).cloned()) {
+        return Ok(Some(image));
+    }
+    let Some(bytes) = inner.tablet().blob(hash)? else {
+        return Ok(None);
+    };
+    let image = decode(&bytes);
+    if let Some(image) = &image {
+        THUMBS.with(|t| t.borrow_mut().insert(*hash, image.clone()));
+    }
+    Ok(image)
+}
+
+/// Decodes JPEG or PNG bytes into a Slint image (`None` if they are not an image).
+pub(crate) fn decode(bytes: &[u8]) -> Option<Image> {
+    let rgba = image::load_from_memory(bytes).ok()?.to_rgba8();
+    let buffer = SharedPixelBuffer::<Rgba8Pixel>::clone_from_slice(
+        rgba.as_raw(),
+        rgba.width(),
+        rgba.height(),
+    );
+    Some(Image::from_rgba8(buffer))
+}
+
+fn view(inner: &Inner, index: i32) {
+    let Some(ui) = inner.ui() else { return };
+    let adapter = ui.global::<PhotoAdapter>();
+    let Some(photo) = usize::try_from(index)
+        .ok()
+        .and_then(|i| SHOWN.with(|s| s.borrow().get(i).cloned()))
+    else {
+        return;
+    };
+    let full = match inner.tablet().blob(&photo.full_hash) {
+        Ok(bytes) => bytes.as_deref().and_then(decode),
+        Err(error) => return inner.notice(error),
+    };
+    let (image, note) = match full {
+        Some(image) => (image, String::new()),
+        None => {
+            // Full images come on demand: ask the server (nothing happens offline); the view
+            // shows the full image once it has arrived and the page is refreshed.
+            let hash = photo.full_hash;
+            if let Err(error) = inner.act(|tablet| Ok(((), tablet.fetch_blob(hash)?))) {
+                inner.notice(error);
+            }
+            match thumbnail(inner, &photo.thumb_hash) {
+                Ok(Some(thumb)) => (
+                    thumb,
+                    " (thumbnail: the full image downloads when online)".to_string(),
+                ),
+                _ => (Image::default(), " (not on this tablet yet)".to_string()),
+            }
+        }
+    };
+    adapter.set_full(image);
+    adapter.set_full_caption(
+        format!(
+            "{} · {} · {}×{}{note}",
+            format::tag(photo.tag),
+            photo.caption,
+            photo.width,
+            photo.height
+        )
+        .into(),
+    );
+    adapter.set_viewing(index);
+}
+
+fn attach(inner: &Rc<Inner>) {
+    let (Some(ui), Some(job)) = (inner.ui(), inner.selection.borrow().job) else {
+        return;
+    };
+    let adapter = ui.global::<PhotoAdapter>();
+    let path = adapter.get_path().trim().to_string();
+    if path.is_empty() {
+        adapter.set_message("Enter the photo's file path.".into());
+        return;
+    }
+    let picture = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            adapter.set_message(format!("Cannot read {path}: {error}").into());
+            return;
+        }
+    };
+    // One form per photo: saving twice (a double tap) adds it once.
+    let mut form = inner
+        .selection
+        .borrow_mut()
+        .photo
+        .get_or_insert_with(|| PhotoForm::new(PhotoTarget::Job(job)))
+        .clone();
+    form.caption = adapter.get_caption().trim().to_string();
+    form.tag = usize::try_from(adapter.get_tag())
+        .ok()
+        .and_then(|i| TAGS.get(i).copied())
+        .unwrap_or(PhotoTag::Other);
+    let now = inner.now();
+    match inner.act(|tablet| tablet.add_photo(now, &form, &picture)) {
+        Ok(photo) => {
+            inner.selection.borrow_mut().photo = None;
+            adapter.set_path("".into());
+            adapter.set_caption("".into());
+            adapter.set_message(
+                format!(
+                    "Photo saved ({}×{}); it uploads in the background.",
+                    photo.width, photo.height
+                )
+                .into(),
+            );
+        }
+        Err(error) => adapter.set_message(error.to_string().into()),
+    }
+    inner.refresh_page();
+}

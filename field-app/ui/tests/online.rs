@@ -1,0 +1,154 @@
+//! The app wired to the core's background sync against the real server on loopback: the first
+//! sync fills the day's list, a payment recorded through the UI reaches the server once, and
+//! the sync bar shows what the service reports.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fieldsync_app::net::{self, Backoff, SyncService};
+use fieldsync_app::{SyncStatus, Tablet};
+use fieldsync_app_ui::{Nav, Options, Page, SyncAdapter, TodayAdapter, wire};
+use fieldsync_protocol::{Author, Role};
+use fieldsync_store::Store;
+use fieldsync_tests::TestServer;
+use i_slint_backend_testing::ElementHandle;
+use slint::{ComponentHandle as _, Model as _};
+use tokio::sync::watch;
+
+/// The server's database with Tess's user and tablet, and the company; returns her device
+/// token and the company.
+fn server_db(path: &Path) -> (String, common::Company) {
+    let mut store = Store::open(path).unwrap();
+    let tx = store.transaction().unwrap();
+    let user = tx.add_user("tess", Role::Technician, None).unwrap();
+    let (token, hash) = fieldsync_server::auth::new_device_token();
+    tx.add_device(user.id, "Tess's tablet", hash).unwrap();
+    tx.commit().unwrap();
+    drop(store);
+    let tess = Author {
+        user: user.id,
+        name: "Tess Morgan".into(),
+    };
+    (token, common::seed_for(path, tess))
+}
+
+/// Waits until the service's status satisfies `ready` (the bound only turns a hang into a
+/// failure; nothing here measures time).
+fn until(
+    runtime: &tokio::runtime::Runtime,
+    status: &mut watch::Receiver<SyncStatus>,
+    what: &str,
+    ready: impl FnMut(&SyncStatus) -> bool,
+) {
+    let waited = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), status.wait_for(ready))
+            .await
+            .map(|ready| ready.is_ok())
+    });
+    assert_eq!(
+        waited,
+        Ok(true),
+        "{what}: the status stayed {:?}",
+        *status.borrow()
+    );
+}
+
+fn element(ui: &fieldsync_app_ui::AppWindow, label: &str) -> ElementHandle {
+    let found: Vec<_> = ElementHandle::find_by_accessible_label(ui, label).collect();
+    assert_eq!(found.len(), 1, "elements labelled {label:?}");
+    found.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
+    i_slint_backend_testing::init_no_event_loop();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let (token, company) = server_db(&db);
+    let server = runtime.block_on(TestServer::start_with_db(&db)).unwrap();
+
+    let replica = dir.path().join("tablet.sqlite3");
+    let tablet = Tablet::pair(&replica, &server.url(""), &token, company.tess.clone()).unwrap();
+    let shared = net::shared(tablet);
+    let service = {
+        let _in_runtime = runtime.enter();
+        SyncService::start(
+            shared.clone(),
+            Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+        )
+        .unwrap()
+    };
+    let mut status = service.status();
+    until(&runtime, &mut status, "first sync", |s| {
+        s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
+    });
+
+    let ui = fieldsync_app_ui::AppWindow::new().unwrap();
+    let controller = wire(
+        &ui,
+        Arc::clone(&shared),
+        Options {
+            clock: Box::new(common::morning),
+            zone: chrono::FixedOffset::east_opt(0).unwrap(),
+            open_link: Box::new(|_| {}),
+            sync: Some(service),
+        },
+    );
+    ui.show().unwrap();
+    let today = ui.global::<TodayAdapter>().get_jobs();
+    assert_eq!(today.row_count(), 6, "the first sync brought Tess's day");
+    let sync = ui.global::<SyncAdapter>();
+    assert!(sync.get_online());
+    assert_eq!(sync.get_pending(), 0);
+    assert_ne!(sync.get_last_sync(), "never");
+
+    element(&ui, "Open job Annual boiler service, Harbor Bakery")
+        .invoke_accessible_default_action();
+    element(&ui, "Record payment").invoke_accessible_default_action();
+    assert_eq!(ui.global::<Nav>().get_page(), Page::Payment);
+    element(&ui, "Amount").set_accessible_value("80.00");
+    element(&ui, "Reference").set_accessible_value("#7781");
+    let record = element(&ui, "Record payment");
+    record.invoke_accessible_default_action();
+    record.invoke_accessible_default_action();
+    // The outbox empties only when the server has acknowledged the payment.
+    let acknowledged = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while net::lock(&shared).pending().unwrap() > 0 {
+                if status.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await
+    });
+    assert_eq!(acknowledged, Ok(true), "the payment was acknowledged");
+    // What `run` does when the service's status changes.
+    sync.invoke_changed();
+    assert_eq!(sync.get_pending(), 0);
+    assert!(sync.get_online());
+
+    let server_store = Store::open(&db).unwrap();
+    let on_server: Vec<_> = server_store
+        .payments_for_account(company.harbor)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.reference == "#7781")
+        .collect();
+    assert_eq!(on_server.len(), 1, "two taps, one payment on the server");
+    assert_eq!(on_server[0].amount.to_string(), "80.00");
+    assert_eq!(on_server[0].recorded_by, company.tess.user);
+
+    drop(controller);
+    drop(ui);
+    runtime.block_on(server.shutdown()).unwrap();
+}

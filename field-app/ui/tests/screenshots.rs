@@ -1,0 +1,110 @@
+//! Renders the main screens with the demo-like company to PNG through Slint's software
+//! renderer, headless. With `FIELDSYNC_WRITE_SCREENSHOTS=1` they are written to `docs/` (for
+//! the README); otherwise to a temporary directory, so CI never rewrites checked-in files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use fieldsync_app_ui::{JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, SearchAdapter};
+use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
+use slint::ComponentHandle as _;
+
+fn save(ui: &fieldsync_app_ui::AppWindow, dir: &Path, name: &str) -> PathBuf {
+    let shot = ui
+        .window()
+        .take_snapshot()
+        .expect("the software renderer draws");
+    assert_eq!((shot.width(), shot.height()), (1280, 800), "{name}");
+    let pixels = shot.as_bytes();
+    // A screen with text on it has many distinct colours; a blank or failed render has few.
+    let distinct: std::collections::HashSet<&[u8]> = pixels.chunks(4).collect();
+    assert!(
+        distinct.len() > 50,
+        "{name} looks blank ({} colours)",
+        distinct.len()
+    );
+    let path = dir.join(format!("tablet-{name}.png"));
+    image::save_buffer(
+        &path,
+        pixels,
+        shot.width(),
+        shot.height(),
+        image::ColorType::Rgba8,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn main_screens_render_to_png() {
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: false,
+        renderer_name: Some("software".into()),
+    })))
+    .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = if std::env::var("FIELDSYNC_WRITE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs")
+    } else {
+        temp.path().to_path_buf()
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = common::app(common::morning());
+    let ui = &app.ui;
+    let nav = ui.global::<Nav>();
+    save(ui, &dir, "today");
+
+    nav.invoke_open_job(app.company.boiler.to_string().into());
+    save(ui, &dir, "job-packet");
+
+    ui.global::<JobAdapter>().set_tab(1);
+    let photos = ui.global::<PhotoAdapter>();
+    photos.set_caption("Flue joint, resealed".into());
+    save(ui, &dir, "photos");
+
+    nav.invoke_go(Page::Payment);
+    let payment = ui.global::<PaymentAdapter>();
+    payment.set_amount("80.00".into());
+    payment.set_method(1);
+    payment.set_reference("#2291".into());
+    payment.invoke_record();
+    save(ui, &dir, "payment");
+
+    nav.invoke_open_customer(app.company.harbor.to_string().into());
+    save(ui, &dir, "customer");
+
+    nav.invoke_go(Page::Search);
+    let search = ui.global::<SearchAdapter>();
+    search.set_query("lindqv".into());
+    search.invoke_search("lindqv".into());
+    save(ui, &dir, "search");
+
+    // A day's work waiting for coverage, one change of which the server refused.
+    nav.invoke_open_job(app.company.boiler.to_string().into());
+    let job = ui.global::<JobAdapter>();
+    job.set_note_text("Replaced burner gasket and cleaned the flue; CO 9 ppm at the flue.".into());
+    job.invoke_add_note();
+    job.invoke_set_status(3);
+    nav.invoke_open_job(app.company.dental_job.to_string().into());
+    job.invoke_set_status(1);
+    {
+        let path = app.dir.path().join("tablet.sqlite3");
+        let mut store = fieldsync_store::Store::open(&path).unwrap();
+        let refused = store.outbox().unwrap().last().unwrap().hash;
+        let tx = store.transaction().unwrap();
+        tx.outbox_refused(
+            refused,
+            "Lindqvist Dental is on credit hold: the office must release the job first",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    app.controller.refresh();
+    nav.invoke_go(Page::Outbox);
+    save(ui, &dir, "outbox");
+
+    nav.invoke_open_job(app.company.dental_job.to_string().into());
+    save(ui, &dir, "credit-hold");
+}

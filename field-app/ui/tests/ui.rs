@@ -1,0 +1,472 @@
+//! The tablet UI driven headless with Slint's testing backend: elements are found by their
+//! accessible labels (as a screen reader finds them) and acted on as a technician would.
+
+mod common;
+
+use common::{App, app, morning};
+use fieldsync_app_ui::{JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, TodayAdapter};
+use fieldsync_protocol::{DocId, JobStatus, NoteKind, Record};
+use i_slint_backend_testing::ElementHandle;
+use slint::{ComponentHandle as _, Model as _};
+
+fn init() {
+    thread_local!(static INIT: std::cell::OnceCell<()> = const { std::cell::OnceCell::new() });
+    INIT.with(|once| {
+        once.get_or_init(i_slint_backend_testing::init_no_event_loop);
+    });
+}
+
+fn started() -> App {
+    init();
+    app(morning())
+}
+
+/// The one element with this accessible label.
+fn element(app: &App, label: &str) -> ElementHandle {
+    let found: Vec<_> = ElementHandle::find_by_accessible_label(&app.ui, label).collect();
+    assert_eq!(found.len(), 1, "elements labelled {label:?}");
+    found.into_iter().next().unwrap()
+}
+
+fn exists(app: &App, label: &str) -> bool {
+    ElementHandle::find_by_accessible_label(&app.ui, label)
+        .next()
+        .is_some()
+}
+
+fn tap(app: &App, label: &str) {
+    element(app, label).invoke_accessible_default_action();
+}
+
+fn type_into(app: &App, label: &str, text: &str) {
+    element(app, label).set_accessible_value(text);
+}
+
+fn value(app: &App, label: &str) -> String {
+    element(app, label)
+        .accessible_value()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn open_boiler_job(app: &App) {
+    tap(app, "Open job Annual boiler service, Harbor Bakery");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Job);
+}
+
+fn pending(app: &App) -> usize {
+    app.controller.tablet().lock().unwrap().pending().unwrap()
+}
+
+#[test]
+fn today_lists_my_jobs_in_schedule_order_with_ready_offline_marks() {
+    let app = started();
+    let jobs = app.ui.global::<TodayAdapter>().get_jobs();
+    let rows: Vec<_> = jobs.iter().collect();
+    let summary: Vec<(String, String, String, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.time.to_string(),
+                r.account.to_string(),
+                r.status.to_string(),
+                r.ready_offline,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("08:00–09:30", "Patel Family Clinic", "Completed", true),
+            ("09:30–11:00", "Harbor Bakery", "On site", true),
+            ("11:00–12:30", "Lindqvist Dental", "Scheduled", true),
+            ("12:30–14:00", "Moreau Bistro", "Scheduled", true),
+            ("14:00–15:30", "Riverside Elementary", "Scheduled", false),
+            ("15:30–17:00", "Grace Kim", "Scheduled", true),
+        ]
+        .map(|(t, a, s, r)| (t.to_string(), a.to_string(), s.to_string(), r)),
+        "Theo's job at Harbor Bakery is not on Tess's list; Riverside's site photo has no thumbnail"
+    );
+    assert!(rows[2].credit_hold && !rows[1].credit_hold);
+    assert_eq!(rows[1].site, "Main Street bakery");
+    assert!(exists(&app, "Not ready offline"));
+    assert_eq!(
+        app.ui.global::<TodayAdapter>().get_date(),
+        "Mon 23 Nov 2026"
+    );
+}
+
+#[test]
+fn recording_a_payment_tapped_twice_records_it_once_and_updates_the_balance() {
+    let app = started();
+    open_boiler_job(&app);
+    assert_eq!(app.ui.global::<JobAdapter>().get_balance(), "$112.50");
+    tap(&app, "Record payment");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Payment);
+    assert_eq!(value(&app, "Balance"), "$112.50");
+
+    type_into(&app, "Amount", "80.00");
+    tap(&app, "Method Check");
+    type_into(&app, "Reference", "#2291");
+    tap(&app, "Record payment");
+    tap(&app, "Record payment");
+
+    assert_eq!(
+        value(&app, "Balance"),
+        "$32.50",
+        "the balance updates at once"
+    );
+    assert_eq!(app.ui.global::<PaymentAdapter>().get_error(), "");
+    assert!(exists(&app, "Payment confirmation"));
+    assert!(
+        app.ui
+            .global::<PaymentAdapter>()
+            .get_confirmation()
+            .starts_with("Recorded $80.00 by check (#2291)")
+    );
+    let tablet = app.controller.tablet();
+    let tablet = tablet.lock().unwrap();
+    let payments = tablet
+        .store()
+        .payments_for_account(app.company.harbor)
+        .unwrap();
+    let new: Vec<_> = payments.iter().filter(|p| p.reference == "#2291").collect();
+    assert_eq!(new.len(), 1, "two taps, one payment");
+    assert_eq!(new[0].amount.to_string(), "80.00");
+    assert_eq!(new[0].job, Some(app.company.boiler));
+    assert_eq!(new[0].recorded_by_name, "Tess Morgan");
+    assert_eq!(tablet.pending().unwrap(), 1);
+}
+
+#[test]
+fn changing_the_amount_after_recording_asks_for_a_new_payment() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Record payment");
+    type_into(&app, "Amount", "20");
+    tap(&app, "Record payment");
+    type_into(&app, "Amount", "25");
+    tap(&app, "Record payment");
+    assert!(value(&app, "Payment error").contains("already recorded"));
+    assert_eq!(pending(&app), 1);
+    tap(&app, "New payment");
+    type_into(&app, "Amount", "25");
+    tap(&app, "Record payment");
+    assert_eq!(pending(&app), 2);
+    assert_eq!(value(&app, "Balance"), "$67.50");
+}
+
+#[test]
+fn a_bad_amount_shows_a_clear_message_and_stores_nothing() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Record payment");
+    for (typed, message) in [
+        ("", "Enter the amount received, such as 120.50."),
+        ("12,50", "\"12,50\" is not a decimal amount such as 120.50"),
+        ("-5", "-5"),
+        ("12.345", "12.345"),
+    ] {
+        type_into(&app, "Amount", typed);
+        tap(&app, "Record payment");
+        let shown = value(&app, "Payment error");
+        assert!(shown.contains(message), "{typed:?} shows {shown:?}");
+        assert_eq!(app.ui.global::<PaymentAdapter>().get_confirmation(), "");
+    }
+    assert_eq!(pending(&app), 0);
+    assert_eq!(value(&app, "Balance"), "$112.50");
+    type_into(&app, "Amount", "1");
+    assert!(!exists(&app, "Payment error"), "typing clears the message");
+}
+
+#[test]
+fn changing_the_job_status_saves_it_and_shows_it() {
+    let app = started();
+    open_boiler_job(&app);
+    assert_eq!(value(&app, "Job status"), "On site");
+    tap(&app, "Set status Completed");
+    assert_eq!(value(&app, "Job status"), "Completed");
+    assert_eq!(value(&app, "Job message"), "Status set to Completed.");
+    let tablet = app.controller.tablet();
+    let tablet = tablet.lock().unwrap();
+    let Some(Record::Job(job)) = tablet
+        .store()
+        .record(DocId::from(app.company.boiler))
+        .unwrap()
+    else {
+        panic!("the job is on the tablet")
+    };
+    assert_eq!(job.record.status, JobStatus::Completed);
+    assert_eq!(tablet.pending().unwrap(), 1);
+}
+
+#[test]
+fn a_note_of_each_type_is_stamped_with_author_and_time() {
+    let app = started();
+    open_boiler_job(&app);
+    for (kind, button) in [
+        (NoteKind::Site, "Note type Site"),
+        (NoteKind::ServicePerformed, "Note type Service performed"),
+        (NoteKind::ServiceRequest, "Note type Service request"),
+        (NoteKind::Private, "Note type Private"),
+    ] {
+        tap(&app, button);
+        type_into(
+            &app,
+            "Note text",
+            &format!("  {kind} note from the field  "),
+        );
+        tap(&app, "Add note");
+        assert_eq!(value(&app, "Note text"), "", "the composer is emptied");
+    }
+    tap(&app, "Add note");
+    assert_eq!(value(&app, "Job message"), "Write the note first.");
+
+    let tablet = app.controller.tablet();
+    let tablet = tablet.lock().unwrap();
+    let notes = tablet
+        .store()
+        .notes_for_doc(app.company.boiler.into())
+        .unwrap();
+    let mine: Vec<_> = notes
+        .iter()
+        .filter(|n| n.author == app.company.tess.user)
+        .collect();
+    assert_eq!(mine.len(), 4);
+    for note in &mine {
+        assert_eq!(note.author_name, "Tess Morgan");
+        assert_eq!(note.created_at.0, morning());
+        assert_eq!(note.text, format!("{} note from the field", note.kind));
+    }
+    let kinds: std::collections::BTreeSet<_> = mine.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds.len(), 4);
+    assert_eq!(tablet.pending().unwrap(), 4);
+    drop(tablet);
+    let shown: std::collections::BTreeSet<String> = app
+        .ui
+        .global::<JobAdapter>()
+        .get_notes()
+        .iter()
+        .map(|n| format!("{}: {}", n.kind, n.text))
+        .collect();
+    assert!(
+        shown.contains("Private: private note from the field"),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown.len(),
+        5,
+        "the four notes and the office's service request"
+    );
+}
+
+#[test]
+fn the_packet_shows_site_access_contacts_history_and_calls_on_tap() {
+    let app = started();
+    open_boiler_job(&app);
+    assert!(value(&app, "Access instructions").contains("key box code 4471"));
+    assert!(value(&app, "Access instructions").contains("Gas shut-off"));
+    assert!(!exists(&app, "Credit hold warning"));
+    tap(&app, "Call Ana Okafor");
+    tap(&app, "Email Ben Lindqvist");
+    assert_eq!(
+        *app.links.borrow(),
+        ["tel:+15415552041", "mailto:ben@harborbakery.example"]
+    );
+    tap(&app, "Earlier visits");
+    let visits = app.ui.global::<JobAdapter>().get_visits();
+    let visits: Vec<_> = visits.iter().collect();
+    assert_eq!(visits.len(), 2);
+    assert_eq!(visits[0].title, "Water heater flush", "newest first");
+    assert!(visits[1].performed.contains("thermocouple"));
+}
+
+#[test]
+fn a_customer_on_credit_hold_is_flagged_on_the_packet() {
+    let app = started();
+    tap(&app, "Open job AC not cooling, Lindqvist Dental");
+    assert!(value(&app, "Credit hold warning").contains("Two invoices over 60 days"));
+    assert_eq!(app.ui.global::<JobAdapter>().get_balance(), "$820.00");
+}
+
+#[test]
+fn photos_show_as_thumbnails_and_open_full_size() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Photos");
+    let photos = app.ui.global::<PhotoAdapter>().get_photos();
+    let photos: Vec<_> = photos.iter().collect();
+    assert_eq!(photos.len(), 3);
+    assert!(
+        photos
+            .iter()
+            .all(|p| p.has_thumb && p.thumb.size().width == 320)
+    );
+    assert_eq!(photos[2].tag, "After");
+    tap(&app, "Photo Cleaned burner, new gasket");
+    let adapter = app.ui.global::<PhotoAdapter>();
+    assert_eq!(adapter.get_viewing(), 2);
+    assert_eq!(adapter.get_full().size().width, 1024);
+    assert!(
+        adapter
+            .get_full_caption()
+            .contains("After · Cleaned burner")
+    );
+    tap(&app, "Close");
+    assert_eq!(adapter.get_viewing(), -1);
+}
+
+#[test]
+fn a_photo_attached_from_a_file_is_thumbnailed_and_queued_once() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Photos");
+    type_into(&app, "Photo file", "/no/such/file.jpg");
+    tap(&app, "Attach");
+    assert!(value(&app, "Photo message").starts_with("Cannot read /no/such/file.jpg"));
+
+    let file = common::camera_file(app.dir.path());
+    type_into(&app, "Photo file", file.to_str().unwrap());
+    type_into(&app, "Photo caption", "Flue joint, resealed");
+    tap(&app, "Photo tag After");
+    tap(&app, "Attach");
+    assert_eq!(
+        value(&app, "Photo message"),
+        "Photo saved (1600×1200); it uploads in the background."
+    );
+    let photos = app.ui.global::<PhotoAdapter>().get_photos();
+    let photos: Vec<_> = photos.iter().collect();
+    assert_eq!(photos.len(), 4);
+    let added = &photos[3];
+    assert_eq!(
+        (added.caption.as_str(), added.tag.as_str()),
+        ("Flue joint, resealed", "After")
+    );
+    assert!(added.has_thumb, "the thumbnail is made on the tablet");
+    assert!(added.thumb.size().width <= 320 && added.thumb.size().height <= 320);
+    assert_eq!(value(&app, "Photo file"), "", "the form is emptied");
+    let tablet = app.controller.tablet();
+    let tablet = tablet.lock().unwrap();
+    assert_eq!(tablet.pending().unwrap(), 1);
+    assert_eq!(
+        tablet.uploads_pending().unwrap(),
+        2,
+        "the full image and its thumbnail"
+    );
+}
+
+#[test]
+fn search_finds_customers_offline_by_part_of_a_contact_email_and_opens_their_page() {
+    let app = started();
+    tap(&app, "Search");
+    type_into(&app, "Search customers", "okafor@harbor");
+    assert_eq!(
+        value(&app, "Search summary"),
+        "1 customer matches \"okafor@harbor\""
+    );
+    type_into(&app, "Search customers", "zzz-nobody");
+    assert!(value(&app, "Search summary").starts_with("Nothing on this tablet matches"));
+    type_into(&app, "Search customers", "lindqv");
+    // The dental practice by name, and Harbor Bakery by its contact Ben Lindqvist.
+    assert_eq!(
+        value(&app, "Search summary"),
+        "2 customers match \"lindqv\""
+    );
+    tap(&app, "Open customer Harbor Bakery");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Customer);
+    assert_eq!(value(&app, "Balance"), "$112.50");
+    assert_eq!(value(&app, "Unapplied credit"), "$0.00");
+}
+
+#[test]
+fn signing_out_is_refused_while_changes_wait() {
+    let app = started();
+    tap(&app, "Outbox");
+    tap(&app, "Sign out");
+    assert!(value(&app, "Sign-out message").starts_with("Everything is on the server"));
+
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Set status Completed");
+    tap(&app, "Outbox");
+    assert_eq!(value(&app, "Changes waiting"), "1");
+    assert_eq!(
+        value(&app, "Annual boiler service · Harbor Bakery"),
+        "waiting"
+    );
+    tap(&app, "Sign out");
+    assert!(
+        value(&app, "Sign-out message")
+            .starts_with("You cannot sign out yet: 1 change still waits"),
+        "{}",
+        value(&app, "Sign-out message")
+    );
+    assert!(
+        !app.ui
+            .global::<fieldsync_app_ui::SyncAdapter>()
+            .get_signed_out()
+    );
+}
+
+#[test]
+fn the_outbox_lists_refused_changes_with_their_reason() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Set status Completed");
+    {
+        let hash = app
+            .controller
+            .tablet()
+            .lock()
+            .unwrap()
+            .store()
+            .outbox()
+            .unwrap()[0]
+            .hash;
+        // What the sync client does with the server's refusal, on a second connection.
+        let mut store =
+            fieldsync_store::Store::open(&app.dir.path().join("tablet.sqlite3")).unwrap();
+        let tx = store.transaction().unwrap();
+        tx.outbox_refused(hash, "a technician may not do that")
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    app.controller.refresh();
+    tap(&app, "Outbox");
+    assert_eq!(
+        value(&app, "Annual boiler service · Harbor Bakery"),
+        "refused: a technician may not do that"
+    );
+    assert_eq!(value(&app, "Changes waiting"), "0");
+    tap(&app, "Sign out");
+    assert!(value(&app, "Sign-out message").starts_with("Everything is on the server"));
+}
+
+#[test]
+fn the_sync_bar_shows_the_last_successful_sync() {
+    let app = started();
+    assert_eq!(value(&app, "Connection"), "Offline");
+    assert_eq!(value(&app, "Last sync"), "never");
+    {
+        let path = app.dir.path().join("tablet.sqlite3");
+        let mut store = fieldsync_store::Store::open(&path).unwrap();
+        let tx = store.transaction().unwrap();
+        tx.set_last_sync_ms(common::at(common::today(), 9, 58).millis())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    app.controller.refresh();
+    assert_eq!(value(&app, "Last sync"), "Mon 23 Nov 09:58");
+}
+
+#[test]
+fn the_about_page_shows_slints_attribution() {
+    let app = started();
+    tap(&app, "About");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::About);
+    let about = i_slint_backend_testing::ElementQuery::from_root(&app.ui)
+        .match_descendants()
+        .match_type_name("AboutSlint")
+        .find_all();
+    assert!(!about.is_empty(), "the About page shows AboutSlint");
+}
