@@ -37,4 +37,4 @@ mod generated {
 pub use generated::*;
 
 pub use controller::{Controller, Options, wire};
-pub use run::{RunError, run};
+pub use run::{OpenApp, RunError, pair_tablet, run, wire_pairing};

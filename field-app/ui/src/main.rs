@@ -1,5 +1,5 @@
-//! `fieldsync-app`: the technician's tablet app. Pair the tablet first with the command line
-//! (`fieldsync pair <server url> <device token> ...`, same `--data` directory).
+//! `fieldsync-app`: the technician's tablet app. On first run it asks for the server's address
+//! and the tablet's device token (or pair it with `fieldsync pair`, same `--data` directory).
 
 use std::path::PathBuf;
 

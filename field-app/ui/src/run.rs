@@ -1,20 +1,26 @@
 //! Running the app on a device: the Slint event loop on the main thread, tokio on its own
 //! worker thread for the background sync, and the sync service's status forwarded to the UI.
+//! On first run the tablet is not paired yet: a pairing window asks for the server's address
+//! and the device token first.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use chrono::{Local, Offset as _, Utc};
 use fieldsync_app::net::{self, Backoff, SyncService};
 use fieldsync_app::{AppError, Tablet};
+use fieldsync_protocol::Author;
 use slint::ComponentHandle as _;
+use tokio::runtime::Runtime;
 
-use crate::{AppWindow, Options, SyncAdapter, wire};
+use crate::{AppWindow, Controller, Options, PairWindow, SyncAdapter, wire};
 
 /// Why the app could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The replica could not be opened, or the tablet is not paired.
+    /// The replica could not be opened.
     #[error(transparent)]
     App(#[from] AppError),
     /// No window could be opened.
@@ -25,24 +31,48 @@ pub enum RunError {
     Runtime(#[from] std::io::Error),
 }
 
-/// Runs the app on the paired replica at `replica` until its window is closed. Everything the
-/// technician does is saved locally first; the background sync pushes it whenever there is a
-/// connection.
+/// Runs the app on the replica at `replica` until its window is closed, pairing it first if
+/// it is new. Everything the technician does is saved locally first; the background sync
+/// pushes it whenever there is a connection.
 pub fn run(replica: &Path) -> Result<(), RunError> {
-    let tablet = net::shared(Tablet::open_paired(replica)?);
     // Tokio gets its own worker thread; the Slint event loop keeps the main thread.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("fieldsync-sync")
-        .enable_all()
-        .build()?;
+    let runtime = Rc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("fieldsync-sync")
+            .enable_all()
+            .build()?,
+    );
+    match Tablet::open_paired(replica) {
+        Ok(tablet) => {
+            let (ui, _controller) = start(&runtime, tablet)?;
+            ui.run()?;
+        }
+        Err(AppError::NotPaired) => {
+            let window = PairWindow::new()?;
+            let _app = wire_pairing(&window, Rc::clone(&runtime), replica.to_owned());
+            window.show()?;
+            slint::run_event_loop()?;
+        }
+        Err(other) => return Err(other.into()),
+    }
+    // Every change is already durable on the tablet: an unfinished exchange is redone next time.
+    if let Ok(runtime) = Rc::try_unwrap(runtime) {
+        runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+    Ok(())
+}
+
+/// The main window on a paired tablet, with the background sync started.
+fn start(runtime: &Runtime, tablet: Tablet) -> Result<(AppWindow, Controller), RunError> {
+    let tablet = net::shared(tablet);
     let sync = {
         let _in_runtime = runtime.enter();
         SyncService::start(tablet.clone(), Backoff::default())?
     };
     let mut status = sync.status();
     let ui = AppWindow::new()?;
-    let _controller = wire(
+    let controller = wire(
         &ui,
         tablet,
         Options {
@@ -62,10 +92,72 @@ pub fn run(replica: &Path) -> Result<(), RunError> {
             }
         }
     });
-    ui.run()?;
-    // Every change is already durable on the tablet: an unfinished exchange is redone next time.
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    Ok(())
+    Ok((ui, controller))
+}
+
+/// The main window once it is open (kept alive for as long as the event loop runs).
+pub type OpenApp = Rc<RefCell<Option<(AppWindow, Controller)>>>;
+
+/// Wires the pairing window: "Pair" checks the address and token against the server, keeps
+/// the pairing on the tablet, and replaces the pairing window by the main window; a refusal
+/// is shown in the window.
+pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf) -> OpenApp {
+    let app: OpenApp = Rc::default();
+    let weak = window.as_weak();
+    let opened = Rc::clone(&app);
+    window.on_pair(move |url, token| {
+        let Some(window) = weak.upgrade() else {
+            return;
+        };
+        window.set_error("".into());
+        let started = pair_tablet(&runtime, &replica, &url, &token)
+            .and_then(|tablet| start(&runtime, tablet).map_err(|e| e.to_string()));
+        match started {
+            Ok((ui, controller)) => {
+                if let Err(e) = ui.show() {
+                    window.set_error(format!("cannot open the app: {e}").into());
+                    return;
+                }
+                let _ = window.hide();
+                *opened.borrow_mut() = Some((ui, controller));
+            }
+            Err(why) => window.set_error(why.into()),
+        }
+    });
+    app
+}
+
+/// Pairs the replica at `replica` with the server at `url` using the device `token`: checks
+/// both against the server, which says whose token it is, then keeps the pairing on the tablet.
+pub fn pair_tablet(
+    runtime: &Runtime,
+    replica: &Path,
+    url: &str,
+    token: &str,
+) -> Result<Tablet, String> {
+    let (url, token) = (url.trim(), token.trim());
+    net::sync_url(url)?;
+    fieldsync_app::check_device_token(token).map_err(|e| e.to_string())?;
+    let probe = fieldsync_store::Pairing {
+        server_url: url.to_string(),
+        token: token.to_string(),
+        user: fieldsync_protocol::UserId::new(),
+        user_name: String::new(),
+        actor: Vec::new(),
+        paired_at_ms: 0,
+    };
+    let identity = runtime
+        .block_on(net::check_pairing(&probe))
+        .map_err(|e| e.to_string())?;
+    if let Some(dir) = replica.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let author = Author {
+        user: identity.user,
+        name: identity.name,
+    };
+    Tablet::pair(replica, url, token, author).map_err(|e| e.to_string())
 }
 
 /// Opens a `tel:` or `mailto:` link with the desktop's handler (a dialer or mail app on a

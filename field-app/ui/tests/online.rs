@@ -152,3 +152,76 @@ fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
     drop(ui);
     runtime.block_on(server.shutdown()).unwrap();
 }
+
+/// The element of the pairing window labelled `label`.
+fn pairing_element(window: &fieldsync_app_ui::PairWindow, label: &str) -> ElementHandle {
+    let found: Vec<_> = ElementHandle::find_by_accessible_label(window, label).collect();
+    assert_eq!(found.len(), 1, "elements labelled {label:?}");
+    found.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_new_tablet_pairs_from_the_app_with_the_address_and_token_alone() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let (token, _company) = server_db(&db);
+    let server = server_runtime
+        .block_on(TestServer::start_with_db(&db))
+        .unwrap();
+    let app_runtime = std::rc::Rc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let replica = dir.path().join("tablet").join("tablet.sqlite3");
+    let window = fieldsync_app_ui::PairWindow::new().unwrap();
+    let app = fieldsync_app_ui::wire_pairing(&window, app_runtime, replica.clone());
+    window.show().unwrap();
+
+    let address = pairing_element(&window, "Server address");
+    let token_field = pairing_element(&window, "Device token");
+    let pair = pairing_element(&window, "Pair");
+    address.set_accessible_value(server.url(""));
+    token_field.set_accessible_value("fsd_short");
+    pair.invoke_accessible_default_action();
+    assert!(
+        window.get_error().contains("fsd_"),
+        "a malformed token is explained: {}",
+        window.get_error()
+    );
+    let stranger = format!("fsd_{}", "A".repeat(43));
+    token_field.set_accessible_value(&stranger);
+    pair.invoke_accessible_default_action();
+    assert!(
+        window.get_error().contains("refused"),
+        "an unknown token is refused by the server: {}",
+        window.get_error()
+    );
+    assert!(app.borrow().is_none());
+    assert!(matches!(
+        Tablet::open_paired(&replica),
+        Err(fieldsync_app::AppError::NotPaired)
+    ));
+
+    token_field.set_accessible_value(&token);
+    pair.invoke_accessible_default_action();
+    assert_eq!(window.get_error(), "", "paired");
+    assert!(
+        app.borrow().is_some(),
+        "the main window replaced the pairing window"
+    );
+    let tablet = Tablet::open_paired(&replica).unwrap();
+    assert_eq!(
+        tablet.author().name,
+        "tess",
+        "the server said whose token it is"
+    );
+}
