@@ -13,6 +13,10 @@ use serde::Serialize;
 /// `(name, source)` of every template.
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    (
+        "change_log.html",
+        include_str!("../templates/change_log.html"),
+    ),
     ("login.html", include_str!("../templates/login.html")),
     ("board.html", include_str!("../templates/board.html")),
     (
@@ -69,27 +73,13 @@ pub fn render(name: &str, context: impl Serialize) -> Result<String, minijinja::
     environment().get_template(name)?.render(context)
 }
 
-/// A decimal amount as money: two places, thousands separated (`-1,234.50`).
+/// A decimal amount as money: two places, thousands separated (`-1,234.50`); text that is
+/// not an amount is shown as it is.
 pub fn money(value: String) -> String {
-    let Ok(amount) = value.trim().parse::<rust_decimal::Decimal>() else {
-        return value;
-    };
-    let rounded = fieldsync_protocol::Money(amount).round_cents().0;
-    let text = format!("{:.2}", rounded.abs());
-    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
+    match value.trim().parse::<fieldsync_protocol::Money>() {
+        Ok(amount) => amount.grouped(),
+        Err(_) => value,
     }
-    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
-        "-"
-    } else {
-        ""
-    };
-    format!("{sign}{grouped}.{cents}")
 }
 
 /// A change log's field path for people: `record.status` → `status`,

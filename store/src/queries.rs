@@ -221,19 +221,28 @@ mod tests {
         text.parse().unwrap()
     }
 
-    #[test]
-    fn ledger_and_lists_come_from_the_projections() {
-        let office = writer(Role::Office);
-        let mut store = Store::open_in_memory().unwrap();
+    /// An account "Acme" with one site, created by `office`.
+    fn acme_with_site(
+        store: &mut Store,
+        office: &fieldsync_protocol::Writer,
+    ) -> (fieldsync_protocol::AccountId, fieldsync_protocol::SiteId) {
         let acme = account("Acme");
         let id = acme.account();
-        create(&mut store, &office, &acme);
+        create(store, office, &acme);
         let site_record = site(id);
         let Record::Site(s) = &site_record else {
             unreachable!()
         };
         let site_id = s.record.id;
-        create(&mut store, &office, &site_record);
+        create(store, office, &site_record);
+        (id, site_id)
+    }
+
+    #[test]
+    fn ledger_and_lists_come_from_the_projections() {
+        let office = writer(Role::Office);
+        let mut store = Store::open_in_memory().unwrap();
+        let (id, site_id) = acme_with_site(&mut store, &office);
         let tech = UserId::new();
         let job_record = job(id, site_id, &[tech]);
         let Record::Job(j) = &job_record else {
@@ -350,15 +359,7 @@ mod tests {
     fn jobs_are_listed_by_the_day_they_are_scheduled() {
         let office = writer(Role::Office);
         let mut store = Store::open_in_memory().unwrap();
-        let acme = account("Acme");
-        let id = acme.account();
-        create(&mut store, &office, &acme);
-        let site_record = site(id);
-        let Record::Site(s) = &site_record else {
-            unreachable!()
-        };
-        let site_id = s.record.id;
-        create(&mut store, &office, &site_record);
+        let (id, site_id) = acme_with_site(&mut store, &office);
         let at = |hours: i64| {
             let mut record = job(id, site_id, &[]);
             if let Record::Job(j) = &mut record {

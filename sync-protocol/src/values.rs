@@ -64,6 +64,27 @@ impl Money {
                 .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
         )
     }
+
+    /// The amount as people read it: rounded to cents, thousands separated, no currency
+    /// (`1,234.50`, `-20.00`). Every screen shows money this way.
+    pub fn grouped(self) -> String {
+        let rounded = self.round_cents().0;
+        let text = format!("{:.2}", rounded.abs());
+        let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
+        let mut grouped = String::new();
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
+            "-"
+        } else {
+            ""
+        };
+        format!("{sign}{grouped}.{cents}")
+    }
 }
 
 impl std::ops::Add for Money {
@@ -152,6 +173,16 @@ impl Hydrate for Day {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_reads_in_cents_with_thousands_separated() {
+        let grouped = |text: &str| text.parse::<Money>().unwrap().grouped();
+        assert_eq!(grouped("1234.5"), "1,234.50");
+        assert_eq!(grouped("-20"), "-20.00");
+        assert_eq!(grouped("-0.001"), "0.00");
+        assert_eq!(grouped("999"), "999.00");
+        assert_eq!(grouped("1000000.005"), "1,000,000.01");
+    }
 
     #[test]
     fn money_parses_exactly_and_rounds_half_away_from_zero() {

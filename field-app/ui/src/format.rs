@@ -6,22 +6,11 @@ use fieldsync_protocol::{JobStatus, Money, NoteKind, PaymentMethod, PhotoTag, Ti
 
 /// Dollars with thousands separators and cents: `$1,234.50`, `-$20.00`.
 pub fn money(amount: Money) -> String {
-    let rounded = amount.round_cents().0;
-    let text = format!("{:.2}", rounded.abs());
-    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
+    let text = amount.grouped();
+    match text.strip_prefix('-') {
+        Some(positive) => format!("-${positive}"),
+        None => format!("${text}"),
     }
-    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
-        "-"
-    } else {
-        ""
-    };
-    format!("{sign}${grouped}.{cents}")
 }
 
 /// The time of day in the tablet's time zone: `08:30`.
