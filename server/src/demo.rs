@@ -151,6 +151,8 @@ struct Ctx<'a, 'b> {
     tx: &'a StoreTx<'b>,
     office: Writer,
     now: Timestamp,
+    /// The demo's photos, each picture stored once.
+    album: std::cell::RefCell<photos::Album>,
 }
 
 impl Ctx<'_, '_> {
@@ -174,6 +176,8 @@ impl Ctx<'_, '_> {
 }
 
 /// Errors of the demo loader, without pulling anyhow into the library.
+mod photos;
+
 mod anyhow_free {
     /// Anything the loader can fail with.
     pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -227,6 +231,7 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
     let now = Timestamp(Utc::now());
     let ctx = Ctx {
         tx: &tx,
+        album: std::cell::RefCell::new(photos::Album::new()),
         office,
         now,
     };
@@ -512,6 +517,20 @@ fn job(
                 Timestamp(start.0 + Duration::minutes(80)),
             );
             doc.notes.insert(performed.id, performed);
+            // Before and after photos of the work.
+            let which = SERVICES
+                .iter()
+                .position(|(_, s)| *s == service)
+                .unwrap_or(0);
+            let mut album = ctx.album.borrow_mut();
+            for (after, minutes, caption) in [
+                (false, 5, format!("{service}: as found")),
+                (true, 75, format!("{service}: finished")),
+            ] {
+                let at = Timestamp(start.0 + Duration::minutes(minutes));
+                let photo = album.photo(ctx.tx, which, after, &caption, tech, at)?;
+                doc.photos.insert(photo.id, photo);
+            }
         }
         if status == JobStatus::Invoiced {
             let seq = ctx.tx.next_counter("invoice")?;

@@ -55,6 +55,10 @@ fn environment() -> &'static Environment<'static> {
         });
         env.add_filter("label", |value: String| value.replace('_', " "));
         env.add_filter("field", |path: String| field_label(&path));
+        // Content hashes are stored as 32 bytes; URLs name them in hexadecimal.
+        env.add_filter("hex", |bytes: Vec<u8>| {
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        });
         env.add_filter("truncate", |value: String, length: usize| {
             if value.chars().count() <= length {
                 value
@@ -116,6 +120,18 @@ mod tests {
         assert_eq!(money("999".into()), "999.00");
         assert_eq!(money("1000000.005".into()), "1,000,000.01");
         assert_eq!(money("not money".into()), "not money");
+    }
+
+    #[test]
+    fn photo_urls_name_content_hashes_in_hexadecimal() {
+        let hash = fieldsync_protocol::ContentHash::of(b"photo");
+        let html = environment()
+            .render_str(
+                "{{ p.full_hash | hex }}",
+                minijinja::context! { p => minijinja::context! { full_hash => hash } },
+            )
+            .unwrap();
+        assert_eq!(html, hash.to_string());
     }
 
     #[test]
