@@ -202,6 +202,25 @@ pub(crate) fn optional(value: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// An optional id field: `None` when empty, else the id, or a message naming the field.
+pub(crate) fn optional_id<T: std::str::FromStr>(
+    field: &str,
+    text: &str,
+) -> OfficeResult<Option<T>> {
+    match text.trim() {
+        "" => Ok(None),
+        text => text
+            .parse()
+            .map(Some)
+            .map_err(|_| OfficeError::Invalid(format!("{field} {text:?} is not a valid id"))),
+    }
+}
+
+/// A required id field.
+pub(crate) fn parse_id<T: std::str::FromStr>(field: &str, text: &str) -> OfficeResult<T> {
+    optional_id(field, text)?.ok_or_else(|| OfficeError::Invalid(format!("{field} is required")))
+}
+
 /// Parses a field of a string-valued enum, with a message naming the field.
 pub(crate) fn parse_field<T: std::str::FromStr>(field: &str, value: &str) -> OfficeResult<T> {
     value

@@ -157,6 +157,53 @@ impl SyncClient {
         }
     }
 
+    /// Connects with a technician's device `token` and pushes one change setting `job` to
+    /// `status`, made by `author` on the server database's copy of the job (at `db_path`), as
+    /// the tablet would; fails the test unless the server stores it. Returns the connection.
+    pub async fn push_job_status(
+        addr: SocketAddr,
+        token: &str,
+        db_path: &std::path::Path,
+        author: fieldsync_protocol::Author,
+        job: fieldsync_protocol::JobId,
+        status: fieldsync_protocol::JobStatus,
+    ) -> SyncClient {
+        use fieldsync_protocol::{Record, Role, Timestamp, Writer};
+        let mut device = SyncClient::connect(addr, Some(token))
+            .await
+            .expect("the device token is accepted");
+        device.hello().await;
+        let mut doc = fieldsync_store::Store::open(db_path)
+            .expect("open the server's database")
+            .load(job.into())
+            .expect("read the job")
+            .expect("the job exists");
+        let writer = Writer {
+            actor: automerge::ActorId::random(),
+            author,
+            role: Role::Technician,
+        };
+        let mut change = writer
+            .edit(&mut doc, Timestamp(chrono::Utc::now()), |record| {
+                if let Record::Job(j) = record {
+                    j.record.status = status;
+                }
+                Ok(())
+            })
+            .expect("a technician may change a job's status")
+            .expect("the status changed");
+        let changes = vec![fieldsync_protocol::wire::DocData {
+            doc: job.into(),
+            data: change.bytes().to_vec(),
+        }];
+        device
+            .send(&ClientMessage::Push { batch: 1, changes })
+            .await;
+        let (refused, deferred) = device.ack(1).await;
+        assert!(refused.is_empty() && deferred.is_empty(), "{refused:?}");
+        device
+    }
+
     /// Closes the connection.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;

@@ -5,11 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use automerge::ActorId;
-use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
-use fieldsync_protocol::{
-    AccountId, Author, DocId, JobId, JobStatus, Money, Record, Role, Timestamp, UserId, Writer,
-};
+use fieldsync_protocol::wire::ServerMessage;
+use fieldsync_protocol::{AccountId, Author, DocId, JobId, JobStatus, Money, Role, UserId};
 use fieldsync_store::Store;
 use fieldsync_tests::TestServer;
 use fieldsync_tests::sync_client::SyncClient;
@@ -1192,42 +1189,19 @@ async fn the_event_stream_tells_the_office_when_a_tablet_pushes_a_change() {
 
     // The technician's tablet sets the job on site and pushes the change through the sync
     // protocol.
-    let mut device = SyncClient::connect(office.server.addr(), Some(&tess.token))
-        .await
-        .unwrap();
-    device.hello().await;
-    let mut doc = Store::open(office.server.db_path())
-        .unwrap()
-        .load(job.into())
-        .unwrap()
-        .unwrap();
-    let writer = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: tess.user,
-            name: tess.name.clone(),
-        },
-        role: Role::Technician,
+    let author = Author {
+        user: tess.user,
+        name: tess.name.clone(),
     };
-    let now = Timestamp(chrono::Utc::now());
-    let mut change = writer
-        .edit(&mut doc, now, |record| {
-            if let Record::Job(j) = record {
-                j.record.status = JobStatus::OnSite;
-            }
-            Ok(())
-        })
-        .unwrap()
-        .unwrap();
-    let changes = vec![DocData {
-        doc: job.into(),
-        data: change.bytes().to_vec(),
-    }];
-    device
-        .send(&ClientMessage::Push { batch: 1, changes })
-        .await;
-    let (refused, deferred) = device.ack(1).await;
-    assert!(refused.is_empty() && deferred.is_empty(), "{refused:?}");
+    let device = SyncClient::push_job_status(
+        office.server.addr(),
+        &tess.token,
+        office.server.db_path(),
+        author,
+        job,
+        JobStatus::OnSite,
+    )
+    .await;
 
     // The office hears of it on the stream: an event naming the job and its account.
     let account = office.dana.job(&job.to_string()).await["row"]["job"]["account"].clone();

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use automerge::ActorId;
 use chrono::{NaiveTime, TimeZone as _, Utc};
 use fieldsync_protocol::views::InvoiceStatus;
-use fieldsync_protocol::wire::{ClientMessage, DocData};
 use fieldsync_protocol::{
     AccountId, Author, InvoiceId, Job, JobId, JobStatus, Money, Record, Role, Timestamp, UserId,
     Writer,
@@ -263,41 +262,19 @@ async fn the_board_shows_a_tablets_status_change_without_a_reload() {
     browser.run("window.__marker = 1;").await;
 
     // Tess's tablet: the job is on site, pushed through the sync protocol.
-    let mut tablet = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
-        .await
-        .unwrap();
-    tablet.hello().await;
-    let mut doc = Store::open(world.server.db_path())
-        .unwrap()
-        .load(world.job.into())
-        .unwrap()
-        .unwrap();
-    let writer = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: world.tess.user,
-            name: world.tess.name.clone(),
-        },
-        role: Role::Technician,
+    let author = Author {
+        user: world.tess.user,
+        name: world.tess.name.clone(),
     };
-    let mut change = writer
-        .edit(&mut doc, now(), |record| {
-            if let Record::Job(j) = record {
-                j.record.status = JobStatus::OnSite;
-            }
-            Ok(())
-        })
-        .unwrap()
-        .unwrap();
-    let changes = vec![DocData {
-        doc: world.job.into(),
-        data: change.bytes().to_vec(),
-    }];
-    tablet
-        .send(&ClientMessage::Push { batch: 1, changes })
-        .await;
-    let (refused, deferred) = tablet.ack(1).await;
-    assert!(refused.is_empty() && deferred.is_empty(), "{refused:?}");
+    let tablet = SyncClient::push_job_status(
+        world.server.addr(),
+        &world.tess.token,
+        world.server.db_path(),
+        author,
+        world.job,
+        JobStatus::OnSite,
+    )
+    .await;
 
     browser
         .wait_for_text(&format!("{card} .status"), |t| shown_status(t) == "on site")

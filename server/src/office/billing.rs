@@ -8,7 +8,10 @@ use fieldsync_protocol::{
 };
 use serde::Deserialize;
 
-use super::{Clerk, OfficeError, OfficeResult, create, edit, now, parse_field, required};
+use super::{
+    Clerk, OfficeError, OfficeResult, create, edit, now, optional_id, parse_field, parse_id,
+    required,
+};
 use crate::AppState;
 
 /// One invoice line as typed.
@@ -203,16 +206,6 @@ pub struct PaymentInput {
     pub reference: String,
 }
 
-fn optional_id<T: std::str::FromStr>(field: &str, text: &str) -> OfficeResult<Option<T>> {
-    match text.trim() {
-        "" => Ok(None),
-        text => text
-            .parse()
-            .map(Some)
-            .map_err(|_| OfficeError::Invalid(format!("{field} {text:?} is not a valid id"))),
-    }
-}
-
 /// Records a payment; returns its id. Recording the same form (same id) again changes nothing.
 pub async fn record_payment(
     state: &AppState,
@@ -229,8 +222,7 @@ pub async fn record_payment(
             &input.method
         },
     )?;
-    let account: AccountId = optional_id("customer", &input.account)?
-        .ok_or_else(|| OfficeError::Invalid("customer is required".into()))?;
+    let account: AccountId = parse_id("customer", &input.account)?;
     let job: Option<JobId> = optional_id("job", &input.job)?;
     let invoice: Option<InvoiceId> = optional_id("invoice", &input.invoice)?;
     let id: PaymentId = optional_id("payment id", &input.id)?.unwrap_or_else(PaymentId::new);

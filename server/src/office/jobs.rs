@@ -13,7 +13,7 @@ use fieldsync_store::{AccountSummary, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{InvoiceRow, invoice_rows};
-use super::{Clerk, OfficeError, OfficeResult, create, edit, now, parse_field, required};
+use super::{Clerk, OfficeError, OfficeResult, create, edit, now, parse_field, parse_id, required};
 use crate::AppState;
 
 /// A user as shown next to a job.
@@ -317,12 +317,6 @@ pub struct JobInput {
     pub technician: String,
     /// Estimate, a decimal amount (or empty).
     pub estimate: String,
-}
-
-fn parse_id<T: std::str::FromStr>(field: &str, text: &str) -> OfficeResult<T> {
-    let text = required(field, text)?;
-    text.parse()
-        .map_err(|_| OfficeError::Invalid(format!("{field} {text:?} is not a valid id")))
 }
 
 fn parse_time(field: &str, text: &str) -> OfficeResult<NaiveTime> {

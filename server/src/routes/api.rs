@@ -32,11 +32,15 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        session_token(&parts.headers)
-            .and_then(|token| state.sessions().clerk(token))
+        signed_in(&parts.headers, state)
             .map(Signed)
             .ok_or(ApiError::Unauthorized)
     }
+}
+
+/// The clerk of the live session whose cookie is in `headers`, if any.
+pub(crate) fn signed_in(headers: &HeaderMap, state: &AppState) -> Option<Clerk> {
+    session_token(headers).and_then(|token| state.sessions().clerk(token))
 }
 
 /// The session cookie's value in a request, if any.

@@ -20,7 +20,7 @@ use minijinja::context;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::api::session_token;
+use super::api::{session_token, signed_in};
 use crate::AppState;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, InvoiceInput, PaymentInput};
@@ -35,8 +35,7 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = Redirect;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Redirect> {
-        session_token(&parts.headers)
-            .and_then(|token| state.sessions().clerk(token))
+        signed_in(&parts.headers, state)
             .map(Signed)
             .ok_or_else(|| Redirect::to("/login"))
     }
