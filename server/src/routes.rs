@@ -5,6 +5,7 @@ mod health;
 mod metrics;
 mod pages;
 mod sync;
+mod websocket;
 
 use axum::Router;
 use axum::routing::{get, post};

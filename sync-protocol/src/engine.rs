@@ -92,6 +92,104 @@ mod tests {
         );
     }
 
+    /// The `Changes` messages among `out`: (from, to, documents, complete).
+    fn changes_sent(out: &[ServerOutput]) -> Vec<(u64, u64, usize, bool)> {
+        out.iter()
+            .filter_map(|o| match o {
+                ServerOutput::Send(ServerMessage::Changes {
+                    from,
+                    to,
+                    docs,
+                    complete,
+                }) => Some((*from, *to, docs.len(), *complete)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nothing_is_sent_for_commits_that_hold_nothing_for_the_device_and_no_gap_follows() {
+        let mut server = ServerSession::new(7, 10);
+        let out = server.receive(ClientMessage::Hello {
+            version: crate::wire::PROTOCOL_VERSION,
+            cursor: Some(Cursor { epoch: 7, seq: 10 }),
+        });
+        assert_eq!(
+            changes_sent(&out),
+            vec![(10, 10, 0, true)],
+            "the device is told it is up to date"
+        );
+        // Commits 11 and 12 were the device's own pushes (or other accounts'): the host loads
+        // nothing for it, and nothing is sent.
+        let out = server.notify(12);
+        assert_eq!(
+            out,
+            vec![ServerOutput::Load {
+                after: 10,
+                initial: false
+            }]
+        );
+        assert!(changes_sent(&server.loaded(Vec::new(), 12, false)).is_empty());
+        // Commit 13 holds a change for it: the message starts where the device was last told,
+        // so the device sees no gap.
+        assert_eq!(
+            server.notify(13),
+            vec![ServerOutput::Load {
+                after: 12,
+                initial: false
+            }]
+        );
+        let doc = DocData {
+            doc: DocId::new(),
+            data: vec![1],
+        };
+        assert_eq!(
+            changes_sent(&server.loaded(vec![doc], 13, false)),
+            vec![(10, 13, 1, true)]
+        );
+        let mut client = ClientSession::new(ClientConfig::default());
+        client.connect(0, Some(Cursor { epoch: 7, seq: 10 }), Vec::new());
+        client.receive(
+            0,
+            ServerMessage::Welcome {
+                version: 1,
+                epoch: 7,
+                mode: SyncMode::CatchUp,
+            },
+        );
+        let out = client.receive(
+            0,
+            ServerMessage::Changes {
+                from: 10,
+                to: 13,
+                docs: Vec::new(),
+                complete: true,
+            },
+        );
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, ClientOutput::Apply { cursor, .. } if cursor.seq == 13)),
+            "{out:?}"
+        );
+        // A device that asks gets an answer, even an empty one.
+        server.notify(14);
+        server.loaded(Vec::new(), 14, false);
+        let out = server.receive(ClientMessage::Pull {
+            cursor: Cursor { epoch: 7, seq: 13 },
+        });
+        assert_eq!(
+            out,
+            vec![ServerOutput::Load {
+                after: 13,
+                initial: false
+            }]
+        );
+        assert_eq!(
+            changes_sent(&server.loaded(Vec::new(), 14, false)),
+            vec![(13, 14, 0, true)]
+        );
+    }
+
     #[test]
     fn an_old_protocol_version_is_told_to_update() {
         let mut server = ServerSession::new(7, 0);

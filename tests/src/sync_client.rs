@@ -10,6 +10,7 @@ use fieldsync_store::host::DeviceEvent;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -40,7 +41,10 @@ impl SyncClient {
                 .headers_mut()
                 .insert("Authorization", format!("Bearer {token}").parse().unwrap());
         }
-        match tokio_tungstenite::connect_async(request).await {
+        // tungstenite zeroes its whole read buffer before each read: the default 128 KiB made
+        // the benchmarks' hundreds of watchers measure memset rather than the server.
+        let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+        match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
             Ok((ws, _)) => Ok(SyncClient { ws }),
             Err(tungstenite::Error::Http(response)) => Err(Refused {
                 status: response.status().as_u16(),

@@ -8,7 +8,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::engine::{ServerOutput, ServerSession};
@@ -16,38 +15,43 @@ use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_FRAME, ServerMessag
 use fieldsync_protocol::{DocId, Role, UserId};
 use fieldsync_store::host::{ConnectionHost, DeviceContext};
 use fieldsync_store::{Origin, Scope, Store};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::AppState;
 use crate::db::DbError;
+use crate::routes::websocket::{self, Socket, Upgrade};
 
 /// The upgrade: authenticate, then hand the socket to the connection loop.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    upgrade: Upgrade,
 ) -> Response {
     let device = match crate::auth::authenticate_headers(state.db(), &headers).await {
         Ok(device) => device,
         Err(refused) => return refused.into_response(),
     };
     let identity = identity_headers(&device);
-    // Small socket buffers: an idle connection must stay cheap (frames larger than a buffer
-    // are still read and written whole).
-    let mut response = ws
-        .max_message_size(MAX_FRAME)
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| async move {
-            let number = device.number;
-            tracing::info!(device = number, user = %device.user.name, "device connected");
-            let metrics = state.metrics_handle();
-            metrics.connected();
-            match run(state, device, socket).await {
-                Ok(()) => tracing::info!(device = number, "device disconnected"),
-                Err(e) => tracing::warn!(device = number, error = %e, "device connection ended"),
-            }
-            metrics.disconnected();
-        });
+    // Small socket buffers: an idle connection must stay cheap (larger frames are still read
+    // whole; larger messages are written in fragments, see `websocket`).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME))
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(0);
+    let mut response = upgrade.on_upgrade(config, move |socket| async move {
+        let number = device.number;
+        tracing::info!(device = number, user = %device.user.name, "device connected");
+        let metrics = state.metrics_handle();
+        metrics.connected();
+        match run(state, device, socket).await {
+            Ok(()) => tracing::info!(device = number, "device disconnected"),
+            Err(e) => tracing::warn!(device = number, error = %e, "device connection ended"),
+        }
+        metrics.disconnected();
+    });
     response.headers_mut().extend(identity);
     response
 }
@@ -96,7 +100,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, (ServerSession, Connection
 struct Connection {
     state: AppState,
     shared: Shared,
-    socket: WebSocket,
+    socket: Socket,
     user: UserId,
     role: Role,
 }
@@ -104,7 +108,7 @@ struct Connection {
 async fn run(
     state: AppState,
     device: fieldsync_store::Device,
-    socket: WebSocket,
+    socket: Socket,
 ) -> Result<(), DbError> {
     let (user, role) = (device.user.id, device.user.role);
     let scope = state
@@ -127,7 +131,7 @@ async fn run(
     };
     loop {
         tokio::select! {
-            frame = connection.socket.recv() => {
+            frame = connection.socket.next() => {
                 let bytes = match frame {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                     Some(Ok(Message::Binary(bytes))) => bytes,
@@ -172,7 +176,7 @@ async fn run(
                         code: ErrorCode::Revoked,
                         message: "this device was revoked: pair the tablet again".into(),
                     };
-                    let _ = connection.socket.send(Message::Binary(bye.encode().into())).await;
+                    let _ = websocket::send_binary(&mut connection.socket, bye.encode()).await;
                     let _ = connection.socket.send(Message::Close(None)).await;
                     return Ok(());
                 }
@@ -182,7 +186,7 @@ async fn run(
                     code: ErrorCode::ShuttingDown,
                     message: "the server is restarting; your changes are safe, sync will resume".into(),
                 };
-                let _ = connection.socket.send(Message::Binary(bye.encode().into())).await;
+                let _ = websocket::send_binary(&mut connection.socket, bye.encode()).await;
                 let _ = connection.socket.send(Message::Close(None)).await;
                 return Ok(());
             }
@@ -196,14 +200,21 @@ impl Connection {
     }
 
     /// Carries out the engine's outputs in order; returns whether the connection must close.
-    async fn drive(&mut self, outputs: Vec<ServerOutput>) -> Result<bool, DbError> {
+    /// Boxed: the future of a connection at work is large, and an idle connection's task must
+    /// stay small.
+    fn drive(
+        &mut self,
+        outputs: Vec<ServerOutput>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, DbError>> + Send + '_>> {
+        Box::pin(self.drive_now(outputs))
+    }
+
+    async fn drive_now(&mut self, outputs: Vec<ServerOutput>) -> Result<bool, DbError> {
         let mut queue: VecDeque<ServerOutput> = outputs.into();
         while let Some(output) = queue.pop_front() {
             match output {
                 ServerOutput::Send(message) => {
-                    if self
-                        .socket
-                        .send(Message::Binary(message.encode().into()))
+                    if websocket::send_binary(&mut self.socket, message.encode())
                         .await
                         .is_err()
                     {

@@ -79,6 +79,12 @@ pub struct ServerSession {
     mode: SyncMode,
     /// The device has (or has been sent) everything in scope up to here.
     sent_upto: u64,
+    /// The device has been told it has everything up to here. It lags `sent_upto` while what
+    /// was committed since holds nothing for the device (its own changes, other accounts'):
+    /// such empty news is not sent.
+    told_upto: u64,
+    /// Whether the last `Changes` sent told the device it was up to date.
+    told_complete: bool,
     /// Latest committed sequence number the session knows of.
     latest: u64,
     loading: bool,
@@ -93,6 +99,8 @@ impl ServerSession {
             phase: Phase::AwaitHello,
             mode: SyncMode::CatchUp,
             sent_upto: 0,
+            told_upto: 0,
+            told_complete: false,
             latest,
             loading: false,
             fallback: Fallback::default(),
@@ -156,10 +164,12 @@ impl ServerSession {
                 match self.mode {
                     SyncMode::CatchUp => {
                         self.sent_upto = cursor.map_or(0, |c| c.seq);
+                        self.told_upto = self.sent_upto;
                         self.load(&mut out);
                     }
                     SyncMode::Initial => {
                         self.sent_upto = 0;
+                        self.told_upto = 0;
                         self.loading = true;
                         out.push(ServerOutput::Load {
                             after: 0,
@@ -185,6 +195,9 @@ impl ServerSession {
                 let mut out = Vec::new();
                 if cursor.epoch == self.epoch && cursor.seq <= self.sent_upto && !self.loading {
                     self.sent_upto = cursor.seq;
+                    self.told_upto = cursor.seq;
+                    // The device asked: it gets an answer, even an empty one.
+                    self.told_complete = false;
                     self.load(&mut out);
                 }
                 out
@@ -195,7 +208,7 @@ impl ServerSession {
             (Phase::Live, ClientMessage::Verify { seq, digest }) => {
                 // Only meaningful when the device claims exactly what it was sent and nothing
                 // newer is on its way; otherwise the next verify will tell.
-                if seq == self.sent_upto && seq == self.latest && !self.loading {
+                if seq == self.told_upto && self.sent_upto == self.latest && !self.loading {
                     vec![ServerOutput::CheckDigest { digest }]
                 } else {
                     Vec::new()
@@ -223,13 +236,21 @@ impl ServerSession {
                 initial: false,
             });
         } else if self.phase == Phase::Live && !self.loading && self.latest == self.sent_upto {
-            out.push(ServerOutput::Send(ServerMessage::Changes {
-                from: self.sent_upto,
-                to: self.sent_upto,
-                docs: Vec::new(),
-                complete: true,
-            }));
+            out.push(self.tell(self.sent_upto, Vec::new(), true));
         }
+    }
+
+    /// The `Changes` message bringing the device from what it was told up to `to`.
+    fn tell(&mut self, to: u64, docs: Vec<DocData>, complete: bool) -> ServerOutput {
+        let from = self.told_upto;
+        self.told_upto = to;
+        self.told_complete = complete;
+        ServerOutput::Send(ServerMessage::Changes {
+            from,
+            to,
+            docs,
+            complete,
+        })
     }
 
     /// The host stored (and committed) a pushed batch.
@@ -273,17 +294,19 @@ impl ServerSession {
         if self.phase != Phase::Live {
             return Vec::new();
         }
-        let from = self.sent_upto;
-        let to = to.max(from);
+        let to = to.max(self.sent_upto);
         self.sent_upto = to;
         self.latest = self.latest.max(to);
         let complete = !more && to >= self.latest;
-        let mut out = vec![ServerOutput::Send(ServerMessage::Changes {
-            from,
-            to,
-            docs,
-            complete,
-        })];
+        let mut out = Vec::new();
+        // Nothing new for a device already told it is up to date: say nothing (on a busy
+        // server most commits are other accounts' or the device's own pushes).
+        let news =
+            !docs.is_empty() || more || !self.told_complete || self.mode != SyncMode::CatchUp;
+        if news {
+            // Initial pages before the last keep `to` at 0, so the told position stays.
+            out.push(self.tell(to, docs, complete));
+        }
         if more {
             out.push(ServerOutput::Load {
                 after: to,
@@ -305,8 +328,8 @@ impl ServerSession {
         if self.phase != Phase::Live || docs.is_empty() {
             return Vec::new();
         }
-        let at = self.sent_upto;
-        let complete = !self.loading && at >= self.latest;
+        let at = self.told_upto;
+        let complete = !self.loading && self.sent_upto >= self.latest;
         vec![ServerOutput::Send(ServerMessage::Changes {
             from: at,
             to: at,
@@ -369,6 +392,8 @@ impl ServerSession {
         self.mode = SyncMode::CatchUp;
         self.loading = false;
         self.sent_upto = self.latest;
+        self.told_upto = self.latest;
+        self.told_complete = true;
         vec![ServerOutput::Send(ServerMessage::Changes {
             from: 0,
             to: self.latest,

@@ -144,6 +144,46 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
+/// The server's group-commit latency histogram from `GET /metrics`: cumulative counts per
+/// upper bound in seconds (`+Inf` last).
+async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("fieldsync_commit_seconds_bucket{le=\""))
+        .filter_map(|rest| {
+            let (bound, count) = rest.split_once("\"} ")?;
+            Some((bound.to_owned(), count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Prints how many group commits between two readings of [`commit_histogram`] took longer
+/// than each bound from 2 ms up.
+fn print_slow_commits(before: &[(String, u64)], after: &[(String, u64)]) {
+    let total = after.last().map_or(0, |b| b.1) - before.last().map_or(0, |b| b.1);
+    print("ack_phase_commits", total, "commits");
+    for ((bound, was), (_, now)) in before.iter().zip(after) {
+        let Ok(seconds) = bound.parse::<f64>() else {
+            continue;
+        };
+        if (0.002..=0.05).contains(&seconds) {
+            let ms = seconds * 1000.0;
+            print(
+                &format!("ack_phase_commits_over_{ms:.0}ms"),
+                total - (now - was),
+                "commits",
+            );
+        }
+    }
+}
+
 async fn wait_ack(client: &mut SyncClient, batch: u64) {
     let (refused, _) = client.ack(batch).await;
     assert!(refused.is_empty(), "{refused:?}");
@@ -198,6 +238,7 @@ pub async fn ingest() {
     );
 
     // Latency at 1,000 changes/s: 10 devices, each one single-change push every 10 ms.
+    let commits_before = commit_histogram(server.addr).await;
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let changes = payments(200, account);
@@ -225,6 +266,7 @@ pub async fn ingest() {
         latencies.extend(task.await.unwrap());
     }
     latencies.sort();
+    print_slow_commits(&commits_before, &commit_histogram(server.addr).await);
     print(
         "ack_latency_at_1000_per_second_p50",
         format!("{:.2}", percentile(&latencies, 0.50)),
