@@ -3,7 +3,10 @@
 //! that by its scope. A session that is further behind than the ring reaches reads SQLite.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use fieldsync_protocol::wire::ServerMessage;
 
 use fieldsync_protocol::wire::DocData;
 use fieldsync_protocol::{AccountId, DocId};
@@ -26,10 +29,23 @@ struct Ring {
 /// A document that changed, and its account (`None` if unreadable).
 pub type Touched = (DocId, Option<AccountId>);
 
+/// One encoded `Changes` message for every connection that sees everything and is at the same
+/// position: made by the first of them, sent as it is by the others.
+#[derive(Debug)]
+struct SharedFrame {
+    from: u64,
+    after: u64,
+    to: u64,
+    /// Devices whose changes it holds: they must not be sent their own.
+    origins: Vec<Origin>,
+    frame: Bytes,
+}
+
 /// Recently committed changes.
 #[derive(Debug)]
 pub struct Recent {
     ring: Mutex<Ring>,
+    shared: Mutex<Option<Arc<SharedFrame>>>,
 }
 
 impl Recent {
@@ -42,6 +58,7 @@ impl Recent {
                 changes: VecDeque::new(),
                 bytes: 0,
             }),
+            shared: Mutex::new(None),
         }
     }
 
@@ -81,27 +98,61 @@ impl Recent {
     /// not needing its own changes back: the data per document and the sequence number it
     /// reaches. `None` when the ring does not hold everything after `after`, or nothing new.
     pub fn since(&self, after: u64, scope: &Scope, own: Origin) -> Option<(Vec<DocData>, u64)> {
-        let ring = self.ring();
-        if after < ring.lo || after >= ring.hi {
+        since_in(&self.ring(), after, scope, Some(own))
+    }
+
+    /// The encoded `Changes { from, to, docs, complete: true }` bringing a device that sees
+    /// everything from `after` to the latest commit, and that `to`; made once and shared by
+    /// every connection at the same position. `None` when the ring does not hold everything
+    /// after `after`, nothing is new, or some of it is `own` (the device's own changes are
+    /// left out, so its message is its own).
+    pub fn shared_frame(&self, from: u64, after: u64, own: Origin) -> Option<(Bytes, u64)> {
+        let hi = self.ring().hi;
+        let shared = {
+            let mut slot = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            match &*slot {
+                Some(f) if (f.from, f.after, f.to) == (from, after, hi) => Arc::clone(f),
+                _ => {
+                    let made = Arc::new(self.make_frame(from, after, own)?);
+                    *slot = Some(Arc::clone(&made));
+                    made
+                }
+            }
+        };
+        if shared.origins.contains(&own) {
             return None;
         }
-        let mut docs: Vec<DocData> = Vec::new();
-        let mut index: HashMap<DocId, usize> = HashMap::new();
+        Some((shared.frame.clone(), shared.to))
+    }
+
+    /// The shared frame from `after`; `None` (and nothing made) when some of it is `own`.
+    fn make_frame(&self, from: u64, after: u64, own: Origin) -> Option<SharedFrame> {
+        let ring = self.ring();
         let start = ring.changes.partition_point(|c| c.seq <= after);
+        let mut origins = Vec::new();
         for change in ring.changes.range(start..) {
-            if change.origin == own || !scope.allows(change.account) {
-                continue;
+            if change.origin == own {
+                return None;
             }
-            let at = *index.entry(change.doc).or_insert_with(|| {
-                docs.push(DocData {
-                    doc: change.doc,
-                    data: Vec::new(),
-                });
-                docs.len() - 1
-            });
-            docs[at].data.extend_from_slice(&change.bytes);
+            if !origins.contains(&change.origin) {
+                origins.push(change.origin);
+            }
         }
-        Some((docs, ring.hi))
+        let (docs, to) = since_in(&ring, after, &Scope::All, None)?;
+        drop(ring);
+        let message = ServerMessage::Changes {
+            from,
+            to,
+            docs,
+            complete: true,
+        };
+        Some(SharedFrame {
+            from,
+            after,
+            to,
+            origins,
+            frame: Bytes::from(message.encode()),
+        })
     }
 
     /// The documents changed after `after`, each once with its account, in the order first
@@ -122,6 +173,35 @@ impl Recent {
             .collect();
         Some((docs, ring.hi))
     }
+}
+
+/// What [`Recent::since`] answers, from the locked ring; `own: None` leaves nothing out.
+fn since_in(
+    ring: &Ring,
+    after: u64,
+    scope: &Scope,
+    own: Option<Origin>,
+) -> Option<(Vec<DocData>, u64)> {
+    if after < ring.lo || after >= ring.hi {
+        return None;
+    }
+    let mut docs: Vec<DocData> = Vec::new();
+    let mut index: HashMap<DocId, usize> = HashMap::new();
+    let start = ring.changes.partition_point(|c| c.seq <= after);
+    for change in ring.changes.range(start..) {
+        if Some(change.origin) == own || !scope.allows(change.account) {
+            continue;
+        }
+        let at = *index.entry(change.doc).or_insert_with(|| {
+            docs.push(DocData {
+                doc: change.doc,
+                data: Vec::new(),
+            });
+            docs.len() - 1
+        });
+        docs[at].data.extend_from_slice(&change.bytes);
+    }
+    Some((docs, ring.hi))
 }
 
 #[cfg(test)]
@@ -171,5 +251,52 @@ mod tests {
         recent.extend(14, vec![change(15, mine, 2)]);
         assert!(recent.since(13, &scope, Origin(1)).is_none());
         assert_eq!(recent.since(14, &scope, Origin(1)).unwrap().1, 15);
+    }
+
+    #[test]
+    fn one_frame_is_shared_by_devices_at_the_same_position_but_not_with_its_authors() {
+        let (a, b) = (AccountId::new(), AccountId::new());
+        let recent = Recent::new(10);
+        recent.extend(10, vec![change(11, a, 2), change(12, b, 3)]);
+        let (frame, to) = recent.shared_frame(7, 10, Origin(1)).unwrap();
+        assert_eq!(to, 12);
+        let (again, _) = recent.shared_frame(7, 10, Origin(4)).unwrap();
+        assert_eq!(
+            frame.as_ptr(),
+            again.as_ptr(),
+            "the second device gets the same bytes"
+        );
+        match ServerMessage::decode(&frame).unwrap() {
+            ServerMessage::Changes {
+                from,
+                to,
+                docs,
+                complete,
+            } => {
+                assert_eq!((from, to, complete), (7, 12, true));
+                assert_eq!(docs, recent.since(10, &Scope::All, Origin(1)).unwrap().0);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            recent.shared_frame(7, 10, Origin(2)).is_none(),
+            "a device that made some of it gets its own message, without its changes"
+        );
+        assert!(
+            recent
+                .shared_frame(8, 10, Origin(1))
+                .is_some_and(|(f, _)| f != frame),
+            "another told position is another message"
+        );
+        assert!(
+            recent.shared_frame(12, 12, Origin(1)).is_none(),
+            "nothing new"
+        );
+        recent.extend(12, vec![change(13, a, 2)]);
+        assert_eq!(
+            recent.shared_frame(7, 10, Origin(4)).unwrap().1,
+            13,
+            "a newer commit"
+        );
     }
 }

@@ -188,26 +188,57 @@ pub(crate) fn scoped_docs(conn: &Connection, scope: &Scope) -> Result<Vec<(DocId
 }
 
 /// Whole documents in scope, ordered by id, starting after `after_doc`, up to about
-/// `max_bytes`; with the last id sent when more remain.
+/// `max_bytes`; with the last id sent when more remain. Reads only from `after_doc` on, so a
+/// download in pages reads every document once.
 pub(crate) fn snapshots(
     conn: &Connection,
     scope: &Scope,
     after_doc: Option<DocId>,
     max_bytes: usize,
 ) -> Result<(Vec<DocData>, Option<DocId>)> {
-    let ids: Vec<DocId> = scoped_docs(conn, scope)?
-        .into_iter()
-        .map(|(id, _)| id)
-        .filter(|id| after_doc.is_none_or(|after| *id > after))
-        .collect();
-    let mut page = Vec::new();
+    // The empty blob sorts before every id.
+    let after: &[u8] = after_doc.as_ref().map_or(&[], |d| d.as_bytes());
+    let mut page: Vec<DocData> = Vec::new();
     let mut size = 0;
-    for (i, &doc) in ids.iter().enumerate() {
-        let data = documents::data(conn, doc)?.ok_or_else(|| missing(doc))?;
-        size += data.len();
-        page.push(DocData { doc, data });
-        if size >= max_bytes && i + 1 < ids.len() {
-            return Ok((page, Some(doc)));
+    match scope {
+        Scope::All => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, snapshot, uncompacted FROM documents WHERE id > ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([after])?;
+            while let Some(row) = rows.next()? {
+                if size >= max_bytes {
+                    let last = page.last().map(|d| d.doc);
+                    return Ok((page, last));
+                }
+                let doc = codec::id(row, 0, DocId::from_slice)?;
+                let data = documents::assemble(conn, doc, row.get(1)?, row.get(2)?)?;
+                size += data.len();
+                page.push(DocData { doc, data });
+            }
+        }
+        Scope::Accounts(accounts) => {
+            let mut stmt =
+                conn.prepare_cached("SELECT id FROM documents WHERE account = ?1 AND id > ?2")?;
+            let mut ids = Vec::new();
+            for account in accounts {
+                let rows = stmt.query_map(rusqlite::params![account.as_bytes(), after], |row| {
+                    codec::id(row, 0, DocId::from_slice)
+                })?;
+                for id in rows {
+                    ids.push(id?);
+                }
+            }
+            ids.sort_unstable();
+            for doc in ids {
+                if size >= max_bytes {
+                    let last = page.last().map(|d| d.doc);
+                    return Ok((page, last));
+                }
+                let data = documents::data(conn, doc)?.ok_or_else(|| missing(doc))?;
+                size += data.len();
+                page.push(DocData { doc, data });
+            }
         }
     }
     Ok((page, None))

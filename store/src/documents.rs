@@ -306,6 +306,17 @@ pub(crate) fn data(conn: &Connection, doc: DocId) -> Result<Option<Vec<u8>>> {
     let Some((snapshot, uncompacted)) = found else {
         return Ok(None);
     };
+    assemble(conn, doc, snapshot, uncompacted).map(Some)
+}
+
+/// A document's data from its row's `snapshot` and `uncompacted` columns: the snapshot, then
+/// the bytes of the changes stored since.
+pub(crate) fn assemble(
+    conn: &Connection,
+    doc: DocId,
+    snapshot: Option<Vec<u8>>,
+    uncompacted: i64,
+) -> Result<Vec<u8>> {
     let mut data = snapshot.unwrap_or_default();
     if uncompacted > 0 {
         let mut stmt = conn.prepare_cached(
@@ -316,7 +327,7 @@ pub(crate) fn data(conn: &Connection, doc: DocId) -> Result<Option<Vec<u8>>> {
             data.extend_from_slice(row.get_ref(0)?.as_blob()?);
         }
     }
-    Ok(Some(data))
+    Ok(data)
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ const MIN_PER_THREAD: usize = 8;
 /// Maps `items` through `f`, in order, spreading contiguous runs over the available cores.
 /// A panic in `f` is resumed on the calling thread.
 pub(crate) fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Asking is a few system calls (cgroup files): once is enough.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let threads = cores.min(items.len() / MIN_PER_THREAD).max(1);
     if threads == 1 {
         return items.into_iter().map(f).collect();
@@ -23,18 +25,22 @@ pub(crate) fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) ->
         runs.push(run);
     }
     let f = &f;
+    let mut runs = runs.into_iter();
+    let first = runs.next().unwrap_or_default();
     std::thread::scope(|scope| {
         let handles: Vec<_> = runs
-            .into_iter()
             .map(|run| scope.spawn(move || run.into_iter().map(f).collect::<Vec<R>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+        // The calling thread takes the first run itself.
+        let mut out: Vec<R> = first.into_iter().map(f).collect();
+        for handle in handles {
+            out.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
     })
 }
 

@@ -22,7 +22,7 @@ mod server;
 
 pub use client::{ClientConfig, ClientOutput, ClientSession, OutboxItem};
 pub use fallback::Fallback;
-pub use server::{ServerOutput, ServerSession, StoreOutcome};
+pub use server::{LiveLoad, ServerOutput, ServerSession, StoreOutcome};
 
 use automerge::ChangeHash;
 
@@ -188,6 +188,30 @@ mod tests {
             changes_sent(&server.loaded(Vec::new(), 14, false)),
             vec![(13, 14, 0, true)]
         );
+    }
+
+    #[test]
+    fn a_live_load_answered_with_a_shared_frame_moves_the_session_on() {
+        let mut server = ServerSession::new(7, 10);
+        server.receive(ClientMessage::Hello {
+            version: crate::wire::PROTOCOL_VERSION,
+            cursor: Some(Cursor { epoch: 7, seq: 10 }),
+        });
+        assert_eq!(server.live_load(), None, "nothing to load");
+        server.notify(12);
+        let load = server.live_load().unwrap();
+        assert_eq!((load.from, load.after, load.latest), (10, 10, 12));
+        assert!(server.sent_shared(12).is_empty());
+        assert_eq!(server.live_load(), None);
+        // What follows starts where the shared frame ended.
+        assert_eq!(
+            server.notify(13),
+            vec![ServerOutput::Load {
+                after: 12,
+                initial: false
+            }]
+        );
+        assert_eq!(server.live_load().unwrap().from, 12);
     }
 
     #[test]

@@ -228,6 +228,19 @@ impl Connection {
                 ServerOutput::Load {
                     after,
                     initial: false,
+                } if let Some((frame, to)) = self.shared_frame(after) => {
+                    // One encoded message for every connection at this position.
+                    if websocket::send_binary(&mut self.socket, frame)
+                        .await
+                        .is_err()
+                    {
+                        return Ok(true);
+                    }
+                    queue.extend(self.session(|s| s.sent_shared(to)));
+                }
+                ServerOutput::Load {
+                    after,
+                    initial: false,
                 } if let Some((docs, to)) = {
                     let guard = lock(&self.shared);
                     let device = &guard.1.device;
@@ -279,6 +292,23 @@ impl Connection {
             }
         }
         Ok(false)
+    }
+
+    /// The frame shared by every connection that sees everything and waits for the changes
+    /// after `after` from the same told position, with the sequence number it reaches; `None`
+    /// for a technician, or when the shared frame would not do for this device.
+    fn shared_frame(&self, after: u64) -> Option<(axum::body::Bytes, u64)> {
+        let guard = lock(&self.shared);
+        let (session, host) = &*guard;
+        let load = session.live_load()?;
+        if host.device.scope != Scope::All || load.after != after {
+            return None;
+        }
+        let (frame, to) = self
+            .state
+            .recent()
+            .shared_frame(load.from, after, host.device.origin)?;
+        (to >= load.latest).then_some((frame, to))
     }
 
     /// A technician's scope follows their assignments: documents of accounts that joined are

@@ -125,12 +125,12 @@ impl Upgrade {
 /// growing a buffer.
 pub(crate) async fn send_binary(
     socket: &mut Socket,
-    bytes: Vec<u8>,
+    bytes: impl Into<tungstenite::Bytes>,
 ) -> Result<(), tungstenite::Error> {
+    let bytes = bytes.into();
     if bytes.len() <= FRAGMENT {
-        return socket.send(Message::Binary(bytes.into())).await;
+        return socket.send(Message::Binary(bytes)).await;
     }
-    let bytes = tungstenite::Bytes::from(bytes);
     let count = bytes.len().div_ceil(FRAGMENT);
     for (i, start) in (0..bytes.len()).step_by(FRAGMENT).enumerate() {
         let piece = bytes.slice(start..(start + FRAGMENT).min(bytes.len()));

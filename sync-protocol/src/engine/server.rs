@@ -71,6 +71,17 @@ enum Phase {
     Closed,
 }
 
+/// A live load a session waits for (see [`ServerSession::live_load`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveLoad {
+    /// Where the `Changes` message starts: what the device was last told it has.
+    pub from: u64,
+    /// The changes needed are those after this sequence number.
+    pub after: u64,
+    /// The message must reach at least this sequence number.
+    pub latest: u64,
+}
+
 /// The server side of one device's connection.
 #[derive(Debug)]
 pub struct ServerSession {
@@ -295,8 +306,6 @@ impl ServerSession {
             return Vec::new();
         }
         let to = to.max(self.sent_upto);
-        self.sent_upto = to;
-        self.latest = self.latest.max(to);
         let complete = !more && to >= self.latest;
         let mut out = Vec::new();
         // Nothing new for a device already told it is up to date: say nothing (on a busy
@@ -307,6 +316,15 @@ impl ServerSession {
             // Initial pages before the last keep `to` at 0, so the told position stays.
             out.push(self.tell(to, docs, complete));
         }
+        self.advance(to, more, &mut out);
+        out
+    }
+
+    /// The device has been sent everything up to `to`: load the next page, or what was
+    /// committed meanwhile.
+    fn advance(&mut self, to: u64, more: bool, out: &mut Vec<ServerOutput>) {
+        self.sent_upto = to;
+        self.latest = self.latest.max(to);
         if more {
             out.push(ServerOutput::Load {
                 after: to,
@@ -316,9 +334,36 @@ impl ServerSession {
             self.loading = false;
             self.mode = SyncMode::CatchUp;
             if self.latest > self.sent_upto {
-                self.load(&mut out);
+                self.load(out);
             }
         }
+    }
+
+    /// The live load on its way, if the session waits for one (and for nothing else): a host
+    /// that sends many connections one shared frame answers it with
+    /// [`ServerSession::sent_shared`] instead of [`ServerSession::loaded`].
+    pub fn live_load(&self) -> Option<LiveLoad> {
+        (self.phase == Phase::Live && self.loading && self.mode == SyncMode::CatchUp).then_some(
+            LiveLoad {
+                from: self.told_upto,
+                after: self.sent_upto,
+                latest: self.latest,
+            },
+        )
+    }
+
+    /// The host answered the [`ServerSession::live_load`] itself: it sent
+    /// `Changes { from, to, docs, complete: true }` with that load's `from`, `docs` the
+    /// changes after its `after` (not empty), and `to` at least its `latest`.
+    pub fn sent_shared(&mut self, to: u64) -> Vec<ServerOutput> {
+        if self.phase != Phase::Live {
+            return Vec::new();
+        }
+        let to = to.max(self.sent_upto);
+        self.told_upto = to;
+        self.told_complete = true;
+        let mut out = Vec::new();
+        self.advance(to, false, &mut out);
         out
     }
 

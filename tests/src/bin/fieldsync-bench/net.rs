@@ -166,9 +166,9 @@ async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
 
 /// Prints how many group commits between two readings of [`commit_histogram`] took longer
 /// than each bound from 2 ms up.
-fn print_slow_commits(before: &[(String, u64)], after: &[(String, u64)]) {
+fn print_slow_commits(phase: &str, before: &[(String, u64)], after: &[(String, u64)]) {
     let total = after.last().map_or(0, |b| b.1) - before.last().map_or(0, |b| b.1);
-    print("ack_phase_commits", total, "commits");
+    print(&format!("{phase}_commits"), total, "commits");
     for ((bound, was), (_, now)) in before.iter().zip(after) {
         let Ok(seconds) = bound.parse::<f64>() else {
             continue;
@@ -176,7 +176,7 @@ fn print_slow_commits(before: &[(String, u64)], after: &[(String, u64)]) {
         if (0.002..=0.05).contains(&seconds) {
             let ms = seconds * 1000.0;
             print(
-                &format!("ack_phase_commits_over_{ms:.0}ms"),
+                &format!("{phase}_commits_over_{ms:.0}ms"),
                 total - (now - was),
                 "commits",
             );
@@ -196,11 +196,17 @@ pub async fn ingest() {
     let server = start(&db);
     // Throughput: 16 devices, each pushing 2,000 changes in batches of 50, 4 batches in flight.
     let (devices, per_device, batch_size) = (16usize, 2_000usize, 50usize);
-    let mut tasks = Vec::new();
-    let started = Instant::now();
+    // Every device connected (and caught up) before the clock starts.
+    let mut clients = Vec::with_capacity(devices);
     for _ in 0..devices {
-        let changes = payments(per_device, account);
-        let mut client = connect(server.addr, &token).await;
+        clients.push((
+            connect(server.addr, &token).await,
+            payments(per_device, account),
+        ));
+    }
+    let mut tasks = Vec::new();
+    let pushing = Instant::now();
+    for (mut client, changes) in clients {
         tasks.push(tokio::spawn(async move {
             let mut batch = 0u64;
             let mut in_flight = std::collections::VecDeque::new();
@@ -222,13 +228,10 @@ pub async fn ingest() {
             }
         }));
     }
-    let connected = started.elapsed();
-    let pushing = Instant::now();
     for task in tasks {
         task.await.unwrap();
     }
     let elapsed = pushing.elapsed().as_secs_f64();
-    let _ = connected;
     print("ingest_devices", devices, "devices");
     print("ingest_changes", devices * per_device, "changes");
     print(
@@ -266,7 +269,8 @@ pub async fn ingest() {
         latencies.extend(task.await.unwrap());
     }
     latencies.sort();
-    print_slow_commits(&commits_before, &commit_histogram(server.addr).await);
+    let commits_after = commit_histogram(server.addr).await;
+    print_slow_commits("ack_phase", &commits_before, &commits_after);
     print(
         "ack_latency_at_1000_per_second_p50",
         format!("{:.2}", percentile(&latencies, 0.50)),
@@ -323,6 +327,7 @@ pub async fn fanout(watchers: usize, rate: u64) {
         }));
     }
     let mut writer = connect(server.addr, writer_token).await;
+    let commits_before = commit_histogram(server.addr).await;
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate.max(1)));
     for (i, change) in changes.into_iter().enumerate() {
         tick.tick().await;
@@ -339,6 +344,8 @@ pub async fn fanout(watchers: usize, rate: u64) {
         latencies.extend(task.await.unwrap());
     }
     latencies.sort();
+    let commits_after = commit_histogram(server.addr).await;
+    print_slow_commits("fanout", &commits_before, &commits_after);
     print("fanout_watchers", watchers, "connections");
     print("fanout_rate", rate, "changes/s");
     print(
@@ -350,6 +357,11 @@ pub async fn fanout(watchers: usize, rate: u64) {
     print(
         "fanout_latency_p50",
         format!("{:.2}", percentile(&latencies, 0.50)),
+        "ms",
+    );
+    print(
+        "fanout_latency_p90",
+        format!("{:.2}", percentile(&latencies, 0.90)),
         "ms",
     );
     print(
