@@ -279,6 +279,12 @@ fn commit_group(
         };
         outcomes[index] = Some(CheckedOutcome::Stored(applied));
     }
+    // A document is cached from its second change on: most new documents (payments, notes,
+    // photos) are never changed again, and caching them would only evict busy ones (and
+    // freeing a document later, cold, costs more than freeing it now).
+    if prior.is_none() {
+        return Ok(());
+    }
     let heads = document.get_heads();
     cache.borrow_mut().put(
         doc,
