@@ -172,22 +172,12 @@ async fn run(
                     .await?;
                 if revoked {
                     tracing::info!(device = number, "device revoked while connected: closing");
-                    let bye = ServerMessage::Error {
-                        code: ErrorCode::Revoked,
-                        message: "this device was revoked: pair the tablet again".into(),
-                    };
-                    let _ = websocket::send_binary(&mut connection.socket, bye.encode()).await;
-                    let _ = connection.socket.send(Message::Close(None)).await;
+                    connection.close_with(ErrorCode::Revoked, "this device was revoked: pair the tablet again").await;
                     return Ok(());
                 }
             }
             _ = stopping.changed() => {
-                let bye = ServerMessage::Error {
-                    code: ErrorCode::ShuttingDown,
-                    message: "the server is restarting; your changes are safe, sync will resume".into(),
-                };
-                let _ = websocket::send_binary(&mut connection.socket, bye.encode()).await;
-                let _ = connection.socket.send(Message::Close(None)).await;
+                connection.close_with(ErrorCode::ShuttingDown, "the server is restarting; your changes are safe, sync will resume").await;
                 return Ok(());
             }
         }
@@ -197,6 +187,16 @@ async fn run(
 impl Connection {
     fn session<T>(&self, f: impl FnOnce(&mut ServerSession) -> T) -> T {
         f(&mut lock(&self.shared).0)
+    }
+
+    /// Tells the device why the connection ends, then closes it.
+    async fn close_with(&mut self, code: ErrorCode, message: &str) {
+        let bye = ServerMessage::Error {
+            code,
+            message: message.into(),
+        };
+        let _ = websocket::send_binary(&mut self.socket, bye.encode()).await;
+        let _ = self.socket.send(Message::Close(None)).await;
     }
 
     /// Carries out the engine's outputs in order; returns whether the connection must close.
