@@ -1,6 +1,6 @@
-//! `/sync` on the wire, below the WebSocket library: a plain GET is refused with a reason, and
-//! large messages arrive in small frames (so that an idle connection keeps no large buffer)
-//! that reassemble into the protocol message.
+//! `/sync` on the wire, below the WebSocket library: a plain GET is refused with a reason, an
+//! oversized frame gets a clear error, and large messages arrive in small frames (so that an
+//! idle connection keeps no large buffer) that reassemble into the protocol message.
 
 use fieldsync_protocol::Role;
 use fieldsync_protocol::wire::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
@@ -69,14 +69,13 @@ fn client_frame(payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-#[tokio::test]
-async fn large_messages_arrive_in_frames_of_at_most_4_kib_that_reassemble() {
+/// A server whose database holds `accounts` seeded accounts and an office device; its token.
+async fn server_with_office(accounts: usize) -> (TestServer, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.sqlite3");
     let token = {
         let mut store = Store::open(&path).unwrap();
-        // About 200 documents: a first download of several pages of up to 64 KiB.
-        demo::seed_company(&mut store, &mut Rng::new(3), 40, 2);
+        demo::seed_company(&mut store, &mut Rng::new(3), accounts, 2);
         let tx = store.transaction().unwrap();
         let user = tx.add_user("dana", Role::Office, None).unwrap();
         let (token, hash) = new_device_token();
@@ -85,6 +84,11 @@ async fn large_messages_arrive_in_frames_of_at_most_4_kib_that_reassemble() {
         token
     };
     let server = TestServer::start_with_db(&path).await.unwrap();
+    (server, token, dir)
+}
+
+/// Opens `/sync` by hand: the upgrade request, and the check of the server's answer.
+async fn open_sync(server: &TestServer, token: &str) -> TcpStream {
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     let request = format!(
         "GET /sync HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -105,6 +109,54 @@ async fn large_messages_arrive_in_frames_of_at_most_4_kib_that_reassemble() {
             .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
         "{head}"
     );
+    stream
+}
+
+#[tokio::test]
+async fn an_oversized_frame_gets_a_clear_error_and_the_server_serves_others() {
+    let (server, token, _dir) = server_with_office(1).await;
+    let mut stream = open_sync(&server, &token).await;
+    // A binary frame announcing 17 MiB (over the 16 MiB limit); only its start is sent.
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend((17u64 << 20).to_be_bytes());
+    frame.extend([0, 0, 0, 0]);
+    frame.extend([0u8; 1024]);
+    stream.write_all(&frame).await.unwrap();
+    let answer = read_frame(&mut stream).await;
+    match ServerMessage::decode(&answer.payload).unwrap() {
+        ServerMessage::Error { code, message } => {
+            assert_eq!(code, fieldsync_protocol::wire::ErrorCode::Malformed);
+            assert!(message.contains("16 MiB"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(
+        read_frame(&mut stream).await.opcode,
+        8,
+        "then the server closes"
+    );
+    // Others are still served.
+    let mut other = open_sync(&server, &token).await;
+    let hello = ClientMessage::Hello {
+        version: PROTOCOL_VERSION,
+        cursor: None,
+    };
+    other
+        .write_all(&client_frame(&hello.encode()))
+        .await
+        .unwrap();
+    let welcome = read_frame(&mut other).await;
+    assert!(matches!(
+        ServerMessage::decode(&welcome.payload).unwrap(),
+        ServerMessage::Welcome { .. }
+    ));
+}
+
+#[tokio::test]
+async fn large_messages_arrive_in_frames_of_at_most_4_kib_that_reassemble() {
+    // About 200 documents: a first download of several pages of up to 64 KiB.
+    let (server, token, _dir) = server_with_office(40).await;
+    let mut stream = open_sync(&server, &token).await;
     let hello = ClientMessage::Hello {
         version: PROTOCOL_VERSION,
         cursor: None,

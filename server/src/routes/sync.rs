@@ -16,8 +16,8 @@ use fieldsync_protocol::{DocId, Role, UserId};
 use fieldsync_store::host::{ConnectionHost, DeviceContext};
 use fieldsync_store::{Origin, Scope, Store};
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::AppState;
 use crate::db::DbError;
@@ -133,6 +133,13 @@ async fn run(
         tokio::select! {
             frame = connection.socket.next() => {
                 let bytes = match frame {
+                    Some(Err(tungstenite::Error::Capacity(too_big))) => {
+                        // The rest of the frame is still on the wire: the connection cannot
+                        // carry on, but the device is told why.
+                        let why = format!("{too_big}: a message may be at most {} MiB", MAX_FRAME >> 20);
+                        connection.close_with(ErrorCode::Malformed, &why).await;
+                        return Ok(());
+                    }
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Text(_))) => {
