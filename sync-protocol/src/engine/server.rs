@@ -253,15 +253,22 @@ impl ServerSession {
 
     /// The `Changes` message bringing the device from what it was told up to `to`.
     fn tell(&mut self, to: u64, docs: Vec<DocData>, complete: bool) -> ServerOutput {
-        let from = self.told_upto;
-        self.told_upto = to;
-        self.told_complete = complete;
+        let from = self.mark_told(to, complete);
         ServerOutput::Send(ServerMessage::Changes {
             from,
             to,
             docs,
             complete,
         })
+    }
+
+    /// The device is now told it has everything up to `to` (and, if `complete`, that it is up
+    /// to date); returns where it had been told before.
+    fn mark_told(&mut self, to: u64, complete: bool) -> u64 {
+        let from = self.told_upto;
+        self.told_upto = to;
+        self.told_complete = complete;
+        from
     }
 
     /// The host stored (and committed) a pushed batch.
@@ -360,8 +367,7 @@ impl ServerSession {
             return Vec::new();
         }
         let to = to.max(self.sent_upto);
-        self.told_upto = to;
-        self.told_complete = true;
+        self.mark_told(to, true);
         let mut out = Vec::new();
         self.advance(to, false, &mut out);
         out
@@ -437,8 +443,7 @@ impl ServerSession {
         self.mode = SyncMode::CatchUp;
         self.loading = false;
         self.sent_upto = self.latest;
-        self.told_upto = self.latest;
-        self.told_complete = true;
+        self.mark_told(self.latest, true);
         vec![ServerOutput::Send(ServerMessage::Changes {
             from: 0,
             to: self.latest,

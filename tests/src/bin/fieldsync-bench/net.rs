@@ -147,14 +147,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 /// The server's group-commit latency histogram from `GET /metrics`: cumulative counts per
 /// upper bound in seconds (`+Inf` last).
 async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
-        .await
-        .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await.unwrap();
+    let (status, text) = fieldsync_tests::http_get(addr, "/metrics").await.unwrap();
+    assert_eq!(status, 200, "{text}");
     text.lines()
         .filter_map(|line| line.strip_prefix("fieldsync_commit_seconds_bucket{le=\""))
         .filter_map(|rest| {
