@@ -2,9 +2,14 @@
 //! stored together in the next transaction, so one fsync acknowledges many changes. Each batch
 //! is answered only after its transaction has committed; then every connection is told the new
 //! latest sequence number (live fan-out).
+//!
+//! The costly part of the checks (parsing each change, and checking a change that starts a
+//! document as a new document) is done before a batch is queued, on the submitting side
+//! ([`Prechecked`]), so that it runs on other cores while the writer commits.
 
 use fieldsync_protocol::engine::StoreOutcome;
 use fieldsync_protocol::wire::DocData;
+use fieldsync_store::Prechecked;
 use fieldsync_store::host::{DeviceContext, store_checked};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -13,10 +18,40 @@ use crate::db::{Db, DbError};
 /// Most batches in one transaction.
 const MAX_BATCHES: usize = 256;
 
-struct Pending {
+/// Batches of up to this many changes are prechecked on the submitting task itself; larger ones
+/// on a blocking thread, so that a connection's worker thread stays free for others.
+const PRECHECK_INLINE: usize = 4;
+
+type Reply = Result<Vec<StoreOutcome>, String>;
+
+/// A pushed batch, prechecked.
+struct Job {
     device: DeviceContext,
     changes: Vec<DocData>,
-    reply: oneshot::Sender<Result<Vec<StoreOutcome>, String>>,
+    prechecked: Prechecked,
+}
+
+struct Pending {
+    job: Job,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// A batch queued for group commit: a future of its outcomes (one per change), ready once its
+/// transaction has committed.
+#[derive(Debug)]
+pub struct Receipt(oneshot::Receiver<Reply>);
+
+impl Future for Receipt {
+    type Output = Result<Vec<StoreOutcome>, DbError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|reply| reply.map_err(|_| DbError::Closed)?.map_err(DbError::Commit))
+    }
 }
 
 /// Handle for storing pushed batches through group commit. Cheap to clone.
@@ -27,7 +62,7 @@ pub struct GroupCommit {
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pending({} changes)", self.changes.len())
+        write!(f, "Pending({} changes)", self.job.changes.len())
     }
 }
 
@@ -51,19 +86,43 @@ impl GroupCommit {
         device: DeviceContext,
         changes: Vec<DocData>,
     ) -> Result<Vec<StoreOutcome>, DbError> {
+        self.submit(device, changes).await?.await
+    }
+
+    /// Prechecks one pushed batch and queues it for group commit; the receipt resolves once it
+    /// is durably committed. Batches are committed in the order they are submitted, so a
+    /// device may submit its next batch (which may depend on this one) before this one is
+    /// committed.
+    pub async fn submit(
+        &self,
+        device: DeviceContext,
+        changes: Vec<DocData>,
+    ) -> Result<Receipt, DbError> {
+        let role = device.role;
+        let (changes, prechecked) = if changes.len() <= PRECHECK_INLINE {
+            let prechecked = Prechecked::new(&changes, role);
+            (changes, prechecked)
+        } else {
+            tokio::task::spawn_blocking(move || {
+                let prechecked = Prechecked::new(&changes, role);
+                (changes, prechecked)
+            })
+            .await
+            .map_err(|e| DbError::Commit(format!("checking the pushed changes failed: {e}")))?
+        };
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending {
-                device,
-                changes,
+                job: Job {
+                    device,
+                    changes,
+                    prechecked,
+                },
                 reply,
             })
             .await
             .map_err(|_| DbError::Closed)?;
-        answer
-            .await
-            .map_err(|_| DbError::Closed)?
-            .map_err(DbError::Commit)
+        Ok(Receipt(answer))
     }
 }
 
@@ -82,19 +141,22 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let jobs: Vec<(DeviceContext, Vec<DocData>)> = batch
-            .iter_mut()
-            .map(|p| (p.device.clone(), std::mem::take(&mut p.changes)))
-            .collect();
-        let size = jobs.iter().map(|(_, c)| c.len()).sum::<usize>();
+        let (jobs, replies): (Vec<Job>, Vec<_>) =
+            batch.into_iter().map(|p| (p.job, p.reply)).unzip();
+        let size = jobs.iter().map(|job| job.changes.len()).sum::<usize>();
         let started = std::time::Instant::now();
         let result = db
             .run(move |store| {
                 let tx = store.transaction()?;
                 let before = tx.latest_seq()?;
                 let mut outcomes = Vec::with_capacity(jobs.len());
-                for (device, changes) in &jobs {
-                    outcomes.push(store_checked(&tx, device, changes)?);
+                for job in jobs {
+                    let Job {
+                        device,
+                        changes,
+                        prechecked,
+                    } = job;
+                    outcomes.push(store_checked(&tx, &device, &changes, prechecked)?);
                 }
                 // What this commit stores, read once for every live session.
                 let stored = tx.logged_after(before)?;
@@ -114,18 +176,18 @@ async fn run(
                     count(|o| matches!(o, StoreOutcome::Refused(_))),
                     count(|o| *o == StoreOutcome::Deferred),
                 );
-                tracing::debug!(batches = batch.len(), changes = size, elapsed = ?started.elapsed(), "group commit");
-                for (pending, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = pending.reply.send(Ok(outcome));
+                tracing::debug!(batches = replies.len(), changes = size, elapsed = ?started.elapsed(), "group commit");
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
                 }
                 // The ring first: the sessions woken next read from it.
                 recent.extend(before, stored);
                 crate::publish(&latest, seq);
             }
             Err(e) => {
-                tracing::error!(error = %e, batches = batch.len(), "group commit failed; nothing acknowledged");
-                for pending in batch {
-                    let _ = pending.reply.send(Err(e.to_string()));
+                tracing::error!(error = %e, batches = replies.len(), "group commit failed; nothing acknowledged");
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
                 }
             }
         }

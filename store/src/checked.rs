@@ -3,9 +3,12 @@
 //! produces must be a valid record, the same document as before, and a change the writer's role
 //! may make. A refused change leaves nothing behind.
 //!
-//! A batch (one group commit) is checked in three steps: lookups in the database, in order;
-//! then automerge and the checks, one task per document, on every core; then the writes, in
-//! order.
+//! A batch is checked in four steps. First, without the database and on any thread, each change
+//! is parsed, and a change that starts a document (it has no dependencies) is checked as the
+//! first change of a new document ([`Prechecked`]: the server does this on the connection's
+//! side, while the writer commits other batches). Then, in the transaction: lookups in the
+//! database, in order; automerge and the checks for changes to stored documents, one task per
+//! document, on every core; the writes, in order.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -13,7 +16,8 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use fieldsync_protocol::validate::{self, Role};
-use fieldsync_protocol::{DocId, Record, ValidationError};
+use fieldsync_protocol::wire::DocData;
+use fieldsync_protocol::{AccountId, DocId, Record, ValidationError};
 use rusqlite::Transaction;
 
 use crate::cache::{Cached, DocCache};
@@ -32,24 +36,28 @@ struct Pending<'a> {
 }
 
 /// A document's content before a change.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per document of a batch, moved once; boxing would only add an allocation"
-)]
-enum Before {
+enum Before<'a> {
     /// There is no document yet.
     New,
     /// This content (`None`: not a valid record).
     Known(Option<Record>),
     /// Not read yet (the document was not cached).
     Unread,
+    /// There was no document; the batch's change at `index` created it, prechecked (the
+    /// document holds it) and gave `record`.
+    Created {
+        index: usize,
+        hash: ChangeHash,
+        bytes: &'a [u8],
+        record: Record,
+    },
 }
 
 /// A document's changes in a batch, with the document as stored.
 struct Group<'a> {
     doc: DocId,
     document: AutoCommit,
-    before: Before,
+    before: Before<'a>,
     changes: Vec<Pending<'a>>,
 }
 
@@ -74,14 +82,132 @@ fn malformed(text: String) -> CheckedOutcome {
     CheckedOutcome::Refused(ValidationError::Malformed(text))
 }
 
-/// Checks and stores a batch of changes pushed by one device; one outcome per change.
+/// The part of checking a pushed batch that needs no database, done beforehand on any thread:
+/// each change parsed, and each change that starts a document checked as the first change of a
+/// new document. Whether the document is in fact new is decided in the transaction; if it is
+/// not, the change is checked against the stored document as usual.
+#[derive(Debug)]
+pub struct Prechecked {
+    pub(crate) role: Role,
+    pub(crate) items: Vec<Early>,
+}
+
+/// What was learnt of one change before the transaction.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per change of a batch, moved once; boxing would only add an allocation"
+)]
+pub(crate) enum Early {
+    /// Not an automerge change.
+    Malformed(String),
+    /// A change that depends on others: checked in the transaction.
+    Parsed(Change),
+    /// A change with no dependencies, checked as the first change of a new document.
+    Starts {
+        hash: ChangeHash,
+        /// The new document holding the change.
+        document: AutoCommit,
+        /// The new document's content, or why the change is refused or deferred.
+        result: std::result::Result<Record, CheckedOutcome>,
+        /// The account the new document's content names, when it can be read.
+        account: Option<AccountId>,
+    },
+}
+
+impl std::fmt::Debug for Early {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Early::Malformed(why) => write!(f, "Malformed({why})"),
+            Early::Parsed(change) => write!(f, "Parsed({})", change.hash()),
+            Early::Starts { hash, result, .. } => {
+                write!(f, "Starts({hash}, {:?})", result.as_ref().err())
+            }
+        }
+    }
+}
+
+impl Early {
+    fn new(doc: DocId, bytes: &[u8], role: Role) -> Early {
+        let change = match Change::try_from(bytes) {
+            Ok(change) => change,
+            Err(e) => return Early::Malformed(format!("not an automerge change: {e}")),
+        };
+        if !change.deps().is_empty() {
+            return Early::Parsed(change);
+        }
+        let hash = change.hash();
+        let mut document = AutoCommit::new();
+        let result = check_one(doc, role, &mut document, None, change);
+        let account = match &result {
+            Ok(record) => Some(record.account()),
+            Err(_) => Record::read(&document).ok().map(|r| r.account()),
+        };
+        Early::Starts {
+            hash,
+            document,
+            result,
+            account,
+        }
+    }
+
+    /// The account a change that starts a document writes to, as far as its content tells.
+    pub(crate) fn account(&self) -> Option<AccountId> {
+        match self {
+            Early::Starts { account, .. } => *account,
+            Early::Malformed(_) | Early::Parsed(_) => None,
+        }
+    }
+}
+
+impl Prechecked {
+    /// Prechecks `changes` pushed by a device whose user has `role`, on the calling thread.
+    pub fn new(changes: &[DocData], role: Role) -> Prechecked {
+        let items = changes
+            .iter()
+            .map(|c| Early::new(c.doc, &c.data, role))
+            .collect();
+        Prechecked { role, items }
+    }
+
+    /// [`Prechecked::new`] on every core.
+    pub(crate) fn on_every_core(changes: &[(DocId, &[u8])], role: Role) -> Prechecked {
+        let items = parallel::map(changes.to_vec(), |(doc, bytes)| {
+            Early::new(doc, bytes, role)
+        });
+        Prechecked { role, items }
+    }
+
+    /// The user's role the changes were checked for.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// How many changes were prechecked.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there were no changes.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// Checks and stores a batch of changes pushed by one device, prechecked in `early` (one item
+/// per change); one outcome per change.
 pub(crate) fn apply_checked_batch(
     tx: &Transaction<'_>,
     cache: &RefCell<DocCache>,
     changes: &[(DocId, &[u8])],
-    role: Role,
+    early: Prechecked,
     origin: Origin,
 ) -> Result<Vec<CheckedOutcome>> {
+    assert_eq!(
+        changes.len(),
+        early.items.len(),
+        "one prechecked item per change"
+    );
+    let role = early.role;
     let mut batch = Batch {
         tx,
         cache,
@@ -92,8 +218,8 @@ pub(crate) fn apply_checked_batch(
         admitted: HashMap::new(),
         repeats: Vec::new(),
     };
-    for (index, &(doc, bytes)) in changes.iter().enumerate() {
-        if let Some(outcome) = batch.admit(index, doc, bytes)? {
+    for (index, (&(doc, bytes), early)) in changes.iter().zip(early.items).enumerate() {
+        if let Some(outcome) = batch.admit(index, doc, bytes, early)? {
             batch.outcomes[index] = Some(outcome);
         }
     }
@@ -144,12 +270,13 @@ impl<'a> Batch<'_, 'a> {
         index: usize,
         doc: DocId,
         bytes: &'a [u8],
+        early: Early,
     ) -> Result<Option<CheckedOutcome>> {
-        let change = match Change::try_from(bytes) {
-            Ok(change) => change,
-            Err(e) => return Ok(Some(malformed(format!("not an automerge change: {e}")))),
+        let hash = match &early {
+            Early::Malformed(why) => return Ok(Some(malformed(why.clone()))),
+            Early::Parsed(change) => change.hash(),
+            Early::Starts { hash, .. } => *hash,
         };
-        let hash = change.hash();
         match documents::seq_of_change(self.tx, doc, &hash)? {
             Some(Ok(_)) => return Ok(Some(CheckedOutcome::AlreadyHad)),
             Some(Err(other)) => return Ok(Some(belongs_to(other))),
@@ -163,6 +290,30 @@ impl<'a> Batch<'_, 'a> {
             Some(&(other, _)) => return Ok(Some(belongs_to(other))),
             None => {}
         }
+        let change = match early {
+            Early::Malformed(_) => unreachable!("decided above"),
+            Early::Parsed(change) => change,
+            Early::Starts {
+                document, result, ..
+            } => {
+                let prior = if self.group_of.contains_key(&doc) {
+                    None
+                } else {
+                    match documents::row(self.tx, doc)? {
+                        // The document is new: the precheck stands.
+                        None => return Ok(self.starts(index, doc, hash, bytes, document, result)),
+                        prior => Some(prior),
+                    }
+                };
+                // The document exists: the change is checked against it.
+                drop(document);
+                self.group_with(doc, prior)?;
+                match Change::try_from(bytes) {
+                    Ok(change) => change,
+                    Err(e) => return Ok(Some(malformed(format!("not an automerge change: {e}")))),
+                }
+            }
+        };
         let mut batch_deps = Vec::new();
         for dep in change.deps() {
             match documents::seq_of_change(self.tx, doc, dep)? {
@@ -178,7 +329,7 @@ impl<'a> Batch<'_, 'a> {
                 None => return Ok(Some(CheckedOutcome::Deferred)),
             }
         }
-        let group = self.group(doc)?;
+        let group = self.group_with(doc, None)?;
         self.admitted.insert(hash, (doc, index));
         self.groups[group].changes.push(Pending {
             index,
@@ -189,13 +340,48 @@ impl<'a> Batch<'_, 'a> {
         Ok(None)
     }
 
+    /// A change that starts a new document, prechecked: refused or deferred at once, or the
+    /// first change of the document's group, already applied.
+    fn starts(
+        &mut self,
+        index: usize,
+        doc: DocId,
+        hash: ChangeHash,
+        bytes: &'a [u8],
+        document: AutoCommit,
+        result: std::result::Result<Record, CheckedOutcome>,
+    ) -> Option<CheckedOutcome> {
+        let record = match result {
+            Ok(record) => record,
+            Err(outcome) => return Some(outcome),
+        };
+        self.admitted.insert(hash, (doc, index));
+        self.groups.push(Group {
+            doc,
+            document,
+            before: Before::Created {
+                index,
+                hash,
+                bytes,
+                record,
+            },
+            changes: Vec::new(),
+        });
+        self.priors.push(None);
+        self.group_of.insert(doc, self.groups.len() - 1);
+        None
+    }
+
     /// The group of a document, made on its first change: the document taken from the cache or
-    /// loaded.
-    fn group(&mut self, doc: DocId) -> Result<usize> {
+    /// loaded. `prior` is the document's stored row when it was already looked up.
+    fn group_with(&mut self, doc: DocId, prior: Option<Option<DocRow>>) -> Result<usize> {
         if let Some(&group) = self.group_of.get(&doc) {
             return Ok(group);
         }
-        let prior = documents::row(self.tx, doc)?;
+        let prior = match prior {
+            Some(prior) => prior,
+            None => documents::row(self.tx, doc)?,
+        };
         let (document, cached) = take(self.tx, self.cache, doc, prior.as_ref())?;
         let before = match (&prior, cached) {
             (None, _) => Before::New,
@@ -305,22 +491,37 @@ fn check_group(role: Role, group: Group<'_>) -> Checked<'_> {
         before,
         changes,
     } = group;
+    let mut stored = HashSet::new();
+    let mut created = None;
     let mut before = match before {
         Before::New => None,
         Before::Known(content) => Some(content),
         Before::Unread => Some(Record::read(&document).ok()),
+        Before::Created {
+            index,
+            hash,
+            bytes,
+            record,
+        } => {
+            stored.insert(hash);
+            created = Some((index, hash, bytes));
+            Some(Some(record))
+        }
     };
-    let initial = before.clone().flatten();
+    // What the projection rows hold: nothing yet for a document this batch creates.
+    let initial = match created {
+        Some(_) => None,
+        None => before.clone().flatten(),
+    };
     let mut checked = Checked {
         doc,
         document: AutoCommit::new(),
         clean: true,
         initial,
         record: None,
-        stored: Vec::new(),
+        stored: created.into_iter().collect(),
         others: Vec::new(),
     };
-    let mut stored = HashSet::new();
     let last = changes.len().saturating_sub(1);
     for (i, pending) in changes.into_iter().enumerate() {
         if !pending.batch_deps.iter().all(|dep| stored.contains(dep)) {

@@ -3,6 +3,7 @@
 //! [`ServerSession`] per connection with [`ConnectionHost`]. Both are synchronous; the server
 //! calls them from its database thread.
 
+use crate::Prechecked;
 use automerge::AutoCommit;
 use fieldsync_protocol::engine::{
     ClientOutput, ClientSession, OutboxItem, ServerOutput, ServerSession, StoreOutcome,
@@ -300,7 +301,8 @@ impl ConnectionHost {
         tx: &crate::StoreTx<'_>,
         changes: &[DocData],
     ) -> Result<Vec<StoreOutcome>> {
-        store_checked(tx, &self.device, changes)
+        let prechecked = Prechecked::new(changes, self.device.role);
+        store_checked(tx, &self.device, changes, prechecked)
     }
 
     /// Answers a blob message. Uploads and downloads are by content hash; a chunk at the wrong
@@ -444,16 +446,28 @@ impl ConnectionHost {
 
 /// Validates and stores changes from `device` inside the caller's transaction: changes to
 /// documents outside what the device may write are refused, the rest go through the schema and
-/// role checks; refused changes are quarantined with their reason.
+/// role checks; refused changes are quarantined with their reason. `prechecked` is
+/// [`Prechecked::new`] of the same changes for the device's role (made before the transaction,
+/// on another thread, by the server).
 pub fn store_checked(
     tx: &crate::StoreTx<'_>,
     device: &DeviceContext,
     changes: &[DocData],
+    prechecked: Prechecked,
 ) -> Result<Vec<StoreOutcome>> {
+    let prechecked = if prechecked.role() == device.role && prechecked.len() == changes.len() {
+        prechecked
+    } else {
+        Prechecked::new(changes, device.role)
+    };
     let mut outcomes: Vec<Option<StoreOutcome>> = vec![None; changes.len()];
     if device.scope != Scope::All {
-        for (slot, change) in outcomes.iter_mut().zip(changes) {
-            if let Some(account) = account_of(tx, change)?
+        for ((slot, change), early) in outcomes.iter_mut().zip(changes).zip(&prechecked.items) {
+            let account = match tx.doc_account(change.doc)? {
+                Some(account) => Some(account),
+                None => early.account(),
+            };
+            if let Some(account) = account
                 && !device.may_write(account)
             {
                 let why = format!("account {account} is not among the jobs assigned to you");
@@ -462,15 +476,21 @@ pub fn store_checked(
             }
         }
     }
-    let allowed: Vec<DocData> = changes
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| o.is_none())
-        .map(|(c, _)| c.clone())
-        .collect();
-    let mut checked = tx
-        .apply_checked_batch(&allowed, device.role, device.origin)?
-        .into_iter();
+    let mut allowed = Vec::with_capacity(changes.len());
+    let mut early = Vec::with_capacity(changes.len());
+    for ((change, item), outcome) in changes.iter().zip(prechecked.items).zip(&outcomes) {
+        if outcome.is_none() {
+            allowed.push((change.doc, &change.data[..]));
+            early.push(item);
+        }
+    }
+    let early = Prechecked {
+        role: device.role,
+        items: early,
+    };
+    let mut checked =
+        crate::checked::apply_checked_batch(&tx.tx, tx.cache, &allowed, early, device.origin)?
+            .into_iter();
     for (change, slot) in changes.iter().zip(outcomes.iter_mut()) {
         if slot.is_some() {
             continue;
@@ -489,26 +509,4 @@ pub fn store_checked(
         .into_iter()
         .map(|o| o.unwrap_or(StoreOutcome::Deferred))
         .collect())
-}
-
-/// The account a pushed change writes to: the stored document's, or, for a document the
-/// change creates, the one its content names. `None` when it cannot tell (the checks that
-/// follow refuse or defer such a change).
-fn account_of(
-    tx: &crate::StoreTx<'_>,
-    change: &DocData,
-) -> Result<Option<fieldsync_protocol::AccountId>> {
-    if let Some(account) = tx.doc_account(change.doc)? {
-        return Ok(Some(account));
-    }
-    let Ok(first) = automerge::Change::from_bytes(change.data.clone()) else {
-        return Ok(None);
-    };
-    let mut doc = AutoCommit::new();
-    if doc.apply_changes([first]).is_err() {
-        return Ok(None);
-    }
-    Ok(fieldsync_protocol::Record::read(&doc)
-        .ok()
-        .map(|r| r.account()))
 }

@@ -97,6 +97,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use blobs::{BlobRefusal, BlobState};
 pub use cache::DEFAULT_CACHE_DOCS;
 pub use changes::{LoggedChange, Page};
+pub use checked::Prechecked;
 pub use documents::COMPACT_AFTER;
 pub use error::{Result, StoreError};
 pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};

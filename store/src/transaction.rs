@@ -68,8 +68,10 @@ impl StoreTx<'_> {
         role: Role,
         origin: Origin,
     ) -> Result<CheckedOutcome> {
+        let changes = [(doc, change)];
+        let early = checked::Prechecked::on_every_core(&changes, role);
         let mut outcomes =
-            checked::apply_checked_batch(&self.tx, self.cache, &[(doc, change)], role, origin)?;
+            checked::apply_checked_batch(&self.tx, self.cache, &changes, early, origin)?;
         Ok(outcomes.pop().unwrap_or(CheckedOutcome::Deferred))
     }
 
@@ -83,7 +85,8 @@ impl StoreTx<'_> {
         origin: Origin,
     ) -> Result<Vec<CheckedOutcome>> {
         let changes: Vec<(DocId, &[u8])> = changes.iter().map(|c| (c.doc, &c.data[..])).collect();
-        checked::apply_checked_batch(&self.tx, self.cache, &changes, role, origin)
+        let early = checked::Prechecked::on_every_core(&changes, role);
+        checked::apply_checked_batch(&self.tx, self.cache, &changes, early, origin)
     }
 
     /// A document the local user just created or edited (`document` holds `change`): stores

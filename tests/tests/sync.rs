@@ -608,3 +608,103 @@ async fn a_device_revoked_while_connected_is_told_and_disconnected() {
     let again = SyncClient::connect(server.addr(), Some(&token)).await;
     assert_eq!(again.err().map(|r| r.status), Some(401));
 }
+
+#[tokio::test]
+async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_the_one_it_builds_on()
+{
+    let world = world().await;
+    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
+        .await
+        .unwrap();
+    client.hello().await;
+    let tech = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: world.tess.user,
+            name: "tess".into(),
+        },
+        role: Role::Technician,
+    };
+    let (mut job, payments_before) = {
+        let server = Store::open(world.server.db_path()).unwrap();
+        let job = server.load(world.job.into()).unwrap().unwrap();
+        (
+            job,
+            server.payments_for_account(world.account).unwrap().len(),
+        )
+    };
+    // Each status change depends on the one before, and each goes in a batch of its own, sent
+    // without waiting for the acknowledgements (with a new payment in the middle batch).
+    let statuses = [JobStatus::EnRoute, JobStatus::OnSite, JobStatus::Completed];
+    for (batch, status) in (1..).zip(statuses) {
+        let mut change = tech
+            .edit(&mut job, now(), |r| {
+                if let Record::Job(j) = r {
+                    j.record.status = status;
+                }
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        let mut changes = vec![DocData {
+            doc: world.job.into(),
+            data: change.bytes().to_vec(),
+        }];
+        if batch == 2 {
+            let payment = fieldsync_protocol::Payment {
+                id: fieldsync_protocol::PaymentId::new(),
+                account: world.account,
+                job: Some(world.job),
+                invoice: None,
+                amount: "45.50".parse().unwrap(),
+                method: PaymentMethod::Card,
+                reference: "on site".into(),
+                received_at: now(),
+                recorded_by: world.tess.user,
+                recorded_by_name: "tess".into(),
+            };
+            let (_, mut created) = tech
+                .create(&Record::new_payment(payment.clone()), now())
+                .unwrap();
+            changes.push(DocData {
+                doc: payment.id.into(),
+                data: created.bytes().to_vec(),
+            });
+        }
+        client.send(&ClientMessage::Push { batch, changes }).await;
+    }
+    let mut acks = Vec::new();
+    while acks.len() < 3 {
+        match client.recv().await {
+            Some(ServerMessage::Ack {
+                batch,
+                refused,
+                deferred,
+            }) => {
+                assert!(
+                    refused.is_empty() && deferred.is_empty(),
+                    "{refused:?} {deferred:?}"
+                );
+                acks.push(batch);
+            }
+            Some(ServerMessage::Changes { .. }) => continue,
+            other => panic!("expected acknowledgements, got {other:?}"),
+        }
+    }
+    assert_eq!(acks, [1, 2, 3]);
+    let server = Store::open(world.server.db_path()).unwrap();
+    assert_eq!(
+        server
+            .jobs_for_account(world.account)
+            .unwrap()
+            .into_iter()
+            .find(|j| j.id == world.job)
+            .unwrap()
+            .status,
+        JobStatus::Completed
+    );
+    assert_eq!(
+        server.payments_for_account(world.account).unwrap().len(),
+        payments_before + 1
+    );
+}

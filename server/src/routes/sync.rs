@@ -3,6 +3,11 @@
 //! connection's [`ServerSession`] and the engine's outputs are carried out: pushed batches
 //! through group commit, everything else by the store's shared [`ConnectionHost`] on the
 //! database thread. Every commit wakes every connection, which sends what is new in its scope.
+//!
+//! A connection keeps reading while its pushed batches are being committed (up to
+//! [`PUSHES_IN_FLIGHT`] of them), so that the next batch is prechecked while the writer commits;
+//! each is acknowledged, in order, once committed. Any other request waits for the device's
+//! earlier pushes to be committed first.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -21,7 +26,12 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::AppState;
 use crate::db::DbError;
+use crate::group_commit::Receipt;
 use crate::routes::websocket::{self, Socket, Upgrade};
+
+/// Most pushed batches of one connection on their way through group commit; beyond, the
+/// connection stops reading until the oldest is committed (the device's socket fills up).
+const PUSHES_IN_FLIGHT: usize = 4;
 
 /// The upgrade: authenticate, then hand the socket to the connection loop.
 pub(crate) async fn upgrade(
@@ -103,6 +113,8 @@ struct Connection {
     socket: Socket,
     user: UserId,
     role: Role,
+    /// Pushed batches being committed, oldest first, with the device's batch numbers.
+    pushes: VecDeque<(u64, Receipt)>,
 }
 
 async fn run(
@@ -128,10 +140,59 @@ async fn run(
         socket,
         user,
         role,
+        pushes: VecDeque::new(),
     };
     loop {
         tokio::select! {
-            frame = connection.socket.next() => {
+            // In this order: a commit's acknowledgements go out before what it wakes, and a
+            // device sending frames without pause cannot hold off shutdown, revocation or news.
+            biased;
+            outcomes = async { (&mut connection.pushes.front_mut().expect("guarded").1).await },
+                if !connection.pushes.is_empty() =>
+            {
+                let (batch, _) = connection.pushes.pop_front().expect("guarded");
+                let outcomes = outcomes?;
+                let outputs = connection.session(|s| s.stored(batch, outcomes));
+                if connection.drive(outputs).await? {
+                    return Ok(());
+                }
+            }
+            _ = stopping.changed() => {
+                // Batches already pushed are committed and acknowledged first.
+                let acks = connection.pushes_committed().await?;
+                if connection.drive(acks).await? {
+                    return Ok(());
+                }
+                connection.close_with(ErrorCode::ShuttingDown, "the server is restarting; your changes are safe, sync will resume").await;
+                return Ok(());
+            }
+            _ = revocation.tick() => {
+                let revoked = connection
+                    .state
+                    .db()
+                    .read(move |store| Ok(store.device_by_number(number)?.is_none_or(|d| d.revoked)))
+                    .await?;
+                if revoked {
+                    tracing::info!(device = number, "device revoked while connected: closing");
+                    connection.close_with(ErrorCode::Revoked, "this device was revoked: pair the tablet again").await;
+                    return Ok(());
+                }
+            }
+            changed = latest.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let seq = *latest.borrow_and_update();
+                if connection.role == Role::Technician {
+                    let outputs = connection.rescope().await?;
+                    if connection.drive(outputs).await? { return Ok(()) }
+                }
+                let outputs = connection.session(|s| s.notify(seq));
+                if connection.drive(outputs).await? {
+                    return Ok(());
+                }
+            }
+            frame = connection.socket.next(), if connection.pushes.len() < PUSHES_IN_FLIGHT => {
                 let bytes = match frame {
                     Some(Err(tungstenite::Error::Capacity(too_big))) => {
                         // The rest of the frame is still on the wire: the connection cannot
@@ -157,36 +218,6 @@ async fn run(
                     return Ok(());
                 }
             }
-            changed = latest.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
-                let seq = *latest.borrow_and_update();
-                if connection.role == Role::Technician {
-                    let outputs = connection.rescope().await?;
-                    if connection.drive(outputs).await? { return Ok(()) }
-                }
-                let outputs = connection.session(|s| s.notify(seq));
-                if connection.drive(outputs).await? {
-                    return Ok(());
-                }
-            }
-            _ = revocation.tick() => {
-                let revoked = connection
-                    .state
-                    .db()
-                    .read(move |store| Ok(store.device_by_number(number)?.is_none_or(|d| d.revoked)))
-                    .await?;
-                if revoked {
-                    tracing::info!(device = number, "device revoked while connected: closing");
-                    connection.close_with(ErrorCode::Revoked, "this device was revoked: pair the tablet again").await;
-                    return Ok(());
-                }
-            }
-            _ = stopping.changed() => {
-                connection.close_with(ErrorCode::ShuttingDown, "the server is restarting; your changes are safe, sync will resume").await;
-                return Ok(());
-            }
         }
     }
 }
@@ -194,6 +225,16 @@ async fn run(
 impl Connection {
     fn session<T>(&self, f: impl FnOnce(&mut ServerSession) -> T) -> T {
         f(&mut lock(&self.shared).0)
+    }
+
+    /// Waits until every batch pushed so far is committed; the acknowledgements to send.
+    async fn pushes_committed(&mut self) -> Result<Vec<ServerOutput>, DbError> {
+        let mut out = Vec::new();
+        while let Some((batch, receipt)) = self.pushes.pop_front() {
+            let outcomes = receipt.await?;
+            out.extend(self.session(|s| s.stored(batch, outcomes)));
+        }
+        Ok(out)
     }
 
     /// Tells the device why the connection ends, then closes it.
@@ -261,8 +302,16 @@ impl Connection {
                 }
                 ServerOutput::Store { batch, changes } => {
                     let device = lock(&self.shared).1.device.clone();
-                    let outcomes = self.state.commits().store(device, changes).await?;
-                    queue.extend(self.session(|s| s.stored(batch, outcomes)));
+                    let receipt = self.state.commits().submit(device, changes).await?;
+                    self.pushes.push_back((batch, receipt));
+                }
+                other if !self.pushes.is_empty() => {
+                    // The device may rely on what it pushed before (a photo's blob after its
+                    // document): those batches are committed and acknowledged first.
+                    queue.push_front(other);
+                    for ack in self.pushes_committed().await?.into_iter().rev() {
+                        queue.push_front(ack);
+                    }
                 }
                 other => {
                     let shared = Arc::clone(&self.shared);

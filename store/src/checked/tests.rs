@@ -455,3 +455,29 @@ fn a_large_batch_checked_on_every_core_stores_what_sequential_checks_would() {
         "{amounts:?}"
     );
 }
+
+#[test]
+fn a_change_that_depends_on_nothing_is_checked_against_the_stored_document_if_there_is_one() {
+    let mut server = server();
+    let job_doc = server.job.0;
+    // A change with no dependencies, as if it started a document. Alone it holds no record;
+    // merged into the stored job it only adds a key the schema does not read.
+    let mut other = automerge::AutoCommit::new();
+    let change = tamper(&mut other, &["unrelated"], 1);
+    assert!(change.deps().is_empty());
+
+    let stranger = DocId::new();
+    let reason = assert_refused(&mut server, stranger, change.raw_bytes(), Role::Office);
+    assert!(
+        matches!(reason, ValidationError::Required { field: "kind" }),
+        "{reason:?}"
+    );
+
+    let outcome = checked(&mut server.store, job_doc, change.raw_bytes(), Role::Office);
+    assert!(matches!(outcome, CheckedOutcome::Stored(_)), "{outcome:?}");
+    assert!(heads(&server.store, job_doc).contains(&change.hash()));
+    assert_eq!(
+        server.store.jobs_for_account(server.account).unwrap()[0].title,
+        "Annual boiler service"
+    );
+}
