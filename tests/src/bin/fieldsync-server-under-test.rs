@@ -4,6 +4,10 @@
 
 use std::io::Write as _;
 
+/// The allocator of `fieldsync-server`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     fieldsync_server::runtime()
         .expect("start the runtime")
