@@ -63,7 +63,7 @@ pub struct Db {
 }
 
 /// How often the write-ahead log is checkpointed.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Checkpoints the write-ahead log on its own connection and thread, so that the writer's
 /// commits (and their acknowledgements) never wait for one; stops when the database is closed.

@@ -44,7 +44,7 @@ impl SyncClient {
         // tungstenite zeroes its whole read buffer before each read: the default 128 KiB made
         // the benchmarks' hundreds of watchers measure memset rather than the server.
         let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-        match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
+        match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
             Ok((ws, _)) => Ok(SyncClient { ws }),
             Err(tungstenite::Error::Http(response)) => Err(Refused {
                 status: response.status().as_u16(),
