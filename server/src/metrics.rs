@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Upper bounds of the commit latency histogram, in seconds.
-const LATENCY_BUCKETS: [f64; 8] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+const LATENCY_BUCKETS: [f64; 10] = [
+    0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+];
 /// Upper bounds of the commit batch size histogram, in changes.
 const SIZE_BUCKETS: [f64; 7] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0];
 
@@ -66,7 +68,7 @@ pub struct Metrics {
     refused: AtomicU64,
     deferred: AtomicU64,
     commit_size: Histogram<7>,
-    commit_latency: Histogram<8>,
+    commit_latency: Histogram<10>,
 }
 
 impl Default for Metrics {

@@ -159,7 +159,7 @@ async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
 }
 
 /// Prints how many group commits between two readings of [`commit_histogram`] took longer
-/// than each bound from 1 ms up.
+/// than each bound from 0.25 ms up.
 fn print_slow_commits(phase: &str, before: &[(String, u64)], after: &[(String, u64)]) {
     let total = after.last().map_or(0, |b| b.1) - before.last().map_or(0, |b| b.1);
     print(&format!("{phase}_commits"), total, "commits");
@@ -167,10 +167,10 @@ fn print_slow_commits(phase: &str, before: &[(String, u64)], after: &[(String, u
         let Ok(seconds) = bound.parse::<f64>() else {
             continue;
         };
-        if (0.001..=0.05).contains(&seconds) {
+        if (0.00025..=0.05).contains(&seconds) {
             let ms = seconds * 1000.0;
             print(
-                &format!("{phase}_commits_over_{ms:.0}ms"),
+                &format!("{phase}_commits_over_{ms}ms"),
                 total - (now - was),
                 "commits",
             );
