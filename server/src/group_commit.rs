@@ -19,7 +19,8 @@ use crate::db::{Db, DbError};
 const MAX_BATCHES: usize = 256;
 
 /// Batches of up to this many changes are prechecked on the submitting task itself; larger ones
-/// on a blocking thread, so that a connection's worker thread stays free for others.
+/// on rayon's pool (one thread per core), so that a connection's worker thread stays free for
+/// others and the database's blocking threads for the database.
 const PRECHECK_INLINE: usize = 4;
 
 type Reply = Result<Vec<StoreOutcome>, String>;
@@ -27,7 +28,6 @@ type Reply = Result<Vec<StoreOutcome>, String>;
 /// A pushed batch, prechecked.
 struct Job {
     device: DeviceContext,
-    changes: Vec<DocData>,
     prechecked: Prechecked,
 }
 
@@ -62,7 +62,11 @@ pub struct GroupCommit {
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pending({} changes)", self.job.changes.len())
+        write!(
+            f,
+            "Pending({} changes)",
+            self.job.prechecked.changes().len()
+        )
     }
 }
 
@@ -99,25 +103,28 @@ impl GroupCommit {
         changes: Vec<DocData>,
     ) -> Result<Receipt, DbError> {
         let role = device.role;
-        let (changes, prechecked) = if changes.len() <= PRECHECK_INLINE {
-            let prechecked = Prechecked::new(&changes, role);
-            (changes, prechecked)
+        let prechecked = if changes.len() <= PRECHECK_INLINE {
+            Prechecked::new(changes, role)
         } else {
-            tokio::task::spawn_blocking(move || {
-                let prechecked = Prechecked::new(&changes, role);
-                (changes, prechecked)
-            })
-            .await
-            .map_err(|e| DbError::Commit(format!("checking the pushed changes failed: {e}")))?
+            let (done, prechecked) = oneshot::channel();
+            rayon::spawn(move || {
+                // A panic (automerge on hostile bytes) must not reach rayon, which would abort
+                // the process: the connection ends instead.
+                let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Prechecked::new(changes, role)
+                }));
+                if let Ok(checked) = checked {
+                    let _ = done.send(checked);
+                }
+            });
+            prechecked.await.map_err(|_| {
+                DbError::Commit("checking the pushed changes failed unexpectedly".into())
+            })?
         };
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending {
-                job: Job {
-                    device,
-                    changes,
-                    prechecked,
-                },
+                job: Job { device, prechecked },
                 reply,
             })
             .await
@@ -143,20 +150,18 @@ async fn run(
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) =
             batch.into_iter().map(|p| (p.job, p.reply)).unzip();
-        let size = jobs.iter().map(|job| job.changes.len()).sum::<usize>();
+        let size = jobs
+            .iter()
+            .map(|job| job.prechecked.changes().len())
+            .sum::<usize>();
         let started = std::time::Instant::now();
         let result = db
             .run(move |store| {
                 let tx = store.transaction()?;
                 let before = tx.latest_seq()?;
                 let mut outcomes = Vec::with_capacity(jobs.len());
-                for job in jobs {
-                    let Job {
-                        device,
-                        changes,
-                        prechecked,
-                    } = job;
-                    outcomes.push(store_checked(&tx, &device, &changes, prechecked)?);
+                for Job { device, prechecked } in jobs {
+                    outcomes.push(store_checked(&tx, &device, prechecked)?);
                 }
                 // What this commit stores, read once for every live session.
                 let stored = tx.logged_after(before)?;

@@ -82,14 +82,15 @@ fn malformed(text: String) -> CheckedOutcome {
     CheckedOutcome::Refused(ValidationError::Malformed(text))
 }
 
-/// The part of checking a pushed batch that needs no database, done beforehand on any thread:
-/// each change parsed, and each change that starts a document checked as the first change of a
-/// new document. Whether the document is in fact new is decided in the transaction; if it is
-/// not, the change is checked against the stored document as usual.
+/// A pushed batch with the part of its checks that needs no database done beforehand, on any
+/// thread: each change parsed, and each change that starts a document checked as the first
+/// change of a new document. Whether the document is in fact new is decided in the
+/// transaction; if it is not, the change is checked against the stored document as usual.
 #[derive(Debug)]
 pub struct Prechecked {
-    pub(crate) role: Role,
-    pub(crate) items: Vec<Early>,
+    role: Role,
+    changes: Vec<DocData>,
+    items: Vec<Early>,
 }
 
 /// What was learnt of one change before the transaction.
@@ -161,20 +162,16 @@ impl Early {
 
 impl Prechecked {
     /// Prechecks `changes` pushed by a device whose user has `role`, on the calling thread.
-    pub fn new(changes: &[DocData], role: Role) -> Prechecked {
+    pub fn new(changes: Vec<DocData>, role: Role) -> Prechecked {
         let items = changes
             .iter()
             .map(|c| Early::new(c.doc, &c.data, role))
             .collect();
-        Prechecked { role, items }
-    }
-
-    /// [`Prechecked::new`] on every core.
-    pub(crate) fn on_every_core(changes: &[(DocId, &[u8])], role: Role) -> Prechecked {
-        let items = parallel::map(changes.to_vec(), |(doc, bytes)| {
-            Early::new(doc, bytes, role)
-        });
-        Prechecked { role, items }
+        Prechecked {
+            role,
+            changes,
+            items,
+        }
     }
 
     /// The user's role the changes were checked for.
@@ -182,32 +179,35 @@ impl Prechecked {
         self.role
     }
 
-    /// How many changes were prechecked.
-    pub fn len(&self) -> usize {
-        self.items.len()
+    /// The changes, as pushed.
+    pub fn changes(&self) -> &[DocData] {
+        &self.changes
     }
 
-    /// Whether there were no changes.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+    /// The changes and what was learnt of each.
+    pub(crate) fn into_parts(self) -> (Role, Vec<DocData>, Vec<Early>) {
+        (self.role, self.changes, self.items)
     }
 }
 
-/// Checks and stores a batch of changes pushed by one device, prechecked in `early` (one item
-/// per change); one outcome per change.
+/// [`Prechecked::new`] on every core, for changes already in the transaction's hands.
+pub(crate) fn precheck_on_every_core(changes: &[(DocId, &[u8])], role: Role) -> Vec<Early> {
+    parallel::map(changes.to_vec(), |(doc, bytes)| {
+        Early::new(doc, bytes, role)
+    })
+}
+
+/// Checks and stores a batch of changes pushed by one device whose user has `role`, prechecked
+/// in `early` (one item per change, for that role); one outcome per change.
 pub(crate) fn apply_checked_batch(
     tx: &Transaction<'_>,
     cache: &RefCell<DocCache>,
     changes: &[(DocId, &[u8])],
-    early: Prechecked,
+    early: Vec<Early>,
+    role: Role,
     origin: Origin,
 ) -> Result<Vec<CheckedOutcome>> {
-    assert_eq!(
-        changes.len(),
-        early.items.len(),
-        "one prechecked item per change"
-    );
-    let role = early.role;
+    debug_assert_eq!(changes.len(), early.len(), "one prechecked item per change");
     let mut batch = Batch {
         tx,
         cache,
@@ -218,7 +218,7 @@ pub(crate) fn apply_checked_batch(
         admitted: HashMap::new(),
         repeats: Vec::new(),
     };
-    for (index, (&(doc, bytes), early)) in changes.iter().zip(early.items).enumerate() {
+    for (index, (&(doc, bytes), early)) in changes.iter().zip(early).enumerate() {
         if let Some(outcome) = batch.admit(index, doc, bytes, early)? {
             batch.outcomes[index] = Some(outcome);
         }
@@ -351,11 +351,13 @@ impl<'a> Batch<'_, 'a> {
         document: AutoCommit,
         result: std::result::Result<Record, CheckedOutcome>,
     ) -> Option<CheckedOutcome> {
+        // Admitted even if refused: a repeat of it in the batch gets the same outcome, and a
+        // change depending on it is deferred.
+        self.admitted.insert(hash, (doc, index));
         let record = match result {
             Ok(record) => record,
             Err(outcome) => return Some(outcome),
         };
-        self.admitted.insert(hash, (doc, index));
         self.groups.push(Group {
             doc,
             document,

@@ -301,8 +301,8 @@ impl ConnectionHost {
         tx: &crate::StoreTx<'_>,
         changes: &[DocData],
     ) -> Result<Vec<StoreOutcome>> {
-        let prechecked = Prechecked::new(changes, self.device.role);
-        store_checked(tx, &self.device, changes, prechecked)
+        let prechecked = Prechecked::new(changes.to_vec(), self.device.role);
+        store_checked(tx, &self.device, prechecked)
     }
 
     /// Answers a blob message. Uploads and downloads are by content hash; a chunk at the wrong
@@ -446,23 +446,24 @@ impl ConnectionHost {
 
 /// Validates and stores changes from `device` inside the caller's transaction: changes to
 /// documents outside what the device may write are refused, the rest go through the schema and
-/// role checks; refused changes are quarantined with their reason. `prechecked` is
-/// [`Prechecked::new`] of the same changes for the device's role (made before the transaction,
-/// on another thread, by the server).
+/// role checks; refused changes are quarantined with their reason. The changes come
+/// [`Prechecked`] for the device's role (the server does it before the transaction, on another
+/// thread); prechecked for another role, they are prechecked again.
 pub fn store_checked(
     tx: &crate::StoreTx<'_>,
     device: &DeviceContext,
-    changes: &[DocData],
     prechecked: Prechecked,
 ) -> Result<Vec<StoreOutcome>> {
-    let prechecked = if prechecked.role() == device.role && prechecked.len() == changes.len() {
-        prechecked
+    let (role, changes, items) = prechecked.into_parts();
+    let (changes, items) = if role == device.role {
+        (changes, items)
     } else {
-        Prechecked::new(changes, device.role)
+        let (_, changes, items) = Prechecked::new(changes, device.role).into_parts();
+        (changes, items)
     };
     let mut outcomes: Vec<Option<StoreOutcome>> = vec![None; changes.len()];
     if device.scope != Scope::All {
-        for ((slot, change), early) in outcomes.iter_mut().zip(changes).zip(&prechecked.items) {
+        for ((slot, change), early) in outcomes.iter_mut().zip(&changes).zip(&items) {
             let account = match tx.doc_account(change.doc)? {
                 Some(account) => Some(account),
                 None => early.account(),
@@ -478,19 +479,21 @@ pub fn store_checked(
     }
     let mut allowed = Vec::with_capacity(changes.len());
     let mut early = Vec::with_capacity(changes.len());
-    for ((change, item), outcome) in changes.iter().zip(prechecked.items).zip(&outcomes) {
+    for ((change, item), outcome) in changes.iter().zip(items).zip(&outcomes) {
         if outcome.is_none() {
             allowed.push((change.doc, &change.data[..]));
             early.push(item);
         }
     }
-    let early = Prechecked {
-        role: device.role,
-        items: early,
-    };
-    let mut checked =
-        crate::checked::apply_checked_batch(&tx.tx, tx.cache, &allowed, early, device.origin)?
-            .into_iter();
+    let mut checked = crate::checked::apply_checked_batch(
+        &tx.tx,
+        tx.cache,
+        &allowed,
+        early,
+        device.role,
+        device.origin,
+    )?
+    .into_iter();
     for (change, slot) in changes.iter().zip(outcomes.iter_mut()) {
         if slot.is_some() {
             continue;

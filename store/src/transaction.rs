@@ -69,9 +69,9 @@ impl StoreTx<'_> {
         origin: Origin,
     ) -> Result<CheckedOutcome> {
         let changes = [(doc, change)];
-        let early = checked::Prechecked::on_every_core(&changes, role);
+        let early = checked::precheck_on_every_core(&changes, role);
         let mut outcomes =
-            checked::apply_checked_batch(&self.tx, self.cache, &changes, early, origin)?;
+            checked::apply_checked_batch(&self.tx, self.cache, &changes, early, role, origin)?;
         Ok(outcomes.pop().unwrap_or(CheckedOutcome::Deferred))
     }
 
@@ -85,8 +85,8 @@ impl StoreTx<'_> {
         origin: Origin,
     ) -> Result<Vec<CheckedOutcome>> {
         let changes: Vec<(DocId, &[u8])> = changes.iter().map(|c| (c.doc, &c.data[..])).collect();
-        let early = checked::Prechecked::on_every_core(&changes, role);
-        checked::apply_checked_batch(&self.tx, self.cache, &changes, early, origin)
+        let early = checked::precheck_on_every_core(&changes, role);
+        checked::apply_checked_batch(&self.tx, self.cache, &changes, early, role, origin)
     }
 
     /// A document the local user just created or edited (`document` holds `change`): stores

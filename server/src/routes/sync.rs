@@ -6,8 +6,9 @@
 //!
 //! A connection keeps reading while its pushed batches are being committed (up to
 //! [`PUSHES_IN_FLIGHT`] of them), so that the next batch is prechecked while the writer commits;
-//! each is acknowledged, in order, once committed. Any other request waits for the device's
-//! earlier pushes to be committed first.
+//! each is acknowledged, in order, once committed. A request that needs the database (blobs,
+//! fallback sync, digests, catch-up from SQLite) waits for the device's earlier pushes to be
+//! committed first; answers from memory (pongs, live changes) do not.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -144,8 +145,10 @@ async fn run(
     };
     loop {
         tokio::select! {
-            // In this order: a commit's acknowledgements go out before what it wakes, and a
-            // device sending frames without pause cannot hold off shutdown, revocation or news.
+            // In this order: a commit's acknowledgements go out before what it wakes; a device
+            // sending frames without pause cannot hold off shutdown or revocation; and a busy
+            // server's stream of commits cannot hold off the device's frames (reading stops by
+            // itself while its pushes are being committed).
             biased;
             outcomes = async { (&mut connection.pushes.front_mut().expect("guarded").1).await },
                 if !connection.pushes.is_empty() =>
@@ -158,7 +161,8 @@ async fn run(
                 }
             }
             _ = stopping.changed() => {
-                // Batches already pushed are committed and acknowledged first.
+                // Batches already pushed are acknowledged once committed, before the close (as
+                // long as the process lives: what was not acknowledged is pushed again).
                 let acks = connection.pushes_committed().await?;
                 if connection.drive(acks).await? {
                     return Ok(());
@@ -175,20 +179,6 @@ async fn run(
                 if revoked {
                     tracing::info!(device = number, "device revoked while connected: closing");
                     connection.close_with(ErrorCode::Revoked, "this device was revoked: pair the tablet again").await;
-                    return Ok(());
-                }
-            }
-            changed = latest.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
-                let seq = *latest.borrow_and_update();
-                if connection.role == Role::Technician {
-                    let outputs = connection.rescope().await?;
-                    if connection.drive(outputs).await? { return Ok(()) }
-                }
-                let outputs = connection.session(|s| s.notify(seq));
-                if connection.drive(outputs).await? {
                     return Ok(());
                 }
             }
@@ -214,6 +204,20 @@ async fn run(
                     Ok(message) => connection.session(|s| s.receive(message)),
                     Err(e) => connection.session(|s| s.malformed(e.to_string())),
                 };
+                if connection.drive(outputs).await? {
+                    return Ok(());
+                }
+            }
+            changed = latest.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let seq = *latest.borrow_and_update();
+                if connection.role == Role::Technician {
+                    let outputs = connection.rescope().await?;
+                    if connection.drive(outputs).await? { return Ok(()) }
+                }
+                let outputs = connection.session(|s| s.notify(seq));
                 if connection.drive(outputs).await? {
                     return Ok(());
                 }

@@ -481,3 +481,36 @@ fn a_change_that_depends_on_nothing_is_checked_against_the_stored_document_if_th
         "Annual boiler service"
     );
 }
+
+#[test]
+fn a_refused_change_pushed_twice_in_a_batch_is_refused_both_times() {
+    let mut server = server();
+    let technician = writer(Role::Technician);
+    let record = payment(server.account, "12.00");
+    let doc = record.doc_id();
+    // Alone, `stray` holds no record and is refused as the start of a document; on top of the
+    // payment it would be harmless. Its repeat must get the same outcome as its first push.
+    let stray = tamper(&mut automerge::AutoCommit::new(), &["unrelated"], 1);
+    let (_, created) = technician.create(&record, now()).unwrap();
+    let batch: Vec<fieldsync_protocol::wire::DocData> =
+        [stray.raw_bytes(), created.raw_bytes(), stray.raw_bytes()]
+            .into_iter()
+            .map(|data| fieldsync_protocol::wire::DocData {
+                doc,
+                data: data.to_vec(),
+            })
+            .collect();
+    let tx = server.store.transaction().unwrap();
+    let outcomes = tx
+        .apply_checked_batch(&batch, Role::Technician, Origin(4))
+        .unwrap();
+    tx.commit().unwrap();
+    let required = CheckedOutcome::Refused(ValidationError::Required { field: "kind" });
+    assert_eq!(outcomes[0], required);
+    assert!(
+        matches!(outcomes[1], CheckedOutcome::Stored(_)),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[2], required);
+    assert_eq!(heads(&server.store, doc), vec![created.hash()]);
+}
