@@ -358,19 +358,13 @@ impl<'a> Batch<'_, 'a> {
             Ok(record) => record,
             Err(outcome) => return Some(outcome),
         };
-        self.groups.push(Group {
-            doc,
-            document,
-            before: Before::Created {
-                index,
-                hash,
-                bytes,
-                record,
-            },
-            changes: Vec::new(),
-        });
-        self.priors.push(None);
-        self.group_of.insert(doc, self.groups.len() - 1);
+        let created = Before::Created {
+            index,
+            hash,
+            bytes,
+            record,
+        };
+        self.push_group(doc, document, created, None);
         None
     }
 
@@ -390,6 +384,17 @@ impl<'a> Batch<'_, 'a> {
             (Some(_), Some(content)) => Before::Known(content),
             (Some(_), None) => Before::Unread,
         };
+        Ok(self.push_group(doc, document, before, prior))
+    }
+
+    /// A new group for `doc`, whose stored row is `prior`; returns its position.
+    fn push_group(
+        &mut self,
+        doc: DocId,
+        document: AutoCommit,
+        before: Before<'a>,
+        prior: Option<DocRow>,
+    ) -> usize {
         self.groups.push(Group {
             doc,
             document,
@@ -398,7 +403,7 @@ impl<'a> Batch<'_, 'a> {
         });
         self.priors.push(prior);
         self.group_of.insert(doc, self.groups.len() - 1);
-        Ok(self.groups.len() - 1)
+        self.groups.len() - 1
     }
 }
 

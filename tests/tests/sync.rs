@@ -121,6 +121,23 @@ fn job_of(tablet: &Tablet, job: JobId) -> fieldsync_protocol::JobDoc {
     }
 }
 
+/// Tess's device, connected and caught up, and a writer making changes as Tess would.
+async fn tess_connected(world: &World) -> (SyncClient, Writer) {
+    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
+        .await
+        .unwrap();
+    client.hello().await;
+    let tech = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: world.tess.user,
+            name: "tess".into(),
+        },
+        role: Role::Technician,
+    };
+    (client, tech)
+}
+
 #[tokio::test]
 async fn two_tablets_edit_the_same_job_offline_and_converge_through_the_server() {
     let world = world().await;
@@ -299,18 +316,7 @@ async fn a_malformed_frame_gets_an_error_and_the_connection_carries_on() {
 #[tokio::test]
 async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_ones_land() {
     let world = world().await;
-    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
-        .await
-        .unwrap();
-    client.hello().await;
-    let tech = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: world.tess.user,
-            name: "tess".into(),
-        },
-        role: Role::Technician,
-    };
+    let (mut client, tech) = tess_connected(&world).await;
     // A payment whose amount was made negative behind the app's back.
     let mut form = fieldsync_app::PaymentForm::new(world.account, None);
     form.amount = "10".into();
@@ -613,18 +619,7 @@ async fn a_device_revoked_while_connected_is_told_and_disconnected() {
 async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_the_one_it_builds_on()
 {
     let world = world().await;
-    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
-        .await
-        .unwrap();
-    client.hello().await;
-    let tech = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: world.tess.user,
-            name: "tess".into(),
-        },
-        role: Role::Technician,
-    };
+    let (mut client, tech) = tess_connected(&world).await;
     let (mut job, payments_before) = {
         let server = Store::open(world.server.db_path()).unwrap();
         let job = server.load(world.job.into()).unwrap().unwrap();

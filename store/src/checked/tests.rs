@@ -11,6 +11,23 @@ fn checked(store: &mut Store, doc: DocId, change: &[u8], role: Role) -> CheckedO
     outcome
 }
 
+/// Changes to `doc` pushed by a technician's device in one batch, checked and committed.
+fn technician_batch(store: &mut Store, doc: DocId, changes: &[&[u8]]) -> Vec<CheckedOutcome> {
+    let batch: Vec<fieldsync_protocol::wire::DocData> = changes
+        .iter()
+        .map(|data| fieldsync_protocol::wire::DocData {
+            doc,
+            data: data.to_vec(),
+        })
+        .collect();
+    let tx = store.transaction().unwrap();
+    let outcomes = tx
+        .apply_checked_batch(&batch, Role::Technician, Origin(4))
+        .unwrap();
+    tx.commit().unwrap();
+    outcomes
+}
+
 fn assert_refused(server: &mut Server, doc: DocId, change: &[u8], role: Role) -> ValidationError {
     let before = (
         server.store.latest_seq().unwrap(),
@@ -370,18 +387,11 @@ fn a_refused_last_change_does_not_spoil_earlier_ones_of_its_document() {
         j.record.status = JobStatus::EnRoute;
     });
     let forbidden = tamper(&mut job.clone(), &["record", "title"], "Renamed");
-    let batch: Vec<fieldsync_protocol::wire::DocData> = [first.raw_bytes(), forbidden.raw_bytes()]
-        .into_iter()
-        .map(|data| fieldsync_protocol::wire::DocData {
-            doc: job_doc,
-            data: data.to_vec(),
-        })
-        .collect();
-    let tx = server.store.transaction().unwrap();
-    let outcomes = tx
-        .apply_checked_batch(&batch, Role::Technician, Origin(4))
-        .unwrap();
-    tx.commit().unwrap();
+    let outcomes = technician_batch(
+        &mut server.store,
+        job_doc,
+        &[first.raw_bytes(), forbidden.raw_bytes()],
+    );
     assert!(matches!(outcomes[0], CheckedOutcome::Stored(_)));
     assert!(matches!(outcomes[1], CheckedOutcome::Refused(_)));
     assert_eq!(heads(&server.store, job_doc), job.get_heads());
@@ -492,19 +502,11 @@ fn a_refused_change_pushed_twice_in_a_batch_is_refused_both_times() {
     // payment it would be harmless. Its repeat must get the same outcome as its first push.
     let stray = tamper(&mut automerge::AutoCommit::new(), &["unrelated"], 1);
     let (_, created) = technician.create(&record, now()).unwrap();
-    let batch: Vec<fieldsync_protocol::wire::DocData> =
-        [stray.raw_bytes(), created.raw_bytes(), stray.raw_bytes()]
-            .into_iter()
-            .map(|data| fieldsync_protocol::wire::DocData {
-                doc,
-                data: data.to_vec(),
-            })
-            .collect();
-    let tx = server.store.transaction().unwrap();
-    let outcomes = tx
-        .apply_checked_batch(&batch, Role::Technician, Origin(4))
-        .unwrap();
-    tx.commit().unwrap();
+    let outcomes = technician_batch(
+        &mut server.store,
+        doc,
+        &[stray.raw_bytes(), created.raw_bytes(), stray.raw_bytes()],
+    );
     let required = CheckedOutcome::Refused(ValidationError::Required { field: "kind" });
     assert_eq!(outcomes[0], required);
     assert!(
