@@ -106,10 +106,9 @@ pub(crate) enum Early {
     /// A change with no dependencies, checked as the first change of a new document.
     Starts {
         hash: ChangeHash,
-        /// The new document holding the change.
-        document: AutoCommit,
-        /// The new document's content, or why the change is refused or deferred.
-        result: std::result::Result<Record, CheckedOutcome>,
+        /// The new document holding the change, and its content; or why the change is refused
+        /// or deferred (the document is not kept).
+        result: std::result::Result<(AutoCommit, Record), CheckedOutcome>,
         /// The account the new document's content names, when it can be read.
         account: Option<AccountId>,
     },
@@ -138,14 +137,18 @@ impl Early {
         }
         let hash = change.hash();
         let mut document = AutoCommit::new();
-        let result = check_one(doc, role, &mut document, None, change);
-        let account = match &result {
-            Ok(record) => Some(record.account()),
-            Err(_) => Record::read(&document).ok().map(|r| r.account()),
+        let (result, account) = match check_one(doc, role, &mut document, None, change) {
+            Ok(record) => {
+                let account = Some(record.account());
+                (Ok((document, record)), account)
+            }
+            Err(outcome) => (
+                Err(outcome),
+                Record::read(&document).ok().map(|r| r.account()),
+            ),
         };
         Early::Starts {
             hash,
-            document,
             result,
             account,
         }
@@ -293,20 +296,18 @@ impl<'a> Batch<'_, 'a> {
         let change = match early {
             Early::Malformed(_) => unreachable!("decided above"),
             Early::Parsed(change) => change,
-            Early::Starts {
-                document, result, ..
-            } => {
+            Early::Starts { result, .. } => {
                 let prior = if self.group_of.contains_key(&doc) {
                     None
                 } else {
                     match documents::row(self.tx, doc)? {
                         // The document is new: the precheck stands.
-                        None => return Ok(self.starts(index, doc, hash, bytes, document, result)),
+                        None => return Ok(self.starts(index, doc, hash, bytes, result)),
                         prior => Some(prior),
                     }
                 };
                 // The document exists: the change is checked against it.
-                drop(document);
+                drop(result);
                 self.group_with(doc, prior)?;
                 match Change::try_from(bytes) {
                     Ok(change) => change,
@@ -348,14 +349,13 @@ impl<'a> Batch<'_, 'a> {
         doc: DocId,
         hash: ChangeHash,
         bytes: &'a [u8],
-        document: AutoCommit,
-        result: std::result::Result<Record, CheckedOutcome>,
+        result: std::result::Result<(AutoCommit, Record), CheckedOutcome>,
     ) -> Option<CheckedOutcome> {
         // Admitted even if refused: a repeat of it in the batch gets the same outcome, and a
         // change depending on it is deferred.
         self.admitted.insert(hash, (doc, index));
-        let record = match result {
-            Ok(record) => record,
+        let (document, record) = match result {
+            Ok(created) => created,
             Err(outcome) => return Some(outcome),
         };
         let created = Before::Created {

@@ -327,4 +327,48 @@ mod tests {
         );
         assert_eq!(client.unacknowledged(), 1);
     }
+
+    #[test]
+    fn a_push_holds_at_most_max_push_changes_and_a_larger_one_is_refused_whole() {
+        use crate::wire::MAX_PUSH_CHANGES;
+        let mut client = ClientSession::new(ClientConfig::default());
+        let items: Vec<OutboxItem> = (0..MAX_PUSH_CHANGES + 10).map(|n| item(n as u8)).collect();
+        let out = client.connect(0, None, items);
+        let pushes: Vec<usize> = out
+            .iter()
+            .filter_map(|o| match o {
+                ClientOutput::Send(ClientMessage::Push { changes, .. }) => Some(changes.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pushes, vec![MAX_PUSH_CHANGES, 10]);
+
+        let mut server = ServerSession::new(7, 0);
+        server.receive(ClientMessage::Hello {
+            version: crate::wire::PROTOCOL_VERSION,
+            cursor: None,
+        });
+        let change = DocData {
+            doc: DocId::new(),
+            data: vec![1],
+        };
+        let out = server.receive(ClientMessage::Push {
+            batch: 3,
+            changes: vec![change.clone(); MAX_PUSH_CHANGES + 1],
+        });
+        assert!(
+            matches!(
+                &out[..],
+                [ServerOutput::Send(ServerMessage::Error { code: ErrorCode::Malformed, message })]
+                    if message.contains("at most 4096")
+            ),
+            "{out:?}"
+        );
+        // The connection carries on.
+        let out = server.receive(ClientMessage::Push {
+            batch: 4,
+            changes: vec![change],
+        });
+        assert!(matches!(&out[..], [ServerOutput::Store { batch: 4, .. }]));
+    }
 }

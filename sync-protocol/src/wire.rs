@@ -15,6 +15,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// Largest frame either side accepts.
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// Most changes in one `Push`. The server refuses a larger push whole (it checks each change
+/// of a push before storing any, and what it holds meanwhile grows with their number); the
+/// client never sends one.
+pub const MAX_PUSH_CHANGES: usize = 4096;
 /// First byte of every frame of this encoding.
 const FORMAT_TAG: u8 = 0xF5;
 

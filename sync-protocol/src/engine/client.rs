@@ -6,7 +6,8 @@ use automerge::AutoCommit;
 
 use super::Fallback;
 use crate::wire::{
-    ClientMessage, Cursor, DocData, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode,
+    ClientMessage, Cursor, DocData, ErrorCode, MAX_PUSH_CHANGES, PROTOCOL_VERSION, ServerMessage,
+    SyncMode,
 };
 use crate::{DocId, DocumentError};
 
@@ -15,7 +16,7 @@ use crate::{DocId, DocumentError};
 pub struct ClientConfig {
     /// A push not acknowledged after this long is sent again; a pull not answered, too.
     pub retry_after_ms: u64,
-    /// Most change bytes in one push.
+    /// Most change bytes in one push (and never more than [`MAX_PUSH_CHANGES`] changes).
     pub max_batch_bytes: usize,
 }
 
@@ -224,7 +225,9 @@ impl ClientSession {
             let mut items = Vec::new();
             let mut bytes = 0;
             while let Some(item) = self.unsent.front() {
-                if !items.is_empty() && bytes + item.bytes.len() > self.config.max_batch_bytes {
+                let full = bytes + item.bytes.len() > self.config.max_batch_bytes
+                    || items.len() == MAX_PUSH_CHANGES;
+                if !items.is_empty() && full {
                     break;
                 }
                 bytes += item.bytes.len();

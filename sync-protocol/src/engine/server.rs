@@ -4,8 +4,8 @@ use automerge::AutoCommit;
 
 use super::Fallback;
 use crate::wire::{
-    ClientMessage, DocData, ErrorCode, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Refusal,
-    ServerMessage, SyncMode,
+    ClientMessage, DocData, ErrorCode, MAX_PUSH_CHANGES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+    Refusal, ServerMessage, SyncMode,
 };
 use crate::{DocId, DocumentError};
 
@@ -199,6 +199,14 @@ impl ServerSession {
                 ErrorCode::HandshakeExpected,
                 "Hello was already received on this connection".into(),
             ),
+            (Phase::Live, ClientMessage::Push { batch, changes })
+                if changes.len() > MAX_PUSH_CHANGES =>
+            {
+                self.malformed(format!(
+                    "push {batch} holds {} changes: a push may hold at most {MAX_PUSH_CHANGES}",
+                    changes.len()
+                ))
+            }
             (Phase::Live, ClientMessage::Push { batch, changes }) => {
                 vec![ServerOutput::Store { batch, changes }]
             }
