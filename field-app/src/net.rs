@@ -200,9 +200,12 @@ async fn connect_identified(
         .parse()
         .map_err(|_| NetError::BadUrl("the device token cannot be sent in a header".into()))?;
     request.headers_mut().insert("Authorization", bearer);
+    // tungstenite zeroes its whole read buffer before each read: the default 128 KiB would be
+    // cleared for every small live message, on a tablet's battery.
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
-        .max_frame_size(Some(MAX_FRAME));
+        .max_frame_size(Some(MAX_FRAME))
+        .read_buffer_size(16 * 1024);
     let unreachable = |reason: String| NetError::Unreachable {
         url: pairing.server_url.clone(),
         reason,
