@@ -256,21 +256,56 @@ pub(crate) fn compact(tx: &Transaction<'_>, doc: DocId) -> Result<()> {
     Ok(())
 }
 
-/// Drops a document, its change rows, projections and refused outbox entries; refuses (returns
-/// `false`) while it has changes waiting in the outbox.
+/// Drops a document, its change rows, projections and refused outbox entries. While it has
+/// changes waiting in the outbox it is kept and noted to be dropped later (see
+/// [`evict_waiting`]), and `false` is returned.
 pub(crate) fn evict(tx: &Transaction<'_>, doc: DocId) -> Result<bool> {
     if crate::outbox::has_pending(tx, doc)? {
+        tx.prepare_cached("INSERT OR IGNORE INTO evict_later (doc) VALUES (?1)")?
+            .execute([doc.as_bytes()])?;
         return Ok(false);
     }
     for sql in [
         "DELETE FROM outbox WHERE doc = ?1",
         "DELETE FROM changes WHERE doc = ?1",
         "DELETE FROM documents WHERE id = ?1",
+        "DELETE FROM evict_later WHERE doc = ?1",
     ] {
         tx.prepare_cached(sql)?.execute([doc.as_bytes()])?;
     }
     projection::delete(tx, doc)?;
     Ok(true)
+}
+
+/// Drops the documents noted by [`evict`] whose outbox changes have all been acknowledged or
+/// refused since; returns them.
+pub(crate) fn evict_waiting(tx: &Transaction<'_>) -> Result<Vec<DocId>> {
+    let ready: Vec<DocId> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT doc FROM evict_later e WHERE NOT EXISTS
+               (SELECT 1 FROM outbox o WHERE o.doc = e.doc AND o.status = 'pending')",
+        )?;
+        let rows = stmt.query_map([], |row| codec::id(row, 0, DocId::from_slice))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for &doc in &ready {
+        evict(tx, doc)?;
+    }
+    Ok(ready)
+}
+
+/// The server sent `docs` again: they are in scope, and no longer to be dropped.
+pub(crate) fn keep(tx: &Transaction<'_>, docs: impl IntoIterator<Item = DocId>) -> Result<()> {
+    let waiting: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM evict_later)")?
+        .query_row([], |row| row.get(0))?;
+    if waiting {
+        let mut delete = tx.prepare_cached("DELETE FROM evict_later WHERE doc = ?1")?;
+        for doc in docs {
+            delete.execute([doc.as_bytes()])?;
+        }
+    }
+    Ok(())
 }
 
 /// The seq of a change the store holds for `doc`; `Err(other doc)` if the change is stored

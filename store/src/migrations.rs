@@ -11,6 +11,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0002_blobs.sql")),
         M::up(include_str!("../../migrations/0003_people.sql")),
         M::up(include_str!("../../migrations/0004_tablet.sql")),
+        M::up(include_str!("../../migrations/0005_evict_later.sql")),
     ])
 }
 

@@ -157,7 +157,7 @@ mod tests {
     use crate::{Store, StoreTx};
 
     #[test]
-    fn outbox_holds_local_changes_until_acknowledged_and_blocks_eviction() {
+    fn outbox_holds_local_changes_until_acknowledged_or_refused() {
         let technician = writer(Role::Technician);
         let office = writer(Role::Office);
         let mut store = Store::open_in_memory().unwrap();
@@ -183,7 +183,6 @@ mod tests {
         tx.record_local(doc, &mut document, &second, true).unwrap();
         // Compaction must not lose the bytes of pending changes.
         tx.compact(doc).unwrap();
-        assert!(!tx.evict(doc).unwrap(), "pending changes keep the document");
         tx.commit().unwrap();
 
         let items = store.outbox().unwrap();
@@ -221,5 +220,68 @@ mod tests {
             store.heads_digest(&crate::Scope::All).unwrap(),
             *blake3::Hasher::new().finalize().as_bytes()
         );
+    }
+
+    /// A tablet store holding one account document with one change waiting in the outbox.
+    fn pending_account() -> (
+        Store,
+        fieldsync_protocol::DocId,
+        automerge::AutoCommit,
+        [u8; 32],
+    ) {
+        let mut store = Store::open_in_memory().unwrap();
+        let record = account("Acme");
+        let doc = record.doc_id();
+        let (mut document, change) = writer(Role::Office).create(&record, now()).unwrap();
+        let tx = store.transaction().unwrap();
+        tx.record_local(doc, &mut document, &change, true).unwrap();
+        tx.commit().unwrap();
+        (store, doc, document, change.hash().0)
+    }
+
+    #[test]
+    fn a_document_leaving_the_scope_with_changes_to_send_is_dropped_once_they_are_answered() {
+        for refused in [false, true] {
+            let (mut store, doc, _, hash) = pending_account();
+            let tx = store.transaction().unwrap();
+            assert!(!tx.evict(doc).unwrap(), "pending changes keep the document");
+            tx.commit().unwrap();
+            assert!(store.load(doc).unwrap().is_some());
+            assert_eq!(store.outbox().unwrap().len(), 1);
+
+            let tx = store.transaction().unwrap();
+            if refused {
+                tx.outbox_refused(hash, "account not in your scope")
+                    .unwrap();
+            } else {
+                tx.outbox_acked(&[hash]).unwrap();
+            }
+            tx.commit().unwrap();
+            assert!(store.load(doc).unwrap().is_none(), "refused: {refused}");
+            assert!(store.accounts().unwrap().is_empty());
+            assert!(store.outbox_entries().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_document_the_server_sends_again_before_its_changes_are_answered_stays() {
+        let (mut store, doc, mut document, hash) = pending_account();
+        let tx = store.transaction().unwrap();
+        assert!(!tx.evict(doc).unwrap());
+        tx.commit().unwrap();
+        // Back in scope: the server sends the document again (here, someone else's edit).
+        let edit = edit(&mut document, &writer(Role::Office), |r| {
+            let Record::Account(a) = r else {
+                unreachable!()
+            };
+            a.record.name = "Acme Heating".into();
+        });
+        let tx = store.transaction().unwrap();
+        tx.apply(doc, edit.raw_bytes(), crate::Origin::REMOTE)
+            .unwrap();
+        tx.outbox_acked(&[hash]).unwrap();
+        tx.commit().unwrap();
+        assert!(store.load(doc).unwrap().is_some());
+        assert_eq!(store.accounts().unwrap()[0].name, "Acme Heating");
     }
 }

@@ -48,12 +48,14 @@ impl StoreTx<'_> {
     /// still stored, but has no projections. Unparseable data is refused whole
     /// ([`crate::StoreError::InvalidData`]).
     pub fn apply(&self, doc: DocId, data: &[u8], origin: Origin) -> Result<Applied> {
+        documents::keep(&self.tx, [doc])?;
         ingest::apply(&self.tx, self.cache, doc, data, origin)
     }
 
     /// [`StoreTx::apply`] for many documents (a page of catch-up, an initial download),
     /// prepared on every core: one result per item, as if applied in order.
     pub fn apply_batch(&self, docs: &[DocData], origin: Origin) -> Result<Vec<Applied>> {
+        documents::keep(&self.tx, docs.iter().map(|d| d.doc))?;
         ingest::apply_batch(&self.tx, self.cache, docs, origin)
     }
 
@@ -170,22 +172,34 @@ impl StoreTx<'_> {
         meta::set_cursor(&self.tx, cursor)
     }
 
-    /// The server acknowledged these changes: removes them from the outbox.
+    /// The server acknowledged these changes: removes them from the outbox. Documents that
+    /// left the scope while these changes waited are dropped now.
     pub fn outbox_acked(&self, hashes: &[[u8; 32]]) -> Result<()> {
-        outbox::acked(&self.tx, hashes)
+        outbox::acked(&self.tx, hashes)?;
+        self.evict_waiting()
     }
 
     /// The server refused a change: keeps it in the outbox as refused, with the reason.
+    /// Documents that left the scope while it waited are dropped now (with it).
     pub fn outbox_refused(&self, hash: [u8; 32], reason: &str) -> Result<()> {
-        outbox::refused(&self.tx, hash, reason)
+        outbox::refused(&self.tx, hash, reason)?;
+        self.evict_waiting()
     }
 
     /// Drops a document, its change-log rows and projections (a tablet, when the document
-    /// leaves its scope). Returns `false`, dropping nothing, while the document has changes
-    /// waiting in the outbox.
+    /// leaves its scope). While the document has changes waiting in the outbox, it drops
+    /// nothing and returns `false`: the document is then dropped once they are acknowledged or
+    /// refused, unless the server sends it again first (it is back in scope).
     pub fn evict(&self, doc: DocId) -> Result<bool> {
         self.cache.borrow_mut().remove(doc);
         documents::evict(&self.tx, doc)
+    }
+
+    fn evict_waiting(&self) -> Result<()> {
+        for doc in documents::evict_waiting(&self.tx)? {
+            self.cache.borrow_mut().remove(doc);
+        }
+        Ok(())
     }
 
     /// Re-saves a document as its snapshot; its change rows keep seq, hash and origin but drop
