@@ -142,6 +142,9 @@ pub struct DeviceContext {
     /// Accounts that left the scope during this connection: the device's unsent changes to
     /// them are still accepted.
     pub grace: std::collections::BTreeSet<fieldsync_protocol::AccountId>,
+    /// The device's user, when known: a technician's changes made offline to an account that
+    /// left their scope since are still accepted, if made before the assignment ended.
+    pub user: Option<fieldsync_protocol::UserId>,
 }
 
 impl DeviceContext {
@@ -152,6 +155,27 @@ impl DeviceContext {
             role,
             scope,
             grace: Default::default(),
+            user: None,
+        }
+    }
+
+    /// The same device, used by `user`.
+    pub fn with_user(mut self, user: fieldsync_protocol::UserId) -> DeviceContext {
+        self.user = Some(user);
+        self
+    }
+
+    /// Whether a change the device made at `time` (ms) to `account`, outside its scope now, was
+    /// made while the account was in the user's scope (before their assignment ended).
+    fn wrote_while_assigned(
+        &self,
+        tx: &crate::StoreTx<'_>,
+        account: fieldsync_protocol::AccountId,
+        time: Option<i64>,
+    ) -> Result<bool> {
+        match (self.user, time) {
+            (Some(user), Some(time)) => crate::queries::assigned_at(tx.conn(), user, account, time),
+            _ => Ok(false),
         }
     }
 
@@ -470,6 +494,7 @@ pub fn store_checked(
             };
             if let Some(account) = account
                 && !device.may_write(account)
+                && !device.wrote_while_assigned(tx, account, early.time())?
             {
                 let why = format!("account {account} is not among the jobs assigned to you");
                 tx.quarantine(device.origin.0, change.doc, &change.data, &why)?;

@@ -12,6 +12,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0003_people.sql")),
         M::up(include_str!("../../migrations/0004_tablet.sql")),
         M::up(include_str!("../../migrations/0005_evict_later.sql")),
+        M::up(include_str!("../../migrations/0006_assignments_ended.sql")),
     ])
 }
 

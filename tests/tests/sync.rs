@@ -121,21 +121,48 @@ fn job_of(tablet: &Tablet, job: JobId) -> fieldsync_protocol::JobDoc {
     }
 }
 
-/// Tess's device, connected and caught up, and a writer making changes as Tess would.
-async fn tess_connected(world: &World) -> (SyncClient, Writer) {
-    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
-        .await
-        .unwrap();
-    client.hello().await;
-    let tech = Writer {
+/// A writer making changes as Tess's tablet would.
+fn tess_writer(world: &World) -> Writer {
+    Writer {
         actor: ActorId::random(),
         author: Author {
             user: world.tess.user,
             name: "tess".into(),
         },
         role: Role::Technician,
+    }
+}
+
+/// Tess's device, connected and caught up, and a writer making changes as Tess would.
+async fn tess_connected(world: &World) -> (SyncClient, Writer) {
+    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
+        .await
+        .unwrap();
+    client.hello().await;
+    (client, tess_writer(world))
+}
+
+/// A payment Tess records on the shared job at `at`, as a change to push.
+fn tess_payment(world: &World, tech: &Writer, amount: &str, at: Timestamp) -> DocData {
+    let payment = fieldsync_protocol::Payment {
+        id: fieldsync_protocol::PaymentId::new(),
+        account: world.account,
+        job: Some(world.job),
+        invoice: None,
+        amount: amount.parse().unwrap(),
+        method: PaymentMethod::Card,
+        reference: "on site".into(),
+        received_at: at,
+        recorded_by: world.tess.user,
+        recorded_by_name: "tess".into(),
     };
-    (client, tech)
+    let (_, mut change) = tech
+        .create(&Record::new_payment(payment.clone()), at)
+        .unwrap();
+    DocData {
+        doc: payment.id.into(),
+        data: change.bytes().to_vec(),
+    }
 }
 
 #[tokio::test]
@@ -646,25 +673,7 @@ async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_th
             data: change.bytes().to_vec(),
         }];
         if batch == 2 {
-            let payment = fieldsync_protocol::Payment {
-                id: fieldsync_protocol::PaymentId::new(),
-                account: world.account,
-                job: Some(world.job),
-                invoice: None,
-                amount: "45.50".parse().unwrap(),
-                method: PaymentMethod::Card,
-                reference: "on site".into(),
-                received_at: now(),
-                recorded_by: world.tess.user,
-                recorded_by_name: "tess".into(),
-            };
-            let (_, mut created) = tech
-                .create(&Record::new_payment(payment.clone()), now())
-                .unwrap();
-            changes.push(DocData {
-                doc: payment.id.into(),
-                data: created.bytes().to_vec(),
-            });
+            changes.push(tess_payment(&world, &tech, "45.50", now()));
         }
         client.send(&ClientMessage::Push { batch, changes }).await;
     }
@@ -701,5 +710,63 @@ async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_th
     assert_eq!(
         server.payments_for_account(world.account).unwrap().len(),
         payments_before + 1
+    );
+}
+
+#[tokio::test]
+async fn changes_made_offline_before_the_job_was_unassigned_are_accepted_and_later_ones_refused() {
+    let world = world().await;
+    let tess_user = world.tess.user;
+    let tech = tess_writer(&world);
+    // Recorded offline while the job was Tess's; then the office takes her off the job (the
+    // account leaves her scope); a payment dated after that cannot have been made on the job.
+    let before = tess_payment(&world, &tech, "80.00", now());
+    let mut office = SyncClient::connect(world.server.addr(), Some(&world.dana.token))
+        .await
+        .unwrap();
+    office.hello().await;
+    office_edit(
+        &world,
+        &mut office,
+        world.job,
+        |j| {
+            j.record.technicians.remove(&tess_user);
+        },
+        1,
+    )
+    .await;
+    let later = Timestamp(chrono::Utc::now() + chrono::Duration::hours(1));
+    let after = tess_payment(&world, &tech, "80.00", later);
+
+    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
+        .await
+        .unwrap();
+    client.hello().await;
+    let stored_doc = before.doc;
+    for (batch, change) in [(1, before), (2, after)] {
+        client
+            .send(&ClientMessage::Push {
+                batch,
+                changes: vec![change],
+            })
+            .await;
+    }
+    let (refused, _) = client.ack(1).await;
+    assert!(refused.is_empty(), "{refused:?}");
+    let (refused, _) = client.ack(2).await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]
+            .reason
+            .contains("not among the jobs assigned to you"),
+        "{refused:?}"
+    );
+    let server = Store::open(world.server.db_path()).unwrap();
+    assert!(server.record(stored_doc).unwrap().is_some());
+    assert!(
+        !server
+            .technician_accounts(tess_user)
+            .unwrap()
+            .contains(&world.account)
     );
 }

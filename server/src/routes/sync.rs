@@ -130,7 +130,8 @@ async fn run(
         .await?;
     let mut latest = state.latest();
     let session = ServerSession::new(state.epoch(), *latest.borrow_and_update());
-    let host = ConnectionHost::new(DeviceContext::new(Origin(device.number), role, scope));
+    let context = DeviceContext::new(Origin(device.number), role, scope).with_user(user);
+    let host = ConnectionHost::new(context);
     let mut stopping = state.stopping();
     let every = state.revocation_check();
     let mut revocation = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
