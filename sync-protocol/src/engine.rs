@@ -58,6 +58,33 @@ mod tests {
         }
     }
 
+    /// The device's `Hello` at this build's protocol version.
+    fn hello(cursor: Option<Cursor>) -> ClientMessage {
+        ClientMessage::Hello {
+            version: crate::wire::PROTOCOL_VERSION,
+            cursor,
+        }
+    }
+
+    /// The server's `Welcome` to a catching-up device of database 7.
+    fn welcome() -> ServerMessage {
+        ServerMessage::Welcome {
+            version: 1,
+            epoch: 7,
+            mode: SyncMode::CatchUp,
+        }
+    }
+
+    /// A complete `Changes` from `from` to `to`, with no documents.
+    fn no_changes(from: u64, to: u64) -> ServerMessage {
+        ServerMessage::Changes {
+            from,
+            to,
+            docs: Vec::new(),
+            complete: true,
+        }
+    }
+
     fn sends<T: Clone>(
         out: &[T],
         pick: impl Fn(&T) -> Option<ServerMessage>,
@@ -68,10 +95,7 @@ mod tests {
     #[test]
     fn server_acknowledges_only_after_the_host_reports_the_batch_stored() {
         let mut server = ServerSession::new(7, 0);
-        server.receive(ClientMessage::Hello {
-            version: crate::wire::PROTOCOL_VERSION,
-            cursor: None,
-        });
+        server.receive(hello(None));
         let changes = vec![DocData {
             doc: DocId::new(),
             data: vec![1],
@@ -110,10 +134,7 @@ mod tests {
     #[test]
     fn nothing_is_sent_for_commits_that_hold_nothing_for_the_device_and_no_gap_follows() {
         let mut server = ServerSession::new(7, 10);
-        let out = server.receive(ClientMessage::Hello {
-            version: crate::wire::PROTOCOL_VERSION,
-            cursor: Some(Cursor { epoch: 7, seq: 10 }),
-        });
+        let out = server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
         assert_eq!(
             changes_sent(&out),
             vec![(10, 10, 0, true)],
@@ -149,23 +170,8 @@ mod tests {
         );
         let mut client = ClientSession::new(ClientConfig::default());
         client.connect(0, Some(Cursor { epoch: 7, seq: 10 }), Vec::new());
-        client.receive(
-            0,
-            ServerMessage::Welcome {
-                version: 1,
-                epoch: 7,
-                mode: SyncMode::CatchUp,
-            },
-        );
-        let out = client.receive(
-            0,
-            ServerMessage::Changes {
-                from: 10,
-                to: 13,
-                docs: Vec::new(),
-                complete: true,
-            },
-        );
+        client.receive(0, welcome());
+        let out = client.receive(0, no_changes(10, 13));
         assert!(
             out.iter()
                 .any(|o| matches!(o, ClientOutput::Apply { cursor, .. } if cursor.seq == 13)),
@@ -193,10 +199,7 @@ mod tests {
     #[test]
     fn a_live_load_answered_with_a_shared_frame_moves_the_session_on() {
         let mut server = ServerSession::new(7, 10);
-        server.receive(ClientMessage::Hello {
-            version: crate::wire::PROTOCOL_VERSION,
-            cursor: Some(Cursor { epoch: 7, seq: 10 }),
-        });
+        server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
         assert_eq!(server.live_load(), None, "nothing to load");
         server.notify(12);
         let load = server.live_load().unwrap();
@@ -231,10 +234,7 @@ mod tests {
     #[test]
     fn a_cursor_from_another_database_falls_back_to_automerge_sync() {
         let mut server = ServerSession::new(7, 10);
-        let out = server.receive(ClientMessage::Hello {
-            version: crate::wire::PROTOCOL_VERSION,
-            cursor: Some(Cursor { epoch: 99, seq: 3 }),
-        });
+        let out = server.receive(hello(Some(Cursor { epoch: 99, seq: 3 })));
         assert!(matches!(
             out[0],
             ServerOutput::Send(ServerMessage::Welcome {
@@ -256,38 +256,15 @@ mod tests {
         assert!(
             matches!(&out[1], ClientOutput::Send(ClientMessage::Push { changes, .. }) if changes.len() == 2)
         );
-        client.receive(
-            1,
-            ServerMessage::Welcome {
-                version: 1,
-                epoch: 7,
-                mode: SyncMode::CatchUp,
-            },
-        );
-        let out = client.receive(
-            2,
-            ServerMessage::Changes {
-                from: 8,
-                to: 9,
-                docs: vec![],
-                complete: true,
-            },
-        );
+        client.receive(1, welcome());
+        let out = client.receive(2, no_changes(8, 9));
         assert_eq!(
             out,
             vec![ClientOutput::Send(ClientMessage::Pull {
                 cursor: Cursor { epoch: 7, seq: 5 }
             })]
         );
-        let out = client.receive(
-            3,
-            ServerMessage::Changes {
-                from: 5,
-                to: 9,
-                docs: vec![],
-                complete: true,
-            },
-        );
+        let out = client.receive(3, no_changes(5, 9));
         assert!(out.contains(&ClientOutput::Apply {
             docs: vec![],
             cursor: Cursor { epoch: 7, seq: 9 }
@@ -344,10 +321,7 @@ mod tests {
         assert_eq!(pushes, vec![MAX_PUSH_CHANGES, 10]);
 
         let mut server = ServerSession::new(7, 0);
-        server.receive(ClientMessage::Hello {
-            version: crate::wire::PROTOCOL_VERSION,
-            cursor: None,
-        });
+        server.receive(hello(None));
         let change = DocData {
             doc: DocId::new(),
             data: vec![1],

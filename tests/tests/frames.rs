@@ -112,6 +112,18 @@ async fn open_sync(server: &TestServer, token: &str) -> TcpStream {
     stream
 }
 
+/// Sends a new device's `Hello`, in one masked frame.
+async fn send_hello(stream: &mut TcpStream) {
+    let hello = ClientMessage::Hello {
+        version: PROTOCOL_VERSION,
+        cursor: None,
+    };
+    stream
+        .write_all(&client_frame(&hello.encode()))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn an_oversized_frame_gets_a_clear_error_and_the_server_serves_others() {
     let (server, token, _dir) = server_with_office(1).await;
@@ -137,14 +149,7 @@ async fn an_oversized_frame_gets_a_clear_error_and_the_server_serves_others() {
     );
     // Others are still served.
     let mut other = open_sync(&server, &token).await;
-    let hello = ClientMessage::Hello {
-        version: PROTOCOL_VERSION,
-        cursor: None,
-    };
-    other
-        .write_all(&client_frame(&hello.encode()))
-        .await
-        .unwrap();
+    send_hello(&mut other).await;
     let welcome = read_frame(&mut other).await;
     assert!(matches!(
         ServerMessage::decode(&welcome.payload).unwrap(),
@@ -157,14 +162,7 @@ async fn large_messages_arrive_in_frames_of_at_most_4_kib_that_reassemble() {
     // About 200 documents: a first download of several pages of up to 64 KiB.
     let (server, token, _dir) = server_with_office(40).await;
     let mut stream = open_sync(&server, &token).await;
-    let hello = ClientMessage::Hello {
-        version: PROTOCOL_VERSION,
-        cursor: None,
-    };
-    stream
-        .write_all(&client_frame(&hello.encode()))
-        .await
-        .unwrap();
+    send_hello(&mut stream).await;
 
     let (mut documents, mut fragmented, mut largest) = (0, 0, 0);
     loop {
