@@ -78,6 +78,11 @@ struct Checked<'a> {
     others: Vec<(usize, CheckedOutcome)>,
 }
 
+/// A pushed change, parsed; why not, for the device.
+fn parse(bytes: &[u8]) -> std::result::Result<Change, String> {
+    Change::try_from(bytes).map_err(|e| format!("not an automerge change: {e}"))
+}
+
 fn malformed(text: String) -> CheckedOutcome {
     CheckedOutcome::Refused(ValidationError::Malformed(text))
 }
@@ -130,9 +135,9 @@ impl std::fmt::Debug for Early {
 
 impl Early {
     fn new(doc: DocId, bytes: &[u8], role: Role) -> Early {
-        let change = match Change::try_from(bytes) {
+        let change = match parse(bytes) {
             Ok(change) => change,
-            Err(e) => return Early::Malformed(format!("not an automerge change: {e}")),
+            Err(why) => return Early::Malformed(why),
         };
         if !change.deps().is_empty() {
             return Early::Parsed(change);
@@ -321,9 +326,9 @@ impl<'a> Batch<'_, 'a> {
                 // The document exists: the change is checked against it.
                 drop(result);
                 self.group_with(doc, prior)?;
-                match Change::try_from(bytes) {
+                match parse(bytes) {
                     Ok(change) => change,
-                    Err(e) => return Ok(Some(malformed(format!("not an automerge change: {e}")))),
+                    Err(why) => return Ok(Some(malformed(why))),
                 }
             }
         };
