@@ -2,7 +2,7 @@
 //! download of whole documents, and the heads digest that checks a replica holds what its
 //! cursor claims.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use automerge::AutoCommit;
 use fieldsync_protocol::wire::DocData;
@@ -160,6 +160,24 @@ fn missing(doc: DocId) -> StoreError {
     StoreError::Corrupt(format!(
         "document {doc} is in the change log but not stored"
     ))
+}
+
+/// The accounts of the documents stored here (unreadable documents have none): those kept, and
+/// those being dropped (a document of theirs waits in `evict_later` for its unsent changes).
+pub(crate) fn accounts_held(
+    conn: &Connection,
+) -> Result<(BTreeSet<AccountId>, BTreeSet<AccountId>)> {
+    let ids = |sql: &str| -> Result<BTreeSet<AccountId>> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([], |row| codec::id(row, 0, AccountId::from_slice))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    let all = ids("SELECT DISTINCT account FROM documents WHERE account IS NOT NULL")?;
+    let leaving = ids(
+        "SELECT DISTINCT d.account FROM evict_later e JOIN documents d ON d.id = e.doc
+         WHERE d.account IS NOT NULL",
+    )?;
+    Ok((all.difference(&leaving).copied().collect(), leaving))
 }
 
 /// Ids and heads (as stored) of every document in scope, ordered by id.

@@ -111,8 +111,6 @@ pub(crate) enum Early {
     /// A change with no dependencies, checked as the first change of a new document.
     Starts {
         hash: ChangeHash,
-        /// The change's time (ms since the Unix epoch, as its writer says).
-        time: i64,
         /// The new document holding the change, and its content; or why the change is refused
         /// or deferred (the document is not kept).
         result: std::result::Result<(AutoCommit, Record), CheckedOutcome>,
@@ -142,7 +140,7 @@ impl Early {
         if !change.deps().is_empty() {
             return Early::Parsed(change);
         }
-        let (hash, time) = (change.hash(), change.timestamp());
+        let hash = change.hash();
         let mut document = AutoCommit::new();
         let (result, account) = match check_one(doc, role, &mut document, None, change) {
             Ok(record) => {
@@ -156,18 +154,17 @@ impl Early {
         };
         Early::Starts {
             hash,
-            time,
             result,
             account,
         }
     }
 
-    /// The change's time (ms since the Unix epoch, as its writer says), if it parsed.
-    pub(crate) fn time(&self) -> Option<i64> {
+    /// The change's hash, if it parsed.
+    pub(crate) fn hash(&self) -> Option<ChangeHash> {
         match self {
             Early::Malformed(_) => None,
-            Early::Parsed(change) => Some(change.timestamp()),
-            Early::Starts { time, .. } => Some(*time),
+            Early::Parsed(change) => Some(change.hash()),
+            Early::Starts { hash, .. } => Some(*hash),
         }
     }
 

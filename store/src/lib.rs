@@ -60,6 +60,7 @@ mod changes;
 mod checked;
 mod chunks;
 mod codec;
+mod device_accounts;
 mod documents;
 mod error;
 pub mod host;
@@ -257,6 +258,19 @@ impl Store {
             .into_iter()
             .map(|(id, _)| id)
             .collect())
+    }
+
+    /// The accounts this replica holds documents of: those it keeps, and those it is dropping
+    /// (documents evicted while changes of theirs wait in the outbox). A tablet says so at
+    /// each handshake.
+    pub fn accounts_held(&self) -> Result<(BTreeSet<AccountId>, BTreeSet<AccountId>)> {
+        changes::accounts_held(&self.conn)
+    }
+
+    /// Server: the accounts whose documents device `number` has been given and has not since
+    /// confirmed dropping.
+    pub fn device_accounts(&self, number: i64) -> Result<BTreeSet<AccountId>> {
+        device_accounts::get(&self.conn, number)
     }
 
     /// BLAKE3 over (doc id bytes, then its sorted heads) for every document in scope, by id.

@@ -13,6 +13,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0004_tablet.sql")),
         M::up(include_str!("../../migrations/0005_evict_later.sql")),
         M::up(include_str!("../../migrations/0006_assignments_ended.sql")),
+        M::up(include_str!("../../migrations/0007_device_accounts.sql")),
     ])
 }
 

@@ -140,17 +140,6 @@ fn same(before: &Record, after: &Record, section: Section) -> bool {
 }
 
 fn clear(tx: &Transaction<'_>, doc: DocId, section: Section) -> Result<()> {
-    if section == Section::Job {
-        // Every assignment ends here; `fill` takes back those that go on.
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO assignments_ended (job, user, account, ended_at)
-             SELECT job, user, account, ?2 FROM job_technicians WHERE job = ?1",
-        )?
-        .execute(params![
-            doc.as_bytes(),
-            chrono::Utc::now().timestamp_millis()
-        ])?;
-    }
     let statements: &[&str] = match section {
         Section::Account => &["DELETE FROM accounts WHERE id = ?1"],
         Section::Contacts => &["DELETE FROM contacts WHERE doc = ?1"],
@@ -239,11 +228,8 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
             let mut assign = tx.prepare_cached(
                 "INSERT INTO job_technicians (job, user, account) VALUES (?1, ?2, ?3)",
             )?;
-            let mut goes_on =
-                tx.prepare_cached("DELETE FROM assignments_ended WHERE job = ?1 AND user = ?2")?;
             for user in job.technicians.keys() {
                 assign.execute(params![doc.as_bytes(), user.as_bytes(), account.as_bytes()])?;
-                goes_on.execute(params![doc.as_bytes(), user.as_bytes()])?;
             }
         }
         (Section::Invoices, Record::Job(d)) => {

@@ -148,24 +148,6 @@ pub(crate) fn technician_accounts(conn: &Connection, user: UserId) -> Result<BTr
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Whether an assignment of `user` to a job of `account` ended at or after `time` (ms since the
-/// Unix epoch): a change the technician made at `time` was made while the account was theirs.
-pub(crate) fn assigned_at(
-    conn: &Connection,
-    user: UserId,
-    account: AccountId,
-    time: i64,
-) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM assignments_ended
-                        WHERE user = ?1 AND account = ?2 AND ended_at >= ?3)",
-    )?;
-    Ok(stmt.query_row(
-        rusqlite::params![user.as_bytes(), account.as_bytes(), time],
-        |row| row.get(0),
-    )?)
-}
-
 /// An account's job sites, by name.
 pub(crate) fn sites_for_account(conn: &Connection, account: AccountId) -> Result<Vec<JobSite>> {
     records(

@@ -230,6 +230,16 @@ impl StoreTx<'_> {
         crate::people::add_device(&self.tx, user, name, token_hash)
     }
 
+    /// Server: records that device `number` may hold documents of exactly `accounts` (see
+    /// [`crate::Store::device_accounts`]).
+    pub fn set_device_accounts(
+        &self,
+        number: i64,
+        accounts: &std::collections::BTreeSet<fieldsync_protocol::AccountId>,
+    ) -> Result<()> {
+        crate::device_accounts::set(&self.tx, number, accounts)
+    }
+
     /// Server: revokes a device (it keeps its number); `false` if it is unknown or was
     /// already revoked.
     pub fn revoke_device(&self, id: fieldsync_protocol::DeviceId) -> Result<bool> {

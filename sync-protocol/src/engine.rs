@@ -10,6 +10,14 @@
 //! each push once it is durably stored, and the changes in the device's scope after the cursor.
 //! That is one round trip, with bytes close to the size of what changed.
 //!
+//! # When the scope changed while the device was away
+//! A cursor says how far a device has received *in its scope*; a technician's scope follows
+//! their assignments. With protocol 2 the device sends, right after `Hello`, a digest of the
+//! accounts it holds documents of. When it is not the digest of the device's scope, the server
+//! asks for the list, evicts the documents of accounts that left the scope and sends the
+//! documents of accounts that joined it whole, and only then catches up by the cursor. So after
+//! any successful sync a tablet holds exactly the documents of its current scope.
+//!
 //! # When the cursor cannot be trusted
 //! After catching up with nothing left to send, the device sends a digest of all its documents'
 //! heads. If the server's digest of the same scope differs (or the cursor names another server
@@ -22,11 +30,11 @@ mod server;
 
 pub use client::{ClientConfig, ClientOutput, ClientSession, OutboxItem};
 pub use fallback::Fallback;
-pub use server::{LiveLoad, ServerOutput, ServerSession, StoreOutcome};
+pub use server::{EVICT_PAGE, LiveLoad, ServerOutput, ServerSession, StoreOutcome};
 
 use automerge::ChangeHash;
 
-use crate::DocId;
+use crate::{AccountId, DocId};
 
 /// A digest of a set of documents' heads: BLAKE3 over each document's id followed by its sorted
 /// heads, documents in id order. Two replicas holding the same documents with the same history
@@ -41,6 +49,18 @@ pub fn heads_digest(docs: impl IntoIterator<Item = (DocId, Vec<ChangeHash>)>) ->
         for head in heads {
             hasher.update(&head.0);
         }
+    }
+    *hasher.finalize().as_bytes()
+}
+
+/// A digest of a set of accounts: BLAKE3 over their ids in order. A device sends the digest of
+/// the accounts it holds documents of at the handshake ([`crate::wire::ClientMessage::Holding`]);
+/// the server compares it with the digest of the device's scope.
+pub fn accounts_digest(accounts: impl IntoIterator<Item = AccountId>) -> [u8; 32] {
+    let accounts: std::collections::BTreeSet<AccountId> = accounts.into_iter().collect();
+    let mut hasher = blake3::Hasher::new();
+    for account in accounts {
+        hasher.update(account.as_bytes());
     }
     *hasher.finalize().as_bytes()
 }
@@ -64,6 +84,22 @@ mod tests {
             version: crate::wire::PROTOCOL_VERSION,
             cursor,
         }
+    }
+
+    /// The device's `Holding`, for a session that does not compare it (office) or whose host
+    /// is told it matches.
+    fn holding() -> ClientMessage {
+        ClientMessage::Holding {
+            accounts_digest: [0; 32],
+            leaving: Vec::new(),
+        }
+    }
+
+    /// A session that said hello with `cursor` and whose holdings are settled.
+    fn greeted(server: &mut ServerSession, cursor: Option<Cursor>) -> Vec<ServerOutput> {
+        let mut out = server.receive(hello(cursor));
+        out.extend(server.receive(holding()));
+        out
     }
 
     /// The server's `Welcome` to a catching-up device of database 7.
@@ -134,7 +170,7 @@ mod tests {
     #[test]
     fn nothing_is_sent_for_commits_that_hold_nothing_for_the_device_and_no_gap_follows() {
         let mut server = ServerSession::new(7, 10);
-        let out = server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
+        let out = greeted(&mut server, Some(Cursor { epoch: 7, seq: 10 }));
         assert_eq!(
             changes_sent(&out),
             vec![(10, 10, 0, true)],
@@ -169,7 +205,12 @@ mod tests {
             vec![(10, 13, 1, true)]
         );
         let mut client = ClientSession::new(ClientConfig::default());
-        client.connect(0, Some(Cursor { epoch: 7, seq: 10 }), Vec::new());
+        client.connect(
+            0,
+            Some(Cursor { epoch: 7, seq: 10 }),
+            ([0; 32], Vec::new()),
+            Vec::new(),
+        );
         client.receive(0, welcome());
         let out = client.receive(0, no_changes(10, 13));
         assert!(
@@ -199,7 +240,7 @@ mod tests {
     #[test]
     fn a_live_load_answered_with_a_shared_frame_moves_the_session_on() {
         let mut server = ServerSession::new(7, 10);
-        server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
+        greeted(&mut server, Some(Cursor { epoch: 7, seq: 10 }));
         assert_eq!(server.live_load(), None, "nothing to load");
         server.notify(12);
         let load = server.live_load().unwrap();
@@ -215,6 +256,125 @@ mod tests {
             }]
         );
         assert_eq!(server.live_load().unwrap().from, 12);
+    }
+
+    #[test]
+    fn a_protocol_1_app_is_told_to_update() {
+        let mut server = ServerSession::new(7, 0);
+        let out = server.receive(ClientMessage::Hello {
+            version: 1,
+            cursor: Some(Cursor { epoch: 7, seq: 0 }),
+        });
+        assert!(
+            matches!(&out[0], ServerOutput::Send(ServerMessage::Error { code: ErrorCode::UpgradeRequired, message }) if message.contains("please update")),
+            "{out:?}"
+        );
+    }
+
+    /// A technician's session at sequence 10 that said hello with cursor 10 and `Holding`.
+    fn technician_greeted() -> (ServerSession, Vec<ServerOutput>) {
+        let mut server = ServerSession::new(7, 12).scoped();
+        let out = server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
+        assert_eq!(changes_sent(&out), vec![], "nothing before the holdings");
+        assert_eq!(server.notify(12), vec![], "nor while they are compared");
+        let out = server.receive(ClientMessage::Holding {
+            accounts_digest: [9; 32],
+            leaving: Vec::new(),
+        });
+        (server, out)
+    }
+
+    #[test]
+    fn a_technician_holding_its_scope_catches_up_by_cursor_at_once() {
+        let (mut server, out) = technician_greeted();
+        assert_eq!(
+            out,
+            vec![ServerOutput::CheckHolding {
+                accounts_digest: [9; 32],
+                leaving: Vec::new(),
+            }]
+        );
+        assert_eq!(
+            server.holding_checked(true),
+            vec![ServerOutput::Load {
+                after: 10,
+                initial: false
+            }]
+        );
+        // A second Holding on the same connection is not compared again.
+        assert_eq!(server.receive(holding()), vec![]);
+    }
+
+    #[test]
+    fn a_technician_whose_scope_changed_offline_gets_evictions_and_joined_documents_before_catch_up()
+     {
+        let (mut server, _) = technician_greeted();
+        assert_eq!(
+            server.holding_checked(false),
+            vec![ServerOutput::Send(ServerMessage::ListAccounts)]
+        );
+        let held = vec![crate::AccountId::new()];
+        assert_eq!(
+            server.receive(ClientMessage::AccountsHeld {
+                accounts: held.clone()
+            }),
+            vec![ServerOutput::Reconcile {
+                accounts: held,
+                leaving: Vec::new(),
+                send_joined: true
+            }]
+        );
+        // An unasked list is ignored.
+        assert_eq!(
+            server.receive(ClientMessage::AccountsHeld { accounts: vec![] }),
+            vec![]
+        );
+        let gone = DocId::new();
+        assert_eq!(
+            server.reconciled(vec![gone], true),
+            vec![
+                ServerOutput::Send(ServerMessage::Evict { docs: vec![gone] }),
+                ServerOutput::LoadJoined
+            ]
+        );
+        let doc = |n| DocData {
+            doc: DocId::new(),
+            data: vec![n],
+        };
+        let out = server.joined_loaded(vec![doc(1)], true);
+        assert_eq!(changes_sent(&out), vec![(10, 10, 1, false)]);
+        assert_eq!(out[1], ServerOutput::LoadJoined);
+        let out = server.joined_loaded(vec![doc(2)], false);
+        assert_eq!(changes_sent(&out), vec![(10, 10, 1, false)]);
+        assert_eq!(
+            out[1],
+            ServerOutput::Load {
+                after: 10,
+                initial: false
+            },
+            "then catch-up by cursor, which alone says complete"
+        );
+        assert_eq!(
+            changes_sent(&server.loaded(vec![doc(3)], 12, false)),
+            vec![(10, 12, 1, true)]
+        );
+    }
+
+    #[test]
+    fn a_scope_that_grows_during_a_load_sends_the_joined_documents_after_it() {
+        let (mut server, _) = technician_greeted();
+        server.holding_checked(true);
+        assert_eq!(server.scope_grew(), vec![], "a load is on its way");
+        let out = server.loaded(Vec::new(), 12, false);
+        assert_eq!(out.last(), Some(&ServerOutput::LoadJoined));
+        assert!(
+            changes_sent(&out).iter().all(|c| !c.3),
+            "not complete before the joined documents: {out:?}"
+        );
+        let out = server.joined_loaded(Vec::new(), false);
+        assert_eq!(changes_sent(&out), vec![(12, 12, 0, true)]);
+        // Idle: the next growth loads at once.
+        assert_eq!(server.scope_grew(), vec![ServerOutput::LoadJoined]);
     }
 
     #[test]
@@ -234,7 +394,7 @@ mod tests {
     #[test]
     fn a_cursor_from_another_database_falls_back_to_automerge_sync() {
         let mut server = ServerSession::new(7, 10);
-        let out = server.receive(hello(Some(Cursor { epoch: 99, seq: 3 })));
+        let out = greeted(&mut server, Some(Cursor { epoch: 99, seq: 3 }));
         assert!(matches!(
             out[0],
             ServerOutput::Send(ServerMessage::Welcome {
@@ -248,13 +408,25 @@ mod tests {
     #[test]
     fn client_pushes_with_hello_and_pulls_again_after_a_gap() {
         let mut client = ClientSession::new(ClientConfig::default());
-        let out = client.connect(0, Some(Cursor { epoch: 7, seq: 5 }), vec![item(1), item(2)]);
+        let out = client.connect(
+            0,
+            Some(Cursor { epoch: 7, seq: 5 }),
+            ([3; 32], Vec::new()),
+            vec![item(1), item(2)],
+        );
         assert!(matches!(
             out[0],
             ClientOutput::Send(ClientMessage::Hello { .. })
         ));
+        assert_eq!(
+            out[1],
+            ClientOutput::Send(ClientMessage::Holding {
+                accounts_digest: [3; 32],
+                leaving: Vec::new(),
+            })
+        );
         assert!(
-            matches!(&out[1], ClientOutput::Send(ClientMessage::Push { changes, .. }) if changes.len() == 2)
+            matches!(&out[2], ClientOutput::Send(ClientMessage::Push { changes, .. }) if changes.len() == 2)
         );
         client.receive(1, welcome());
         let out = client.receive(2, no_changes(8, 9));
@@ -289,7 +461,7 @@ mod tests {
             retry_after_ms: 100,
             ..Default::default()
         });
-        client.connect(0, None, vec![item(1)]);
+        client.connect(0, None, ([0; 32], Vec::new()), vec![item(1)]);
         assert!(
             client
                 .tick(50)
@@ -310,7 +482,7 @@ mod tests {
         use crate::wire::MAX_PUSH_CHANGES;
         let mut client = ClientSession::new(ClientConfig::default());
         let items: Vec<OutboxItem> = (0..MAX_PUSH_CHANGES + 10).map(|n| item(n as u8)).collect();
-        let out = client.connect(0, None, items);
+        let out = client.connect(0, None, ([0; 32], Vec::new()), items);
         let pushes: Vec<usize> = out
             .iter()
             .filter_map(|o| match o {

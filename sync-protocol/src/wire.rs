@@ -3,16 +3,26 @@
 //! told apart from this one.
 //!
 //! The handshake is [`ClientMessage::Hello`], which names the protocol version; a server that
-//! cannot speak it answers [`ServerMessage::Error`] with [`ErrorCode::UpgradeRequired`].
+//! cannot speak it answers [`ServerMessage::Error`] with [`ErrorCode::UpgradeRequired`]. Hello is
+//! the first variant and its layout never changes, so every build can tell any other to update;
+//! what later versions add to the handshake comes in messages of its own (protocol 2:
+//! [`ClientMessage::Holding`]). New variants are only ever appended.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ContentHash, DecodeError, DocId};
+use crate::{AccountId, ContentHash, DecodeError, DocId};
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
-/// The oldest protocol version this build still accepts.
-pub const MIN_PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build speaks. Version 2 adds the device's holdings to the
+/// handshake ([`ClientMessage::Holding`]), so that a scope that changed while the device was
+/// offline is put right on the next connection.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The oldest protocol version this build still accepts. A protocol-1 app never says which
+/// accounts it holds, so a scope changed while it was offline could not be put right: it is
+/// told to update.
+pub const MIN_PROTOCOL_VERSION: u32 = 2;
+/// Most accounts in one [`ClientMessage::AccountsHeld`]: far more than any technician's scope.
+/// A larger list is refused as malformed.
+pub const MAX_ACCOUNTS_HELD: usize = 100_000;
 /// Largest frame either side accepts.
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 /// Most changes in one `Push`. The server refuses a larger push whole (it checks each change
@@ -147,6 +157,23 @@ pub enum ClientMessage {
         /// Echoed in the pong.
         nonce: u64,
     },
+    /// Protocol 2, sent right after `Hello`: which accounts the device holds documents of. When
+    /// they are not its scope, the server asks for the list ([`ServerMessage::ListAccounts`])
+    /// and then sends the documents of accounts that joined the scope whole and evicts those
+    /// of accounts that left it.
+    Holding {
+        /// [`crate::engine::accounts_digest`] of the accounts held (not leaving).
+        accounts_digest: [u8; 32],
+        /// Accounts whose documents the device was told to drop and keeps until their unsent
+        /// changes are acknowledged (usually none; at most [`MAX_ACCOUNTS_HELD`]).
+        leaving: Vec<AccountId>,
+    },
+    /// Protocol 2: the answer to [`ServerMessage::ListAccounts`]: every account the device
+    /// holds documents of, not leaving (at most [`MAX_ACCOUNTS_HELD`]).
+    AccountsHeld {
+        /// The accounts.
+        accounts: Vec<AccountId>,
+    },
 }
 
 /// Messages from the server to a device.
@@ -233,6 +260,9 @@ pub enum ServerMessage {
         /// The ping's nonce.
         nonce: u64,
     },
+    /// Protocol 2: the accounts the device holds are not its scope; the device answers with
+    /// [`ClientMessage::AccountsHeld`].
+    ListAccounts,
 }
 
 fn encode<T: Serialize>(message: &T) -> Vec<u8> {
@@ -320,6 +350,9 @@ mod tests {
                 offset: 0,
                 bytes: vec![0; 10],
             },
+            ClientMessage::AccountsHeld {
+                accounts: vec![AccountId::new(), AccountId::new()],
+            },
         ]
     }
 
@@ -337,6 +370,19 @@ mod tests {
             deferred: vec![1],
         };
         assert_eq!(ServerMessage::decode(&reply.encode()).unwrap(), reply);
+    }
+
+    #[test]
+    fn a_version_1_hello_still_decodes_so_an_old_app_can_be_told_to_update() {
+        // The frame a protocol-1 build sends: tag, variant 0, version 1, no cursor.
+        let old = [FORMAT_TAG, 0, 1, 0];
+        assert_eq!(
+            ClientMessage::decode(&old).unwrap(),
+            ClientMessage::Hello {
+                version: 1,
+                cursor: None
+            }
+        );
     }
 
     #[test]

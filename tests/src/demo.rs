@@ -390,6 +390,49 @@ pub fn random_edit(
     Some((id, change.hash().0, change.bytes().to_vec(), is_payment))
 }
 
+/// The office (`writer`, on the server's own store) assigns a random job to a random subset
+/// of `technicians` (possibly none, possibly the same as before), as the dispatch board does.
+/// Returns whether the job changed.
+pub fn reassign(
+    store: &mut Store,
+    writer: &Writer,
+    rng: &mut Rng,
+    now: Timestamp,
+    technicians: &[UserId],
+) -> bool {
+    let accounts = store.accounts().unwrap();
+    if accounts.is_empty() {
+        return false;
+    }
+    let account = rng.pick(&accounts).id;
+    let jobs = store.jobs_for_account(account).unwrap();
+    if jobs.is_empty() {
+        return false;
+    }
+    let id = DocId::from(rng.pick(&jobs).id);
+    let chosen: Vec<UserId> = technicians
+        .iter()
+        .filter(|_| rng.below(2) == 0)
+        .copied()
+        .collect();
+    let tx = store.transaction().unwrap();
+    let mut doc = tx.load(id).unwrap().unwrap();
+    let change = writer
+        .edit(&mut doc, now, |r| {
+            if let Record::Job(j) = r {
+                j.record.technicians = chosen.iter().map(|user| (*user, now)).collect();
+            }
+            Ok(())
+        })
+        .unwrap();
+    let Some(change) = change else {
+        return false;
+    };
+    tx.record_local(id, &mut doc, &change, false).unwrap();
+    tx.commit().unwrap();
+    true
+}
+
 fn next_field_status(current: JobStatus) -> &'static JobStatus {
     let next = JobStatus::FIELD
         .iter()

@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+pub mod api;
 pub mod browser;
 pub mod demo;
 pub mod sync_client;
@@ -74,10 +75,36 @@ impl TestServer {
 
     /// Starts a server with `state` (opened on `db_path`, which the caller keeps alive).
     pub async fn start_with_state(state: AppState, db_path: &Path) -> Result<TestServer, DbError> {
+        Self::start_on(state, db_path, "127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// Stops the server, calls `while_down` with its database file, and starts it again on the
+    /// same database and address, as a server restarted by its operator: tablets reach it at
+    /// the address they were paired with.
+    pub async fn restart(self, while_down: impl FnOnce(&Path)) -> Result<TestServer, DbError> {
+        let (addr, db_path) = (self.addr, self.db_path.clone());
+        let dir = self.shutdown_keeping_dir().await;
+        while_down(&db_path);
+        let mut server = Self::start_on(AppState::open(&db_path)?, &db_path, addr).await?;
+        server._dir = dir;
+        Ok(server)
+    }
+
+    async fn shutdown_keeping_dir(mut self) -> Option<TempDir> {
+        let dir = self._dir.take();
+        if let Err(e) = self.shutdown().await {
+            panic!("the server stopped with an error: {e}");
+        }
+        dir
+    }
+
+    async fn start_on(
+        state: AppState,
+        db_path: &Path,
+        addr: SocketAddr,
+    ) -> Result<TestServer, DbError> {
         let db_path = db_path.to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
+        let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("read the bound address");
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async {

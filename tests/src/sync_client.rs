@@ -85,17 +85,28 @@ impl SyncClient {
         }
     }
 
-    /// Sends `Hello` (as a new device, no cursor) and waits until the server has sent
-    /// everything in scope.
+    /// Says hello as a new device (no cursor, holding nothing, as it answers when asked) and
+    /// waits until the server has sent everything in scope.
     pub async fn hello(&mut self) {
         let hello = ClientMessage::Hello {
             version: fieldsync_protocol::wire::PROTOCOL_VERSION,
             cursor: None,
         };
         self.send(&hello).await;
+        let holding = ClientMessage::Holding {
+            accounts_digest: fieldsync_protocol::engine::accounts_digest([]),
+            leaving: Vec::new(),
+        };
+        self.send(&holding).await;
         loop {
             match self.recv().await {
                 Some(ServerMessage::Changes { complete: true, .. }) => return,
+                Some(ServerMessage::ListAccounts) => {
+                    let held = ClientMessage::AccountsHeld {
+                        accounts: Vec::new(),
+                    };
+                    self.send(&held).await;
+                }
                 Some(_) => continue,
                 None => panic!("the server closed the connection during the handshake"),
             }

@@ -1,7 +1,10 @@
 //! Seeded simulation: one server and three replicas (two technicians, one office) over a network
 //! that drops, duplicates, reorders and partitions messages, with replicas and the server
-//! restarted from their SQLite stores. Every run must end with identical documents, identical
-//! balances, every change made on a replica present on the server, and unique invoice numbers.
+//! restarted from their SQLite stores, and the office assigning jobs to the technicians and
+//! taking them away while they are online or offline. Each round ends with every replica
+//! holding exactly the documents of its scope (a technician: the accounts of the jobs assigned
+//! to them now), identical to the server's, with identical balances, every change made on a
+//! replica present on the server, and unique invoice numbers.
 //!
 //! `FIELDSYNC_SIM_SEEDS=N` runs seeds 0..N (default 60); `FIELDSYNC_SIM_SEED=S` replays one.
 
@@ -16,12 +19,15 @@ use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
 
 const STEP_MS: u64 = 20;
-const STEPS: u64 = 250;
+/// Steps with faults per round; each round ends by settling and checking.
+const STEPS: u64 = 120;
+const ROUNDS: u64 = 2;
 const RETRY_MS: u64 = 400;
 
 struct Packet {
     at: u64,
-    /// A connection's first frame (the handshake): never duplicated, never overtaken, as the
+    /// A frame of a connection's handshake (`Hello`, then `Holding`): never dropped,
+    /// duplicated or overtaken, as the
     /// WebSocket upgrade guarantees.
     first: bool,
     conn: u64,
@@ -57,6 +63,9 @@ struct Sim {
     payments_made: usize,
     hello_sent: BTreeSet<u64>,
     fallbacks: usize,
+    /// Handshakes at which a technician's holdings were not its scope (the scope changed
+    /// while it was away): the server asked for its accounts.
+    reconciles: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -75,7 +84,7 @@ impl Sim {
         let server_path = dir.path().join("server.sqlite3");
         let mut server = Store::open(&server_path).unwrap();
         let mut rng = Rng::new(seed);
-        let seeded = demo::seed_company(&mut server, &mut rng, 3, 2);
+        let seeded = demo::seed_company(&mut server, &mut rng, 4, 2);
         let roles = [Role::Technician, Role::Technician, Role::Office];
         let replicas = roles
             .iter()
@@ -114,6 +123,7 @@ impl Sim {
             payments_made: seeded.payments,
             hello_sent: BTreeSet::new(),
             fallbacks: 0,
+            reconciles: 0,
             _dir: dir,
         }
     }
@@ -126,7 +136,13 @@ impl Sim {
             .find(|p| p.first && p.conn == conn)
             .map(|p| p.at);
         let first = to_server && !self.hello_sent.contains(&conn);
-        self.hello_sent.insert(conn);
+        if first {
+            // Hello first, then Holding: the handshake.
+            let message = ClientMessage::decode(&bytes).expect("client frames decode");
+            if matches!(message, ClientMessage::Holding { .. }) {
+                self.hello_sent.insert(conn);
+            }
+        }
         let at = (self.now + 1 + delay).max(hello.map_or(0, |at| at + 1));
         self.net.push(Packet {
             at,
@@ -141,24 +157,19 @@ impl Sim {
         let conn = self.next_conn;
         self.next_conn += 1;
         let replica = &mut self.replicas[r];
-        let role = replica.writer.role;
-        let device = DeviceContext::new(replica.origin, role, Scope::All);
-        let session = ServerSession::new(
+        let (user, role) = (replica.writer.author.user, replica.writer.role);
+        // As the server's sync route does: the device as the store knows it now.
+        let device = DeviceContext::of_device(&self.server, replica.origin.0, user, role).unwrap();
+        let host = ConnectionHost::new(device);
+        let session = host.session(
             self.server.epoch().unwrap(),
             self.server.latest_seq().unwrap(),
         );
-        self.conns.insert(
-            conn,
-            Conn {
-                session,
-                host: ConnectionHost::new(device),
-            },
-        );
+        self.conns.insert(conn, Conn { session, host });
         replica.conn = Some(conn);
-        let cursor = replica.store.cursor().unwrap();
-        let outbox = DeviceHost::outbox(&replica.store).unwrap();
-        let outputs = replica.session.connect(self.now, cursor, outbox);
-        self.client_outputs(r, outputs);
+        let (send, events) =
+            DeviceHost::connect(&mut replica.store, &mut replica.session, self.now).unwrap();
+        self.client_sent(r, send, events);
     }
 
     fn disconnect(&mut self, r: usize) {
@@ -173,12 +184,16 @@ impl Sim {
         let replica = &mut self.replicas[r];
         let (send, events) =
             DeviceHost::run(&mut replica.store, &mut replica.session, outputs).unwrap();
+        self.client_sent(r, send, events);
+    }
+
+    fn client_sent(&mut self, r: usize, send: Vec<ClientMessage>, events: Vec<DeviceEvent>) {
         for event in events {
             if let DeviceEvent::Refused(why) | DeviceEvent::Failed(_, why) = event {
                 panic!("replica {r}: a valid change was refused: {why}");
             }
         }
-        if let Some(conn) = replica.conn {
+        if let Some(conn) = self.replicas[r].conn {
             for message in send {
                 self.send(conn, true, message.encode());
             }
@@ -205,16 +220,33 @@ impl Sim {
         }
     }
 
+    /// A commit: as the server's sync route does, every technician's scope is read again,
+    /// then every session loads what is new.
     fn notify_all(&mut self) {
         let latest = self.server.latest_seq().unwrap();
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
-            let outputs = self
-                .conns
-                .get_mut(&id)
-                .map(|c| c.session.notify(latest))
-                .unwrap_or_default();
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            let mut outputs = c.host.rescope(&mut self.server, &mut c.session).unwrap();
+            outputs.extend(c.session.notify(latest));
             self.server_outputs(id, outputs);
+        }
+    }
+
+    /// The office assigns a job to some of the technicians (or none) on the server.
+    fn office_reassigns(&mut self) {
+        let now = Timestamp::from_millis(1_790_000_000_000 + self.now as i64).unwrap();
+        let technicians: Vec<UserId> = self
+            .replicas
+            .iter()
+            .filter(|r| r.writer.role == Role::Technician)
+            .map(|r| r.writer.author.user)
+            .collect();
+        let writer = office_writer(&mut self.rng);
+        if demo::reassign(&mut self.server, &writer, &mut self.rng, now, &technicians) {
+            self.notify_all();
         }
     }
 
@@ -228,6 +260,7 @@ impl Sim {
             self.server_outputs(packet.conn, outputs);
         } else {
             let message = ServerMessage::decode(&packet.bytes).expect("server frames decode");
+            self.reconciles += usize::from(message == ServerMessage::ListAccounts);
             let Some(r) = self
                 .replicas
                 .iter()
@@ -265,14 +298,7 @@ impl Sim {
 
     fn office_edit_on_server(&mut self) {
         let now = Timestamp::from_millis(1_790_000_000_000 + self.now as i64).unwrap();
-        let writer = Writer {
-            actor: self.rng.actor(),
-            author: Author {
-                user: UserId(self.rng.uuid()),
-                name: "server office".into(),
-            },
-            role: Role::Office,
-        };
+        let writer = office_writer(&mut self.rng);
         let pick = self.rng.below(100);
         if let Some((_, _, _, payment)) = demo::random_edit(
             &mut self.server,
@@ -302,6 +328,7 @@ impl Sim {
             match self.rng.below(1000) {
                 0..=3 => self.restart_server(),
                 4..=40 => self.office_edit_on_server(),
+                41..=60 => self.office_reassigns(),
                 _ => {}
             }
         }
@@ -376,6 +403,17 @@ impl Sim {
     }
 }
 
+fn office_writer(rng: &mut Rng) -> Writer {
+    Writer {
+        actor: rng.actor(),
+        author: Author {
+            user: UserId(rng.uuid()),
+            name: "server office".into(),
+        },
+        role: Role::Office,
+    }
+}
+
 fn client() -> ClientSession {
     ClientSession::new(ClientConfig {
         retry_after_ms: RETRY_MS,
@@ -383,18 +421,19 @@ fn client() -> ClientSession {
     })
 }
 
-fn snapshot(store: &Store) -> (BTreeSet<DocId>, [u8; 32]) {
+fn snapshot(store: &Store, scope: &Scope) -> (BTreeSet<DocId>, [u8; 32]) {
     (
-        store.doc_ids(&Scope::All).unwrap().into_iter().collect(),
-        store.heads_digest(&Scope::All).unwrap(),
+        store.doc_ids(scope).unwrap().into_iter().collect(),
+        store.heads_digest(scope).unwrap(),
     )
 }
 
-fn balances(store: &Store) -> BTreeMap<String, String> {
+fn balances(store: &Store, scope: &Scope) -> BTreeMap<String, String> {
     store
         .accounts()
         .unwrap()
         .into_iter()
+        .filter(|a| scope.contains(a.id))
         .map(|a| {
             (
                 a.id.to_string(),
@@ -409,71 +448,96 @@ fn balances(store: &Store) -> BTreeMap<String, String> {
 struct Ran {
     changes: usize,
     fallbacks: usize,
+    reconciles: usize,
     /// Digest of the converged documents: a replayed seed reproduces it exactly.
     digest: String,
 }
 
 fn run(seed: u64) -> Ran {
     let mut sim = Sim::new(seed);
-    for _ in 0..STEPS {
-        sim.step();
-    }
-    sim.settle();
-    let server = snapshot(&sim.server);
-    let server_balances = balances(&sim.server);
-    for (r, replica) in sim.replicas.iter().enumerate() {
-        if snapshot(&replica.store) != server {
-            diagnose(r, &replica.store, &sim.server);
+    let mut digest = String::new();
+    for _ in 0..ROUNDS {
+        sim.faults = true;
+        for _ in 0..STEPS {
+            sim.step();
         }
-        assert_eq!(
-            snapshot(&replica.store),
-            server,
-            "replica {r} documents differ from the server's"
-        );
-        assert_eq!(
-            balances(&replica.store),
-            server_balances,
-            "replica {r} balances differ"
-        );
-        assert!(
-            replica.store.outbox().unwrap().is_empty(),
-            "replica {r} still has unsent changes"
-        );
-        let tx_store = &mut Store::open(&sim.server_path).unwrap();
-        let tx = tx_store.transaction().unwrap();
-        for hash in &replica.made {
-            assert!(
-                tx.has_change(hash).unwrap(),
-                "replica {r}: a change made offline never reached the server"
-            );
-        }
+        sim.settle();
+        digest = sim.check();
     }
-    let mut numbers = BTreeSet::new();
-    let mut payments = 0;
-    for id in sim.server.doc_ids(&Scope::All).unwrap() {
-        match sim.server.record(id).unwrap() {
-            Some(Record::Job(job)) => {
-                for invoice in job.invoices.values() {
-                    assert!(
-                        numbers.insert(invoice.number.clone()),
-                        "invoice number {} used twice",
-                        invoice.number
-                    );
-                }
-            }
-            Some(Record::Payment(_)) => payments += 1,
-            Some(other) => assert_ne!(other.kind(), DocKind::Payment),
-            None => panic!("document {id} unreadable"),
-        }
-    }
-    assert_eq!(
-        payments, sim.payments_made,
-        "every payment counts exactly once"
-    );
     Ran {
         changes: sim.replicas.iter().map(|r| r.made.len()).sum(),
         fallbacks: sim.fallbacks,
-        digest: server.1.iter().map(|b| format!("{b:02x}")).collect(),
+        reconciles: sim.reconciles,
+        digest,
+    }
+}
+
+impl Sim {
+    /// After settling: every replica holds exactly the documents of its scope, identical to
+    /// the server's, with the same balances; nothing waits to be sent; every change made on a
+    /// replica is on the server; every payment counts once and no invoice number is used
+    /// twice. Returns the digest of the server's documents.
+    fn check(&self) -> String {
+        let all = snapshot(&self.server, &Scope::All);
+        for (r, replica) in self.replicas.iter().enumerate() {
+            let scope = match replica.writer.role {
+                Role::Technician => Scope::Accounts(
+                    self.server
+                        .technician_accounts(replica.writer.author.user)
+                        .unwrap(),
+                ),
+                Role::Office | Role::Admin => Scope::All,
+            };
+            let expected = snapshot(&self.server, &scope);
+            if snapshot(&replica.store, &Scope::All) != expected {
+                diagnose(r, &replica.store, &self.server, &scope);
+            }
+            assert_eq!(
+                snapshot(&replica.store, &Scope::All),
+                expected,
+                "replica {r} does not hold exactly the server's documents of its scope"
+            );
+            assert_eq!(
+                balances(&replica.store, &Scope::All),
+                balances(&self.server, &scope),
+                "replica {r} balances differ"
+            );
+            assert!(
+                replica.store.outbox().unwrap().is_empty(),
+                "replica {r} still has unsent changes"
+            );
+            let tx_store = &mut Store::open(&self.server_path).unwrap();
+            let tx = tx_store.transaction().unwrap();
+            for hash in &replica.made {
+                assert!(
+                    tx.has_change(hash).unwrap(),
+                    "replica {r}: a change made offline never reached the server"
+                );
+            }
+        }
+        let mut numbers = BTreeSet::new();
+        let mut payments = 0;
+        for id in self.server.doc_ids(&Scope::All).unwrap() {
+            match self.server.record(id).unwrap() {
+                Some(Record::Job(job)) => {
+                    for invoice in job.invoices.values() {
+                        assert!(
+                            numbers.insert(invoice.number.clone()),
+                            "invoice number {} used twice",
+                            invoice.number
+                        );
+                    }
+                }
+                Some(Record::Payment(_)) => payments += 1,
+                Some(other) => assert_ne!(other.kind(), DocKind::Payment),
+                None => panic!("document {id} unreadable"),
+            }
+        }
+        assert_eq!(
+            payments, self.payments_made,
+            "every payment counts exactly once"
+        );
+        all.1.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -482,8 +546,8 @@ fn replicas_converge_under_faults() {
     if let Ok(seed) = std::env::var("FIELDSYNC_SIM_SEED") {
         let ran = run(seed.parse().expect("FIELDSYNC_SIM_SEED is a number"));
         eprintln!(
-            "seed {seed}: {} changes, {} fallbacks, documents digest {}",
-            ran.changes, ran.fallbacks, ran.digest
+            "seed {seed}: {} changes, {} fallbacks, {} scopes put right, documents digest {}",
+            ran.changes, ran.fallbacks, ran.reconciles, ran.digest
         );
         return;
     }
@@ -497,6 +561,7 @@ fn replicas_converge_under_faults() {
             Ok(ran) => {
                 total.changes += ran.changes;
                 total.fallbacks += ran.fallbacks;
+                total.reconciles += ran.reconciles;
             }
             Err(panic) => {
                 eprintln!(
@@ -516,11 +581,23 @@ fn replicas_converge_under_faults() {
         seeds < 10 || total.fallbacks > 0,
         "no run exercised the sync fallback"
     );
+    assert!(
+        seeds < 10 || total.reconciles > 0,
+        "no run changed a scope while its technician was away"
+    );
 }
 
 /// Says which documents differ and how, before the assertion fails.
-fn diagnose(r: usize, replica: &Store, server: &Store) {
-    for id in server.doc_ids(&Scope::All).unwrap() {
+fn diagnose(r: usize, replica: &Store, server: &Store, scope: &Scope) {
+    let theirs: BTreeSet<DocId> = server.doc_ids(scope).unwrap().into_iter().collect();
+    let ours: BTreeSet<DocId> = replica.doc_ids(&Scope::All).unwrap().into_iter().collect();
+    for id in ours.difference(&theirs) {
+        eprintln!("replica {r}: holds {id}, outside its scope or unknown to the server");
+    }
+    for id in theirs.difference(&ours) {
+        eprintln!("replica {r}: lacks {id} of its scope");
+    }
+    for id in server.doc_ids(scope).unwrap() {
         let mut ours = replica.load(id).unwrap().unwrap_or_default();
         let mut theirs = server.load(id).unwrap().unwrap_or_default();
         if ours.get_heads() != theirs.get_heads() {

@@ -9,6 +9,7 @@ use fieldsync_protocol::wire::ServerMessage;
 use fieldsync_protocol::{AccountId, Author, DocId, JobId, JobStatus, Money, Role, UserId};
 use fieldsync_store::Store;
 use fieldsync_tests::TestServer;
+use fieldsync_tests::api::{Api, error_of};
 use fieldsync_tests::sync_client::SyncClient;
 use futures_util::StreamExt as _;
 use reqwest::Method;
@@ -88,84 +89,15 @@ async fn office() -> Office {
     office_with(&[]).await
 }
 
-/// An HTTP client that keeps cookies, for one server.
-struct Api {
-    http: reqwest::Client,
-    base: String,
+/// What the office pages show, read through the API.
+trait OfficeReads {
+    async fn account(&self, id: &str) -> Value;
+    async fn balance(&self, id: &str) -> Money;
+    async fn account_names(&self, query: &str) -> BTreeSet<String>;
+    async fn job(&self, id: &str) -> Value;
 }
 
-impl Api {
-    fn new(server: &TestServer) -> Api {
-        Api {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .connect_timeout(PATIENCE)
-                .build()
-                .unwrap(),
-            base: server.url(""),
-        }
-    }
-
-    /// Signs in; fails the test unless it works.
-    async fn sign_in(server: &TestServer, name: &str, password: &str) -> Api {
-        let api = Api::new(server);
-        let (status, body) = api
-            .post("/api/login", json!({"name": name, "password": password}))
-            .await;
-        assert_eq!(status, 200, "signing in as {name}: {body}");
-        api
-    }
-
-    /// Sends a request; returns the status and the JSON body (`Null` when there is none).
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .timeout(PATIENCE);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text)
-                .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"))
-        };
-        (status, value)
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    /// `GET path`, which must answer 200.
-    async fn ok(&self, path: &str) -> Value {
-        let (status, body) = self.get(path).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-
-    /// `POST path`, which must answer `expected`; returns the body.
-    async fn post_ok(&self, path: &str, body: Value, expected: u16) -> Value {
-        let (status, answer) = self.post(path, body.clone()).await;
-        assert_eq!(status, expected, "POST {path} {body}: {answer}");
-        answer
-    }
-
-    /// `POST path`, which must be refused with `expected`; returns the error message.
-    async fn refused(&self, path: &str, body: Value, expected: u16) -> String {
-        let (status, answer) = self.post(path, body.clone()).await;
-        assert_eq!(status, expected, "POST {path} {body}: {answer}");
-        error_of(&answer)
-    }
-
+impl OfficeReads for Api {
     async fn account(&self, id: &str) -> Value {
         self.ok(&format!("/api/accounts/{id}")).await
     }
@@ -190,15 +122,6 @@ impl Api {
     async fn job(&self, id: &str) -> Value {
         self.ok(&format!("/api/jobs/{id}")).await
     }
-}
-
-/// The message of a JSON error, which must be there and say something.
-fn error_of(body: &Value) -> String {
-    let message = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no JSON error in {body}"));
-    assert!(!message.trim().is_empty(), "{body}");
-    message.to_string()
 }
 
 fn money(value: &Value) -> Money {
@@ -1171,7 +1094,7 @@ async fn the_event_stream_tells_the_office_when_a_tablet_pushes_a_change() {
 
     let events = office
         .dana
-        .http
+        .http()
         .get(office.server.url("/api/events"))
         .send();
     let events = tokio::time::timeout(PATIENCE, events)

@@ -714,14 +714,20 @@ async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_th
 }
 
 #[tokio::test]
-async fn changes_made_offline_before_the_job_was_unassigned_are_accepted_and_later_ones_refused() {
+async fn offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_nothing_once_the_tablet_dropped_it()
+ {
     let world = world().await;
+    let addr = world.server.addr();
     let tess_user = world.tess.user;
-    let tech = tess_writer(&world);
-    // Recorded offline while the job was Tess's; then the office takes her off the job (the
-    // account leaves her scope); a payment dated after that cannot have been made on the job.
-    let before = tess_payment(&world, &tech, "80.00", now());
-    let mut office = SyncClient::connect(world.server.addr(), Some(&world.dana.token))
+    let dir = tempfile::tempdir().unwrap();
+    let mut tess = tablet(&dir, &world.tess);
+    SyncClient::sync(addr, &world.tess.token, &mut tess)
+        .await
+        .close()
+        .await;
+    // While Tess is offline the office takes her off the job; she records two payments on it,
+    // one with her tablet's clock an hour ahead.
+    let mut office = SyncClient::connect(addr, Some(&world.dana.token))
         .await
         .unwrap();
     office.hello().await;
@@ -735,25 +741,45 @@ async fn changes_made_offline_before_the_job_was_unassigned_are_accepted_and_lat
         1,
     )
     .await;
-    let later = Timestamp(chrono::Utc::now() + chrono::Duration::hours(1));
-    let after = tess_payment(&world, &tech, "80.00", later);
-
-    let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
+    let mut payments = Vec::new();
+    for (amount, ahead) in [("80.00", 0), ("20.00", 1)] {
+        let mut form = fieldsync_app::PaymentForm::new(world.account, Some(world.job));
+        form.amount = amount.into();
+        let at = Timestamp(chrono::Utc::now() + chrono::Duration::hours(ahead));
+        tess.record_payment(at, &form).unwrap();
+        payments.push(form.id);
+    }
+    // Both land (the server gave her the account and she never said she dropped it), then
+    // the account leaves the tablet.
+    SyncClient::sync(addr, &world.tess.token, &mut tess)
+        .await
+        .close()
+        .await;
+    let server = Store::open(world.server.db_path()).unwrap();
+    for id in &payments {
+        assert!(server.record((*id).into()).unwrap().is_some());
+    }
+    assert!(
+        tess.store()
+            .doc_ids(&Scope::Accounts([world.account].into()))
+            .unwrap()
+            .is_empty(),
+        "the account left the tablet"
+    );
+    // Her device said at its last handshake that it holds nothing of the account: a change to
+    // it from that device is refused now, backdated or not.
+    let backdated = tess_payment(&world, &tess_writer(&world), "5.00", now());
+    let mut device = SyncClient::connect(addr, Some(&world.tess.token))
         .await
         .unwrap();
-    client.hello().await;
-    let stored_doc = before.doc;
-    for (batch, change) in [(1, before), (2, after)] {
-        client
-            .send(&ClientMessage::Push {
-                batch,
-                changes: vec![change],
-            })
-            .await;
-    }
-    let (refused, _) = client.ack(1).await;
-    assert!(refused.is_empty(), "{refused:?}");
-    let (refused, _) = client.ack(2).await;
+    device.hello().await;
+    device
+        .send(&ClientMessage::Push {
+            batch: 1,
+            changes: vec![backdated.clone()],
+        })
+        .await;
+    let (refused, _) = device.ack(1).await;
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(
         refused[0]
@@ -761,12 +787,5 @@ async fn changes_made_offline_before_the_job_was_unassigned_are_accepted_and_lat
             .contains("not among the jobs assigned to you"),
         "{refused:?}"
     );
-    let server = Store::open(world.server.db_path()).unwrap();
-    assert!(server.record(stored_doc).unwrap().is_some());
-    assert!(
-        !server
-            .technician_accounts(tess_user)
-            .unwrap()
-            .contains(&world.account)
-    );
+    assert!(server.record(backdated.doc).unwrap().is_none());
 }

@@ -420,8 +420,15 @@ fn sync(data: &Path, timeout: u64) -> anyhow::Result<()> {
         0 | 1 => String::new(),
         n => format!(" (over {n} connections)"),
     };
+    let removed = match report.removed {
+        0 => String::new(),
+        n => format!(
+            ", {} removed (no longer assigned to you)",
+            count(n, "record")
+        ),
+    };
     println!(
-        "Synced{over}: {} sent, {} updated from the server.",
+        "Synced{over}: {} sent, {} updated from the server{removed}.",
         count(report.sent, "change"),
         count(report.received, "record")
     );

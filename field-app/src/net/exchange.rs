@@ -21,6 +21,8 @@ pub struct SyncReport {
     pub sent: usize,
     /// Documents updated from the server.
     pub received: usize,
+    /// Documents removed because they left the tablet's scope (jobs no longer assigned).
+    pub removed: usize,
     /// Reasons of changes the server refused during this sync.
     pub refused: Vec<String>,
     /// Connections opened (more than one when a connection dropped).
@@ -128,6 +130,7 @@ impl<'a> Exchange<'a> {
             match event {
                 DeviceEvent::Acked(n) => self.report.sent += n,
                 DeviceEvent::Updated(docs) => self.report.received += docs.len(),
+                DeviceEvent::Removed(n) => self.report.removed += n,
                 DeviceEvent::Refused(reason) => self.report.refused.push(reason),
                 DeviceEvent::CaughtUp => self.caught_up = true,
                 DeviceEvent::Failed(ErrorCode::UpgradeRequired, message) => {

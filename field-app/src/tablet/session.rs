@@ -47,10 +47,7 @@ impl Tablet {
     pub fn connected(&mut self, now_ms: u64) -> Result<Vec<ClientMessage>, AppError> {
         self.connection += 1;
         self.first_sync = None;
-        let cursor = self.store.cursor()?;
-        let outbox = DeviceHost::outbox(&self.store)?;
-        let outputs = self.session.connect(now_ms, cursor, outbox);
-        let mut send = self.run(outputs)?.0;
+        let mut send = DeviceHost::connect(&mut self.store, &mut self.session, now_ms)?.0;
         self.transfers.reset();
         send.extend(self.transfers.start_uploads(&self.store)?);
         Ok(send)

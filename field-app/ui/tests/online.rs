@@ -153,6 +153,75 @@ fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
     runtime.block_on(server.shutdown()).unwrap();
 }
 
+#[test]
+fn a_job_assigned_overnight_is_on_today_with_its_customer_after_one_sync() {
+    i_slint_backend_testing::init_no_event_loop();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let (token, company) = server_db(&db);
+    let server = runtime.block_on(TestServer::start_with_db(&db)).unwrap();
+    let replica = dir.path().join("tablet.sqlite3");
+    let tablet = Tablet::pair(&replica, &server.url(""), &token, company.tess.clone()).unwrap();
+    let shared = net::shared(tablet);
+    let limits = || net::SyncLimits {
+        timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
+    runtime
+        .block_on(net::sync_until_caught_up(&shared, limits()))
+        .unwrap();
+
+    // Overnight, with the tablet off, the office gives Tess a job of a new customer (written
+    // while the server is down for its nightly restart).
+    let mut assigned = None;
+    let server = runtime
+        .block_on(server.restart(|db| {
+            assigned = Some(common::assign_new_customer(db, &company.tess));
+        }))
+        .unwrap();
+    let (basalt, job) = assigned.unwrap();
+
+    // In the morning: one sync.
+    let report = runtime
+        .block_on(net::sync_until_caught_up(&shared, limits()))
+        .unwrap();
+    assert_eq!(report.connections, 1, "{report:?}");
+    assert!(
+        report.received >= 3,
+        "account, site and job arrived: {report:?}"
+    );
+
+    let ui = fieldsync_app_ui::AppWindow::new().unwrap();
+    let controller = wire(
+        &ui,
+        Arc::clone(&shared),
+        Options {
+            clock: Box::new(common::morning),
+            zone: chrono::FixedOffset::east_opt(0).unwrap(),
+            open_link: Box::new(|_| {}),
+            sync: None,
+        },
+    );
+    ui.show().unwrap();
+    let today = ui.global::<TodayAdapter>().get_jobs();
+    assert_eq!(today.row_count(), 7, "Tess's day and the new job");
+    element(&ui, "Open job Conveyor motor service, Basalt Works")
+        .invoke_accessible_default_action();
+    assert_eq!(ui.global::<Nav>().get_page(), Page::Job);
+    let tablet = net::lock(&shared);
+    assert!(tablet.store().account(basalt).unwrap().is_some());
+    assert!(tablet.store().record(job.into()).unwrap().is_some());
+    drop(tablet);
+    drop(controller);
+    drop(ui);
+    runtime.block_on(server.shutdown()).unwrap();
+}
+
 /// The element of the pairing window labelled `label`.
 fn pairing_element(window: &fieldsync_app_ui::PairWindow, label: &str) -> ElementHandle {
     let found: Vec<_> = ElementHandle::find_by_accessible_label(window, label).collect();

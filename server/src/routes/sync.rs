@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::Role;
 use fieldsync_protocol::engine::{ServerOutput, ServerSession};
 use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_FRAME, ServerMessage};
-use fieldsync_protocol::{DocId, Role, UserId};
-use fieldsync_store::host::{ConnectionHost, DeviceContext};
-use fieldsync_store::{Origin, Scope, Store};
+use fieldsync_store::host::{Access, ConnectionHost, DeviceContext};
+use fieldsync_store::{Scope, Store};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -89,15 +89,6 @@ fn identity_headers(device: &fieldsync_store::Device) -> HeaderMap {
     headers
 }
 
-/// The scope a user's devices see: office and admin everything, a technician the accounts of
-/// the jobs assigned to them.
-fn scope_of(store: &Store, user: UserId, role: Role) -> fieldsync_store::Result<Scope> {
-    Ok(match role {
-        Role::Technician => Scope::Accounts(store.technician_accounts(user)?),
-        Role::Office | Role::Admin => Scope::All,
-    })
-}
-
 type Shared = Arc<Mutex<(ServerSession, ConnectionHost)>>;
 
 /// The connection's session and host. A panic while they were locked leaves nothing half
@@ -112,7 +103,6 @@ struct Connection {
     state: AppState,
     shared: Shared,
     socket: Socket,
-    user: UserId,
     role: Role,
     /// Pushed batches being committed, oldest first, with the device's batch numbers.
     pushes: VecDeque<(u64, Receipt)>,
@@ -123,15 +113,14 @@ async fn run(
     device: fieldsync_store::Device,
     socket: Socket,
 ) -> Result<(), DbError> {
-    let (user, role) = (device.user.id, device.user.role);
-    let scope = state
+    let (user, role, number) = (device.user.id, device.user.role, device.number);
+    let context = state
         .db()
-        .run(move |store| Ok(scope_of(store, user, role)?))
+        .read(move |store| Ok(DeviceContext::of_device(store, number, user, role)?))
         .await?;
     let mut latest = state.latest();
-    let session = ServerSession::new(state.epoch(), *latest.borrow_and_update());
-    let context = DeviceContext::new(Origin(device.number), role, scope).with_user(user);
     let host = ConnectionHost::new(context);
+    let session = host.session(state.epoch(), *latest.borrow_and_update());
     let mut stopping = state.stopping();
     let every = state.revocation_check();
     let mut revocation = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -140,7 +129,6 @@ async fn run(
         state,
         shared: Arc::new(Mutex::new((session, host))),
         socket,
-        user,
         role,
         pushes: VecDeque::new(),
     };
@@ -320,13 +308,14 @@ impl Connection {
                 }
                 other => {
                     let shared = Arc::clone(&self.shared);
-                    // Catch-up loads only read: they use a reader connection.
-                    let read_only = matches!(other, ServerOutput::Load { .. });
+                    // What only reads runs on a reader connection, the rest on the writer;
+                    // the host stops where the other kind is needed.
+                    let access = lock(&self.shared).1.access(&other);
                     let db = self.state.db();
                     let work = move |store: &mut Store| {
                         let mut guard = lock(&shared);
                         let (session, host) = &mut *guard;
-                        let run = host.run(store, session, vec![other])?;
+                        let run = host.run_as(store, session, vec![other], Some(access))?;
                         let latest = if run.committed {
                             Some(store.latest_seq()?)
                         } else {
@@ -334,10 +323,9 @@ impl Connection {
                         };
                         Ok((run, latest))
                     };
-                    let run = if read_only {
-                        db.read(work).await?
-                    } else {
-                        db.run(work).await?
+                    let run = match access {
+                        Access::Read => db.read(work).await?,
+                        Access::Write => db.run(work).await?,
                     };
                     let (run, latest) = run;
                     if let Some(seq) = latest {
@@ -345,7 +333,11 @@ impl Connection {
                     }
                     let sends = run.send.into_iter().map(ServerOutput::Send);
                     let close = run.close.then_some(ServerOutput::Close);
-                    // What the host produced goes out before anything queued after it.
+                    // What the host produced goes out before anything queued after it, then what
+                    // it left for the other kind of access.
+                    for output in run.rest.into_iter().rev() {
+                        queue.push_front(output);
+                    }
                     for output in sends.chain(close).rev() {
                         queue.push_front(output);
                     }
@@ -375,27 +367,13 @@ impl Connection {
     /// A technician's scope follows their assignments: documents of accounts that joined are
     /// sent whole, those of accounts that left are evicted.
     async fn rescope(&mut self) -> Result<Vec<ServerOutput>, DbError> {
-        let (user, role) = (self.user, self.role);
         let shared = Arc::clone(&self.shared);
         self.state
             .db()
             .run(move |store| {
-                let scope = scope_of(store, user, role)?;
                 let mut guard = lock(&shared);
                 let (session, host) = &mut *guard;
-                let (joined, left) = host.device.rescope(scope);
-                let mut out = Vec::new();
-                if !joined.is_empty() {
-                    let joined = Scope::Accounts(joined.into_iter().collect());
-                    let (docs, _) = store.snapshots(&joined, None, usize::MAX)?;
-                    out.extend(session.send_docs(docs));
-                }
-                if !left.is_empty() {
-                    let left = Scope::Accounts(left.into_iter().collect());
-                    let docs: Vec<DocId> = store.doc_ids(&left)?;
-                    out.extend(session.evict(docs));
-                }
-                Ok(out)
+                Ok(host.rescope(store, session)?)
             })
             .await
     }

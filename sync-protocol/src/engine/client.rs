@@ -9,7 +9,7 @@ use crate::wire::{
     ClientMessage, Cursor, DocData, ErrorCode, MAX_PUSH_CHANGES, PROTOCOL_VERSION, ServerMessage,
     SyncMode,
 };
-use crate::{DocId, DocumentError};
+use crate::{AccountId, DocId, DocumentError};
 
 /// Tunables of a device session.
 #[derive(Clone, Debug)]
@@ -82,6 +82,9 @@ pub enum ClientOutput {
         /// The sync message.
         message: Vec<u8>,
     },
+    /// The server asks which accounts the device holds documents of: list them and call
+    /// [`ClientSession::accounts_held`].
+    ListAccounts,
     /// Caught up with nothing left to send: compute the heads digest of all local documents and
     /// call [`ClientSession::verify`].
     Verify {
@@ -172,11 +175,14 @@ impl ClientSession {
         self.cursor
     }
 
-    /// A connection is open: say hello and push the outbox straight away (one round trip).
+    /// A connection is open: say hello, say which accounts the device holds documents of (the
+    /// [`super::accounts_digest`] of those it keeps, and those it is dropping) and push the
+    /// outbox straight away (one round trip).
     pub fn connect(
         &mut self,
         now: u64,
         cursor: Option<Cursor>,
+        (accounts_digest, leaving): ([u8; 32], Vec<AccountId>),
         outbox: Vec<OutboxItem>,
     ) -> Vec<ClientOutput> {
         self.phase = Phase::AwaitWelcome;
@@ -191,10 +197,16 @@ impl ClientSession {
         self.verified_at = None;
         self.last_am_sync = None;
         self.fallback.clear();
-        let mut out = vec![ClientOutput::Send(ClientMessage::Hello {
-            version: PROTOCOL_VERSION,
-            cursor,
-        })];
+        let mut out = vec![
+            ClientOutput::Send(ClientMessage::Hello {
+                version: PROTOCOL_VERSION,
+                cursor,
+            }),
+            ClientOutput::Send(ClientMessage::Holding {
+                accounts_digest,
+                leaving,
+            }),
+        ];
         self.flush(now, &mut out);
         out
     }
@@ -340,6 +352,7 @@ impl ClientSession {
                 out.push(ClientOutput::AmSync { doc, message });
             }
             ServerMessage::Evict { docs } => out.push(ClientOutput::Evict(docs)),
+            ServerMessage::ListAccounts => out.push(ClientOutput::ListAccounts),
             message @ (ServerMessage::BlobStatus { .. }
             | ServerMessage::BlobChunk { .. }
             | ServerMessage::BlobError { .. }) => out.push(ClientOutput::Blob(message)),
@@ -413,6 +426,10 @@ impl ClientSession {
             self.complete_at = Some(seq);
             self.last_pull = None;
             out.push(ClientOutput::CaughtUp);
+        } else {
+            // More is on its way (pages of a download, documents of accounts that joined the
+            // scope): not up to date, so no verify before it arrives.
+            self.complete_at = None;
         }
     }
 
@@ -435,6 +452,11 @@ impl ClientSession {
                 seq: self.have.unwrap_or_default(),
             });
         }
+    }
+
+    /// The host listed the accounts asked for by [`ClientOutput::ListAccounts`].
+    pub fn accounts_held(&mut self, accounts: Vec<AccountId>) -> ClientOutput {
+        ClientOutput::Send(ClientMessage::AccountsHeld { accounts })
     }
 
     /// The host computed the digest asked for by [`ClientOutput::Verify`].

@@ -4,10 +4,13 @@ use automerge::AutoCommit;
 
 use super::Fallback;
 use crate::wire::{
-    ClientMessage, DocData, ErrorCode, MAX_PUSH_CHANGES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
-    Refusal, ServerMessage, SyncMode,
+    ClientMessage, Cursor, DocData, ErrorCode, MAX_ACCOUNTS_HELD, MAX_PUSH_CHANGES,
+    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Refusal, ServerMessage, SyncMode,
 };
-use crate::{DocId, DocumentError};
+use crate::{AccountId, DocId, DocumentError};
+
+/// Most documents named in one `Evict` message.
+pub const EVICT_PAGE: usize = 4096;
 
 /// What became of one pushed change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +61,33 @@ pub enum ServerOutput {
         /// The device's digest.
         digest: [u8; 32],
     },
+    /// Compare this digest of the accounts the device holds with the digest of the accounts
+    /// of its scope ([`super::accounts_digest`]) and call [`ServerSession::holding_checked`].
+    /// When they match, the device holds exactly its scope: the accounts it was given earlier
+    /// and no longer holds are no longer its to write.
+    CheckHolding {
+        /// The device's digest.
+        accounts_digest: [u8; 32],
+        /// The accounts it is dropping: they match only if none is in scope.
+        leaving: Vec<AccountId>,
+    },
+    /// The device holds documents of exactly these accounts: evict the documents of those
+    /// outside its scope; when `send_joined`, note the accounts of its scope it lacks, whose
+    /// documents [`ServerOutput::LoadJoined`] will ask for; then call
+    /// [`ServerSession::reconciled`].
+    Reconcile {
+        /// The accounts the device holds.
+        accounts: Vec<AccountId>,
+        /// The accounts it is dropping (evicted again if outside the scope, sent whole if back
+        /// in it).
+        leaving: Vec<AccountId>,
+        /// Whether the documents of the accounts it lacks are to be sent whole (a device
+        /// catching up; a first download or a fallback round sends every document anyway).
+        send_joined: bool,
+    },
+    /// Load the next page of whole documents of the accounts that joined the device's scope
+    /// (at the handshake, or live) and call [`ServerSession::joined_loaded`].
+    LoadJoined,
     /// A blob message for the host's blob store.
     Blob(ClientMessage),
     /// Close the connection (after sending what came before).
@@ -69,6 +99,21 @@ enum Phase {
     AwaitHello,
     Live,
     Closed,
+}
+
+/// Where the handshake stands with the accounts the device holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holdings {
+    /// Nothing to settle (or settled): catch-up runs.
+    Settled,
+    /// Waiting for the device's `Holding`.
+    AwaitDigest,
+    /// The host compares the digest.
+    Checking,
+    /// Waiting for the device's `AccountsHeld`.
+    AwaitList,
+    /// The host reconciles the list with the scope.
+    Reconciling,
 }
 
 /// A live load a session waits for (see [`ServerSession::live_load`]).
@@ -98,7 +143,19 @@ pub struct ServerSession {
     told_complete: bool,
     /// Latest committed sequence number the session knows of.
     latest: u64,
+    /// A load is on its way (or the handshake is not settled yet): nothing else is loaded.
     loading: bool,
+    /// The handshake's state with the device's holdings.
+    holdings: Holdings,
+    /// Whether the device's scope is a set of accounts (a technician): only then do its
+    /// holdings matter.
+    scoped: bool,
+    /// The first load of the connection waits until the holdings are settled.
+    start_pending: bool,
+    /// Documents of accounts that joined the scope wait to be sent whole.
+    joining: bool,
+    /// The accounts the device said it is dropping, until its holdings are reconciled.
+    leaving: Vec<AccountId>,
     fallback: Fallback,
 }
 
@@ -114,8 +171,20 @@ impl ServerSession {
             told_complete: false,
             latest,
             loading: false,
+            holdings: Holdings::Settled,
+            scoped: false,
+            start_pending: false,
+            joining: false,
+            leaving: Vec::new(),
             fallback: Fallback::default(),
         }
+    }
+
+    /// The same session for a device that sees only some accounts (a technician): the
+    /// accounts it holds are compared with its scope at the handshake.
+    pub fn scoped(mut self) -> Self {
+        self.scoped = true;
+        self
     }
 
     /// Whether the handshake is done and the connection open.
@@ -160,36 +229,7 @@ impl ServerSession {
                         ),
                     );
                 }
-                self.phase = Phase::Live;
-                self.mode = match cursor {
-                    None => SyncMode::Initial,
-                    Some(c) if c.epoch == self.epoch && c.seq <= self.latest => SyncMode::CatchUp,
-                    Some(_) => SyncMode::Fallback,
-                };
-                let welcome = ServerOutput::Send(ServerMessage::Welcome {
-                    version,
-                    epoch: self.epoch,
-                    mode: self.mode,
-                });
-                let mut out = vec![welcome];
-                match self.mode {
-                    SyncMode::CatchUp => {
-                        self.sent_upto = cursor.map_or(0, |c| c.seq);
-                        self.told_upto = self.sent_upto;
-                        self.load(&mut out);
-                    }
-                    SyncMode::Initial => {
-                        self.sent_upto = 0;
-                        self.told_upto = 0;
-                        self.loading = true;
-                        out.push(ServerOutput::Load {
-                            after: 0,
-                            initial: true,
-                        });
-                    }
-                    SyncMode::Fallback => out.push(ServerOutput::StartFallback),
-                }
-                out
+                self.hello(version, cursor)
             }
             (Phase::AwaitHello, _) => self.fail(
                 ErrorCode::HandshakeExpected,
@@ -238,6 +278,55 @@ impl ServerSession {
             }
             (
                 Phase::Live,
+                ClientMessage::Holding {
+                    accounts_digest,
+                    leaving,
+                },
+            ) => {
+                match (self.holdings, self.scoped) {
+                    (Holdings::AwaitDigest, true) if leaving.len() > MAX_ACCOUNTS_HELD => {
+                        let mut out = self.malformed(format!(
+                            "Holding names {} accounts leaving: at most {MAX_ACCOUNTS_HELD}",
+                            leaving.len()
+                        ));
+                        out.extend(self.settle());
+                        out
+                    }
+                    (Holdings::AwaitDigest, true) => {
+                        self.holdings = Holdings::Checking;
+                        self.leaving = leaving.clone();
+                        vec![ServerOutput::CheckHolding {
+                            accounts_digest,
+                            leaving,
+                        }]
+                    }
+                    // A device that sees everything holds what it holds.
+                    (Holdings::AwaitDigest, false) => self.settle(),
+                    // Once per connection: a device cannot make the server compare at will.
+                    _ => Vec::new(),
+                }
+            }
+            (Phase::Live, ClientMessage::AccountsHeld { accounts }) => {
+                if self.holdings != Holdings::AwaitList {
+                    return Vec::new(); // not asked for: ignored
+                }
+                if accounts.len() > MAX_ACCOUNTS_HELD {
+                    let mut out = self.malformed(format!(
+                        "the list of accounts held has {} entries: at most {MAX_ACCOUNTS_HELD}",
+                        accounts.len()
+                    ));
+                    out.extend(self.settle());
+                    return out;
+                }
+                self.holdings = Holdings::Reconciling;
+                vec![ServerOutput::Reconcile {
+                    accounts,
+                    leaving: std::mem::take(&mut self.leaving),
+                    send_joined: self.mode == SyncMode::CatchUp,
+                }]
+            }
+            (
+                Phase::Live,
                 blob @ (ClientMessage::BlobQuery { .. }
                 | ClientMessage::BlobPut { .. }
                 | ClientMessage::BlobGet { .. }),
@@ -245,6 +334,129 @@ impl ServerSession {
                 vec![ServerOutput::Blob(blob)]
             }
         }
+    }
+
+    /// The handshake: the mode of catch-up; the first load waits for the device's holdings.
+    fn hello(&mut self, version: u32, cursor: Option<Cursor>) -> Vec<ServerOutput> {
+        self.phase = Phase::Live;
+        self.mode = match cursor {
+            None => SyncMode::Initial,
+            Some(c) if c.epoch == self.epoch && c.seq <= self.latest => SyncMode::CatchUp,
+            Some(_) => SyncMode::Fallback,
+        };
+        (self.sent_upto, self.told_upto) = match (self.mode, cursor) {
+            (SyncMode::CatchUp, Some(c)) => (c.seq, c.seq),
+            _ => (0, 0),
+        };
+        let out = vec![ServerOutput::Send(ServerMessage::Welcome {
+            version,
+            epoch: self.epoch,
+            mode: self.mode,
+        })];
+        // The device's `Holding` follows without waiting; nothing is loaded before it.
+        self.holdings = Holdings::AwaitDigest;
+        self.start_pending = true;
+        self.loading = true;
+        out
+    }
+
+    /// The connection's first load, by mode.
+    fn start(&mut self, out: &mut Vec<ServerOutput>) {
+        self.start_pending = false;
+        self.loading = false;
+        match self.mode {
+            SyncMode::CatchUp => self.load(out),
+            SyncMode::Initial => {
+                self.loading = true;
+                out.push(ServerOutput::Load {
+                    after: 0,
+                    initial: true,
+                });
+            }
+            SyncMode::Fallback => out.push(ServerOutput::StartFallback),
+        }
+    }
+
+    /// The holdings need nothing more: the handshake goes on.
+    fn settle(&mut self) -> Vec<ServerOutput> {
+        self.holdings = Holdings::Settled;
+        let mut out = Vec::new();
+        if self.start_pending {
+            self.start(&mut out);
+        }
+        out
+    }
+
+    /// The host compared the device's `Holding` with its scope: when they match, catch-up
+    /// starts; otherwise the device is asked which accounts it holds.
+    pub fn holding_checked(&mut self, matches: bool) -> Vec<ServerOutput> {
+        if self.phase != Phase::Live || self.holdings != Holdings::Checking {
+            return Vec::new();
+        }
+        if matches {
+            self.leaving.clear();
+            return self.settle();
+        }
+        self.holdings = Holdings::AwaitList;
+        vec![ServerOutput::Send(ServerMessage::ListAccounts)]
+    }
+
+    /// The host reconciled the device's accounts with its scope: `evict` are the documents of
+    /// the accounts it holds outside its scope; `joined` says whether documents of accounts it
+    /// lacks wait to be sent (see [`ServerOutput::LoadJoined`]). They go out before catch-up.
+    pub fn reconciled(&mut self, evict: Vec<DocId>, joined: bool) -> Vec<ServerOutput> {
+        if self.phase != Phase::Live || self.holdings != Holdings::Reconciling {
+            return Vec::new();
+        }
+        let mut out = self.evict(evict);
+        if joined && self.mode == SyncMode::CatchUp {
+            self.holdings = Holdings::Settled;
+            self.joining = true;
+            out.push(ServerOutput::LoadJoined);
+        } else {
+            out.extend(self.settle());
+        }
+        out
+    }
+
+    /// The device's scope grew while connected; the host noted the accounts that joined: their
+    /// documents are sent whole, after any load on its way.
+    pub fn scope_grew(&mut self) -> Vec<ServerOutput> {
+        self.joining = true;
+        if self.phase != Phase::Live || self.loading {
+            return Vec::new(); // picked up when the current load (or handshake) is done
+        }
+        self.loading = true;
+        vec![ServerOutput::LoadJoined]
+    }
+
+    /// The host loaded a page for [`ServerOutput::LoadJoined`]: whole documents, which do not
+    /// move the device's cursor; `more` says another page follows.
+    pub fn joined_loaded(&mut self, docs: Vec<DocData>, more: bool) -> Vec<ServerOutput> {
+        if self.phase != Phase::Live || !self.joining {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if more {
+            out.push(self.tell(self.sent_upto, docs, false));
+            out.push(ServerOutput::LoadJoined);
+            return out;
+        }
+        self.joining = false;
+        if self.start_pending {
+            if !docs.is_empty() {
+                out.push(self.tell(self.sent_upto, docs, false));
+            }
+            self.start(&mut out);
+            return out;
+        }
+        self.loading = false;
+        let complete = self.sent_upto >= self.latest;
+        out.push(self.tell(self.sent_upto, docs, complete));
+        if !complete {
+            self.load(&mut out);
+        }
+        out
     }
 
     fn load(&mut self, out: &mut Vec<ServerOutput>) {
@@ -321,7 +533,8 @@ impl ServerSession {
             return Vec::new();
         }
         let to = to.max(self.sent_upto);
-        let complete = !more && to >= self.latest;
+        // Documents of accounts that joined the scope come next: not complete before them.
+        let complete = !more && to >= self.latest && !self.joining;
         let mut out = Vec::new();
         // Nothing new for a device already told it is up to date: say nothing (on a busy
         // server most commits are other accounts' or the device's own pushes).
@@ -346,8 +559,12 @@ impl ServerSession {
                 initial: self.mode == SyncMode::Initial && to == 0,
             });
         } else {
-            self.loading = false;
             self.mode = SyncMode::CatchUp;
+            if self.joining {
+                out.push(ServerOutput::LoadJoined); // still loading
+                return;
+            }
+            self.loading = false;
             if self.latest > self.sent_upto {
                 self.load(out);
             }
@@ -381,28 +598,19 @@ impl ServerSession {
         out
     }
 
-    /// The device's scope grew: send these documents whole (they hold history older than the
-    /// device's cursor). They do not move the cursor.
-    pub fn send_docs(&mut self, docs: Vec<DocData>) -> Vec<ServerOutput> {
-        if self.phase != Phase::Live || docs.is_empty() {
-            return Vec::new();
-        }
-        let at = self.told_upto;
-        let complete = !self.loading && self.sent_upto >= self.latest;
-        vec![ServerOutput::Send(ServerMessage::Changes {
-            from: at,
-            to: at,
-            docs,
-            complete,
-        })]
-    }
-
-    /// The device's scope shrank: tell it to drop these documents.
+    /// The device's scope shrank: tell it to drop these documents (in messages of at most
+    /// [`EVICT_PAGE`]).
     pub fn evict(&mut self, docs: Vec<DocId>) -> Vec<ServerOutput> {
-        if self.phase != Phase::Live || docs.is_empty() {
+        if self.phase != Phase::Live {
             return Vec::new();
         }
-        vec![ServerOutput::Send(ServerMessage::Evict { docs })]
+        docs.chunks(EVICT_PAGE)
+            .map(|docs| {
+                ServerOutput::Send(ServerMessage::Evict {
+                    docs: docs.to_vec(),
+                })
+            })
+            .collect()
     }
 
     /// The host compared the device's digest with its own.
@@ -451,12 +659,18 @@ impl ServerSession {
         self.mode = SyncMode::CatchUp;
         self.loading = false;
         self.sent_upto = self.latest;
-        self.mark_told(self.latest, true);
-        vec![ServerOutput::Send(ServerMessage::Changes {
+        self.mark_told(self.latest, !self.joining);
+        let mut out = vec![ServerOutput::Send(ServerMessage::Changes {
             from: 0,
             to: self.latest,
             docs: Vec::new(),
-            complete: true,
-        })]
+            complete: !self.joining,
+        })];
+        if self.joining {
+            // The scope grew during the round: those documents follow whole.
+            self.loading = true;
+            out.push(ServerOutput::LoadJoined);
+        }
+        out
     }
 }

@@ -667,6 +667,55 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
     }
 }
 
+/// What the office does in the evening, on the server's database at `path`: a new customer
+/// (Basalt Works, with a site) and a job of theirs today at 15:00, assigned to `tess`.
+/// Returns the customer and the job.
+#[allow(
+    dead_code,
+    reason = "used by some of the test files that share this module"
+)]
+pub fn assign_new_customer(path: &Path, tess: &Author) -> (AccountId, JobId) {
+    let mut store = Store::open(path).unwrap();
+    let office = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Dana (office)".into(),
+        },
+        role: Role::Office,
+    };
+    let seeder = Seeder {
+        tx: store.transaction().unwrap(),
+        office,
+        now: at(today() - Duration::days(1), 18, 0),
+    };
+    let customer = account("Basalt Works", "C-2040", "yard@basalt.example", true);
+    let id = customer.id;
+    seeder.create(Record::new_account(customer));
+    let site = JobSite {
+        id: SiteId::new(),
+        account: id,
+        name: "Quarry yard".into(),
+        address: address("12 Quarry Rd", "97701"),
+        access_instructions: "Sign in at the weighbridge.".into(),
+    };
+    let new = job(&JobSpec {
+        account: id,
+        site: site.id,
+        title: "Conveyor motor service",
+        services: &["Conveyor motor service"],
+        start: at(today(), 15, 0),
+        status: JobStatus::Scheduled,
+        technician: tess.user,
+        estimate: "480.00",
+    });
+    seeder.create(Record::new_site(site));
+    seeder.create(Record::new_job(new.clone()));
+    let Seeder { tx, .. } = seeder;
+    tx.commit().unwrap();
+    (id, new.id)
+}
+
 /// The app on a seeded tablet: the window (1280×800, shown), its controller, the company, the
 /// links the app asked to open, and the temp dir holding the replica.
 pub struct App {

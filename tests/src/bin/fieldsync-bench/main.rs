@@ -111,10 +111,7 @@ fn exchange(
 }
 
 fn connect(server: &mut Store, device: &mut Device) -> Exchange {
-    let cursor = device.store.cursor().unwrap();
-    let outbox = DeviceHost::outbox(&device.store).unwrap();
-    let outputs = device.session.connect(0, cursor, outbox);
-    let (send, _) = DeviceHost::run(&mut device.store, &mut device.session, outputs).unwrap();
+    let (send, _) = DeviceHost::connect(&mut device.store, &mut device.session, 0).unwrap();
     exchange(server, device, send, Origin(1))
 }
 

@@ -42,12 +42,7 @@ async fn sync(addr: std::net::SocketAddr, token: &str, store: &mut Store) -> Tra
     let mut session = ClientSession::new(ClientConfig::default());
     let started = Instant::now();
     let mut client = SyncClient::connect(addr, Some(token)).await.unwrap();
-    let outputs = session.connect(
-        0,
-        store.cursor().unwrap(),
-        DeviceHost::outbox(store).unwrap(),
-    );
-    let (mut up, _) = DeviceHost::run(store, &mut session, outputs).unwrap();
+    let (mut up, _) = DeviceHost::connect(store, &mut session, 0).unwrap();
     let mut traffic = Traffic::default();
     let mut caught_up = false;
     loop {

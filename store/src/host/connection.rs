@@ -1,0 +1,589 @@
+//! The server side of one connection: carries out a [`ServerSession`]'s outputs on the
+//! server's store, for the device described by its [`DeviceContext`].
+
+use std::collections::{BTreeSet, VecDeque};
+
+use automerge::AutoCommit;
+use fieldsync_protocol::engine::{ServerOutput, ServerSession, StoreOutcome, accounts_digest};
+use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
+use fieldsync_protocol::{AccountId, ContentHash, DocId, Role};
+
+use super::{DeviceContext, PAGE_BYTES, scope_of};
+use crate::{CheckedOutcome, Prechecked, Result, Scope, Store};
+
+/// What a server connection must do after its outputs were carried out.
+#[derive(Debug, Default)]
+pub struct ServerRun {
+    /// Messages to send, in order.
+    pub send: Vec<ServerMessage>,
+    /// Close the connection after sending.
+    pub close: bool,
+    /// New changes were committed: notify the other sessions of the latest sequence number.
+    pub committed: bool,
+    /// Outputs not carried out, because they need the other kind of database access (see
+    /// [`ConnectionHost::run_as`]): the caller carries them out next, in order.
+    pub rest: Vec<ServerOutput>,
+}
+
+/// What carrying out an output needs of the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads: a reader connection.
+    Read,
+    /// Writes: the writer.
+    Write,
+}
+
+/// The server side of one connection: carries out a [`ServerSession`]'s outputs on the
+/// server's store.
+#[derive(Debug)]
+pub struct ConnectionHost {
+    /// Who is connected.
+    pub device: DeviceContext,
+    /// Position of an initial download: the last document sent, and the sequence number the
+    /// download brings the device up to.
+    initial: Option<(Option<DocId>, u64)>,
+    /// Accounts that joined the device's scope whose documents are being sent whole, and the
+    /// last document sent of them.
+    joining: BTreeSet<AccountId>,
+    joining_after: Option<DocId>,
+    /// Accounts that joined while others were being sent: sent next.
+    joining_next: BTreeSet<AccountId>,
+    /// Photos this (scoped) device was found allowed to download, so that the chunks after the
+    /// first are not checked again.
+    readable_blobs: std::collections::HashSet<ContentHash>,
+}
+
+impl ConnectionHost {
+    /// A host for a connection of `device`.
+    pub fn new(device: DeviceContext) -> Self {
+        ConnectionHost {
+            device,
+            initial: None,
+            joining: BTreeSet::new(),
+            joining_after: None,
+            joining_next: BTreeSet::new(),
+            readable_blobs: Default::default(),
+        }
+    }
+
+    /// The engine session for this host's device, on a database named `epoch` whose latest
+    /// sequence number is `latest`.
+    pub fn session(&self, epoch: u64, latest: u64) -> ServerSession {
+        let session = ServerSession::new(epoch, latest);
+        match self.device.scope {
+            Scope::All => session,
+            Scope::Accounts(_) => session.scoped(),
+        }
+    }
+
+    /// What carrying out `output` needs of the database.
+    pub fn access(&self, output: &ServerOutput) -> Access {
+        match output {
+            ServerOutput::Send(_)
+            | ServerOutput::Close
+            | ServerOutput::Load { .. }
+            | ServerOutput::LoadJoined
+            | ServerOutput::StartFallback
+            | ServerOutput::CheckDigest { .. }
+            | ServerOutput::Blob(ClientMessage::BlobQuery { .. } | ClientMessage::BlobGet { .. }) => {
+                Access::Read
+            }
+            // Confirming what the device holds writes only when the record changes.
+            ServerOutput::CheckHolding {
+                accounts_digest,
+                leaving,
+            } => match self.holding_matches(accounts_digest, leaving) {
+                Some(holding)
+                    if self.device.confirmed(&holding).as_ref() != Some(&self.device.held) =>
+                {
+                    Access::Write
+                }
+                _ => Access::Read,
+            },
+            ServerOutput::Store { .. }
+            | ServerOutput::AmSync { .. }
+            | ServerOutput::Reconcile { .. }
+            | ServerOutput::Blob(_) => Access::Write,
+        }
+    }
+
+    /// Carries out `outputs` (and whatever they lead to).
+    pub fn run(
+        &mut self,
+        store: &mut Store,
+        session: &mut ServerSession,
+        outputs: Vec<ServerOutput>,
+    ) -> Result<ServerRun> {
+        self.run_as(store, session, outputs, None)
+    }
+
+    /// Carries out `outputs` (and whatever they lead to) with one kind of database access:
+    /// stops at the first output that needs another kind (when `access` is given) and returns
+    /// it and everything after it in [`ServerRun::rest`].
+    pub fn run_as(
+        &mut self,
+        store: &mut Store,
+        session: &mut ServerSession,
+        outputs: Vec<ServerOutput>,
+        access: Option<Access>,
+    ) -> Result<ServerRun> {
+        let mut queue: VecDeque<ServerOutput> = outputs.into();
+        let mut run = ServerRun::default();
+        while let Some(output) = queue.pop_front() {
+            if let Some(access) = access
+                && !matches!(output, ServerOutput::Send(_) | ServerOutput::Close)
+                && self.access(&output) != access
+            {
+                run.rest.push(output);
+                run.rest.extend(queue);
+                break;
+            }
+            match output {
+                ServerOutput::Send(message) => run.send.push(message),
+                ServerOutput::Close => run.close = true,
+                ServerOutput::Store { batch, changes } => {
+                    let outcomes = self.store_changes(store, &changes)?;
+                    run.committed |= outcomes.contains(&StoreOutcome::Stored);
+                    queue.extend(session.stored(batch, outcomes));
+                }
+                ServerOutput::Load { after, initial } => {
+                    let (docs, to, more) = self.load(store, after, initial)?;
+                    queue.extend(session.loaded(docs, to, more));
+                }
+                ServerOutput::LoadJoined => {
+                    let (docs, more) = self.load_joined(store)?;
+                    queue.extend(session.joined_loaded(docs, more));
+                }
+                ServerOutput::StartFallback => {
+                    for id in store.doc_ids(&self.device.scope)? {
+                        if let Some(mut doc) = store.load(id)? {
+                            queue.extend(session.fallback_generate(id, &mut doc));
+                        }
+                    }
+                    queue.extend(session.fallback_started());
+                }
+                ServerOutput::AmSync { doc, message } => {
+                    run.committed |= self.am_sync(store, session, doc, &message, &mut queue)?;
+                }
+                ServerOutput::CheckDigest { digest } => {
+                    let ours = store.heads_digest(&self.device.scope)?;
+                    queue.extend(session.digest_checked(ours == digest));
+                }
+                ServerOutput::CheckHolding {
+                    accounts_digest,
+                    leaving,
+                } => {
+                    let matches = self.check_holding(store, &accounts_digest, &leaving)?;
+                    queue.extend(session.holding_checked(matches));
+                }
+                ServerOutput::Reconcile {
+                    accounts,
+                    leaving,
+                    send_joined,
+                } => {
+                    let (evict, joined) = self.reconcile(store, accounts, leaving, send_joined)?;
+                    queue.extend(session.reconciled(evict, joined));
+                }
+                ServerOutput::Blob(message) => run.send.extend(self.blob(store, message)?),
+            }
+        }
+        Ok(run)
+    }
+
+    /// A technician's scope follows their assignments: reads it again and, when it changed,
+    /// has the documents of accounts that joined sent whole and those of accounts that left
+    /// evicted. Returns the outputs to carry out. Writes only when the device was given
+    /// accounts it had never been given.
+    pub fn rescope(
+        &mut self,
+        store: &mut Store,
+        session: &mut ServerSession,
+    ) -> Result<Vec<ServerOutput>> {
+        let (Some(user), Role::Technician) = (self.device.user, self.device.role) else {
+            return Ok(Vec::new());
+        };
+        let scope = scope_of(store, user, Role::Technician)?;
+        if scope == self.device.scope {
+            return Ok(Vec::new());
+        }
+        let before = self.device.held.clone();
+        let (joined, left) = self.device.rescope(scope);
+        self.save_record(store, &before)?;
+        let mut out = Vec::new();
+        if !left.is_empty() {
+            for account in &left {
+                self.joining.remove(account);
+                self.joining_next.remove(account);
+            }
+            let left = Scope::Accounts(left.into_iter().collect());
+            out.extend(session.evict(store.doc_ids(&left)?));
+        }
+        if !joined.is_empty() {
+            self.add_joining(joined);
+            out.extend(session.scope_grew());
+        }
+        Ok(out)
+    }
+
+    fn add_joining(&mut self, joined: impl IntoIterator<Item = AccountId>) {
+        if self.joining.is_empty() {
+            self.joining.extend(joined);
+            self.joining_after = None;
+        } else {
+            self.joining_next.extend(joined);
+        }
+    }
+
+    /// Writes the device's record of accounts it was given when it changed from `before`.
+    fn save_record(&self, store: &mut Store, before: &BTreeSet<AccountId>) -> Result<()> {
+        if self.device.record_changed(before) {
+            let tx = store.transaction()?;
+            tx.set_device_accounts(self.device.origin.0, &self.device.held)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// When the device keeps exactly the accounts of its scope (by `digest`) and drops none of
+    /// them (`leaving`), all the accounts it holds; otherwise `None`. A device that sees
+    /// everything always matches.
+    fn holding_matches(
+        &self,
+        digest: &[u8; 32],
+        leaving: &[AccountId],
+    ) -> Option<BTreeSet<AccountId>> {
+        let Some(scope) = self.device.scope_accounts() else {
+            return Some(BTreeSet::new());
+        };
+        let matches = accounts_digest(scope.iter().copied()) == *digest
+            && leaving.iter().all(|a| !scope.contains(a));
+        matches.then(|| scope.iter().chain(leaving).copied().collect())
+    }
+
+    /// Whether the device holds exactly the accounts of its scope (and some it is dropping);
+    /// if so, what it holds is confirmed.
+    fn check_holding(
+        &mut self,
+        store: &mut Store,
+        digest: &[u8; 32],
+        leaving: &[AccountId],
+    ) -> Result<bool> {
+        let Some(holding) = self.holding_matches(digest, leaving) else {
+            return Ok(false);
+        };
+        let before = self.device.held.clone();
+        self.device.confirm_holding(&holding);
+        self.save_record(store, &before)?;
+        Ok(true)
+    }
+
+    /// The device keeps documents of `accounts` and drops those of `leaving`: returns the
+    /// documents to evict (of accounts outside its scope) and whether documents of accounts
+    /// it lacks wait to be sent (those of its scope it does not keep).
+    fn reconcile(
+        &mut self,
+        store: &mut Store,
+        accounts: Vec<AccountId>,
+        leaving: Vec<AccountId>,
+        send_joined: bool,
+    ) -> Result<(Vec<DocId>, bool)> {
+        let holding: BTreeSet<AccountId> = accounts.into_iter().collect();
+        let Some(scope) = self.device.scope_accounts().cloned() else {
+            return Ok((Vec::new(), false));
+        };
+        let all: BTreeSet<AccountId> = holding.iter().chain(&leaving).copied().collect();
+        let left: BTreeSet<AccountId> = all.difference(&scope).copied().collect();
+        let evict = match left.is_empty() {
+            true => Vec::new(),
+            false => store.doc_ids(&Scope::Accounts(left))?,
+        };
+        let before = self.device.held.clone();
+        self.device.confirm_holding(&all);
+        self.save_record(store, &before)?;
+        let joined: Vec<AccountId> = scope.difference(&holding).copied().collect();
+        let joining = send_joined && !joined.is_empty();
+        if joining {
+            self.add_joining(joined);
+        }
+        Ok((evict, joining))
+    }
+
+    /// The next page of whole documents of accounts that joined the scope, and whether more
+    /// follow.
+    fn load_joined(&mut self, store: &Store) -> Result<(Vec<DocData>, bool)> {
+        if self.joining.is_empty() {
+            std::mem::swap(&mut self.joining, &mut self.joining_next);
+            self.joining_after = None;
+        }
+        let scope = Scope::Accounts(self.joining.clone());
+        let (docs, last) = store.snapshots(&scope, self.joining_after, PAGE_BYTES)?;
+        if let Some(last) = last {
+            self.joining_after = Some(last);
+            return Ok((docs, true));
+        }
+        self.joining.clear();
+        self.joining_after = None;
+        Ok((docs, !self.joining_next.is_empty()))
+    }
+
+    /// Validates and stores one pushed batch in one transaction; refused changes are
+    /// quarantined with their reason.
+    pub fn store_changes(
+        &self,
+        store: &mut Store,
+        changes: &[DocData],
+    ) -> Result<Vec<StoreOutcome>> {
+        let tx = store.transaction()?;
+        let outcomes = self.store_in(&tx, changes)?;
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Validates and stores changes inside the caller's transaction (group commit puts many
+    /// connections' batches in one); refused changes are quarantined.
+    pub fn store_in(
+        &self,
+        tx: &crate::StoreTx<'_>,
+        changes: &[DocData],
+    ) -> Result<Vec<StoreOutcome>> {
+        let prechecked = Prechecked::new(changes.to_vec(), self.device.role);
+        store_checked(tx, &self.device, prechecked)
+    }
+
+    /// Whether the device may download the bytes with content hash `hash` (remembered for the
+    /// connection once allowed).
+    fn may_read_blob(&mut self, store: &Store, hash: &ContentHash) -> Result<bool> {
+        if self.readable_blobs.contains(hash) {
+            return Ok(true);
+        }
+        let allowed = self.device.may_read_blob(store, hash)?;
+        if allowed && self.device.scope != Scope::All {
+            self.readable_blobs.insert(*hash);
+        }
+        Ok(allowed)
+    }
+
+    /// Answers a blob message. Uploads and downloads are by content hash; a chunk at the wrong
+    /// offset is answered with the offset to resume from. A technician's device downloads only
+    /// photos of accounts in its scope; any other hash is answered as if it did not exist.
+    pub fn blob(
+        &mut self,
+        store: &mut Store,
+        message: ClientMessage,
+    ) -> Result<Option<ServerMessage>> {
+        let status = |hash, state: Option<crate::BlobState>| {
+            let state = state.unwrap_or(crate::BlobState {
+                have: 0,
+                size: None,
+                complete: false,
+            });
+            ServerMessage::BlobStatus {
+                hash,
+                have: state.have,
+                complete: state.complete,
+            }
+        };
+        Ok(Some(match message {
+            ClientMessage::BlobQuery { hash } => status(hash, store.blob_state(&hash)?),
+            ClientMessage::BlobPut {
+                hash,
+                total,
+                offset,
+                bytes,
+            } => {
+                let tx = store.transaction()?;
+                let stored = tx.put_blob_chunk(&hash, total, offset, &bytes)?;
+                tx.commit()?;
+                match stored {
+                    Ok(state) => status(hash, Some(state)),
+                    Err(refusal) => ServerMessage::BlobError {
+                        hash,
+                        message: refusal.to_string(),
+                    },
+                }
+            }
+            ClientMessage::BlobGet { hash, .. } if !self.may_read_blob(store, &hash)? => {
+                ServerMessage::BlobError {
+                    hash,
+                    message: "no such photo on the server".into(),
+                }
+            }
+            ClientMessage::BlobGet { hash, offset } => match store.blob_chunk(&hash, offset)? {
+                Some((start, bytes, total)) => {
+                    // The chunk starts at or before `offset`; an offset at or past the end is
+                    // answered with an error, never by slicing past the bytes.
+                    let rest = usize::try_from(offset.saturating_sub(start))
+                        .ok()
+                        .and_then(|skip| bytes.get(skip..))
+                        .filter(|rest| !rest.is_empty() || (total == 0 && offset == 0));
+                    match rest {
+                        Some(rest) => ServerMessage::BlobChunk {
+                            hash,
+                            total,
+                            offset,
+                            bytes: rest.to_vec(),
+                        },
+                        None => ServerMessage::BlobError {
+                            hash,
+                            message: format!(
+                                "offset {offset} is past the end of this {total}-byte image"
+                            ),
+                        },
+                    }
+                }
+                None => ServerMessage::BlobError {
+                    hash,
+                    message: "no such photo on the server".into(),
+                },
+            },
+            _ => return Ok(None),
+        }))
+    }
+
+    fn load(
+        &mut self,
+        store: &Store,
+        after: u64,
+        initial: bool,
+    ) -> Result<(Vec<DocData>, u64, bool)> {
+        if initial {
+            let (from_doc, upto) = match self.initial {
+                Some(position) => position,
+                None => (None, store.latest_seq()?),
+            };
+            let (docs, last) = store.snapshots(&self.device.scope, from_doc, PAGE_BYTES)?;
+            return Ok(match last {
+                Some(last) => {
+                    self.initial = Some((Some(last), upto));
+                    (docs, 0, true)
+                }
+                None => {
+                    self.initial = None;
+                    (docs, upto, false)
+                }
+            });
+        }
+        let page = store.changes_since(
+            after,
+            &self.device.scope,
+            Some(self.device.origin),
+            PAGE_BYTES,
+        )?;
+        Ok((page.docs, page.to, !page.complete))
+    }
+
+    fn am_sync(
+        &self,
+        store: &mut Store,
+        session: &mut ServerSession,
+        id: DocId,
+        message: &[u8],
+        queue: &mut VecDeque<ServerOutput>,
+    ) -> Result<bool> {
+        let tx = store.transaction()?;
+        if let Some(account) = tx.doc_account(id)?
+            && !self.device.scope.contains(account)
+        {
+            return Ok(false); // out of scope: say nothing about it
+        }
+        let existing = tx.load(id)?;
+        let mut doc = existing.unwrap_or_default();
+        let mut fork = doc.fork();
+        if session.fallback_receive(id, &mut fork, message).is_err() {
+            return Ok(false);
+        }
+        let new: Vec<DocData> = fork
+            .get_changes(&doc.get_heads())
+            .into_iter()
+            .map(|change| DocData {
+                doc: id,
+                data: change.raw_bytes().to_vec(),
+            })
+            .collect();
+        let stored = self.store_in(&tx, &new)?.contains(&StoreOutcome::Stored);
+        tx.commit()?;
+        let mut current: AutoCommit = if stored {
+            store.transaction()?.load(id)?.unwrap_or_default()
+        } else {
+            std::mem::take(&mut doc)
+        };
+        queue.extend(session.fallback_generate(id, &mut current));
+        Ok(stored)
+    }
+}
+
+/// Validates and stores changes from `device` inside the caller's transaction: changes to
+/// documents outside what the device may write are refused, the rest go through the schema and
+/// role checks; refused changes are quarantined with their reason. The changes come
+/// [`Prechecked`] for the device's role (the server does it before the transaction, on another
+/// thread); prechecked for another role, they are prechecked again.
+pub fn store_checked(
+    tx: &crate::StoreTx<'_>,
+    device: &DeviceContext,
+    prechecked: Prechecked,
+) -> Result<Vec<StoreOutcome>> {
+    let (role, changes, items) = prechecked.into_parts();
+    let (changes, items) = if role == device.role {
+        (changes, items)
+    } else {
+        let (_, changes, items) = Prechecked::new(changes, device.role).into_parts();
+        (changes, items)
+    };
+    let mut outcomes: Vec<Option<StoreOutcome>> = vec![None; changes.len()];
+    if device.scope != Scope::All {
+        for ((slot, change), early) in outcomes.iter_mut().zip(&changes).zip(&items) {
+            let account = match tx.doc_account(change.doc)? {
+                Some(account) => Some(account),
+                None => early.account(),
+            };
+            // A change already stored is acknowledged as such (an answer lost with a dropped
+            // connection), whoever may write the account now: nothing is written.
+            if let Some(account) = account
+                && !device.may_write(account)
+                && !early
+                    .hash()
+                    .map_or(Ok(false), |hash| tx.has_change(&hash.0))?
+            {
+                let why = format!("account {account} is not among the jobs assigned to you");
+                tx.quarantine(device.origin.0, change.doc, &change.data, &why)?;
+                *slot = Some(StoreOutcome::Refused(why));
+            }
+        }
+    }
+    let mut allowed = Vec::with_capacity(changes.len());
+    let mut early = Vec::with_capacity(changes.len());
+    for ((change, item), outcome) in changes.iter().zip(items).zip(&outcomes) {
+        if outcome.is_none() {
+            allowed.push((change.doc, &change.data[..]));
+            early.push(item);
+        }
+    }
+    let mut checked = crate::checked::apply_checked_batch(
+        &tx.tx,
+        tx.cache,
+        &allowed,
+        early,
+        device.role,
+        device.origin,
+    )?
+    .into_iter();
+    for (change, slot) in changes.iter().zip(outcomes.iter_mut()) {
+        if slot.is_some() {
+            continue;
+        }
+        let Some(outcome) = checked.next() else { break };
+        *slot = Some(match outcome {
+            CheckedOutcome::Stored(_) | CheckedOutcome::AlreadyHad => StoreOutcome::Stored,
+            CheckedOutcome::Deferred => StoreOutcome::Deferred,
+            CheckedOutcome::Refused(why) => {
+                tx.quarantine(device.origin.0, change.doc, &change.data, &why.to_string())?;
+                StoreOutcome::Refused(why.to_string())
+            }
+        });
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(StoreOutcome::Deferred))
+        .collect())
+}
