@@ -328,7 +328,7 @@ mod tests {
     #[tokio::test]
     async fn a_database_failure_is_a_503_without_details() {
         let (_dir, db, token, _) = db_with_devices().await;
-        db.poison();
+        db.drop_table("devices").await;
 
         let err = authenticate_device(&db, Some(&format!("Bearer {token}")))
             .await

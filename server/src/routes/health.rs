@@ -61,7 +61,7 @@ mod tests {
     async fn failing_database_is_503_without_details() {
         let dir = tempfile::tempdir().unwrap();
         let state = AppState::open(dir.path().join("db.sqlite3")).unwrap();
-        state.db().poison();
+        state.db().drop_table("meta").await;
 
         let (status, body) = check(state).await;
 
