@@ -102,7 +102,7 @@ impl GroupCommit {
         device: DeviceContext,
         changes: Vec<DocData>,
     ) -> Result<Receipt, DbError> {
-        let role = device.role;
+        let role = device.pusher();
         let prechecked = if changes.len() <= PRECHECK_INLINE {
             Prechecked::new(changes, role)
         } else {

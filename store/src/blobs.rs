@@ -145,12 +145,16 @@ pub(crate) fn chunk_at(
             "SELECT offset, bytes FROM blob_chunks WHERE hash = ?1 AND offset <= ?2
              ORDER BY offset DESC LIMIT 1",
         )?
-        .query_row(rusqlite::params![&hash.0[..], offset as i64], |row| {
-            Ok((
-                row.get::<_, i64>(0)? as u64,
-                row.get::<_, Vec<u8>>(1)?,
-                total,
-            ))
-        })
+        // SQLite integers are signed: an offset past i64::MAX is past every chunk anyway.
+        .query_row(
+            rusqlite::params![&hash.0[..], offset.min(i64::MAX as u64) as i64],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)? as u64,
+                    row.get::<_, Vec<u8>>(1)?,
+                    total,
+                ))
+            },
+        )
         .optional()?)
 }

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use fieldsync_protocol::validate::{self, Role};
+use fieldsync_protocol::validate::{self, Pusher};
 use fieldsync_protocol::wire::DocData;
 use fieldsync_protocol::{AccountId, DocId, Record, ValidationError};
 use rusqlite::Transaction;
@@ -93,7 +93,7 @@ fn malformed(text: String) -> CheckedOutcome {
 /// transaction; if it is not, the change is checked against the stored document as usual.
 #[derive(Debug)]
 pub struct Prechecked {
-    role: Role,
+    role: Pusher,
     changes: Vec<DocData>,
     items: Vec<Early>,
 }
@@ -132,7 +132,7 @@ impl std::fmt::Debug for Early {
 }
 
 impl Early {
-    fn new(doc: DocId, bytes: &[u8], role: Role) -> Early {
+    fn new(doc: DocId, bytes: &[u8], role: Pusher) -> Early {
         let change = match parse(bytes) {
             Ok(change) => change,
             Err(why) => return Early::Malformed(why),
@@ -179,7 +179,8 @@ impl Early {
 
 impl Prechecked {
     /// Prechecks `changes` pushed by a device whose user has `role`, on the calling thread.
-    pub fn new(changes: Vec<DocData>, role: Role) -> Prechecked {
+    pub fn new(changes: Vec<DocData>, role: impl Into<Pusher>) -> Prechecked {
+        let role = role.into();
         let items = changes
             .iter()
             .map(|c| Early::new(c.doc, &c.data, role))
@@ -191,8 +192,8 @@ impl Prechecked {
         }
     }
 
-    /// The user's role the changes were checked for.
-    pub fn role(&self) -> Role {
+    /// Who the changes were checked for.
+    pub fn pusher(&self) -> Pusher {
         self.role
     }
 
@@ -202,13 +203,13 @@ impl Prechecked {
     }
 
     /// The changes and what was learnt of each.
-    pub(crate) fn into_parts(self) -> (Role, Vec<DocData>, Vec<Early>) {
+    pub(crate) fn into_parts(self) -> (Pusher, Vec<DocData>, Vec<Early>) {
         (self.role, self.changes, self.items)
     }
 }
 
 /// [`Prechecked::new`] on every core, for changes already in the transaction's hands.
-pub(crate) fn precheck_on_every_core(changes: &[(DocId, &[u8])], role: Role) -> Vec<Early> {
+pub(crate) fn precheck_on_every_core(changes: &[(DocId, &[u8])], role: Pusher) -> Vec<Early> {
     parallel::map(changes.to_vec(), |(doc, bytes)| {
         Early::new(doc, bytes, role)
     })
@@ -221,7 +222,7 @@ pub(crate) fn apply_checked_batch(
     cache: &RefCell<DocCache>,
     changes: &[(DocId, &[u8])],
     early: Vec<Early>,
-    role: Role,
+    role: Pusher,
     origin: Origin,
 ) -> Result<Vec<CheckedOutcome>> {
     debug_assert_eq!(changes.len(), early.len(), "one prechecked item per change");
@@ -505,7 +506,7 @@ fn commit_group(
 }
 
 /// Checks a document's changes in order, applying those that pass.
-fn check_group(role: Role, group: Group<'_>) -> Checked<'_> {
+fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
     let Group {
         doc,
         mut document,
@@ -577,7 +578,7 @@ fn check_group(role: Role, group: Group<'_>) -> Checked<'_> {
 /// Applies one change to `document` and checks the result; the new content if it passes.
 fn check_one(
     doc: DocId,
-    role: Role,
+    role: Pusher,
     document: &mut AutoCommit,
     before: Option<&Option<Record>>,
     change: Change,
@@ -598,7 +599,7 @@ fn check_one(
 /// document (or is a valid new one), and the role may make the change.
 fn check(
     doc: DocId,
-    role: Role,
+    role: Pusher,
     before: Option<Option<&Record>>,
     after: &Record,
 ) -> std::result::Result<(), ValidationError> {
@@ -606,13 +607,15 @@ fn check(
     match before {
         Some(Some(before)) => {
             validate::check_transition(before, after)?;
-            validate::authorize(role, Some(before), after)
+            validate::authorize(role.role, Some(before), after)?;
+            validate::check_authors(role, Some(before), after)
         }
         // A new document, or one whose stored content is not a valid record: judge the result
         // as if it were being created.
         _ => {
             validate::check_record(after)?;
-            validate::authorize(role, None, after)
+            validate::authorize(role.role, None, after)?;
+            validate::check_authors(role, None, after)
         }
     }
 }

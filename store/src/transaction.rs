@@ -71,6 +71,7 @@ impl StoreTx<'_> {
         origin: Origin,
     ) -> Result<CheckedOutcome> {
         let changes = [(doc, change)];
+        let role = role.into();
         let early = checked::precheck_on_every_core(&changes, role);
         let mut outcomes =
             checked::apply_checked_batch(&self.tx, self.cache, &changes, early, role, origin)?;
@@ -87,6 +88,7 @@ impl StoreTx<'_> {
         origin: Origin,
     ) -> Result<Vec<CheckedOutcome>> {
         let changes: Vec<(DocId, &[u8])> = changes.iter().map(|c| (c.doc, &c.data[..])).collect();
+        let role = role.into();
         let early = checked::precheck_on_every_core(&changes, role);
         checked::apply_checked_batch(&self.tx, self.cache, &changes, early, role, origin)
     }

@@ -35,6 +35,34 @@ pub enum ValidationError {
         /// The value found.
         value: String,
     },
+    /// An amount or quantity is beyond what any record may hold.
+    #[error("{field} may be at most {limit}, not {value}")]
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// The value found.
+        value: String,
+        /// The largest allowed.
+        limit: String,
+    },
+    /// A text is longer than its field allows.
+    #[error("{field} may be at most {limit} characters long, not {chars}")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Its length.
+        chars: usize,
+        /// The most allowed.
+        limit: usize,
+    },
+    /// A device named someone else as the author of what it added.
+    #[error("{what} must be the device's own user, not {named}")]
+    NotTheWriter {
+        /// Which field.
+        what: &'static str,
+        /// The user it named.
+        named: String,
+    },
     /// Text that should be a decimal number is not one.
     #[error("{0:?} is not a decimal amount such as 120.50")]
     NotADecimal(String),

@@ -25,6 +25,15 @@ string_enum!(
     }
 );
 
+/// Largest amount of money a record may hold (a payment, a price, an estimate): a billion.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+/// Largest quantity on an invoice line.
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+/// Most characters in a note's text.
+pub const MAX_NOTE_CHARS: usize = 20_000;
+/// Most characters in a short text field (a name, a title, a caption, a reference).
+pub const MAX_FIELD_CHARS: usize = 500;
+
 /// Parses a payment amount typed by a person: a positive decimal with at most two places.
 pub fn parse_payment_amount(text: &str) -> Result<Money, ValidationError> {
     let amount: Money = text
@@ -43,9 +52,30 @@ pub fn check_payment_amount(amount: Money) -> Result<(), ValidationError> {
     check_cents(amount)
 }
 
+/// At most two places, and at most [`MAX_AMOUNT`] either way.
 fn check_cents(amount: Money) -> Result<(), ValidationError> {
     if amount.0.normalize().scale() > 2 {
         return Err(ValidationError::TooPrecise(amount.to_string()));
+    }
+    if amount.0.abs() > MAX_AMOUNT {
+        return Err(ValidationError::TooLarge {
+            field: "an amount",
+            value: amount.to_string(),
+            limit: MAX_AMOUNT.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// At most `limit` characters.
+fn bounded(field: &'static str, value: &str, limit: usize) -> Result<(), ValidationError> {
+    let chars = value.chars().count();
+    if chars > limit {
+        return Err(ValidationError::TooLong {
+            field,
+            chars,
+            limit,
+        });
     }
     Ok(())
 }
@@ -99,6 +129,8 @@ fn check_address(field: &'static str, address: &Address) -> Result<(), Validatio
 
 fn check_account(account: &Account) -> Result<(), ValidationError> {
     required("account name", &account.name)?;
+    bounded("account name", &account.name, MAX_FIELD_CHARS)?;
+    bounded("account comments", &account.comments, MAX_NOTE_CHARS)?;
     check_address("billing address", &account.billing_address)?;
     if let Some(shipping) = &account.shipping_address {
         check_address("shipping address", shipping)?;
@@ -117,6 +149,7 @@ fn check_site(site: &JobSite) -> Result<(), ValidationError> {
 
 fn check_job(job: &Job) -> Result<(), ValidationError> {
     required("job title", &job.title)?;
+    bounded("job title", &job.title, MAX_FIELD_CHARS)?;
     if let (Some(start), Some(end)) = (job.scheduled_start, job.scheduled_end)
         && end < start
     {
@@ -132,7 +165,8 @@ fn check_job(job: &Job) -> Result<(), ValidationError> {
 }
 
 fn check_note(note: &Note) -> Result<(), ValidationError> {
-    required("note text", &note.text)
+    required("note text", &note.text)?;
+    bounded("note text", &note.text, MAX_NOTE_CHARS)
 }
 
 fn check_photo(photo: &Photo) -> Result<(), ValidationError> {
@@ -141,7 +175,7 @@ fn check_photo(photo: &Photo) -> Result<(), ValidationError> {
             field: "photo size",
         });
     }
-    Ok(())
+    bounded("photo caption", &photo.caption, MAX_FIELD_CHARS)
 }
 
 fn check_invoice(job: &Job, invoice: &Invoice) -> Result<(), ValidationError> {
@@ -154,8 +188,20 @@ fn check_invoice(job: &Job, invoice: &Invoice) -> Result<(), ValidationError> {
     }
     for line in &invoice.lines {
         required("invoice line description", &line.description)?;
+        bounded(
+            "invoice line description",
+            &line.description,
+            MAX_FIELD_CHARS,
+        )?;
         if line.quantity.0 <= Decimal::ZERO {
             return Err(ValidationError::NotPositive(line.quantity.to_string()));
+        }
+        if line.quantity.0 > MAX_QUANTITY {
+            return Err(ValidationError::TooLarge {
+                field: "an invoice line's quantity",
+                value: line.quantity.to_string(),
+                limit: MAX_QUANTITY.to_string(),
+            });
         }
         check_cents(line.unit_price)?;
     }
@@ -169,6 +215,7 @@ fn check_invoice(job: &Job, invoice: &Invoice) -> Result<(), ValidationError> {
 }
 
 fn check_payment(payment: &Payment) -> Result<(), ValidationError> {
+    bounded("payment reference", &payment.reference, MAX_FIELD_CHARS)?;
     check_payment_amount(payment.amount)
 }
 
@@ -242,6 +289,86 @@ fn forbid(role: Role, action: &str) -> ValidationError {
         role,
         action: action.to_string(),
     }
+}
+
+/// Who pushes changes: their role and, for a registered device, its user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pusher {
+    /// The user's role.
+    pub role: Role,
+    /// The device's user; `None` when changes are checked for a role alone (the office's
+    /// clerk, which records on behalf of others, and the tablet's own checks).
+    pub user: Option<crate::UserId>,
+}
+
+impl From<Role> for Pusher {
+    fn from(role: Role) -> Pusher {
+        Pusher { role, user: None }
+    }
+}
+
+/// Checks that what a technician's device adds is in its own user's name: the author of a new
+/// note or photo, who recorded a new payment, who created a new invoice. Office and admin
+/// record on behalf of others (the office's notes of a phone call, a payment taken at the
+/// desk).
+pub fn check_authors(
+    pusher: Pusher,
+    before: Option<&Record>,
+    after: &Record,
+) -> Result<(), ValidationError> {
+    let (Role::Technician, Some(user)) = (pusher.role, pusher.user) else {
+        return Ok(());
+    };
+    let forged = |what: &'static str, named: crate::UserId| {
+        Err(ValidationError::NotTheWriter {
+            what,
+            named: named.to_string(),
+        })
+    };
+    let new = |id: &dyn Fn(&Record) -> bool| before.is_none_or(|b| !id(b));
+    match after {
+        Record::Payment(p) if before.is_none() && p.record.recorded_by != user => {
+            return forged("a payment's recorder", p.record.recorded_by);
+        }
+        Record::Job(j) => {
+            for (id, invoice) in &j.invoices {
+                let had =
+                    |b: &Record| matches!(b, Record::Job(old) if old.invoices.contains_key(id));
+                if new(&had) && invoice.created_by != user {
+                    return forged("an invoice's creator", invoice.created_by);
+                }
+            }
+        }
+        _ => {}
+    }
+    let (notes, photos) = match after {
+        Record::Account(d) => (&d.notes, None),
+        Record::Site(d) => (&d.notes, Some(&d.photos)),
+        Record::Job(d) => (&d.notes, Some(&d.photos)),
+        Record::Payment(_) => return Ok(()),
+    };
+    for (id, note) in notes {
+        let had = |b: &Record| match b {
+            Record::Account(d) => d.notes.contains_key(id),
+            Record::Site(d) => d.notes.contains_key(id),
+            Record::Job(d) => d.notes.contains_key(id),
+            Record::Payment(_) => false,
+        };
+        if new(&had) && note.author != user {
+            return forged("a note's author", note.author);
+        }
+    }
+    for (id, photo) in photos.into_iter().flatten() {
+        let had = |b: &Record| match b {
+            Record::Site(d) => d.photos.contains_key(id),
+            Record::Job(d) => d.photos.contains_key(id),
+            _ => false,
+        };
+        if new(&had) && photo.author != user {
+            return forged("a photo's author", photo.author);
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `role` may turn `before` (or nothing, for a new document) into `after`.

@@ -87,17 +87,20 @@ impl Money {
     }
 }
 
+/// Sums saturate at the bounds of `Decimal` instead of panicking: validation keeps every amount
+/// within [`crate::validate::MAX_AMOUNT`], so real ledgers never come near them, but a record
+/// stored before the bounds (or damaged) must not bring down every page that shows it.
 impl std::ops::Add for Money {
     type Output = Money;
     fn add(self, rhs: Money) -> Money {
-        Money(self.0 + rhs.0)
+        Money(self.0.saturating_add(rhs.0))
     }
 }
 
 impl std::ops::Sub for Money {
     type Output = Money;
     fn sub(self, rhs: Money) -> Money {
-        Money(self.0 - rhs.0)
+        Money(self.0.saturating_sub(rhs.0))
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod crew;
 pub mod demo;
 pub mod sync_client;
 

@@ -110,20 +110,26 @@ impl Company {
     async fn dispatch(&self, rng: &mut Rng) {
         for _ in 0..DISPATCHES {
             let job = *rng.pick(&self.jobs);
-            let technicians: Vec<String> = self
+            let technicians: Vec<UserId> = self
                 .technicians
                 .iter()
                 .filter(|_| rng.below(2) == 0)
-                .map(|t| t.user.to_string())
+                .map(|t| t.user)
                 .collect();
-            self.dana
-                .post_ok(
-                    &format!("/api/jobs/{job}/assign"),
-                    json!({ "technicians": technicians }),
-                    200,
-                )
-                .await;
+            self.assign(job, &technicians).await;
         }
+    }
+
+    /// The office assigns `job` to exactly `technicians`, on its API.
+    async fn assign(&self, job: JobId, technicians: &[UserId]) {
+        let technicians: Vec<String> = technicians.iter().map(UserId::to_string).collect();
+        self.dana
+            .post_ok(
+                &format!("/api/jobs/{job}/assign"),
+                json!({ "technicians": technicians }),
+                200,
+            )
+            .await;
     }
 
     /// Stops the server and starts it again on the same file (office sessions live in its
@@ -271,14 +277,7 @@ async fn a_job_assigned_overnight_arrives_with_its_customer_and_site_in_one_sync
             .id;
         (store.jobs_for_account(account).unwrap()[0].id, account)
     };
-    company
-        .dana
-        .post_ok(
-            &format!("/api/jobs/{job}/assign"),
-            json!({ "technicians": [tess.to_string()] }),
-            200,
-        )
-        .await;
+    company.assign(job, &[tess]).await;
     // In the morning, one sync.
     company.sync_and_check(0, 1).await;
     let store = company.technicians[0].tablet.store();

@@ -8,19 +8,14 @@ use fieldsync_protocol::wire::{
 };
 use fieldsync_protocol::{
     AccountId, Author, DocId, JobId, JobStatus, NoteKind, PaymentMethod, Record, Role, Timestamp,
-    UserId, Writer,
+    Writer,
 };
 use fieldsync_server::auth::new_device_token;
 use fieldsync_store::{Scope, Store};
 use fieldsync_tests::TestServer;
+use fieldsync_tests::crew::{self, Person, office_writer};
 use fieldsync_tests::demo::{self, Rng};
 use fieldsync_tests::sync_client::SyncClient;
-
-struct Person {
-    user: UserId,
-    name: String,
-    token: String,
-}
 
 struct World {
     server: TestServer,
@@ -34,17 +29,6 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-fn office_writer() -> Writer {
-    Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Seeder".into(),
-        },
-        role: Role::Office,
-    }
-}
-
 fn now() -> Timestamp {
     Timestamp::from_millis(1_790_000_000_000).unwrap()
 }
@@ -52,56 +36,15 @@ fn now() -> Timestamp {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.sqlite3");
-    let (people, job, account) = {
-        let mut store = Store::open(&path).unwrap();
-        demo::seed_company(&mut store, &mut Rng::new(7), 3, 2);
-        let tx = store.transaction().unwrap();
-        let mut people = Vec::new();
-        for (name, role) in [
-            ("tess", Role::Technician),
-            ("theo", Role::Technician),
-            ("dana", Role::Office),
-        ] {
-            let user = tx.add_user(name, role, None).unwrap();
-            let (token, hash) = new_device_token();
-            tx.add_device(user.id, &format!("{name}'s tablet"), hash)
-                .unwrap();
-            people.push(Person {
-                user: user.id,
-                name: name.into(),
-                token,
-            });
-        }
-        tx.commit().unwrap();
-        let account = store.accounts().unwrap()[0].id;
-        let job = store.jobs_for_account(account).unwrap()[0].id;
-        let tx = store.transaction().unwrap();
-        let mut doc = tx.load(job.into()).unwrap().unwrap();
-        let (tess, theo) = (people[0].user, people[1].user);
-        let change = office_writer()
-            .edit(&mut doc, now(), |r| {
-                if let Record::Job(j) = r {
-                    j.record.technicians.insert(tess, now());
-                    j.record.technicians.insert(theo, now());
-                }
-                Ok(())
-            })
-            .unwrap()
-            .unwrap();
-        tx.record_local(job.into(), &mut doc, &change, false)
-            .unwrap();
-        tx.commit().unwrap();
-        (people, job, account)
-    };
+    let crew = crew::seed(&path, 7, 3, 2, now());
     let server = TestServer::start_with_db(&path).await.unwrap();
-    let mut people = people.into_iter();
     World {
         server,
-        tess: people.next().unwrap(),
-        theo: people.next().unwrap(),
-        dana: people.next().unwrap(),
-        job,
-        account,
+        tess: crew.tess,
+        theo: crew.theo,
+        dana: crew.dana,
+        job: crew.job,
+        account: crew.account,
         _dir: dir,
     }
 }

@@ -62,8 +62,17 @@ fn element(ui: &fieldsync_app_ui::AppWindow, label: &str) -> ElementHandle {
     found.into_iter().next().unwrap()
 }
 
-#[test]
-fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
+/// The real server on the company, and Tess's tablet paired with it (not synced yet).
+struct Paired {
+    runtime: tokio::runtime::Runtime,
+    server: TestServer,
+    shared: net::SharedTablet,
+    company: common::Company,
+    db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn paired() -> Paired {
     i_slint_backend_testing::init_no_event_loop();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -74,10 +83,28 @@ fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
     let db = dir.path().join("server.sqlite3");
     let (token, company) = server_db(&db);
     let server = runtime.block_on(TestServer::start_with_db(&db)).unwrap();
-
     let replica = dir.path().join("tablet.sqlite3");
     let tablet = Tablet::pair(&replica, &server.url(""), &token, company.tess.clone()).unwrap();
-    let shared = net::shared(tablet);
+    Paired {
+        runtime,
+        server,
+        shared: net::shared(tablet),
+        company,
+        db,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
+    let Paired {
+        runtime,
+        server,
+        shared,
+        company,
+        db,
+        _dir,
+    } = paired();
     let service = {
         let _in_runtime = runtime.enter();
         SyncService::start(
@@ -155,19 +182,14 @@ fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
 
 #[test]
 fn a_job_assigned_overnight_is_on_today_with_its_customer_after_one_sync() {
-    i_slint_backend_testing::init_no_event_loop();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.sqlite3");
-    let (token, company) = server_db(&db);
-    let server = runtime.block_on(TestServer::start_with_db(&db)).unwrap();
-    let replica = dir.path().join("tablet.sqlite3");
-    let tablet = Tablet::pair(&replica, &server.url(""), &token, company.tess.clone()).unwrap();
-    let shared = net::shared(tablet);
+    let Paired {
+        runtime,
+        server,
+        shared,
+        company,
+        _dir,
+        ..
+    } = paired();
     let limits = || net::SyncLimits {
         timeout: Duration::from_secs(60),
         ..Default::default()

@@ -347,7 +347,7 @@ impl ConnectionHost {
         tx: &crate::StoreTx<'_>,
         changes: &[DocData],
     ) -> Result<Vec<StoreOutcome>> {
-        let prechecked = Prechecked::new(changes.to_vec(), self.device.role);
+        let prechecked = Prechecked::new(changes.to_vec(), self.device.pusher());
         store_checked(tx, &self.device, prechecked)
     }
 
@@ -524,10 +524,10 @@ pub fn store_checked(
     prechecked: Prechecked,
 ) -> Result<Vec<StoreOutcome>> {
     let (role, changes, items) = prechecked.into_parts();
-    let (changes, items) = if role == device.role {
+    let (changes, items) = if role == device.pusher() {
         (changes, items)
     } else {
-        let (_, changes, items) = Prechecked::new(changes, device.role).into_parts();
+        let (_, changes, items) = Prechecked::new(changes, device.pusher()).into_parts();
         (changes, items)
     };
     let mut outcomes: Vec<Option<StoreOutcome>> = vec![None; changes.len()];
@@ -564,7 +564,7 @@ pub fn store_checked(
         tx.cache,
         &allowed,
         early,
-        device.role,
+        device.pusher(),
         device.origin,
     )?
     .into_iter();

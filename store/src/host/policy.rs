@@ -55,6 +55,15 @@ impl DeviceContext {
         Ok(device)
     }
 
+    /// Who the device's changes are checked for: its user's role, and its user (whom what it
+    /// adds must name as author).
+    pub fn pusher(&self) -> fieldsync_protocol::validate::Pusher {
+        fieldsync_protocol::validate::Pusher {
+            role: self.role,
+            user: self.user,
+        }
+    }
+
     /// Whether the device may write documents of `account`: those of its scope, and those it
     /// was given and still holds (by the server's record, never by the device's word or clock).
     pub fn may_write(&self, account: AccountId) -> bool {

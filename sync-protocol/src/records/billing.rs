@@ -33,7 +33,7 @@ pub struct InvoiceLine {
 impl InvoiceLine {
     /// quantity × unit price, rounded to cents.
     pub fn amount(&self) -> Money {
-        Money(self.quantity.0 * self.unit_price.0).round_cents()
+        Money(self.quantity.0.saturating_mul(self.unit_price.0)).round_cents()
     }
 }
 
@@ -79,8 +79,8 @@ impl Invoice {
 
     /// Tax on the subtotal, rounded to cents.
     pub fn tax(&self) -> Money {
-        Money(self.subtotal().0 * self.tax_rate.0 / rust_decimal::Decimal::ONE_HUNDRED)
-            .round_cents()
+        let taxed = self.subtotal().0.saturating_mul(self.tax_rate.0);
+        Money(taxed / rust_decimal::Decimal::ONE_HUNDRED).round_cents()
     }
 
     /// Subtotal plus tax.

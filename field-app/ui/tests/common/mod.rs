@@ -60,6 +60,22 @@ struct Seeder<'a> {
 }
 
 impl Seeder<'_> {
+    /// Dana (office) writing in one transaction on `store`, at `now`.
+    fn new(store: &mut Store, now: Timestamp) -> Seeder<'_> {
+        Seeder {
+            tx: store.transaction().unwrap(),
+            office: Writer {
+                actor: ActorId::random(),
+                author: Author {
+                    user: UserId::new(),
+                    name: "Dana (office)".into(),
+                },
+                role: Role::Office,
+            },
+            now,
+        }
+    }
+
     fn create(&self, record: Record) {
         let (mut doc, change) = self.office.create(&record, self.now).unwrap();
         self.tx
@@ -291,19 +307,7 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
         user: UserId::new(),
         name: "Theo Baptiste".into(),
     };
-    let office = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Dana (office)".into(),
-        },
-        role: Role::Office,
-    };
-    let seeder = Seeder {
-        tx: store.transaction().unwrap(),
-        office,
-        now: at(today(), 6, 0),
-    };
+    let seeder = Seeder::new(&mut store, at(today(), 6, 0));
     let day = today();
 
     // Harbor Bakery: the job Tess is on, two earlier visits, an open invoice.
@@ -676,19 +680,7 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
 )]
 pub fn assign_new_customer(path: &Path, tess: &Author) -> (AccountId, JobId) {
     let mut store = Store::open(path).unwrap();
-    let office = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Dana (office)".into(),
-        },
-        role: Role::Office,
-    };
-    let seeder = Seeder {
-        tx: store.transaction().unwrap(),
-        office,
-        now: at(today() - Duration::days(1), 18, 0),
-    };
+    let seeder = Seeder::new(&mut store, at(today() - Duration::days(1), 18, 0));
     let customer = account("Basalt Works", "C-2040", "yard@basalt.example", true);
     let id = customer.id;
     seeder.create(Record::new_account(customer));

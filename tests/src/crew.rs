@@ -1,0 +1,100 @@
+//! The small company most end-to-end tests start from: generated accounts and jobs, Tess and
+//! Theo (technicians) both assigned to the first job of the first account, and Dana (office),
+//! each with one registered device.
+
+use std::path::Path;
+
+use automerge::ActorId;
+use fieldsync_protocol::{AccountId, Author, JobId, Record, Role, Timestamp, UserId, Writer};
+use fieldsync_store::Store;
+
+use crate::demo::{self, Rng};
+
+/// A user with one registered device.
+#[derive(Debug)]
+pub struct Person {
+    /// The user.
+    pub user: UserId,
+    /// Their name.
+    pub name: String,
+    /// Their device's token.
+    pub token: String,
+}
+
+/// What [`seed`] made.
+#[derive(Debug)]
+pub struct Crew {
+    /// A technician.
+    pub tess: Person,
+    /// Another technician.
+    pub theo: Person,
+    /// The office.
+    pub dana: Person,
+    /// The job assigned to both technicians.
+    pub job: JobId,
+    /// Its account.
+    pub account: AccountId,
+}
+
+/// An office writer, as the seeding office.
+pub fn office_writer() -> Writer {
+    Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Seeder".into(),
+        },
+        role: Role::Office,
+    }
+}
+
+/// Seeds the database at `path`: `accounts` generated accounts with `jobs` jobs each (from
+/// `seed`), the three people with their devices, and the shared job assigned at `now`.
+pub fn seed(path: &Path, seed: u64, accounts: usize, jobs: usize, now: Timestamp) -> Crew {
+    let mut store = Store::open(path).unwrap();
+    demo::seed_company(&mut store, &mut Rng::new(seed), accounts, jobs);
+    let tx = store.transaction().unwrap();
+    let mut people = Vec::new();
+    for (name, role) in [
+        ("tess", Role::Technician),
+        ("theo", Role::Technician),
+        ("dana", Role::Office),
+    ] {
+        let user = tx.add_user(name, role, None).unwrap();
+        let (token, hash) = fieldsync_server::auth::new_device_token();
+        tx.add_device(user.id, &format!("{name}'s tablet"), hash)
+            .unwrap();
+        people.push(Person {
+            user: user.id,
+            name: name.into(),
+            token,
+        });
+    }
+    tx.commit().unwrap();
+    let account = store.accounts().unwrap()[0].id;
+    let job = store.jobs_for_account(account).unwrap()[0].id;
+    let tx = store.transaction().unwrap();
+    let mut doc = tx.load(job.into()).unwrap().unwrap();
+    let (tess, theo) = (people[0].user, people[1].user);
+    let change = office_writer()
+        .edit(&mut doc, now, |r| {
+            if let Record::Job(j) = r {
+                j.record.technicians.insert(tess, now);
+                j.record.technicians.insert(theo, now);
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    tx.record_local(job.into(), &mut doc, &change, false)
+        .unwrap();
+    tx.commit().unwrap();
+    let mut people = people.into_iter();
+    Crew {
+        tess: people.next().unwrap(),
+        theo: people.next().unwrap(),
+        dana: people.next().unwrap(),
+        job,
+        account,
+    }
+}
