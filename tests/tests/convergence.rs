@@ -1,5 +1,9 @@
 //! Seeded simulation: one server and three replicas (two technicians, one office) over a network
-//! that drops, duplicates, reorders and partitions messages, with replicas and the server
+//! that drops, duplicates, reorders and partitions messages (what the server sends a device is
+//! dropped but never duplicated or reordered: evictions and whole documents carry no sequence
+//! number, and a stale copy of a document delivered after its eviction would lack the device's
+//! own acknowledged changes, which catch-up never sends back; TCP never does that within a
+//! connection), with replicas and the server
 //! restarted from their SQLite stores, and the office assigning jobs to the technicians and
 //! taking them away while they are online or offline. Each round ends with every replica
 //! holding exactly the documents of its scope (a technician: the accounts of the jobs assigned
@@ -143,7 +147,17 @@ impl Sim {
                 self.hello_sent.insert(conn);
             }
         }
-        let at = (self.now + 1 + delay).max(hello.map_or(0, |at| at + 1));
+        let mut at = (self.now + 1 + delay).max(hello.map_or(0, |at| at + 1));
+        if !to_server {
+            // In order, as TCP delivers within a connection.
+            let last = self
+                .net
+                .iter()
+                .filter(|p| !p.to_server && p.conn == conn)
+                .map(|p| p.at)
+                .max();
+            at = at.max(last.unwrap_or(0));
+        }
         self.net.push(Packet {
             at,
             first,
@@ -341,7 +355,7 @@ impl Sim {
             if self.faults {
                 match self.rng.below(100) {
                     0..=4 if !packet.first => continue, // dropped
-                    5..=8 if !packet.first => self.net.push(Packet {
+                    5..=8 if !packet.first && packet.to_server => self.net.push(Packet {
                         at: now + 1 + self.rng.below(80),
                         first: false,
                         conn: packet.conn,

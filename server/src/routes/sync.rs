@@ -1,8 +1,11 @@
 //! `GET /sync`: the WebSocket sync endpoint. The device authenticates with its token at the
 //! upgrade (a missing, wrong or revoked token gets 401 with the reason); then frames go to the
 //! connection's [`ServerSession`] and the engine's outputs are carried out: pushed batches
-//! through group commit, everything else by the store's shared [`ConnectionHost`] on the
-//! database thread. Every commit wakes every connection, which sends what is new in its scope.
+//! through group commit, live changes from the ring of recent commits, everything else by the
+//! store's [`ConnectionHost`] (the code the simulation drives) on a reader connection when it
+//! only reads and on the writer otherwise ([`ConnectionHost::access`]). Every commit wakes
+//! every connection; a technician's reads its scope again ([`ConnectionHost::rescope`]) and
+//! each sends what is new in its scope.
 //!
 //! A connection keeps reading while its pushed batches are being committed (up to
 //! [`PUSHES_IN_FLIGHT`] of them), so that the next batch is prechecked while the writer commits;
