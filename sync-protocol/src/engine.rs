@@ -361,6 +361,17 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_that_grows_during_the_handshake_sends_the_joined_documents_before_complete() {
+        let mut server = ServerSession::new(7, 10).scoped();
+        server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
+        assert_eq!(server.scope_grew(), vec![], "the handshake is not settled");
+        server.receive(holding());
+        assert_eq!(server.holding_checked(true), vec![ServerOutput::LoadJoined]);
+        let out = server.joined_loaded(Vec::new(), false);
+        assert_eq!(changes_sent(&out), vec![(10, 10, 0, true)]);
+    }
+
+    #[test]
     fn a_scope_that_grows_during_a_load_sends_the_joined_documents_after_it() {
         let (mut server, _) = technician_greeted();
         server.holding_checked(true);

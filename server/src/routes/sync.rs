@@ -117,13 +117,16 @@ async fn run(
     socket: Socket,
 ) -> Result<(), DbError> {
     let (user, role, number) = (device.user.id, device.user.role, device.number);
+    // Subscribed before the scope is read: an assignment committed meanwhile wakes the
+    // connection, which reads the scope again.
+    let mut latest = state.latest();
+    let seq = *latest.borrow_and_update();
     let context = state
         .db()
         .read(move |store| Ok(DeviceContext::of_device(store, number, user, role)?))
         .await?;
-    let mut latest = state.latest();
     let host = ConnectionHost::new(context);
-    let session = host.session(state.epoch(), *latest.borrow_and_update());
+    let session = host.session(state.epoch(), seq);
     let mut stopping = state.stopping();
     let every = state.revocation_check();
     let mut revocation = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

@@ -293,7 +293,13 @@ impl ConnectionHost {
             return Ok((Vec::new(), false));
         };
         let all: BTreeSet<AccountId> = holding.iter().chain(&leaving).copied().collect();
-        let left: BTreeSet<AccountId> = all.difference(&scope).copied().collect();
+        // Only accounts the server gave the device are evicted: what else it names costs no
+        // work and tells it nothing about other accounts.
+        let left: BTreeSet<AccountId> = all
+            .difference(&scope)
+            .filter(|account| self.device.held.contains(account))
+            .copied()
+            .collect();
         let evict = match left.is_empty() {
             true => Vec::new(),
             false => store.doc_ids(&Scope::Accounts(left))?,

@@ -365,6 +365,11 @@ impl ServerSession {
         self.start_pending = false;
         self.loading = false;
         match self.mode {
+            // The scope grew during the handshake: those documents go first.
+            SyncMode::CatchUp if self.joining => {
+                self.loading = true;
+                out.push(ServerOutput::LoadJoined);
+            }
             SyncMode::CatchUp => self.load(out),
             SyncMode::Initial => {
                 self.loading = true;
