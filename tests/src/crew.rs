@@ -8,6 +8,7 @@ use automerge::ActorId;
 use fieldsync_protocol::{AccountId, Author, JobId, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::Store;
 
+use crate::TestServer;
 use crate::demo::{self, Rng};
 
 /// A user with one registered device.
@@ -96,5 +97,41 @@ pub fn seed(path: &Path, seed: u64, accounts: usize, jobs: usize, now: Timestamp
         dana: people.next().unwrap(),
         job,
         account,
+    }
+}
+
+/// The crew's company served by the real server, over a database in its own temporary
+/// directory.
+#[derive(Debug)]
+pub struct Running {
+    /// The server.
+    pub server: TestServer,
+    /// A technician.
+    pub tess: Person,
+    /// Another technician.
+    pub theo: Person,
+    /// The office.
+    pub dana: Person,
+    /// The job assigned to both technicians.
+    pub job: JobId,
+    /// Its account.
+    pub account: AccountId,
+    _dir: tempfile::TempDir,
+}
+
+/// [`seed`] into a new database, then the server on it.
+pub async fn start(seed_with: u64, accounts: usize, jobs: usize, now: Timestamp) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.sqlite3");
+    let crew = seed(&path, seed_with, accounts, jobs, now);
+    let server = TestServer::start_with_db(&path).await.unwrap();
+    Running {
+        server,
+        tess: crew.tess,
+        theo: crew.theo,
+        dana: crew.dana,
+        job: crew.job,
+        account: crew.account,
+        _dir: dir,
     }
 }

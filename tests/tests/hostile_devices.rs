@@ -6,47 +6,36 @@
 use automerge::ActorId;
 use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
 use fieldsync_protocol::{
-    AccountId, ContentHash, JobId, Note, NoteId, NoteKind, Payment, PaymentId, PaymentMethod,
-    Record, Timestamp, UserId,
+    ContentHash, Note, NoteId, NoteKind, Payment, PaymentId, PaymentMethod, Record, Timestamp,
+    UserId,
 };
 use fieldsync_store::Store;
-use fieldsync_tests::crew::{self, Person};
+use fieldsync_tests::crew;
+use fieldsync_tests::http_get;
 use fieldsync_tests::sync_client::SyncClient;
-use fieldsync_tests::{TestServer, http_get};
 
-/// The server on the small company: Tess and Theo (technicians) both on one job, and Dana's
-/// office device.
-struct Company {
-    server: TestServer,
-    tess: Person,
-    theo: Person,
-    dana: Person,
-    job: JobId,
-    account: AccountId,
-    _dir: tempfile::TempDir,
-}
+/// The crew's company, served: Tess and Theo (technicians) both on one job, and Dana's office
+/// device.
+type Company = crew::Running;
 
 fn now() -> Timestamp {
     Timestamp(chrono::Utc::now())
 }
 
 async fn company() -> Company {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("server.sqlite3");
-    let crew = crew::seed(&path, 12, 2, 1, now());
-    let server = TestServer::start_with_db(&path).await.unwrap();
-    Company {
-        server,
-        tess: crew.tess,
-        theo: crew.theo,
-        dana: crew.dana,
-        job: crew.job,
-        account: crew.account,
-        _dir: dir,
-    }
+    crew::start(12, 2, 1, now()).await
 }
 
-impl Company {
+/// What a hostile device does, and what the tests check after it.
+trait Attacks {
+    fn note_change(&self, note: Note) -> DocData;
+    fn payment_change(&self, amount: &str, recorded_by: UserId) -> DocData;
+    async fn refused(&self, change: DocData) -> String;
+    fn stored_heads(&self, change: &DocData) -> Option<Vec<automerge::ChangeHash>>;
+    async fn still_serving(&self);
+}
+
+impl Attacks for Company {
     /// A change adding `note` to the shared job, made on a copy of the server's job as Tess's
     /// tablet holds it, with none of the checks a well-behaved tablet makes first.
     fn note_change(&self, note: Note) -> DocData {

@@ -132,26 +132,15 @@ impl Company {
             .await;
     }
 
-    /// Stops the server and starts it again on the same file (office sessions live in its
-    /// memory: Dana signs in again).
+    /// Stops the server and starts it again on the same file and address (office sessions
+    /// live in its memory: Dana signs in again).
     async fn restart(self) -> Company {
-        let Company {
-            path,
-            server,
-            technicians,
-            jobs,
-            _dir,
-            ..
-        } = self;
-        server.shutdown().await.unwrap();
-        let (server, dana) = start(&path).await;
+        let server = self.server.restart(|_| {}).await.unwrap();
+        let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
         Company {
-            path,
             server,
             dana,
-            technicians,
-            jobs,
-            _dir,
+            ..self
         }
     }
 

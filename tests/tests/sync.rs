@@ -7,8 +7,7 @@ use fieldsync_protocol::wire::{
     ClientMessage, DocData, ErrorCode, PROTOCOL_VERSION, ServerMessage,
 };
 use fieldsync_protocol::{
-    AccountId, Author, DocId, JobId, JobStatus, NoteKind, PaymentMethod, Record, Role, Timestamp,
-    Writer,
+    Author, DocId, JobId, JobStatus, NoteKind, PaymentMethod, Record, Role, Timestamp, Writer,
 };
 use fieldsync_server::auth::new_device_token;
 use fieldsync_store::{Scope, Store};
@@ -17,36 +16,15 @@ use fieldsync_tests::crew::{self, Person, office_writer};
 use fieldsync_tests::demo::{self, Rng};
 use fieldsync_tests::sync_client::SyncClient;
 
-struct World {
-    server: TestServer,
-    tess: Person,
-    theo: Person,
-    dana: Person,
-    /// The job assigned to both technicians.
-    job: JobId,
-    /// Its account.
-    account: AccountId,
-    _dir: tempfile::TempDir,
-}
+/// The crew's company, served.
+type World = crew::Running;
 
 fn now() -> Timestamp {
     Timestamp::from_millis(1_790_000_000_000).unwrap()
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("server.sqlite3");
-    let crew = crew::seed(&path, 7, 3, 2, now());
-    let server = TestServer::start_with_db(&path).await.unwrap();
-    World {
-        server,
-        tess: crew.tess,
-        theo: crew.theo,
-        dana: crew.dana,
-        job: crew.job,
-        account: crew.account,
-        _dir: dir,
-    }
+    crew::start(7, 3, 2, now()).await
 }
 
 fn tablet(dir: &tempfile::TempDir, person: &Person) -> Tablet {

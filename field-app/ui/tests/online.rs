@@ -62,6 +62,26 @@ fn element(ui: &fieldsync_app_ui::AppWindow, label: &str) -> ElementHandle {
     found.into_iter().next().unwrap()
 }
 
+/// The app's window on `shared`, wired and shown, in the morning of the company's day.
+fn app_window(
+    shared: &net::SharedTablet,
+    sync: Option<SyncService>,
+) -> (fieldsync_app_ui::AppWindow, fieldsync_app_ui::Controller) {
+    let ui = fieldsync_app_ui::AppWindow::new().unwrap();
+    let controller = wire(
+        &ui,
+        Arc::clone(shared),
+        Options {
+            clock: Box::new(common::morning),
+            zone: chrono::FixedOffset::east_opt(0).unwrap(),
+            open_link: Box::new(|_| {}),
+            sync,
+        },
+    );
+    ui.show().unwrap();
+    (ui, controller)
+}
+
 /// The real server on the company, and Tess's tablet paired with it (not synced yet).
 struct Paired {
     runtime: tokio::runtime::Runtime,
@@ -118,18 +138,7 @@ fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
         s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
     });
 
-    let ui = fieldsync_app_ui::AppWindow::new().unwrap();
-    let controller = wire(
-        &ui,
-        Arc::clone(&shared),
-        Options {
-            clock: Box::new(common::morning),
-            zone: chrono::FixedOffset::east_opt(0).unwrap(),
-            open_link: Box::new(|_| {}),
-            sync: Some(service),
-        },
-    );
-    ui.show().unwrap();
+    let (ui, controller) = app_window(&shared, Some(service));
     let today = ui.global::<TodayAdapter>().get_jobs();
     assert_eq!(today.row_count(), 6, "the first sync brought Tess's day");
     let sync = ui.global::<SyncAdapter>();
@@ -218,18 +227,7 @@ fn a_job_assigned_overnight_is_on_today_with_its_customer_after_one_sync() {
         "account, site and job arrived: {report:?}"
     );
 
-    let ui = fieldsync_app_ui::AppWindow::new().unwrap();
-    let controller = wire(
-        &ui,
-        Arc::clone(&shared),
-        Options {
-            clock: Box::new(common::morning),
-            zone: chrono::FixedOffset::east_opt(0).unwrap(),
-            open_link: Box::new(|_| {}),
-            sync: None,
-        },
-    );
-    ui.show().unwrap();
+    let (ui, controller) = app_window(&shared, None);
     let today = ui.global::<TodayAdapter>().get_jobs();
     assert_eq!(today.row_count(), 7, "Tess's day and the new job");
     element(&ui, "Open job Conveyor motor service, Basalt Works")
