@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
+use fieldsync_protocol::incremental::{self, Touched};
 use fieldsync_protocol::validate::{self, Pusher};
 use fieldsync_protocol::wire::DocData;
 use fieldsync_protocol::{AccountId, DocId, Record, ValidationError};
@@ -68,8 +69,9 @@ struct Checked<'a> {
     /// Whether `document` holds exactly the stored changes (a refused change could not be
     /// taken back).
     clean: bool,
-    /// The content before the batch (what the projection rows hold).
-    initial: Option<Record>,
+    /// The parts of the stored document that the stored changes touched; `None` when the
+    /// document is new or was checked as a whole (its projection rows are all rewritten).
+    touched: Option<Touched>,
     /// The content after the stored changes.
     record: Option<Record>,
     /// The stored changes: position in the batch, hash, bytes.
@@ -142,8 +144,12 @@ impl Early {
         }
         let hash = change.hash();
         let mut document = AutoCommit::new();
-        let (result, account) = match check_one(doc, role, &mut document, None, change) {
-            Ok(record) => {
+        let mut content = None;
+        let (result, account) = match check_one(doc, role, &mut document, &mut content, change) {
+            Ok(_) => {
+                let record = content
+                    .flatten()
+                    .expect("a change that passes leaves a valid record");
                 let account = Some(record.account());
                 (Ok((document, record)), account)
             }
@@ -441,7 +447,7 @@ fn commit_group(
         doc,
         mut document,
         clean,
-        initial,
+        touched,
         record,
         stored,
         others,
@@ -473,7 +479,8 @@ fn commit_group(
     let write = Write {
         doc,
         prior,
-        before: initial.as_ref(),
+        before: None,
+        touched: touched.as_ref(),
         changes,
         origin,
         snapshot: None,
@@ -515,7 +522,9 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
     } = group;
     let mut stored = HashSet::new();
     let mut created = None;
-    let mut before = match before {
+    // The content so far: `None` for a new document, `Some(None)` for one that is not a valid
+    // record.
+    let mut content = match before {
         Before::New => None,
         Before::Known(content) => Some(content),
         Before::Unread => Some(Record::read(&document).ok()),
@@ -530,16 +539,16 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
             Some(Some(record))
         }
     };
-    // What the projection rows hold: nothing yet for a document this batch creates.
-    let initial = match created {
-        Some(_) => None,
-        None => before.clone().flatten(),
+    // Projection rows are brought up to date part by part only for a document they hold.
+    let mut touched = match (&created, &content) {
+        (None, Some(Some(_))) => Some(Touched::default()),
+        _ => None,
     };
     let mut checked = Checked {
         doc,
         document: AutoCommit::new(),
         clean: true,
-        initial,
+        touched: None,
         record: None,
         stored: created.into_iter().collect(),
         others: Vec::new(),
@@ -552,47 +561,71 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
                 .push((pending.index, CheckedOutcome::Deferred));
             continue;
         }
-        // A copy to go back to if the change is refused, unless nothing would be written.
-        let backup = (i < last || !stored.is_empty()).then(|| document.clone());
+        let heads = document.get_heads();
         let hash = pending.change.hash();
-        match check_one(doc, role, &mut document, before.as_ref(), pending.change) {
-            Ok(after) => {
+        match check_one(doc, role, &mut document, &mut content, pending.change) {
+            Ok(part) => {
                 stored.insert(hash);
                 checked.stored.push((pending.index, hash, pending.bytes));
-                before = Some(Some(after));
+                match (&mut touched, part) {
+                    (Some(all), Some(part)) => all.merge(part),
+                    (all, _) => *all = None,
+                }
             }
             Err(outcome) => {
                 checked.others.push((pending.index, outcome));
-                match backup {
-                    Some(backup) => document = backup,
-                    None => checked.clean = false,
+                // The refused change is in the document: go back to the heads before it, unless
+                // the document will not be written or kept. Only a refusal costs this much.
+                if i < last || !stored.is_empty() {
+                    match document.fork_at(&heads) {
+                        Ok(before) => document = before,
+                        Err(_) => checked.clean = false,
+                    }
+                } else {
+                    checked.clean = false;
                 }
             }
         }
     }
     checked.document = document;
-    checked.record = before.flatten();
+    checked.record = content.flatten();
+    checked.touched = touched;
     checked
 }
 
-/// Applies one change to `document` and checks the result; the new content if it passes.
+/// Applies one change to `document`, whose content was `content` (see [`check_group`]), and
+/// checks the result; if it passes, `content` becomes the new content and the parts the change
+/// touched are returned (`None`: the change was checked against the whole document). A change
+/// to a valid record is checked by the parts it touched, so that its cost does not grow with
+/// the document.
 fn check_one(
     doc: DocId,
     role: Pusher,
     document: &mut AutoCommit,
-    before: Option<&Option<Record>>,
+    content: &mut Option<Option<Record>>,
     change: Change,
-) -> std::result::Result<Record, CheckedOutcome> {
+) -> std::result::Result<Option<Touched>, CheckedOutcome> {
     let hash = change.hash();
+    // Decoded before it is applied, for the parts it touches.
+    let expanded = matches!(content, Some(Some(_))).then(|| change.decode());
     document
         .apply_changes([change])
         .map_err(|e| malformed(e.to_string()))?;
     if !document.get_heads().contains(&hash) {
         return Err(CheckedOutcome::Deferred);
     }
+    if let (Some(Some(before)), Some(expanded)) = (content.as_mut(), &expanded)
+        && let Some(touched) = incremental::check_change(doc, role, document, before, expanded)
+            .map_err(CheckedOutcome::Refused)?
+    {
+        return Ok(Some(touched));
+    }
     let after = Record::read(document).map_err(CheckedOutcome::Refused)?;
-    check(doc, role, before.map(Option::as_ref), &after).map_err(CheckedOutcome::Refused)?;
-    Ok(after)
+    let before = content.as_ref().map(Option::as_ref);
+    check(doc, role, before, &after).map_err(CheckedOutcome::Refused)?;
+    incremental::declared_record(document, &after).map_err(CheckedOutcome::Refused)?;
+    *content = Some(Some(after));
+    Ok(None)
 }
 
 /// The checks a device's change must pass: the content names its document, stays the same

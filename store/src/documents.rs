@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use automerge::{AutoCommit, Change, ChangeHash, ReadDoc, SaveOptions, ScalarValue, Value};
+use fieldsync_protocol::incremental::Touched;
 use fieldsync_protocol::{AccountId, DocId, DocKind, Record};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -12,8 +13,18 @@ use crate::projection::{self, Previous};
 use crate::{Applied, Origin, Result, StoreError, codec};
 
 /// A document is compacted (re-saved, its change rows' bytes dropped) once it has more than
-/// this many uncompacted changes.
+/// this many uncompacted changes, and more than one per [`COMPACT_BYTES_PER_CHANGE`] bytes of
+/// its snapshot: re-saving costs what the document weighs, so a large document is re-saved
+/// less often, and each change pays about the same share of it whatever the document's size.
 pub const COMPACT_AFTER: i64 = 64;
+/// See [`COMPACT_AFTER`].
+pub const COMPACT_BYTES_PER_CHANGE: i64 = 1024;
+
+/// Whether a document with `uncompacted` changes and a snapshot of `snapshot_len` bytes is
+/// due to be compacted.
+fn compaction_due(uncompacted: i64, snapshot_len: i64) -> bool {
+    uncompacted > COMPACT_AFTER.max(snapshot_len / COMPACT_BYTES_PER_CHANGE)
+}
 
 /// What the `documents` table says about a document, without its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +35,16 @@ pub(crate) struct DocRow {
     pub heads: Vec<ChangeHash>,
     /// Change rows still holding their bytes.
     pub uncompacted: i64,
+    /// Bytes of its snapshot.
+    pub snapshot_len: i64,
 }
 
 /// Reads a document's row.
 pub(crate) fn row(conn: &Connection, doc: DocId) -> Result<Option<DocRow>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT kind, heads, uncompacted FROM documents WHERE id = ?1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, heads, uncompacted, coalesce(length(snapshot), 0)
+             FROM documents WHERE id = ?1",
+    )?;
     let found = stmt
         .query_row([doc.as_bytes()], |row| {
             let kind = row
@@ -37,17 +52,18 @@ pub(crate) fn row(conn: &Connection, doc: DocId) -> Result<Option<DocRow>> {
                 .as_str_or_null()?
                 .and_then(|k| k.parse().ok());
             let heads = codec::heads_from_blob(row.get_ref(1)?.as_blob()?);
-            Ok((kind, heads, row.get::<_, i64>(2)?))
+            Ok((kind, heads, row.get::<_, i64>(2)?, row.get::<_, i64>(3)?))
         })
         .optional()?;
     match found {
         None => Ok(None),
-        Some((kind, Some(heads), uncompacted)) => Ok(Some(DocRow {
+        Some((kind, Some(heads), uncompacted, snapshot_len)) => Ok(Some(DocRow {
             kind,
             heads,
             uncompacted,
+            snapshot_len,
         })),
-        Some((_, None, _)) => Err(StoreError::Corrupt(format!(
+        Some((_, None, _, _)) => Err(StoreError::Corrupt(format!(
             "document {doc}: heads are not 32-byte hashes"
         ))),
     }
@@ -136,6 +152,9 @@ pub(crate) struct Write<'a> {
     /// The document's content before this write, when known (saves rewriting unchanged
     /// projection rows).
     pub before: Option<&'a Record>,
+    /// The parts of the document the changes touched, when known (for a stored document that
+    /// was a valid record): only their projection rows are rewritten.
+    pub touched: Option<&'a Touched>,
     /// The changes new to the document, in causal order.
     pub changes: Vec<NewChange<'a>>,
     pub origin: Origin,
@@ -145,8 +164,8 @@ pub(crate) struct Write<'a> {
 
 /// Writes new changes of a document: change rows, the document row (heads, kind, account,
 /// snapshot) and its projections. `document` is the document with the changes applied;
-/// `record` its content when it is a valid record. Compacts when the document has collected
-/// more than [`COMPACT_AFTER`] uncompacted changes.
+/// `record` its content when it is a valid record. Compacts when it is due (see
+/// [`COMPACT_AFTER`]).
 pub(crate) fn write(
     tx: &Transaction<'_>,
     write: Write<'_>,
@@ -157,13 +176,14 @@ pub(crate) fn write(
         doc,
         prior,
         before,
+        touched,
         changes,
         origin,
         mut snapshot,
     } = write;
     let mut uncompacted = prior.map_or(0, |p| p.uncompacted);
     uncompacted += changes.iter().filter(|c| c.bytes.is_some()).count() as i64;
-    if snapshot.is_none() && uncompacted > COMPACT_AFTER {
+    if snapshot.is_none() && compaction_due(uncompacted, prior.map_or(0, |p| p.snapshot_len)) {
         snapshot = Some(Cow::Owned(save(document)));
     }
     let mut seqs = Vec::with_capacity(changes.len());
@@ -213,10 +233,11 @@ pub(crate) fn write(
         updated_seq,
         snapshot.is_some(),
     ])?;
-    let previous = match (prior, before) {
-        (None, _) => Previous::New,
-        (Some(_), Some(before)) => Previous::Content(before),
-        (Some(prior), None) => Previous::Kind(prior.kind),
+    let previous = match (prior, touched, before) {
+        (None, _, _) => Previous::New,
+        (Some(_), Some(touched), _) => Previous::Touched(touched),
+        (Some(_), None, Some(before)) => Previous::Content(before),
+        (Some(prior), None, None) => Previous::Kind(prior.kind),
     };
     projection::write(tx, doc, previous, record)?;
     Ok(Applied {

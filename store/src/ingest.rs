@@ -268,6 +268,7 @@ pub(crate) fn commit(
         doc,
         prior,
         before,
+        touched: None,
         changes: fresh,
         origin,
         snapshot,

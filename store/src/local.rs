@@ -46,6 +46,7 @@ pub(crate) fn record_local(
             doc,
             prior: prior.as_ref(),
             before: None,
+            touched: None,
             changes: new,
             origin: Origin::LOCAL,
             snapshot: None,

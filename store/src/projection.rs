@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use fieldsync_protocol::incremental::Touched;
 use fieldsync_protocol::views::search_text;
-use fieldsync_protocol::{DocId, DocKind, Note, NoteId, Photo, PhotoId, Record};
+use fieldsync_protocol::{
+    AccountId, Contact, DocId, DocKind, Invoice, Note, NoteId, Photo, PhotoId, Record,
+};
 use rusqlite::{Transaction, params};
 
 use crate::Result;
@@ -20,6 +23,9 @@ pub(crate) enum Previous<'a> {
     Content(&'a Record),
     /// Rows of a document of this kind, if any (`None`: of any kind).
     Kind(Option<DocKind>),
+    /// The rows of the content before a change that touched only these parts (of a valid
+    /// record, which stays valid and of the same kind and account).
+    Touched(&'a Touched),
 }
 
 /// A group of projection rows that is rewritten as a whole.
@@ -73,16 +79,19 @@ pub(crate) fn write(
     previous: Previous<'_>,
     record: Option<&Record>,
 ) -> Result<()> {
+    if let (Previous::Touched(touched), Some(record)) = (previous, record) {
+        return write_touched(tx, doc, touched, record);
+    }
     let unchanged = |section: Section| match previous {
         Previous::New => true,
         Previous::Content(before) => record.is_some_and(|after| same(before, after, section)),
-        Previous::Kind(_) => false,
+        Previous::Kind(_) | Previous::Touched(_) => false,
     };
     let before: &[Section] = match previous {
         Previous::New => &[],
         Previous::Content(before) => sections(before.kind()),
         Previous::Kind(Some(kind)) => sections(kind),
-        Previous::Kind(None) => &ALL,
+        Previous::Kind(None) | Previous::Touched(_) => &ALL,
     };
     for &section in before {
         if !unchanged(section) {
@@ -100,21 +109,79 @@ pub(crate) fn write(
     Ok(())
 }
 
-fn notes(record: &Record) -> Option<&BTreeMap<NoteId, Note>> {
-    match record {
-        Record::Account(d) => Some(&d.notes),
-        Record::Site(d) => Some(&d.notes),
-        Record::Job(d) => Some(&d.notes),
-        Record::Payment(_) => None,
+/// Rewrites the rows of the parts a change touched: the main record's row, and one row per
+/// touched contact, note, photo or invoice.
+fn write_touched(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    touched: &Touched,
+    record: &Record,
+) -> Result<()> {
+    let main = match record {
+        // The account row's search text includes the contacts.
+        Record::Account(_) if touched.record || !touched.contacts.is_empty() => {
+            Some(Section::Account)
+        }
+        Record::Site(_) if touched.record => Some(Section::Site),
+        Record::Job(_) if touched.record => Some(Section::Job),
+        Record::Payment(_) if touched.record => Some(Section::Payment),
+        _ => None,
+    };
+    if let Some(section) = main {
+        clear(tx, doc, section)?;
+        fill(tx, doc, record, section)?;
     }
+    let account = record.account();
+    let rows = |table: &str, ids: &mut dyn Iterator<Item = [u8; 16]>| -> Result<()> {
+        let mut delete =
+            tx.prepare_cached(&format!("DELETE FROM {table} WHERE doc = ?1 AND id = ?2"))?;
+        for id in ids {
+            delete.execute(params![doc.as_bytes(), id])?;
+        }
+        Ok(())
+    };
+    rows("notes", &mut touched.notes.iter().map(|id| *id.as_bytes()))?;
+    rows(
+        "photos",
+        &mut touched.photos.iter().map(|id| *id.as_bytes()),
+    )?;
+    rows(
+        "invoices",
+        &mut touched.invoices.iter().map(|id| *id.as_bytes()),
+    )?;
+    rows(
+        "contacts",
+        &mut touched.contacts.iter().map(|id| *id.as_bytes()),
+    )?;
+    let (notes, photos) = (record.notes(), record.photos());
+    for note in touched.notes.iter().filter_map(|id| notes?.get(id)) {
+        insert_note(tx, doc, account, note)?;
+    }
+    for photo in touched.photos.iter().filter_map(|id| photos?.get(id)) {
+        insert_photo(tx, doc, account, photo)?;
+    }
+    match record {
+        Record::Job(d) => {
+            for invoice in touched.invoices.iter().filter_map(|id| d.invoices.get(id)) {
+                insert_invoice(tx, doc, account, invoice)?;
+            }
+        }
+        Record::Account(d) => {
+            for contact in touched.contacts.iter().filter_map(|id| d.contacts.get(id)) {
+                insert_contact(tx, doc, account, contact)?;
+            }
+        }
+        Record::Site(_) | Record::Payment(_) => {}
+    }
+    Ok(())
+}
+
+fn notes(record: &Record) -> Option<&BTreeMap<NoteId, Note>> {
+    record.notes()
 }
 
 fn photos(record: &Record) -> Option<&BTreeMap<PhotoId, Photo>> {
-    match record {
-        Record::Site(d) => Some(&d.photos),
-        Record::Job(d) => Some(&d.photos),
-        _ => None,
-    }
+    record.photos()
 }
 
 /// Whether a section's rows are the same for both contents.
@@ -181,21 +248,8 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
             ])?;
         }
         (Section::Contacts, Record::Account(d)) => {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO contacts (doc, id, account, name, email, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
             for c in d.contacts.values() {
-                let json = serde_json::to_string(c)?;
-                let id = c.id.as_bytes();
-                insert.execute(params![
-                    doc.as_bytes(),
-                    id,
-                    account.as_bytes(),
-                    c.name,
-                    c.email,
-                    json
-                ])?;
+                insert_contact(tx, doc, account, c)?;
             }
         }
         (Section::Site, Record::Site(d)) => {
@@ -233,23 +287,8 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
             }
         }
         (Section::Invoices, Record::Job(d)) => {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO invoices (doc, id, account, number, date, voided, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
             for i in d.invoices.values() {
-                let json = serde_json::to_string(i)?;
-                let (id, date) = (i.id.as_bytes(), i.date.to_string());
-                let row = params![
-                    doc.as_bytes(),
-                    id,
-                    account.as_bytes(),
-                    i.number,
-                    date,
-                    i.is_void(),
-                    json
-                ];
-                insert.execute(row)?;
+                insert_invoice(tx, doc, account, i)?;
             }
         }
         (Section::Payment, Record::Payment(d)) => {
@@ -269,36 +308,81 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
             ])?;
         }
         (Section::Notes, record) => {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO notes (doc, id, account, kind, created_at, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
             for n in notes(record).into_iter().flat_map(BTreeMap::values) {
-                let json = serde_json::to_string(n)?;
-                let (id, kind, at) = (n.id.as_bytes(), n.kind.as_str(), n.created_at.millis());
-                insert.execute(params![
-                    doc.as_bytes(),
-                    id,
-                    account.as_bytes(),
-                    kind,
-                    at,
-                    json
-                ])?;
+                insert_note(tx, doc, account, n)?;
             }
         }
         (Section::Photos, record) => {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO photos (doc, id, account, taken_at, json) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
             for p in photos(record).into_iter().flat_map(BTreeMap::values) {
-                let json = serde_json::to_string(p)?;
-                let (id, at) = (p.id.as_bytes(), p.taken_at.millis());
-                insert.execute(params![doc.as_bytes(), id, account.as_bytes(), at, json])?;
+                insert_photo(tx, doc, account, p)?;
             }
         }
         // `sections` never pairs a section with another kind's record.
         _ => {}
     }
+    Ok(())
+}
+
+fn insert_contact(tx: &Transaction<'_>, doc: DocId, account: AccountId, c: &Contact) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO contacts (doc, id, account, name, email, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        c.id.as_bytes(),
+        account.as_bytes(),
+        c.name,
+        c.email,
+        serde_json::to_string(c)?
+    ])?;
+    Ok(())
+}
+
+fn insert_invoice(tx: &Transaction<'_>, doc: DocId, account: AccountId, i: &Invoice) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO invoices (doc, id, account, number, date, voided, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        i.id.as_bytes(),
+        account.as_bytes(),
+        i.number,
+        i.date.to_string(),
+        i.is_void(),
+        serde_json::to_string(i)?
+    ])?;
+    Ok(())
+}
+
+fn insert_note(tx: &Transaction<'_>, doc: DocId, account: AccountId, n: &Note) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO notes (doc, id, account, kind, created_at, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        n.id.as_bytes(),
+        account.as_bytes(),
+        n.kind.as_str(),
+        n.created_at.millis(),
+        serde_json::to_string(n)?
+    ])?;
+    Ok(())
+}
+
+fn insert_photo(tx: &Transaction<'_>, doc: DocId, account: AccountId, p: &Photo) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO photos (doc, id, account, taken_at, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        p.id.as_bytes(),
+        account.as_bytes(),
+        p.taken_at.millis(),
+        serde_json::to_string(p)?
+    ])?;
     Ok(())
 }
 

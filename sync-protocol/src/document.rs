@@ -186,6 +186,25 @@ impl Record {
         }
     }
 
+    /// The document's notes, for the kinds that have notes.
+    pub fn notes(&self) -> Option<&BTreeMap<NoteId, Note>> {
+        match self {
+            Record::Account(d) => Some(&d.notes),
+            Record::Site(d) => Some(&d.notes),
+            Record::Job(d) => Some(&d.notes),
+            Record::Payment(_) => None,
+        }
+    }
+
+    /// The document's photos, for the kinds that have photos.
+    pub fn photos(&self) -> Option<&BTreeMap<PhotoId, Photo>> {
+        match self {
+            Record::Site(d) => Some(&d.photos),
+            Record::Job(d) => Some(&d.photos),
+            Record::Account(_) | Record::Payment(_) => None,
+        }
+    }
+
     /// The document's id (the id of its main record).
     pub fn doc_id(&self) -> DocId {
         match self {
@@ -267,4 +286,4 @@ impl Writer {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -94,6 +94,9 @@ pub enum ValidationError {
     /// A scheduled window ends before it starts.
     #[error("the scheduled window ends before it starts")]
     WindowReversed,
+    /// A document holds a key that its schema does not declare.
+    #[error("{0} is not a field of this record")]
+    Undeclared(String),
     /// The document is not shaped like any Fieldsync record.
     #[error("malformed document: {0}")]
     Malformed(String),

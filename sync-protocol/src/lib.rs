@@ -25,6 +25,7 @@ pub mod document;
 pub mod engine;
 mod error;
 mod ids;
+pub mod incremental;
 pub mod records;
 pub mod validate;
 mod values;

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
+use crate::incremental::{Edit, Main};
 use crate::records::string_enum;
 use crate::{
-    Account, Address, Contact, DocId, Invoice, Job, JobDoc, JobSite, JobStatus, Money, Note,
-    NoteKind, Payment, Photo, Record, ValidationError,
+    Account, Address, Contact, DocId, Invoice, Job, JobSite, JobStatus, Money, Note, NoteKind,
+    Payment, Photo, Record, ValidationError,
 };
 
 string_enum!(
@@ -270,18 +271,19 @@ pub fn check_transition(before: &Record, after: &Record) -> Result<(), Validatio
         return Err(ValidationError::AccountChanged);
     }
     same_id("document", before.doc_id(), after.doc_id())?;
-    let notes = |r: &Record| match r {
-        Record::Account(d) => Some(d.notes.clone()),
-        Record::Site(d) => Some(d.notes.clone()),
-        Record::Job(d) => Some(d.notes.clone()),
-        Record::Payment(_) => None,
-    };
-    if let (Some(old), Some(new)) = (notes(before), notes(after))
-        && old.iter().any(|(id, note)| new.get(id) != Some(note))
-    {
-        return Err(ValidationError::AppendOnly("a note"));
+    if let (Some(old), Some(new)) = (before.notes(), after.notes()) {
+        old.iter()
+            .try_for_each(|(id, note)| note_kept(note, new.get(id)))?;
     }
     check_record(after)
+}
+
+/// A note may be added but never edited or removed.
+fn note_kept(before: &Note, after: Option<&Note>) -> Result<(), ValidationError> {
+    if after != Some(before) {
+        return Err(ValidationError::AppendOnly("a note"));
+    }
+    Ok(())
 }
 
 fn forbid(role: Role, action: &str) -> ValidationError {
@@ -319,54 +321,57 @@ pub fn check_authors(
     let (Role::Technician, Some(user)) = (pusher.role, pusher.user) else {
         return Ok(());
     };
-    let forged = |what: &'static str, named: crate::UserId| {
-        Err(ValidationError::NotTheWriter {
-            what,
-            named: named.to_string(),
-        })
-    };
-    let new = |id: &dyn Fn(&Record) -> bool| before.is_none_or(|b| !id(b));
     match after {
-        Record::Payment(p) if before.is_none() && p.record.recorded_by != user => {
-            return forged("a payment's recorder", p.record.recorded_by);
+        Record::Payment(p) if before.is_none() => {
+            names_self("a payment's recorder", p.record.recorded_by, user)?;
         }
         Record::Job(j) => {
-            for (id, invoice) in &j.invoices {
-                let had =
-                    |b: &Record| matches!(b, Record::Job(old) if old.invoices.contains_key(id));
-                if new(&had) && invoice.created_by != user {
-                    return forged("an invoice's creator", invoice.created_by);
-                }
-            }
+            let had =
+                |id| matches!(before, Some(Record::Job(old)) if old.invoices.contains_key(id));
+            j.invoices
+                .iter()
+                .filter(|(id, _)| !had(*id))
+                .try_for_each(|(_, invoice)| {
+                    names_self("an invoice's creator", invoice.created_by, user)
+                })?;
         }
         _ => {}
     }
-    let (notes, photos) = match after {
-        Record::Account(d) => (&d.notes, None),
-        Record::Site(d) => (&d.notes, Some(&d.photos)),
-        Record::Job(d) => (&d.notes, Some(&d.photos)),
-        Record::Payment(_) => return Ok(()),
+    let had_note = |id| {
+        before
+            .and_then(Record::notes)
+            .is_some_and(|n| n.contains_key(id))
     };
-    for (id, note) in notes {
-        let had = |b: &Record| match b {
-            Record::Account(d) => d.notes.contains_key(id),
-            Record::Site(d) => d.notes.contains_key(id),
-            Record::Job(d) => d.notes.contains_key(id),
-            Record::Payment(_) => false,
-        };
-        if new(&had) && note.author != user {
-            return forged("a note's author", note.author);
-        }
-    }
-    for (id, photo) in photos.into_iter().flatten() {
-        let had = |b: &Record| match b {
-            Record::Site(d) => d.photos.contains_key(id),
-            Record::Job(d) => d.photos.contains_key(id),
-            _ => false,
-        };
-        if new(&had) && photo.author != user {
-            return forged("a photo's author", photo.author);
-        }
+    after
+        .notes()
+        .into_iter()
+        .flatten()
+        .filter(|(id, _)| !had_note(*id))
+        .try_for_each(|(_, note)| names_self("a note's author", note.author, user))?;
+    let had_photo = |id| {
+        before
+            .and_then(Record::photos)
+            .is_some_and(|p| p.contains_key(id))
+    };
+    after
+        .photos()
+        .into_iter()
+        .flatten()
+        .filter(|(id, _)| !had_photo(*id))
+        .try_for_each(|(_, photo)| names_self("a photo's author", photo.author, user))
+}
+
+/// What a technician's device adds names its own user.
+fn names_self(
+    what: &'static str,
+    named: crate::UserId,
+    user: crate::UserId,
+) -> Result<(), ValidationError> {
+    if named != user {
+        return Err(ValidationError::NotTheWriter {
+            what,
+            named: named.to_string(),
+        });
     }
     Ok(())
 }
@@ -391,58 +396,111 @@ pub fn authorize(
         };
     };
     let no_system_notes = |old: &BTreeMap<_, Note>, new: &BTreeMap<_, Note>| {
-        if new
-            .iter()
-            .any(|(id, n)| n.kind == NoteKind::System && !old.contains_key(id))
-        {
-            return Err(forbid(role, "write system notes"));
-        }
-        Ok(())
+        new.iter()
+            .filter(|(id, _)| !old.contains_key(*id))
+            .try_for_each(|(_, note)| technician_adds_note(role, note))
     };
     match (before, after) {
         (Record::Account(old), Record::Account(new)) => {
-            if old.record != new.record || old.contacts != new.contacts {
-                return Err(forbid(role, "edit an account or its contacts"));
+            technician_edits_account(role, &old.record, &new.record)?;
+            if old.contacts != new.contacts {
+                return Err(forbid(role, CONTACTS));
             }
             no_system_notes(&old.notes, &new.notes)
         }
         (Record::Site(old), Record::Site(new)) => {
-            let mut allowed = old.record.clone();
-            allowed.access_instructions = new.record.access_instructions.clone();
-            if allowed != new.record {
-                return Err(forbid(
-                    role,
-                    "edit a job site other than its access instructions",
-                ));
-            }
+            technician_edits_site(role, &old.record, &new.record)?;
             photos_only_added_or_captioned(role, &old.photos, &new.photos)?;
             no_system_notes(&old.notes, &new.notes)
         }
         (Record::Job(old), Record::Job(new)) => {
-            check_technician_job(role, old, new)?;
+            technician_edits_job(role, &old.record, &new.record)?;
+            old.invoices.iter().try_for_each(|(id, inv)| {
+                technician_keeps_invoice(role, inv, new.invoices.get(id))
+            })?;
             photos_only_added_or_captioned(role, &old.photos, &new.photos)?;
             no_system_notes(&old.notes, &new.notes)
         }
-        (Record::Payment(_), Record::Payment(_)) => Err(forbid(role, "edit a recorded payment")),
+        (Record::Payment(_), Record::Payment(_)) => Err(forbid(role, PAYMENT)),
         _ => Err(forbid(role, "change a document's kind")),
     }
 }
 
-fn check_technician_job(role: Role, old: &JobDoc, new: &JobDoc) -> Result<(), ValidationError> {
-    let mut allowed = old.record.clone();
-    allowed.status = new.record.status;
-    if allowed != new.record {
+const CONTACTS: &str = "edit an account or its contacts";
+const PAYMENT: &str = "edit a recorded payment";
+
+fn technician_edits_account(
+    role: Role,
+    old: &Account,
+    new: &Account,
+) -> Result<(), ValidationError> {
+    if old != new {
+        return Err(forbid(role, CONTACTS));
+    }
+    Ok(())
+}
+
+fn technician_edits_site(role: Role, old: &JobSite, new: &JobSite) -> Result<(), ValidationError> {
+    let mut allowed = old.clone();
+    allowed.access_instructions = new.access_instructions.clone();
+    if &allowed != new {
+        return Err(forbid(
+            role,
+            "edit a job site other than its access instructions",
+        ));
+    }
+    Ok(())
+}
+
+fn technician_edits_job(role: Role, old: &Job, new: &Job) -> Result<(), ValidationError> {
+    let mut allowed = old.clone();
+    allowed.status = new.status;
+    if &allowed != new {
         return Err(forbid(role, "edit a job other than its status"));
     }
-    if old.record.status != new.record.status && !JobStatus::FIELD.contains(&new.record.status) {
-        return Err(forbid(role, &format!("set a job to {}", new.record.status)));
+    if old.status != new.status && !JobStatus::FIELD.contains(&new.status) {
+        return Err(forbid(role, &format!("set a job to {}", new.status)));
     }
-    if old
-        .invoices
-        .iter()
-        .any(|(id, inv)| new.invoices.get(id) != Some(inv))
-    {
+    Ok(())
+}
+
+/// A technician adds notes, but no system notes.
+fn technician_adds_note(role: Role, note: &Note) -> Result<(), ValidationError> {
+    if note.kind == NoteKind::System {
+        return Err(forbid(role, "write system notes"));
+    }
+    Ok(())
+}
+
+/// A technician never edits or voids an invoice once made.
+fn technician_keeps_invoice(
+    role: Role,
+    old: &Invoice,
+    new: Option<&Invoice>,
+) -> Result<(), ValidationError> {
+    if new != Some(old) {
         return Err(forbid(role, "edit or void an invoice"));
+    }
+    Ok(())
+}
+
+/// A technician keeps every photo, changing only its caption and tag.
+fn technician_keeps_photo(
+    role: Role,
+    old: &Photo,
+    new: Option<&Photo>,
+) -> Result<(), ValidationError> {
+    let Some(now) = new else {
+        return Err(forbid(role, "delete a photo"));
+    };
+    let mut allowed = old.clone();
+    allowed.caption = now.caption.clone();
+    allowed.tag = now.tag;
+    if &allowed != now {
+        return Err(forbid(
+            role,
+            "change a photo other than its caption and tag",
+        ));
     }
     Ok(())
 }
@@ -452,25 +510,145 @@ fn photos_only_added_or_captioned<K: Ord>(
     old: &BTreeMap<K, Photo>,
     new: &BTreeMap<K, Photo>,
 ) -> Result<(), ValidationError> {
-    for (id, photo) in old {
-        let Some(now) = new.get(id) else {
-            return Err(forbid(role, "delete a photo"));
-        };
-        let mut allowed = photo.clone();
-        allowed.caption = now.caption.clone();
-        allowed.tag = now.tag;
-        if &allowed != now {
-            return Err(forbid(
-                role,
-                "change a photo other than its caption and tag",
-            ));
-        }
-    }
-    Ok(())
+    old.iter()
+        .try_for_each(|(id, photo)| technician_keeps_photo(role, photo, new.get(id)))
 }
 
 /// The document id a record must live in; used by the server to check that a document's
 /// content names its own id.
 pub fn check_doc_id(doc: DocId, record: &Record) -> Result<(), ValidationError> {
     same_id("document", doc, record.doc_id())
+}
+
+/// Checks an edit of a stored document by the parts it touched, with the rules that
+/// [`check_transition`], [`authorize`] and [`check_authors`] apply to the whole document:
+/// what the edit does not touch was checked when it was stored. `before` is the content before
+/// the edit.
+pub fn check_edit(
+    doc: DocId,
+    pusher: Pusher,
+    before: &Record,
+    edit: &Edit,
+) -> Result<(), ValidationError> {
+    let role = pusher.role;
+    let technician = role == Role::Technician;
+    let user = pusher.user.filter(|_| technician);
+    if let Some((kind, account)) = edit.root {
+        let kind = kind.ok_or(ValidationError::Required { field: "kind" })?;
+        if kind != before.kind() {
+            return Err(ValidationError::KindChanged {
+                was: before.kind(),
+                now: kind,
+            });
+        }
+        if account != Some(before.account()) {
+            return Err(ValidationError::AccountChanged);
+        }
+    }
+    if let Some(main) = &edit.record {
+        check_main(doc, role, before, main)?;
+    }
+    if technician && let Record::Payment(_) = before {
+        return Err(forbid(role, PAYMENT));
+    }
+    for (id, note) in &edit.notes {
+        match (before.notes().and_then(|n| n.get(id)), note) {
+            (Some(old), new) => note_kept(old, new.as_ref())?,
+            (None, Some(note)) => {
+                same_id("note", id, note.id)?;
+                check_note(note)?;
+                if technician {
+                    technician_adds_note(role, note)?;
+                }
+                if let Some(user) = user {
+                    names_self("a note's author", note.author, user)?;
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    for (id, photo) in &edit.photos {
+        if let Some(photo) = photo {
+            same_id("photo", id, photo.id)?;
+            check_photo(photo)?;
+        }
+        match (before.photos().and_then(|p| p.get(id)), photo) {
+            (Some(old), new) if technician => technician_keeps_photo(role, old, new.as_ref())?,
+            (None, Some(photo)) if let Some(user) = user => {
+                names_self("a photo's author", photo.author, user)?
+            }
+            _ => {}
+        }
+    }
+    if let Record::Job(job) = before {
+        for (id, invoice) in &edit.invoices {
+            if let Some(invoice) = invoice {
+                same_id("invoice", id, invoice.id)?;
+                check_invoice(&job.record, invoice)?;
+            }
+            match (job.invoices.get(id), invoice) {
+                (Some(old), new) if technician => {
+                    technician_keeps_invoice(role, old, new.as_ref())?
+                }
+                (None, Some(invoice)) if let Some(user) = user => {
+                    names_self("an invoice's creator", invoice.created_by, user)?
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Record::Account(account) = before {
+        for (id, contact) in &edit.contacts {
+            if let Some(contact) = contact {
+                same_id("contact", id, contact.id)?;
+                check_contact(contact)?;
+            }
+            if technician && account.contacts.get(id) != contact.as_ref() {
+                return Err(forbid(role, CONTACTS));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rules for a document's main record, edited.
+fn check_main(doc: DocId, role: Role, before: &Record, main: &Main) -> Result<(), ValidationError> {
+    let technician = role == Role::Technician;
+    match (before, main) {
+        (Record::Account(old), Main::Account(new)) => {
+            same_id("document", doc, DocId::from(new.id))?;
+            same_id("account", old.account, new.id)?;
+            check_account(new)?;
+            if technician {
+                technician_edits_account(role, &old.record, new)?;
+            }
+        }
+        (Record::Site(old), Main::Site(new)) => {
+            same_id("document", doc, DocId::from(new.id))?;
+            same_id("site account", old.account, new.account)?;
+            check_site(new)?;
+            if technician {
+                technician_edits_site(role, &old.record, new)?;
+            }
+        }
+        (Record::Job(old), Main::Job(new)) => {
+            same_id("document", doc, DocId::from(new.id))?;
+            same_id("job account", old.account, new.account)?;
+            check_job(new)?;
+            if technician {
+                technician_edits_job(role, &old.record, new)?;
+            }
+        }
+        (Record::Payment(old), Main::Payment(new)) => {
+            same_id("document", doc, DocId::from(new.id))?;
+            same_id("payment account", old.account, new.account)?;
+            check_payment(new)?;
+        }
+        _ => {
+            return Err(ValidationError::Malformed(
+                "the record is not of the document's kind".into(),
+            ));
+        }
+    }
+    Ok(())
 }

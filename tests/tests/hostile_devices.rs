@@ -6,8 +6,8 @@
 use automerge::ActorId;
 use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
 use fieldsync_protocol::{
-    ContentHash, Note, NoteId, NoteKind, Payment, PaymentId, PaymentMethod, Record, Timestamp,
-    UserId,
+    ContentHash, DocId, Note, NoteId, NoteKind, Payment, PaymentId, PaymentMethod, Record,
+    Timestamp, UserId,
 };
 use fieldsync_store::Store;
 use fieldsync_tests::crew;
@@ -238,5 +238,54 @@ async fn a_note_longer_than_its_limit_is_refused() {
         .refused(company.note_change(note(company.tess.user, long)))
         .await;
     assert!(why.contains("at most 20000 characters"), "{why}");
+    company.still_serving().await;
+}
+
+#[tokio::test]
+async fn deeply_nested_data_hidden_in_a_new_note_is_refused() {
+    use automerge::transaction::Transactable;
+    let company = company().await;
+    let job = DocId::from(company.job);
+    let mut document = Store::open(company.server.db_path())
+        .unwrap()
+        .load(job)
+        .unwrap()
+        .unwrap();
+    let Ok(Record::Job(mut record)) = Record::read(&document) else {
+        panic!("the job reads as a job");
+    };
+    // A well-formed note, and ten thousand maps nested under a key the schema does not have,
+    // in one change.
+    let hidden = note(company.tess.user, "Looks normal.".into());
+    record.notes.insert(hidden.id, hidden.clone());
+    document.set_actor(ActorId::random());
+    autosurgeon::reconcile(&mut document, &record).unwrap();
+    let notes = match automerge::ReadDoc::get(&document, automerge::ROOT, "notes") {
+        Ok(Some((automerge::Value::Object(_), id))) => id,
+        other => panic!("no notes: {other:?}"),
+    };
+    let mut obj = match automerge::ReadDoc::get(&document, &notes, hidden.id.to_string()) {
+        Ok(Some((automerge::Value::Object(_), id))) => id,
+        other => panic!("no note: {other:?}"),
+    };
+    for _ in 0..10_000 {
+        obj = document
+            .put_object(&obj, "more", automerge::ObjType::Map)
+            .unwrap();
+    }
+    document.commit();
+    let change = DocData {
+        doc: job,
+        data: document
+            .get_last_local_change()
+            .unwrap()
+            .raw_bytes()
+            .to_vec(),
+    };
+    let why = company.refused(change).await;
+    assert!(
+        why.contains(&format!("notes.{}.more is not a field", hidden.id)),
+        "{why}"
+    );
     company.still_serving().await;
 }

@@ -9,11 +9,11 @@ use proptest::prelude::*;
 use crate::changelog::change_log;
 use crate::*;
 
-fn at(minute: i64) -> Timestamp {
+pub(crate) fn at(minute: i64) -> Timestamp {
     Timestamp::from_millis(1_790_000_000_000 + minute * 60_000).unwrap()
 }
 
-fn writer(role: Role, name: &str) -> Writer {
+pub(crate) fn writer(role: Role, name: &str) -> Writer {
     Writer {
         actor: ActorId::random(),
         author: Author {
@@ -24,7 +24,7 @@ fn writer(role: Role, name: &str) -> Writer {
     }
 }
 
-fn address() -> Address {
+pub(crate) fn address() -> Address {
     Address {
         line1: "1 Main St".into(),
         line2: None,
@@ -35,7 +35,7 @@ fn address() -> Address {
     }
 }
 
-fn account() -> Account {
+pub(crate) fn account() -> Account {
     Account {
         id: AccountId::new(),
         name: "Harbor Bakery".into(),
@@ -60,7 +60,7 @@ fn account() -> Account {
     }
 }
 
-fn job(account: AccountId) -> Job {
+pub(crate) fn job(account: AccountId) -> Job {
     Job {
         id: JobId::new(),
         account,
@@ -80,7 +80,7 @@ fn job(account: AccountId) -> Job {
     }
 }
 
-fn payment(account: AccountId, amount: &str, invoice: Option<InvoiceId>) -> Payment {
+pub(crate) fn payment(account: AccountId, amount: &str, invoice: Option<InvoiceId>) -> Payment {
     Payment {
         id: PaymentId::new(),
         account,
@@ -95,7 +95,7 @@ fn payment(account: AccountId, amount: &str, invoice: Option<InvoiceId>) -> Paym
     }
 }
 
-fn invoice(job: JobId, lines: &[(&str, &str)], tax: &str) -> Invoice {
+pub(crate) fn invoice(job: JobId, lines: &[(&str, &str)], tax: &str) -> Invoice {
     Invoice {
         id: InvoiceId::new(),
         job,

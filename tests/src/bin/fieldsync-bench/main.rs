@@ -8,6 +8,7 @@
 //! cargo run --release --bin fieldsync-bench -- ingest
 //! cargo run --release --bin fieldsync-bench -- fanout [watchers=500] [changes/s=100]
 //! cargo run --release --bin fieldsync-bench -- connections
+//! cargo run --release --bin fieldsync-bench -- edit
 //! ```
 //!
 //! Each prints one figure a line as `name: value unit`.
@@ -24,6 +25,7 @@ use fieldsync_store::host::{ConnectionHost, DeviceContext, DeviceHost};
 use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
 
+mod edit;
 mod net;
 mod socket;
 
@@ -48,8 +50,11 @@ fn main() {
             runtime().block_on(net::fanout(arg(2, 500) as usize, arg(3, 100)))
         }
         "connections" => runtime().block_on(net::connections()),
+        "edit" => runtime().block_on(edit::edit()),
         _ => {
-            eprintln!("usage: fieldsync-bench <reconnect|initial|load|ingest|fanout|connections>");
+            eprintln!(
+                "usage: fieldsync-bench <reconnect|initial|load|ingest|fanout|connections|edit>"
+            );
             std::process::exit(2);
         }
     }

@@ -28,7 +28,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
@@ -40,7 +40,7 @@ impl Server {
 }
 
 /// A database with the demo company and one office device; returns its token.
-fn setup(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
+pub(crate) fn setup(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
     let (path, tokens) = setup_devices(dir, 1);
     (path, tokens.into_iter().next().unwrap())
 }
@@ -95,7 +95,7 @@ pub(crate) fn start(db: &std::path::Path) -> Server {
     Server { child, addr }
 }
 
-async fn connect(addr: SocketAddr, token: &str) -> SyncClient {
+pub(crate) async fn connect(addr: SocketAddr, token: &str) -> SyncClient {
     let mut client = SyncClient::connect(addr, Some(token)).await.unwrap();
     client.hello().await;
     client
@@ -136,7 +136,7 @@ fn payments(count: usize, account: fieldsync_protocol::AccountId) -> Vec<DocData
         .collect()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -178,7 +178,7 @@ fn print_slow_commits(phase: &str, before: &[(String, u64)], after: &[(String, u
     }
 }
 
-async fn wait_ack(client: &mut SyncClient, batch: u64) {
+pub(crate) async fn wait_ack(client: &mut SyncClient, batch: u64) {
     let (refused, _) = client.ack(batch).await;
     assert!(refused.is_empty(), "{refused:?}");
 }

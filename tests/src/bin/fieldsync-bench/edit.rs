@@ -1,0 +1,297 @@
+//! `edit`: what a change to a document with a long history costs, against a small document.
+//!
+//! A company with an account of 500 jobs, one of which holds 5,000 notes written over 100
+//! visits, and a fresh small job. One device then adds notes one at a time, 2,000 to each job:
+//! first straight into the server's store (the server's cost of checking and storing a change,
+//! beside plain automerge `apply_changes` of the same changes to the same document), then over
+//! a WebSocket to the server in its own process (acknowledgement latency), then 2,000 more in
+//! pushes of 100 (acknowledged edits a second). `edit store` runs only the first phase.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit, Change, ReadDoc};
+use fieldsync_protocol::wire::{ClientMessage, DocData};
+use fieldsync_protocol::{
+    AccountId, Author, DocId, Note, NoteId, NoteKind, Record, Role, Timestamp, UserId, Writer,
+};
+use fieldsync_store::{CheckedOutcome, Origin, Store};
+
+use crate::net::{self, percentile};
+use crate::print;
+
+/// Notes in the big job, written in this many visits.
+const NOTES: usize = 5_000;
+const VISITS: usize = 100;
+/// Jobs on the big job's account.
+const JOBS: usize = 500;
+/// Single-note changes pushed to each job in each phase.
+const EDITS: usize = 2_000;
+
+/// A device adding notes to one document.
+struct Device {
+    doc: DocId,
+    document: AutoCommit,
+    author: Author,
+    /// Milliseconds of the next change.
+    clock: i64,
+}
+
+impl Device {
+    fn new(doc: DocId, document: &AutoCommit) -> Device {
+        let mut document = document.clone();
+        document.set_actor(ActorId::random());
+        Device {
+            doc,
+            document,
+            author: Author {
+                user: UserId::new(),
+                name: "Tess".into(),
+            },
+            clock: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
+    /// Adds `count` notes in one change, as the tablet writes them (only the new notes).
+    fn add_notes(&mut self, count: usize) -> Change {
+        let notes = match self.document.get(automerge::ROOT, "notes") {
+            Ok(Some((automerge::Value::Object(_), id))) => id,
+            other => panic!("no notes map: {other:?}"),
+        };
+        for _ in 0..count {
+            self.clock += 1;
+            let note = Note {
+                id: NoteId::new(),
+                kind: NoteKind::ServicePerformed,
+                text: format!(
+                    "Visit {}: checked the burner, cleaned the flue, pressure 1.4 bar.",
+                    self.clock
+                ),
+                author: self.author.user,
+                author_name: self.author.name.clone(),
+                created_at: Timestamp::from_millis(self.clock).unwrap(),
+            };
+            autosurgeon::reconcile_prop(&mut self.document, &notes, &*note.id.to_string(), &note)
+                .unwrap();
+        }
+        let options = CommitOptions::default()
+            .with_message(self.author.to_message())
+            .with_time(self.clock);
+        self.document.commit_with(options).unwrap();
+        self.document.get_last_local_change().unwrap()
+    }
+
+    fn changes(&mut self, count: usize) -> Vec<Change> {
+        (0..count).map(|_| self.add_notes(1)).collect()
+    }
+}
+
+/// The company: an account with [`JOBS`] jobs, the first holding [`NOTES`] notes; and a small
+/// job on another account. Returns the big and the small job's documents.
+fn seed(db: &Path) -> ((DocId, AutoCommit), (DocId, AutoCommit)) {
+    let mut store = Store::open(db).unwrap();
+    let office = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Dana".into(),
+        },
+        role: Role::Office,
+    };
+    let accounts = store.accounts().unwrap();
+    let (big_account, small_account) = (accounts[0].id, accounts[1].id);
+    let sites = |account: AccountId| store.sites_for_account(account).unwrap()[0].id;
+    let (big_site, small_site) = (sites(big_account), sites(small_account));
+    let now = Timestamp(chrono::Utc::now());
+    let job = |account: AccountId, site, title: String| {
+        let record = Record::new_job(fieldsync_protocol::Job {
+            id: fieldsync_protocol::JobId::new(),
+            account,
+            site,
+            title,
+            requested_services: vec!["Annual service".into()],
+            pickup_address: None,
+            delivery_address: None,
+            inventory: Vec::new(),
+            estimate: None,
+            final_amount: None,
+            status: fieldsync_protocol::JobStatus::Scheduled,
+            technicians: Default::default(),
+            scheduled_start: None,
+            scheduled_end: None,
+            created_at: now,
+        });
+        let (document, change) = office.create(&record, now).unwrap();
+        (record.doc_id(), document, change)
+    };
+    let mut docs = Vec::new();
+    let (big, mut big_doc, change) = job(big_account, big_site, "Boiler contract".into());
+    docs.push((big, change));
+    for i in 1..JOBS {
+        let (doc, _, change) = job(big_account, big_site, format!("Visit {i}"));
+        docs.push((doc, change));
+    }
+    let (small, small_doc, change) = job(small_account, small_site, "Leaking tap".into());
+    docs.push((small, change));
+    // Five years of weekly visits: the big job's notes, written visit by visit.
+    let mut writer = Device::new(big, &big_doc);
+    for _ in 0..VISITS {
+        docs.push((big, writer.add_notes(NOTES / VISITS)));
+    }
+    big_doc = writer.document;
+    let data: Vec<DocData> = docs
+        .into_iter()
+        .map(|(doc, mut change)| DocData {
+            doc,
+            data: change.bytes().to_vec(),
+        })
+        .collect();
+    let tx = store.transaction().unwrap();
+    for chunk in data.chunks(256) {
+        tx.apply_batch(chunk, Origin::LOCAL).unwrap();
+    }
+    tx.commit().unwrap();
+    ((big, big_doc), (small, small_doc))
+}
+
+fn summary(name: &str, mut times: Vec<Duration>) -> (f64, f64) {
+    times.sort();
+    let (p50, p99) = (percentile(&times, 0.50), percentile(&times, 0.99));
+    print(&format!("{name}_p50"), format!("{p50:.3}"), "ms");
+    print(&format!("{name}_p99"), format!("{p99:.3}"), "ms");
+    (p50, p99)
+}
+
+/// The server's cost of each change: checked and stored in its own transaction.
+fn server_cost(store: &mut Store, doc: DocId, changes: &[Change]) -> Vec<Duration> {
+    changes
+        .iter()
+        .map(|change| {
+            let started = Instant::now();
+            let tx = store.transaction().unwrap();
+            let outcome = tx
+                .apply_checked(doc, change.raw_bytes(), Role::Technician, Origin(1))
+                .unwrap();
+            tx.commit().unwrap();
+            let took = started.elapsed();
+            assert!(matches!(outcome, CheckedOutcome::Stored(_)), "{outcome:?}");
+            took
+        })
+        .collect()
+}
+
+/// Plain automerge: the same changes applied to the same document, one at a time.
+fn automerge_cost(document: &AutoCommit, changes: &[Change]) -> Vec<Duration> {
+    let mut document = document.clone();
+    changes
+        .iter()
+        .map(|change| {
+            let started = Instant::now();
+            document.apply_changes([change.clone()]).unwrap();
+            started.elapsed()
+        })
+        .collect()
+}
+
+fn data(doc: DocId, changes: &[Change]) -> Vec<DocData> {
+    changes
+        .iter()
+        .map(|c| DocData {
+            doc,
+            data: c.raw_bytes().to_vec(),
+        })
+        .collect()
+}
+
+pub(crate) async fn edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, token) = net::setup(&dir);
+    let seeding = Instant::now();
+    let ((big, big_doc), (small, small_doc)) = seed(&db);
+    print(
+        "edit_seed_time",
+        format!("{:.1}", seeding.elapsed().as_secs_f64()),
+        "s",
+    );
+    print("edit_big_job_notes", NOTES, "notes");
+    print("edit_account_jobs", JOBS, "jobs");
+    // The network phases start from the same company.
+    let net_db = dir.path().join("network.sqlite3");
+    std::fs::copy(&db, &net_db).unwrap();
+
+    // One device per job; the same changes for the store and for plain automerge.
+    let (mut on_big, mut on_small) = (Device::new(big, &big_doc), Device::new(small, &small_doc));
+    let (big_changes, small_changes) = (on_big.changes(EDITS), on_small.changes(EDITS));
+    let mut store = Store::open(&db).unwrap();
+    let small_cost = server_cost(&mut store, small, &small_changes);
+    let big_cost = server_cost(&mut store, big, &big_changes);
+    let (small_p50, _) = summary("edit_small_server_cost", small_cost);
+    let (big_p50, _) = summary("edit_big_server_cost", big_cost);
+    print(
+        "edit_cost_ratio",
+        format!("{:.2}", big_p50 / small_p50),
+        "ratio",
+    );
+    summary(
+        "edit_small_automerge_apply",
+        automerge_cost(&small_doc, &small_changes),
+    );
+    summary(
+        "edit_big_automerge_apply",
+        automerge_cost(&big_doc, &big_changes),
+    );
+    drop(store);
+    if std::env::args().nth(2).as_deref() == Some("store") {
+        return;
+    }
+
+    // Over the network: acknowledgement latency of single-note pushes, then throughput.
+    let mut on_big = Device::new(big, &big_doc);
+    let mut on_small = Device::new(small, &small_doc);
+    let server = net::start(&net_db);
+    let mut client = net::connect(server.addr, &token).await;
+    let mut batch = 0u64;
+    for (name, device) in [("small", &mut on_small), ("big", &mut on_big)] {
+        let mut times = Vec::with_capacity(EDITS);
+        for change in device.changes(EDITS) {
+            batch += 1;
+            let started = Instant::now();
+            let push = ClientMessage::Push {
+                batch,
+                changes: data(device.doc, &[change]),
+            };
+            client.send(&push).await;
+            net::wait_ack(&mut client, batch).await;
+            times.push(started.elapsed());
+        }
+        summary(&format!("edit_{name}_ack_latency"), times);
+    }
+    for (name, device) in [("small", &mut on_small), ("big", &mut on_big)] {
+        let changes = data(device.doc, &device.changes(EDITS));
+        let started = Instant::now();
+        let mut in_flight = std::collections::VecDeque::new();
+        for chunk in changes.chunks(100) {
+            batch += 1;
+            let push = ClientMessage::Push {
+                batch,
+                changes: chunk.to_vec(),
+            };
+            client.send(&push).await;
+            in_flight.push_back(batch);
+            if in_flight.len() == 4 {
+                net::wait_ack(&mut client, in_flight.pop_front().unwrap()).await;
+            }
+        }
+        while let Some(b) = in_flight.pop_front() {
+            net::wait_ack(&mut client, b).await;
+        }
+        let rate = EDITS as f64 / started.elapsed().as_secs_f64();
+        print(
+            &format!("edit_{name}_acknowledged_per_second"),
+            format!("{rate:.0}"),
+            "edits/s",
+        );
+    }
+    print("edit_server_rss", server.rss_kib() / 1024, "MiB");
+}
