@@ -130,6 +130,32 @@ impl Clerk {
     }
 }
 
+/// Which page of a record's change log to show: the entries older than `changes_before`, or
+/// the newest.
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+pub struct LogPage {
+    /// The entry the page starts after (its id), from the previous page's "older" link.
+    pub changes_before: Option<i64>,
+}
+
+/// Entries of a change log shown at once.
+pub const LOG_PAGE: usize = 30;
+
+/// A page of the change log of `doc`, newest first, and the id to ask for the next (older)
+/// page with, when there is one.
+pub fn log_page(
+    store: &fieldsync_store::Store,
+    doc: DocId,
+    page: LogPage,
+) -> Result<(Vec<fieldsync_store::Logged>, Option<i64>), fieldsync_store::StoreError> {
+    let mut entries = store.change_log(doc, page.changes_before, LOG_PAGE + 1)?;
+    let more = (entries.len() > LOG_PAGE).then(|| {
+        entries.truncate(LOG_PAGE);
+        entries[LOG_PAGE - 1].id
+    });
+    Ok((entries, more))
+}
+
 /// Now, as stamped on changes and records.
 pub fn now() -> Timestamp {
     Timestamp(chrono::Utc::now())

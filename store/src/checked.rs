@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
+use fieldsync_protocol::changelog::{self, ChangeEntry, Made};
 use fieldsync_protocol::incremental::{self, Touched};
 use fieldsync_protocol::validate::{self, Pusher};
 use fieldsync_protocol::wire::DocData;
@@ -45,12 +46,13 @@ enum Before<'a> {
     /// Not read yet (the document was not cached).
     Unread,
     /// There was no document; the batch's change at `index` created it, prechecked (the
-    /// document holds it) and gave `record`.
+    /// document holds it) and gave `record` and the change log's entries `log`.
     Created {
         index: usize,
         hash: ChangeHash,
         bytes: &'a [u8],
         record: Record,
+        log: Vec<ChangeEntry>,
     },
 }
 
@@ -74,6 +76,8 @@ struct Checked<'a> {
     touched: Option<Touched>,
     /// The content after the stored changes.
     record: Option<Record>,
+    /// The change log's entries of the stored changes.
+    log: Vec<ChangeEntry>,
     /// The stored changes: position in the batch, hash, bytes.
     stored: Vec<(usize, ChangeHash, &'a [u8])>,
     /// Outcomes of the changes not stored.
@@ -115,7 +119,7 @@ pub(crate) enum Early {
         hash: ChangeHash,
         /// The new document holding the change, and its content; or why the change is refused
         /// or deferred (the document is not kept).
-        result: std::result::Result<(AutoCommit, Record), CheckedOutcome>,
+        result: std::result::Result<(AutoCommit, Record, Vec<ChangeEntry>), CheckedOutcome>,
         /// The account the new document's content names, when it can be read.
         account: Option<AccountId>,
     },
@@ -146,12 +150,12 @@ impl Early {
         let mut document = AutoCommit::new();
         let mut content = None;
         let (result, account) = match check_one(doc, role, &mut document, &mut content, change) {
-            Ok(_) => {
+            Ok((_, log)) => {
                 let record = content
                     .flatten()
                     .expect("a change that passes leaves a valid record");
                 let account = Some(record.account());
-                (Ok((document, record)), account)
+                (Ok((document, record, log)), account)
             }
             Err(outcome) => (
                 Err(outcome),
@@ -370,12 +374,12 @@ impl<'a> Batch<'_, 'a> {
         doc: DocId,
         hash: ChangeHash,
         bytes: &'a [u8],
-        result: std::result::Result<(AutoCommit, Record), CheckedOutcome>,
+        result: std::result::Result<(AutoCommit, Record, Vec<ChangeEntry>), CheckedOutcome>,
     ) -> Option<CheckedOutcome> {
         // Admitted even if refused: a repeat of it in the batch gets the same outcome, and a
         // change depending on it is deferred.
         self.admitted.insert(hash, (doc, index));
-        let (document, record) = match result {
+        let (document, record, log) = match result {
             Ok(created) => created,
             Err(outcome) => return Some(outcome),
         };
@@ -384,6 +388,7 @@ impl<'a> Batch<'_, 'a> {
             hash,
             bytes,
             record,
+            log,
         };
         self.push_group(doc, document, created, None);
         None
@@ -448,6 +453,7 @@ fn commit_group(
         mut document,
         clean,
         touched,
+        log,
         record,
         stored,
         others,
@@ -481,6 +487,7 @@ fn commit_group(
         prior,
         before: None,
         touched: touched.as_ref(),
+        log: Some(log),
         changes,
         origin,
         snapshot: None,
@@ -522,6 +529,7 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
     } = group;
     let mut stored = HashSet::new();
     let mut created = None;
+    let mut log = Vec::new();
     // The content so far: `None` for a new document, `Some(None)` for one that is not a valid
     // record.
     let mut content = match before {
@@ -533,9 +541,11 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
             hash,
             bytes,
             record,
+            log: first,
         } => {
             stored.insert(hash);
             created = Some((index, hash, bytes));
+            log = first;
             Some(Some(record))
         }
     };
@@ -549,6 +559,7 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
         document: AutoCommit::new(),
         clean: true,
         touched: None,
+        log: Vec::new(),
         record: None,
         stored: created.into_iter().collect(),
         others: Vec::new(),
@@ -564,9 +575,10 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
         let heads = document.get_heads();
         let hash = pending.change.hash();
         match check_one(doc, role, &mut document, &mut content, pending.change) {
-            Ok(part) => {
+            Ok((part, entries)) => {
                 stored.insert(hash);
                 checked.stored.push((pending.index, hash, pending.bytes));
+                log.extend(entries);
                 match (&mut touched, part) {
                     (Some(all), Some(part)) => all.merge(part),
                     (all, _) => *all = None,
@@ -590,22 +602,24 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
     checked.document = document;
     checked.record = content.flatten();
     checked.touched = touched;
+    checked.log = log;
     checked
 }
 
 /// Applies one change to `document`, whose content was `content` (see [`check_group`]), and
-/// checks the result; if it passes, `content` becomes the new content and the parts the change
-/// touched are returned (`None`: the change was checked against the whole document). A change
-/// to a valid record is checked by the parts it touched, so that its cost does not grow with
-/// the document.
+/// checks the result; if it passes, `content` becomes the new content, and the parts the
+/// change touched (`None`: the change was checked against the whole document) and its change
+/// log entries are returned. A change to a valid record is checked by the parts it touched, so
+/// that its cost does not grow with the document.
 fn check_one(
     doc: DocId,
     role: Pusher,
     document: &mut AutoCommit,
     content: &mut Option<Option<Record>>,
     change: Change,
-) -> std::result::Result<Option<Touched>, CheckedOutcome> {
+) -> std::result::Result<(Option<Touched>, Vec<ChangeEntry>), CheckedOutcome> {
     let hash = change.hash();
+    let made = Made::of(change.message(), change.timestamp());
     // Decoded before it is applied, for the parts it touches.
     let expanded = matches!(content, Some(Some(_))).then(|| change.decode());
     document
@@ -615,17 +629,19 @@ fn check_one(
         return Err(CheckedOutcome::Deferred);
     }
     if let (Some(Some(before)), Some(expanded)) = (content.as_mut(), &expanded)
-        && let Some(touched) = incremental::check_change(doc, role, document, before, expanded)
-            .map_err(CheckedOutcome::Refused)?
+        && let Some((touched, log)) =
+            incremental::check_change(doc, role, document, before, expanded)
+                .map_err(CheckedOutcome::Refused)?
     {
-        return Ok(Some(touched));
+        return Ok((Some(touched), log));
     }
     let after = Record::read(document).map_err(CheckedOutcome::Refused)?;
     let before = content.as_ref().map(Option::as_ref);
     check(doc, role, before, &after).map_err(CheckedOutcome::Refused)?;
     incremental::declared_record(document, &after).map_err(CheckedOutcome::Refused)?;
+    let log = changelog::record_entries(before.flatten(), &after, &made);
     *content = Some(Some(after));
-    Ok(None)
+    Ok((None, log))
 }
 
 /// The checks a device's change must pass: the content names its document, stays the same

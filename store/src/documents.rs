@@ -5,10 +5,12 @@
 use std::borrow::Cow;
 
 use automerge::{AutoCommit, Change, ChangeHash, ReadDoc, SaveOptions, ScalarValue, Value};
+use fieldsync_protocol::changelog::{self, ChangeEntry, Made};
 use fieldsync_protocol::incremental::Touched;
 use fieldsync_protocol::{AccountId, DocId, DocKind, Record};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::change_log;
 use crate::projection::{self, Previous};
 use crate::{Applied, Origin, Result, StoreError, codec};
 
@@ -157,6 +159,10 @@ pub(crate) struct Write<'a> {
     pub touched: Option<&'a Touched>,
     /// The changes new to the document, in causal order.
     pub changes: Vec<NewChange<'a>>,
+    /// The change log's entries for these changes; `None`: made here from `before` and the
+    /// new content, in the name of the last change (nothing when the content before is not
+    /// known).
+    pub log: Option<Vec<ChangeEntry>>,
     pub origin: Origin,
     /// A new snapshot holding every change of the document, this write's included.
     pub snapshot: Option<Cow<'a, [u8]>>,
@@ -178,6 +184,7 @@ pub(crate) fn write(
         before,
         touched,
         changes,
+        log,
         origin,
         mut snapshot,
     } = write;
@@ -240,6 +247,20 @@ pub(crate) fn write(
         (Some(prior), None, None) => Previous::Kind(prior.kind),
     };
     projection::write(tx, doc, previous, record)?;
+    let log = match (log, record) {
+        (Some(log), _) => log,
+        (None, Some(record)) if prior.is_none() || before.is_some() => {
+            let made = changes
+                .last()
+                .and_then(|c| c.bytes.as_deref())
+                .and_then(|bytes| Change::try_from(bytes).ok())
+                .map(|c| Made::of(c.message(), c.timestamp()))
+                .unwrap_or_default();
+            changelog::record_entries(before.filter(|_| prior.is_some()), record, &made)
+        }
+        (None, _) => Vec::new(),
+    };
+    change_log::insert(tx, doc, &log)?;
     Ok(Applied {
         new_changes: seqs.len(),
         seqs,
@@ -295,6 +316,7 @@ pub(crate) fn evict(tx: &Transaction<'_>, doc: DocId) -> Result<bool> {
         tx.prepare_cached(sql)?.execute([doc.as_bytes()])?;
     }
     projection::delete(tx, doc)?;
+    change_log::delete(tx, doc)?;
     Ok(true)
 }
 

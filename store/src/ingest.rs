@@ -269,6 +269,7 @@ pub(crate) fn commit(
         prior,
         before,
         touched: None,
+        log: None,
         changes: fresh,
         origin,
         snapshot,

@@ -56,6 +56,7 @@
 
 mod blobs;
 mod cache;
+mod change_log;
 mod changes;
 mod checked;
 mod chunks;
@@ -87,7 +88,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use automerge::AutoCommit;
-use fieldsync_protocol::changelog::ChangeEntry;
 use fieldsync_protocol::wire::{Cursor, DocData};
 use fieldsync_protocol::{
     AccountId, Contact, DocId, DocumentError, Invoice, Job, JobSite, Ledger, Note, Payment, Photo,
@@ -97,6 +97,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use blobs::{BlobRefusal, BlobState};
 pub use cache::DEFAULT_CACHE_DOCS;
+pub use change_log::Logged;
 pub use changes::{LoggedChange, Page};
 pub use checked::Prechecked;
 pub use documents::COMPACT_AFTER;
@@ -287,12 +288,11 @@ impl Store {
         Ok(Some(record))
     }
 
-    /// Who changed which field of a document, when, from what to what; oldest first.
-    pub fn change_log(&self, doc: DocId) -> Result<Vec<ChangeEntry>> {
-        Ok(match self.load(doc)? {
-            Some(mut document) => fieldsync_protocol::changelog::change_log(&mut document),
-            None => Vec::new(),
-        })
+    /// Who changed which field of a document, when, from what to what: at most `limit`
+    /// entries, newest first, older than the entry `before` if given (the additions of notes,
+    /// photos and other objects are not entries: they show as themselves).
+    pub fn change_log(&self, doc: DocId, before: Option<i64>, limit: usize) -> Result<Vec<Logged>> {
+        change_log::page(&self.conn, doc, before, limit)
     }
 
     /// Accounts matching any part of their name, type, contact names or emails.

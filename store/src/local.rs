@@ -47,6 +47,7 @@ pub(crate) fn record_local(
             prior: prior.as_ref(),
             before: None,
             touched: None,
+            log: None,
             changes: new,
             origin: Origin::LOCAL,
             snapshot: None,

@@ -14,6 +14,10 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0005_evict_later.sql")),
         M::up(include_str!("../../migrations/0006_assignments_ended.sql")),
         M::up(include_str!("../../migrations/0007_device_accounts.sql")),
+        M::up_with_hook(
+            include_str!("../../migrations/0008_change_log.sql"),
+            crate::change_log::fill_from_history,
+        ),
     ])
 }
 

@@ -1,10 +1,232 @@
-//! The change log of a document, read from automerge history: who changed which field, when,
-//! from what to what. Nothing extra is stored; every change carries its author in its message.
+//! The change log of a document: who changed which field, when, from what to what. Every
+//! change carries its author in its message and its time.
+//!
+//! Entries are made once, when a change is stored, from the parts of the record it changed
+//! ([`edit_entries`], [`record_entries`]): each part before and after is written to a scratch
+//! document and the two trees are compared, so an entry costs what the part weighs, not what
+//! the document does. [`change_log`] reads the same entries from a document's whole history
+//! (for databases made before the log was kept).
 
-use automerge::{AutoCommit, ObjId, Patch, PatchAction, Prop, ReadDoc, ScalarValue, Value};
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+use automerge::hydrate::Value as Tree;
+use automerge::{AutoCommit, ObjId, Patch, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value};
+use autosurgeon::Reconcile;
 use serde::{Deserialize, Serialize};
 
-use crate::{Author, Timestamp};
+use crate::incremental::{Edit, Main};
+use crate::{Author, Record, Timestamp};
+
+/// Who made a change and when, as the change says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Made {
+    /// When (as stamped by the device that made it).
+    pub at: Option<Timestamp>,
+    /// Who, if the change says.
+    pub author: Option<Author>,
+}
+
+impl Made {
+    /// Read from a change's message and time.
+    pub fn of(message: Option<&str>, time: i64) -> Made {
+        Made {
+            at: Timestamp::from_millis(time).filter(|_| time > 0),
+            author: message.and_then(Author::from_message),
+        }
+    }
+
+    fn entry(&self, (field, from, to): (String, Option<String>, Option<String>)) -> ChangeEntry {
+        ChangeEntry {
+            at: self.at,
+            author: self.author.clone(),
+            field,
+            from,
+            to,
+        }
+    }
+}
+
+/// A field changed: its path, the value before and the value after.
+type Field = (String, Option<String>, Option<String>);
+
+/// A value as a tree of automerge values, as a document would hold it.
+fn tree<T: Reconcile>(value: &T) -> Option<Tree> {
+    let mut scratch = AutoCommit::new();
+    autosurgeon::reconcile_prop(&mut scratch, ROOT, "v", value).ok()?;
+    match scratch.hydrate(ROOT, None).ok()? {
+        Tree::Map(map) => map.get("v").cloned(),
+        _ => None,
+    }
+}
+
+fn object_kind(tree: &Tree) -> Option<&'static str> {
+    match tree {
+        Tree::Map(_) => Some("map"),
+        Tree::List(_) => Some("list"),
+        Tree::Text(_) | Tree::Scalar(_) => None,
+    }
+}
+
+/// The fields that differ between two trees at `path`. A map is compared key by key; a list
+/// or text is shown whole, once; an added object is one entry, "(new map)".
+fn diff(path: &str, before: Option<&Tree>, after: Option<&Tree>, out: &mut Vec<Field>) {
+    match (before, after) {
+        (Some(Tree::Map(b)), Some(Tree::Map(a))) => {
+            let keys: std::collections::BTreeSet<&String> = b
+                .iter()
+                .map(|(k, _)| k)
+                .chain(a.iter().map(|(k, _)| k))
+                .collect();
+            for key in keys {
+                diff(&join(path, key), b.get(key), a.get(key), out);
+            }
+        }
+        (None, None) => {}
+        (Some(b), Some(a)) if b == a => {}
+        (None, Some(a)) => {
+            let to = match object_kind(a) {
+                Some(kind) => format!("(new {kind})"),
+                None => render_tree(a),
+            };
+            out.push((path.to_string(), None, Some(to)));
+        }
+        (b, a) => out.push((path.to_string(), b.map(render_tree), a.map(render_tree))),
+    }
+}
+
+/// One part of a record (the main record, a note, ...) at `path`, if it changed.
+fn part<T: Reconcile + PartialEq>(
+    path: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+    out: &mut Vec<Field>,
+) {
+    if before != after {
+        diff(
+            path,
+            before.and_then(tree).as_ref(),
+            after.and_then(tree).as_ref(),
+            out,
+        );
+    }
+}
+
+/// The items of a section (notes, photos, ...) that differ.
+fn section<K: Ord + Display, V: Reconcile + PartialEq>(
+    name: &str,
+    before: Option<&BTreeMap<K, V>>,
+    after: Option<&BTreeMap<K, V>>,
+    out: &mut Vec<Field>,
+) {
+    let empty = BTreeMap::new();
+    let (before, after) = (before.unwrap_or(&empty), after.unwrap_or(&empty));
+    let keys: std::collections::BTreeSet<&K> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        part(
+            &format!("{name}.{key}"),
+            before.get(key),
+            after.get(key),
+            out,
+        );
+    }
+}
+
+/// A record's main record, as a [`Main`].
+fn main_of(record: &Record) -> Main {
+    match record {
+        Record::Account(d) => Main::Account(d.record.clone()),
+        Record::Site(d) => Main::Site(d.record.clone()),
+        Record::Job(d) => Main::Job(d.record.clone()),
+        Record::Payment(d) => Main::Payment(d.record.clone()),
+    }
+}
+
+fn main_part(before: Option<&Main>, after: Option<&Main>, out: &mut Vec<Field>) {
+    match (before, after) {
+        (Some(Main::Account(b)), Some(Main::Account(a))) => part("record", Some(b), Some(a), out),
+        (Some(Main::Site(b)), Some(Main::Site(a))) => part("record", Some(b), Some(a), out),
+        (Some(Main::Job(b)), Some(Main::Job(a))) => part("record", Some(b), Some(a), out),
+        (Some(Main::Payment(b)), Some(Main::Payment(a))) => part("record", Some(b), Some(a), out),
+        (None, Some(_)) => out.push(("record".into(), None, Some("(new map)".into()))),
+        _ => {}
+    }
+}
+
+/// The entries of a change that turned `before` (`None`: a new document) into `after`, made
+/// by `made`. Compares the records part by part, and writes out only the parts that differ.
+pub fn record_entries(before: Option<&Record>, after: &Record, made: &Made) -> Vec<ChangeEntry> {
+    let mut out = Vec::new();
+    if before.is_none() {
+        // In the order automerge's history lists them (by key).
+        out.push(("account".into(), None, Some(after.account().to_string())));
+        out.push(("kind".into(), None, Some(after.kind().to_string())));
+    }
+    main_part(
+        before.map(main_of).as_ref(),
+        Some(&main_of(after)),
+        &mut out,
+    );
+    let new_section = |name: &str, has: bool, out: &mut Vec<Field>| {
+        if before.is_none() && has {
+            out.push((name.into(), None, Some("(new map)".into())));
+        }
+    };
+    new_section("contacts", after.contacts().is_some(), &mut out);
+    new_section("notes", after.notes().is_some(), &mut out);
+    new_section("photos", after.photos().is_some(), &mut out);
+    new_section("invoices", after.invoices().is_some(), &mut out);
+    section(
+        "contacts",
+        before.and_then(Record::contacts),
+        after.contacts(),
+        &mut out,
+    );
+    section(
+        "notes",
+        before.and_then(Record::notes),
+        after.notes(),
+        &mut out,
+    );
+    section(
+        "photos",
+        before.and_then(Record::photos),
+        after.photos(),
+        &mut out,
+    );
+    section(
+        "invoices",
+        before.and_then(Record::invoices),
+        after.invoices(),
+        &mut out,
+    );
+    out.into_iter().map(|f| made.entry(f)).collect()
+}
+
+/// The entries of `edit`, a change to `before` by `made`: only the parts it touched.
+pub fn edit_entries(before: &Record, edit: &Edit, made: &Made) -> Vec<ChangeEntry> {
+    let mut out = Vec::new();
+    if let Some(main) = &edit.record {
+        main_part(Some(&main_of(before)), Some(main), &mut out);
+    }
+    for (id, after) in &edit.contacts {
+        let old = before.contacts().and_then(|c| c.get(id));
+        part(&format!("contacts.{id}"), old, after.as_ref(), &mut out);
+    }
+    for (id, after) in &edit.notes {
+        let old = before.notes().and_then(|n| n.get(id));
+        part(&format!("notes.{id}"), old, after.as_ref(), &mut out);
+    }
+    for (id, after) in &edit.photos {
+        let old = before.photos().and_then(|p| p.get(id));
+        part(&format!("photos.{id}"), old, after.as_ref(), &mut out);
+    }
+    for (id, after) in &edit.invoices {
+        let old = before.invoices().and_then(|i| i.get(id));
+        part(&format!("invoices.{id}"), old, after.as_ref(), &mut out);
+    }
+    out.into_iter().map(|f| made.entry(f)).collect()
+}
 
 /// One field changed by one change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

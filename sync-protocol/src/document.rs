@@ -205,6 +205,22 @@ impl Record {
         }
     }
 
+    /// The document's contacts, for an account.
+    pub fn contacts(&self) -> Option<&BTreeMap<ContactId, Contact>> {
+        match self {
+            Record::Account(d) => Some(&d.contacts),
+            _ => None,
+        }
+    }
+
+    /// The document's invoices, for a job.
+    pub fn invoices(&self) -> Option<&BTreeMap<InvoiceId, Invoice>> {
+        match self {
+            Record::Job(d) => Some(&d.invoices),
+            _ => None,
+        }
+    }
+
     /// The document's id (the id of its main record).
     pub fn doc_id(&self) -> DocId {
         match self {

@@ -18,6 +18,7 @@ use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{AutoCommit, ExpandedChange, ObjId, ObjType, Prop, ROOT, ReadDoc, Value};
 use autosurgeon::{Hydrate, Reconcile};
 
+use crate::changelog::{self, ChangeEntry, Made};
 use crate::validate::{self, Pusher};
 use crate::{
     Account, AccountId, Contact, ContactId, DocId, DocKind, Invoice, InvoiceId, Job, JobSite, Note,
@@ -142,23 +143,26 @@ impl Touched {
 
 /// Checks a change to a stored document whose content was the valid record `before`, by the
 /// parts it touched: `change` is the change, expanded, and `document` holds it. If it passes,
-/// the edit is applied to `before` and the touched parts are returned; `Ok(None)` when the
-/// change put a whole section anew, which only a check of the whole document can judge.
+/// the edit is applied to `before`, and the touched parts and the change log's entries for the
+/// change are returned; `Ok(None)` when the change put a whole section anew, which only a
+/// check of the whole document can judge.
 pub fn check_change(
     doc: DocId,
     pusher: Pusher,
     document: &AutoCommit,
     before: &mut Record,
     change: &ExpandedChange,
-) -> Result<Option<Touched>, ValidationError> {
+) -> Result<Option<(Touched, Vec<ChangeEntry>)>, ValidationError> {
     let touched = Touched::from_change(before.kind(), document, change)?;
     if touched.whole {
         return Ok(None);
     }
     let edit = Edit::read(document, before.kind(), &touched)?;
     validate::check_edit(doc, pusher, before, &edit)?;
+    let made = Made::of(change.message.as_deref(), change.time);
+    let entries = changelog::edit_entries(before, &edit, &made);
     edit.apply(before);
-    Ok(Some(touched))
+    Ok(Some((touched, entries)))
 }
 
 /// The first two keys of the path from the root to the object `id` of `doc` (`None` for a

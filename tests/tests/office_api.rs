@@ -535,6 +535,50 @@ async fn accounts_are_created_and_edited_with_clear_errors() {
 }
 
 #[tokio::test]
+async fn the_change_log_comes_a_page_at_a_time_newest_first() {
+    let office = office().await;
+    let dana = &office.dana;
+    let created = dana
+        .post_ok("/api/accounts", new_account("Obsidian Supply"), 201)
+        .await;
+    let id = text(&created["id"]).to_string();
+    let mut form = form_of(&dana.account(&id).await["account"]);
+    for i in 0..45 {
+        form["phone"] = json!(format!("+1 541 555 {i:04}"));
+        let path = format!("/api/accounts/{id}");
+        let (status, answer) = dana.call(Method::PUT, &path, Some(form.clone())).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let mut phones = Vec::new();
+    let mut ids = Vec::new();
+    let mut path = format!("/api/accounts/{id}");
+    loop {
+        let page = dana.ok(&path).await;
+        let entries = page["change_log"].as_array().unwrap();
+        assert!(entries.len() <= 30, "a page holds at most 30 entries");
+        for entry in entries {
+            ids.push(entry["id"].as_i64().unwrap());
+            if entry["field"] == "record.phone" {
+                phones.push(text(&entry["to"]).to_string());
+            }
+        }
+        match page["change_log_more"].as_i64() {
+            Some(more) => path = format!("/api/accounts/{id}?changes_before={more}"),
+            None => break,
+        }
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats: {ids:?}"
+    );
+    let expected: Vec<String> = (0..45)
+        .rev()
+        .map(|i| format!("+1 541 555 {i:04}"))
+        .collect();
+    assert_eq!(phones, expected);
+}
+
+#[tokio::test]
 async fn merging_moves_everything_to_the_target_and_adds_the_balances() {
     let office = office().await;
     let dana = &office.dana;

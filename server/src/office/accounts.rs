@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use fieldsync_protocol::changelog::ChangeEntry;
 use fieldsync_protocol::views::InvoiceStatus;
 use fieldsync_protocol::{
     Account, AccountId, AccountStatus, AccountType, Address, Contact, ContactId, DocId, Invoice,
     Job, JobSite, Ledger, Money, Note, Party, Payment, Record, SiteId, UserId,
 };
-use fieldsync_store::AccountSummary;
+use fieldsync_store::{AccountSummary, Logged};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Clerk, OfficeError, OfficeResult, create, edit, now, optional, parse_field, required};
+use super::{
+    Clerk, LogPage, OfficeError, OfficeResult, create, edit, log_page, now, optional, parse_field,
+    required,
+};
 use crate::AppState;
 
 /// Most accounts a list or search returns.
@@ -275,8 +277,11 @@ pub struct AccountDetail {
     pub unapplied_credit: Money,
     /// Account-level notes.
     pub notes: Vec<Note>,
-    /// Who changed which field of the account, when, from what to what; newest first.
-    pub change_log: Vec<ChangeEntry>,
+    /// Who changed which field of the account, when, from what to what; newest first: a page
+    /// of it.
+    pub change_log: Vec<Logged>,
+    /// The id to ask for the next (older) page of the change log with, when there is one.
+    pub change_log_more: Option<i64>,
 }
 
 /// Accounts not merged into another, by name; those matching `query` (any part of name, type,
@@ -298,7 +303,7 @@ pub async fn account(state: &AppState, id: AccountId) -> OfficeResult<Account> {
 }
 
 /// Everything on the customer page of account `id`.
-pub async fn detail(state: &AppState, id: AccountId) -> OfficeResult<AccountDetail> {
+pub async fn detail(state: &AppState, id: AccountId, log: LogPage) -> OfficeResult<AccountDetail> {
     let found = state
         .db()
         .read(move |store| {
@@ -328,8 +333,7 @@ pub async fn detail(state: &AppState, id: AccountId) -> OfficeResult<AccountDeta
             payments.sort_by_key(|p: &Payment| p.received_at);
             invoices
                 .sort_by(|a: &Invoice, b: &Invoice| (a.date, &a.number).cmp(&(b.date, &b.number)));
-            let mut change_log = store.change_log(id.into())?;
-            change_log.reverse();
+            let change_log = log_page(store, id.into(), log)?;
             Ok(Some((
                 doc,
                 merged,
@@ -363,7 +367,8 @@ pub async fn detail(state: &AppState, id: AccountId) -> OfficeResult<AccountDeta
         balance: ledger.balance,
         unapplied_credit: ledger.unapplied_credit,
         notes,
-        change_log,
+        change_log: change_log.0,
+        change_log_more: change_log.1,
     })
 }
 
@@ -507,7 +512,7 @@ pub async fn merge(
 /// Deletes account `id`; refused while it (or an account merged into it) has jobs or payments.
 pub async fn delete(state: &AppState, clerk: &Clerk, id: AccountId) -> OfficeResult<()> {
     clerk.check_office()?;
-    let detail = detail(state, id).await?;
+    let detail = detail(state, id, LogPage::default()).await?;
     if !detail.jobs.is_empty() || !detail.payments.is_empty() {
         return Err(OfficeError::Conflict(format!(
             "{} cannot be deleted: it has {} and {}",

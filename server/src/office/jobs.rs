@@ -4,16 +4,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
-use fieldsync_protocol::changelog::ChangeEntry;
 use fieldsync_protocol::{
     AccountId, Contact, DocId, Job, JobId, JobSite, JobStatus, Ledger, Money, Note, NoteId,
     NoteKind, Payment, Photo, Record, Role, SiteId, Timestamp, UserId,
 };
-use fieldsync_store::{AccountSummary, Store, StoreError};
+use fieldsync_store::{AccountSummary, Logged, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{InvoiceRow, invoice_rows};
-use super::{Clerk, OfficeError, OfficeResult, create, edit, now, parse_field, parse_id, required};
+use super::{
+    Clerk, LogPage, OfficeError, OfficeResult, create, edit, log_page, now, parse_field, parse_id,
+    required,
+};
 use crate::AppState;
 
 /// A user as shown next to a job.
@@ -237,12 +239,14 @@ pub struct JobDetail {
     pub payments: Vec<Payment>,
     /// The customer's balance.
     pub balance: Money,
-    /// Who changed what on the job, newest first.
-    pub change_log: Vec<ChangeEntry>,
+    /// Who changed what on the job, newest first: a page of it.
+    pub change_log: Vec<Logged>,
+    /// The id to ask for the next (older) page of the change log with, when there is one.
+    pub change_log_more: Option<i64>,
 }
 
 /// Everything on the page of job `id`.
-pub async fn detail(state: &AppState, id: JobId) -> OfficeResult<JobDetail> {
+pub async fn detail(state: &AppState, id: JobId, log: LogPage) -> OfficeResult<JobDetail> {
     let found = state
         .db()
         .read(move |store| {
@@ -261,8 +265,7 @@ pub async fn detail(state: &AppState, id: JobId) -> OfficeResult<JobDetail> {
             let contacts = store.contacts_for_account(account_id)?;
             let invoices = store.invoices_for_account(account_id)?;
             let payments = store.payments_for_account(account_id)?;
-            let mut change_log = store.change_log(id.into())?;
-            change_log.reverse();
+            let change_log = log_page(store, id.into(), log)?;
             let row = rows(store, vec![doc.record.clone()])?.remove(0);
             Ok(Some((
                 doc, row, account, site, site_notes, contacts, invoices, payments, change_log,
@@ -291,7 +294,8 @@ pub async fn detail(state: &AppState, id: JobId) -> OfficeResult<JobDetail> {
         invoices: invoice_rows(mine, &ledger),
         payments: payments.into_iter().filter(|p| p.job == Some(id)).collect(),
         balance: ledger.balance,
-        change_log,
+        change_log: change_log.0,
+        change_log_more: change_log.1,
     })
 }
 

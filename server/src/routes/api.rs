@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::office::Clerk;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobFilter, JobInput, NoteInput};
+use crate::office::{Clerk, LogPage};
 use crate::sessions;
 
 /// The signed-in office or admin user of a request (its session cookie).
@@ -147,9 +147,10 @@ pub(super) async fn get_account(
     State(state): State<AppState>,
     Signed(_): Signed,
     Path(account): Path<String>,
+    Query(log): Query<LogPage>,
 ) -> Result<Json<accounts::AccountDetail>, ApiError> {
     let account: AccountId = id("account", &account)?;
-    Ok(Json(accounts::detail(&state, account).await?))
+    Ok(Json(accounts::detail(&state, account, log).await?))
 }
 
 /// `PUT /api/accounts/{id}`: edits an account (the whole form).
@@ -262,9 +263,10 @@ pub(super) async fn get_job(
     State(state): State<AppState>,
     Signed(_): Signed,
     Path(job): Path<String>,
+    Query(log): Query<LogPage>,
 ) -> Result<Json<jobs::JobDetail>, ApiError> {
     let job: JobId = id("job", &job)?;
-    Ok(Json(jobs::detail(&state, job).await?))
+    Ok(Json(jobs::detail(&state, job, log).await?))
 }
 
 /// Body of an assignment.

@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobInput, NoteInput};
-use crate::office::{Clerk, OfficeError, OfficeResult};
+use crate::office::{Clerk, LogPage, OfficeError, OfficeResult};
 use crate::{sessions, templates};
 
 /// The signed-in office or admin user of a page; without a session, a redirect to `/login`.
@@ -473,9 +473,10 @@ pub(super) async fn customer(
     Signed(clerk): Signed,
     Path(id): Path<String>,
     Query(notice): Query<Notice>,
+    Query(log): Query<LogPage>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
-    let detail = accounts::detail(&state, id).await?;
+    let detail = accounts::detail(&state, id, log).await?;
     let others: Vec<_> = accounts::list(&state, None)
         .await?
         .into_iter()
@@ -493,6 +494,7 @@ pub(super) async fn customer(
             payment_id => PaymentId::new().to_string(),
             methods => payment_methods(),
             note_kinds => note_kinds(),
+            changes_before => log.changes_before,
             error => notice.error,
         },
     ))
@@ -647,9 +649,10 @@ pub(super) async fn job(
     Signed(clerk): Signed,
     Path(id): Path<String>,
     Query(notice): Query<Notice>,
+    Query(log): Query<LogPage>,
 ) -> Result<Response, PageError> {
     let id: JobId = parse("job", &id)?;
-    let detail = jobs::detail(&state, id).await?;
+    let detail = jobs::detail(&state, id, log).await?;
     let technicians = jobs::technicians(&state).await?;
     Ok(page(
         "job.html",
@@ -660,6 +663,7 @@ pub(super) async fn job(
             technicians,
             statuses => statuses(),
             note_kinds => note_kinds(),
+            changes_before => log.changes_before,
             error => notice.error,
         },
     ))

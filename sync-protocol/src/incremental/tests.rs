@@ -344,7 +344,10 @@ fn by_parts(
     doc.apply_changes([change]).unwrap();
     let mut record = before.clone();
     match check_change(doc_id, pusher, doc, &mut record, &expanded)? {
-        Some(_) => Ok(record),
+        Some((_, entries)) => {
+            assert!(entries.iter().all(|e| !e.field.is_empty()), "{entries:?}");
+            Ok(record)
+        }
         None => whole(doc_id, pusher, before, doc),
     }
 }

@@ -5,7 +5,8 @@
 //! first straight into the server's store (the server's cost of checking and storing a change,
 //! beside plain automerge `apply_changes` of the same changes to the same document), then over
 //! a WebSocket to the server in its own process (acknowledgement latency), then 2,000 more in
-//! pushes of 100 (acknowledged edits a second). `edit store` runs only the first phase.
+//! pushes of 100 (acknowledged edits a second). `edit store` runs only the first phase;
+//! `FIELDSYNC_EDITS=200` pushes 200 instead of 2,000 in each phase.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,8 +27,13 @@ const NOTES: usize = 5_000;
 const VISITS: usize = 100;
 /// Jobs on the big job's account.
 const JOBS: usize = 500;
-/// Single-note changes pushed to each job in each phase.
-const EDITS: usize = 2_000;
+/// Single-note changes pushed to each job in each phase, unless `FIELDSYNC_EDITS` says.
+fn edits() -> usize {
+    std::env::var("FIELDSYNC_EDITS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000)
+}
 
 /// A device adding notes to one document.
 struct Device {
@@ -222,7 +228,7 @@ pub(crate) async fn edit() {
 
     // One device per job; the same changes for the store and for plain automerge.
     let (mut on_big, mut on_small) = (Device::new(big, &big_doc), Device::new(small, &small_doc));
-    let (big_changes, small_changes) = (on_big.changes(EDITS), on_small.changes(EDITS));
+    let (big_changes, small_changes) = (on_big.changes(edits()), on_small.changes(edits()));
     let mut store = Store::open(&db).unwrap();
     let small_cost = server_cost(&mut store, small, &small_changes);
     let big_cost = server_cost(&mut store, big, &big_changes);
@@ -253,8 +259,8 @@ pub(crate) async fn edit() {
     let mut client = net::connect(server.addr, &token).await;
     let mut batch = 0u64;
     for (name, device) in [("small", &mut on_small), ("big", &mut on_big)] {
-        let mut times = Vec::with_capacity(EDITS);
-        for change in device.changes(EDITS) {
+        let mut times = Vec::with_capacity(edits());
+        for change in device.changes(edits()) {
             batch += 1;
             let started = Instant::now();
             let push = ClientMessage::Push {
@@ -268,7 +274,7 @@ pub(crate) async fn edit() {
         summary(&format!("edit_{name}_ack_latency"), times);
     }
     for (name, device) in [("small", &mut on_small), ("big", &mut on_big)] {
-        let changes = data(device.doc, &device.changes(EDITS));
+        let changes = data(device.doc, &device.changes(edits()));
         let started = Instant::now();
         let mut in_flight = std::collections::VecDeque::new();
         for chunk in changes.chunks(100) {
@@ -286,7 +292,7 @@ pub(crate) async fn edit() {
         while let Some(b) = in_flight.pop_front() {
             net::wait_ack(&mut client, b).await;
         }
-        let rate = EDITS as f64 / started.elapsed().as_secs_f64();
+        let rate = edits() as f64 / started.elapsed().as_secs_f64();
         print(
             &format!("edit_{name}_acknowledged_per_second"),
             format!("{rate:.0}"),
