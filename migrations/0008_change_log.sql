@@ -12,3 +12,4 @@ CREATE TABLE change_log (
     added      INTEGER NOT NULL    -- 1 when the entry adds an object ("(new map)")
 );
 CREATE INDEX change_log_doc ON change_log (doc, added, id);
+

@@ -130,12 +130,15 @@ impl Clerk {
     }
 }
 
-/// Which page of a record's change log to show: the entries older than `changes_before`, or
-/// the newest.
+/// Which page of each of a record's long lists to show (the newest by default).
 #[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
-pub struct LogPage {
-    /// The entry the page starts after (its id), from the previous page's "older" link.
+pub struct Paging {
+    /// The change log: the entries older than this one (its id), from an "older" link.
     pub changes_before: Option<i64>,
+    /// Notes: how many of the newest to skip.
+    pub notes_from: Option<usize>,
+    /// Photos: how many of the newest to skip.
+    pub photos_from: Option<usize>,
 }
 
 /// Entries of a change log shown at once.
@@ -146,7 +149,7 @@ pub const LOG_PAGE: usize = 30;
 pub fn log_page(
     store: &fieldsync_store::Store,
     doc: DocId,
-    page: LogPage,
+    page: Paging,
 ) -> Result<(Vec<fieldsync_store::Logged>, Option<i64>), fieldsync_store::StoreError> {
     let mut entries = store.change_log(doc, page.changes_before, LOG_PAGE + 1)?;
     let more = (entries.len() > LOG_PAGE).then(|| {

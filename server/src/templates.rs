@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/change_log.html"),
     ),
     ("login.html", include_str!("../templates/login.html")),
+    ("pager.html", include_str!("../templates/pager.html")),
     ("board.html", include_str!("../templates/board.html")),
     (
         "customers.html",

@@ -216,8 +216,11 @@ mod tests {
         // The database as the release before the log left it: no table, schema version 7.
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("DROP TABLE change_log; PRAGMA user_version = 7;")
-                .unwrap();
+            conn.execute_batch(
+                "DROP TABLE change_log; DROP INDEX notes_doc_time; DROP INDEX photos_doc_time;
+                 PRAGMA user_version = 7;",
+            )
+            .unwrap();
         }
         let store = Store::open(&path).unwrap();
         let filled = whole_log(&store, job, 50);

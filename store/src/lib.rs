@@ -90,8 +90,8 @@ use std::time::Duration;
 use automerge::AutoCommit;
 use fieldsync_protocol::wire::{Cursor, DocData};
 use fieldsync_protocol::{
-    AccountId, Contact, DocId, DocumentError, Invoice, Job, JobSite, Ledger, Note, Payment, Photo,
-    Record, Timestamp, UserId, ValidationError,
+    AccountId, Contact, DocId, DocumentError, Invoice, Job, JobId, JobSite, Ledger, Note, Payment,
+    Photo, Record, Timestamp, UserId, ValidationError,
 };
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -395,6 +395,28 @@ impl Store {
     /// A document's notes, oldest first.
     pub fn notes_for_doc(&self, doc: DocId) -> Result<Vec<Note>> {
         queries::notes_for_doc(&self.conn, doc)
+    }
+
+    /// A page of a document's notes, newest first (at most `limit`, after skipping `skip`),
+    /// and how many notes it has.
+    pub fn notes_page(&self, doc: DocId, skip: usize, limit: usize) -> Result<(Vec<Note>, usize)> {
+        queries::notes_page(&self.conn, doc, skip, limit)
+    }
+
+    /// A page of a document's photos, newest first (at most `limit`, after skipping `skip`),
+    /// and how many photos it has.
+    pub fn photos_page(
+        &self,
+        doc: DocId,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<Photo>, usize)> {
+        queries::photos_page(&self.conn, doc, skip, limit)
+    }
+
+    /// A job's record, from its row (without its notes, photos and invoices).
+    pub fn job(&self, id: JobId) -> Result<Option<Job>> {
+        queries::job(&self.conn, id)
     }
 
     /// A document's photo records, by time taken.

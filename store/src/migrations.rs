@@ -18,6 +18,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("../../migrations/0008_change_log.sql"),
             crate::change_log::fill_from_history,
         ),
+        M::up(include_str!("../../migrations/0009_page_indexes.sql")),
     ])
 }
 

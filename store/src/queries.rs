@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use fieldsync_protocol::{
-    AccountId, AccountStatus, AccountType, Contact, DocId, Invoice, Job, JobSite, Ledger, Note,
-    Payment, Photo, UserId,
+    AccountId, AccountStatus, AccountType, Contact, DocId, Invoice, Job, JobId, JobSite, Ledger,
+    Note, Payment, Photo, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
@@ -191,6 +191,67 @@ pub(crate) fn notes_for_doc(conn: &Connection, doc: DocId) -> Result<Vec<Note>> 
         "SELECT json FROM notes WHERE doc = ?1 ORDER BY created_at, id",
         doc.as_bytes(),
     )
+}
+
+/// A page of a document's notes, newest first: at most `limit`, after skipping `skip`; and
+/// how many notes the document has.
+pub(crate) fn notes_page(
+    conn: &Connection,
+    doc: DocId,
+    skip: usize,
+    limit: usize,
+) -> Result<(Vec<Note>, usize)> {
+    page(
+        conn,
+        "SELECT json FROM notes WHERE doc = ?1
+         ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+        "SELECT count(*) FROM notes WHERE doc = ?1",
+        doc,
+        (skip, limit),
+    )
+}
+
+/// A page of a document's photos, newest first: at most `limit`, after skipping `skip`; and
+/// how many photos the document has.
+pub(crate) fn photos_page(
+    conn: &Connection,
+    doc: DocId,
+    skip: usize,
+    limit: usize,
+) -> Result<(Vec<Photo>, usize)> {
+    page(
+        conn,
+        "SELECT json FROM photos WHERE doc = ?1
+         ORDER BY taken_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+        "SELECT count(*) FROM photos WHERE doc = ?1",
+        doc,
+        (skip, limit),
+    )
+}
+
+fn page<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    count: &str,
+    doc: DocId,
+    (skip, limit): (usize, usize),
+) -> Result<(Vec<T>, usize)> {
+    let as_sql = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(
+        rusqlite::params![doc.as_bytes(), as_sql(limit), as_sql(skip)],
+        |row| codec::json(row, 0),
+    )?;
+    let items = rows.collect::<rusqlite::Result<_>>()?;
+    let total: i64 = conn
+        .prepare_cached(count)?
+        .query_row([doc.as_bytes()], |row| row.get(0))?;
+    Ok((items, usize::try_from(total).unwrap_or(0)))
+}
+
+/// A job's record, from its row.
+pub(crate) fn job(conn: &Connection, id: JobId) -> Result<Option<Job>> {
+    Ok(records(conn, "SELECT json FROM jobs WHERE id = ?1", id.as_bytes())?.pop())
 }
 
 /// A document's photos, by time taken.

@@ -579,6 +579,54 @@ async fn the_change_log_comes_a_page_at_a_time_newest_first() {
 }
 
 #[tokio::test]
+async fn a_job_with_many_notes_shows_them_a_page_at_a_time_newest_first() {
+    let office = office().await;
+    let dana = &office.dana;
+    let job =
+        text(&dana.ok(&format!("/api/jobs?day={DAY}")).await["jobs"][0]["job"]["id"]).to_string();
+    let already = dana.job(&job).await["notes_shown"]["total"]
+        .as_u64()
+        .unwrap() as usize;
+    for i in 0..60 {
+        let note = json!({"on": job, "kind": "service_performed", "text": format!("Visit {i}")});
+        dana.post_ok("/api/notes", note, 201).await;
+    }
+    let total = already + 60;
+    let mut seen: Vec<(chrono::DateTime<chrono::FixedOffset>, String)> = Vec::new();
+    let mut path = format!("/api/jobs/{job}");
+    loop {
+        let detail = dana.ok(&path).await;
+        let shown = &detail["notes_shown"];
+        assert_eq!(shown["total"].as_u64().unwrap() as usize, total);
+        let page: Vec<_> = detail["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                let at = chrono::DateTime::parse_from_rfc3339(text(&n["created_at"])).unwrap();
+                (at, text(&n["text"]).to_string())
+            })
+            .collect();
+        assert!(page.len() <= 50, "a page holds at most 50 notes");
+        // A page is shown oldest first; pages go from the newest back.
+        seen.splice(0..0, page);
+        match shown["more"].as_u64() {
+            Some(more) => path = format!("/api/jobs/{job}?notes_from={more}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), total, "every note, once");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+    let visits: BTreeSet<String> = seen
+        .into_iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.starts_with("Visit "))
+        .collect();
+    let expected: BTreeSet<String> = (0..60).map(|i| format!("Visit {i}")).collect();
+    assert_eq!(visits, expected);
+}
+
+#[tokio::test]
 async fn merging_moves_everything_to_the_target_and_adds_the_balances() {
     let office = office().await;
     let dana = &office.dana;

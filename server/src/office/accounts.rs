@@ -12,7 +12,7 @@ use fieldsync_store::{AccountSummary, Logged};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
-    Clerk, LogPage, OfficeError, OfficeResult, create, edit, log_page, now, optional, parse_field,
+    Clerk, OfficeError, OfficeResult, Paging, create, edit, log_page, now, optional, parse_field,
     required,
 };
 use crate::AppState;
@@ -303,7 +303,7 @@ pub async fn account(state: &AppState, id: AccountId) -> OfficeResult<Account> {
 }
 
 /// Everything on the customer page of account `id`.
-pub async fn detail(state: &AppState, id: AccountId, log: LogPage) -> OfficeResult<AccountDetail> {
+pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResult<AccountDetail> {
     let found = state
         .db()
         .read(move |store| {
@@ -512,7 +512,7 @@ pub async fn merge(
 /// Deletes account `id`; refused while it (or an account merged into it) has jobs or payments.
 pub async fn delete(state: &AppState, clerk: &Clerk, id: AccountId) -> OfficeResult<()> {
     clerk.check_office()?;
-    let detail = detail(state, id, LogPage::default()).await?;
+    let detail = detail(state, id, Paging::default()).await?;
     if !detail.jobs.is_empty() || !detail.payments.is_empty() {
         return Err(OfficeError::Conflict(format!(
             "{} cannot be deleted: it has {} and {}",

@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
 use fieldsync_protocol::{
-    AccountId, Contact, DocId, Job, JobId, JobSite, JobStatus, Ledger, Money, Note, NoteId,
-    NoteKind, Payment, Photo, Record, Role, SiteId, Timestamp, UserId,
+    AccountId, Contact, DocId, Invoice, Job, JobId, JobSite, JobStatus, Ledger, Money, Note,
+    NoteId, NoteKind, Payment, Photo, Record, Role, SiteId, Timestamp, UserId,
 };
 use fieldsync_store::{AccountSummary, Logged, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{InvoiceRow, invoice_rows};
 use super::{
-    Clerk, LogPage, OfficeError, OfficeResult, create, edit, log_page, now, parse_field, parse_id,
+    Clerk, OfficeError, OfficeResult, Paging, create, edit, log_page, now, parse_field, parse_id,
     required,
 };
 use crate::AppState;
@@ -227,12 +227,18 @@ pub struct JobDetail {
     pub site: Option<JobSite>,
     /// The customer's contacts.
     pub contacts: Vec<Contact>,
-    /// The job's notes, oldest first.
+    /// A page of the job's notes (the newest, or older ones when asked), oldest first.
     pub notes: Vec<Note>,
-    /// The site's notes, oldest first.
+    /// Which notes and how many: see [`Shown`].
+    pub notes_shown: Shown,
+    /// The newest of the site's notes, oldest first.
     pub site_notes: Vec<Note>,
-    /// The job's photos, by time taken.
+    /// How many notes the site has.
+    pub site_notes_total: usize,
+    /// A page of the job's photos, by time taken.
     pub photos: Vec<Photo>,
+    /// Which photos and how many: see [`Shown`].
+    pub photos_shown: Shown,
     /// The job's invoices with their standing.
     pub invoices: Vec<InvoiceRow>,
     /// Payments for this job.
@@ -245,58 +251,125 @@ pub struct JobDetail {
     pub change_log_more: Option<i64>,
 }
 
+/// Notes shown on a page at once.
+pub const NOTES_PAGE: usize = 50;
+/// Photos shown on a page at once.
+pub const PHOTOS_PAGE: usize = 24;
+
+/// Which part of a long list a page shows.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Shown {
+    /// How many of the newest were skipped.
+    pub from: usize,
+    /// How many the list has in all.
+    pub total: usize,
+    /// Where the next (older) page starts, when there is one.
+    pub more: Option<usize>,
+    /// Where the previous (newer) page starts, when this is not the newest.
+    pub newer: Option<usize>,
+}
+
+impl Shown {
+    fn new(from: usize, shown: usize, total: usize, page: usize) -> Shown {
+        Shown {
+            from,
+            total,
+            more: (from + shown < total).then_some(from + shown),
+            newer: (from > 0).then(|| from.saturating_sub(page)),
+        }
+    }
+}
+
 /// Everything on the page of job `id`.
-pub async fn detail(state: &AppState, id: JobId, log: LogPage) -> OfficeResult<JobDetail> {
+pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult<JobDetail> {
     let found = state
         .db()
         .read(move |store| {
-            let Some(Record::Job(doc)) = store.record(id.into())? else {
+            let Some(job) = store.job(id)? else {
                 return Ok(None);
             };
-            let account_id = doc.account;
+            let account_id = job.account;
             let Some(account) = store.account(account_id)? else {
                 return Ok(None);
             };
             let site = store
                 .sites_for_account(account_id)?
                 .into_iter()
-                .find(|s| s.id == doc.record.site);
-            let site_notes = store.notes_for_doc(doc.record.site.into())?;
+                .find(|s| s.id == job.site);
+            let notes_from = paging.notes_from.unwrap_or(0);
+            let notes = store.notes_page(id.into(), notes_from, NOTES_PAGE)?;
+            let photos_from = paging.photos_from.unwrap_or(0);
+            let photos = store.photos_page(id.into(), photos_from, PHOTOS_PAGE)?;
+            let site_notes = store.notes_page(job.site.into(), 0, NOTES_PAGE)?;
             let contacts = store.contacts_for_account(account_id)?;
             let invoices = store.invoices_for_account(account_id)?;
             let payments = store.payments_for_account(account_id)?;
-            let change_log = log_page(store, id.into(), log)?;
-            let row = rows(store, vec![doc.record.clone()])?.remove(0);
-            Ok(Some((
-                doc, row, account, site, site_notes, contacts, invoices, payments, change_log,
-            )))
+            let change_log = log_page(store, id.into(), paging)?;
+            let row = rows(store, vec![job])?.remove(0);
+            Ok(Some(Found {
+                row,
+                account,
+                site,
+                notes,
+                photos,
+                site_notes,
+                contacts,
+                invoices,
+                payments,
+                change_log,
+            }))
         })
         .await?;
-    let Some((doc, row, account, site, site_notes, contacts, invoices, payments, change_log)) =
-        found
-    else {
+    let Some(found) = found else {
         return Err(OfficeError::NotFound("job".into()));
     };
-    let ledger = Ledger::compute(&invoices, &payments);
-    let mut notes: Vec<Note> = doc.notes.into_values().collect();
-    notes.sort_by_key(|n| n.created_at);
-    let mut photos: Vec<Photo> = doc.photos.into_values().collect();
-    photos.sort_by_key(|p| p.taken_at);
-    let mine: Vec<_> = invoices.into_iter().filter(|i| i.job == id).collect();
+    let ledger = Ledger::compute(&found.invoices, &found.payments);
+    let (notes, notes_total) = found.notes;
+    let (photos, photos_total) = found.photos;
+    let notes_from = paging.notes_from.unwrap_or(0);
+    let photos_from = paging.photos_from.unwrap_or(0);
+    let mine: Vec<_> = found.invoices.into_iter().filter(|i| i.job == id).collect();
     Ok(JobDetail {
-        row,
-        account,
-        site,
-        contacts,
-        notes,
-        site_notes,
-        photos,
+        row: found.row,
+        account: found.account,
+        site: found.site,
+        contacts: found.contacts,
+        notes_shown: Shown::new(notes_from, notes.len(), notes_total, NOTES_PAGE),
+        notes: oldest_first(notes),
+        site_notes_total: found.site_notes.1,
+        site_notes: oldest_first(found.site_notes.0),
+        photos_shown: Shown::new(photos_from, photos.len(), photos_total, PHOTOS_PAGE),
+        photos: oldest_first(photos),
         invoices: invoice_rows(mine, &ledger),
-        payments: payments.into_iter().filter(|p| p.job == Some(id)).collect(),
+        payments: found
+            .payments
+            .into_iter()
+            .filter(|p| p.job == Some(id))
+            .collect(),
         balance: ledger.balance,
-        change_log: change_log.0,
-        change_log_more: change_log.1,
+        change_log: found.change_log.0,
+        change_log_more: found.change_log.1,
     })
+}
+
+/// A page read newest first from the store, shown oldest first.
+fn oldest_first<T>(mut list: Vec<T>) -> Vec<T> {
+    list.reverse();
+    list
+}
+
+/// What the job page reads from the store.
+struct Found {
+    row: JobRow,
+    account: AccountSummary,
+    site: Option<JobSite>,
+    notes: (Vec<Note>, usize),
+    photos: (Vec<Photo>, usize),
+    site_notes: (Vec<Note>, usize),
+    contacts: Vec<Contact>,
+    invoices: Vec<Invoice>,
+    payments: Vec<Payment>,
+    change_log: (Vec<Logged>, Option<i64>),
 }
 
 /// A new job as typed.

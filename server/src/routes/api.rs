@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobFilter, JobInput, NoteInput};
-use crate::office::{Clerk, LogPage};
+use crate::office::{Clerk, Paging};
 use crate::sessions;
 
 /// The signed-in office or admin user of a request (its session cookie).
@@ -147,7 +147,7 @@ pub(super) async fn get_account(
     State(state): State<AppState>,
     Signed(_): Signed,
     Path(account): Path<String>,
-    Query(log): Query<LogPage>,
+    Query(log): Query<Paging>,
 ) -> Result<Json<accounts::AccountDetail>, ApiError> {
     let account: AccountId = id("account", &account)?;
     Ok(Json(accounts::detail(&state, account, log).await?))
@@ -263,7 +263,7 @@ pub(super) async fn get_job(
     State(state): State<AppState>,
     Signed(_): Signed,
     Path(job): Path<String>,
-    Query(log): Query<LogPage>,
+    Query(log): Query<Paging>,
 ) -> Result<Json<jobs::JobDetail>, ApiError> {
     let job: JobId = id("job", &job)?;
     Ok(Json(jobs::detail(&state, job, log).await?))

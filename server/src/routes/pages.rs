@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobInput, NoteInput};
-use crate::office::{Clerk, LogPage, OfficeError, OfficeResult};
+use crate::office::{Clerk, OfficeError, OfficeResult, Paging};
 use crate::{sessions, templates};
 
 /// The signed-in office or admin user of a page; without a session, a redirect to `/login`.
@@ -473,7 +473,7 @@ pub(super) async fn customer(
     Signed(clerk): Signed,
     Path(id): Path<String>,
     Query(notice): Query<Notice>,
-    Query(log): Query<LogPage>,
+    Query(log): Query<Paging>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
     let detail = accounts::detail(&state, id, log).await?;
@@ -649,7 +649,7 @@ pub(super) async fn job(
     Signed(clerk): Signed,
     Path(id): Path<String>,
     Query(notice): Query<Notice>,
-    Query(log): Query<LogPage>,
+    Query(log): Query<Paging>,
 ) -> Result<Response, PageError> {
     let id: JobId = parse("job", &id)?;
     let detail = jobs::detail(&state, id, log).await?;

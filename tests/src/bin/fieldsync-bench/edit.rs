@@ -95,7 +95,7 @@ impl Device {
 
 /// The company: an account with [`JOBS`] jobs, the first holding [`NOTES`] notes; and a small
 /// job on another account. Returns the big and the small job's documents.
-fn seed(db: &Path) -> ((DocId, AutoCommit), (DocId, AutoCommit)) {
+pub(crate) fn seed(db: &Path) -> ((DocId, AutoCommit), (DocId, AutoCommit)) {
     let mut store = Store::open(db).unwrap();
     let office = Writer {
         actor: ActorId::random(),
@@ -300,4 +300,61 @@ pub(crate) async fn edit() {
         );
     }
     print("edit_server_rss", server.rss_kib() / 1024, "MiB");
+}
+
+/// `pages`: the office pages of those records, big and small, as a signed-in clerk sees them
+/// (40 requests each, or `FIELDSYNC_PAGE_REQUESTS`).
+pub(crate) async fn pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = net::setup(&dir);
+    let ((big, _), (small, _)) = seed(&db);
+    let store = Store::open(&db).unwrap();
+    let account_of = |doc: DocId| store.record(doc).unwrap().unwrap().account();
+    let (big_account, small_account) = (account_of(big), account_of(small));
+    drop(store);
+    let server = net::start(&db);
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    let login = http
+        .post(format!("{base}/api/login"))
+        .json(&serde_json::json!({"name": "dana", "password": "dana-office-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        login.status().is_success(),
+        "signing in: {}",
+        login.status()
+    );
+    let pages = [
+        ("job_page_big", format!("/jobs/{big}")),
+        ("job_page_small", format!("/jobs/{small}")),
+        ("job_api_big", format!("/api/jobs/{big}")),
+        ("customer_page_big", format!("/customers/{big_account}")),
+        ("customer_page_small", format!("/customers/{small_account}")),
+    ];
+    for (name, path) in pages {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        let requests = std::env::var("FIELDSYNC_PAGE_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(40);
+        for _ in 0..requests {
+            let started = Instant::now();
+            let response = http.get(format!("{base}{path}")).send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            bytes = response.bytes().await.unwrap().len();
+            times.push(started.elapsed());
+        }
+        summary(&format!("pages_{name}"), times);
+        print(&format!("pages_{name}_bytes"), bytes, "bytes");
+    }
 }

@@ -9,6 +9,7 @@
 //! cargo run --release --bin fieldsync-bench -- fanout [watchers=500] [changes/s=100]
 //! cargo run --release --bin fieldsync-bench -- connections
 //! cargo run --release --bin fieldsync-bench -- edit
+//! cargo run --release --bin fieldsync-bench -- pages
 //! ```
 //!
 //! Each prints one figure a line as `name: value unit`.
@@ -51,9 +52,10 @@ fn main() {
         }
         "connections" => runtime().block_on(net::connections()),
         "edit" => runtime().block_on(edit::edit()),
+        "pages" => runtime().block_on(edit::pages()),
         _ => {
             eprintln!(
-                "usage: fieldsync-bench <reconnect|initial|load|ingest|fanout|connections|edit>"
+                "usage: fieldsync-bench <reconnect|initial|load|ingest|fanout|connections|edit|pages>"
             );
             std::process::exit(2);
         }
