@@ -102,7 +102,10 @@ fn part<T: Reconcile + PartialEq>(
     after: Option<&T>,
     out: &mut Vec<Field>,
 ) {
-    if before != after {
+    // Every part is a struct, held as a map: one just added is one entry, as in history.
+    if before.is_none() && after.is_some() {
+        out.push((path.to_string(), None, Some("(new map)".into())));
+    } else if before != after {
         diff(
             path,
             before.and_then(tree).as_ref(),

@@ -5,7 +5,8 @@
 //! first straight into the server's store (the server's cost of checking and storing a change,
 //! beside plain automerge `apply_changes` of the same changes to the same document), then over
 //! a WebSocket to the server in its own process (acknowledgement latency), then 2,000 more in
-//! pushes of 100 (acknowledged edits a second). `edit store` runs only the first phase;
+//! pushes of 100 (acknowledged edits a second), and last 16 devices at once, each adding
+//! 1,000 notes to a job of its own in pushes of 50. `edit store` runs only the first phase;
 //! `FIELDSYNC_EDITS=200` pushes 200 instead of 2,000 in each phase.
 
 use std::path::Path;
@@ -93,9 +94,19 @@ impl Device {
     }
 }
 
+/// The big and the small job, and [`MANY`] other jobs of the big job's account.
+pub(crate) struct Seeded {
+    pub big: (DocId, AutoCommit),
+    pub small: (DocId, AutoCommit),
+    pub others: Vec<(DocId, AutoCommit)>,
+}
+
+/// Devices that edit jobs of their own at once, in the last phase.
+const MANY: usize = 16;
+
 /// The company: an account with [`JOBS`] jobs, the first holding [`NOTES`] notes; and a small
-/// job on another account. Returns the big and the small job's documents.
-pub(crate) fn seed(db: &Path) -> ((DocId, AutoCommit), (DocId, AutoCommit)) {
+/// job on another account.
+pub(crate) fn seed(db: &Path) -> Seeded {
     let mut store = Store::open(db).unwrap();
     let office = Writer {
         actor: ActorId::random(),
@@ -134,9 +145,13 @@ pub(crate) fn seed(db: &Path) -> ((DocId, AutoCommit), (DocId, AutoCommit)) {
     let mut docs = Vec::new();
     let (big, mut big_doc, change) = job(big_account, big_site, "Boiler contract".into());
     docs.push((big, change));
+    let mut others = Vec::new();
     for i in 1..JOBS {
-        let (doc, _, change) = job(big_account, big_site, format!("Visit {i}"));
+        let (doc, document, change) = job(big_account, big_site, format!("Visit {i}"));
         docs.push((doc, change));
+        if others.len() < MANY {
+            others.push((doc, document));
+        }
     }
     let (small, small_doc, change) = job(small_account, small_site, "Leaking tap".into());
     docs.push((small, change));
@@ -158,7 +173,11 @@ pub(crate) fn seed(db: &Path) -> ((DocId, AutoCommit), (DocId, AutoCommit)) {
         tx.apply_batch(chunk, Origin::LOCAL).unwrap();
     }
     tx.commit().unwrap();
-    ((big, big_doc), (small, small_doc))
+    Seeded {
+        big: (big, big_doc),
+        small: (small, small_doc),
+        others,
+    }
 }
 
 fn summary(name: &str, mut times: Vec<Duration>) -> (f64, f64) {
@@ -214,7 +233,11 @@ pub(crate) async fn edit() {
     let dir = tempfile::tempdir().unwrap();
     let (db, token) = net::setup(&dir);
     let seeding = Instant::now();
-    let ((big, big_doc), (small, small_doc)) = seed(&db);
+    let Seeded {
+        big: (big, big_doc),
+        small: (small, small_doc),
+        others,
+    } = seed(&db);
     print(
         "edit_seed_time",
         format!("{:.1}", seeding.elapsed().as_secs_f64()),
@@ -299,6 +322,45 @@ pub(crate) async fn edit() {
             "edits/s",
         );
     }
+    // Many devices at once, each adding notes to a job of its own (existing documents).
+    let per_device = edits() / 2;
+    let mut clients = Vec::new();
+    for (doc, document) in &others {
+        let mut device = Device::new(*doc, document);
+        let changes = data(*doc, &device.changes(per_device));
+        clients.push((net::connect(server.addr, &token).await, changes));
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (mut client, changes) in clients {
+        tasks.push(tokio::spawn(async move {
+            let mut in_flight = std::collections::VecDeque::new();
+            for (batch, chunk) in (1u64..).zip(changes.chunks(50)) {
+                let push = ClientMessage::Push {
+                    batch,
+                    changes: chunk.to_vec(),
+                };
+                client.send(&push).await;
+                in_flight.push_back(batch);
+                if in_flight.len() == 4 {
+                    net::wait_ack(&mut client, in_flight.pop_front().unwrap()).await;
+                }
+            }
+            while let Some(b) = in_flight.pop_front() {
+                net::wait_ack(&mut client, b).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rate = (others.len() * per_device) as f64 / started.elapsed().as_secs_f64();
+    print("edit_many_devices", others.len(), "devices");
+    print(
+        "edit_many_acknowledged_per_second",
+        format!("{rate:.0}"),
+        "edits/s",
+    );
     print("edit_server_rss", server.rss_kib() / 1024, "MiB");
 }
 
@@ -307,7 +369,11 @@ pub(crate) async fn edit() {
 pub(crate) async fn pages() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = net::setup(&dir);
-    let ((big, _), (small, _)) = seed(&db);
+    let Seeded {
+        big: (big, _),
+        small: (small, _),
+        ..
+    } = seed(&db);
     let store = Store::open(&db).unwrap();
     let account_of = |doc: DocId| store.record(doc).unwrap().unwrap().account();
     let (big_account, small_account) = (account_of(big), account_of(small));
