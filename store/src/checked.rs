@@ -78,6 +78,8 @@ struct Checked<'a> {
     record: Option<Record>,
     /// The change log's entries of the stored changes.
     log: Vec<ChangeEntry>,
+    /// A refused change could not be taken back: nothing of the group is written.
+    broken: bool,
     /// The stored changes: position in the batch, hash, bytes.
     stored: Vec<(usize, ChangeHash, &'a [u8])>,
     /// Outcomes of the changes not stored.
@@ -454,12 +456,19 @@ fn commit_group(
         clean,
         touched,
         log,
+        broken,
         record,
         stored,
         others,
     } = checked;
     for (index, outcome) in others {
         outcomes[index] = Some(outcome);
+    }
+    if broken {
+        for (index, _, _) in stored {
+            outcomes[index] = Some(CheckedOutcome::Deferred);
+        }
+        return Ok(());
     }
     if stored.is_empty() {
         if clean && prior.is_some() {
@@ -560,6 +569,7 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
         clean: true,
         touched: None,
         log: Vec::new(),
+        broken: false,
         record: None,
         stored: created.into_iter().collect(),
         others: Vec::new(),
@@ -591,7 +601,13 @@ fn check_group(role: Pusher, group: Group<'_>) -> Checked<'_> {
                 if i < last || !stored.is_empty() {
                     match document.fork_at(&heads) {
                         Ok(before) => document = before,
-                        Err(_) => checked.clean = false,
+                        Err(_) => {
+                            // The document cannot be taken back: write none of this batch's
+                            // changes to it (the device sends them again).
+                            checked.broken = true;
+                            checked.clean = false;
+                            break;
+                        }
                     }
                 } else {
                     checked.clean = false;

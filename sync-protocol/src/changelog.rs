@@ -179,30 +179,14 @@ pub fn record_entries(before: Option<&Record>, after: &Record, made: &Made) -> V
     new_section("notes", after.notes().is_some(), &mut out);
     new_section("photos", after.photos().is_some(), &mut out);
     new_section("invoices", after.invoices().is_some(), &mut out);
-    section(
-        "contacts",
-        before.and_then(Record::contacts),
-        after.contacts(),
-        &mut out,
-    );
-    section(
-        "notes",
-        before.and_then(Record::notes),
-        after.notes(),
-        &mut out,
-    );
-    section(
-        "photos",
-        before.and_then(Record::photos),
-        after.photos(),
-        &mut out,
-    );
-    section(
-        "invoices",
-        before.and_then(Record::invoices),
-        after.invoices(),
-        &mut out,
-    );
+    // What a new document holds is part of its creation, one entry per section (as history
+    // shows it), however many items a downloaded document brings.
+    if let Some(before) = before {
+        section("contacts", before.contacts(), after.contacts(), &mut out);
+        section("notes", before.notes(), after.notes(), &mut out);
+        section("photos", before.photos(), after.photos(), &mut out);
+        section("invoices", before.invoices(), after.invoices(), &mut out);
+    }
     out.into_iter().map(|f| made.entry(f)).collect()
 }
 

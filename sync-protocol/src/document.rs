@@ -231,7 +231,9 @@ impl Record {
         }
     }
 
-    fn write(&self, doc: &mut AutoCommit) -> Result<(), autosurgeon::ReconcileError> {
+    /// Writes the content into `doc` (as it is; no checks): what [`Writer`] commits, and what
+    /// checks compare a document with.
+    pub fn write(&self, doc: &mut AutoCommit) -> Result<(), autosurgeon::ReconcileError> {
         match self {
             Record::Account(d) => autosurgeon::reconcile(doc, d),
             Record::Site(d) => autosurgeon::reconcile(doc, d),

@@ -412,13 +412,9 @@ fn same_keys(
 /// Checks a whole document for undeclared keys (a new document, or one checked as a whole).
 pub fn declared_record(doc: &AutoCommit, record: &Record) -> Result<(), ValidationError> {
     let mut scratch = AutoCommit::new();
-    let written = match record {
-        Record::Account(d) => autosurgeon::reconcile(&mut scratch, d),
-        Record::Site(d) => autosurgeon::reconcile(&mut scratch, d),
-        Record::Job(d) => autosurgeon::reconcile(&mut scratch, d),
-        Record::Payment(d) => autosurgeon::reconcile(&mut scratch, d),
-    };
-    written.map_err(|e| ValidationError::Malformed(e.to_string()))?;
+    record
+        .write(&mut scratch)
+        .map_err(|e| ValidationError::Malformed(e.to_string()))?;
     for key in doc.keys(ROOT) {
         if scratch.get(ROOT, key.as_str()).ok().flatten().is_none() {
             return Err(ValidationError::Undeclared(key));

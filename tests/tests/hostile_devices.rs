@@ -124,13 +124,7 @@ impl Attacks for Company {
 /// well-behaved tablet makes before a change: what a hostile device can send.
 fn unchecked_change(doc: &mut automerge::AutoCommit, record: &Record) -> DocData {
     doc.set_actor(ActorId::random());
-    match record {
-        Record::Account(d) => autosurgeon::reconcile(doc, d),
-        Record::Site(d) => autosurgeon::reconcile(doc, d),
-        Record::Job(d) => autosurgeon::reconcile(doc, d),
-        Record::Payment(d) => autosurgeon::reconcile(doc, d),
-    }
-    .unwrap();
+    record.write(doc).unwrap();
     doc.commit_with(automerge::transaction::CommitOptions::default().with_time(now().millis()));
     let change = doc.get_last_local_change().expect("a change");
     DocData {

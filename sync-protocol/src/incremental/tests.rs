@@ -165,13 +165,7 @@ fn stored(is_job: bool) -> (AutoCommit, Record) {
 }
 
 fn write(doc: &mut AutoCommit, record: &Record) {
-    match record {
-        Record::Account(d) => autosurgeon::reconcile(doc, d),
-        Record::Site(d) => autosurgeon::reconcile(doc, d),
-        Record::Job(d) => autosurgeon::reconcile(doc, d),
-        Record::Payment(d) => autosurgeon::reconcile(doc, d),
-    }
-    .unwrap();
+    record.write(doc).unwrap();
 }
 
 fn nth<K: Copy, V>(map: &BTreeMap<K, V>, i: usize) -> Option<K> {

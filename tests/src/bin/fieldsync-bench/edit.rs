@@ -229,6 +229,33 @@ fn data(doc: DocId, changes: &[Change]) -> Vec<DocData> {
         .collect()
 }
 
+/// Pushes `changes` in batches of `size`, numbered on from `batch`, at most 4 unacknowledged at
+/// a time, and waits for every acknowledgement; returns the last batch number.
+async fn push_all(
+    client: &mut fieldsync_tests::sync_client::SyncClient,
+    mut batch: u64,
+    changes: &[DocData],
+    size: usize,
+) -> u64 {
+    let mut in_flight = std::collections::VecDeque::new();
+    for chunk in changes.chunks(size) {
+        batch += 1;
+        let push = ClientMessage::Push {
+            batch,
+            changes: chunk.to_vec(),
+        };
+        client.send(&push).await;
+        in_flight.push_back(batch);
+        if in_flight.len() == 4 {
+            net::wait_ack(client, in_flight.pop_front().unwrap()).await;
+        }
+    }
+    while let Some(b) = in_flight.pop_front() {
+        net::wait_ack(client, b).await;
+    }
+    batch
+}
+
 pub(crate) async fn edit() {
     let dir = tempfile::tempdir().unwrap();
     let (db, token) = net::setup(&dir);
@@ -299,22 +326,7 @@ pub(crate) async fn edit() {
     for (name, device) in [("small", &mut on_small), ("big", &mut on_big)] {
         let changes = data(device.doc, &device.changes(edits()));
         let started = Instant::now();
-        let mut in_flight = std::collections::VecDeque::new();
-        for chunk in changes.chunks(100) {
-            batch += 1;
-            let push = ClientMessage::Push {
-                batch,
-                changes: chunk.to_vec(),
-            };
-            client.send(&push).await;
-            in_flight.push_back(batch);
-            if in_flight.len() == 4 {
-                net::wait_ack(&mut client, in_flight.pop_front().unwrap()).await;
-            }
-        }
-        while let Some(b) = in_flight.pop_front() {
-            net::wait_ack(&mut client, b).await;
-        }
+        batch = push_all(&mut client, batch, &changes, 100).await;
         let rate = edits() as f64 / started.elapsed().as_secs_f64();
         print(
             &format!("edit_{name}_acknowledged_per_second"),
@@ -334,21 +346,7 @@ pub(crate) async fn edit() {
     let mut tasks = Vec::new();
     for (mut client, changes) in clients {
         tasks.push(tokio::spawn(async move {
-            let mut in_flight = std::collections::VecDeque::new();
-            for (batch, chunk) in (1u64..).zip(changes.chunks(50)) {
-                let push = ClientMessage::Push {
-                    batch,
-                    changes: chunk.to_vec(),
-                };
-                client.send(&push).await;
-                in_flight.push_back(batch);
-                if in_flight.len() == 4 {
-                    net::wait_ack(&mut client, in_flight.pop_front().unwrap()).await;
-                }
-            }
-            while let Some(b) = in_flight.pop_front() {
-                net::wait_ack(&mut client, b).await;
-            }
+            push_all(&mut client, 0, &changes, 50).await;
         }));
     }
     for task in tasks {
