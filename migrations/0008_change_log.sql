@@ -8,8 +8,9 @@ CREATE TABLE change_log (
     author     TEXT,               -- JSON of the author the change names
     field      TEXT NOT NULL,      -- dotted path, e.g. record.status or notes.<id>
     from_value TEXT,
-    to_value   TEXT,
-    added      INTEGER NOT NULL    -- 1 when the entry adds an object ("(new map)")
+    to_value   TEXT
 );
-CREATE INDEX change_log_doc ON change_log (doc, added, id);
+-- An entry that only adds an object (a note, a photo: "(new map)") is not kept: the object
+-- shows as itself.
+CREATE INDEX change_log_doc ON change_log (doc, id);
 

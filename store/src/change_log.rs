@@ -17,23 +17,25 @@ pub struct Logged {
     pub entry: ChangeEntry,
 }
 
-/// Whether an entry only says that an object was added (a note, a photo): those are shown as
-/// themselves, not in the log.
+/// Whether an entry only says that an object was added (a note, a photo) or that a document
+/// was made (its kind and account): those show as themselves, and are not kept in the log.
 fn is_addition(entry: &ChangeEntry) -> bool {
     entry.from.is_none()
-        && entry
+        && (entry
             .to
             .as_deref()
             .is_some_and(|to| to.starts_with("(new "))
+            || entry.field == "kind"
+            || entry.field == "account")
 }
 
-/// Appends `entries` to the log of `doc`.
+/// Appends `entries` to the log of `doc`, but for those that only add an object.
 pub(crate) fn insert(tx: &Connection, doc: DocId, entries: &[ChangeEntry]) -> Result<()> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO change_log (doc, at, author, field, from_value, to_value, added)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO change_log (doc, at, author, field, from_value, to_value)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for entry in entries {
+    for entry in entries.iter().filter(|e| !is_addition(e)) {
         let author = entry
             .author
             .as_ref()
@@ -46,7 +48,6 @@ pub(crate) fn insert(tx: &Connection, doc: DocId, entries: &[ChangeEntry]) -> Re
             entry.field,
             entry.from,
             entry.to,
-            is_addition(entry),
         ])?;
     }
     Ok(())
@@ -69,7 +70,7 @@ pub(crate) fn page(
 ) -> Result<Vec<Logged>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, author, field, from_value, to_value FROM change_log
-         WHERE doc = ?1 AND added = 0 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+         WHERE doc = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
     )?;
     let rows = stmt.query_map(
         params![
@@ -174,9 +175,9 @@ mod tests {
         let (doc, mut document) = server.job.clone();
         edit_job(&mut server.store, doc, &mut document, 5_000);
         let log = whole_log(&server.store, doc, 128);
-        // One title entry per change, a status entry every tenth, and the creation's own two
-        // (kind and account).
-        assert_eq!(log.len(), 5_000 + 500 + 2);
+        // One title entry per change and a status entry every tenth (the creation is not an
+        // entry: the job shows as itself).
+        assert_eq!(log.len(), 5_000 + 500);
         assert!(log.windows(2).all(|w| w[0].id > w[1].id), "newest first");
         assert_eq!(log[0].entry.field, "record.title");
         assert_eq!(
@@ -189,7 +190,7 @@ mod tests {
         );
         assert_eq!(log[1].entry.field, "record.status");
         assert_eq!(log[0].entry.author.as_ref().unwrap().name, "office user");
-        let last = &log[log.len() - 3];
+        let last = &log[log.len() - 1];
         assert_eq!(last.entry.to.as_deref(), Some("Boiler service, visit 0"));
         assert_eq!(
             server.store.change_log(doc, Some(log[0].id), 3).unwrap(),
@@ -235,7 +236,7 @@ mod tests {
                 filled[i], kept[i]
             );
         }
-        // Every document's history is in, the account's too.
-        assert!(!whole_log(&store, account.into(), 50).is_empty());
+        // Nothing else was changed: the account's log is empty (its creation is no entry).
+        assert!(whole_log(&store, account.into(), 50).is_empty());
     }
 }

@@ -249,14 +249,15 @@ pub(crate) fn write(
     projection::write(tx, doc, previous, record)?;
     let log = match (log, record) {
         (Some(log), _) => log,
-        (None, Some(record)) if prior.is_none() || before.is_some() => {
+        // A new document's creation is no entry (see `change_log`): nothing to compare.
+        (None, Some(record)) if prior.is_some() && before.is_some() => {
             let made = changes
                 .last()
                 .and_then(|c| c.bytes.as_deref())
                 .and_then(|bytes| Change::try_from(bytes).ok())
                 .map(|c| Made::of(c.message(), c.timestamp()))
                 .unwrap_or_default();
-            changelog::record_entries(before.filter(|_| prior.is_some()), record, &made)
+            changelog::record_entries(before, record, &made)
         }
         (None, _) => Vec::new(),
     };
