@@ -655,7 +655,10 @@ fn check_one(
     let before = content.as_ref().map(Option::as_ref);
     check(doc, role, before, &after).map_err(CheckedOutcome::Refused)?;
     incremental::declared_record(document, &after).map_err(CheckedOutcome::Refused)?;
-    let log = changelog::record_entries(before.flatten(), &after, &made);
+    let log = before
+        .flatten()
+        .map(|before| changelog::record_entries(before, &after, &made))
+        .unwrap_or_default();
     *content = Some(Some(after));
     Ok((None, log))
 }

@@ -247,10 +247,10 @@ pub(crate) fn write(
         (Some(prior), None, None) => Previous::Kind(prior.kind),
     };
     projection::write(tx, doc, previous, record)?;
-    let log = match (log, record) {
-        (Some(log), _) => log,
+    let log = match (log, record, before) {
+        (Some(log), _, _) => log,
         // A new document's creation is no entry (see `change_log`): nothing to compare.
-        (None, Some(record)) if prior.is_some() && before.is_some() => {
+        (None, Some(record), Some(before)) if prior.is_some() => {
             let made = changes
                 .last()
                 .and_then(|c| c.bytes.as_deref())
@@ -259,7 +259,7 @@ pub(crate) fn write(
                 .unwrap_or_default();
             changelog::record_entries(before, record, &made)
         }
-        (None, _) => Vec::new(),
+        (None, _, _) => Vec::new(),
     };
     change_log::insert(tx, doc, &log)?;
     Ok(Applied {

@@ -3,13 +3,11 @@
 //! (the account row, the contacts, the notes, ...) whose content did not change is left alone,
 //! so a job's status change rewrites only the job's row.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fieldsync_protocol::incremental::Touched;
 use fieldsync_protocol::views::search_text;
-use fieldsync_protocol::{
-    AccountId, Contact, DocId, DocKind, Invoice, Note, NoteId, Photo, PhotoId, Record,
-};
+use fieldsync_protocol::{AccountId, Contact, DocId, DocKind, Invoice, Note, Photo, Record};
 use rusqlite::{Transaction, params};
 
 use crate::Result;
@@ -109,6 +107,11 @@ pub(crate) fn write(
     Ok(())
 }
 
+/// The items of `map` named in `ids` (those still there).
+fn items<'a, K: Ord, V>(ids: &'a BTreeSet<K>, map: Option<&'a BTreeMap<K, V>>) -> Vec<&'a V> {
+    ids.iter().filter_map(|id| map?.get(id)).collect()
+}
+
 /// Rewrites the rows of the parts a change touched: the main record's row, and one row per
 /// touched contact, note, photo or invoice.
 fn write_touched(
@@ -153,35 +156,19 @@ fn write_touched(
         "contacts",
         &mut touched.contacts.iter().map(|id| *id.as_bytes()),
     )?;
-    let (notes, photos) = (record.notes(), record.photos());
-    for note in touched.notes.iter().filter_map(|id| notes?.get(id)) {
+    for note in items(&touched.notes, record.notes()) {
         insert_note(tx, doc, account, note)?;
     }
-    for photo in touched.photos.iter().filter_map(|id| photos?.get(id)) {
+    for photo in items(&touched.photos, record.photos()) {
         insert_photo(tx, doc, account, photo)?;
     }
-    match record {
-        Record::Job(d) => {
-            for invoice in touched.invoices.iter().filter_map(|id| d.invoices.get(id)) {
-                insert_invoice(tx, doc, account, invoice)?;
-            }
-        }
-        Record::Account(d) => {
-            for contact in touched.contacts.iter().filter_map(|id| d.contacts.get(id)) {
-                insert_contact(tx, doc, account, contact)?;
-            }
-        }
-        Record::Site(_) | Record::Payment(_) => {}
+    for invoice in items(&touched.invoices, record.invoices()) {
+        insert_invoice(tx, doc, account, invoice)?;
+    }
+    for contact in items(&touched.contacts, record.contacts()) {
+        insert_contact(tx, doc, account, contact)?;
     }
     Ok(())
-}
-
-fn notes(record: &Record) -> Option<&BTreeMap<NoteId, Note>> {
-    record.notes()
-}
-
-fn photos(record: &Record) -> Option<&BTreeMap<PhotoId, Photo>> {
-    record.photos()
 }
 
 /// Whether a section's rows are the same for both contents.
@@ -200,8 +187,8 @@ fn same(before: &Record, after: &Record, section: Section) -> bool {
         (Section::Job, R::Job(b), R::Job(a)) => b.record == a.record,
         (Section::Invoices, R::Job(b), R::Job(a)) => b.invoices == a.invoices,
         (Section::Payment, R::Payment(b), R::Payment(a)) => b.record == a.record,
-        (Section::Notes, b, a) => notes(b).is_some() && notes(b) == notes(a),
-        (Section::Photos, b, a) => photos(b).is_some() && photos(b) == photos(a),
+        (Section::Notes, b, a) => b.notes().is_some() && b.notes() == a.notes(),
+        (Section::Photos, b, a) => b.photos().is_some() && b.photos() == a.photos(),
         _ => false,
     }
 }
@@ -308,12 +295,12 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
             ])?;
         }
         (Section::Notes, record) => {
-            for n in notes(record).into_iter().flat_map(BTreeMap::values) {
+            for n in record.notes().into_iter().flat_map(BTreeMap::values) {
                 insert_note(tx, doc, account, n)?;
             }
         }
         (Section::Photos, record) => {
-            for p in photos(record).into_iter().flat_map(BTreeMap::values) {
+            for p in record.photos().into_iter().flat_map(BTreeMap::values) {
                 insert_photo(tx, doc, account, p)?;
             }
         }
@@ -388,7 +375,7 @@ fn insert_photo(tx: &Transaction<'_>, doc: DocId, account: AccountId, p: &Photo)
 
 #[cfg(test)]
 mod tests {
-    use fieldsync_protocol::{AccountId, JobStatus, NoteKind, SiteId, UserId};
+    use fieldsync_protocol::{AccountId, JobStatus, NoteId, NoteKind, SiteId, UserId};
 
     use super::*;
     use crate::Store;

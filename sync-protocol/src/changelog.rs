@@ -145,48 +145,26 @@ fn main_of(record: &Record) -> Main {
     }
 }
 
-fn main_part(before: Option<&Main>, after: Option<&Main>, out: &mut Vec<Field>) {
+fn main_part(before: &Main, after: &Main, out: &mut Vec<Field>) {
     match (before, after) {
-        (Some(Main::Account(b)), Some(Main::Account(a))) => part("record", Some(b), Some(a), out),
-        (Some(Main::Site(b)), Some(Main::Site(a))) => part("record", Some(b), Some(a), out),
-        (Some(Main::Job(b)), Some(Main::Job(a))) => part("record", Some(b), Some(a), out),
-        (Some(Main::Payment(b)), Some(Main::Payment(a))) => part("record", Some(b), Some(a), out),
-        (None, Some(_)) => out.push(("record".into(), None, Some("(new map)".into()))),
+        (Main::Account(b), Main::Account(a)) => part("record", Some(b), Some(a), out),
+        (Main::Site(b), Main::Site(a)) => part("record", Some(b), Some(a), out),
+        (Main::Job(b), Main::Job(a)) => part("record", Some(b), Some(a), out),
+        (Main::Payment(b), Main::Payment(a)) => part("record", Some(b), Some(a), out),
         _ => {}
     }
 }
 
-/// The entries of a change that turned `before` (`None`: a new document) into `after`, made
-/// by `made`. Compares the records part by part, and writes out only the parts that differ.
-pub fn record_entries(before: Option<&Record>, after: &Record, made: &Made) -> Vec<ChangeEntry> {
+/// The entries of a change that turned `before` into `after`, made by `made`. Compares the
+/// records part by part, and writes out only the parts that differ. (A new document's creation
+/// is no entry: it shows as itself.)
+pub fn record_entries(before: &Record, after: &Record, made: &Made) -> Vec<ChangeEntry> {
     let mut out = Vec::new();
-    if before.is_none() {
-        // In the order automerge's history lists them (by key).
-        out.push(("account".into(), None, Some(after.account().to_string())));
-        out.push(("kind".into(), None, Some(after.kind().to_string())));
-    }
-    main_part(
-        before.map(main_of).as_ref(),
-        Some(&main_of(after)),
-        &mut out,
-    );
-    let new_section = |name: &str, has: bool, out: &mut Vec<Field>| {
-        if before.is_none() && has {
-            out.push((name.into(), None, Some("(new map)".into())));
-        }
-    };
-    new_section("contacts", after.contacts().is_some(), &mut out);
-    new_section("notes", after.notes().is_some(), &mut out);
-    new_section("photos", after.photos().is_some(), &mut out);
-    new_section("invoices", after.invoices().is_some(), &mut out);
-    // What a new document holds is part of its creation, one entry per section (as history
-    // shows it), however many items a downloaded document brings.
-    if let Some(before) = before {
-        section("contacts", before.contacts(), after.contacts(), &mut out);
-        section("notes", before.notes(), after.notes(), &mut out);
-        section("photos", before.photos(), after.photos(), &mut out);
-        section("invoices", before.invoices(), after.invoices(), &mut out);
-    }
+    main_part(&main_of(before), &main_of(after), &mut out);
+    section("contacts", before.contacts(), after.contacts(), &mut out);
+    section("notes", before.notes(), after.notes(), &mut out);
+    section("photos", before.photos(), after.photos(), &mut out);
+    section("invoices", before.invoices(), after.invoices(), &mut out);
     out.into_iter().map(|f| made.entry(f)).collect()
 }
 
@@ -194,7 +172,7 @@ pub fn record_entries(before: Option<&Record>, after: &Record, made: &Made) -> V
 pub fn edit_entries(before: &Record, edit: &Edit, made: &Made) -> Vec<ChangeEntry> {
     let mut out = Vec::new();
     if let Some(main) = &edit.record {
-        main_part(Some(&main_of(before)), Some(main), &mut out);
+        main_part(&main_of(before), main, &mut out);
     }
     for (id, after) in &edit.contacts {
         let old = before.contacts().and_then(|c| c.get(id));

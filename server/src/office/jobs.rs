@@ -282,6 +282,8 @@ impl Shown {
 
 /// Everything on the page of job `id`.
 pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult<JobDetail> {
+    let notes_from = paging.notes_from.unwrap_or(0);
+    let photos_from = paging.photos_from.unwrap_or(0);
     let found = state
         .db()
         .read(move |store| {
@@ -296,9 +298,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
                 .sites_for_account(account_id)?
                 .into_iter()
                 .find(|s| s.id == job.site);
-            let notes_from = paging.notes_from.unwrap_or(0);
             let notes = store.notes_page(id.into(), notes_from, NOTES_PAGE)?;
-            let photos_from = paging.photos_from.unwrap_or(0);
             let photos = store.photos_page(id.into(), photos_from, PHOTOS_PAGE)?;
             let site_notes = store.notes_page(job.site.into(), 0, NOTES_PAGE)?;
             let contacts = store.contacts_for_account(account_id)?;
@@ -326,8 +326,6 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
     let ledger = Ledger::compute(&found.invoices, &found.payments);
     let (notes, notes_total) = found.notes;
     let (photos, photos_total) = found.photos;
-    let notes_from = paging.notes_from.unwrap_or(0);
-    let photos_from = paging.photos_from.unwrap_or(0);
     let mine: Vec<_> = found.invoices.into_iter().filter(|i| i.job == id).collect();
     Ok(JobDetail {
         row: found.row,
