@@ -1,6 +1,8 @@
 // Fieldsync office: live updates. The server sends a `change` event on /api/events for every
 // commit; a page whose body has data-live refetches itself and swaps in its live regions
-// (elements with data-live-region and an id), so forms outside them keep what is typed.
+// (elements with data-live-region and an id), so forms outside them keep what is typed. A busy
+// company commits many times a second: a page refreshes at most once per GAP (the board, the
+// largest page, every 2 s), whatever arrives meanwhile being shown by the next refresh.
 (function () {
   "use strict";
   var body = document.body;
@@ -9,6 +11,9 @@
   var account = body.dataset.account || null;
   var status = document.getElementById("live-status");
   var pending = false, running = false, broken = false;
+  var GAP = kind === "board" ? 2000 : 500;
+  var last = 0, timer = null;
+  var seen = null; // the latest commit announced; the board is asked for a state at least as new
 
   function relevant(data) {
     if (kind === "board") return true;
@@ -18,8 +23,16 @@
 
   function refresh() {
     if (running) { pending = true; return; }
+    var wait = last + GAP - Date.now();
+    if (wait > 0) {
+      if (!timer) timer = setTimeout(function () { timer = null; refresh(); }, wait);
+      return;
+    }
     running = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    last = Date.now();
+    var headers = { "Accept": "text/html" };
+    if (seen !== null) headers["X-Fieldsync-Seen"] = String(seen);
+    fetch(window.location.href, { credentials: "same-origin", headers: headers })
       .then(function (response) {
         if (response.redirected && /\/login$/.test(response.url)) { window.location.href = "/login"; return null; }
         return response.ok ? response.text() : null;
@@ -44,11 +57,12 @@
   events.addEventListener("change", function (event) {
     var data = null;
     try { data = JSON.parse(event.data); } catch (e) { data = null; }
+    if (data && typeof data.seq === "number") seen = Math.max(seen || 0, data.seq);
     if (relevant(data)) refresh();
   });
   events.addEventListener("open", function () {
     if (status) status.textContent = "Live";
-    if (broken) { broken = false; refresh(); } // events may have been missed while away
+    if (broken) { broken = false; seen = null; refresh(); } // events may have been missed while away
   });
   events.addEventListener("error", function () {
     broken = true;

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use fieldsync_store::{Store, StoreError};
 
+use crate::assignments::Assignments;
+
 /// Why the database could not be opened or queried.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -47,6 +49,8 @@ impl From<StoreError> for DbError {
 
 /// Reader connections beside the writer.
 const READERS: usize = 2;
+/// How much of the database file each reader maps (see [`Store::map_for_reading`]).
+const READER_MAP: i64 = 1 << 30;
 
 /// The replica store, shared by all requests.
 ///
@@ -58,6 +62,8 @@ pub struct Db {
     epoch: u64,
     latest_at_open: u64,
     conn: Arc<Mutex<Store>>,
+    /// Whose assignments the writer's commits changed.
+    assignments: Arc<Assignments>,
     /// Connections for catch-up reads, so that sending changes to many devices never waits for
     /// (or holds up) the writer: SQLite in WAL mode reads beside a writer.
     readers: Arc<[Mutex<Store>]>,
@@ -128,6 +134,8 @@ impl Db {
             .map_err(|e| open_error(Box::new(e)))?;
         let epoch = conn.epoch().map_err(|e| open_error(Box::new(e)))?;
         let latest_at_open = conn.latest_seq().map_err(|e| open_error(Box::new(e)))?;
+        conn.watch_assignments()
+            .map_err(|e| open_error(Box::new(e)))?;
         let checkpointer = Store::open(path).map_err(|e| open_error(Box::new(e)))?;
         let conn = Arc::new(Mutex::new(conn));
         start_checkpointer(checkpointer, Arc::downgrade(&conn));
@@ -136,8 +144,13 @@ impl Db {
             epoch,
             latest_at_open,
             conn,
+            assignments: Arc::default(),
             readers: (0..READERS)
-                .map(|_| Store::open(path).map(Mutex::new))
+                .map(|_| {
+                    let reader = Store::open(path)?;
+                    reader.map_for_reading(READER_MAP)?;
+                    Ok(Mutex::new(reader))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| open_error(Box::new(e)))?
                 .into(),
@@ -159,14 +172,32 @@ impl Db {
         &self.path
     }
 
-    /// Runs `f` with the connection on tokio's blocking pool and returns its result.
+    /// Runs `f` with the writer connection on tokio's blocking pool and returns its result.
+    /// Before it returns, whose assignments `f` changed is noted in [`Db::assignments`].
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T, DbError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || contained(&conn, f)).await?
+        let (conn, assignments) = (Arc::clone(&self.conn), Arc::clone(&self.assignments));
+        tokio::task::spawn_blocking(move || {
+            let result = contained(&conn, f);
+            let changed = contained(&conn, |store| Ok(store.take_assignment_changes()?));
+            match changed {
+                Ok(users) => assignments.note(users),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot tell whose assignments changed: every technician's scope is read again");
+                    assignments.note_everyone();
+                }
+            }
+            result
+        })
+        .await?
+    }
+
+    /// Whose assignments changed, and when (see [`Assignments`]).
+    pub fn assignments(&self) -> &Assignments {
+        &self.assignments
     }
 
     /// Runs `f`, which must only read, with one of the reader connections.

@@ -29,12 +29,14 @@
 //! # }
 //! ```
 
+pub mod assignments;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
 mod group_commit;
+pub mod live_board;
 pub mod metrics;
 pub mod office;
 pub mod recent;
@@ -68,6 +70,8 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     recent: Arc<recent::Recent>,
     sessions: Arc<sessions::Sessions>,
+    /// The dispatch boards' live refreshes, shared.
+    live_boards: Arc<live_board::LiveBoards>,
     /// How often an open sync connection checks that its device was not revoked.
     revocation_check: std::time::Duration,
 }
@@ -99,6 +103,7 @@ impl AppState {
             metrics,
             recent,
             sessions: Arc::default(),
+            live_boards: Arc::default(),
             revocation_check: std::time::Duration::from_secs(15),
         })
     }
@@ -158,6 +163,16 @@ impl AppState {
     /// The signed-in office sessions.
     pub fn sessions(&self) -> &sessions::Sessions {
         &self.sessions
+    }
+
+    /// The dispatch boards' live refreshes.
+    pub fn live_boards(&self) -> &live_board::LiveBoards {
+        &self.live_boards
+    }
+
+    /// The latest committed sequence number now.
+    pub fn latest_seq(&self) -> u64 {
+        *self.latest.borrow()
     }
 
     /// Stores pushed batches through group commit.

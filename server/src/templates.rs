@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("pager.html", include_str!("../templates/pager.html")),
     ("board.html", include_str!("../templates/board.html")),
     (
+        "board_region.html",
+        include_str!("../templates/board_region.html"),
+    ),
+    (
         "customers.html",
         include_str!("../templates/customers.html"),
     ),

@@ -219,6 +219,7 @@ mod tests {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(
                 "DROP TABLE change_log; DROP INDEX notes_doc_time; DROP INDEX photos_doc_time;
+                 DROP INDEX jobs_start; DROP INDEX accounts_merged_into;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

@@ -9,7 +9,7 @@ mod connection;
 mod device;
 pub mod policy;
 
-pub use connection::{Access, ConnectionHost, ServerRun, store_checked};
+pub use connection::{Access, ConnectionHost, Given, ServerRun, store_checked};
 pub use device::{DeviceEvent, DeviceHost};
 pub use policy::{DeviceContext, scope_of};
 

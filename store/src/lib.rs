@@ -105,7 +105,7 @@ pub use error::{Result, StoreError};
 pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};
 pub use people::{Device, User};
 pub use quarantine::Quarantined;
-pub use queries::AccountSummary;
+pub use queries::{AccountSummary, ListedJob};
 pub use scope::{Origin, Scope};
 pub use tablet::Pairing;
 pub use transaction::StoreTx;
@@ -307,12 +307,20 @@ impl Store {
 
     /// Every account, by name.
     pub fn accounts(&self) -> Result<Vec<AccountSummary>> {
-        queries::accounts(&self.conn)
+        queries::accounts(&self.conn, None)
     }
 
     /// One account's summary.
     pub fn account(&self, account: AccountId) -> Result<Option<AccountSummary>> {
         queries::account(&self.conn, account)
+    }
+
+    /// Reads the database file through a memory map of up to `bytes`. A reader connection's
+    /// page cache is emptied whenever another connection commits, so on a busy server every
+    /// read starts cold: mapped pages are used in place instead of being copied in again.
+    pub fn map_for_reading(&self, bytes: i64) -> Result<()> {
+        self.conn.pragma_update(None, "mmap_size", bytes)?;
+        Ok(())
     }
 
     /// Stops this connection from checkpointing the write-ahead log when it commits, so that
@@ -357,6 +365,11 @@ impl Store {
         queries::jobs_scheduled_between(&self.conn, from.millis(), to.millis())
     }
 
+    /// [`Store::jobs_scheduled_between`] with the customer's and site's names, read at once.
+    pub fn jobs_listed_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ListedJob>> {
+        queries::jobs_listed_between(&self.conn, from.millis(), to.millis())
+    }
+
     /// An account's jobs, by scheduled start.
     pub fn jobs_for_account(&self, account: AccountId) -> Result<Vec<Job>> {
         queries::jobs_for_account(&self.conn, account)
@@ -370,6 +383,20 @@ impl Store {
     /// The accounts of the jobs a technician is assigned to (their scope).
     pub fn technician_accounts(&self, user: UserId) -> Result<BTreeSet<AccountId>> {
         queries::technician_accounts(&self.conn, user)
+    }
+
+    /// From now on, this connection notes whose assignments its commits change (rows of
+    /// `job_technicians` added or removed, whatever wrote them): see
+    /// [`Store::take_assignment_changes`]. The server's writer does this, so that a
+    /// technician's scope is read again only when their own assignments changed.
+    pub fn watch_assignments(&self) -> Result<()> {
+        scope::watch_assignments(&self.conn)
+    }
+
+    /// The technicians whose assignments changed in what this connection committed since the
+    /// last call (once [`Store::watch_assignments`] was called; otherwise none).
+    pub fn take_assignment_changes(&self) -> Result<BTreeSet<UserId>> {
+        scope::take_assignment_changes(&self.conn)
     }
 
     /// An account's job sites.
@@ -520,6 +547,28 @@ mod tests {
             .unwrap();
         assert_eq!(journal, "wal");
         assert_ne!(Store::open_in_memory().unwrap().epoch().unwrap(), epoch);
+    }
+
+    #[test]
+    fn the_board_and_the_merged_accounts_are_read_through_indexes() {
+        let store = Store::open_in_memory().unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = store
+                .conn()
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+        };
+        let board = plan(
+            "SELECT j.json FROM jobs j LEFT JOIN accounts a ON a.id = j.account
+             LEFT JOIN sites s ON s.id = j.site
+             WHERE j.scheduled_start >= 1 AND j.scheduled_start < 2",
+        );
+        assert!(board.contains("jobs_start"), "{board}");
+        let merged =
+            plan("SELECT a.id FROM accounts a WHERE json_extract(a.json, '$.merged_into') = 'x'");
+        assert!(merged.contains("accounts_merged_into"), "{merged}");
     }
 
     #[test]

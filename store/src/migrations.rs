@@ -19,6 +19,7 @@ fn migrations() -> Migrations<'static> {
             crate::change_log::fill_from_history,
         ),
         M::up(include_str!("../../migrations/0009_page_indexes.sql")),
+        M::up(include_str!("../../migrations/0010_fleet_indexes.sql")),
     ])
 }
 

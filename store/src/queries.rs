@@ -43,14 +43,17 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<AccountSummary> {
 /// The condition that leaves out accounts merged into another, for queries aliasing it `a`.
 pub(crate) const NOT_MERGED: &str = "json_extract(a.json, '$.merged_into') IS NULL";
 
-/// Every account not merged into another, by name.
-pub(crate) fn accounts(conn: &Connection) -> Result<Vec<AccountSummary>> {
+/// The accounts not merged into another, by name: every one, or the first `limit` (read
+/// through the name index, however many there are).
+pub(crate) fn accounts(conn: &Connection, limit: Option<usize>) -> Result<Vec<AccountSummary>> {
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE {NOT_MERGED} ORDER BY a.name COLLATE NOCASE"
+        "SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE {NOT_MERGED}
+         ORDER BY a.name COLLATE NOCASE LIMIT ?1"
     );
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let mut stmt = conn.prepare_cached(&sql)?;
     Ok(stmt
-        .query_map([], summary)?
+        .query_map([limit], summary)?
         .collect::<rusqlite::Result<_>>()?)
 }
 
@@ -89,6 +92,41 @@ pub(crate) fn jobs_scheduled_between(conn: &Connection, from: i64, to: i64) -> R
          ORDER BY scheduled_start, created_at, id",
     )?;
     let rows = stmt.query_map([from, to], |row| codec::json(row, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A job as lists show it: with its customer's and site's names (`None` when the customer was
+/// deleted or the site is unknown) and whether the customer is on credit hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedJob {
+    /// The job.
+    pub job: Job,
+    /// Its customer's name.
+    pub account_name: Option<String>,
+    /// Whether its customer is on credit hold.
+    pub credit_hold: bool,
+    /// Its site's name.
+    pub site_name: Option<String>,
+}
+
+/// [`jobs_scheduled_between`] with the names lists show, in one query (the dispatch board of a
+/// busy day lists thousands).
+pub(crate) fn jobs_listed_between(conn: &Connection, from: i64, to: i64) -> Result<Vec<ListedJob>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.json, a.name, coalesce(a.credit_hold, 0), s.name FROM jobs j
+         LEFT JOIN accounts a ON a.id = j.account
+         LEFT JOIN sites s ON s.id = j.site
+         WHERE j.scheduled_start >= ?1 AND j.scheduled_start < ?2
+         ORDER BY j.scheduled_start, j.created_at, j.id",
+    )?;
+    let rows = stmt.query_map([from, to], |row| {
+        Ok(ListedJob {
+            job: codec::json(row, 0)?,
+            account_name: row.get(1)?,
+            credit_hold: row.get(2)?,
+            site_name: row.get(3)?,
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -17,12 +17,10 @@ pub(crate) fn search_accounts(
 ) -> Result<Vec<AccountSummary>> {
     let query = query.to_lowercase();
     let words: Vec<&str> = query.split_whitespace().collect();
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     if words.is_empty() {
-        let mut all = queries::accounts(conn)?;
-        all.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        return Ok(all);
+        return queries::accounts(conn, Some(limit));
     }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let (long, short): (Vec<&str>, Vec<&str>) = words.iter().partition(|w| w.chars().count() >= 3);
     let mut params: Vec<Value> = Vec::new();
     let mut conditions: Vec<String> = Vec::new();

@@ -1267,3 +1267,164 @@ async fn the_event_stream_tells_the_office_when_a_tablet_pushes_a_change() {
     );
     device.close().await;
 }
+
+/// A form posted from a page, as the browser sends it; the path the answer ended on (after
+/// redirects) and its body.
+async fn post_form(office: &Office, path: &str, form: &[(&str, &str)]) -> (String, String) {
+    let response = office
+        .dana
+        .http()
+        .post(office.server.url(path))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    let landed = response.url().path().to_string();
+    (landed, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_job_is_added_from_its_customers_page_and_assigned_on_the_board_by_name() {
+    let office = office().await;
+    let dana = &office.dana;
+    let account = dana.ok("/api/accounts?q=").await["accounts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let detail = dana.account(&account).await;
+    let site = text(&detail["sites"][0]["id"]).to_string();
+    let jobs_before = count(&detail, "jobs");
+    let page = dana
+        .http()
+        .get(office.server.url(&format!("/customers/{account}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"new-job\""),
+        "the customer page has the form"
+    );
+    assert!(
+        page.contains(&format!("value=\"{account}:{site}\"")),
+        "offering the customer's sites"
+    );
+
+    let place = format!("{account}:{site}");
+    let back = format!("/customers/{account}");
+    let (landed, _) = post_form(
+        &office,
+        "/jobs",
+        &[
+            ("back", back.as_str()),
+            ("place", place.as_str()),
+            ("title", "Leaking valve"),
+            ("day", DAY),
+            ("start", "13:00"),
+            ("end", "14:00"),
+        ],
+    )
+    .await;
+    assert_eq!(landed, back, "back on the customer page");
+    let detail = dana.account(&account).await;
+    assert_eq!(count(&detail, "jobs"), jobs_before + 1);
+    let job = detail["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["title"] == "Leaking valve")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // On the board, by the technician's name (as the card's field offers them).
+    let tess = office.technician("tess");
+    let board = format!("/?day={DAY}");
+    let (landed, html) = post_form(
+        &office,
+        &format!("/jobs/{job}/assign"),
+        &[("technician", "TESS"), ("back", board.as_str())],
+    )
+    .await;
+    assert_eq!(landed, "/");
+    assert!(
+        html.contains("<datalist id=\"technician-names\">"),
+        "names offered once"
+    );
+    assert_eq!(
+        dana.job(&job).await["row"]["job"]["technicians"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec![&tess.user.to_string()]
+    );
+    // A name nobody has is refused with the reason, and changes nothing.
+    let (_, html) = post_form(
+        &office,
+        &format!("/jobs/{job}/assign"),
+        &[("technician", "nobody"), ("back", board.as_str())],
+    )
+    .await;
+    assert!(
+        html.contains("no technician is named"),
+        "the reason is shown"
+    );
+    assert!(
+        dana.job(&job).await["row"]["job"]["technicians"]
+            .as_object()
+            .unwrap()
+            .contains_key(&tess.user.to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_live_board_refresh_gets_the_board_region_after_the_commit_it_names() {
+    let office = office().await;
+    let board = office.server.url(&format!("/?day={DAY}"));
+    let live = |seen: u64| {
+        office
+            .dana
+            .http()
+            .get(&board)
+            .header("X-Fieldsync-Seen", seen.to_string())
+            .send()
+    };
+    let region = live(0).await.unwrap().text().await.unwrap();
+    assert!(
+        region.starts_with("<div id=\"board\""),
+        "{}",
+        &region[..80.min(region.len())]
+    );
+    assert!(!region.contains("<html"), "the region alone");
+    // A new job of the day, then a refresh naming the commit that made it: it is there.
+    let jobs = office.dana.ok(&format!("/api/jobs?day={DAY}")).await["jobs"].clone();
+    let row = &jobs[0]["job"];
+    let (account, site) = (text(&row["account"]), text(&row["site"]));
+    let created = office
+        .dana
+        .post_ok(
+            "/api/jobs",
+            json!({"account": account, "site": site, "title": "Burst pipe", "day": DAY,
+                   "start": "15:00", "end": "16:00"}),
+            201,
+        )
+        .await;
+    let seq = Store::open(office.server.db_path())
+        .unwrap()
+        .latest_seq()
+        .unwrap();
+    let region = live(seq).await.unwrap().text().await.unwrap();
+    assert!(
+        region.contains(text(&created["id"])),
+        "the new job is on the board refreshed after its commit"
+    );
+}

@@ -446,6 +446,9 @@ async fn a_technicians_scope_follows_assignments_live() {
     let dir = tempfile::tempdir().unwrap();
     let mut tess = tablet(&dir, &world.tess);
     let mut live = SyncClient::sync(addr, &world.tess.token, &mut tess).await;
+    // Theo shares Tess's first job and is connected too: Tess's new assignment is hers alone.
+    let mut theo = tablet(&dir, &world.theo);
+    let mut theo_live = SyncClient::sync(addr, &world.theo.token, &mut theo).await;
     let (other_account, other_job) = {
         let store = Store::open(world.server.db_path()).unwrap();
         let account = store
@@ -496,6 +499,39 @@ async fn a_technicians_scope_follows_assignments_live() {
             "{id} is outside Tess's scope"
         );
     }
+    // A note on the job both share reaches Theo after the assignment: nothing of Tess's new
+    // account came before it.
+    let note = fieldsync_protocol::Note {
+        id: fieldsync_protocol::NoteId::new(),
+        kind: fieldsync_protocol::NoteKind::ServiceRequest,
+        text: "Gate code changed".into(),
+        author: world.dana.user,
+        author_name: "dana".into(),
+        created_at: now(),
+    };
+    let note_id = note.id;
+    office_edit(
+        &world,
+        &mut office,
+        world.job,
+        |j| {
+            j.notes.insert(note.id, note);
+        },
+        3,
+    )
+    .await;
+    theo_live
+        .follow(&mut theo, |t| {
+            job_of(t, world.job).notes.contains_key(&note_id)
+        })
+        .await;
+    for id in theo.store().doc_ids(&Scope::All).unwrap() {
+        assert_eq!(
+            theo.store().record(id).unwrap().unwrap().account(),
+            world.account,
+            "{id} reached Theo, whose scope did not change"
+        );
+    }
 
     // Unassigned: the account leaves the tablet.
     office_edit(
@@ -505,7 +541,7 @@ async fn a_technicians_scope_follows_assignments_live() {
         |j| {
             j.record.technicians.remove(&tess_user);
         },
-        2,
+        4,
     )
     .await;
     live.follow(&mut tess, |t| {

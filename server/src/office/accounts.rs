@@ -294,6 +294,19 @@ pub async fn list(state: &AppState, query: Option<String>) -> OfficeResult<Vec<A
         .await?)
 }
 
+/// At most `limit` accounts matching `query` (see [`Store::search_accounts`]).
+pub async fn search(
+    state: &AppState,
+    query: &str,
+    limit: usize,
+) -> OfficeResult<Vec<AccountSummary>> {
+    let query = query.to_string();
+    Ok(state
+        .db()
+        .read(move |store| Ok(store.search_accounts(&query, limit)?))
+        .await?)
+}
+
 /// The account record, or not found (also when it was deleted).
 pub async fn account(state: &AppState, id: AccountId) -> OfficeResult<Account> {
     match super::read_record(state, id.into(), "account").await? {

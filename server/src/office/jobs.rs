@@ -107,10 +107,38 @@ pub async fn technicians(state: &AppState) -> OfficeResult<Vec<Person>> {
     Ok(people)
 }
 
+/// The technician named `name` (ignoring case), or a refusal saying there is none.
+pub async fn technician_named(state: &AppState, name: &str) -> OfficeResult<UserId> {
+    technicians(state)
+        .await?
+        .into_iter()
+        .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
+        .map(|t| t.id)
+        .ok_or_else(|| OfficeError::Invalid(format!("no technician is named {:?}", name.trim())))
+}
+
+/// Shown for a job whose customer is gone.
+const UNKNOWN_ACCOUNT: &str = "(unknown account)";
+
+/// Every user's name, by id.
+fn technician_names(store: &Store) -> Result<HashMap<UserId, String>, StoreError> {
+    Ok(store.users()?.into_iter().map(|u| (u.id, u.name)).collect())
+}
+
+/// A job's technicians, by name (their id when unknown).
+fn people(names: &HashMap<UserId, String>, job: &Job) -> Vec<Person> {
+    job.technicians
+        .keys()
+        .map(|id| Person {
+            id: *id,
+            name: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
+        })
+        .collect()
+}
+
 /// Rows for `jobs`, with account, site and technician names looked up once each.
 fn rows(store: &Store, jobs: Vec<Job>) -> Result<Vec<JobRow>, StoreError> {
-    let names: HashMap<UserId, String> =
-        store.users()?.into_iter().map(|u| (u.id, u.name)).collect();
+    let names = technician_names(store)?;
     let mut accounts: HashMap<AccountId, Option<AccountSummary>> = HashMap::new();
     let mut sites: HashMap<SiteId, String> = HashMap::new();
     let mut out = Vec::with_capacity(jobs.len());
@@ -125,17 +153,10 @@ fn rows(store: &Store, jobs: Vec<Job>) -> Result<Vec<JobRow>, StoreError> {
         out.push(JobRow {
             account_name: account
                 .as_ref()
-                .map_or_else(|| "(unknown account)".into(), |a| a.name.clone()),
+                .map_or_else(|| UNKNOWN_ACCOUNT.into(), |a| a.name.clone()),
             credit_hold: account.is_some_and(|a| a.credit_hold),
             site_name: sites.get(&job.site).cloned().unwrap_or_default(),
-            technicians: job
-                .technicians
-                .keys()
-                .map(|id| Person {
-                    id: *id,
-                    name: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
-                })
-                .collect(),
+            technicians: people(&names, &job),
             job,
         });
     }
@@ -170,13 +191,22 @@ pub async fn list(state: &AppState, filter: &JobFilter) -> OfficeResult<Vec<JobR
     let rows = state
         .db()
         .read(move |store| {
-            let jobs = store
-                .jobs_scheduled_between(from, to)?
+            let names = technician_names(store)?;
+            Ok(store
+                .jobs_listed_between(from, to)?
                 .into_iter()
-                .filter(|j| technician.is_none_or(|t| j.technicians.contains_key(&t)))
-                .filter(|j| status.is_none_or(|s| j.status == s))
-                .collect();
-            Ok(rows(store, jobs)?)
+                .filter(|l| technician.is_none_or(|t| l.job.technicians.contains_key(&t)))
+                .filter(|l| status.is_none_or(|s| l.job.status == s))
+                .map(|listed| JobRow {
+                    account_name: listed
+                        .account_name
+                        .unwrap_or_else(|| UNKNOWN_ACCOUNT.into()),
+                    credit_hold: listed.credit_hold,
+                    site_name: listed.site_name.unwrap_or_default(),
+                    technicians: people(&names, &listed.job),
+                    job: listed.job,
+                })
+                .collect::<Vec<_>>())
         })
         .await?;
     Ok(rows)
@@ -197,17 +227,25 @@ pub async fn board(state: &AppState, day: NaiveDate) -> OfficeResult<Board> {
             jobs: Vec::new(),
         })
         .collect();
+    let column_of: HashMap<UserId, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.technician.id, i))
+        .collect();
     let mut unassigned = Vec::new();
     for row in jobs {
-        if row.job.technicians.is_empty() {
+        let mut on: Vec<usize> = (row.job.technicians.keys())
+            .filter_map(|t| column_of.get(t).copied())
+            .collect();
+        let Some(last) = on.pop() else {
+            // No technician, or none that is still a technician: waiting for one.
             unassigned.push(row);
             continue;
+        };
+        for i in on {
+            columns[i].jobs.push(row.clone());
         }
-        for column in &mut columns {
-            if row.job.technicians.contains_key(&column.technician.id) {
-                column.jobs.push(row.clone());
-            }
-        }
+        columns[last].jobs.push(row);
     }
     Ok(Board {
         day,

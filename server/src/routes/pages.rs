@@ -251,31 +251,48 @@ pub(super) struct BoardQuery {
     error: String,
 }
 
-/// `GET /`: the dispatch board of a day (today by default).
+/// The header of the page script's live refreshes: the latest commit the page was told of.
+const SEEN: &str = "x-fieldsync-seen";
+
+/// `GET /`: the dispatch board of a day (today by default). A live refresh (with
+/// [`SEEN`]) gets the board region alone, shared with every dispatcher refreshing the same day
+/// (see [`crate::live_board`]).
 pub(super) async fn board(
     State(state): State<AppState>,
     Signed(clerk): Signed,
     Query(query): Query<BoardQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
     let day = jobs::parse_day(Some(&query.day))?;
+    let seen = headers
+        .get(SEEN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(seen) = seen {
+        let region = state
+            .live_boards()
+            .region(
+                day,
+                seen,
+                || state.latest_seq(),
+                || async {
+                    let board = jobs::board(&state, day).await?;
+                    templates::render(
+                        "board_region.html",
+                        context! { board, day => day.to_string() },
+                    )
+                    .map_err(|e| {
+                        tracing::error!(template = "board_region.html", error = %e, "template failed");
+                        PageError(OfficeError::Invalid("the board could not be drawn".into()))
+                    })
+                },
+            )
+            .await?;
+        return Ok(Html(region.to_string()).into_response());
+    }
     let board = jobs::board(&state, day).await?;
     let technicians = jobs::technicians(&state).await?;
-    let places = state
-        .db()
-        .read(|store| {
-            let mut places = Vec::new();
-            for account in store.accounts()? {
-                for site in store.sites_for_account(account.id)? {
-                    places.push((
-                        format!("{}:{}", account.id, site.id),
-                        format!("{} — {}", account.name, site.name),
-                    ));
-                }
-            }
-            Ok(places)
-        })
-        .await
-        .map_err(OfficeError::from)?;
+
     Ok(page(
         "board.html",
         context! {
@@ -286,7 +303,6 @@ pub(super) async fn board(
             prev => (day - Duration::days(1)).to_string(),
             next => (day + Duration::days(1)).to_string(),
             technicians,
-            places,
             error => query.error,
         },
     ))
@@ -296,11 +312,13 @@ fn clerk_json(clerk: &Clerk) -> minijinja::Value {
     context! { name => clerk.name.clone(), role => clerk.role.to_string() }
 }
 
-/// The new-job form of the board: `place` is `<account id>:<site id>`.
+/// The new-job form of the customer page: `place` is `<account id>:<site id>`; `back` the page
+/// to go back to (the board of the job's day when none).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct NewJobForm {
     place: String,
+    back: String,
     title: String,
     requested_services: String,
     day: String,
@@ -310,7 +328,7 @@ pub(super) struct NewJobForm {
     estimate: String,
 }
 
-/// `POST /jobs`: creates a job from the board.
+/// `POST /jobs`: creates a job.
 pub(super) async fn create_job(
     State(state): State<AppState>,
     Signed(clerk): Signed,
@@ -329,13 +347,12 @@ pub(super) async fn create_job(
         estimate: form.estimate,
     };
     let result = jobs::create_job(&state, &clerk, &input).await.map(|_| ());
-    after(
-        &format!("/?day={}", super::percent_encode(form.day.trim())),
-        result,
-    )
+    let board = format!("/?day={}", super::percent_encode(form.day.trim()));
+    after(&local(&form.back, &board), result)
 }
 
-/// An assignment form: one technician (empty: unassign), and where to go back to.
+/// An assignment form: one technician, by name or id (empty: unassign), and where to go back
+/// to.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct AssignForm {
@@ -355,9 +372,10 @@ pub(super) async fn assign(
     let result = async {
         let technicians: Vec<UserId> = match form.technician.trim() {
             "" => Vec::new(),
-            text => vec![text.parse().map_err(|_| {
-                OfficeError::Invalid(format!("technician {text:?} is not a user id"))
-            })?],
+            text => match text.parse() {
+                Ok(id) => vec![id],
+                Err(_) => vec![jobs::technician_named(&state, text).await?],
+            },
         };
         jobs::assign(&state, &clerk, job, &technicians).await
     }
@@ -467,6 +485,16 @@ pub(super) async fn create_customer(
     }
 }
 
+/// `?merge_q=` of the customer page: the search for a customer to merge into.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct MergeSearch {
+    merge_q: String,
+}
+
+/// Customers offered to merge into at once.
+const MERGE_CHOICES: usize = 20;
+
 /// `GET /customers/{id}`: the customer page.
 pub(super) async fn customer(
     State(state): State<AppState>,
@@ -474,13 +502,27 @@ pub(super) async fn customer(
     Path(id): Path<String>,
     Query(notice): Query<Notice>,
     Query(log): Query<Paging>,
+    Query(merge): Query<MergeSearch>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
     let detail = accounts::detail(&state, id, log).await?;
-    let others: Vec<_> = accounts::list(&state, None)
+    // Customers to merge into: those found by the merge form's search, else those sharing the
+    // first word of this one's name (where duplicates are); never a list of the whole company.
+    let merge_q = match merge.merge_q.trim() {
+        "" => detail
+            .account
+            .name
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        q => q.to_string(),
+    };
+    let others: Vec<_> = accounts::search(&state, &merge_q, MERGE_CHOICES + 1)
         .await?
         .into_iter()
         .filter(|a| a.id != id)
+        .take(MERGE_CHOICES)
         .collect();
     let technicians = jobs::technicians(&state).await?;
     Ok(page(
@@ -490,7 +532,9 @@ pub(super) async fn customer(
             id => id.to_string(),
             detail,
             others,
+            merge_q => merge.merge_q,
             technicians,
+            today => chrono::Utc::now().date_naive().to_string(),
             payment_id => PaymentId::new().to_string(),
             methods => payment_methods(),
             note_kinds => note_kinds(),

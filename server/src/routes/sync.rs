@@ -4,8 +4,9 @@
 //! through group commit, live changes from the ring of recent commits, everything else by the
 //! store's [`ConnectionHost`] (the code the simulation drives) on a reader connection when it
 //! only reads and on the writer otherwise ([`ConnectionHost::access`]). Every commit wakes
-//! every connection; a technician's reads its scope again ([`ConnectionHost::rescope`]) and
-//! each sends what is new in its scope.
+//! every connection, and each sends what is new in its scope; a technician's reads its scope
+//! again ([`ConnectionHost::rescope_reading`], on a reader) only when the commits changed their
+//! own assignments ([`crate::assignments`]).
 //!
 //! A connection keeps reading while its pushed batches are being committed (up to
 //! [`PUSHES_IN_FLIGHT`] of them), so that the next batch is prechecked while the writer commits;
@@ -19,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use fieldsync_protocol::Role;
 use fieldsync_protocol::engine::{ServerOutput, ServerSession};
 use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_FRAME, ServerMessage};
+use fieldsync_protocol::{Role, UserId};
 use fieldsync_store::host::{Access, ConnectionHost, DeviceContext};
 use fieldsync_store::{Scope, Store};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -107,6 +108,9 @@ struct Connection {
     shared: Shared,
     socket: Socket,
     role: Role,
+    user: UserId,
+    /// The generation of assignment changes the device's scope was read at.
+    scope_read_at: u64,
     /// Pushed batches being committed, oldest first, with the device's batch numbers.
     pushes: VecDeque<(u64, Receipt)>,
 }
@@ -121,6 +125,7 @@ async fn run(
     // connection, which reads the scope again.
     let mut latest = state.latest();
     let seq = *latest.borrow_and_update();
+    let scope_read_at = state.db().assignments().generation();
     let context = state
         .db()
         .read(move |store| Ok(DeviceContext::of_device(store, number, user, role)?))
@@ -136,6 +141,8 @@ async fn run(
         shared: Arc::new(Mutex::new((session, host))),
         socket,
         role,
+        user,
+        scope_read_at,
         pushes: VecDeque::new(),
     };
     loop {
@@ -208,7 +215,9 @@ async fn run(
                     return Ok(());
                 }
                 let seq = *latest.borrow_and_update();
-                if connection.role == Role::Technician {
+                if connection.role == Role::Technician
+                    && connection.state.db().assignments().changed_since(connection.user, connection.scope_read_at)
+                {
                     let outputs = connection.rescope().await?;
                     if connection.drive(outputs).await? { return Ok(()) }
                 }
@@ -371,16 +380,27 @@ impl Connection {
     }
 
     /// A technician's scope follows their assignments: documents of accounts that joined are
-    /// sent whole, those of accounts that left are evicted.
+    /// sent whole, those of accounts that left are evicted. The scope is read on a reader; the
+    /// writer only records accounts the device is given for the first time.
     async fn rescope(&mut self) -> Result<Vec<ServerOutput>, DbError> {
+        let read_at = self.state.db().assignments().generation();
         let shared = Arc::clone(&self.shared);
-        self.state
+        let (outputs, given) = self
+            .state
             .db()
-            .run(move |store| {
+            .read(move |store| {
                 let mut guard = lock(&shared);
                 let (session, host) = &mut *guard;
-                Ok(host.rescope(store, session)?)
+                Ok(host.rescope_reading(store, session)?)
             })
-            .await
+            .await?;
+        if let Some(given) = given {
+            self.state
+                .db()
+                .run(move |store| Ok(given.save(store)?))
+                .await?;
+        }
+        self.scope_read_at = read_at;
+        Ok(outputs)
     }
 }

@@ -200,16 +200,33 @@ impl ConnectionHost {
         store: &mut Store,
         session: &mut ServerSession,
     ) -> Result<Vec<ServerOutput>> {
+        let (out, given) = self.rescope_reading(store, session)?;
+        if let Some(given) = given {
+            given.save(store)?;
+        }
+        Ok(out)
+    }
+
+    /// [`ConnectionHost::rescope`] on a reader connection: what it would write comes back
+    /// instead, to be saved on the writer before the outputs are carried out.
+    pub fn rescope_reading(
+        &mut self,
+        store: &Store,
+        session: &mut ServerSession,
+    ) -> Result<(Vec<ServerOutput>, Option<Given>)> {
         let (Some(user), Role::Technician) = (self.device.user, self.device.role) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let scope = scope_of(store, user, Role::Technician)?;
         if scope == self.device.scope {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let before = self.device.held.clone();
         let (joined, left) = self.device.rescope(scope);
-        self.save_record(store, &before)?;
+        let given = self.device.record_changed(&before).then(|| Given {
+            device: self.device.origin.0,
+            accounts: self.device.held.clone(),
+        });
         let mut out = Vec::new();
         if !left.is_empty() {
             for account in &left {
@@ -223,7 +240,7 @@ impl ConnectionHost {
             self.add_joining(joined);
             out.extend(session.scope_grew());
         }
-        Ok(out)
+        Ok((out, given))
     }
 
     fn add_joining(&mut self, joined: impl IntoIterator<Item = AccountId>) {
@@ -592,4 +609,21 @@ pub fn store_checked(
         .into_iter()
         .map(|o| o.unwrap_or(StoreOutcome::Deferred))
         .collect())
+}
+
+/// The accounts a device was given (kept in `device_accounts`), to be written on the writer.
+#[derive(Debug)]
+#[must_use = "the record must be saved before what it lets the device write is sent"]
+pub struct Given {
+    device: i64,
+    accounts: BTreeSet<AccountId>,
+}
+
+impl Given {
+    /// Writes the record.
+    pub fn save(&self, store: &mut Store) -> Result<()> {
+        let tx = store.transaction()?;
+        tx.set_device_accounts(self.device, &self.accounts)?;
+        tx.commit()
+    }
 }

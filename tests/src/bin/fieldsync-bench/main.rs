@@ -10,6 +10,7 @@
 //! cargo run --release --bin fieldsync-bench -- connections
 //! cargo run --release --bin fieldsync-bench -- edit
 //! cargo run --release --bin fieldsync-bench -- pages
+//! cargo run --release --bin fieldsync-bench -- fleet
 //! ```
 //!
 //! Each prints one figure a line as `name: value unit`.
@@ -27,6 +28,7 @@ use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
 
 mod edit;
+mod fleet;
 mod net;
 mod socket;
 
@@ -53,9 +55,10 @@ fn main() {
         "connections" => runtime().block_on(net::connections()),
         "edit" => runtime().block_on(edit::edit()),
         "pages" => runtime().block_on(edit::pages()),
+        "fleet" => runtime().block_on(fleet::fleet()),
         _ => {
             eprintln!(
-                "usage: fieldsync-bench <reconnect|initial|load|ingest|fanout|connections|edit|pages>"
+                "usage: fieldsync-bench <reconnect|initial|load|ingest|fanout|connections|edit|pages|fleet>"
             );
             std::process::exit(2);
         }
