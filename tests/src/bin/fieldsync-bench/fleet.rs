@@ -916,12 +916,11 @@ pub(crate) async fn fleet() {
     );
     print("fleet_server_rss_before_load", rss_before / 1024, "MiB");
     print("fleet_server_peak_rss", server.peak_rss_kib() / 1024, "MiB");
-    let size: u64 = ["", "-wal"]
-        .iter()
-        .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())
-        .map(|m| m.len())
-        .sum();
-    print("fleet_database_size", size >> 20, "MiB");
+    let size = |suffix: &str| {
+        std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len()) >> 20
+    };
+    print("fleet_database_size", size(""), "MiB");
+    print("fleet_write_ahead_log_size", size("-wal"), "MiB");
 
     // The office pages on that company, once the server is quiet (it may still be working
     // through what the load left queued).
