@@ -95,6 +95,12 @@ fn contained<T>(
     }
 }
 
+/// A write-ahead log longer than this (pages; 64 MiB of 4 KiB pages) is truncated once all
+/// of it is in the database file.
+const WAL_RESTART_PAGES: i64 = 16_384;
+/// How long a truncation waits for readers still using the log (writers wait meanwhile).
+const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// How often the write-ahead log is checkpointed.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -106,8 +112,15 @@ fn start_checkpointer(store: Store, writer: std::sync::Weak<Mutex<Store>>) {
         .spawn(move || {
             while writer.strong_count() > 0 {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = store.checkpoint() {
-                    tracing::warn!(error = %e, "write-ahead log checkpoint failed");
+                match store.checkpoint() {
+                    // All of a long log is in the database file: start it again from nothing.
+                    Ok((log, done)) if log > WAL_RESTART_PAGES && done == log => {
+                        if let Err(e) = store.checkpoint_truncate(TRUNCATE_WAIT) {
+                            tracing::warn!(error = %e, "write-ahead log truncation failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "write-ahead log checkpoint failed"),
                 }
             }
         });

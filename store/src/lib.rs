@@ -95,6 +95,9 @@ use fieldsync_protocol::{
 };
 use rusqlite::{Connection, TransactionBehavior};
 
+/// How long a connection waits for another one's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub use blobs::{BlobRefusal, BlobState};
 pub use cache::DEFAULT_CACHE_DOCS;
 pub use change_log::Logged;
@@ -168,7 +171,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -32 * 1024)?; // 32 MiB of pages
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrations::run(&mut conn)?;
         let epoch = meta::ensure_epoch(&conn)?;
@@ -340,6 +343,22 @@ impl Store {
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                 Ok((row.get(1)?, row.get(2)?))
             })?)
+    }
+
+    /// Checkpoints the whole write-ahead log and truncates it to nothing, waiting at most
+    /// `wait` for readers still using it (writers wait meanwhile); returns whether it was done.
+    /// Passive checkpoints alone never start the log again from its beginning while some
+    /// reader is always at work (a busy server): the log then grows without end, and every read
+    /// and write looks pages up in an ever larger index.
+    pub fn checkpoint_truncate(&self, wait: Duration) -> Result<bool> {
+        self.conn.busy_timeout(wait)?;
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(busy? == 0)
     }
 
     /// The account (not merged into another) with this name, ignoring case.
@@ -569,6 +588,42 @@ mod tests {
         let merged =
             plan("SELECT a.id FROM accounts a WHERE json_extract(a.json, '$.merged_into') = 'x'");
         assert!(merged.contains("accounts_merged_into"), "{merged}");
+    }
+
+    #[test]
+    fn a_write_ahead_log_is_truncated_once_no_reader_uses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let mut store = Store::open(&path).unwrap();
+        store.disable_auto_checkpoint().unwrap();
+        let checkpointer = Store::open(&path).unwrap();
+        let office = crate::testing::writer(Role::Office);
+        crate::testing::create(&mut store, &office, &crate::testing::account("Acme"));
+        let wal = || {
+            std::fs::metadata(dir.path().join("db.sqlite3-wal"))
+                .unwrap()
+                .len()
+        };
+        assert!(wal() > 0);
+        // A reader in the middle of a read: the log cannot start again, and nothing waits long.
+        let reader = Store::open(&path).unwrap();
+        let tx = reader.conn().unchecked_transaction().unwrap();
+        tx.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))
+            .unwrap();
+        crate::testing::create(&mut store, &office, &crate::testing::account("Bolt"));
+        assert!(
+            !checkpointer
+                .checkpoint_truncate(Duration::from_millis(10))
+                .unwrap()
+        );
+        drop(tx);
+        assert!(
+            checkpointer
+                .checkpoint_truncate(Duration::from_millis(10))
+                .unwrap()
+        );
+        assert_eq!(wal(), 0);
+        assert_eq!(store.accounts().unwrap().len(), 2, "nothing lost");
     }
 
     #[test]
