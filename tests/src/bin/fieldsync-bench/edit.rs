@@ -400,24 +400,12 @@ pub(crate) async fn pages() {
         ("customer_page_big", format!("/customers/{big_account}")),
         ("customer_page_small", format!("/customers/{small_account}")),
     ];
+    let requests = std::env::var("FIELDSYNC_PAGE_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(40);
     for (name, path) in pages {
-        let mut times = Vec::new();
-        let mut bytes = 0;
-        let requests = std::env::var("FIELDSYNC_PAGE_REQUESTS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(40);
-        for _ in 0..requests {
-            let started = Instant::now();
-            let response = http.get(format!("{base}{path}")).send().await.unwrap();
-            assert!(
-                response.status().is_success(),
-                "{path}: {}",
-                response.status()
-            );
-            bytes = response.bytes().await.unwrap().len();
-            times.push(started.elapsed());
-        }
+        let (times, bytes) = net::time_page(&http, &base, &path, requests).await;
         summary(&format!("pages_{name}"), times);
         print(&format!("pages_{name}_bytes"), bytes, "bytes");
     }

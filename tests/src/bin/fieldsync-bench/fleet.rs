@@ -949,19 +949,7 @@ pub(crate) async fn fleet() {
         ("job_page", format!("/jobs/{job}")),
     ];
     for (name, path) in pages {
-        let mut times = Vec::new();
-        let mut bytes = 0;
-        for _ in 0..PAGE_REQUESTS {
-            let started = Instant::now();
-            let response = http.get(format!("{base}{path}")).send().await.unwrap();
-            assert!(
-                response.status().is_success(),
-                "{path}: {}",
-                response.status()
-            );
-            bytes = response.bytes().await.unwrap().len();
-            times.push(started.elapsed());
-        }
+        let (times, bytes) = net::time_page(&http, &base, &path, PAGE_REQUESTS).await;
         summary(&format!("fleet_{name}"), times);
         print(&format!("fleet_{name}_bytes"), bytes, "bytes");
     }

@@ -405,3 +405,27 @@ pub async fn connections() {
         "KiB",
     );
 }
+
+/// Fetches `path` `requests` times with `http` (signed in); the time of each request and the
+/// size of the last answer. Fails unless every answer is a success.
+pub(crate) async fn time_page(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    requests: usize,
+) -> (Vec<Duration>, usize) {
+    let mut times = Vec::with_capacity(requests);
+    let mut bytes = 0;
+    for _ in 0..requests {
+        let started = Instant::now();
+        let response = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        bytes = response.bytes().await.unwrap().len();
+        times.push(started.elapsed());
+    }
+    (times, bytes)
+}
