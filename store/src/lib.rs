@@ -143,6 +143,8 @@ pub struct Store {
     conn: Connection,
     epoch: u64,
     cache: RefCell<cache::DocCache>,
+    /// Whether [`Store::watch_assignments`] was called on this connection.
+    watching_assignments: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -176,7 +178,12 @@ impl Store {
         migrations::run(&mut conn)?;
         let epoch = meta::ensure_epoch(&conn)?;
         let cache = RefCell::new(cache::DocCache::new(DEFAULT_CACHE_DOCS));
-        Ok(Store { conn, epoch, cache })
+        Ok(Store {
+            conn,
+            epoch,
+            cache,
+            watching_assignments: std::cell::Cell::new(false),
+        })
     }
 
     /// The random number made when this database was created; names it in cursors.
@@ -409,12 +416,17 @@ impl Store {
     /// [`Store::take_assignment_changes`]. The server's writer does this, so that a
     /// technician's scope is read again only when their own assignments changed.
     pub fn watch_assignments(&self) -> Result<()> {
-        scope::watch_assignments(&self.conn)
+        scope::watch_assignments(&self.conn)?;
+        self.watching_assignments.set(true);
+        Ok(())
     }
 
     /// The technicians whose assignments changed in what this connection committed since the
     /// last call (once [`Store::watch_assignments`] was called; otherwise none).
     pub fn take_assignment_changes(&self) -> Result<BTreeSet<UserId>> {
+        if !self.watching_assignments.get() {
+            return Ok(BTreeSet::new());
+        }
         scope::take_assignment_changes(&self.conn)
     }
 

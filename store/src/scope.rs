@@ -78,16 +78,9 @@ pub(crate) fn watch_assignments(conn: &Connection) -> Result<()> {
 }
 
 /// The technicians with assignment rows added or removed, net (a job row rewritten with the
-/// same technicians counts for none), and starts counting again.
+/// same technicians counts for none), and starts counting again. Only on a connection that
+/// called [`watch_assignments`].
 pub(crate) fn take_assignment_changes(conn: &Connection) -> Result<BTreeSet<UserId>> {
-    let watched: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM temp.sqlite_master WHERE name = 'assignment_changes'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !watched {
-        return Ok(BTreeSet::new());
-    }
     let users = {
         let mut stmt =
             conn.prepare_cached("SELECT DISTINCT user FROM temp.assignment_changes WHERE n != 0")?;

@@ -287,11 +287,7 @@ pub struct AccountDetail {
 /// Accounts not merged into another, by name; those matching `query` (any part of name, type,
 /// contact name or email) when it is given.
 pub async fn list(state: &AppState, query: Option<String>) -> OfficeResult<Vec<AccountSummary>> {
-    let query = query.unwrap_or_default();
-    Ok(state
-        .db()
-        .read(move |store| Ok(store.search_accounts(&query, LIST_LIMIT)?))
-        .await?)
+    search(state, query.as_deref().unwrap_or_default(), LIST_LIMIT).await
 }
 
 /// At most `limit` accounts matching `query` (see [`Store::search_accounts`]).

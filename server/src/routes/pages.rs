@@ -292,7 +292,6 @@ pub(super) async fn board(
     }
     let board = jobs::board(&state, day).await?;
     let technicians = jobs::technicians(&state).await?;
-
     Ok(page(
         "board.html",
         context! {

@@ -223,10 +223,7 @@ impl ConnectionHost {
         }
         let before = self.device.held.clone();
         let (joined, left) = self.device.rescope(scope);
-        let given = self.device.record_changed(&before).then(|| Given {
-            device: self.device.origin.0,
-            accounts: self.device.held.clone(),
-        });
+        let given = self.given_since(&before);
         let mut out = Vec::new();
         if !left.is_empty() {
             for account in &left {
@@ -252,14 +249,20 @@ impl ConnectionHost {
         }
     }
 
+    /// The device's record of accounts it was given, when it changed from `before`.
+    fn given_since(&self, before: &BTreeSet<AccountId>) -> Option<Given> {
+        self.device.record_changed(before).then(|| Given {
+            device: self.device.origin.0,
+            accounts: self.device.held.clone(),
+        })
+    }
+
     /// Writes the device's record of accounts it was given when it changed from `before`.
     fn save_record(&self, store: &mut Store, before: &BTreeSet<AccountId>) -> Result<()> {
-        if self.device.record_changed(before) {
-            let tx = store.transaction()?;
-            tx.set_device_accounts(self.device.origin.0, &self.device.held)?;
-            tx.commit()?;
+        match self.given_since(before) {
+            Some(given) => given.save(store),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// When the device keeps exactly the accounts of its scope (by `digest`) and drops none of
