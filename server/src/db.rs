@@ -1,6 +1,7 @@
 //! The server's handle on its SQLite file: the replica store of `fieldsync-store`, opened (and
 //! its migrations applied) at startup, reached from async code only through [`Db::run`].
 
+use fieldsync_protocol::wire::Lineage;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -60,7 +61,7 @@ const READER_MAP: i64 = 1 << 30;
 pub struct Db {
     path: Arc<Path>,
     epoch: u64,
-    latest_at_open: u64,
+    latest_at_open: (u64, Lineage),
     conn: Arc<Mutex<Store>>,
     /// Whose assignments the writer's commits changed.
     assignments: Arc<Assignments>,
@@ -146,7 +147,7 @@ impl Db {
         conn.disable_auto_checkpoint()
             .map_err(|e| open_error(Box::new(e)))?;
         let epoch = conn.epoch().map_err(|e| open_error(Box::new(e)))?;
-        let latest_at_open = conn.latest_seq().map_err(|e| open_error(Box::new(e)))?;
+        let latest_at_open = conn.latest_lineage().map_err(|e| open_error(Box::new(e)))?;
         conn.watch_assignments()
             .map_err(|e| open_error(Box::new(e)))?;
         let checkpointer = Store::open(path).map_err(|e| open_error(Box::new(e)))?;
@@ -175,8 +176,8 @@ impl Db {
         self.epoch
     }
 
-    /// The latest change sequence number when the database was opened.
-    pub fn latest_seq_at_open(&self) -> u64 {
+    /// The latest change sequence number when the database was opened, and its lineage.
+    pub fn latest_at_open(&self) -> (u64, Lineage) {
         self.latest_at_open
     }
 

@@ -165,13 +165,13 @@ async fn run(
                 }
                 // What this commit stores, read once for every live session.
                 let stored = tx.logged_after(before)?;
-                let seq = tx.latest_seq()?;
+                let reached = tx.latest_lineage()?;
                 tx.commit()?;
-                Ok((outcomes, seq, before, stored))
+                Ok((outcomes, reached, before, stored))
             })
             .await;
         match result {
-            Ok((outcomes, seq, before, stored)) => {
+            Ok((outcomes, reached, before, stored)) => {
                 metrics.committed(size, started.elapsed().as_secs_f64());
                 let count = |f: fn(&StoreOutcome) -> bool| {
                     outcomes.iter().flatten().filter(|o| f(o)).count()
@@ -186,8 +186,8 @@ async fn run(
                     let _ = reply.send(Ok(outcome));
                 }
                 // The ring first: the sessions woken next read from it.
-                recent.extend(before, stored);
-                crate::publish(&latest, seq);
+                recent.extend(before, stored, reached);
+                crate::publish(&latest, reached.0);
             }
             Err(e) => {
                 tracing::error!(error = %e, batches = replies.len(), "group commit failed; nothing acknowledged");

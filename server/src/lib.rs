@@ -84,10 +84,10 @@ impl AppState {
     /// or is not a Fieldsync database.
     pub fn open(db_path: impl AsRef<Path>) -> Result<Self, DbError> {
         let db = Db::open(db_path)?;
-        let (epoch, latest) = (db.epoch(), db.latest_seq_at_open());
-        let latest = Arc::new(watch::Sender::new(latest));
+        let (epoch, at_open) = (db.epoch(), db.latest_at_open());
+        let latest = Arc::new(watch::Sender::new(at_open.0));
         let metrics = Arc::new(metrics::Metrics::default());
-        let recent = Arc::new(recent::Recent::new(*latest.borrow()));
+        let recent = Arc::new(recent::Recent::new(at_open));
         let commits = GroupCommit::start(
             db.clone(),
             Arc::clone(&latest),

@@ -6,9 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use fieldsync_protocol::wire::ServerMessage;
-
-use fieldsync_protocol::wire::DocData;
+use fieldsync_protocol::wire::{DocData, Lineage, ServerMessage};
 use fieldsync_protocol::{AccountId, DocId};
 use fieldsync_store::{LoggedChange, Origin, Scope};
 
@@ -22,6 +20,8 @@ struct Ring {
     /// The ring holds every change with `lo < seq <= hi`.
     lo: u64,
     hi: u64,
+    /// The lineage at `hi`.
+    hi_lineage: Lineage,
     changes: VecDeque<LoggedChange>,
     bytes: usize,
 }
@@ -35,7 +35,7 @@ pub type Touched = (DocId, Option<AccountId>);
 struct SharedFrame {
     from: u64,
     after: u64,
-    to: u64,
+    to: (u64, Lineage),
     /// Devices whose changes it holds: they must not be sent their own.
     origins: Vec<Origin>,
     frame: Bytes,
@@ -49,12 +49,13 @@ pub struct Recent {
 }
 
 impl Recent {
-    /// An empty ring at the database's latest sequence number.
-    pub fn new(latest: u64) -> Recent {
+    /// An empty ring at the database's latest sequence number and its lineage.
+    pub fn new((latest, lineage): (u64, Lineage)) -> Recent {
         Recent {
             ring: Mutex::new(Ring {
                 lo: latest,
                 hi: latest,
+                hi_lineage: lineage,
                 changes: VecDeque::new(),
                 bytes: 0,
             }),
@@ -68,20 +69,24 @@ impl Recent {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A commit stored `changes`, every change after `before`. If something else was committed
-    /// since the ring's last commit, the ring starts again from here.
-    pub fn extend(&self, before: u64, changes: Vec<LoggedChange>) {
+    /// A commit stored `changes`, every change after `before`, up to `latest` (with its
+    /// lineage). If something else was committed since the ring's last commit, the ring starts
+    /// again from here.
+    pub fn extend(&self, before: u64, changes: Vec<LoggedChange>, latest: (u64, Lineage)) {
         let mut ring = self.ring();
         if before != ring.hi {
             *ring = Ring {
                 lo: before,
                 hi: before,
+                hi_lineage: Lineage::EMPTY,
                 changes: VecDeque::new(),
                 bytes: 0,
             };
         }
+        if latest.0 > ring.hi {
+            (ring.hi, ring.hi_lineage) = latest;
+        }
         for change in changes {
-            ring.hi = ring.hi.max(change.seq);
             ring.bytes += change.bytes.len();
             ring.changes.push_back(change);
         }
@@ -97,7 +102,12 @@ impl Recent {
     /// What a session that has everything up to `after` lacks, for a device seeing `scope` and
     /// not needing its own changes back: the data per document and the sequence number it
     /// reaches. `None` when the ring does not hold everything after `after`, or nothing new.
-    pub fn since(&self, after: u64, scope: &Scope, own: Origin) -> Option<(Vec<DocData>, u64)> {
+    pub fn since(
+        &self,
+        after: u64,
+        scope: &Scope,
+        own: Origin,
+    ) -> Option<(Vec<DocData>, (u64, Lineage))> {
         since_in(&self.ring(), after, scope, Some(own))
     }
 
@@ -106,12 +116,17 @@ impl Recent {
     /// every connection at the same position. `None` when the ring does not hold everything
     /// after `after`, nothing is new, or some of it is `own` (the device's own changes are
     /// left out, so its message is its own).
-    pub fn shared_frame(&self, from: u64, after: u64, own: Origin) -> Option<(Bytes, u64)> {
+    pub fn shared_frame(
+        &self,
+        from: u64,
+        after: u64,
+        own: Origin,
+    ) -> Option<(Bytes, (u64, Lineage))> {
         let hi = self.ring().hi;
         let shared = {
             let mut slot = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             match &*slot {
-                Some(f) if (f.from, f.after, f.to) == (from, after, hi) => Arc::clone(f),
+                Some(f) if (f.from, f.after, f.to.0) == (from, after, hi) => Arc::clone(f),
                 _ => {
                     let made = Arc::new(self.make_frame(from, after, own)?);
                     *slot = Some(Arc::clone(&made));
@@ -142,7 +157,8 @@ impl Recent {
         drop(ring);
         let message = ServerMessage::Changes {
             from,
-            to,
+            to: to.0,
+            lineage: to.1,
             docs,
             complete: true,
         };
@@ -181,7 +197,7 @@ fn since_in(
     after: u64,
     scope: &Scope,
     own: Option<Origin>,
-) -> Option<(Vec<DocData>, u64)> {
+) -> Option<(Vec<DocData>, (u64, Lineage))> {
     if after < ring.lo || after >= ring.hi {
         return None;
     }
@@ -201,7 +217,7 @@ fn since_in(
         });
         docs[at].data.extend_from_slice(&change.bytes);
     }
-    Some((docs, ring.hi))
+    Some((docs, (ring.hi, ring.hi_lineage)))
 }
 
 #[cfg(test)]
@@ -209,6 +225,17 @@ mod tests {
     use fieldsync_protocol::AccountId;
 
     use super::*;
+
+    /// Position `seq` with a lineage made up from it.
+    fn at(seq: u64) -> (u64, Lineage) {
+        (seq, Lineage([seq as u8; 16]))
+    }
+
+    /// `recent.extend` with a commit of `changes` after `before`.
+    fn extend(recent: &Recent, before: u64, changes: Vec<LoggedChange>) {
+        let latest = changes.last().map_or(before, |c| c.seq);
+        recent.extend(before, changes, at(latest));
+    }
 
     fn change(seq: u64, account: AccountId, origin: i64) -> LoggedChange {
         LoggedChange {
@@ -223,8 +250,9 @@ mod tests {
     #[test]
     fn serves_only_what_it_holds_completely_filtered_by_scope_and_origin() {
         let (mine, theirs) = (AccountId::new(), AccountId::new());
-        let recent = Recent::new(10);
-        recent.extend(
+        let recent = Recent::new(at(10));
+        extend(
+            &recent,
             10,
             vec![
                 change(11, mine, 2),
@@ -234,7 +262,7 @@ mod tests {
         );
         let scope = Scope::Accounts([mine].into());
         let (docs, to) = recent.since(10, &scope, Origin(1)).unwrap();
-        assert_eq!(to, 13);
+        assert_eq!(to, at(13));
         assert_eq!(
             docs.len(),
             1,
@@ -248,18 +276,18 @@ mod tests {
         );
         assert!(recent.since(13, &scope, Origin(1)).is_none(), "nothing new");
         // A commit the ring did not see (seq 14) makes it start again.
-        recent.extend(14, vec![change(15, mine, 2)]);
+        extend(&recent, 14, vec![change(15, mine, 2)]);
         assert!(recent.since(13, &scope, Origin(1)).is_none());
-        assert_eq!(recent.since(14, &scope, Origin(1)).unwrap().1, 15);
+        assert_eq!(recent.since(14, &scope, Origin(1)).unwrap().1, at(15));
     }
 
     #[test]
     fn one_frame_is_shared_by_devices_at_the_same_position_but_not_with_its_authors() {
         let (a, b) = (AccountId::new(), AccountId::new());
-        let recent = Recent::new(10);
-        recent.extend(10, vec![change(11, a, 2), change(12, b, 3)]);
+        let recent = Recent::new(at(10));
+        extend(&recent, 10, vec![change(11, a, 2), change(12, b, 3)]);
         let (frame, to) = recent.shared_frame(7, 10, Origin(1)).unwrap();
-        assert_eq!(to, 12);
+        assert_eq!(to, at(12));
         let (again, _) = recent.shared_frame(7, 10, Origin(4)).unwrap();
         assert_eq!(
             frame.as_ptr(),
@@ -270,10 +298,11 @@ mod tests {
             ServerMessage::Changes {
                 from,
                 to,
+                lineage,
                 docs,
                 complete,
             } => {
-                assert_eq!((from, to, complete), (7, 12, true));
+                assert_eq!((from, (to, lineage), complete), (7, at(12), true));
                 assert_eq!(docs, recent.since(10, &Scope::All, Origin(1)).unwrap().0);
             }
             other => panic!("{other:?}"),
@@ -292,10 +321,10 @@ mod tests {
             recent.shared_frame(12, 12, Origin(1)).is_none(),
             "nothing new"
         );
-        recent.extend(12, vec![change(13, a, 2)]);
+        extend(&recent, 12, vec![change(13, a, 2)]);
         assert_eq!(
             recent.shared_frame(7, 10, Origin(4)).unwrap().1,
-            13,
+            at(13),
             "a newer commit"
         );
     }

@@ -220,6 +220,7 @@ mod tests {
             conn.execute_batch(
                 "DROP TABLE change_log; DROP INDEX notes_doc_time; DROP INDEX photos_doc_time;
                  DROP INDEX jobs_start; DROP INDEX accounts_merged_into;
+                 ALTER TABLE changes DROP COLUMN lineage;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

@@ -194,15 +194,24 @@ pub(crate) fn write(
         snapshot = Some(Cow::Owned(save(document)));
     }
     let mut seqs = Vec::with_capacity(changes.len());
-    let mut insert = tx
-        .prepare_cached("INSERT INTO changes (doc, hash, bytes, origin) VALUES (?1, ?2, ?3, ?4)")?;
+    let (_, mut lineage) = crate::lineage::latest(tx)?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO changes (doc, hash, bytes, origin, lineage) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for change in &changes {
         let bytes = if snapshot.is_some() {
             None
         } else {
             change.bytes.as_deref()
         };
-        insert.execute(params![doc.as_bytes(), &change.hash.0[..], bytes, origin.0])?;
+        lineage = lineage.then(&change.hash);
+        insert.execute(params![
+            doc.as_bytes(),
+            &change.hash.0[..],
+            bytes,
+            origin.0,
+            &lineage.0[..]
+        ])?;
         seqs.push(codec::seq_of(tx.last_insert_rowid()));
     }
     if snapshot.is_some() {

@@ -25,6 +25,9 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file could not be read or written (a backup, a restore).
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
     /// A projection row could not be encoded or decoded as JSON.
     #[error("projection JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -54,6 +54,7 @@
 //! [`fieldsync_protocol::Writer`] and queues it in the outbox; [`StoreTx::apply`] stores what
 //! the server sends.
 
+mod backup;
 mod blobs;
 mod cache;
 mod change_log;
@@ -66,6 +67,7 @@ mod documents;
 mod error;
 pub mod host;
 mod ingest;
+mod lineage;
 mod local;
 mod meta;
 mod migrations;
@@ -88,7 +90,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use automerge::AutoCommit;
-use fieldsync_protocol::wire::{Cursor, DocData};
+use fieldsync_protocol::wire::{Cursor, DocData, Lineage};
 use fieldsync_protocol::{
     AccountId, Contact, DocId, DocumentError, Invoice, Job, JobId, JobSite, Ledger, Note, Payment,
     Photo, Record, Timestamp, UserId, ValidationError,
@@ -98,6 +100,7 @@ use rusqlite::{Connection, TransactionBehavior};
 /// How long a connection waits for another one's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+pub use backup::{BackupSummary, restore};
 pub use blobs::{BlobRefusal, BlobState};
 pub use cache::DEFAULT_CACHE_DOCS;
 pub use change_log::Logged;
@@ -196,6 +199,17 @@ impl Store {
         changes::latest_seq(&self.conn)
     }
 
+    /// The highest seq in the change log and its lineage (`(0, EMPTY)` when empty).
+    pub fn latest_lineage(&self) -> Result<(u64, Lineage)> {
+        lineage::latest(&self.conn)
+    }
+
+    /// The lineage of this database's history up to `seq`; `None` when it has no change
+    /// numbered `seq` (a cursor from a history it does not have).
+    pub fn lineage_at(&self, seq: u64) -> Result<Option<Lineage>> {
+        lineage::at(&self.conn, seq)
+    }
+
     /// Starts a write transaction (taking the write lock at once).
     pub fn transaction(&mut self) -> Result<StoreTx<'_>> {
         let tx = self
@@ -224,7 +238,7 @@ impl Store {
     }
 
     /// The tablet's cursor in the server's change sequence.
-    pub fn cursor(&self) -> Result<Option<Cursor>> {
+    pub fn cursor(&self) -> Result<Option<(Cursor, Lineage)>> {
         meta::cursor(&self.conn)
     }
 
@@ -554,14 +568,18 @@ mod tests {
             let mut store = Store::open(&path).unwrap();
             let (doc, mut document) = create(&mut store, &writer(Role::Office), &record);
             let tx = store.transaction().unwrap();
-            tx.set_cursor(Some(Cursor { epoch: 9, seq: 42 })).unwrap();
+            tx.set_cursor(Some((Cursor { epoch: 9, seq: 42 }, Lineage([7; 16]))))
+                .unwrap();
             tx.compact(doc).unwrap();
             tx.commit().unwrap();
             (store.epoch().unwrap(), document.get_heads())
         };
         let store = Store::open(&path).unwrap();
         assert_eq!(store.epoch().unwrap(), epoch);
-        assert_eq!(store.cursor().unwrap(), Some(Cursor { epoch: 9, seq: 42 }));
+        assert_eq!(
+            store.cursor().unwrap(),
+            Some((Cursor { epoch: 9, seq: 42 }, Lineage([7; 16])))
+        );
         assert_eq!(store.latest_seq().unwrap(), 1);
         assert_eq!(store.record(record.doc_id()).unwrap(), Some(record.clone()));
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The `meta` table: this database's epoch, and the tablet's cursor in the server's change
 //! sequence.
 
-use fieldsync_protocol::wire::Cursor;
+use fieldsync_protocol::wire::{Cursor, Lineage};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::{Result, StoreError};
@@ -24,27 +24,33 @@ pub(crate) fn ensure_epoch(conn: &Connection) -> Result<u64> {
     value.parse().map_err(|_| bad("epoch", &value))
 }
 
-/// The stored cursor.
-pub(crate) fn cursor(conn: &Connection) -> Result<Option<Cursor>> {
+/// The stored cursor and its lineage. A cursor stored before lineages existed has the empty
+/// lineage: the server then repairs once rather than trust it.
+pub(crate) fn cursor(conn: &Connection) -> Result<Option<(Cursor, Lineage)>> {
     let Some(value) = get(conn, "cursor")? else {
         return Ok(None);
     };
     let parse = |value: &str| {
-        let (epoch, seq) = value.split_once(' ')?;
-        Some(Cursor {
-            epoch: epoch.parse().ok()?,
-            seq: seq.parse().ok()?,
-        })
+        let mut parts = value.split(' ');
+        let cursor = Cursor {
+            epoch: parts.next()?.parse().ok()?,
+            seq: parts.next()?.parse().ok()?,
+        };
+        let lineage = match parts.next() {
+            Some(hex) => Lineage::from_hex(hex)?,
+            None => Lineage::EMPTY,
+        };
+        parts.next().is_none().then_some((cursor, lineage))
     };
     parse(&value).map(Some).ok_or_else(|| bad("cursor", &value))
 }
 
-/// Stores (or, with `None`, forgets) the cursor.
-pub(crate) fn set_cursor(tx: &Transaction<'_>, cursor: Option<Cursor>) -> Result<()> {
+/// Stores (or, with `None`, forgets) the cursor and its lineage.
+pub(crate) fn set_cursor(tx: &Transaction<'_>, cursor: Option<(Cursor, Lineage)>) -> Result<()> {
     match cursor {
-        Some(Cursor { epoch, seq }) => {
+        Some((Cursor { epoch, seq }, lineage)) => {
             tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?1)")?
-                .execute([format!("{epoch} {seq}")])?;
+                .execute([format!("{epoch} {seq} {}", lineage.to_hex())])?;
         }
         None => {
             tx.prepare_cached("DELETE FROM meta WHERE key = 'cursor'")?

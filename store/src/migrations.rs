@@ -20,6 +20,10 @@ fn migrations() -> Migrations<'static> {
         ),
         M::up(include_str!("../../migrations/0009_page_indexes.sql")),
         M::up(include_str!("../../migrations/0010_fleet_indexes.sql")),
+        M::up_with_hook(
+            include_str!("../../migrations/0011_lineage.sql"),
+            crate::lineage::fill,
+        ),
     ])
 }
 

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use automerge::{AutoCommit, Change};
-use fieldsync_protocol::wire::{Cursor, DocData};
+use fieldsync_protocol::wire::{Cursor, DocData, Lineage};
 use fieldsync_protocol::{DocId, Role};
 use rusqlite::{Connection, Transaction};
 
@@ -33,6 +33,11 @@ impl StoreTx<'_> {
     /// The highest seq in the change log, this transaction's writes included.
     pub fn latest_seq(&self) -> Result<u64> {
         changes::latest_seq(&self.tx)
+    }
+
+    /// The highest seq in the change log and its lineage, this transaction's writes included.
+    pub fn latest_lineage(&self) -> Result<(u64, Lineage)> {
+        crate::lineage::latest(&self.tx)
     }
 
     /// Loads a document from its snapshot and uncompacted changes; [`crate::StoreError::Corrupt`] if
@@ -169,8 +174,8 @@ impl StoreTx<'_> {
         meta::has_change(&self.tx, hash)
     }
 
-    /// Stores the tablet's cursor (`None` forgets it).
-    pub fn set_cursor(&self, cursor: Option<Cursor>) -> Result<()> {
+    /// Stores the tablet's cursor with its lineage (`None` forgets it).
+    pub fn set_cursor(&self, cursor: Option<(Cursor, Lineage)>) -> Result<()> {
         meta::set_cursor(&self.tx, cursor)
     }
 

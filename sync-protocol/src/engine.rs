@@ -68,7 +68,9 @@ pub fn accounts_digest(accounts: impl IntoIterator<Item = AccountId>) -> [u8; 32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{ClientMessage, Cursor, DocData, ErrorCode, ServerMessage, SyncMode};
+    use crate::wire::{
+        ClientMessage, Cursor, DocData, ErrorCode, Lineage, ServerMessage, SyncMode,
+    };
 
     fn item(n: u8) -> OutboxItem {
         OutboxItem {
@@ -95,10 +97,31 @@ mod tests {
         }
     }
 
-    /// A session that said hello with `cursor` and whose holdings are settled.
+    /// Position `seq` of the server's history, with a lineage made up from it.
+    fn at(seq: u64) -> (u64, Lineage) {
+        (seq, Lineage([seq as u8; 16]))
+    }
+
+    /// A session that said hello with `cursor` (of this history, see [`at`]) and its lineage,
+    /// and whose holdings are settled.
     fn greeted(server: &mut ServerSession, cursor: Option<Cursor>) -> Vec<ServerOutput> {
-        let mut out = server.receive(hello(cursor));
+        let mut out = said_hello(server, cursor);
         out.extend(server.receive(holding()));
+        out
+    }
+
+    /// `Hello` and the lineage of `cursor` (of this history, see [`at`]), checked by the host.
+    fn said_hello(server: &mut ServerSession, cursor: Option<Cursor>) -> Vec<ServerOutput> {
+        let mut out = server.receive(hello(cursor));
+        let lineage = cursor.map_or(Lineage::EMPTY, |c| at(c.seq).1);
+        for output in server.receive(ClientMessage::Lineage { lineage }) {
+            match output {
+                ServerOutput::CheckCursor { seq, lineage } => {
+                    out.extend(server.cursor_checked(at(seq).1 == lineage));
+                }
+                other => out.push(other),
+            }
+        }
         out
     }
 
@@ -116,6 +139,7 @@ mod tests {
         ServerMessage::Changes {
             from,
             to,
+            lineage: at(to).1,
             docs: Vec::new(),
             complete: true,
         }
@@ -131,7 +155,7 @@ mod tests {
     #[test]
     fn server_acknowledges_only_after_the_host_reports_the_batch_stored() {
         let mut server = ServerSession::new(7, 0);
-        server.receive(hello(None));
+        said_hello(&mut server, None);
         let changes = vec![DocData {
             doc: DocId::new(),
             data: vec![1],
@@ -152,6 +176,93 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_cursor_from_another_history_is_repaired_by_a_fallback_round_not_caught_up() {
+        // The server was put back to an older copy and wrote on: it has a sequence 10, but not
+        // the history the device's cursor 10 came from.
+        let mut server = ServerSession::new(7, 12);
+        let theirs = Lineage([0xAA; 16]);
+        assert_eq!(
+            server.receive(hello(Some(Cursor { epoch: 7, seq: 10 }))),
+            vec![]
+        );
+        let out = server.receive(ClientMessage::Lineage { lineage: theirs });
+        assert_eq!(
+            out,
+            vec![ServerOutput::CheckCursor {
+                seq: 10,
+                lineage: theirs
+            }]
+        );
+        assert_eq!(
+            server.receive(holding()),
+            vec![],
+            "nothing before the check"
+        );
+        let out = server.cursor_checked(false);
+        assert_eq!(
+            out,
+            vec![
+                ServerOutput::Send(ServerMessage::Welcome {
+                    version: crate::wire::PROTOCOL_VERSION,
+                    epoch: 7,
+                    mode: SyncMode::Fallback,
+                }),
+                ServerOutput::StartFallback
+            ]
+        );
+        let out = server.fallback_started(at(12));
+        assert_eq!(changes_sent(&out), vec![(0, 12, 0, true)]);
+
+        // The device says it repairs, and keeps the lineage it is told with its cursor.
+        let mut client = ClientSession::new(ClientConfig::default());
+        client.connect(
+            0,
+            Some((Cursor { epoch: 7, seq: 10 }, theirs)),
+            ([0; 32], Vec::new()),
+            Vec::new(),
+        );
+        let welcome = ServerMessage::Welcome {
+            version: crate::wire::PROTOCOL_VERSION,
+            epoch: 7,
+            mode: SyncMode::Fallback,
+        };
+        let out = client.receive(0, welcome);
+        assert_eq!(
+            out,
+            vec![ClientOutput::Repairing, ClientOutput::StartFallback]
+        );
+        let out = client.receive(0, no_changes(0, 12));
+        assert!(out.contains(&ClientOutput::Apply {
+            docs: vec![],
+            cursor: Cursor { epoch: 7, seq: 12 },
+            lineage: at(12).1,
+        }));
+    }
+
+    #[test]
+    fn a_device_that_pulls_from_further_back_is_told_the_lineage_of_where_it_ends() {
+        let mut server = ServerSession::new(7, 10);
+        greeted(&mut server, Some(Cursor { epoch: 7, seq: 10 }));
+        // The device lost a message and asks again from 8: the session does not know the
+        // lineage of 8, so it loads rather than tells from memory.
+        let out = server.receive(ClientMessage::Pull {
+            cursor: Cursor { epoch: 7, seq: 8 },
+        });
+        assert_eq!(
+            out,
+            vec![ServerOutput::Load {
+                after: 8,
+                initial: false
+            }]
+        );
+        let out = server.loaded(Vec::new(), at(10), false);
+        assert!(
+            out.contains(&ServerOutput::Send(no_changes(8, 10))),
+            "{out:?}"
+        );
+    }
+
     /// The `Changes` messages among `out`: (from, to, documents, complete).
     fn changes_sent(out: &[ServerOutput]) -> Vec<(u64, u64, usize, bool)> {
         out.iter()
@@ -161,6 +272,7 @@ mod tests {
                     to,
                     docs,
                     complete,
+                    ..
                 }) => Some((*from, *to, docs.len(), *complete)),
                 _ => None,
             })
@@ -186,7 +298,7 @@ mod tests {
                 initial: false
             }]
         );
-        assert!(changes_sent(&server.loaded(Vec::new(), 12, false)).is_empty());
+        assert!(changes_sent(&server.loaded(Vec::new(), at(12), false)).is_empty());
         // Commit 13 holds a change for it: the message starts where the device was last told,
         // so the device sees no gap.
         assert_eq!(
@@ -201,13 +313,13 @@ mod tests {
             data: vec![1],
         };
         assert_eq!(
-            changes_sent(&server.loaded(vec![doc], 13, false)),
+            changes_sent(&server.loaded(vec![doc], at(13), false)),
             vec![(10, 13, 1, true)]
         );
         let mut client = ClientSession::new(ClientConfig::default());
         client.connect(
             0,
-            Some(Cursor { epoch: 7, seq: 10 }),
+            Some((Cursor { epoch: 7, seq: 10 }, at(10).1)),
             ([0; 32], Vec::new()),
             Vec::new(),
         );
@@ -220,7 +332,7 @@ mod tests {
         );
         // A device that asks gets an answer, even an empty one.
         server.notify(14);
-        server.loaded(Vec::new(), 14, false);
+        server.loaded(Vec::new(), at(14), false);
         let out = server.receive(ClientMessage::Pull {
             cursor: Cursor { epoch: 7, seq: 13 },
         });
@@ -232,7 +344,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            changes_sent(&server.loaded(Vec::new(), 14, false)),
+            changes_sent(&server.loaded(Vec::new(), at(14), false)),
             vec![(13, 14, 0, true)]
         );
     }
@@ -245,7 +357,7 @@ mod tests {
         server.notify(12);
         let load = server.live_load().unwrap();
         assert_eq!((load.from, load.after, load.latest), (10, 10, 12));
-        assert!(server.sent_shared(12).is_empty());
+        assert!(server.sent_shared(at(12)).is_empty());
         assert_eq!(server.live_load(), None);
         // What follows starts where the shared frame ended.
         assert_eq!(
@@ -274,7 +386,7 @@ mod tests {
     /// A technician's session at sequence 10 that said hello with cursor 10 and `Holding`.
     fn technician_greeted() -> (ServerSession, Vec<ServerOutput>) {
         let mut server = ServerSession::new(7, 12).scoped();
-        let out = server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
+        let out = said_hello(&mut server, Some(Cursor { epoch: 7, seq: 10 }));
         assert_eq!(changes_sent(&out), vec![], "nothing before the holdings");
         assert_eq!(server.notify(12), vec![], "nor while they are compared");
         let out = server.receive(ClientMessage::Holding {
@@ -355,7 +467,7 @@ mod tests {
             "then catch-up by cursor, which alone says complete"
         );
         assert_eq!(
-            changes_sent(&server.loaded(vec![doc(3)], 12, false)),
+            changes_sent(&server.loaded(vec![doc(3)], at(12), false)),
             vec![(10, 12, 1, true)]
         );
     }
@@ -363,7 +475,7 @@ mod tests {
     #[test]
     fn a_scope_that_grows_during_the_handshake_sends_the_joined_documents_before_complete() {
         let mut server = ServerSession::new(7, 10).scoped();
-        server.receive(hello(Some(Cursor { epoch: 7, seq: 10 })));
+        said_hello(&mut server, Some(Cursor { epoch: 7, seq: 10 }));
         assert_eq!(server.scope_grew(), vec![], "the handshake is not settled");
         server.receive(holding());
         assert_eq!(server.holding_checked(true), vec![ServerOutput::LoadJoined]);
@@ -376,7 +488,7 @@ mod tests {
         let (mut server, _) = technician_greeted();
         server.holding_checked(true);
         assert_eq!(server.scope_grew(), vec![], "a load is on its way");
-        let out = server.loaded(Vec::new(), 12, false);
+        let out = server.loaded(Vec::new(), at(12), false);
         assert_eq!(out.last(), Some(&ServerOutput::LoadJoined));
         assert!(
             changes_sent(&out).iter().all(|c| !c.3),
@@ -421,7 +533,7 @@ mod tests {
         let mut client = ClientSession::new(ClientConfig::default());
         let out = client.connect(
             0,
-            Some(Cursor { epoch: 7, seq: 5 }),
+            Some((Cursor { epoch: 7, seq: 5 }, at(5).1)),
             ([3; 32], Vec::new()),
             vec![item(1), item(2)],
         );
@@ -431,13 +543,17 @@ mod tests {
         ));
         assert_eq!(
             out[1],
+            ClientOutput::Send(ClientMessage::Lineage { lineage: at(5).1 })
+        );
+        assert_eq!(
+            out[2],
             ClientOutput::Send(ClientMessage::Holding {
                 accounts_digest: [3; 32],
                 leaving: Vec::new(),
             })
         );
         assert!(
-            matches!(&out[2], ClientOutput::Send(ClientMessage::Push { changes, .. }) if changes.len() == 2)
+            matches!(&out[3], ClientOutput::Send(ClientMessage::Push { changes, .. }) if changes.len() == 2)
         );
         client.receive(1, welcome());
         let out = client.receive(2, no_changes(8, 9));
@@ -450,7 +566,8 @@ mod tests {
         let out = client.receive(3, no_changes(5, 9));
         assert!(out.contains(&ClientOutput::Apply {
             docs: vec![],
-            cursor: Cursor { epoch: 7, seq: 9 }
+            cursor: Cursor { epoch: 7, seq: 9 },
+            lineage: at(9).1,
         }));
         // Pushed changes are still unacknowledged, so no verify yet.
         assert!(!out.iter().any(|o| matches!(o, ClientOutput::Verify { .. })));
@@ -504,7 +621,7 @@ mod tests {
         assert_eq!(pushes, vec![MAX_PUSH_CHANGES, 10]);
 
         let mut server = ServerSession::new(7, 0);
-        server.receive(hello(None));
+        said_hello(&mut server, None);
         let change = DocData {
             doc: DocId::new(),
             data: vec![1],

@@ -6,7 +6,8 @@
 //! cannot speak it answers [`ServerMessage::Error`] with [`ErrorCode::UpgradeRequired`]. Hello is
 //! the first variant and its layout never changes, so every build can tell any other to update;
 //! what later versions add to the handshake comes in messages of its own (protocol 2:
-//! [`ClientMessage::Holding`]). New variants are only ever appended.
+//! [`ClientMessage::Holding`]; protocol 3: [`ClientMessage::Lineage`]). New variants are only
+//! ever appended.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,12 +15,14 @@ use crate::{AccountId, ContentHash, DecodeError, DocId};
 
 /// The protocol version this build speaks. Version 2 adds the device's holdings to the
 /// handshake ([`ClientMessage::Holding`]), so that a scope that changed while the device was
-/// offline is put right on the next connection.
-pub const PROTOCOL_VERSION: u32 = 2;
-/// The oldest protocol version this build still accepts. A protocol-1 app never says which
-/// accounts it holds, so a scope changed while it was offline could not be put right: it is
-/// told to update.
-pub const MIN_PROTOCOL_VERSION: u32 = 2;
+/// offline is put right on the next connection. Version 3 adds the lineage of the device's
+/// cursor ([`ClientMessage::Lineage`], and in every [`ServerMessage::Changes`]), so that a server
+/// restored from an older copy, or replaced, sees at the handshake that it does not have the
+/// history the cursor names.
+pub const PROTOCOL_VERSION: u32 = 3;
+/// The oldest protocol version this build still accepts. A protocol-2 app cannot say which
+/// history its cursor comes from, so a restored server would trust it: it is told to update.
+pub const MIN_PROTOCOL_VERSION: u32 = 3;
 /// Most accounts in one [`ClientMessage::AccountsHeld`]: far more than any technician's scope.
 /// A larger list is refused as malformed.
 pub const MAX_ACCOUNTS_HELD: usize = 100_000;
@@ -40,6 +43,52 @@ pub struct Cursor {
     pub epoch: u64,
     /// Everything in the device's scope up to this sequence number has been received.
     pub seq: u64,
+}
+
+/// Names a server's change history up to a sequence number: a chain hash over every change the
+/// server stored up to there, in order (see [`Lineage::then`]). Two databases with the same
+/// lineage at a sequence number hold the same changes up to it, in the same order; a database
+/// restored from an older copy, or another database, has another lineage at that number, or no
+/// change there at all.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Lineage(pub [u8; 16]);
+
+impl Lineage {
+    /// The lineage of an empty history (sequence number 0).
+    pub const EMPTY: Lineage = Lineage([0; 16]);
+
+    /// The lineage after the change `hash` is stored next.
+    pub fn then(self, hash: &automerge::ChangeHash) -> Lineage {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.0);
+        hasher.update(&hash.0);
+        let mut next = [0; 16];
+        next.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        Lineage(next)
+    }
+
+    /// As lowercase hex.
+    pub fn to_hex(self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// From [`Lineage::to_hex`]; `None` for anything else.
+    pub fn from_hex(hex: &str) -> Option<Lineage> {
+        if hex.len() != 32 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0; 16];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Lineage(bytes))
+    }
+}
+
+impl std::fmt::Debug for Lineage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Lineage({})", &self.to_hex()[..8])
+    }
 }
 
 /// Automerge data for one document: a saved document, or one or more changes.
@@ -174,6 +223,13 @@ pub enum ClientMessage {
         /// The accounts.
         accounts: Vec<AccountId>,
     },
+    /// Protocol 3, right after `Hello` without waiting: the lineage of the cursor `Hello` named
+    /// ([`Lineage::EMPTY`] without one). The server catches the device up by its cursor only
+    /// when it has that history; otherwise both sides repair by a fallback round.
+    Lineage {
+        /// The lineage of the device's cursor.
+        lineage: Lineage,
+    },
 }
 
 /// Messages from the server to a device.
@@ -211,6 +267,9 @@ pub enum ServerMessage {
         from: u64,
         /// After applying this, the device has everything in scope up to `to`.
         to: u64,
+        /// The server's history up to `to`: the device keeps it with its cursor and names it
+        /// in [`ClientMessage::Lineage`] on its next connection.
+        lineage: Lineage,
         /// The data, per document.
         docs: Vec<DocData>,
         /// Whether `to` is the latest sequence number the server had when sending.
@@ -263,6 +322,17 @@ pub enum ServerMessage {
     /// Protocol 2: the accounts the device holds are not its scope; the device answers with
     /// [`ClientMessage::AccountsHeld`].
     ListAccounts,
+    /// Protocol 3: the answer to the device's `Verify` for `seq`, once no more repair follows:
+    /// `same` when it holds exactly what the server holds of its scope; otherwise repair
+    /// rounds did not make them the same (the server refused some of the device's changes,
+    /// which stay on the device and in the server's quarantine) and none follows on this
+    /// connection.
+    Verified {
+        /// The cursor sequence the digest was for.
+        seq: u64,
+        /// Whether the device's documents are the same as the server's.
+        same: bool,
+    },
 }
 
 fn encode<T: Serialize>(message: &T) -> Vec<u8> {

@@ -85,7 +85,8 @@ impl SyncClient {
         }
     }
 
-    /// Says hello as a new device (no cursor, holding nothing, as it answers when asked) and
+    /// Says hello as a new device (no cursor, so the empty lineage, holding nothing, as it
+    /// answers when asked) and
     /// waits until the server has sent everything in scope.
     pub async fn hello(&mut self) {
         let hello = ClientMessage::Hello {
@@ -93,6 +94,10 @@ impl SyncClient {
             cursor: None,
         };
         self.send(&hello).await;
+        let lineage = ClientMessage::Lineage {
+            lineage: fieldsync_protocol::wire::Lineage::EMPTY,
+        };
+        self.send(&lineage).await;
         let holding = ClientMessage::Holding {
             accounts_digest: fieldsync_protocol::engine::accounts_digest([]),
             leaving: Vec::new(),
@@ -131,23 +136,60 @@ impl SyncClient {
         }
     }
 
-    /// Connects `tablet` and syncs until it has caught up and the server acknowledged all its
-    /// changes; returns the connection for more (live) traffic.
+    /// Connects `tablet` and syncs until it has caught up, the server acknowledged all its
+    /// changes and compared its documents with the tablet's (repairing first when they
+    /// differ); returns the connection for more (live) traffic.
     pub async fn sync(addr: SocketAddr, token: &str, tablet: &mut Tablet) -> SyncClient {
+        Self::sync_reporting(addr, token, tablet).await.0
+    }
+
+    /// [`SyncClient::sync`], also saying whether the sync repaired (see
+    /// [`DeviceEvent::Repairing`]).
+    pub async fn sync_reporting(
+        addr: SocketAddr,
+        token: &str,
+        tablet: &mut Tablet,
+    ) -> (SyncClient, bool) {
         let mut client = SyncClient::connect(addr, Some(token))
             .await
             .expect("token accepted");
         for message in tablet.connected(0).unwrap() {
             client.send(&message).await;
         }
-        let mut caught_up = false;
-        while !(caught_up && tablet.pending().unwrap() == 0) {
-            let message = client
-                .recv()
-                .await
-                .expect("connection stays open while syncing");
-            let (send, events) = tablet.received(0, message).unwrap();
+        let (mut caught_up, mut verified, mut repairing, mut repaired) =
+            (false, false, false, false);
+        let started = std::time::Instant::now();
+        while !(caught_up && verified && !repairing && tablet.pending().unwrap() == 0) {
+            let message =
+                match tokio::time::timeout(std::time::Duration::from_millis(200), client.recv())
+                    .await
+                {
+                    Ok(message) => message.expect("connection stays open while syncing"),
+                    Err(_) => {
+                        // Quiet: time passes for the tablet (a repair verifies once quiet).
+                        assert!(
+                            started.elapsed() < PATIENCE,
+                            "the sync did not finish in time"
+                        );
+                        let now = started.elapsed().as_millis() as u64;
+                        for message in tablet.tick(now).unwrap() {
+                            client.send(&message).await;
+                        }
+                        continue;
+                    }
+                };
+            let now = started.elapsed().as_millis() as u64;
+            let (send, events) = tablet.received(now, message).unwrap();
             caught_up |= events.contains(&DeviceEvent::CaughtUp);
+            if events.contains(&DeviceEvent::Repairing) {
+                (repairing, repaired) = (true, true);
+            }
+            if events
+                .iter()
+                .any(|e| matches!(e, DeviceEvent::Verified { .. }))
+            {
+                (verified, repairing) = (true, false);
+            }
             if let Some(DeviceEvent::Failed(_, why) | DeviceEvent::Refused(why)) = events
                 .iter()
                 .find(|e| matches!(e, DeviceEvent::Failed(..) | DeviceEvent::Refused(_)))
@@ -158,7 +200,7 @@ impl SyncClient {
                 client.send(&message).await;
             }
         }
-        client
+        (client, repaired)
     }
 
     /// Receives live messages into `tablet` until `done` holds.

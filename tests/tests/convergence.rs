@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use fieldsync_protocol::engine::{ClientConfig, ClientSession, OutboxItem, ServerSession};
-use fieldsync_protocol::wire::{ClientMessage, Cursor, ServerMessage};
+use fieldsync_protocol::wire::{ClientMessage, Cursor, Lineage, ServerMessage};
 use fieldsync_protocol::{Author, DocId, DocKind, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::host::{ConnectionHost, DeviceContext, DeviceEvent, DeviceHost};
 use fieldsync_store::{Origin, Scope, Store};
@@ -30,9 +30,8 @@ const RETRY_MS: u64 = 400;
 
 struct Packet {
     at: u64,
-    /// A frame of a connection's handshake (`Hello`, then `Holding`): never dropped,
-    /// duplicated or overtaken, as the
-    /// WebSocket upgrade guarantees.
+    /// A frame of a connection's handshake (`Hello`, `Lineage`, then `Holding`): never
+    /// dropped, duplicated or overtaken, as the WebSocket upgrade guarantees.
     first: bool,
     conn: u64,
     to_server: bool,
@@ -134,14 +133,16 @@ impl Sim {
 
     fn send(&mut self, conn: u64, to_server: bool, bytes: Vec<u8>) {
         let delay = if self.faults { self.rng.below(60) } else { 1 };
+        let first = to_server && !self.hello_sent.contains(&conn);
+        // The handshake's frames arrive in order, and before anything else of the connection.
         let hello = self
             .net
             .iter()
-            .find(|p| p.first && p.conn == conn)
-            .map(|p| p.at);
-        let first = to_server && !self.hello_sent.contains(&conn);
+            .filter(|p| p.first && p.conn == conn)
+            .map(|p| p.at)
+            .max();
         if first {
-            // Hello first, then Holding: the handshake.
+            // Hello, Lineage, then Holding: the handshake.
             let message = ClientMessage::decode(&bytes).expect("client frames decode");
             if matches!(message, ClientMessage::Holding { .. }) {
                 self.hello_sent.insert(conn);
@@ -387,7 +388,8 @@ impl Sim {
             // cannot be trusted, and sync must fall back to automerge's own protocol.
             let tx = replica.store.transaction().unwrap();
             let seq = tx.latest_seq().unwrap();
-            tx.set_cursor(Some(Cursor { epoch: 0xBAD, seq })).unwrap();
+            tx.set_cursor(Some((Cursor { epoch: 0xBAD, seq }, Lineage::EMPTY)))
+                .unwrap();
             tx.commit().unwrap();
             self.fallbacks += 1;
         }
@@ -431,6 +433,7 @@ fn office_writer(rng: &mut Rng) -> Writer {
 fn client() -> ClientSession {
     ClientSession::new(ClientConfig {
         retry_after_ms: RETRY_MS,
+        verify_quiet_ms: RETRY_MS,
         ..Default::default()
     })
 }

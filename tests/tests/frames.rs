@@ -112,17 +112,21 @@ async fn open_sync(server: &TestServer, token: &str) -> TcpStream {
     stream
 }
 
-/// Sends a new device's `Hello` and `Holding` (nothing held), each in one masked frame.
+/// Sends a new device's `Hello`, `Lineage` and `Holding` (nothing held), each in one masked
+/// frame.
 async fn send_hello(stream: &mut TcpStream) {
     let hello = ClientMessage::Hello {
         version: PROTOCOL_VERSION,
         cursor: None,
     };
+    let lineage = ClientMessage::Lineage {
+        lineage: fieldsync_protocol::wire::Lineage::EMPTY,
+    };
     let holding = ClientMessage::Holding {
         accounts_digest: fieldsync_protocol::engine::accounts_digest([]),
         leaving: Vec::new(),
     };
-    for message in [hello, holding] {
+    for message in [hello, lineage, holding] {
         stream
             .write_all(&client_frame(&message.encode()))
             .await

@@ -432,6 +432,16 @@ fn sync(data: &Path, timeout: u64) -> anyhow::Result<()> {
         count(report.sent, "change"),
         count(report.received, "record")
     );
+    if report.repairs > 0 {
+        println!(
+            "Repaired: the server did not have this tablet's history (restored from a backup, or replaced); every record was compared and each side got what it lacked."
+        );
+    }
+    if report.differs {
+        println!(
+            "Some records still differ from the server's: it refused changes this tablet holds (they stay on this tablet and in the server's quarantine for the office to review)."
+        );
+    }
     for reason in &report.refused {
         println!("Refused by the server: {reason}");
     }

@@ -27,6 +27,13 @@ pub struct SyncReport {
     pub refused: Vec<String>,
     /// Connections opened (more than one when a connection dropped).
     pub connections: u32,
+    /// Repairs run: the server did not have the history this tablet's cursor came from
+    /// (restored from an older copy, or replaced), or held other versions of its documents;
+    /// every document was compared and each side got what it lacked.
+    pub repairs: u32,
+    /// The server's comparison at the end found documents that differ: it refused some of
+    /// this tablet's changes (they stay on the tablet; see `refused`).
+    pub differs: bool,
     /// Where sync stands at the end.
     pub status: SyncStatus,
 }
@@ -68,6 +75,12 @@ pub(super) struct Exchange<'a> {
     /// Set once the server welcomed this connection.
     pub(super) welcomed: bool,
     pub(super) caught_up: bool,
+    /// A repair is under way: not done before the server compared the documents again.
+    pub(super) repairing: bool,
+    /// The server compared the tablet's documents with its own: a server restored from an
+    /// older copy is found out this way even when the tablet's cursor is older than the copy
+    /// (its acknowledged changes after the copy come back by a repair).
+    pub(super) verified: bool,
 }
 
 impl<'a> Exchange<'a> {
@@ -85,6 +98,8 @@ impl<'a> Exchange<'a> {
             report,
             welcomed: false,
             caught_up: false,
+            repairing: false,
+            verified: false,
         }
     }
 
@@ -133,6 +148,15 @@ impl<'a> Exchange<'a> {
                 DeviceEvent::Removed(n) => self.report.removed += n,
                 DeviceEvent::Refused(reason) => self.report.refused.push(reason),
                 DeviceEvent::CaughtUp => self.caught_up = true,
+                DeviceEvent::Repairing => {
+                    self.repairing = true;
+                    self.report.repairs += 1;
+                }
+                DeviceEvent::Verified { same } => {
+                    self.repairing = false;
+                    self.verified = true;
+                    self.report.differs = !same;
+                }
                 DeviceEvent::Failed(ErrorCode::UpgradeRequired, message) => {
                     return Err(NetError::UpgradeRequired(message));
                 }
@@ -144,7 +168,11 @@ impl<'a> Exchange<'a> {
 
     fn done(&self) -> Result<bool, NetError> {
         let tablet = lock(self.tablet);
-        Ok(self.caught_up && tablet.pending()? == 0 && tablet.transfers_idle())
+        Ok(self.caught_up
+            && self.verified
+            && !self.repairing
+            && tablet.pending()? == 0
+            && tablet.transfers_idle())
     }
 
     /// Runs the connection until caught up (when `until_caught_up`), until `stop` is set, or

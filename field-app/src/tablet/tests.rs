@@ -119,8 +119,9 @@ fn a_change_the_server_refuses_stays_in_the_outbox_with_the_reason() {
     let payment = form(AccountId::new(), "15");
     tablet.record_payment(now(), &payment).unwrap();
     let hello = tablet.connected(0).unwrap();
-    assert!(matches!(hello[1], ClientMessage::Holding { .. }));
-    assert!(matches!(hello[2], ClientMessage::Push { batch: 1, .. }));
+    assert!(matches!(hello[1], ClientMessage::Lineage { .. }));
+    assert!(matches!(hello[2], ClientMessage::Holding { .. }));
+    assert!(matches!(hello[3], ClientMessage::Push { batch: 1, .. }));
     let welcome = ServerMessage::Welcome {
         version: PROTOCOL_VERSION,
         epoch: 7,

@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::engine::{ServerOutput, ServerSession};
-use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_FRAME, ServerMessage};
+use fieldsync_protocol::wire::{ClientMessage, ErrorCode, Lineage, MAX_FRAME, ServerMessage};
 use fieldsync_protocol::{Role, UserId};
 use fieldsync_store::host::{Access, ConnectionHost, DeviceContext};
 use fieldsync_store::{Scope, Store};
@@ -365,7 +365,7 @@ impl Connection {
     /// The frame shared by every connection that sees everything and waits for the changes
     /// after `after` from the same told position, with the sequence number it reaches; `None`
     /// for a technician, or when the shared frame would not do for this device.
-    fn shared_frame(&self, after: u64) -> Option<(axum::body::Bytes, u64)> {
+    fn shared_frame(&self, after: u64) -> Option<(axum::body::Bytes, (u64, Lineage))> {
         let guard = lock(&self.shared);
         let (session, host) = &*guard;
         let load = session.live_load()?;
@@ -376,7 +376,7 @@ impl Connection {
             .state
             .recent()
             .shared_frame(load.from, after, host.device.origin)?;
-        (to >= load.latest).then_some((frame, to))
+        (to.0 >= load.latest).then_some((frame, to))
     }
 
     /// A technician's scope follows their assignments: documents of accounts that joined are

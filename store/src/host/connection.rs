@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use automerge::AutoCommit;
 use fieldsync_protocol::engine::{ServerOutput, ServerSession, StoreOutcome, accounts_digest};
-use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
+use fieldsync_protocol::wire::{ClientMessage, DocData, Lineage, ServerMessage};
 use fieldsync_protocol::{AccountId, ContentHash, DocId, Role};
 
 use super::{DeviceContext, PAGE_BYTES, scope_of};
@@ -86,6 +86,7 @@ impl ConnectionHost {
             | ServerOutput::LoadJoined
             | ServerOutput::StartFallback
             | ServerOutput::CheckDigest { .. }
+            | ServerOutput::CheckCursor { .. }
             | ServerOutput::Blob(ClientMessage::BlobQuery { .. } | ClientMessage::BlobGet { .. }) => {
                 Access::Read
             }
@@ -149,22 +150,30 @@ impl ConnectionHost {
                 }
                 ServerOutput::Load { after, initial } => {
                     let (docs, to, more) = self.load(store, after, initial)?;
-                    queue.extend(session.loaded(docs, to, more));
+                    let lineage = store.lineage_at(to)?.unwrap_or(Lineage::EMPTY);
+                    queue.extend(session.loaded(docs, (to, lineage), more));
                 }
                 ServerOutput::LoadJoined => {
                     let (docs, more) = self.load_joined(store)?;
                     queue.extend(session.joined_loaded(docs, more));
                 }
                 ServerOutput::StartFallback => {
+                    // Read first: what is committed while the messages are made comes again
+                    // by catch-up, rather than being skipped.
+                    let latest = store.latest_lineage()?;
                     for id in store.doc_ids(&self.device.scope)? {
                         if let Some(mut doc) = store.load(id)? {
                             queue.extend(session.fallback_generate(id, &mut doc));
                         }
                     }
-                    queue.extend(session.fallback_started());
+                    queue.extend(session.fallback_started(latest));
                 }
                 ServerOutput::AmSync { doc, message } => {
                     run.committed |= self.am_sync(store, session, doc, &message, &mut queue)?;
+                }
+                ServerOutput::CheckCursor { seq, lineage } => {
+                    let ours = store.lineage_at(seq)?;
+                    queue.extend(session.cursor_checked(ours == Some(lineage)));
                 }
                 ServerOutput::CheckDigest { digest } => {
                     let ours = store.heads_digest(&self.device.scope)?;

@@ -22,6 +22,17 @@ pub enum DeviceEvent {
     /// This many documents left the device's scope and were removed from it (or will be, once
     /// their unsent changes are acknowledged or refused).
     Removed(usize),
+    /// The server does not have the history this device's cursor came from (it was restored
+    /// from an older copy, or replaced), or holds other versions of the device's documents:
+    /// every document is compared and both sides get what the other lacks.
+    Repairing,
+    /// The server compared this device's documents with its own and no more repair follows
+    /// on this connection (after [`DeviceEvent::Repairing`]: the repair is done). Not `same`:
+    /// the server refused some of the device's changes, which stay on the device.
+    Verified {
+        /// Whether the device's documents are the same as the server's.
+        same: bool,
+    },
 }
 
 /// The device side: carries out a [`ClientSession`]'s outputs on the device's store.
@@ -57,11 +68,15 @@ impl DeviceHost {
         while let Some(output) = queue.pop_front() {
             match output {
                 ClientOutput::Send(message) => send.push(message),
-                ClientOutput::Apply { docs, cursor } => {
+                ClientOutput::Apply {
+                    docs,
+                    cursor,
+                    lineage,
+                } => {
                     let tx = store.transaction()?;
                     let ids: Vec<DocId> = docs.iter().map(|d| d.doc).collect();
                     tx.apply_batch(&docs, Origin::REMOTE)?;
-                    tx.set_cursor(Some(cursor))?;
+                    tx.set_cursor(Some((cursor, lineage)))?;
                     tx.commit()?;
                     if !ids.is_empty() {
                         events.push(DeviceEvent::Updated(ids));
@@ -97,6 +112,8 @@ impl DeviceHost {
                     let accounts = store.accounts_held()?.0.into_iter().collect();
                     queue.push_back(session.accounts_held(accounts));
                 }
+                ClientOutput::Repairing => events.push(DeviceEvent::Repairing),
+                ClientOutput::Verified { same, .. } => events.push(DeviceEvent::Verified { same }),
                 ClientOutput::StartFallback => {
                     for id in store.doc_ids(&Scope::All)? {
                         if let Some(mut doc) = store.load(id)? {

@@ -6,8 +6,8 @@ use automerge::AutoCommit;
 
 use super::Fallback;
 use crate::wire::{
-    ClientMessage, Cursor, DocData, ErrorCode, MAX_PUSH_CHANGES, PROTOCOL_VERSION, ServerMessage,
-    SyncMode,
+    ClientMessage, Cursor, DocData, ErrorCode, Lineage, MAX_PUSH_CHANGES, PROTOCOL_VERSION,
+    ServerMessage, SyncMode,
 };
 use crate::{AccountId, DocId, DocumentError};
 
@@ -18,6 +18,9 @@ pub struct ClientConfig {
     pub retry_after_ms: u64,
     /// Most change bytes in one push (and never more than [`MAX_PUSH_CHANGES`] changes).
     pub max_batch_bytes: usize,
+    /// After a fallback round, the device asks the server to compare documents once no sync
+    /// message arrived for this long (a comparison made too early only starts another round).
+    pub verify_quiet_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -25,6 +28,7 @@ impl Default for ClientConfig {
         ClientConfig {
             retry_after_ms: 10_000,
             max_batch_bytes: 512 * 1024,
+            verify_quiet_ms: 1_500,
         }
     }
 }
@@ -52,13 +56,20 @@ pub enum ClientOutput {
     /// Send this message to the server.
     Send(ClientMessage),
     /// Merge these documents' data into the local store and, in the same transaction, save
-    /// `cursor` as the device's cursor.
+    /// `cursor` as the device's cursor, with its `lineage`.
     Apply {
         /// Data per document.
         docs: Vec<DocData>,
         /// The new cursor.
         cursor: Cursor,
+        /// The server's history up to the cursor, named in the next connection's handshake.
+        lineage: Lineage,
     },
+    /// The server does not have the history this device's cursor names (it was restored from
+    /// an older copy, or replaced), or the device's documents differ from the server's: both
+    /// sides compare every document (a fallback round follows). For the user interface: the
+    /// sync repairs.
+    Repairing,
     /// These outbox changes are durably on the server: remove them from the outbox.
     Acked(Vec<[u8; 32]>),
     /// The server refused this change: keep it in the outbox, marked refused, with the reason.
@@ -93,6 +104,15 @@ pub enum ClientOutput {
     },
     /// Everything the server had when it answered has arrived (the sync bar's "last sync").
     CaughtUp,
+    /// The server compared the device's documents with its own at `seq`; no more repair
+    /// follows on this connection (after [`ClientOutput::Repairing`]: the repair is done).
+    Verified {
+        /// The cursor sequence the comparison was for.
+        seq: u64,
+        /// Whether they are the same; if not, the server refused some of the device's changes
+        /// (they stay on the device).
+        same: bool,
+    },
     /// A blob message for the host's blob transfer.
     Blob(ServerMessage),
     /// The server refused the connection for good (e.g. the app must be updated).
@@ -124,9 +144,11 @@ pub struct ClientSession {
     config: ClientConfig,
     phase: Phase,
     cursor: Option<Cursor>,
+    /// The lineage of `cursor`.
+    lineage: Lineage,
     epoch: Option<u64>,
-    /// Sequence received so far on this connection (after the Welcome).
-    have: Option<u64>,
+    /// Sequence received so far on this connection (after the Welcome), and its lineage.
+    have: Option<(u64, Lineage)>,
     next_batch: u64,
     in_flight: BTreeMap<u64, Batch>,
     unsent: VecDeque<OutboxItem>,
@@ -146,6 +168,7 @@ impl ClientSession {
             config,
             phase: Phase::Offline,
             cursor: None,
+            lineage: Lineage::EMPTY,
             epoch: None,
             have: None,
             next_batch: 1,
@@ -175,17 +198,19 @@ impl ClientSession {
         self.cursor
     }
 
-    /// A connection is open: say hello, say which accounts the device holds documents of (the
-    /// [`super::accounts_digest`] of those it keeps, and those it is dropping) and push the
-    /// outbox straight away (one round trip).
+    /// A connection is open: say hello with the device's cursor and its lineage, say which
+    /// accounts the device holds documents of (the [`super::accounts_digest`] of those it
+    /// keeps, and those it is dropping) and push the outbox straight away (one round trip).
     pub fn connect(
         &mut self,
         now: u64,
-        cursor: Option<Cursor>,
+        cursor: Option<(Cursor, Lineage)>,
         (accounts_digest, leaving): ([u8; 32], Vec<AccountId>),
         outbox: Vec<OutboxItem>,
     ) -> Vec<ClientOutput> {
         self.phase = Phase::AwaitWelcome;
+        self.lineage = cursor.map_or(Lineage::EMPTY, |(_, lineage)| lineage);
+        let cursor = cursor.map(|(cursor, _)| cursor);
         self.cursor = cursor;
         self.epoch = None;
         self.have = None;
@@ -201,6 +226,9 @@ impl ClientSession {
             ClientOutput::Send(ClientMessage::Hello {
                 version: PROTOCOL_VERSION,
                 cursor,
+            }),
+            ClientOutput::Send(ClientMessage::Lineage {
+                lineage: self.lineage,
             }),
             ClientOutput::Send(ClientMessage::Holding {
                 accounts_digest,
@@ -291,7 +319,9 @@ impl ClientSession {
         if self.phase == Phase::AwaitWelcome {
             return out;
         }
-        let waiting = self.complete_at.is_none_or(|at| Some(at) != self.have);
+        let waiting = self
+            .complete_at
+            .is_none_or(|at| Some(at) != self.have.map(|(seq, _)| seq));
         if waiting
             && self
                 .last_pull
@@ -304,7 +334,7 @@ impl ClientSession {
     }
 
     fn pull(&mut self, now: u64, out: &mut Vec<ClientOutput>) {
-        if let (Some(epoch), Some(seq)) = (self.epoch, self.have) {
+        if let (Some(epoch), Some((seq, _))) = (self.epoch, self.have) {
             self.last_pull = Some(now);
             out.push(ClientOutput::Send(ClientMessage::Pull {
                 cursor: Cursor { epoch, seq },
@@ -320,12 +350,13 @@ impl ClientSession {
                 self.phase = Phase::Live;
                 self.epoch = Some(epoch);
                 self.have = match (mode, self.cursor) {
-                    (SyncMode::CatchUp, Some(c)) if c.epoch == epoch => Some(c.seq),
-                    _ => Some(0),
+                    (SyncMode::CatchUp, Some(c)) if c.epoch == epoch => Some((c.seq, self.lineage)),
+                    _ => Some((0, Lineage::EMPTY)),
                 };
                 self.complete_at = None;
                 self.verified_at = None;
                 if mode == SyncMode::Fallback {
+                    out.push(ClientOutput::Repairing);
                     // A new round: sync states of an earlier one may be out of step.
                     self.fallback.clear();
                     self.last_am_sync = Some(now);
@@ -344,9 +375,10 @@ impl ClientSession {
             ServerMessage::Changes {
                 from,
                 to,
+                lineage,
                 docs,
                 complete,
-            } => self.changes(now, from, to, docs, complete, &mut out),
+            } => self.changes(now, from, (to, lineage), docs, complete, &mut out),
             ServerMessage::AmSync { doc, message } => {
                 self.last_am_sync = Some(now);
                 out.push(ClientOutput::AmSync { doc, message });
@@ -357,6 +389,7 @@ impl ClientSession {
             | ServerMessage::BlobChunk { .. }
             | ServerMessage::BlobError { .. }) => out.push(ClientOutput::Blob(message)),
             ServerMessage::Pong { .. } => {}
+            ServerMessage::Verified { seq, same } => out.push(ClientOutput::Verified { seq, same }),
         }
         self.maybe_verify(now, &mut out);
         out
@@ -398,7 +431,7 @@ impl ClientSession {
         &mut self,
         now: u64,
         from: u64,
-        to: u64,
+        to: (u64, Lineage),
         docs: Vec<DocData>,
         complete: bool,
         out: &mut Vec<ClientOutput>,
@@ -406,7 +439,7 @@ impl ClientSession {
         let (Some(epoch), Some(have)) = (self.epoch, self.have) else {
             return; // not welcomed yet: the server never sends before Welcome
         };
-        if from > have {
+        if from > have.0 {
             // A gap: something between `have` and `from` went missing. Ask again, unless a pull
             // is already on its way.
             if self
@@ -417,11 +450,17 @@ impl ClientSession {
             }
             return;
         }
-        let seq = have.max(to);
-        self.have = Some(seq);
+        // What was received on this connection is never taken back by an older message.
+        let (seq, lineage) = if to.0 >= have.0 { to } else { have };
+        self.have = Some((seq, lineage));
         let cursor = Cursor { epoch, seq };
         self.cursor = Some(cursor);
-        out.push(ClientOutput::Apply { docs, cursor });
+        self.lineage = lineage;
+        out.push(ClientOutput::Apply {
+            docs,
+            cursor,
+            lineage,
+        });
         if complete {
             self.complete_at = Some(seq);
             self.last_pull = None;
@@ -436,7 +475,7 @@ impl ClientSession {
     fn maybe_verify(&mut self, now: u64, out: &mut Vec<ClientOutput>) {
         let quiet = self
             .last_am_sync
-            .is_none_or(|at| now.saturating_sub(at) >= self.config.retry_after_ms);
+            .is_none_or(|at| now.saturating_sub(at) >= self.config.verify_quiet_ms);
         let idle = quiet
             && self.in_flight.is_empty()
             && self.unsent.is_empty()
@@ -444,12 +483,12 @@ impl ClientSession {
         if self.phase == Phase::Live
             && idle
             && self.complete_at.is_some()
-            && self.complete_at == self.have
-            && self.verified_at != self.have
+            && self.complete_at == self.have.map(|(seq, _)| seq)
+            && self.verified_at != self.complete_at
         {
-            self.verified_at = self.have;
+            self.verified_at = self.complete_at;
             out.push(ClientOutput::Verify {
-                seq: self.have.unwrap_or_default(),
+                seq: self.complete_at.unwrap_or_default(),
             });
         }
     }

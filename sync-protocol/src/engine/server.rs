@@ -4,13 +4,18 @@ use automerge::AutoCommit;
 
 use super::Fallback;
 use crate::wire::{
-    ClientMessage, Cursor, DocData, ErrorCode, MAX_ACCOUNTS_HELD, MAX_PUSH_CHANGES,
+    ClientMessage, Cursor, DocData, ErrorCode, Lineage, MAX_ACCOUNTS_HELD, MAX_PUSH_CHANGES,
     MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Refusal, ServerMessage, SyncMode,
 };
 use crate::{AccountId, DocId, DocumentError};
 
 /// Most documents named in one `Evict` message.
 pub const EVICT_PAGE: usize = 4096;
+/// Most fallback rounds one connection starts because the device's documents differ from the
+/// server's. Rounds after a lost message converge; documents that stay different after these
+/// hold changes the server refuses (kept on the device and in the server's quarantine), and
+/// the device is told so rather than sent round after round.
+pub const MAX_REPAIRS: u32 = 3;
 
 /// What became of one pushed change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +60,14 @@ pub enum ServerOutput {
         /// The message.
         message: Vec<u8>,
     },
+    /// Compare `lineage` with the lineage of this database's history up to `seq` (is it the
+    /// history the device's cursor came from?) and call [`ServerSession::cursor_checked`].
+    CheckCursor {
+        /// The device's cursor.
+        seq: u64,
+        /// The lineage the device has for it.
+        lineage: Lineage,
+    },
     /// Compare this digest with the digest of the scope's documents and call
     /// [`ServerSession::digest_checked`].
     CheckDigest {
@@ -97,6 +110,8 @@ pub enum ServerOutput {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     AwaitHello,
+    /// `Hello` arrived; its cursor's lineage comes next.
+    AwaitLineage,
     Live,
     Closed,
 }
@@ -133,8 +148,21 @@ pub struct ServerSession {
     epoch: u64,
     phase: Phase,
     mode: SyncMode,
+    /// The protocol version of the connection.
+    version: u32,
+    /// The cursor of the device's `Hello`, and the lineage the device named for it.
+    cursor: Option<Cursor>,
+    cursor_lineage: Lineage,
+    /// The device's cursor is being checked against this database's history: nothing starts
+    /// before [`ServerSession::cursor_checked`].
+    checking_cursor: bool,
+    /// Fallback rounds started on this connection because the device's digest differed.
+    repairs: u32,
     /// The device has (or has been sent) everything in scope up to here.
     sent_upto: u64,
+    /// The lineage of `sent_upto`, when known (a `Pull` goes back to a position whose lineage
+    /// the session may not have: the next load brings it).
+    sent_lineage: Option<Lineage>,
     /// The device has been told it has everything up to here. It lags `sent_upto` while what
     /// was committed since holds nothing for the device (its own changes, other accounts'):
     /// such empty news is not sent.
@@ -166,7 +194,13 @@ impl ServerSession {
             epoch,
             phase: Phase::AwaitHello,
             mode: SyncMode::CatchUp,
+            version: PROTOCOL_VERSION,
+            cursor: None,
+            cursor_lineage: Lineage::EMPTY,
+            checking_cursor: false,
+            repairs: 0,
             sent_upto: 0,
+            sent_lineage: Some(Lineage::EMPTY),
             told_upto: 0,
             told_complete: false,
             latest,
@@ -229,12 +263,22 @@ impl ServerSession {
                         ),
                     );
                 }
-                self.hello(version, cursor)
+                self.phase = Phase::AwaitLineage;
+                self.version = version;
+                self.cursor = cursor;
+                Vec::new()
             }
             (Phase::AwaitHello, _) => self.fail(
                 ErrorCode::HandshakeExpected,
                 "the first message must be Hello with the protocol version".into(),
             ),
+            (Phase::AwaitLineage, ClientMessage::Lineage { lineage }) => self.hello(lineage),
+            (Phase::AwaitLineage, _) => self.fail(
+                ErrorCode::HandshakeExpected,
+                "Hello must be followed by the lineage of its cursor".into(),
+            ),
+            // Once per connection, at the handshake.
+            (Phase::Live, ClientMessage::Lineage { .. }) => Vec::new(),
             (Phase::Live, ClientMessage::Hello { .. }) => self.fail(
                 ErrorCode::HandshakeExpected,
                 "Hello was already received on this connection".into(),
@@ -253,6 +297,9 @@ impl ServerSession {
             (Phase::Live, ClientMessage::Pull { cursor }) => {
                 let mut out = Vec::new();
                 if cursor.epoch == self.epoch && cursor.seq <= self.sent_upto && !self.loading {
+                    if cursor.seq != self.sent_upto {
+                        self.sent_lineage = None;
+                    }
                     self.sent_upto = cursor.seq;
                     self.told_upto = cursor.seq;
                     // The device asked: it gets an answer, even an empty one.
@@ -336,27 +383,57 @@ impl ServerSession {
         }
     }
 
-    /// The handshake: the mode of catch-up; the first load waits for the device's holdings.
-    fn hello(&mut self, version: u32, cursor: Option<Cursor>) -> Vec<ServerOutput> {
+    /// The handshake, once the lineage of the device's cursor arrived: a cursor from this
+    /// database is checked against its history first; the first load waits for the device's
+    /// holdings.
+    fn hello(&mut self, lineage: Lineage) -> Vec<ServerOutput> {
         self.phase = Phase::Live;
-        self.mode = match cursor {
-            None => SyncMode::Initial,
-            Some(c) if c.epoch == self.epoch && c.seq <= self.latest => SyncMode::CatchUp,
-            Some(_) => SyncMode::Fallback,
-        };
-        (self.sent_upto, self.told_upto) = match (self.mode, cursor) {
-            (SyncMode::CatchUp, Some(c)) => (c.seq, c.seq),
-            _ => (0, 0),
-        };
-        let out = vec![ServerOutput::Send(ServerMessage::Welcome {
-            version,
-            epoch: self.epoch,
-            mode: self.mode,
-        })];
+        self.cursor_lineage = lineage;
         // The device's `Holding` follows without waiting; nothing is loaded before it.
         self.holdings = Holdings::AwaitDigest;
         self.start_pending = true;
         self.loading = true;
+        match self.cursor {
+            Some(c) if c.epoch == self.epoch && c.seq <= self.latest => {
+                self.checking_cursor = true;
+                vec![ServerOutput::CheckCursor {
+                    seq: c.seq,
+                    lineage,
+                }]
+            }
+            Some(_) => self.welcome(SyncMode::Fallback, None),
+            None => self.welcome(SyncMode::Initial, None),
+        }
+    }
+
+    /// The host compared the lineage of the device's cursor with this database's history:
+    /// when it is the same history, the device catches up from its cursor; otherwise (a server
+    /// restored from an older copy, a database replaced) both sides repair by a fallback round.
+    pub fn cursor_checked(&mut self, matches: bool) -> Vec<ServerOutput> {
+        if self.phase != Phase::Live || !self.checking_cursor {
+            return Vec::new();
+        }
+        self.checking_cursor = false;
+        match (matches, self.cursor) {
+            (true, Some(c)) => self.welcome(SyncMode::CatchUp, Some((c.seq, self.cursor_lineage))),
+            _ => self.welcome(SyncMode::Fallback, None),
+        }
+    }
+
+    /// Welcomes the device in `mode` (from `from`, a checked cursor, when catching up), and
+    /// starts when the holdings are settled.
+    fn welcome(&mut self, mode: SyncMode, from: Option<(u64, Lineage)>) -> Vec<ServerOutput> {
+        self.mode = mode;
+        let (seq, lineage) = from.unwrap_or((0, Lineage::EMPTY));
+        (self.sent_upto, self.told_upto, self.sent_lineage) = (seq, seq, Some(lineage));
+        let mut out = vec![ServerOutput::Send(ServerMessage::Welcome {
+            version: self.version,
+            epoch: self.epoch,
+            mode,
+        })];
+        if self.start_pending && self.holdings == Holdings::Settled {
+            self.start(&mut out);
+        }
         out
     }
 
@@ -386,7 +463,7 @@ impl ServerSession {
     fn settle(&mut self) -> Vec<ServerOutput> {
         self.holdings = Holdings::Settled;
         let mut out = Vec::new();
-        if self.start_pending {
+        if self.start_pending && !self.checking_cursor {
             self.start(&mut out);
         }
         out
@@ -443,21 +520,21 @@ impl ServerSession {
         }
         let mut out = Vec::new();
         if more {
-            out.push(self.tell(self.sent_upto, docs, false));
+            out.push(self.tell_sent(docs, false));
             out.push(ServerOutput::LoadJoined);
             return out;
         }
         self.joining = false;
         if self.start_pending {
             if !docs.is_empty() {
-                out.push(self.tell(self.sent_upto, docs, false));
+                out.push(self.tell_sent(docs, false));
             }
             self.start(&mut out);
             return out;
         }
         self.loading = false;
         let complete = self.sent_upto >= self.latest;
-        out.push(self.tell(self.sent_upto, docs, complete));
+        out.push(self.tell_sent(docs, complete));
         if !complete {
             self.load(&mut out);
         }
@@ -472,19 +549,52 @@ impl ServerSession {
                 initial: false,
             });
         } else if self.phase == Phase::Live && !self.loading && self.latest == self.sent_upto {
-            out.push(self.tell(self.sent_upto, Vec::new(), true));
+            match self.sent_lineage {
+                Some(_) => out.push(self.tell_sent(Vec::new(), true)),
+                // Back at a position whose lineage the session does not have (a `Pull`): the
+                // load brings it.
+                None => {
+                    self.loading = true;
+                    out.push(ServerOutput::Load {
+                        after: self.sent_upto,
+                        initial: false,
+                    });
+                }
+            }
         }
     }
 
-    /// The `Changes` message bringing the device from what it was told up to `to`.
-    fn tell(&mut self, to: u64, docs: Vec<DocData>, complete: bool) -> ServerOutput {
+    /// The `Changes` message bringing the device from what it was told up to `to`, whose
+    /// lineage is `lineage`.
+    fn tell(
+        &mut self,
+        (to, lineage): (u64, Lineage),
+        docs: Vec<DocData>,
+        complete: bool,
+    ) -> ServerOutput {
         let from = self.mark_told(to, complete);
         ServerOutput::Send(ServerMessage::Changes {
             from,
             to,
+            lineage,
             docs,
             complete,
         })
+    }
+
+    /// [`ServerSession::tell`] up to what was sent. A lineage the session does not have is
+    /// told as empty: the device's next handshake then repairs rather than trusts it.
+    fn tell_sent(&mut self, docs: Vec<DocData>, complete: bool) -> ServerOutput {
+        let sent = (self.sent_upto, self.sent_lineage.unwrap_or(Lineage::EMPTY));
+        self.tell(sent, docs, complete)
+    }
+
+    /// `to` with its `lineage`, or what was already sent when that is further.
+    fn furthest(&self, to: u64, lineage: Lineage) -> (u64, Lineage) {
+        match self.sent_lineage {
+            Some(sent) if self.sent_upto > to => (self.sent_upto, sent),
+            _ => (to.max(self.sent_upto), lineage),
+        }
     }
 
     /// The device is now told it has everything up to `to` (and, if `complete`, that it is up
@@ -531,13 +641,18 @@ impl ServerSession {
     }
 
     /// The host loaded a page for [`ServerOutput::Load`]: `docs` brings the device up to `to`
-    /// (for pages of an initial download that are not the last, `to` is still 0); `more` says
-    /// another page follows.
-    pub fn loaded(&mut self, docs: Vec<DocData>, to: u64, more: bool) -> Vec<ServerOutput> {
+    /// (for pages of an initial download that are not the last, `to` is still 0), whose
+    /// lineage is `lineage`; `more` says another page follows.
+    pub fn loaded(
+        &mut self,
+        docs: Vec<DocData>,
+        (to, lineage): (u64, Lineage),
+        more: bool,
+    ) -> Vec<ServerOutput> {
         if self.phase != Phase::Live {
             return Vec::new();
         }
-        let to = to.max(self.sent_upto);
+        let (to, lineage) = self.furthest(to, lineage);
         // Documents of accounts that joined the scope come next: not complete before them.
         let complete = !more && to >= self.latest && !self.joining;
         let mut out = Vec::new();
@@ -547,16 +662,17 @@ impl ServerSession {
             !docs.is_empty() || more || !self.told_complete || self.mode != SyncMode::CatchUp;
         if news {
             // Initial pages before the last keep `to` at 0, so the told position stays.
-            out.push(self.tell(to, docs, complete));
+            out.push(self.tell((to, lineage), docs, complete));
         }
-        self.advance(to, more, &mut out);
+        self.advance((to, lineage), more, &mut out);
         out
     }
 
     /// The device has been sent everything up to `to`: load the next page, or what was
     /// committed meanwhile.
-    fn advance(&mut self, to: u64, more: bool, out: &mut Vec<ServerOutput>) {
+    fn advance(&mut self, (to, lineage): (u64, Lineage), more: bool, out: &mut Vec<ServerOutput>) {
         self.sent_upto = to;
+        self.sent_lineage = Some(lineage);
         self.latest = self.latest.max(to);
         if more {
             out.push(ServerOutput::Load {
@@ -590,16 +706,16 @@ impl ServerSession {
     }
 
     /// The host answered the [`ServerSession::live_load`] itself: it sent
-    /// `Changes { from, to, docs, complete: true }` with that load's `from`, `docs` the
+    /// `Changes { from, to, lineage, docs, complete: true }` with that load's `from`, `docs` the
     /// changes after its `after` (not empty), and `to` at least its `latest`.
-    pub fn sent_shared(&mut self, to: u64) -> Vec<ServerOutput> {
+    pub fn sent_shared(&mut self, (to, lineage): (u64, Lineage)) -> Vec<ServerOutput> {
         if self.phase != Phase::Live {
             return Vec::new();
         }
-        let to = to.max(self.sent_upto);
+        let (to, lineage) = self.furthest(to, lineage);
         self.mark_told(to, true);
         let mut out = Vec::new();
-        self.advance(to, false, &mut out);
+        self.advance((to, lineage), false, &mut out);
         out
     }
 
@@ -620,9 +736,16 @@ impl ServerSession {
 
     /// The host compared the device's digest with its own.
     pub fn digest_checked(&mut self, matches: bool) -> Vec<ServerOutput> {
-        if matches || self.phase != Phase::Live {
+        if self.phase != Phase::Live {
             return Vec::new();
         }
+        if matches || self.repairs >= MAX_REPAIRS {
+            return vec![ServerOutput::Send(ServerMessage::Verified {
+                seq: self.told_upto,
+                same: matches,
+            })];
+        }
+        self.repairs += 1;
         // Sync states from an earlier round may believe messages arrived that never did:
         // a new round starts from scratch, as automerge recommends after a loss.
         self.fallback.clear();
@@ -658,23 +781,30 @@ impl ServerSession {
         self.fallback.receive(id, doc, message)
     }
 
-    /// Fallback: every document's first sync message was sent. The device's cursor restarts at
-    /// the latest sequence number; what is older arrives through the sync exchange.
-    pub fn fallback_started(&mut self) -> Vec<ServerOutput> {
+    /// Fallback: every document's first sync message was sent, as of `latest` (the database's
+    /// latest sequence number when they were made, and its lineage). The device's cursor
+    /// restarts there; what is older arrives through the sync exchange.
+    pub fn fallback_started(&mut self, (latest, lineage): (u64, Lineage)) -> Vec<ServerOutput> {
         self.mode = SyncMode::CatchUp;
         self.loading = false;
-        self.sent_upto = self.latest;
-        self.mark_told(self.latest, !self.joining);
+        self.latest = self.latest.max(latest);
+        self.sent_upto = latest;
+        self.sent_lineage = Some(lineage);
+        let complete = !self.joining && latest >= self.latest;
+        self.mark_told(latest, complete);
         let mut out = vec![ServerOutput::Send(ServerMessage::Changes {
             from: 0,
-            to: self.latest,
+            to: latest,
+            lineage,
             docs: Vec::new(),
-            complete: !self.joining,
+            complete,
         })];
         if self.joining {
             // The scope grew during the round: those documents follow whole.
             self.loading = true;
             out.push(ServerOutput::LoadJoined);
+        } else if self.latest > latest {
+            self.load(&mut out);
         }
         out
     }
