@@ -35,6 +35,41 @@ pub fn device(command: DeviceCommand) -> anyhow::Result<String> {
     }
 }
 
+/// `backup`: a consistent copy of the database at `db`, taken while the server may be running.
+pub fn backup(db: &Path, to: &Path) -> anyhow::Result<String> {
+    if !db.exists() {
+        bail!("there is no database at {}", db.display());
+    }
+    let store = open(db)?;
+    let copy = store
+        .backup_to(to)
+        .with_context(|| format!("cannot back up {} to {}", db.display(), to.display()))?;
+    Ok(format!(
+        "Backed up {} to {}: {} bytes, changes up to number {}.\nRestore it with: fieldsync-server restore --from {} --db {}\n",
+        db.display(),
+        to.display(),
+        copy.bytes,
+        copy.latest_seq,
+        to.display(),
+        db.display()
+    ))
+}
+
+/// `restore`: puts the backup `from` in place of the database at `db`, which no server may be
+/// serving.
+pub fn restore(from: &Path, db: &Path) -> anyhow::Result<String> {
+    let _lock = fieldsync_server::lock::lock_database(db)?;
+    let restored = fieldsync_store::restore(from, db)
+        .with_context(|| format!("cannot restore {} from {}", db.display(), from.display()))?;
+    Ok(format!(
+        "Restored {} from {}: {} bytes, changes up to number {}.\nTablets that synced after this backup was taken repair on their next sync: the server gets back what they hold, and they get what it writes from now on.\n",
+        db.display(),
+        from.display(),
+        restored.bytes,
+        restored.latest_seq
+    ))
+}
+
 fn open(path: &Path) -> anyhow::Result<Store> {
     Store::open(path).with_context(|| format!("cannot open database {}", path.display()))
 }

@@ -33,6 +33,36 @@ pub enum Command {
     /// Pair, revoke or list devices (tablets).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Copy the database, consistently, to a new file, while the server runs (SQLite's online
+    /// backup API).
+    Backup(BackupArgs),
+    /// Put a backup in place of the database; refused while a server runs on it. Tablets that
+    /// synced after the backup repair on their next sync: the server gets back what they hold.
+    Restore(RestoreArgs),
+}
+
+/// Settings for `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write; it must not exist.
+    #[arg(long)]
+    pub to: PathBuf,
+
+    /// The database to copy.
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+/// Settings for `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup to put in place.
+    #[arg(long)]
+    pub from: PathBuf,
+
+    /// The database to replace (the one `serve` uses).
+    #[command(flatten)]
+    pub db: DbArg,
 }
 
 /// Settings for `serve`.

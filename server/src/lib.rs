@@ -37,6 +37,7 @@ pub mod demo;
 pub mod error;
 mod group_commit;
 pub mod live_board;
+pub mod lock;
 pub mod metrics;
 pub mod office;
 pub mod recent;

@@ -1,5 +1,5 @@
 //! `fieldsync-server`: parses the command line and runs the server from the library, or one
-//! of the admin subcommands (`user ...`, `device ...`) in [`admin`].
+//! of the admin subcommands (`user ...`, `device ...`, `backup`, `restore`) in [`admin`].
 
 mod admin;
 
@@ -40,6 +40,8 @@ async fn run() -> anyhow::Result<()> {
         },
         Command::User(command) => print(admin::user(command)?),
         Command::Device(command) => print(admin::device(command)?),
+        Command::Backup(args) => print(admin::backup(&args.db.db, &args.to)?),
+        Command::Restore(args) => print(admin::restore(&args.from, &args.db.db)?),
     }
 }
 
@@ -49,6 +51,8 @@ fn print(output: String) -> anyhow::Result<()> {
 }
 
 async fn run_server(config: ServeConfig) -> anyhow::Result<()> {
+    // Held until the process ends: one server per database, and no restore under it.
+    let _lock = fieldsync_server::lock::lock_database(&config.db)?;
     if config.demo
         && let Some(summary) = admin::load_demo(&config.db)?
     {

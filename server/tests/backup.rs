@@ -1,0 +1,78 @@
+//! `fieldsync-server backup` and `restore`, as an operator runs them: a consistent copy taken
+//! while the server serves, a restore refused while it runs and done once it stopped.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn server(args: &[&str], db: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run fieldsync-server")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn a_backup_is_taken_while_serving_and_restored_only_once_the_server_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fieldsync.sqlite3");
+    let copy = dir.path().join("nightly.sqlite3");
+    assert!(server(&["demo"], &db).status.success());
+
+    let mut serving = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    // The lock is taken before the server listens.
+    let mut lines = BufReader::new(serving.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|line| line.unwrap().contains("listening")),
+        "the server starts"
+    );
+
+    let backup = server(&["backup", "--to", copy.to_str().unwrap()], &db);
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(text(&backup).contains("Backed up"), "{}", text(&backup));
+    let again = server(&["backup", "--to", copy.to_str().unwrap()], &db);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already exists"), "{}", text(&again));
+
+    let refused = server(&["restore", "--from", copy.to_str().unwrap()], &db);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("is running on"),
+        "{}",
+        text(&refused)
+    );
+
+    serving.kill().unwrap();
+    serving.wait().unwrap();
+    let restored = server(&["restore", "--from", copy.to_str().unwrap()], &db);
+    assert!(restored.status.success(), "{}", text(&restored));
+    assert!(text(&restored).contains("Restored"), "{}", text(&restored));
+    let users = server(&["user", "list"], &db);
+    assert!(text(&users).contains("dana"), "{}", text(&users));
+
+    // A damaged backup is refused and the database is left as it was.
+    let damaged = dir.path().join("damaged.sqlite3");
+    std::fs::write(&damaged, b"not a database at all").unwrap();
+    let refused = server(&["restore", "--from", damaged.to_str().unwrap()], &db);
+    assert!(!refused.status.success());
+    let users = server(&["user", "list"], &db);
+    assert!(text(&users).contains("dana"), "{}", text(&users));
+}
