@@ -264,12 +264,7 @@ pub(crate) fn snapshots(
 
 /// BLAKE3 over each document in scope, in id order: its 16 id bytes, then its sorted heads.
 pub(crate) fn heads_digest(conn: &Connection, scope: &Scope) -> Result<[u8; 32]> {
-    let mut hasher = blake3::Hasher::new();
-    for (id, heads) in scoped_docs(conn, scope)? {
-        hasher.update(id.as_bytes());
-        hasher.update(&heads);
-    }
-    Ok(*hasher.finalize().as_bytes())
+    Ok(crate::attest::digest(&scoped_docs(conn, scope)?))
 }
 
 #[cfg(test)]

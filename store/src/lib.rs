@@ -54,6 +54,7 @@
 //! [`fieldsync_protocol::Writer`] and queues it in the outbox; [`StoreTx::apply`] stores what
 //! the server sends.
 
+mod attest;
 mod backup;
 mod blobs;
 mod cache;
@@ -100,6 +101,7 @@ use rusqlite::{Connection, TransactionBehavior};
 /// How long a connection waits for another one's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+pub use attest::LastAttestation;
 pub use backup::{BackupSummary, restore};
 pub use blobs::{BlobRefusal, BlobState};
 pub use cache::DEFAULT_CACHE_DOCS;
@@ -146,6 +148,8 @@ pub struct Store {
     conn: Connection,
     epoch: u64,
     cache: RefCell<cache::DocCache>,
+    /// This database's attestation key (see `attest`).
+    attest_key: [u8; 32],
     /// Whether [`Store::watch_assignments`] was called on this connection.
     watching_assignments: std::cell::Cell<bool>,
 }
@@ -180,10 +184,12 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         migrations::run(&mut conn)?;
         let epoch = meta::ensure_epoch(&conn)?;
+        let attest_key = attest::ensure_key(&conn)?;
         let cache = RefCell::new(cache::DocCache::new(DEFAULT_CACHE_DOCS));
         Ok(Store {
             conn,
             epoch,
+            attest_key,
             cache,
             watching_assignments: std::cell::Cell::new(false),
         })
@@ -197,6 +203,40 @@ impl Store {
     /// The highest seq in the change log, 0 when empty.
     pub fn latest_seq(&self) -> Result<u64> {
         changes::latest_seq(&self.conn)
+    }
+
+    /// This database's attestation of a heads digest (see [`StoreTx::verify_snapshot`]).
+    pub fn attest(&self, digest: &[u8; 32]) -> [u8; 16] {
+        attest::attest(&self.attest_key, digest)
+    }
+
+    /// The documents whose heads `attestation` attests, when it is this database's (or a
+    /// copy's) attestation of their digest; `None` otherwise.
+    pub fn check_attestation(
+        &self,
+        attestation: [u8; 16],
+        heads: &[(DocId, Vec<u8>)],
+    ) -> Option<std::collections::HashMap<DocId, Vec<automerge::ChangeHash>>> {
+        if self.attest(&attest::digest(heads)) != attestation {
+            return None;
+        }
+        Some(
+            heads
+                .iter()
+                .map(|(doc, blob)| {
+                    let hashes = blob
+                        .chunks_exact(32)
+                        .filter_map(|h| automerge::ChangeHash::try_from(h).ok())
+                        .collect();
+                    (*doc, hashes)
+                })
+                .collect(),
+        )
+    }
+
+    /// Tablet: the last attestation the server gave and the heads it is for.
+    pub fn attestation(&self) -> Result<Option<LastAttestation>> {
+        attest::last(&self.conn)
     }
 
     /// The highest seq in the change log and its lineage (`(0, EMPTY)` when empty).
@@ -668,5 +708,25 @@ mod tests {
         let scope = Scope::Accounts(BTreeSet::from([a]));
         assert!(scope.contains(a) && !scope.contains(b) && Scope::All.contains(b));
         assert!(!scope.allows(None) && Scope::All.allows(None));
+    }
+
+    #[test]
+    fn only_this_database_or_a_copy_of_it_takes_its_attestation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.sqlite3")).unwrap();
+        let heads = vec![(DocId::new(), vec![1u8; 32])];
+        let attestation = store.attest(&attest::digest(&heads));
+        let taken = store.check_attestation(attestation, &heads).unwrap();
+        assert_eq!(taken[&heads[0].0].len(), 1);
+        // A backup of it (a restored server) takes it too.
+        let copy = dir.path().join("copy.sqlite3");
+        store.backup_to(&copy).unwrap();
+        let restored = Store::open(&copy).unwrap();
+        assert!(restored.check_attestation(attestation, &heads).is_some());
+        // Another database does not, nor does this one for other heads.
+        let other = Store::open_in_memory().unwrap();
+        assert!(other.check_attestation(attestation, &heads).is_none());
+        let forged = vec![(heads[0].0, vec![2u8; 32])];
+        assert!(store.check_attestation(attestation, &forged).is_none());
     }
 }

@@ -24,6 +24,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("../../migrations/0011_lineage.sql"),
             crate::lineage::fill,
         ),
+        M::up(include_str!("../../migrations/0012_attested.sql")),
     ])
 }
 

@@ -35,6 +35,17 @@ impl StoreTx<'_> {
         changes::latest_seq(&self.tx)
     }
 
+    /// Tablet: keeps the heads of every document for the `Verify` of `seq` and returns their
+    /// digest, which the server attests when it is the same as its own.
+    pub fn verify_snapshot(&self, seq: u64) -> Result<[u8; 32]> {
+        crate::attest::snapshot(&self.tx, seq)
+    }
+
+    /// Tablet: the server attested the `Verify` of `seq`.
+    pub fn attested(&self, seq: u64, attestation: [u8; 16]) -> Result<()> {
+        crate::attest::attested(&self.tx, seq, attestation)
+    }
+
     /// The highest seq in the change log and its lineage, this transaction's writes included.
     pub fn latest_lineage(&self) -> Result<(u64, Lineage)> {
         crate::lineage::latest(&self.tx)

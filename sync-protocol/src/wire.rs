@@ -230,6 +230,17 @@ pub enum ClientMessage {
         /// The lineage of the device's cursor.
         lineage: Lineage,
     },
+    /// Protocol 3, at the start of a repair (a fallback round): the heads of every document
+    /// the device held when the server last found them the same as its own, in document id
+    /// order, with the server's attestation of their digest
+    /// ([`ServerMessage::Verified::attestation`]). Changes the server once had are taken back
+    /// as the server had them, whoever made them.
+    Attested {
+        /// The attestation.
+        attestation: [u8; 16],
+        /// Each document and its heads (sorted 32-byte change hashes, concatenated).
+        heads: Vec<(DocId, Vec<u8>)>,
+    },
 }
 
 /// Messages from the server to a device.
@@ -332,6 +343,11 @@ pub enum ServerMessage {
         seq: u64,
         /// Whether the device's documents are the same as the server's.
         same: bool,
+        /// When `same`: the server's attestation of the digest (a keyed hash only this
+        /// database can make). The device keeps it with the heads the digest was made of and
+        /// shows both in [`ClientMessage::Attested`] during a repair, so that a server restored
+        /// from an older copy takes back every change it once had, whoever made it.
+        attestation: [u8; 16],
     },
 }
 

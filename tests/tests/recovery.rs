@@ -92,9 +92,10 @@ fn put_back(from: &Path, to: &Path) {
 }
 
 /// Restored from last night's copy: a tablet's acknowledged notes come back to the server even
-/// though its cursor is older than the copy (found by comparing documents), and the other
-/// tablet, whose cursor names a history the restored server does not have, gets what the
-/// restored server writes afterwards, whether it wrote less or more than it had lost.
+/// though its cursor is older than the copy (found by comparing documents); the other tablet,
+/// whose cursor names a history the restored server does not have, gives back the office's
+/// notes it holds and its own, and gets what the restored server writes afterwards, whether it
+/// wrote less or more than it had lost.
 #[tokio::test]
 async fn a_server_restored_from_an_older_copy_gets_back_what_tablets_hold() {
     for more_after_restore in [1, 40] {
@@ -149,13 +150,22 @@ async fn a_server_restored_from_an_older_copy_gets_back_what_tablets_hold() {
                 "B never got what the restored server wrote ({more_after_restore} notes)"
             );
         }
-        // The office's notes the restore lost are still on B's tablet, and the server kept
-        // B's copies aside for review: a technician's device may not add notes in the office's
-        // name, so the server cannot tell them from forgeries (issue 13, left open).
+        // The office's notes the restore lost come back from B's tablet, which the server
+        // had found the same as its own when it held them (its attestation), and so does B's
+        // own note written on top of them.
+        let on_b = notes(&store, job_b);
         for i in 0..3 {
-            assert!(on_tablet.contains(&format!("office note {i}")));
+            assert!(
+                on_b.contains(&format!("office note {i}")),
+                "office note {i} was lost ({more_after_restore} written after)"
+            );
         }
-        assert!(!store.quarantined(100).unwrap().is_empty());
+        assert!(on_b.contains(&"B's note".to_string()), "B's note was lost");
+        assert!(
+            store.quarantined(100).unwrap().is_empty(),
+            "nothing refused: {:?}",
+            store.quarantined(100).unwrap()
+        );
         server.shutdown().await.unwrap();
     }
 }

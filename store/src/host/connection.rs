@@ -52,6 +52,9 @@ pub struct ConnectionHost {
     /// Photos this (scoped) device was found allowed to download, so that the chunks after the
     /// first are not checked again.
     readable_blobs: std::collections::HashSet<ContentHash>,
+    /// During a repair: per document, the heads this database attested the device held (see
+    /// `ClientMessage::Attested`). The changes they reach were once stored here.
+    attested: std::collections::HashMap<DocId, Vec<automerge::ChangeHash>>,
 }
 
 impl ConnectionHost {
@@ -64,6 +67,7 @@ impl ConnectionHost {
             joining_after: None,
             joining_next: BTreeSet::new(),
             readable_blobs: Default::default(),
+            attested: Default::default(),
         }
     }
 
@@ -87,6 +91,7 @@ impl ConnectionHost {
             | ServerOutput::StartFallback
             | ServerOutput::CheckDigest { .. }
             | ServerOutput::CheckCursor { .. }
+            | ServerOutput::Attested { .. }
             | ServerOutput::Blob(ClientMessage::BlobQuery { .. } | ClientMessage::BlobGet { .. }) => {
                 Access::Read
             }
@@ -177,7 +182,14 @@ impl ConnectionHost {
                 }
                 ServerOutput::CheckDigest { digest } => {
                     let ours = store.heads_digest(&self.device.scope)?;
-                    queue.extend(session.digest_checked(ours == digest));
+                    let matches = (ours == digest).then(|| store.attest(&ours));
+                    queue.extend(session.digest_checked(matches));
+                }
+                ServerOutput::Attested { attestation, heads } => {
+                    // Not this database's attestation: the repair goes on without it.
+                    self.attested = store
+                        .check_attestation(attestation, &heads)
+                        .unwrap_or_default();
                 }
                 ServerOutput::CheckHolding {
                     accounts_digest,
@@ -528,15 +540,55 @@ impl ConnectionHost {
         if session.fallback_receive(id, &mut fork, message).is_err() {
             return Ok(false);
         }
-        let new: Vec<DocData> = fork
-            .get_changes(&doc.get_heads())
-            .into_iter()
-            .map(|change| DocData {
+        // Changes this database attested it once had come back as they were (whoever made
+        // them: an office note lost with a restore that the tablet still holds); the rest is
+        // checked as the device's own.
+        let once_here: std::collections::HashSet<automerge::ChangeHash> =
+            match self.attested.get(&id) {
+                Some(heads) => {
+                    let present: Vec<_> = heads
+                        .iter()
+                        .copied()
+                        .filter(|h| fork.get_change_by_hash(h).is_some())
+                        .collect();
+                    let beyond: std::collections::HashSet<_> = fork
+                        .get_changes(&present)
+                        .iter()
+                        .map(|c| c.hash())
+                        .collect();
+                    fork.get_changes(&doc.get_heads())
+                        .iter()
+                        .map(|c| c.hash())
+                        .filter(|h| !beyond.contains(h))
+                        .collect()
+                }
+                None => Default::default(),
+            };
+        let (mut restored, mut new) = (Vec::new(), Vec::new());
+        for change in fork.get_changes(&doc.get_heads()) {
+            let data = DocData {
                 doc: id,
                 data: change.raw_bytes().to_vec(),
-            })
-            .collect();
-        let stored = self.store_in(&tx, &new)?.contains(&StoreOutcome::Stored);
+            };
+            if once_here.contains(&change.hash()) {
+                restored.push(data);
+            } else {
+                new.push(data);
+            }
+        }
+        let mut stored = false;
+        if !restored.is_empty() {
+            let restorer = DeviceContext {
+                origin: self.device.origin,
+                role: Role::Admin,
+                scope: Scope::All,
+                held: BTreeSet::new(),
+                user: None,
+            };
+            let prechecked = Prechecked::new(restored, restorer.pusher());
+            stored |= store_checked(&tx, &restorer, prechecked)?.contains(&StoreOutcome::Stored);
+        }
+        stored |= self.store_in(&tx, &new)?.contains(&StoreOutcome::Stored);
         tx.commit()?;
         let mut current: AutoCommit = if stored {
             store.transaction()?.load(id)?.unwrap_or_default()

@@ -113,8 +113,27 @@ impl DeviceHost {
                     queue.push_back(session.accounts_held(accounts));
                 }
                 ClientOutput::Repairing => events.push(DeviceEvent::Repairing),
-                ClientOutput::Verified { same, .. } => events.push(DeviceEvent::Verified { same }),
+                ClientOutput::Verified {
+                    seq,
+                    same,
+                    attestation,
+                } => {
+                    if same {
+                        let tx = store.transaction()?;
+                        tx.attested(seq, attestation)?;
+                        tx.commit()?;
+                    }
+                    events.push(DeviceEvent::Verified { same });
+                }
                 ClientOutput::StartFallback => {
+                    // What the server last attested first: a restored server takes back the
+                    // changes it once had, whoever made them.
+                    if let Some(last) = store.attestation()? {
+                        send.push(ClientMessage::Attested {
+                            attestation: last.attestation,
+                            heads: last.heads,
+                        });
+                    }
                     for id in store.doc_ids(&Scope::All)? {
                         if let Some(mut doc) = store.load(id)? {
                             queue.extend(session.fallback_generate(id, &mut doc));
@@ -135,7 +154,11 @@ impl DeviceHost {
                     }
                 }
                 ClientOutput::Verify { seq } => {
-                    let digest = store.heads_digest(&Scope::All)?;
+                    // The heads the digest is made of are kept: if the server attests it, they
+                    // are what a repair shows a restored server.
+                    let tx = store.transaction()?;
+                    let digest = tx.verify_snapshot(seq)?;
+                    tx.commit()?;
                     queue.push_back(session.verify(seq, digest));
                 }
                 ClientOutput::CaughtUp => events.push(DeviceEvent::CaughtUp),

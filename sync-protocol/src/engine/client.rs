@@ -112,6 +112,9 @@ pub enum ClientOutput {
         /// Whether they are the same; if not, the server refused some of the device's changes
         /// (they stay on the device).
         same: bool,
+        /// When `same`: the server's attestation of the digest, to keep with the heads it was
+        /// made of (see [`ClientMessage::Attested`]).
+        attestation: [u8; 16],
     },
     /// A blob message for the host's blob transfer.
     Blob(ServerMessage),
@@ -389,7 +392,15 @@ impl ClientSession {
             | ServerMessage::BlobChunk { .. }
             | ServerMessage::BlobError { .. }) => out.push(ClientOutput::Blob(message)),
             ServerMessage::Pong { .. } => {}
-            ServerMessage::Verified { seq, same } => out.push(ClientOutput::Verified { seq, same }),
+            ServerMessage::Verified {
+                seq,
+                same,
+                attestation,
+            } => out.push(ClientOutput::Verified {
+                seq,
+                same,
+                attestation,
+            }),
         }
         self.maybe_verify(now, &mut out);
         out

@@ -68,6 +68,15 @@ pub enum ServerOutput {
         /// The lineage the device has for it.
         lineage: Lineage,
     },
+    /// Check the device's attestation of the heads it held when last found the same as the
+    /// server (see [`ClientMessage::Attested`]); when it is this database's, the changes
+    /// those heads reach may be taken back from the device during the repair whoever made them.
+    Attested {
+        /// The attestation.
+        attestation: [u8; 16],
+        /// The documents' heads.
+        heads: Vec<(DocId, Vec<u8>)>,
+    },
     /// Compare this digest with the digest of the scope's documents and call
     /// [`ServerSession::digest_checked`].
     CheckDigest {
@@ -158,6 +167,8 @@ pub struct ServerSession {
     checking_cursor: bool,
     /// Fallback rounds started on this connection because the device's digest differed.
     repairs: u32,
+    /// `Attested` messages taken on this connection.
+    attested: u32,
     /// The device has (or has been sent) everything in scope up to here.
     sent_upto: u64,
     /// The lineage of `sent_upto`, when known (a `Pull` goes back to a position whose lineage
@@ -199,6 +210,7 @@ impl ServerSession {
             cursor_lineage: Lineage::EMPTY,
             checking_cursor: false,
             repairs: 0,
+            attested: 0,
             sent_upto: 0,
             sent_lineage: Some(Lineage::EMPTY),
             told_upto: 0,
@@ -279,6 +291,20 @@ impl ServerSession {
             ),
             // Once per connection, at the handshake.
             (Phase::Live, ClientMessage::Lineage { .. }) => Vec::new(),
+            // Once per repair round at most: a device cannot make the server check at will.
+            (Phase::Live, ClientMessage::Attested { .. }) if self.attested > self.repairs => {
+                Vec::new()
+            }
+            (Phase::Live, ClientMessage::Attested { attestation, heads }) => {
+                if heads.len() > MAX_ACCOUNTS_HELD {
+                    return self.malformed(format!(
+                        "Attested names {} documents: at most {MAX_ACCOUNTS_HELD}",
+                        heads.len()
+                    ));
+                }
+                self.attested += 1;
+                vec![ServerOutput::Attested { attestation, heads }]
+            }
             (Phase::Live, ClientMessage::Hello { .. }) => self.fail(
                 ErrorCode::HandshakeExpected,
                 "Hello was already received on this connection".into(),
@@ -734,15 +760,17 @@ impl ServerSession {
             .collect()
     }
 
-    /// The host compared the device's digest with its own.
-    pub fn digest_checked(&mut self, matches: bool) -> Vec<ServerOutput> {
+    /// The host compared the device's digest with its own: `Some` with its attestation of the
+    /// digest when they match.
+    pub fn digest_checked(&mut self, matches: Option<[u8; 16]>) -> Vec<ServerOutput> {
         if self.phase != Phase::Live {
             return Vec::new();
         }
-        if matches || self.repairs >= MAX_REPAIRS {
+        if matches.is_some() || self.repairs >= MAX_REPAIRS {
             return vec![ServerOutput::Send(ServerMessage::Verified {
                 seq: self.told_upto,
-                same: matches,
+                same: matches.is_some(),
+                attestation: matches.unwrap_or_default(),
             })];
         }
         self.repairs += 1;

@@ -1,0 +1,112 @@
+//! Attestations: a server proves to its own restored copy which changes it once had.
+//!
+//! When the server finds a device's documents the same as its own (the answer to `Verify`), it
+//! attests the digest of their heads with a keyed hash whose key lives in its database (meta
+//! `attest_key`, made on the first open, so every backup of the database has it). The device
+//! keeps the attestation with the heads the digest was made of. During a repair it shows both
+//! ([`fieldsync_protocol::wire::ClientMessage::Attested`]); a server that can make the same
+//! attestation is this database or a copy of it, and once had every change those heads reach.
+
+use fieldsync_protocol::DocId;
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+use crate::{Result, StoreError, codec};
+
+/// The digest of documents' heads: BLAKE3 over each document's id followed by its heads, in the
+/// order given (document id order). The same as the server's `heads_digest` of those documents.
+pub(crate) fn digest(docs: &[(DocId, Vec<u8>)]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    for (id, heads) in docs {
+        hasher.update(id.as_bytes());
+        hasher.update(heads);
+    }
+    *hasher.finalize().as_bytes()
+}
+
+/// This database's attestation key, made on the first call.
+pub(crate) fn ensure_key(conn: &Connection) -> Result<[u8; 32]> {
+    let fresh: [u8; 32] = rand_key();
+    conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES ('attest_key', ?1)")?
+        .execute([&fresh[..]])?;
+    let key: Vec<u8> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'attest_key'")?
+        .query_row([], |row| row.get(0))?;
+    <[u8; 32]>::try_from(key.as_slice())
+        .map_err(|_| StoreError::Corrupt("meta attest_key is not 32 bytes".into()))
+}
+
+fn rand_key() -> [u8; 32] {
+    rand::random()
+}
+
+/// The attestation of `digest` under `key`.
+pub(crate) fn attest(key: &[u8; 32], digest: &[u8; 32]) -> [u8; 16] {
+    let mut tag = [0; 16];
+    tag.copy_from_slice(&blake3::keyed_hash(key, digest).as_bytes()[..16]);
+    tag
+}
+
+fn rows(conn: &Connection, table: &str) -> Result<Vec<(DocId, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT doc, heads FROM {table} ORDER BY doc"))?;
+    let rows = stmt.query_map([], |row| {
+        Ok((codec::id(row, 0, DocId::from_slice)?, row.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Tablet: keeps the heads of every document for the `Verify` of `seq`; returns their digest.
+pub(crate) fn snapshot(tx: &Transaction<'_>, seq: u64) -> Result<[u8; 32]> {
+    tx.execute_batch(
+        "DELETE FROM attest_pending;
+         INSERT INTO attest_pending (doc, heads) SELECT id, heads FROM documents;",
+    )?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('attest_pending_seq', ?1)",
+    )?
+    .execute([codec::seq(seq)])?;
+    Ok(digest(&rows(tx, "attest_pending")?))
+}
+
+/// Tablet: the server attested the digest of the `Verify` of `seq`: its heads become the ones
+/// shown in a repair. An answer to an older `Verify` is ignored.
+pub(crate) fn attested(tx: &Transaction<'_>, seq: u64, attestation: [u8; 16]) -> Result<()> {
+    let pending: Option<i64> = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = 'attest_pending_seq'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    if pending != Some(codec::seq(seq)) {
+        return Ok(());
+    }
+    tx.execute_batch(
+        "DELETE FROM attested;
+         INSERT INTO attested (doc, heads) SELECT doc, heads FROM attest_pending;",
+    )?;
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('attestation', ?1)")?
+        .execute([&attestation[..]])?;
+    Ok(())
+}
+
+/// The last attestation a tablet was given, and the heads it is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastAttestation {
+    /// The server's attestation.
+    pub attestation: [u8; 16],
+    /// Each document and its heads (sorted hashes, concatenated), in document id order.
+    pub heads: Vec<(DocId, Vec<u8>)>,
+}
+
+/// Tablet: the last attestation and the heads it is for, if any.
+pub(crate) fn last(conn: &Connection) -> Result<Option<LastAttestation>> {
+    let attestation: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'attestation'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let Some(attestation) = attestation.and_then(|a| <[u8; 16]>::try_from(a.as_slice()).ok())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(LastAttestation {
+        attestation,
+        heads: rows(conn, "attested")?,
+    }))
+}
