@@ -8,7 +8,7 @@
 //! ([`Prechecked`]), so that it runs on other cores while the writer commits.
 
 use fieldsync_protocol::engine::StoreOutcome;
-use fieldsync_protocol::wire::DocData;
+use fieldsync_protocol::wire::{DocData, Lineage};
 use fieldsync_store::Prechecked;
 use fieldsync_store::host::{DeviceContext, store_checked};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -23,7 +23,11 @@ const MAX_BATCHES: usize = 256;
 /// others and the database's blocking threads for the database.
 const PRECHECK_INLINE: usize = 4;
 
-type Reply = Result<Vec<StoreOutcome>, String>;
+type Reply = Result<Committed, String>;
+
+/// What became of a batch: one outcome per change, and the latest sequence number after its
+/// commit with its lineage (for the device's acknowledgement).
+pub type Committed = (Vec<StoreOutcome>, (u64, Lineage));
 
 /// A pushed batch, prechecked.
 struct Job {
@@ -42,7 +46,7 @@ struct Pending {
 pub struct Receipt(oneshot::Receiver<Reply>);
 
 impl Future for Receipt {
-    type Output = Result<Vec<StoreOutcome>, DbError>;
+    type Output = Result<Committed, DbError>;
 
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
@@ -90,7 +94,7 @@ impl GroupCommit {
         device: DeviceContext,
         changes: Vec<DocData>,
     ) -> Result<Vec<StoreOutcome>, DbError> {
-        self.submit(device, changes).await?.await
+        Ok(self.submit(device, changes).await?.await?.0)
     }
 
     /// Prechecks one pushed batch and queues it for group commit; the receipt resolves once it
@@ -183,7 +187,7 @@ async fn run(
                 );
                 tracing::debug!(batches = replies.len(), changes = size, elapsed = ?started.elapsed(), "group commit");
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
+                    let _ = reply.send(Ok((outcome, reached)));
                 }
                 // The ring first: the sessions woken next read from it.
                 recent.extend(before, stored, reached);

@@ -68,6 +68,10 @@ impl Store {
     }
 }
 
+/// How far [`restore`] moves the database's own counters (invoice numbers) on: more than a
+/// server issues between two nightly backups.
+pub const RESTORED_COUNTER_GAP: i64 = 10_000;
+
 /// Puts the backup at `from` in place of the database at `to`, which no process may have open
 /// (the caller makes sure the server is stopped). The backup is checked with SQLite's
 /// `quick_check` and copied beside `to` first; then the old database's write-ahead log and
@@ -97,6 +101,12 @@ pub fn restore(from: &Path, to: &Path) -> Result<BackupSummary> {
             i32::MAX,
             std::time::Duration::ZERO,
             None,
+        )?;
+        // Numbers this database hands out (its own invoice numbers) may have been handed out
+        // after the backup was taken: they start again well past anything it may have used.
+        dst.execute(
+            "UPDATE meta SET value = value + ?1 WHERE key LIKE 'counter:%'",
+            [RESTORED_COUNTER_GAP],
         )?;
         dst.close().map_err(|(_, e)| e)?;
         std::fs::File::open(&restoring)?.sync_all()?;

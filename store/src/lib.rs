@@ -277,6 +277,12 @@ impl Store {
         documents::load_cached(&self.conn, &self.cache, doc)
     }
 
+    /// Tablet: the furthest acknowledgement the server gave (its latest sequence number after
+    /// the commit, and its lineage); `(0, EMPTY)` before any.
+    pub fn acked_at(&self) -> Result<(u64, Lineage)> {
+        meta::acked_at(&self.conn)
+    }
+
     /// The tablet's cursor in the server's change sequence.
     pub fn cursor(&self) -> Result<Option<(Cursor, Lineage)>> {
         meta::cursor(&self.conn)

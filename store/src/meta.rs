@@ -60,6 +60,26 @@ pub(crate) fn set_cursor(tx: &Transaction<'_>, cursor: Option<(Cursor, Lineage)>
     Ok(())
 }
 
+/// Tablet: the furthest acknowledgement received (the server's latest sequence number after
+/// the commit, and its lineage); `(0, EMPTY)` before any.
+pub(crate) fn acked_at(conn: &Connection) -> Result<(u64, Lineage)> {
+    let Some(value) = get(conn, "acked_at")? else {
+        return Ok((0, Lineage::EMPTY));
+    };
+    let parse = |value: &str| {
+        let (seq, lineage) = value.split_once(' ')?;
+        Some((seq.parse().ok()?, Lineage::from_hex(lineage)?))
+    };
+    parse(&value).ok_or_else(|| bad("acked_at", &value))
+}
+
+/// Tablet: keeps the furthest acknowledgement.
+pub(crate) fn set_acked_at(tx: &Transaction<'_>, (seq, lineage): (u64, Lineage)) -> Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('acked_at', ?1)")?
+        .execute([format!("{seq} {}", lineage.to_hex())])?;
+    Ok(())
+}
+
 /// Adds one to the named counter and returns its new value (1 the first time). Used for the
 /// device's own invoice numbers, which must never repeat, also across restarts.
 pub(crate) fn next_counter(tx: &Transaction<'_>, name: &str) -> Result<u64> {

@@ -185,6 +185,11 @@ impl StoreTx<'_> {
         meta::has_change(&self.tx, hash)
     }
 
+    /// Tablet: keeps the furthest acknowledgement (see [`crate::Store::acked_at`]).
+    pub fn set_acked_at(&self, at: (u64, Lineage)) -> Result<()> {
+        meta::set_acked_at(&self.tx, at)
+    }
+
     /// Stores the tablet's cursor with its lineage (`None` forgets it).
     pub fn set_cursor(&self, cursor: Option<(Cursor, Lineage)>) -> Result<()> {
         meta::set_cursor(&self.tx, cursor)

@@ -114,9 +114,10 @@ mod tests {
     fn said_hello(server: &mut ServerSession, cursor: Option<Cursor>) -> Vec<ServerOutput> {
         let mut out = server.receive(hello(cursor));
         let lineage = cursor.map_or(Lineage::EMPTY, |c| at(c.seq).1);
-        for output in server.receive(ClientMessage::Lineage { lineage }) {
+        let acked = (0, Lineage::EMPTY);
+        for output in server.receive(ClientMessage::Lineage { lineage, acked }) {
             match output {
-                ServerOutput::CheckCursor { seq, lineage } => {
+                ServerOutput::CheckCursor { seq, lineage, .. } => {
                     out.extend(server.cursor_checked(at(seq).1 == lineage));
                 }
                 other => out.push(other),
@@ -165,7 +166,11 @@ mod tests {
             changes: changes.clone(),
         });
         assert_eq!(out, vec![ServerOutput::Store { batch: 1, changes }]);
-        let out = server.stored(1, vec![StoreOutcome::Refused("negative payment".into())]);
+        let out = server.stored(
+            1,
+            vec![StoreOutcome::Refused("negative payment".into())],
+            at(1),
+        );
         let acks = sends(&out, |o| match o {
             ServerOutput::Send(m @ ServerMessage::Ack { .. }) => Some(m.clone()),
             _ => None,
@@ -186,12 +191,16 @@ mod tests {
             server.receive(hello(Some(Cursor { epoch: 7, seq: 10 }))),
             vec![]
         );
-        let out = server.receive(ClientMessage::Lineage { lineage: theirs });
+        let out = server.receive(ClientMessage::Lineage {
+            lineage: theirs,
+            acked: (0, Lineage::EMPTY),
+        });
         assert_eq!(
             out,
             vec![ServerOutput::CheckCursor {
                 seq: 10,
-                lineage: theirs
+                lineage: theirs,
+                acked: (0, Lineage::EMPTY),
             }]
         );
         assert_eq!(
@@ -218,7 +227,10 @@ mod tests {
         let mut client = ClientSession::new(ClientConfig::default());
         client.connect(
             0,
-            Some((Cursor { epoch: 7, seq: 10 }, theirs)),
+            (
+                Some((Cursor { epoch: 7, seq: 10 }, theirs)),
+                (0, Lineage::EMPTY),
+            ),
             ([0; 32], Vec::new()),
             Vec::new(),
         );
@@ -319,7 +331,10 @@ mod tests {
         let mut client = ClientSession::new(ClientConfig::default());
         client.connect(
             0,
-            Some((Cursor { epoch: 7, seq: 10 }, at(10).1)),
+            (
+                Some((Cursor { epoch: 7, seq: 10 }, at(10).1)),
+                (0, Lineage::EMPTY),
+            ),
             ([0; 32], Vec::new()),
             Vec::new(),
         );
@@ -533,7 +548,10 @@ mod tests {
         let mut client = ClientSession::new(ClientConfig::default());
         let out = client.connect(
             0,
-            Some((Cursor { epoch: 7, seq: 5 }, at(5).1)),
+            (
+                Some((Cursor { epoch: 7, seq: 5 }, at(5).1)),
+                (0, Lineage::EMPTY),
+            ),
             ([3; 32], Vec::new()),
             vec![item(1), item(2)],
         );
@@ -543,7 +561,10 @@ mod tests {
         ));
         assert_eq!(
             out[1],
-            ClientOutput::Send(ClientMessage::Lineage { lineage: at(5).1 })
+            ClientOutput::Send(ClientMessage::Lineage {
+                lineage: at(5).1,
+                acked: (0, Lineage::EMPTY),
+            })
         );
         assert_eq!(
             out[2],
@@ -577,9 +598,14 @@ mod tests {
                 batch: 1,
                 refused: vec![],
                 deferred: vec![],
+                committed: at(11),
             },
         );
         assert!(out.contains(&ClientOutput::Acked(vec![[1; 32], [2; 32]])));
+        assert!(
+            out.contains(&ClientOutput::AckedAt(at(11))),
+            "kept for the next handshake"
+        );
         assert!(out.contains(&ClientOutput::Verify { seq: 9 }));
     }
 
@@ -589,7 +615,12 @@ mod tests {
             retry_after_ms: 100,
             ..Default::default()
         });
-        client.connect(0, None, ([0; 32], Vec::new()), vec![item(1)]);
+        client.connect(
+            0,
+            (None, (0, Lineage::EMPTY)),
+            ([0; 32], Vec::new()),
+            vec![item(1)],
+        );
         assert!(
             client
                 .tick(50)
@@ -610,7 +641,7 @@ mod tests {
         use crate::wire::MAX_PUSH_CHANGES;
         let mut client = ClientSession::new(ClientConfig::default());
         let items: Vec<OutboxItem> = (0..MAX_PUSH_CHANGES + 10).map(|n| item(n as u8)).collect();
-        let out = client.connect(0, None, ([0; 32], Vec::new()), items);
+        let out = client.connect(0, (None, (0, Lineage::EMPTY)), ([0; 32], Vec::new()), items);
         let pushes: Vec<usize> = out
             .iter()
             .filter_map(|o| match o {

@@ -229,6 +229,9 @@ pub enum ClientMessage {
     Lineage {
         /// The lineage of the device's cursor.
         lineage: Lineage,
+        /// The furthest acknowledgement the device had ([`ServerMessage::Ack::committed`]);
+        /// `(0, EMPTY)` without one.
+        acked: (u64, Lineage),
     },
     /// Protocol 3, at the start of a repair (a fallback round): the heads of every document
     /// the device held when the server last found them the same as its own, in document id
@@ -271,6 +274,11 @@ pub enum ServerMessage {
         refused: Vec<Refusal>,
         /// Indexes of changes not stored yet.
         deferred: Vec<u32>,
+        /// Protocol 3: the latest sequence number once the batch was committed, and its
+        /// lineage. The device names the furthest it was told of in its next handshake
+        /// ([`ClientMessage::Lineage`]), so a server restored from a copy older than the
+        /// device's acknowledged pushes finds out even when the device's cursor is older still.
+        committed: (u64, Lineage),
     },
     /// Documents' data between two points of the change sequence.
     Changes {
@@ -348,6 +356,14 @@ pub enum ServerMessage {
         /// shows both in [`ClientMessage::Attested`] during a repair, so that a server restored
         /// from an older copy takes back every change it once had, whoever made it.
         attestation: [u8; 16],
+    },
+    /// Protocol 3: the server's latest position, and its lineage, when it sent documents that
+    /// do not move the device's cursor (those of accounts that joined its scope). The device
+    /// keeps the furthest position it was told of (this, or an acknowledgement's) and names it
+    /// in its next handshake ([`ClientMessage::Lineage`]).
+    Seen {
+        /// The position.
+        at: (u64, Lineage),
     },
 }
 
@@ -454,8 +470,17 @@ mod tests {
                 reason: "no".into(),
             }],
             deferred: vec![1],
+            committed: (42, Lineage([7; 16])),
         };
         assert_eq!(ServerMessage::decode(&reply.encode()).unwrap(), reply);
+        let lineage = ClientMessage::Lineage {
+            lineage: Lineage::EMPTY.then(&automerge::ChangeHash([3; 32])),
+            acked: (42, Lineage([7; 16])),
+        };
+        assert_eq!(ClientMessage::decode(&lineage.encode()).unwrap(), lineage);
+        let hex = Lineage([0xAB; 16]).to_hex();
+        assert_eq!(Lineage::from_hex(&hex), Some(Lineage([0xAB; 16])));
+        assert_eq!(Lineage::from_hex("zz"), None);
     }
 
     #[test]

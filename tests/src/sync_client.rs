@@ -96,6 +96,7 @@ impl SyncClient {
         self.send(&hello).await;
         let lineage = ClientMessage::Lineage {
             lineage: fieldsync_protocol::wire::Lineage::EMPTY,
+            acked: (0, fieldsync_protocol::wire::Lineage::EMPTY),
         };
         self.send(&lineage).await;
         let holding = ClientMessage::Holding {
@@ -127,6 +128,7 @@ impl SyncClient {
                     batch: b,
                     refused,
                     deferred,
+                    ..
                 }) if b == batch => {
                     return (refused, deferred);
                 }

@@ -4,13 +4,19 @@
 //! number, and a stale copy of a document delivered after its eviction would lack the device's
 //! own acknowledged changes, which catch-up never sends back; TCP never does that within a
 //! connection), with replicas and the server
-//! restarted from their SQLite stores, and the office assigning jobs to the technicians and
+//! restarted from their SQLite stores, the server put back to older copies of its database
+//! (backups taken while it ran), and the office assigning jobs to the technicians and
 //! taking them away while they are online or offline. Each round ends with every replica
 //! holding exactly the documents of its scope (a technician: the accounts of the jobs assigned
 //! to them now), identical to the server's, with identical balances, every change made on a
 //! replica present on the server, and unique invoice numbers.
 //!
 //! `FIELDSYNC_SIM_SEEDS=N` runs seeds 0..N (default 60); `FIELDSYNC_SIM_SEED=S` replays one.
+//! `FIELDSYNC_SIM_RESTORES=1` adds backups of the running server and restores from them to the
+//! faults. Not on by default yet (issue 13): 117 of seeds 0..120 converge with it; seeds 19, 89
+//! and 92 end with a technician holding the documents of a job whose assignment the restored
+//! server lost (made after the backup, and no tablet could prove the server had made it), with
+//! its work on that job refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -66,6 +72,15 @@ struct Sim {
     payments_made: usize,
     hello_sent: BTreeSet<u64>,
     fallbacks: usize,
+    /// Copies of the server's database taken while it ran, oldest first.
+    snapshots: Vec<PathBuf>,
+    /// Times the server was put back to one of them.
+    restores: usize,
+    /// Whether backups are taken and put back (`FIELDSYNC_SIM_RESTORES=1`).
+    restores_on: bool,
+    /// Changes refused after a restore because the restored server lost the assignment they
+    /// were made under.
+    lost_assignments: usize,
     /// Handshakes at which a technician's holdings were not its scope (the scope changed
     /// while it was away): the server asked for its accounts.
     reconciles: usize,
@@ -126,6 +141,10 @@ impl Sim {
             payments_made: seeded.payments,
             hello_sent: BTreeSet::new(),
             fallbacks: 0,
+            snapshots: Vec::new(),
+            restores: 0,
+            restores_on: std::env::var("FIELDSYNC_SIM_RESTORES").is_ok_and(|v| v == "1"),
+            lost_assignments: 0,
             reconciles: 0,
             _dir: dir,
         }
@@ -204,8 +223,22 @@ impl Sim {
 
     fn client_sent(&mut self, r: usize, send: Vec<ClientMessage>, events: Vec<DeviceEvent>) {
         for event in events {
+            if let DeviceEvent::Refused(why) = &event
+                && self.restores > 0
+                && why.contains("is not among the jobs assigned to you")
+            {
+                // The server was put back to a backup older than the office's assignment of
+                // this job, which no tablet could prove it had made (it had not found this
+                // tablet's documents the same as its own since): the change, never
+                // acknowledged, is refused and kept in quarantine (issue 13).
+                self.lost_assignments += 1;
+                continue;
+            }
             if let DeviceEvent::Refused(why) | DeviceEvent::Failed(_, why) = event {
-                panic!("replica {r}: a valid change was refused: {why}");
+                panic!(
+                    "replica {r}: a valid change was refused: {why} (after {} restores)",
+                    self.restores
+                );
             }
         }
         if let Some(conn) = self.replicas[r].conn {
@@ -344,6 +377,8 @@ impl Sim {
                 0..=3 => self.restart_server(),
                 4..=40 => self.office_edit_on_server(),
                 41..=60 => self.office_reassigns(),
+                61..=66 if self.restores_on => self.back_up_server(),
+                67..=68 if self.restores_on => self.restore_server(),
                 _ => {}
             }
         }
@@ -403,6 +438,32 @@ impl Sim {
             self.disconnect(r);
         }
         self.server = Store::open(&self.server_path).unwrap();
+    }
+
+    /// A backup of the running server's database.
+    fn back_up_server(&mut self) {
+        let path = self
+            ._dir
+            .path()
+            .join(format!("backup{}.sqlite3", self.snapshots.len()));
+        self.server.backup_to(&path).unwrap();
+        self.snapshots.push(path);
+    }
+
+    /// The server's disk dies: one of its backups goes back in place, and it starts again.
+    /// What it stored since is on the replicas that hold it.
+    fn restore_server(&mut self) {
+        if self.snapshots.is_empty() {
+            return;
+        }
+        let snapshot = self.snapshots[self.rng.below(self.snapshots.len() as u64) as usize].clone();
+        for r in 0..self.replicas.len() {
+            self.disconnect(r);
+        }
+        self.server = Store::open_in_memory().unwrap(); // the file is closed
+        fieldsync_store::restore(&snapshot, &self.server_path).unwrap();
+        self.server = Store::open(&self.server_path).unwrap();
+        self.restores += 1;
     }
 
     /// Heal: no more faults, everyone reconnects, run until nothing moves.
@@ -465,6 +526,7 @@ fn balances(store: &Store, scope: &Scope) -> BTreeMap<String, String> {
 struct Ran {
     changes: usize,
     fallbacks: usize,
+    restores: usize,
     reconciles: usize,
     /// Digest of the converged documents: a replayed seed reproduces it exactly.
     digest: String,
@@ -484,6 +546,7 @@ fn run(seed: u64) -> Ran {
     Ran {
         changes: sim.replicas.iter().map(|r| r.made.len()).sum(),
         fallbacks: sim.fallbacks,
+        restores: sim.restores,
         reconciles: sim.reconciles,
         digest,
     }
@@ -525,7 +588,19 @@ impl Sim {
             );
             let tx_store = &mut Store::open(&self.server_path).unwrap();
             let tx = tx_store.transaction().unwrap();
-            for hash in &replica.made {
+            let refused: BTreeSet<[u8; 32]> = replica
+                .store
+                .outbox_entries()
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.status != fieldsync_store::OutboxStatus::Pending)
+                .map(|e| e.hash)
+                .collect();
+            assert!(
+                refused.is_empty() || self.lost_assignments > 0,
+                "replica {r}: changes refused"
+            );
+            for hash in replica.made.iter().filter(|h| !refused.contains(*h)) {
                 assert!(
                     tx.has_change(hash).unwrap(),
                     "replica {r}: a change made offline never reached the server"
@@ -550,10 +625,20 @@ impl Sim {
                 None => panic!("document {id} unreadable"),
             }
         }
-        assert_eq!(
-            payments, self.payments_made,
-            "every payment counts exactly once"
-        );
+        if self.restores == 0 {
+            assert_eq!(
+                payments, self.payments_made,
+                "every payment counts exactly once"
+            );
+        } else {
+            // A payment the office recorded on the server after the backup that went back, and
+            // that no replica received, is gone with the disk; none counts twice.
+            assert!(
+                payments <= self.payments_made,
+                "{payments} payments on the server, {} made",
+                self.payments_made
+            );
+        }
         all.1.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -563,8 +648,8 @@ fn replicas_converge_under_faults() {
     if let Ok(seed) = std::env::var("FIELDSYNC_SIM_SEED") {
         let ran = run(seed.parse().expect("FIELDSYNC_SIM_SEED is a number"));
         eprintln!(
-            "seed {seed}: {} changes, {} fallbacks, {} scopes put right, documents digest {}",
-            ran.changes, ran.fallbacks, ran.reconciles, ran.digest
+            "seed {seed}: {} changes, {} fallbacks, {} restores, {} scopes put right, documents digest {}",
+            ran.changes, ran.fallbacks, ran.restores, ran.reconciles, ran.digest
         );
         return;
     }
@@ -578,6 +663,7 @@ fn replicas_converge_under_faults() {
             Ok(ran) => {
                 total.changes += ran.changes;
                 total.fallbacks += ran.fallbacks;
+                total.restores += ran.restores;
                 total.reconciles += ran.reconciles;
             }
             Err(panic) => {
@@ -601,6 +687,10 @@ fn replicas_converge_under_faults() {
     assert!(
         seeds < 10 || total.reconciles > 0,
         "no run changed a scope while its technician was away"
+    );
+    assert!(
+        seeds < 10 || total.restores > 0 || std::env::var("FIELDSYNC_SIM_RESTORES").is_err(),
+        "no run put the server back to a backup"
     );
 }
 

@@ -121,6 +121,7 @@ async fn send_hello(stream: &mut TcpStream) {
     };
     let lineage = ClientMessage::Lineage {
         lineage: fieldsync_protocol::wire::Lineage::EMPTY,
+        acked: (0, fieldsync_protocol::wire::Lineage::EMPTY),
     };
     let holding = ClientMessage::Holding {
         accounts_digest: fieldsync_protocol::engine::accounts_digest([]),

@@ -641,6 +641,7 @@ async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_th
                 batch,
                 refused,
                 deferred,
+                ..
             }) => {
                 assert!(
                     refused.is_empty() && deferred.is_empty(),

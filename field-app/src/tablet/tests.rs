@@ -137,6 +137,7 @@ fn a_change_the_server_refuses_stays_in_the_outbox_with_the_reason() {
             reason: "the account is not yours".into(),
         }],
         deferred: vec![],
+        committed: (9, fieldsync_protocol::wire::Lineage::EMPTY),
     };
     let (_, events) = tablet.received(2, ack).unwrap();
     assert_eq!(

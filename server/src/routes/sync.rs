@@ -156,8 +156,8 @@ async fn run(
                 if !connection.pushes.is_empty() =>
             {
                 let (batch, _) = connection.pushes.pop_front().expect("guarded");
-                let outcomes = outcomes?;
-                let outputs = connection.session(|s| s.stored(batch, outcomes));
+                let (outcomes, committed) = outcomes?;
+                let outputs = connection.session(|s| s.stored(batch, outcomes, committed));
                 if connection.drive(outputs).await? {
                     return Ok(());
                 }
@@ -239,8 +239,8 @@ impl Connection {
     async fn pushes_committed(&mut self) -> Result<Vec<ServerOutput>, DbError> {
         let mut out = Vec::new();
         while let Some((batch, receipt)) = self.pushes.pop_front() {
-            let outcomes = receipt.await?;
-            out.extend(self.session(|s| s.stored(batch, outcomes)));
+            let (outcomes, committed) = receipt.await?;
+            out.extend(self.session(|s| s.stored(batch, outcomes, committed)));
         }
         Ok(out)
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use automerge::AutoCommit;
 use fieldsync_protocol::engine::{ServerOutput, ServerSession, StoreOutcome, accounts_digest};
-use fieldsync_protocol::wire::{ClientMessage, DocData, Lineage, ServerMessage};
+use fieldsync_protocol::wire::{ClientMessage, DocData, Lineage, ServerMessage, SyncMode};
 use fieldsync_protocol::{AccountId, ContentHash, DocId, Role};
 
 use super::{DeviceContext, PAGE_BYTES, scope_of};
@@ -146,12 +146,22 @@ impl ConnectionHost {
                 break;
             }
             match output {
-                ServerOutput::Send(message) => run.send.push(message),
+                ServerOutput::Send(message) => {
+                    if let ServerMessage::Welcome {
+                        mode: SyncMode::Fallback,
+                        ..
+                    } = message
+                    {
+                        // A repair starts: what the device pushes meanwhile is judged after it.
+                        self.device.repairing = true;
+                    }
+                    run.send.push(message);
+                }
                 ServerOutput::Close => run.close = true,
                 ServerOutput::Store { batch, changes } => {
                     let outcomes = self.store_changes(store, &changes)?;
                     run.committed |= outcomes.contains(&StoreOutcome::Stored);
-                    queue.extend(session.stored(batch, outcomes));
+                    queue.extend(session.stored(batch, outcomes, store.latest_lineage()?));
                 }
                 ServerOutput::Load { after, initial } => {
                     let (docs, to, more) = self.load(store, after, initial)?;
@@ -159,10 +169,16 @@ impl ConnectionHost {
                     queue.extend(session.loaded(docs, (to, lineage), more));
                 }
                 ServerOutput::LoadJoined => {
+                    // These documents do not move the device's cursor: it is told how far the
+                    // server was, so that a restored copy that lacks them is found out.
+                    run.send.push(ServerMessage::Seen {
+                        at: store.latest_lineage()?,
+                    });
                     let (docs, more) = self.load_joined(store)?;
                     queue.extend(session.joined_loaded(docs, more));
                 }
                 ServerOutput::StartFallback => {
+                    self.device.repairing = true;
                     // Read first: what is committed while the messages are made comes again
                     // by catch-up, rather than being skipped.
                     let latest = store.latest_lineage()?;
@@ -176,14 +192,26 @@ impl ConnectionHost {
                 ServerOutput::AmSync { doc, message } => {
                     run.committed |= self.am_sync(store, session, doc, &message, &mut queue)?;
                 }
-                ServerOutput::CheckCursor { seq, lineage } => {
-                    let ours = store.lineage_at(seq)?;
-                    queue.extend(session.cursor_checked(ours == Some(lineage)));
+                ServerOutput::CheckCursor {
+                    seq,
+                    lineage,
+                    acked,
+                } => {
+                    let ours = store.lineage_at(seq)? == Some(lineage)
+                        && store.lineage_at(acked.0)? == Some(acked.1);
+                    queue.extend(session.cursor_checked(ours));
                 }
                 ServerOutput::CheckDigest { digest } => {
                     let ours = store.heads_digest(&self.device.scope)?;
                     let matches = (ours == digest).then(|| store.attest(&ours));
-                    queue.extend(session.digest_checked(matches));
+                    let outputs = session.digest_checked(matches);
+                    if outputs
+                        .iter()
+                        .any(|o| matches!(o, ServerOutput::Send(ServerMessage::Verified { .. })))
+                    {
+                        self.device.repairing = false;
+                    }
+                    queue.extend(outputs);
                 }
                 ServerOutput::Attested { attestation, heads } => {
                     // Not this database's attestation: the repair goes on without it.
@@ -578,13 +606,7 @@ impl ConnectionHost {
         }
         let mut stored = false;
         if !restored.is_empty() {
-            let restorer = DeviceContext {
-                origin: self.device.origin,
-                role: Role::Admin,
-                scope: Scope::All,
-                held: BTreeSet::new(),
-                user: None,
-            };
+            let restorer = DeviceContext::new(self.device.origin, Role::Admin, Scope::All);
             let prechecked = Prechecked::new(restored, restorer.pusher());
             stored |= store_checked(&tx, &restorer, prechecked)?.contains(&StoreOutcome::Stored);
         }
@@ -632,6 +654,10 @@ pub fn store_checked(
                     .hash()
                     .map_or(Ok(false), |hash| tx.has_change(&hash.0))?
             {
+                if device.repairing {
+                    *slot = Some(StoreOutcome::Deferred);
+                    continue;
+                }
                 let why = format!("account {account} is not among the jobs assigned to you");
                 tx.quarantine(device.origin.0, change.doc, &change.data, &why)?;
                 *slot = Some(StoreOutcome::Refused(why));

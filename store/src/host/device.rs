@@ -47,7 +47,7 @@ impl DeviceHost {
         session: &mut ClientSession,
         now: u64,
     ) -> Result<(Vec<ClientMessage>, Vec<DeviceEvent>)> {
-        let cursor = store.cursor()?;
+        let cursor = (store.cursor()?, store.acked_at()?);
         let (held, leaving) = store.accounts_held()?;
         let holding = (accounts_digest(held), leaving.into_iter().collect());
         let outbox = Self::outbox(store)?;
@@ -113,6 +113,11 @@ impl DeviceHost {
                     queue.push_back(session.accounts_held(accounts));
                 }
                 ClientOutput::Repairing => events.push(DeviceEvent::Repairing),
+                ClientOutput::AckedAt(at) => {
+                    let tx = store.transaction()?;
+                    tx.set_acked_at(at)?;
+                    tx.commit()?;
+                }
                 ClientOutput::Verified {
                     seq,
                     same,

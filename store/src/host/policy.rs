@@ -32,6 +32,12 @@ pub struct DeviceContext {
     pub held: BTreeSet<AccountId>,
     /// The device's user, when known: a technician's scope follows their assignments.
     pub user: Option<UserId>,
+    /// A repair is under way on this connection (a fallback round, until the server found the
+    /// device's documents the same as its own): this database may lack what makes a change
+    /// allowed (an assignment made after the backup it was restored from, which the repair
+    /// brings back), so a change to an account the device may not write waits (`Deferred`,
+    /// pushed again) instead of being refused.
+    pub repairing: bool,
 }
 
 impl DeviceContext {
@@ -43,6 +49,7 @@ impl DeviceContext {
             scope,
             held: BTreeSet::new(),
             user: None,
+            repairing: false,
         }
     }
 

@@ -11,6 +11,10 @@ use crate::wire::{
 };
 use crate::{AccountId, DocId, DocumentError};
 
+/// Acknowledgements in a row that defer some of the device's changes before the device asks
+/// the server to compare documents anyway (see `ClientSession::maybe_verify`).
+const STUCK_AFTER: u32 = 3;
+
 /// Tunables of a device session.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -72,6 +76,10 @@ pub enum ClientOutput {
     Repairing,
     /// These outbox changes are durably on the server: remove them from the outbox.
     Acked(Vec<[u8; 32]>),
+    /// The furthest position the server told of so far (after a commit of the device's
+    /// changes, or when it sent documents that do not move the cursor): keep it, with its
+    /// lineage, for the next connection's handshake.
+    AckedAt((u64, Lineage)),
     /// The server refused this change: keep it in the outbox, marked refused, with the reason.
     Refused {
         /// The change.
@@ -149,6 +157,11 @@ pub struct ClientSession {
     cursor: Option<Cursor>,
     /// The lineage of `cursor`.
     lineage: Lineage,
+    /// The furthest acknowledgement received: the latest sequence number after the commit,
+    /// and its lineage.
+    acked_at: (u64, Lineage),
+    /// Acknowledgements in a row that deferred some of the device's changes.
+    deferred_acks: u32,
     epoch: Option<u64>,
     /// Sequence received so far on this connection (after the Welcome), and its lineage.
     have: Option<(u64, Lineage)>,
@@ -172,6 +185,8 @@ impl ClientSession {
             phase: Phase::Offline,
             cursor: None,
             lineage: Lineage::EMPTY,
+            acked_at: (0, Lineage::EMPTY),
+            deferred_acks: 0,
             epoch: None,
             have: None,
             next_batch: 1,
@@ -201,17 +216,19 @@ impl ClientSession {
         self.cursor
     }
 
-    /// A connection is open: say hello with the device's cursor and its lineage, say which
-    /// accounts the device holds documents of (the [`super::accounts_digest`] of those it
-    /// keeps, and those it is dropping) and push the outbox straight away (one round trip).
+    /// A connection is open: say hello with the device's cursor and its lineage (and the
+    /// furthest acknowledgement it had, `acked`), say which accounts the device holds documents
+    /// of (the [`super::accounts_digest`] of those it keeps, and those it is dropping) and push
+    /// the outbox straight away (one round trip).
     pub fn connect(
         &mut self,
         now: u64,
-        cursor: Option<(Cursor, Lineage)>,
+        (cursor, acked): (Option<(Cursor, Lineage)>, (u64, Lineage)),
         (accounts_digest, leaving): ([u8; 32], Vec<AccountId>),
         outbox: Vec<OutboxItem>,
     ) -> Vec<ClientOutput> {
         self.phase = Phase::AwaitWelcome;
+        self.acked_at = acked;
         self.lineage = cursor.map_or(Lineage::EMPTY, |(_, lineage)| lineage);
         let cursor = cursor.map(|(cursor, _)| cursor);
         self.cursor = cursor;
@@ -232,6 +249,7 @@ impl ClientSession {
             }),
             ClientOutput::Send(ClientMessage::Lineage {
                 lineage: self.lineage,
+                acked: self.acked_at,
             }),
             ClientOutput::Send(ClientMessage::Holding {
                 accounts_digest,
@@ -374,7 +392,14 @@ impl ClientSession {
                 batch,
                 refused,
                 deferred,
-            } => self.acked(batch, refused, deferred, &mut out),
+                committed,
+            } => {
+                if self.in_flight.contains_key(&batch) && committed.0 > self.acked_at.0 {
+                    self.acked_at = committed;
+                    out.push(ClientOutput::AckedAt(committed));
+                }
+                self.acked(batch, refused, deferred, &mut out)
+            }
             ServerMessage::Changes {
                 from,
                 to,
@@ -392,6 +417,12 @@ impl ClientSession {
             | ServerMessage::BlobChunk { .. }
             | ServerMessage::BlobError { .. }) => out.push(ClientOutput::Blob(message)),
             ServerMessage::Pong { .. } => {}
+            ServerMessage::Seen { at } => {
+                if at.0 > self.acked_at.0 {
+                    self.acked_at = at;
+                    out.push(ClientOutput::AckedAt(at));
+                }
+            }
             ServerMessage::Verified {
                 seq,
                 same,
@@ -435,6 +466,11 @@ impl ClientSession {
             out.push(ClientOutput::Acked(acked));
         }
         // Deferred changes wait for the next tick: their dependencies are on their way.
+        self.deferred_acks = if retry.is_empty() {
+            0
+        } else {
+            self.deferred_acks + 1
+        };
         self.deferred.extend(retry);
     }
 
@@ -487,10 +523,13 @@ impl ClientSession {
         let quiet = self
             .last_am_sync
             .is_none_or(|at| now.saturating_sub(at) >= self.config.verify_quiet_ms);
+        // Changes deferred again and again wait for something the server lacks (it was
+        // restored from a copy older than their dependencies): comparing documents finds it.
+        let stuck = self.deferred_acks >= STUCK_AFTER;
         let idle = quiet
             && self.in_flight.is_empty()
             && self.unsent.is_empty()
-            && self.deferred.is_empty();
+            && (self.deferred.is_empty() || stuck);
         if self.phase == Phase::Live
             && idle
             && self.complete_at.is_some()

@@ -67,6 +67,8 @@ pub enum ServerOutput {
         seq: u64,
         /// The lineage the device has for it.
         lineage: Lineage,
+        /// The furthest acknowledgement the device had, which must be of this history too.
+        acked: (u64, Lineage),
     },
     /// Check the device's attestation of the heads it held when last found the same as the
     /// server (see [`ClientMessage::Attested`]); when it is this database's, the changes
@@ -169,6 +171,10 @@ pub struct ServerSession {
     repairs: u32,
     /// `Attested` messages taken on this connection.
     attested: u32,
+    /// The device's cursor or acknowledgements name a history of this database that it does
+    /// not have (restored from an older copy): its holdings are not reconciled with a scope
+    /// that is older than what the device holds.
+    restored: bool,
     /// The device has (or has been sent) everything in scope up to here.
     sent_upto: u64,
     /// The lineage of `sent_upto`, when known (a `Pull` goes back to a position whose lineage
@@ -211,6 +217,7 @@ impl ServerSession {
             checking_cursor: false,
             repairs: 0,
             attested: 0,
+            restored: false,
             sent_upto: 0,
             sent_lineage: Some(Lineage::EMPTY),
             told_upto: 0,
@@ -284,7 +291,9 @@ impl ServerSession {
                 ErrorCode::HandshakeExpected,
                 "the first message must be Hello with the protocol version".into(),
             ),
-            (Phase::AwaitLineage, ClientMessage::Lineage { lineage }) => self.hello(lineage),
+            (Phase::AwaitLineage, ClientMessage::Lineage { lineage, acked }) => {
+                self.hello(lineage, acked)
+            }
             (Phase::AwaitLineage, _) => self.fail(
                 ErrorCode::HandshakeExpected,
                 "Hello must be followed by the lineage of its cursor".into(),
@@ -365,6 +374,7 @@ impl ServerSession {
                         out.extend(self.settle());
                         out
                     }
+                    (Holdings::AwaitDigest, true) if self.restored => self.settle(),
                     (Holdings::AwaitDigest, true) => {
                         self.holdings = Holdings::Checking;
                         self.leaving = leaving.clone();
@@ -412,7 +422,7 @@ impl ServerSession {
     /// The handshake, once the lineage of the device's cursor arrived: a cursor from this
     /// database is checked against its history first; the first load waits for the device's
     /// holdings.
-    fn hello(&mut self, lineage: Lineage) -> Vec<ServerOutput> {
+    fn hello(&mut self, lineage: Lineage, acked: (u64, Lineage)) -> Vec<ServerOutput> {
         self.phase = Phase::Live;
         self.cursor_lineage = lineage;
         // The device's `Holding` follows without waiting; nothing is loaded before it.
@@ -425,7 +435,13 @@ impl ServerSession {
                 vec![ServerOutput::CheckCursor {
                     seq: c.seq,
                     lineage,
+                    acked,
                 }]
+            }
+            Some(c) if c.epoch == self.epoch => {
+                // Further than this database has ever been: it was restored from an older copy.
+                self.restored = true;
+                self.welcome(SyncMode::Fallback, None)
             }
             Some(_) => self.welcome(SyncMode::Fallback, None),
             None => self.welcome(SyncMode::Initial, None),
@@ -442,7 +458,12 @@ impl ServerSession {
         self.checking_cursor = false;
         match (matches, self.cursor) {
             (true, Some(c)) => self.welcome(SyncMode::CatchUp, Some((c.seq, self.cursor_lineage))),
-            _ => self.welcome(SyncMode::Fallback, None),
+            _ => {
+                // A restored (or rolled back) database: what it knows of scopes is older than
+                // what the device holds, which the repair brings back: nothing is evicted.
+                self.restored = true;
+                self.welcome(SyncMode::Fallback, None)
+            }
         }
     }
 
@@ -632,8 +653,14 @@ impl ServerSession {
         from
     }
 
-    /// The host stored (and committed) a pushed batch.
-    pub fn stored(&mut self, batch: u64, outcomes: Vec<StoreOutcome>) -> Vec<ServerOutput> {
+    /// The host stored (and committed) a pushed batch; `committed` is the latest sequence
+    /// number after the commit and its lineage.
+    pub fn stored(
+        &mut self,
+        batch: u64,
+        outcomes: Vec<StoreOutcome>,
+        committed: (u64, Lineage),
+    ) -> Vec<ServerOutput> {
         if self.phase != Phase::Live {
             return Vec::new();
         }
@@ -653,6 +680,7 @@ impl ServerSession {
             batch,
             refused,
             deferred,
+            committed,
         })]
     }
 
@@ -767,11 +795,19 @@ impl ServerSession {
             return Vec::new();
         }
         if matches.is_some() || self.repairs >= MAX_REPAIRS {
-            return vec![ServerOutput::Send(ServerMessage::Verified {
+            let mut out = vec![ServerOutput::Send(ServerMessage::Verified {
                 seq: self.told_upto,
                 same: matches.is_some(),
                 attestation: matches.unwrap_or_default(),
             })];
+            if self.restored && self.scoped && self.holdings == Holdings::Settled {
+                // The repair brought back what the restored database had lost of the scope:
+                // the holdings it did not reconcile at the handshake are reconciled now.
+                self.restored = false;
+                self.holdings = Holdings::AwaitList;
+                out.push(ServerOutput::Send(ServerMessage::ListAccounts));
+            }
+            return out;
         }
         self.repairs += 1;
         // Sync states from an earlier round may believe messages arrived that never did:

@@ -561,7 +561,7 @@ async fn tablet(
                 client.send(&ClientMessage::Push { batch, changes }).await;
             }
             message = client.recv() => match message {
-                Some(ServerMessage::Ack { batch, refused, deferred }) => {
+                Some(ServerMessage::Ack { batch, refused, deferred, .. }) => {
                     if let Some(at) = pushed.remove(&batch) {
                         report.acks.push(at.elapsed());
                     }
