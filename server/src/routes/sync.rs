@@ -309,7 +309,13 @@ impl Connection {
                     queue.extend(self.session(|s| s.loaded(docs, to, false)));
                 }
                 ServerOutput::Store { batch, changes } => {
-                    let device = lock(&self.shared).1.device.clone();
+                    let device = {
+                        let guard = lock(&self.shared);
+                        let mut device = guard.1.device.clone();
+                        // During a repair, what the device may write is judged after it.
+                        device.repairing = guard.0.is_repairing();
+                        device
+                    };
                     let receipt = self.state.commits().submit(device, changes).await?;
                     self.pushes.push_back((batch, receipt));
                 }

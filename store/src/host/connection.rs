@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use automerge::AutoCommit;
 use fieldsync_protocol::engine::{ServerOutput, ServerSession, StoreOutcome, accounts_digest};
-use fieldsync_protocol::wire::{ClientMessage, DocData, Lineage, ServerMessage, SyncMode};
+use fieldsync_protocol::wire::{ClientMessage, DocData, Lineage, ServerMessage};
 use fieldsync_protocol::{AccountId, ContentHash, DocId, Role};
 
 use super::{DeviceContext, PAGE_BYTES, scope_of};
@@ -137,6 +137,8 @@ impl ConnectionHost {
         let mut queue: VecDeque<ServerOutput> = outputs.into();
         let mut run = ServerRun::default();
         while let Some(output) = queue.pop_front() {
+            // What the device pushes during a repair is judged after it.
+            self.device.repairing = session.is_repairing();
             if let Some(access) = access
                 && !matches!(output, ServerOutput::Send(_) | ServerOutput::Close)
                 && self.access(&output) != access
@@ -146,17 +148,7 @@ impl ConnectionHost {
                 break;
             }
             match output {
-                ServerOutput::Send(message) => {
-                    if let ServerMessage::Welcome {
-                        mode: SyncMode::Fallback,
-                        ..
-                    } = message
-                    {
-                        // A repair starts: what the device pushes meanwhile is judged after it.
-                        self.device.repairing = true;
-                    }
-                    run.send.push(message);
-                }
+                ServerOutput::Send(message) => run.send.push(message),
                 ServerOutput::Close => run.close = true,
                 ServerOutput::Store { batch, changes } => {
                     let outcomes = self.store_changes(store, &changes)?;
@@ -178,7 +170,6 @@ impl ConnectionHost {
                     queue.extend(session.joined_loaded(docs, more));
                 }
                 ServerOutput::StartFallback => {
-                    self.device.repairing = true;
                     // Read first: what is committed while the messages are made comes again
                     // by catch-up, rather than being skipped.
                     let latest = store.latest_lineage()?;
@@ -204,14 +195,7 @@ impl ConnectionHost {
                 ServerOutput::CheckDigest { digest } => {
                     let ours = store.heads_digest(&self.device.scope)?;
                     let matches = (ours == digest).then(|| store.attest(&ours));
-                    let outputs = session.digest_checked(matches);
-                    if outputs
-                        .iter()
-                        .any(|o| matches!(o, ServerOutput::Send(ServerMessage::Verified { .. })))
-                    {
-                        self.device.repairing = false;
-                    }
-                    queue.extend(outputs);
+                    queue.extend(session.digest_checked(matches));
                 }
                 ServerOutput::Attested { attestation, heads } => {
                     // Not this database's attestation: the repair goes on without it.
@@ -571,34 +555,26 @@ impl ConnectionHost {
         // Changes this database attested it once had come back as they were (whoever made
         // them: an office note lost with a restore that the tablet still holds); the rest is
         // checked as the device's own.
-        let once_here: std::collections::HashSet<automerge::ChangeHash> =
-            match self.attested.get(&id) {
-                Some(heads) => {
-                    let present: Vec<_> = heads
-                        .iter()
-                        .copied()
-                        .filter(|h| fork.get_change_by_hash(h).is_some())
-                        .collect();
-                    let beyond: std::collections::HashSet<_> = fork
-                        .get_changes(&present)
-                        .iter()
-                        .map(|c| c.hash())
-                        .collect();
-                    fork.get_changes(&doc.get_heads())
-                        .iter()
-                        .map(|c| c.hash())
-                        .filter(|h| !beyond.contains(h))
-                        .collect()
-                }
-                None => Default::default(),
-            };
+        // `beyond`: the changes the attested heads do not reach.
+        let beyond: Option<std::collections::HashSet<automerge::ChangeHash>> =
+            self.attested.get(&id).map(|heads| {
+                let present: Vec<_> = heads
+                    .iter()
+                    .copied()
+                    .filter(|h| fork.get_change_by_hash(h).is_some())
+                    .collect();
+                fork.get_changes(&present)
+                    .iter()
+                    .map(|c| c.hash())
+                    .collect()
+            });
         let (mut restored, mut new) = (Vec::new(), Vec::new());
         for change in fork.get_changes(&doc.get_heads()) {
             let data = DocData {
                 doc: id,
                 data: change.raw_bytes().to_vec(),
             };
-            if once_here.contains(&change.hash()) {
+            if beyond.as_ref().is_some_and(|b| !b.contains(&change.hash())) {
                 restored.push(data);
             } else {
                 new.push(data);

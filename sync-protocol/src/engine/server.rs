@@ -169,6 +169,8 @@ pub struct ServerSession {
     checking_cursor: bool,
     /// Fallback rounds started on this connection because the device's digest differed.
     repairs: u32,
+    /// A repair is under way: from a fallback `Welcome` until `Verified` is sent.
+    repairing: bool,
     /// `Attested` messages taken on this connection.
     attested: u32,
     /// The device's cursor or acknowledgements name a history of this database that it does
@@ -216,6 +218,7 @@ impl ServerSession {
             cursor_lineage: Lineage::EMPTY,
             checking_cursor: false,
             repairs: 0,
+            repairing: false,
             attested: 0,
             restored: false,
             sent_upto: 0,
@@ -238,6 +241,13 @@ impl ServerSession {
     pub fn scoped(mut self) -> Self {
         self.scoped = true;
         self
+    }
+
+    /// Whether a repair (a fallback round) is under way: the device's documents have not been
+    /// found the same as the server's since it started. What the device pushes meanwhile may
+    /// depend on what the repair brings back.
+    pub fn is_repairing(&self) -> bool {
+        self.repairing
     }
 
     /// Whether the handshake is done and the connection open.
@@ -471,6 +481,7 @@ impl ServerSession {
     /// starts when the holdings are settled.
     fn welcome(&mut self, mode: SyncMode, from: Option<(u64, Lineage)>) -> Vec<ServerOutput> {
         self.mode = mode;
+        self.repairing = mode == SyncMode::Fallback;
         let (seq, lineage) = from.unwrap_or((0, Lineage::EMPTY));
         (self.sent_upto, self.told_upto, self.sent_lineage) = (seq, seq, Some(lineage));
         let mut out = vec![ServerOutput::Send(ServerMessage::Welcome {
@@ -795,6 +806,7 @@ impl ServerSession {
             return Vec::new();
         }
         if matches.is_some() || self.repairs >= MAX_REPAIRS {
+            self.repairing = false;
             let mut out = vec![ServerOutput::Send(ServerMessage::Verified {
                 seq: self.told_upto,
                 same: matches.is_some(),
@@ -814,6 +826,7 @@ impl ServerSession {
         // a new round starts from scratch, as automerge recommends after a loss.
         self.fallback.clear();
         self.mode = SyncMode::Fallback;
+        self.repairing = true;
         vec![
             ServerOutput::Send(ServerMessage::Welcome {
                 version: PROTOCOL_VERSION,
