@@ -203,7 +203,14 @@ async fn push(state: &AppState, clerk: &Clerk, doc: DocId, data: Vec<u8>) -> Off
     let device = DeviceContext::new(Origin::LOCAL, clerk.role, Scope::All);
     let outcomes = state
         .commits()
-        .store(device, vec![DocData { doc, data }])
+        .store(
+            device,
+            vec![DocData {
+                doc,
+                data,
+                attested: None,
+            }],
+        )
         .await?;
     match outcomes.into_iter().next() {
         Some(StoreOutcome::Stored) => Ok(()),

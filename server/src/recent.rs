@@ -212,10 +212,15 @@ fn since_in(
             docs.push(DocData {
                 doc: change.doc,
                 data: Vec::new(),
+                attested: None,
             });
             docs.len() - 1
         });
         docs[at].data.extend_from_slice(&change.bytes);
+        // The document's heads after its latest change here reach all of them.
+        if change.attested.is_some() {
+            docs[at].attested.clone_from(&change.attested);
+        }
     }
     Some((docs, (ring.hi, ring.hi_lineage)))
 }
@@ -244,6 +249,7 @@ mod tests {
             account: Some(account),
             origin: Origin(origin),
             bytes: vec![seq as u8],
+            attested: None,
         }
     }
 
@@ -279,6 +285,30 @@ mod tests {
         extend(&recent, 14, vec![change(15, mine, 2)]);
         assert!(recent.since(13, &scope, Origin(1)).is_none());
         assert_eq!(recent.since(14, &scope, Origin(1)).unwrap().1, at(15));
+    }
+
+    #[test]
+    fn a_document_sent_carries_the_attestation_of_its_latest_change_here() {
+        use fieldsync_protocol::wire::HeadsAttestation;
+        let a = AccountId::new();
+        let recent = Recent::new(at(10));
+        let attested = |n: u8| {
+            Some(HeadsAttestation {
+                heads: vec![n; 32],
+                tag: [n; 16],
+            })
+        };
+        let (mut first, mut second) = (change(11, a, 2), change(12, a, 3));
+        second.doc = first.doc;
+        (first.attested, second.attested) = (attested(1), attested(2));
+        extend(&recent, 10, vec![first, second]);
+        let (docs, _) = recent.since(10, &Scope::All, Origin(9)).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            docs[0].attested,
+            attested(2),
+            "the heads after both changes"
+        );
     }
 
     #[test]

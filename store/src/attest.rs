@@ -7,7 +7,10 @@
 //! ([`fieldsync_protocol::wire::ClientMessage::Attested`]); a server that can make the same
 //! attestation is this database or a copy of it, and once had every change those heads reach.
 
+use std::collections::HashMap;
+
 use fieldsync_protocol::DocId;
+use fieldsync_protocol::wire::{DocData, HeadsAttestation};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::{Result, StoreError, codec};
@@ -44,6 +47,120 @@ pub(crate) fn attest(key: &[u8; 32], digest: &[u8; 32]) -> [u8; 16] {
     let mut tag = [0; 16];
     tag.copy_from_slice(&blake3::keyed_hash(key, digest).as_bytes()[..16]);
     tag
+}
+
+/// This database's attestation of one document's heads (as stored: sorted hashes): the same
+/// digest as [`digest`] of that one document.
+pub(crate) fn of_heads(key: &[u8; 32], doc: DocId, heads: Vec<u8>) -> HeadsAttestation {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(doc.as_bytes());
+    hasher.update(&heads);
+    let tag = attest(key, hasher.finalize().as_bytes());
+    HeadsAttestation { heads, tag }
+}
+
+/// Server: attests the current heads of each document in `docs` (what it sends a device).
+pub(crate) fn attach(conn: &Connection, key: &[u8; 32], docs: &mut [DocData]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT heads FROM documents WHERE id = ?1")?;
+    for doc in docs {
+        let stored: Option<Vec<u8>> = stmt
+            .query_row([doc.doc.as_bytes()], |row| row.get(0))
+            .optional()?;
+        doc.attested = stored.map(|h| of_heads(key, doc.doc, h));
+    }
+    Ok(())
+}
+
+/// Server: the attestations of the current heads of `docs`, each once.
+pub(crate) fn current(
+    conn: &Connection,
+    key: &[u8; 32],
+    docs: impl IntoIterator<Item = DocId>,
+) -> Result<HashMap<DocId, HeadsAttestation>> {
+    let mut stmt = conn.prepare_cached("SELECT heads FROM documents WHERE id = ?1")?;
+    let mut out = HashMap::new();
+    for doc in docs {
+        if out.contains_key(&doc) {
+            continue;
+        }
+        let stored: Option<Vec<u8>> = stmt
+            .query_row([doc.as_bytes()], |row| row.get(0))
+            .optional()?;
+        if let Some(h) = stored {
+            out.insert(doc, of_heads(key, doc, h));
+        }
+    }
+    Ok(out)
+}
+
+/// Tablet: keeps the attestation each of `docs` came with, the latest one of each document.
+/// The server's heads of a document only grow while its history is the same, so the latest
+/// reaches everything the earlier ones did.
+pub(crate) fn keep(tx: &Transaction<'_>, docs: &[DocData]) -> Result<()> {
+    if docs.iter().all(|d| d.attested.is_none()) {
+        return Ok(());
+    }
+    let generation = generation(tx)?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO attested_docs (doc, generation, heads, tag)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for doc in docs {
+        if let Some(a) = &doc.attested {
+            stmt.execute(rusqlite::params![
+                doc.doc.as_bytes(),
+                generation,
+                a.heads,
+                &a.tag[..]
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Tablet: the server history attestations are kept under now (see `attested_docs`).
+fn generation(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'attest_generation'")?
+        .query_row([], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Tablet: a repair began (the server was restored or replaced). What the server attests from
+/// now on is of another history: the attestations kept so far stay beside the new ones (a
+/// restored server's heads need not reach what an earlier attestation did) until the server
+/// attests everything the tablet holds.
+pub(crate) fn new_generation(tx: &Transaction<'_>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('attest_generation', 1)
+         ON CONFLICT (key) DO UPDATE SET value = value + 1",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+/// Tablet: every document's latest attestation of each generation, in document id order.
+pub(crate) fn kept(conn: &Connection) -> Result<Vec<(DocId, HeadsAttestation)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT doc, heads, tag FROM attested_docs ORDER BY doc, generation")?;
+    let rows = stmt.query_map([], |row| {
+        let tag: Vec<u8> = row.get(2)?;
+        Ok((
+            codec::id(row, 0, DocId::from_slice)?,
+            row.get::<_, Vec<u8>>(1)?,
+            tag,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (doc, heads, tag) = row?;
+        // A row of another length is not one this code wrote: skipped.
+        if let Ok(tag) = <[u8; 16]>::try_from(tag.as_slice()) {
+            out.push((doc, HeadsAttestation { heads, tag }));
+        }
+    }
+    Ok(out)
 }
 
 fn rows(conn: &Connection, table: &str) -> Result<Vec<(DocId, Vec<u8>)>> {
@@ -83,6 +200,10 @@ pub(crate) fn attested(tx: &Transaction<'_>, seq: u64, attestation: [u8; 16]) ->
     )?;
     tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('attestation', ?1)")?
         .execute([&attestation[..]])?;
+    // The server attested everything the tablet held: what older histories attested is
+    // covered.
+    tx.prepare_cached("DELETE FROM attested_docs WHERE generation < ?1")?
+        .execute([generation(tx)?])?;
     Ok(())
 }
 

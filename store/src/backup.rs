@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
 use rusqlite::backup::Backup;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::{Result, Store};
 
@@ -102,12 +102,24 @@ pub fn restore(from: &Path, to: &Path) -> Result<BackupSummary> {
             std::time::Duration::ZERO,
             None,
         )?;
-        // Numbers this database hands out (its own invoice numbers) may have been handed out
-        // after the backup was taken: they start again well past anything it may have used.
-        dst.execute(
-            "UPDATE meta SET value = value + ?1 WHERE key LIKE 'counter:%'",
-            [RESTORED_COUNTER_GAP],
-        )?;
+        // Numbers this database hands out (its own invoice numbers, device numbers) may have
+        // been handed out after the backup was taken, even by a database itself restored from
+        // this backup: they start again well past anything either may have used.
+        let replaced = counters_of(to);
+        for name in crate::meta::COUNTERS {
+            let key = format!("counter:{name}");
+            let ours: i64 = dst
+                .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |row| {
+                    row.get(0)
+                })
+                .optional()?
+                .unwrap_or(0);
+            let theirs = replaced.get(&key).copied().unwrap_or(0);
+            dst.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                rusqlite::params![key, ours.max(theirs) + RESTORED_COUNTER_GAP],
+            )?;
+        }
         dst.close().map_err(|(_, e)| e)?;
         std::fs::File::open(&restoring)?.sync_all()?;
         Ok::<_, crate::StoreError>(())
@@ -126,4 +138,107 @@ pub fn restore(from: &Path, to: &Path) -> Result<BackupSummary> {
     std::fs::rename(&restoring, to)?;
     let bytes = std::fs::metadata(to)?.len();
     Ok(BackupSummary { bytes, latest_seq })
+}
+
+/// The counters of the database a restore replaces, when it is there and readable (a disk that
+/// died leaves nothing to read: the backup's own counters and the gap must do).
+fn counters_of(path: &Path) -> std::collections::HashMap<String, i64> {
+    use rusqlite::OpenFlags;
+    let read = || -> rusqlite::Result<std::collections::HashMap<String, i64>> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let mut out: std::collections::HashMap<String, i64> = conn
+            .prepare("SELECT key, value FROM meta WHERE key LIKE 'counter:%'")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let devices: i64 =
+            conn.query_row("SELECT COALESCE(MAX(number), 0) FROM devices", [], |row| {
+                row.get(0)
+            })?;
+        let known = out.entry("counter:device_number".into()).or_default();
+        *known = (*known).max(devices);
+        Ok(out)
+    };
+    if path.exists() {
+        read().unwrap_or_default()
+    } else {
+        Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_database_hands_out_no_number_it_may_have_handed_out_since_the_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, copy) = (dir.path().join("live.db"), dir.path().join("copy.db"));
+        let mut store = Store::open(&live).unwrap();
+        // The backup has used account numbers but no invoice number yet.
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.next_counter("account_number").unwrap(), 1);
+        tx.commit().unwrap();
+        store.backup_to(&copy).unwrap();
+        let tx = store.transaction().unwrap();
+        assert_eq!(
+            tx.next_counter("invoice").unwrap(),
+            1,
+            "handed out, then lost"
+        );
+        assert_eq!(tx.next_counter("account_number").unwrap(), 2);
+        tx.commit().unwrap();
+        drop(store);
+
+        restore(&copy, &live).unwrap();
+        let mut store = Store::open(&live).unwrap();
+        let tx = store.transaction().unwrap();
+        let gap = RESTORED_COUNTER_GAP as u64;
+        // Past the replaced database's numbers, not only the backup's.
+        assert_eq!(tx.next_counter("invoice").unwrap(), gap + 2);
+        assert_eq!(tx.next_counter("account_number").unwrap(), gap + 3);
+        tx.commit().unwrap();
+        drop(store);
+
+        // The same backup once more (the restored server died before a newer one was taken):
+        // still past what the first restore handed out.
+        restore(&copy, &live).unwrap();
+        let mut store = Store::open(&live).unwrap();
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.next_counter("invoice").unwrap(), 2 * gap + 3);
+    }
+
+    #[test]
+    fn a_device_paired_after_the_backup_keeps_a_number_no_other_device_gets() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, copy) = (dir.path().join("live.db"), dir.path().join("copy.db"));
+        let mut store = Store::open(&live).unwrap();
+        let tx = store.transaction().unwrap();
+        let tech = tx
+            .add_user("tech", fieldsync_protocol::Role::Technician, None)
+            .unwrap();
+        assert_eq!(tx.add_device(tech.id, "first", [1; 32]).unwrap().number, 1);
+        tx.commit().unwrap();
+        store.backup_to(&copy).unwrap();
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.add_device(tech.id, "lost", [2; 32]).unwrap().number, 2);
+        tx.commit().unwrap();
+        drop(store);
+
+        restore(&copy, &live).unwrap();
+        let mut store = Store::open(&live).unwrap();
+        let tx = store.transaction().unwrap();
+        let number = tx.add_device(tech.id, "next", [3; 32]).unwrap().number;
+        assert_eq!(number, 2 + RESTORED_COUNTER_GAP + 1);
+    }
+
+    #[test]
+    fn a_damaged_backup_is_not_restored_and_the_database_is_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, copy) = (dir.path().join("live.db"), dir.path().join("copy.db"));
+        drop(Store::open(&live).unwrap());
+        std::fs::write(&copy, b"not a database at all, just some bytes").unwrap();
+        let before = std::fs::read(&live).unwrap();
+        assert!(restore(&copy, &live).is_err());
+        assert_eq!(std::fs::read(&live).unwrap(), before);
+    }
 }

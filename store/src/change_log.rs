@@ -221,7 +221,7 @@ mod tests {
                 "DROP TABLE change_log; DROP INDEX notes_doc_time; DROP INDEX photos_doc_time;
                  DROP INDEX jobs_start; DROP INDEX accounts_merged_into;
                  ALTER TABLE changes DROP COLUMN lineage;
-                 DROP TABLE attested; DROP TABLE attest_pending;
+                 DROP TABLE attested; DROP TABLE attest_pending; DROP TABLE attested_docs;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

@@ -40,6 +40,9 @@ pub struct LoggedChange {
     pub origin: Origin,
     /// The change's bytes.
     pub bytes: Vec<u8>,
+    /// This database's attestation of the document's heads once the change was stored (see
+    /// [`DocData::attested`]).
+    pub attested: Option<fieldsync_protocol::wire::HeadsAttestation>,
 }
 
 /// Calls `each` for every logged change with `after < seq <= upto`, in order, until it returns
@@ -119,6 +122,7 @@ pub(crate) fn changes_since(
             docs.push(DocData {
                 doc,
                 data: Vec::new(),
+                attested: None,
             });
             docs.len() - 1
         });
@@ -150,6 +154,7 @@ pub(crate) fn logged_after(conn: &Connection, after: u64) -> Result<Vec<LoggedCh
             account,
             origin,
             bytes: bytes()?,
+            attested: None,
         });
         Ok(true)
     })?;
@@ -232,7 +237,11 @@ pub(crate) fn snapshots(
                 let doc = codec::id(row, 0, DocId::from_slice)?;
                 let data = documents::assemble(conn, doc, row.get(1)?, row.get(2)?)?;
                 size += data.len();
-                page.push(DocData { doc, data });
+                page.push(DocData {
+                    doc,
+                    data,
+                    attested: None,
+                });
             }
         }
         Scope::Accounts(accounts) => {
@@ -255,7 +264,11 @@ pub(crate) fn snapshots(
                 }
                 let data = documents::data(conn, doc)?.ok_or_else(|| missing(doc))?;
                 size += data.len();
-                page.push(DocData { doc, data });
+                page.push(DocData {
+                    doc,
+                    data,
+                    attested: None,
+                });
             }
         }
     }

@@ -322,6 +322,7 @@ pub(crate) fn evict(tx: &Transaction<'_>, doc: DocId) -> Result<bool> {
         "DELETE FROM changes WHERE doc = ?1",
         "DELETE FROM documents WHERE id = ?1",
         "DELETE FROM evict_later WHERE doc = ?1",
+        "DELETE FROM attested_docs WHERE doc = ?1",
     ] {
         tx.prepare_cached(sql)?.execute([doc.as_bytes()])?;
     }

@@ -234,6 +234,43 @@ impl Store {
         )
     }
 
+    /// The heads of each of `docs` this database attested, when the attestation is its own
+    /// (or a copy's); the others are left out.
+    pub fn check_heads_attestations(
+        &self,
+        docs: &[(DocId, fieldsync_protocol::wire::HeadsAttestation)],
+    ) -> std::collections::HashMap<DocId, Vec<automerge::ChangeHash>> {
+        let mut taken: std::collections::HashMap<DocId, Vec<automerge::ChangeHash>> =
+            Default::default();
+        // A document may come more than once (one attestation per server history).
+        for (doc, a) in docs {
+            if attest::of_heads(&self.attest_key, *doc, a.heads.clone()) != *a {
+                continue;
+            }
+            let heads = taken.entry(*doc).or_default();
+            for head in a.heads.chunks_exact(32) {
+                if let Ok(head) = automerge::ChangeHash::try_from(head)
+                    && !heads.contains(&head)
+                {
+                    heads.push(head);
+                }
+            }
+        }
+        taken
+    }
+
+    /// The account of a stored document; `None` if unknown (or unreadable).
+    pub fn doc_account(&self, doc: DocId) -> Result<Option<fieldsync_protocol::AccountId>> {
+        meta::doc_account(&self.conn, doc)
+    }
+
+    /// Tablet: the latest attestation the server sent with each document it holds.
+    pub fn heads_attestations(
+        &self,
+    ) -> Result<Vec<(DocId, fieldsync_protocol::wire::HeadsAttestation)>> {
+        attest::kept(&self.conn)
+    }
+
     /// Tablet: the last attestation the server gave and the heads it is for.
     pub fn attestation(&self) -> Result<Option<LastAttestation>> {
         attest::last(&self.conn)
@@ -258,6 +295,7 @@ impl Store {
         Ok(StoreTx {
             tx,
             cache: &self.cache,
+            attest_key: &self.attest_key,
         })
     }
 
@@ -308,7 +346,9 @@ impl Store {
         exclude: Option<Origin>,
         max_bytes: usize,
     ) -> Result<Page> {
-        changes::changes_since(&self.conn, after, scope, exclude, max_bytes)
+        let mut page = changes::changes_since(&self.conn, after, scope, exclude, max_bytes)?;
+        attest::attach(&self.conn, &self.attest_key, &mut page.docs)?;
+        Ok(page)
     }
 
     /// Initial download: every document in scope as automerge data (its snapshot followed by
@@ -320,7 +360,9 @@ impl Store {
         after_doc: Option<DocId>,
         max_bytes: usize,
     ) -> Result<(Vec<DocData>, Option<DocId>)> {
-        changes::snapshots(&self.conn, scope, after_doc, max_bytes)
+        let (mut docs, more) = changes::snapshots(&self.conn, scope, after_doc, max_bytes)?;
+        attest::attach(&self.conn, &self.attest_key, &mut docs)?;
+        Ok((docs, more))
     }
 
     /// Ids of the documents in scope, ordered.

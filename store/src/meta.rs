@@ -82,7 +82,15 @@ pub(crate) fn set_acked_at(tx: &Transaction<'_>, (seq, lineage): (u64, Lineage))
 
 /// Adds one to the named counter and returns its new value (1 the first time). Used for the
 /// device's own invoice numbers, which must never repeat, also across restarts.
+/// The counters a server hands numbers out of ([`next_counter`]; device numbers, see
+/// `people::add_device`).
+pub(crate) const COUNTERS: [&str; 3] = ["invoice", "account_number", "device_number"];
+
 pub(crate) fn next_counter(tx: &Transaction<'_>, name: &str) -> Result<u64> {
+    debug_assert!(
+        COUNTERS.contains(&name),
+        "counter {name} is not in COUNTERS"
+    );
     let key = format!("counter:{name}");
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, 1)

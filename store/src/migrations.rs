@@ -25,6 +25,7 @@ fn migrations() -> Migrations<'static> {
             crate::lineage::fill,
         ),
         M::up(include_str!("../../migrations/0012_attested.sql")),
+        M::up(include_str!("../../migrations/0013_attested_docs.sql")),
     ])
 }
 

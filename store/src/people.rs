@@ -131,10 +131,19 @@ pub(crate) fn add_device(
     token_hash: [u8; 32],
 ) -> Result<Device> {
     let user = user_by_id(tx, user)?.ok_or(StoreError::UnknownUser(user))?;
-    // Revoked devices keep their rows, so max + 1 never reuses a number.
+    // Revoked devices keep their rows, so max + 1 never reuses a number; the counter is what a
+    // restore moves on (a device paired after the backup had a number the copy lacks).
     let number: i64 = tx
-        .prepare_cached("SELECT COALESCE(MAX(number), 0) + 1 FROM devices")?
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT MAX(number) FROM devices), 0),
+                        COALESCE((SELECT value FROM meta WHERE key = 'counter:device_number'), 0))
+                    + 1",
+        )?
         .query_row([], |row| row.get(0))?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('counter:device_number', ?1)",
+    )?
+    .execute([number])?;
     let device = Device {
         id: DeviceId::new(),
         user,

@@ -17,6 +17,8 @@ use crate::{
 pub struct StoreTx<'a> {
     pub(crate) tx: Transaction<'a>,
     pub(crate) cache: &'a RefCell<DocCache>,
+    /// The database's attestation key (see `attest`).
+    pub(crate) attest_key: &'a [u8; 32],
 }
 
 impl StoreTx<'_> {
@@ -39,6 +41,11 @@ impl StoreTx<'_> {
     /// digest, which the server attests when it is the same as its own.
     pub fn verify_snapshot(&self, seq: u64) -> Result<[u8; 32]> {
         crate::attest::snapshot(&self.tx, seq)
+    }
+
+    /// Tablet: a repair began; attestations from now on are of another server history.
+    pub fn attest_new_generation(&self) -> Result<()> {
+        crate::attest::new_generation(&self.tx)
     }
 
     /// Tablet: the server attested the `Verify` of `seq`.
@@ -72,6 +79,7 @@ impl StoreTx<'_> {
     /// prepared on every core: one result per item, as if applied in order.
     pub fn apply_batch(&self, docs: &[DocData], origin: Origin) -> Result<Vec<Applied>> {
         documents::keep(&self.tx, docs.iter().map(|d| d.doc))?;
+        crate::attest::keep(&self.tx, docs)?;
         ingest::apply_batch(&self.tx, self.cache, docs, origin)
     }
 
@@ -172,7 +180,13 @@ impl StoreTx<'_> {
     /// Every logged change after `after`, with its account and origin, as this transaction
     /// sees them (so a committer can hand what it just stored to live sessions).
     pub fn logged_after(&self, after: u64) -> Result<Vec<crate::LoggedChange>> {
-        crate::changes::logged_after(&self.tx, after)
+        let mut logged = crate::changes::logged_after(&self.tx, after)?;
+        let attested =
+            crate::attest::current(&self.tx, self.attest_key, logged.iter().map(|c| c.doc))?;
+        for change in &mut logged {
+            change.attested = attested.get(&change.doc).cloned();
+        }
+        Ok(logged)
     }
 
     /// Adds one to the named counter and returns its new value (1 the first time).

@@ -160,6 +160,7 @@ mod tests {
         let changes = vec![DocData {
             doc: DocId::new(),
             data: vec![1],
+            attested: None,
         }];
         let out = server.receive(ClientMessage::Push {
             batch: 1,
@@ -323,6 +324,7 @@ mod tests {
         let doc = DocData {
             doc: DocId::new(),
             data: vec![1],
+            attested: None,
         };
         assert_eq!(
             changes_sent(&server.loaded(vec![doc], at(13), false)),
@@ -467,6 +469,7 @@ mod tests {
         let doc = |n| DocData {
             doc: DocId::new(),
             data: vec![n],
+            attested: None,
         };
         let out = server.joined_loaded(vec![doc(1)], true);
         assert_eq!(changes_sent(&out), vec![(10, 10, 1, false)]);
@@ -656,6 +659,7 @@ mod tests {
         let change = DocData {
             doc: DocId::new(),
             data: vec![1],
+            attested: None,
         };
         let out = server.receive(ClientMessage::Push {
             batch: 3,

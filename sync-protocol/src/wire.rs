@@ -18,11 +18,17 @@ use crate::{AccountId, ContentHash, DecodeError, DocId};
 /// offline is put right on the next connection. Version 3 adds the lineage of the device's
 /// cursor ([`ClientMessage::Lineage`], and in every [`ServerMessage::Changes`]), so that a server
 /// restored from an older copy, or replaced, sees at the handshake that it does not have the
-/// history the cursor names.
-pub const PROTOCOL_VERSION: u32 = 3;
-/// The oldest protocol version this build still accepts. A protocol-2 app cannot say which
-/// history its cursor comes from, so a restored server would trust it: it is told to update.
-pub const MIN_PROTOCOL_VERSION: u32 = 3;
+/// history the cursor names. Version 4 has the server attest each document's heads in what it
+/// sends ([`DocData::attested`]) and the device show them in a repair
+/// ([`ClientMessage::AttestedDocs`]), so that a restored server takes back everything it sent
+/// before it was restored.
+pub const PROTOCOL_VERSION: u32 = 4;
+/// The oldest protocol version this build still accepts. A protocol-3 app would not keep the
+/// attestations of what the server sent it, so a restored server could not take back what
+/// others wrote that only that app still holds: it is told to update.
+pub const MIN_PROTOCOL_VERSION: u32 = 4;
+/// Most documents in one [`ClientMessage::AttestedDocs`].
+pub const MAX_ATTESTED_DOCS: usize = 5_000;
 /// Most accounts in one [`ClientMessage::AccountsHeld`]: far more than any technician's scope.
 /// A larger list is refused as malformed.
 pub const MAX_ACCOUNTS_HELD: usize = 100_000;
@@ -98,6 +104,32 @@ pub struct DocData {
     pub doc: DocId,
     /// Automerge bytes, loadable with `load_incremental`.
     pub data: Vec<u8>,
+    /// From the server: its attestation of the document's heads when it sent this (they reach
+    /// at least what `data` brings). The device keeps the latest one of each document and shows
+    /// it in a repair ([`ClientMessage::AttestedDocs`]). `None` in what devices push (and
+    /// ignored there).
+    pub attested: Option<HeadsAttestation>,
+}
+
+impl DocData {
+    /// Data with no attestation.
+    pub fn new(doc: DocId, data: Vec<u8>) -> DocData {
+        DocData {
+            doc,
+            data,
+            attested: None,
+        }
+    }
+}
+
+/// A server's attestation that it held a document with these heads, and so every change they
+/// reach: a keyed hash only its database, or a copy of it, can make.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadsAttestation {
+    /// The heads: sorted 32-byte change hashes, concatenated.
+    pub heads: Vec<u8>,
+    /// The keyed hash of the document id and the heads.
+    pub tag: [u8; 16],
 }
 
 impl std::fmt::Debug for DocData {
@@ -243,6 +275,14 @@ pub enum ClientMessage {
         attestation: [u8; 16],
         /// Each document and its heads (sorted 32-byte change hashes, concatenated).
         heads: Vec<(DocId, Vec<u8>)>,
+    },
+    /// Protocol 4, at the start of a repair, after `Attested`: the latest attestation the
+    /// device was given with each document it holds ([`DocData::attested`]), at most
+    /// [`MAX_ATTESTED_DOCS`] a message. Changes those heads reach are taken back as the server
+    /// had them, whoever made them.
+    AttestedDocs {
+        /// The documents and their attestations.
+        docs: Vec<(DocId, HeadsAttestation)>,
     },
 }
 
@@ -437,10 +477,7 @@ mod tests {
             },
             ClientMessage::Push {
                 batch: 3,
-                changes: vec![DocData {
-                    doc: DocId::new(),
-                    data: vec![1, 2, 3],
-                }],
+                changes: vec![DocData::new(DocId::new(), vec![1, 2, 3])],
             },
             ClientMessage::Verify {
                 seq: 9,
@@ -454,6 +491,15 @@ mod tests {
             },
             ClientMessage::AccountsHeld {
                 accounts: vec![AccountId::new(), AccountId::new()],
+            },
+            ClientMessage::AttestedDocs {
+                docs: vec![(
+                    DocId::new(),
+                    HeadsAttestation {
+                        heads: vec![5; 64],
+                        tag: [9; 16],
+                    },
+                )],
             },
         ]
     }
@@ -473,6 +519,21 @@ mod tests {
             committed: (42, Lineage([7; 16])),
         };
         assert_eq!(ServerMessage::decode(&reply.encode()).unwrap(), reply);
+        let changes = ServerMessage::Changes {
+            from: 1,
+            to: 2,
+            lineage: Lineage([2; 16]),
+            docs: vec![DocData {
+                doc: DocId::new(),
+                data: vec![1, 2],
+                attested: Some(HeadsAttestation {
+                    heads: vec![4; 32],
+                    tag: [1; 16],
+                }),
+            }],
+            complete: true,
+        };
+        assert_eq!(ServerMessage::decode(&changes.encode()).unwrap(), changes);
         let lineage = ClientMessage::Lineage {
             lineage: Lineage::EMPTY.then(&automerge::ChangeHash([3; 32])),
             acked: (42, Lineage([7; 16])),

@@ -254,6 +254,7 @@ impl SyncClient {
         let changes = vec![fieldsync_protocol::wire::DocData {
             doc: job.into(),
             data: change.bytes().to_vec(),
+            attested: None,
         }];
         device
             .send(&ClientMessage::Push { batch: 1, changes })

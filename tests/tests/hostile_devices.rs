@@ -130,6 +130,7 @@ fn unchecked_change(doc: &mut automerge::AutoCommit, record: &Record) -> DocData
     DocData {
         doc: record.doc_id(),
         data: change.raw_bytes().to_vec(),
+        attested: None,
     }
 }
 
@@ -275,6 +276,7 @@ async fn deeply_nested_data_hidden_in_a_new_note_is_refused() {
             .unwrap()
             .raw_bytes()
             .to_vec(),
+        attested: None,
     };
     let why = company.refused(change).await;
     assert!(

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use fieldsync_app::Tablet;
-use fieldsync_protocol::{Author, JobId, NoteKind, Timestamp};
+use fieldsync_protocol::{Author, JobId, NoteKind, Timestamp, UserId};
 use fieldsync_store::Store;
 use fieldsync_tests::TestServer;
 use fieldsync_tests::api::Api;
@@ -22,6 +22,7 @@ struct Technician {
     tablet: Tablet,
     /// A job assigned to this technician.
     job: JobId,
+    user: UserId,
 }
 
 impl Technician {
@@ -59,7 +60,12 @@ fn company(dir: &Path) -> (PathBuf, Vec<Technician>) {
             let job = store.jobs_for_technician(user).unwrap()[0].id;
             let tablet =
                 Tablet::open(&dir.join(format!("{name}.sqlite3")), Author { user, name }).unwrap();
-            Technician { token, tablet, job }
+            Technician {
+                token,
+                tablet,
+                job,
+                user,
+            }
         })
         .collect();
     (path, technicians)
@@ -168,4 +174,91 @@ async fn a_server_restored_from_an_older_copy_gets_back_what_tablets_hold() {
         );
         server.shutdown().await.unwrap();
     }
+}
+
+/// The office assigns a job to a technician after last night's copy, while the technician's
+/// tablet is connected; it receives the job and goes offline before the server compares
+/// documents with it again, then writes on the job, and the copy goes back. The restored
+/// server never made that assignment, but the tablet shows the server's attestation of what it
+/// sent: the assignment comes back, and the note is taken as written by an assigned
+/// technician, nothing refused.
+#[tokio::test]
+async fn an_assignment_the_restore_lost_comes_back_from_the_tablet_with_the_work_done_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut techs) = company(dir.path());
+    let a = techs[0].user;
+    // A job at a customer none of A's jobs is for.
+    let job = {
+        let store = Store::open(&path).unwrap();
+        let theirs = store.technician_accounts(a).unwrap();
+        store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|account| !theirs.contains(&account.id))
+            .find_map(|account| store.jobs_for_account(account.id).unwrap().first().cloned())
+            .expect("a job for another customer")
+            .id
+    };
+    let backup = dir.path().join("last-night.sqlite3");
+    let server = TestServer::start_with_db(&path).await.unwrap();
+    techs[0].sync_and_close(&server).await;
+    let server = server
+        .restart(|db| copy_database(db, &backup))
+        .await
+        .unwrap();
+
+    // The job goes to A, after the copy, while A is connected.
+    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
+    let tech = &mut techs[0];
+    let mut live = tech.sync(&server).await;
+    assert!(tech.tablet.store().record(job.into()).unwrap().is_none());
+    dana.post_ok(
+        &format!("/api/jobs/{job}/assign"),
+        json!({"technicians": [a.to_string()]}),
+        200,
+    )
+    .await;
+    live.follow(&mut tech.tablet, |t| {
+        t.store().record(job.into()).unwrap().is_some()
+    })
+    .await;
+    live.close().await;
+    tech.tablet
+        .add_job_note(now(2), job, NoteKind::ServicePerformed, "written offline")
+        .unwrap();
+
+    let server = server.restart(|db| put_back(&backup, db)).await.unwrap();
+    {
+        let store = Store::open(&path).unwrap();
+        let assigned = store.jobs_for_technician(a).unwrap();
+        assert!(
+            assigned.iter().all(|j| j.id != job),
+            "the copy predates the assignment"
+        );
+    }
+    tech.sync_and_close(&server).await;
+    tech.sync_and_close(&server).await;
+    assert_eq!(tech.tablet.pending().unwrap(), 0, "nothing left to send");
+
+    let store = Store::open(&path).unwrap();
+    assert!(
+        store
+            .jobs_for_technician(a)
+            .unwrap()
+            .iter()
+            .any(|j| j.id == job),
+        "the assignment came back"
+    );
+    assert!(
+        notes(&store, job).contains(&"written offline".to_string()),
+        "the note was lost: {:?}",
+        notes(&store, job)
+    );
+    assert!(
+        store.quarantined(100).unwrap().is_empty(),
+        "nothing refused: {:?}",
+        store.quarantined(100).unwrap()
+    );
+    server.shutdown().await.unwrap();
 }

@@ -83,6 +83,7 @@ fn tess_payment(world: &World, tech: &Writer, amount: &str, at: Timestamp) -> Do
     DocData {
         doc: payment.id.into(),
         data: change.bytes().to_vec(),
+        attested: None,
     }
 }
 
@@ -312,18 +313,22 @@ async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_on
         DocData {
             doc: doc_id,
             data: first.bytes().to_vec(),
+            attested: None,
         },
         DocData {
             doc: doc_id,
             data: negative.bytes().to_vec(),
+            attested: None,
         },
         DocData {
             doc: other.id.into(),
             data: foreign_change.bytes().to_vec(),
+            attested: None,
         },
         DocData {
             doc: DocId::new(),
             data: b"not an automerge change".to_vec(),
+            attested: None,
         },
     ];
     client
@@ -433,6 +438,7 @@ async fn office_edit(
     let changes = vec![DocData {
         doc: job.into(),
         data: change.bytes().to_vec(),
+        attested: None,
     }];
     office.send(&ClientMessage::Push { batch, changes }).await;
     let (refused, _) = office.ack(batch).await;
@@ -628,6 +634,7 @@ async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_th
         let mut changes = vec![DocData {
             doc: world.job.into(),
             data: change.bytes().to_vec(),
+            attested: None,
         }];
         if batch == 2 {
             changes.push(tess_payment(&world, &tech, "45.50", now()));

@@ -236,3 +236,49 @@ fn heads_digest_is_the_engines() {
         assert_eq!(store.heads_digest(&scope).unwrap(), engine);
     }
 }
+
+#[test]
+fn what_the_server_sends_carries_its_attestation_of_each_documents_heads() {
+    let (mut store, a, _) = two_accounts();
+    let edited = {
+        let id = DocId::from(a);
+        let mut doc = store.load(id).unwrap().unwrap();
+        let change = edit(&mut doc, &writer(Role::Office), |r| {
+            if let Record::Account(acc) = r {
+                acc.record.name = "Acme Heating".into();
+            }
+        });
+        let tx = store.transaction().unwrap();
+        tx.record_local(id, &mut doc, &change, false).unwrap();
+        tx.commit().unwrap();
+        id
+    };
+    let page = store
+        .changes_since(0, &Scope::All, None, usize::MAX)
+        .unwrap();
+    let (snapshots, _) = store.snapshots(&Scope::All, None, usize::MAX).unwrap();
+    for data in page.docs.iter().chain(&snapshots) {
+        let attested = data.attested.clone().expect("every document is attested");
+        let heads: Vec<u8> = crate::testing::heads(&store, data.doc)
+            .iter()
+            .flat_map(|h| h.0)
+            .collect();
+        assert_eq!(attested.heads, heads, "the document's heads when sent");
+    }
+    // This database (or a copy) takes its own attestations back, once per document however
+    // many histories they came from; another database, or other heads, not.
+    let shown: Vec<(DocId, fieldsync_protocol::wire::HeadsAttestation)> = page
+        .docs
+        .iter()
+        .chain(&snapshots)
+        .map(|d| (d.doc, d.attested.clone().unwrap()))
+        .collect();
+    let taken = store.check_heads_attestations(&shown);
+    assert_eq!(taken.len(), snapshots.len());
+    assert_eq!(taken[&edited].len(), 1);
+    let other = Store::open_in_memory().unwrap();
+    assert!(other.check_heads_attestations(&shown).is_empty());
+    let mut forged = shown[0].clone();
+    forged.1.heads = vec![7; 32];
+    assert!(store.check_heads_attestations(&[forged]).is_empty());
+}

@@ -18,6 +18,7 @@ fn technician_batch(store: &mut Store, doc: DocId, changes: &[&[u8]]) -> Vec<Che
         .map(|data| fieldsync_protocol::wire::DocData {
             doc,
             data: data.to_vec(),
+            attested: None,
         })
         .collect();
     let tx = store.transaction().unwrap();
@@ -319,6 +320,7 @@ fn a_batch_is_judged_change_by_change_as_if_in_order() {
         .map(|(doc, data)| fieldsync_protocol::wire::DocData {
             doc,
             data: data.to_vec(),
+            attested: None,
         })
         .collect();
     let latest = server.store.latest_seq().unwrap();
@@ -420,6 +422,7 @@ fn a_large_batch_checked_on_every_core_stores_what_sequential_checks_would() {
         batch.push(fieldsync_protocol::wire::DocData {
             doc,
             data: change.raw_bytes().to_vec(),
+            attested: None,
         });
         if i % 5 == 0 {
             // Made negative afterwards: refused on whichever core checks it.
@@ -427,6 +430,7 @@ fn a_large_batch_checked_on_every_core_stores_what_sequential_checks_would() {
             batch.push(fieldsync_protocol::wire::DocData {
                 doc,
                 data: negative.raw_bytes().to_vec(),
+                attested: None,
             });
         }
     }

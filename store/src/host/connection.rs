@@ -1,7 +1,7 @@
 //! The server side of one connection: carries out a [`ServerSession`]'s outputs on the
 //! server's store, for the device described by its [`DeviceContext`].
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use automerge::AutoCommit;
 use fieldsync_protocol::engine::{ServerOutput, ServerSession, StoreOutcome, accounts_digest};
@@ -54,7 +54,11 @@ pub struct ConnectionHost {
     readable_blobs: std::collections::HashSet<ContentHash>,
     /// During a repair: per document, the heads this database attested the device held (see
     /// `ClientMessage::Attested`). The changes they reach were once stored here.
-    attested: std::collections::HashMap<DocId, Vec<automerge::ChangeHash>>,
+    attested: HashMap<DocId, Vec<automerge::ChangeHash>>,
+    /// Accounts whose documents the device named in a repair: it holds them. After a restore
+    /// the server's record of the accounts it gave the device may lack them (given after the
+    /// backup); a device that holds one outside its scope is told to drop it all the same.
+    named_in_repair: BTreeSet<AccountId>,
 }
 
 impl ConnectionHost {
@@ -68,6 +72,7 @@ impl ConnectionHost {
             joining_next: BTreeSet::new(),
             readable_blobs: Default::default(),
             attested: Default::default(),
+            named_in_repair: BTreeSet::new(),
         }
     }
 
@@ -92,6 +97,7 @@ impl ConnectionHost {
             | ServerOutput::CheckDigest { .. }
             | ServerOutput::CheckCursor { .. }
             | ServerOutput::Attested { .. }
+            | ServerOutput::AttestedDocs { .. }
             | ServerOutput::Blob(ClientMessage::BlobQuery { .. } | ClientMessage::BlobGet { .. }) => {
                 Access::Read
             }
@@ -199,9 +205,14 @@ impl ConnectionHost {
                 }
                 ServerOutput::Attested { attestation, heads } => {
                     // Not this database's attestation: the repair goes on without it.
-                    self.attested = store
+                    let taken = store
                         .check_attestation(attestation, &heads)
                         .unwrap_or_default();
+                    self.take_attested(store, taken)?;
+                }
+                ServerOutput::AttestedDocs { docs } => {
+                    let taken = store.check_heads_attestations(&docs);
+                    self.take_attested(store, taken)?;
                 }
                 ServerOutput::CheckHolding {
                     accounts_digest,
@@ -222,6 +233,33 @@ impl ConnectionHost {
             }
         }
         Ok(run)
+    }
+
+    /// Heads this database attested: what they reach is taken back during the repair. The
+    /// accounts of those documents were given to the device (this database sent it them, and
+    /// its record of that may be older than the sending): it may write them as it could before
+    /// the restore, until it confirms it dropped them.
+    fn take_attested(
+        &mut self,
+        store: &Store,
+        taken: HashMap<DocId, Vec<automerge::ChangeHash>>,
+    ) -> Result<()> {
+        if self.device.role == Role::Technician {
+            for doc in taken.keys() {
+                if let Some(account) = store.doc_account(*doc)? {
+                    self.device.held.insert(account);
+                }
+            }
+        }
+        for (doc, heads) in taken {
+            let known = self.attested.entry(doc).or_default();
+            for head in heads {
+                if !known.contains(&head) {
+                    known.push(head);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A technician's scope follows their assignments: reads it again and, when it changed,
@@ -346,11 +384,14 @@ impl ConnectionHost {
             return Ok((Vec::new(), false));
         };
         let all: BTreeSet<AccountId> = holding.iter().chain(&leaving).copied().collect();
-        // Only accounts the server gave the device are evicted: what else it names costs no
-        // work and tells it nothing about other accounts.
+        // Only accounts the server gave the device (or whose documents it named in a repair)
+        // are evicted: what else it names costs no work and tells it nothing about other
+        // accounts.
         let left: BTreeSet<AccountId> = all
             .difference(&scope)
-            .filter(|account| self.device.held.contains(account))
+            .filter(|account| {
+                self.device.held.contains(account) || self.named_in_repair.contains(account)
+            })
             .copied()
             .collect();
         let evict = match left.is_empty() {
@@ -533,7 +574,7 @@ impl ConnectionHost {
     }
 
     fn am_sync(
-        &self,
+        &mut self,
         store: &mut Store,
         session: &mut ServerSession,
         id: DocId,
@@ -541,10 +582,16 @@ impl ConnectionHost {
         queue: &mut VecDeque<ServerOutput>,
     ) -> Result<bool> {
         let tx = store.transaction()?;
-        if let Some(account) = tx.doc_account(id)?
-            && !self.device.scope.contains(account)
-        {
-            return Ok(false); // out of scope: say nothing about it
+        let account = tx.doc_account(id)?;
+        if let Some(account) = account {
+            self.named_in_repair.insert(account);
+        }
+        // Out of scope: nothing is said about it, unless the device shows this database's
+        // attestation of the document (an assignment lost with a restore): then what it attests
+        // is taken back, and the answers carry none of the document's data.
+        let in_scope = account.is_none_or(|a| self.device.scope.contains(a));
+        if !in_scope && !self.attested.contains_key(&id) {
+            return Ok(false);
         }
         let existing = tx.load(id)?;
         let mut doc = existing.unwrap_or_default();
@@ -569,10 +616,13 @@ impl ConnectionHost {
                     .collect()
             });
         let (mut restored, mut new) = (Vec::new(), Vec::new());
+        // Whether the device's message brought changes.
+        let moved = fork.get_heads() != doc.get_heads();
         for change in fork.get_changes(&doc.get_heads()) {
             let data = DocData {
                 doc: id,
                 data: change.raw_bytes().to_vec(),
+                attested: None,
             };
             if beyond.as_ref().is_some_and(|b| !b.contains(&change.hash())) {
                 restored.push(data);
@@ -586,14 +636,22 @@ impl ConnectionHost {
             let prechecked = Prechecked::new(restored, restorer.pusher());
             stored |= store_checked(&tx, &restorer, prechecked)?.contains(&StoreOutcome::Stored);
         }
-        stored |= self.store_in(&tx, &new)?.contains(&StoreOutcome::Stored);
+        if in_scope {
+            stored |= self.store_in(&tx, &new)?.contains(&StoreOutcome::Stored);
+        }
         tx.commit()?;
         let mut current: AutoCommit = if stored {
             store.transaction()?.load(id)?.unwrap_or_default()
         } else {
             std::mem::take(&mut doc)
         };
-        queue.extend(session.fallback_generate(id, &mut current));
+        // When the device's changes were all deferred or refused, another round would bring
+        // the same ones (they stay in its outbox, or in quarantine here): no answer.
+        queue.extend(match in_scope {
+            true if stored || !moved => session.fallback_generate(id, &mut current),
+            true => None,
+            false => session.fallback_ask(id, &mut current, stored),
+        });
         Ok(stored)
     }
 }

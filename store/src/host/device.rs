@@ -2,7 +2,7 @@
 
 use fieldsync_protocol::DocId;
 use fieldsync_protocol::engine::{ClientOutput, ClientSession, OutboxItem, accounts_digest};
-use fieldsync_protocol::wire::{ClientMessage, ErrorCode};
+use fieldsync_protocol::wire::{ClientMessage, ErrorCode, MAX_ATTESTED_DOCS};
 
 use crate::{Origin, Result, Scope, Store};
 
@@ -112,7 +112,12 @@ impl DeviceHost {
                     let accounts = store.accounts_held()?.0.into_iter().collect();
                     queue.push_back(session.accounts_held(accounts));
                 }
-                ClientOutput::Repairing => events.push(DeviceEvent::Repairing),
+                ClientOutput::Repairing => {
+                    let tx = store.transaction()?;
+                    tx.attest_new_generation()?;
+                    tx.commit()?;
+                    events.push(DeviceEvent::Repairing);
+                }
                 ClientOutput::AckedAt(at) => {
                     let tx = store.transaction()?;
                     tx.set_acked_at(at)?;
@@ -138,6 +143,13 @@ impl DeviceHost {
                             attestation: last.attestation,
                             heads: last.heads,
                         });
+                    }
+                    // And what it attested with each document it sent.
+                    let mut docs = store.heads_attestations()?;
+                    while !docs.is_empty() {
+                        let rest = docs.split_off(docs.len().min(MAX_ATTESTED_DOCS));
+                        send.push(ClientMessage::AttestedDocs { docs });
+                        docs = rest;
                     }
                     for id in store.doc_ids(&Scope::All)? {
                         if let Some(mut doc) = store.load(id)? {

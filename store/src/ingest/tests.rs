@@ -211,15 +211,18 @@ fn a_batch_applies_like_one_item_after_another() {
             items.push(fieldsync_protocol::wire::DocData {
                 doc,
                 data: document.save(),
+                attested: None,
             });
         } else {
             items.push(fieldsync_protocol::wire::DocData {
                 doc,
                 data: first.raw_bytes().to_vec(),
+                attested: None,
             });
             items.push(fieldsync_protocol::wire::DocData {
                 doc,
                 data: second.raw_bytes().to_vec(),
+                attested: None,
             });
         }
         documents.push((doc, document));

@@ -301,6 +301,7 @@ impl ClientSession {
                 .map(|i| DocData {
                     doc: i.doc,
                     data: i.bytes.clone(),
+                    attested: None,
                 })
                 .collect();
             out.push(ClientOutput::Send(ClientMessage::Push { batch, changes }));

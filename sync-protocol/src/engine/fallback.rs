@@ -29,6 +29,26 @@ impl Fallback {
         Some(message.encode())
     }
 
+    /// [`Fallback::generate`] without the changes: a message that only says what `doc` holds,
+    /// so that the peer sends what it lacks, and gives it nothing. Said once, and again only
+    /// when `moved` (the peer's last message brought something that was kept): otherwise the
+    /// peer would only say the same again.
+    pub fn generate_asking(
+        &mut self,
+        id: DocId,
+        doc: &mut AutoCommit,
+        moved: bool,
+    ) -> Option<Vec<u8>> {
+        let (state, rounds) = self.states.entry(id).or_default();
+        if *rounds >= MAX_ROUNDS || (*rounds > 0 && !moved) {
+            return None;
+        }
+        let mut message = doc.sync().generate_sync_message(state)?;
+        message.changes = Vec::<Vec<u8>>::new().into();
+        *rounds += 1;
+        Some(message.encode())
+    }
+
     /// Applies a sync message received for `doc`.
     pub fn receive(
         &mut self,

@@ -4,8 +4,9 @@ use automerge::AutoCommit;
 
 use super::Fallback;
 use crate::wire::{
-    ClientMessage, Cursor, DocData, ErrorCode, Lineage, MAX_ACCOUNTS_HELD, MAX_PUSH_CHANGES,
-    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Refusal, ServerMessage, SyncMode,
+    ClientMessage, Cursor, DocData, ErrorCode, HeadsAttestation, Lineage, MAX_ACCOUNTS_HELD,
+    MAX_ATTESTED_DOCS, MAX_PUSH_CHANGES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Refusal,
+    ServerMessage, SyncMode,
 };
 use crate::{AccountId, DocId, DocumentError};
 
@@ -78,6 +79,13 @@ pub enum ServerOutput {
         attestation: [u8; 16],
         /// The documents' heads.
         heads: Vec<(DocId, Vec<u8>)>,
+    },
+    /// Check the device's attestations of documents' heads (see
+    /// [`ClientMessage::AttestedDocs`]); the changes the heads with this database's
+    /// attestation reach may be taken back from the device during the repair whoever made them.
+    AttestedDocs {
+        /// The documents and their attestations.
+        docs: Vec<(DocId, HeadsAttestation)>,
     },
     /// Compare this digest with the digest of the scope's documents and call
     /// [`ServerSession::digest_checked`].
@@ -173,6 +181,8 @@ pub struct ServerSession {
     repairing: bool,
     /// `Attested` messages taken on this connection.
     attested: u32,
+    /// Documents of `AttestedDocs` messages taken on this connection.
+    attested_docs: usize,
     /// The device's cursor or acknowledgements name a history of this database that it does
     /// not have (restored from an older copy): its holdings are not reconciled with a scope
     /// that is older than what the device holds.
@@ -220,6 +230,7 @@ impl ServerSession {
             repairs: 0,
             repairing: false,
             attested: 0,
+            attested_docs: 0,
             restored: false,
             sent_upto: 0,
             sent_lineage: Some(Lineage::EMPTY),
@@ -323,6 +334,22 @@ impl ServerSession {
                 }
                 self.attested += 1;
                 vec![ServerOutput::Attested { attestation, heads }]
+            }
+            (Phase::Live, ClientMessage::AttestedDocs { docs }) => {
+                if docs.len() > MAX_ATTESTED_DOCS {
+                    return self.malformed(format!(
+                        "AttestedDocs names {} documents: at most {MAX_ATTESTED_DOCS}",
+                        docs.len()
+                    ));
+                }
+                // At most a scope's worth per repair round: a device cannot make the server
+                // check at will.
+                let allowed = MAX_ACCOUNTS_HELD * (self.repairs as usize + 1);
+                if self.attested_docs + docs.len() > allowed {
+                    return Vec::new();
+                }
+                self.attested_docs += docs.len();
+                vec![ServerOutput::AttestedDocs { docs }]
             }
             (Phase::Live, ClientMessage::Hello { .. }) => self.fail(
                 ErrorCode::HandshakeExpected,
@@ -840,6 +867,24 @@ impl ServerSession {
     /// Fallback: the next sync message for one document in scope, as a message to send.
     pub fn fallback_generate(&mut self, id: DocId, doc: &mut AutoCommit) -> Option<ServerOutput> {
         let message = self.fallback.generate(id, doc)?;
+        Some(ServerOutput::Send(ServerMessage::AmSync {
+            doc: id,
+            message,
+        }))
+    }
+
+    /// Fallback, for a document outside the device's scope whose heads this database attested
+    /// to it: a sync message carrying none of the document's data, so that the device sends
+    /// what the server once had and lost, and learns nothing of what it no longer may read.
+    /// After the first, only when the device's last message brought changes that were kept
+    /// (`moved`).
+    pub fn fallback_ask(
+        &mut self,
+        id: DocId,
+        doc: &mut AutoCommit,
+        moved: bool,
+    ) -> Option<ServerOutput> {
+        let message = self.fallback.generate_asking(id, doc, moved)?;
         Some(ServerOutput::Send(ServerMessage::AmSync {
             doc: id,
             message,

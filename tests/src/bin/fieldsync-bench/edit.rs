@@ -166,6 +166,7 @@ pub(crate) fn seed(db: &Path) -> Seeded {
         .map(|(doc, mut change)| DocData {
             doc,
             data: change.bytes().to_vec(),
+            attested: None,
         })
         .collect();
     let tx = store.transaction().unwrap();
@@ -225,6 +226,7 @@ fn data(doc: DocId, changes: &[Change]) -> Vec<DocData> {
         .map(|c| DocData {
             doc,
             data: c.raw_bytes().to_vec(),
+            attested: None,
         })
         .collect()
 }

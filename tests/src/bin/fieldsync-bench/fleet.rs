@@ -557,7 +557,7 @@ async fn tablet(
                 shared.sending(change.doc, change.account, Some(index));
                 batch += 1;
                 pushed.insert(batch, Instant::now());
-                let changes = vec![DocData { doc: change.doc, data: change.data }];
+                let changes = vec![DocData { doc: change.doc, data: change.data , attested: None,}];
                 client.send(&ClientMessage::Push { batch, changes }).await;
             }
             message = client.recv() => match message {

@@ -145,6 +145,7 @@ fn payments(count: usize, account: fieldsync_protocol::AccountId) -> Vec<DocData
             DocData {
                 doc: record.doc_id(),
                 data: change.bytes().to_vec(),
+                attested: None,
             }
         })
         .collect()
