@@ -262,3 +262,163 @@ async fn an_assignment_the_restore_lost_comes_back_from_the_tablet_with_the_work
     );
     server.shutdown().await.unwrap();
 }
+
+/// Litestream, the real binary, replicating the server's database to a file replica.
+struct Litestream {
+    config: PathBuf,
+    socket: PathBuf,
+    process: std::process::Child,
+}
+
+impl Litestream {
+    /// Starts `litestream replicate` on `db`, into `dir/replica`.
+    fn replicate(dir: &Path, db: &Path) -> Litestream {
+        let (config, socket) = (dir.join("litestream.yml"), dir.join("litestream.sock"));
+        std::fs::write(
+            &config,
+            format!(
+                "socket:\n  enabled: true\n  path: {}\ndbs:\n  - path: {}\n    monitor-interval: 100ms\n    replica:\n      type: file\n      path: {}\n      sync-interval: 100ms\n",
+                socket.display(),
+                db.display(),
+                dir.join("replica").display()
+            ),
+        )
+        .unwrap();
+        let process = std::process::Command::new("litestream")
+            .args(["replicate", "-config"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("litestream is installed (scripts/setup installs it)");
+        Litestream {
+            config,
+            socket,
+            process,
+        }
+    }
+
+    /// Waits until everything committed to `db` so far is in the replica.
+    fn wait_replicated(&self, db: &Path) {
+        for _ in 0..100 {
+            let status = std::process::Command::new("litestream")
+                .args(["sync", "-wait", "-timeout", "30", "-socket"])
+                .arg(&self.socket)
+                .arg(db)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            if status.success() {
+                return;
+            }
+            // The control socket is not up yet.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("litestream never confirmed the replica");
+    }
+
+    /// `litestream restore` of `db` from the replica `config` names into `to`.
+    fn restore(config: &Path, db: &Path, to: &Path) {
+        let out = std::process::Command::new("litestream")
+            .args(["restore", "-config"])
+            .arg(config)
+            .arg("-o")
+            .arg(to)
+            .arg(db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "litestream restore failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Litestream {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Replicated with Litestream: the server dies with its disk (the database and its log
+/// deleted), the replica is restored with `litestream restore` and put in place, and the server
+/// starts again. What was replicated is there; what the server stored after the last
+/// replication comes back from the tablets that hold it; both tablets get what the office
+/// writes afterwards.
+#[tokio::test]
+async fn a_server_restored_from_its_litestream_replica_converges_with_the_tablets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut techs) = company(dir.path());
+    let litestream = Litestream::replicate(dir.path(), &path);
+    let server = TestServer::start_with_db(&path).await.unwrap();
+    for tech in &mut techs {
+        tech.sync_and_close(&server).await;
+    }
+    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
+    let (job_a, job_b) = (techs[0].job, techs[1].job);
+    techs[0].note(1, "replicated");
+    techs[0].sync_and_close(&server).await;
+    office_note(&dana, job_b, "office, replicated").await;
+    techs[1].sync_and_close(&server).await;
+    litestream.wait_replicated(&path);
+
+    // The last moments before the disk dies: stored and acknowledged, perhaps not replicated.
+    techs[0].note(2, "just before the crash");
+    techs[0].sync_and_close(&server).await;
+    office_note(&dana, job_b, "office, just before the crash").await;
+    techs[1].sync_and_close(&server).await;
+    assert_eq!(techs[1].tablet.pending().unwrap(), 0);
+
+    let restored = dir.path().join("from-replica.sqlite3");
+    let config = litestream.config.clone();
+    let server = server
+        .restart(|db| {
+            drop(litestream);
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = db.as_os_str().to_owned();
+                file.push(suffix);
+                let _ = std::fs::remove_file(std::path::PathBuf::from(file));
+            }
+            assert!(!db.exists(), "the disk is gone");
+            Litestream::restore(&config, db, &restored);
+            put_back(&restored, db);
+        })
+        .await
+        .unwrap();
+    {
+        let store = Store::open(&path).unwrap();
+        assert!(notes(&store, job_a).contains(&"replicated".to_string()));
+        assert!(notes(&store, job_b).contains(&"office, replicated".to_string()));
+    }
+    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
+    office_note(&dana, job_b, "office, after the restore").await;
+    for tech in &mut techs {
+        tech.sync_and_close(&server).await;
+    }
+    let store = Store::open(&path).unwrap();
+    for text in ["replicated", "just before the crash"] {
+        assert!(
+            notes(&store, job_a).contains(&text.to_string()),
+            "A's {text:?} lost"
+        );
+    }
+    for text in [
+        "office, replicated",
+        "office, just before the crash",
+        "office, after the restore",
+    ] {
+        assert!(
+            notes(&store, job_b).contains(&text.to_string()),
+            "{text:?} lost on the server"
+        );
+        assert!(
+            notes(techs[1].tablet.store(), job_b).contains(&text.to_string()),
+            "{text:?} not on B's tablet"
+        );
+    }
+    assert!(store.quarantined(100).unwrap().is_empty());
+    server.shutdown().await.unwrap();
+}
