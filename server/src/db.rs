@@ -21,6 +21,22 @@ pub enum DbError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The database is damaged (SQLite's integrity check found problems, or SQLite reported
+    /// corruption while opening it): the server does not start on it.
+    #[error(
+        "database {} is damaged ({problems}); the server will not start on it. Keep the file \
+         for inspection, then put the latest backup in its place: `fieldsync-server restore \
+         --from BACKUP --db {}` (or restore the Litestream replica and then that, see the \
+         README); tablets give back what the backup lacks on their next sync",
+        path.display(),
+        path.display()
+    )]
+    Damaged {
+        /// The database.
+        path: PathBuf,
+        /// What SQLite found.
+        problems: String,
+    },
     /// A statement failed on an open connection.
     #[error("database query failed")]
     Query(#[from] rusqlite::Error),
@@ -102,6 +118,18 @@ const WAL_RESTART_PAGES: i64 = 16_384;
 /// How long a truncation waits for readers still using the log (writers wait meanwhile).
 const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// What SQLite said when `error` is its report of a damaged database file.
+fn corruption(error: &StoreError) -> Option<String> {
+    match error {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, message))
+            if e.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+        {
+            Some(message.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => None,
+    }
+}
+
 /// How often the write-ahead log is checkpointed.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -143,7 +171,23 @@ impl Db {
         };
         // Opening reads and migrates the schema, so a file that is not a database (or a
         // database from elsewhere) fails here, at startup, rather than on the first request.
-        let conn = Store::open(path).map_err(|e| open_error(Box::new(e)))?;
+        let damaged = |problems: String| DbError::Damaged {
+            path: path.to_owned(),
+            problems,
+        };
+        let conn = Store::open(path).map_err(|e| match corruption(&e) {
+            Some(problems) => damaged(problems),
+            None => open_error(Box::new(e)),
+        })?;
+        // At start, every page is read once: a damaged database is refused here, not found
+        // out by the first request that reaches the damage.
+        let problems = conn.quick_check().map_err(|e| match corruption(&e) {
+            Some(problems) => damaged(problems),
+            None => open_error(Box::new(e)),
+        })?;
+        if !problems.is_empty() {
+            return Err(damaged(problems.join("; ")));
+        }
         conn.disable_auto_checkpoint()
             .map_err(|e| open_error(Box::new(e)))?;
         let epoch = conn.epoch().map_err(|e| open_error(Box::new(e)))?;

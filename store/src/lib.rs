@@ -435,6 +435,16 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite's `quick_check`: the problems it finds (at most ten), none when the database is
+    /// sound. Reads every page, so it takes a moment on a large database.
+    pub fn quick_check(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(10)")?;
+        let found = stmt
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(found.into_iter().filter(|line| line != "ok").collect())
+    }
+
     /// Stops this connection from checkpointing the write-ahead log when it commits, so that
     /// commits never wait for a checkpoint; [`Store::checkpoint`] (on another connection, in
     /// the background) must then keep the log short.
