@@ -713,3 +713,91 @@ async fn a_photo_upload_cut_off_midway_resumes_where_the_server_stopped() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// The server's disk fills up (its database capped at its size, as SQLite's `max_page_count`
+/// does): a tablet's sync is refused with a message saying so and everything stays in its
+/// outbox; `/healthz` reports the full disk while reads go on; once there is room, the next
+/// sync delivers everything, once, with no restart.
+#[tokio::test]
+async fn a_full_disk_refuses_changes_clearly_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let data = dir.path().join("tablet");
+    let data = data.as_path();
+    let job = world.job.to_string();
+    let second_token = {
+        let mut store = Store::open(&db).unwrap();
+        let tx = store.transaction().unwrap();
+        let (token, hash) = new_device_token();
+        tx.add_device(world.technician, "Tess's phone", hash)
+            .unwrap();
+        tx.commit().unwrap();
+        token
+    };
+    let second = dir.path().join("second-tablet");
+    let second = second.as_path();
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    ok(data, &["pair", &server.url(""), &world.token]).await;
+    ok(data, &["sync", "--timeout", "30"]).await;
+    ok(second, &["pair", &server.url(""), &second_token]).await;
+    ok(second, &["sync", "--timeout", "30"]).await;
+
+    server.state().db().cap_size(Some(0)).await.unwrap();
+    // Long notes (a page of findings each): they need room the capped database lacks.
+    let findings = |i: usize| {
+        let words: String = (0..600)
+            .map(|w| format!("w{} ", (w * 7919 + i * 104_729) % 100_003))
+            .collect();
+        format!("Note {i} written while the server's disk was full: {words}")
+    };
+    for i in 0..3 {
+        ok(data, &["note", "add", "--job", &job, &findings(i)]).await;
+    }
+    refused(
+        data,
+        &["sync", "--timeout", "3"],
+        "the server's disk is full",
+    )
+    .await;
+    let outbox = ok(data, &["outbox"]).await;
+    assert_eq!(
+        outbox.lines().filter(|l| l.starts_with("waiting")).count(),
+        3,
+        "every note waits on the tablet: {outbox}"
+    );
+    let (status, body) = fieldsync_tests::http_get(server.addr(), "/healthz")
+        .await
+        .unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""storage":"full""#), "{body}");
+    // Reads go on: a tablet with nothing to send syncs.
+    ok(second, &["sync", "--timeout", "30"]).await;
+
+    server.state().db().cap_size(None).await.unwrap();
+    let synced = ok(data, &["sync", "--timeout", "30"]).await;
+    assert!(synced.contains("3"), "{synced}");
+    let outbox = ok(data, &["outbox"]).await;
+    assert_eq!(
+        outbox.lines().filter(|l| l.starts_with("waiting")).count(),
+        0,
+        "{outbox}"
+    );
+    let (status, body) = fieldsync_tests::http_get(server.addr(), "/healthz")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let store = Store::open(&db).unwrap();
+    let notes: Vec<String> = store
+        .notes_for_doc(world.job.into())
+        .unwrap()
+        .into_iter()
+        .map(|n| n.text)
+        .collect();
+    for i in 0..3 {
+        let start = format!("Note {i} written while the server's disk was full:");
+        let copies = notes.iter().filter(|n| n.starts_with(&start)).count();
+        assert_eq!(copies, 1, "note {i} on the server once");
+    }
+    server.shutdown().await.unwrap();
+}

@@ -43,6 +43,10 @@ pub enum DbError {
     /// The store refused or failed an operation.
     #[error("store operation failed")]
     Store(#[source] Box<StoreError>),
+    /// The disk (or the database's size limit) is full: nothing of the write was stored.
+    /// Reads go on; writes are tried again as they come and succeed once there is room.
+    #[error("the server's disk is full: nothing was saved ({0})")]
+    StorageFull(String),
     /// The work given to the database panicked: its transaction was rolled back, and the
     /// connection serves the next request (a bug, reported for the one request that hit it).
     #[error("the database work failed: {0}")]
@@ -84,6 +88,27 @@ pub struct Db {
     /// Connections for catch-up reads, so that sending changes to many devices never waits for
     /// (or holds up) the writer: SQLite in WAL mode reads beside a writer.
     readers: Arc<[Mutex<Store>]>,
+    /// Why the last write failed for lack of space, until a write succeeds again.
+    full: Arc<Mutex<Option<String>>>,
+}
+
+impl DbError {
+    /// Whether this is SQLite (or the file system) saying there is no room to write.
+    pub fn is_storage_full(&self) -> bool {
+        fn sqlite_full(e: &rusqlite::Error) -> bool {
+            matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+        }
+        match self {
+            DbError::StorageFull(_) => true,
+            DbError::Query(e) => sqlite_full(e),
+            DbError::Store(e) => match &**e {
+                StoreError::Sqlite(e) => sqlite_full(e),
+                StoreError::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// Runs `f` on the store behind `conn`, so that a panic in it fails only this request: the
@@ -117,6 +142,14 @@ fn contained<T>(
 const WAL_RESTART_PAGES: i64 = 16_384;
 /// How long a truncation waits for readers still using the log (writers wait meanwhile).
 const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// How many rows the writer connection has written so far.
+fn written(conn: &Mutex<Store>) -> u64 {
+    conn.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .conn()
+        .total_changes()
+}
 
 /// What SQLite said when `error` is its report of a damaged database file.
 fn corruption(error: &StoreError) -> Option<String> {
@@ -212,6 +245,7 @@ impl Db {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| open_error(Box::new(e)))?
                 .into(),
+            full: Arc::default(),
         })
     }
 
@@ -238,8 +272,32 @@ impl Db {
         F: FnOnce(&mut Store) -> Result<T, DbError> + Send + 'static,
     {
         let (conn, assignments) = (Arc::clone(&self.conn), Arc::clone(&self.assignments));
+        let full = Arc::clone(&self.full);
         tokio::task::spawn_blocking(move || {
-            let result = contained(&conn, f);
+            let written_before = written(&conn);
+            let result = match contained(&conn, f) {
+                Err(e) if e.is_storage_full() => {
+                    // SQLite's own words ("database or disk is full").
+                    let mut why = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(cause) = source {
+                        why = cause.to_string();
+                        source = cause.source();
+                    }
+                    tracing::error!(error = %why, "write refused: the disk is full");
+                    *full.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+                    Err(DbError::StorageFull(why))
+                }
+                // Something was written: there is room again.
+                Ok(value) if written(&conn) != written_before => {
+                    let was = full.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    if was.is_some() {
+                        tracing::info!("writes succeed again: the disk has room");
+                    }
+                    Ok(value)
+                }
+                other => other,
+            };
             let changed = contained(&conn, |store| Ok(store.take_assignment_changes()?));
             match changed {
                 Ok(users) => assignments.note(users),
@@ -251,6 +309,34 @@ impl Db {
             result
         })
         .await?
+    }
+
+    /// Why the last write failed for lack of space, while no write has succeeded since.
+    pub fn storage_full(&self) -> Option<String> {
+        self.full.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Test and operator hook: caps the database at its current size plus `pages` pages
+    /// (SQLite's `max_page_count`, on the writer), as a full disk would; `None` lifts the cap.
+    pub async fn cap_size(&self, pages: Option<i64>) -> Result<(), DbError> {
+        self.run(move |store| {
+            let cap = match pages {
+                Some(extra) => {
+                    let count: i64 = store
+                        .conn()
+                        .query_row("PRAGMA page_count", [], |row| row.get(0))?;
+                    count + extra
+                }
+                None => 4_294_967_294,
+            };
+            store
+                .conn()
+                .query_row(&format!("PRAGMA max_page_count = {cap}"), [], |row| {
+                    row.get::<_, i64>(0)
+                })?;
+            Ok(())
+        })
+        .await
     }
 
     /// Whose assignments changed, and when (see [`Assignments`]).

@@ -49,6 +49,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized | Self::BadCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::DatabaseUnavailable(e) if e.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -57,6 +58,9 @@ impl ApiError {
     /// internal details for server errors.
     pub fn public_message(&self) -> String {
         match self {
+            Self::DatabaseUnavailable(e) if e.is_storage_full() => {
+                "the server's disk is full: nothing was saved. Try again once an administrator has freed space".to_string()
+            }
             Self::DatabaseUnavailable(_) => "database unavailable".to_string(),
             other => other.to_string(),
         }
@@ -161,6 +165,39 @@ mod tests {
             body_text(response).await,
             r#"{"error":"database unavailable"}"#
         );
+    }
+
+    #[tokio::test]
+    async fn an_office_write_on_a_full_disk_is_a_507_saying_nothing_was_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(dir.path().join("db.sqlite3")).unwrap();
+        db.cap_size(Some(0)).await.unwrap();
+        let big = "x".repeat(64 * 1024);
+        let err = db
+            .run(move |store| {
+                store.conn().execute_batch(&format!(
+                    "CREATE TABLE filler (t TEXT); INSERT INTO filler VALUES ('{big}');"
+                ))?;
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(err.is_storage_full(), "{err}");
+        assert!(db.storage_full().is_some(), "the database knows");
+        let response = ApiError::from(err).into_response();
+        assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert!(body_text(response).await.contains("disk is full"));
+
+        db.cap_size(None).await.unwrap();
+        db.run(|store| {
+            store.conn().execute_batch(
+                "CREATE TABLE IF NOT EXISTS filler (t TEXT); INSERT INTO filler VALUES ('room');",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(db.storage_full(), None, "a write succeeded: room again");
     }
 
     #[test]

@@ -23,7 +23,9 @@ const MAX_BATCHES: usize = 256;
 /// others and the database's blocking threads for the database.
 const PRECHECK_INLINE: usize = 4;
 
-type Reply = Result<Committed, String>;
+/// A failed commit: why, and whether for lack of space (the batches are refused for now, not
+/// broken: the devices keep them and push them again).
+type Reply = Result<Committed, (bool, String)>;
 
 /// What became of a batch: one outcome per change, and the latest sequence number after its
 /// commit with its lineage (for the device's acknowledgement).
@@ -52,9 +54,14 @@ impl Future for Receipt {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|reply| reply.map_err(|_| DbError::Closed)?.map_err(DbError::Commit))
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|reply| {
+            reply
+                .map_err(|_| DbError::Closed)?
+                .map_err(|(full, why)| match full {
+                    true => DbError::StorageFull(why),
+                    false => DbError::Commit(why),
+                })
+        })
     }
 }
 
@@ -195,8 +202,12 @@ async fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, batches = replies.len(), "group commit failed; nothing acknowledged");
+                let (full, why) = match &e {
+                    DbError::StorageFull(why) => (true, why.clone()),
+                    other => (false, other.to_string()),
+                };
                 for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
+                    let _ = reply.send(Err((full, why.clone())));
                 }
             }
         }

@@ -162,6 +162,9 @@ pub enum ErrorCode {
     ShuttingDown,
     /// The device was revoked while connected: pair it again.
     Revoked,
+    /// Protocol 4: the server's disk is full; what the device pushed since its last
+    /// acknowledgement was not stored. It keeps it and connects again later.
+    StorageFull,
 }
 
 /// Why one pushed change was not stored.

@@ -46,6 +46,8 @@ pub struct TestServer {
     db_path: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
+    /// The server's state (shared with it).
+    state: AppState,
     /// Holds the database's directory until the server is gone; `None` when the caller
     /// chose the path.
     _dir: Option<TempDir>,
@@ -112,14 +114,21 @@ impl TestServer {
             // A dropped sender means the same as an explicit stop.
             let _ = stopped.await;
         };
-        let task = tokio::spawn(fieldsync_server::serve(listener, state, shutdown));
+        let task = tokio::spawn(fieldsync_server::serve(listener, state.clone(), shutdown));
         Ok(TestServer {
             addr,
             db_path,
             stop: Some(stop),
             task: Some(task),
+            state,
             _dir: None,
         })
+    }
+
+    /// The running server's state: its database, for what a test does to it from outside
+    /// (a disk that fills up, say).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The address the server listens on.

@@ -15,12 +15,31 @@ enum Health {
     Ok { db: &'static str },
     /// A check failed: `{"status":"error","error":"..."}` with a fixed, detail-free message.
     Error { error: String },
+    /// The database answers but the last write failed for lack of space (and none succeeded
+    /// since): `{"status":"degraded","db":"ok","storage":"full","error":"..."}`, with 503.
+    Degraded {
+        db: &'static str,
+        storage: &'static str,
+        error: String,
+    },
 }
 
-/// Runs `SELECT 1` on the database; 200 when it answers, 503 when it does not.
+/// Runs `SELECT 1` on the database; 200 when it answers, 503 when it does not or when the disk
+/// is full (writes refused, reads go on).
 pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     match state.db().ping().await {
-        Ok(()) => Json(Health::Ok { db: "ok" }).into_response(),
+        Ok(()) => match state.db().storage_full() {
+            None => Json(Health::Ok { db: "ok" }).into_response(),
+            Some(why) => (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health::Degraded {
+                    db: "ok",
+                    storage: "full",
+                    error: format!("the disk is full: writes are refused ({why}); reads go on"),
+                }),
+            )
+                .into_response(),
+        },
         Err(err) => {
             let err = ApiError::from(err);
             err.log();

@@ -145,6 +145,37 @@ async fn run(
         scope_read_at,
         pushes: VecDeque::new(),
     };
+    let served = serve(
+        &mut connection,
+        &mut latest,
+        &mut stopping,
+        &mut revocation,
+        number,
+    )
+    .await;
+    if let Err(DbError::StorageFull(why)) = &served {
+        // Nothing the device pushed since its last acknowledgement was stored: it keeps it all
+        // and pushes it again on its next connection, once there is room.
+        tracing::warn!(device = number, error = %why, "push refused: the disk is full");
+        connection
+            .close_with(
+                ErrorCode::StorageFull,
+                "the server's disk is full: nothing you sent since the last sync was saved there. It all stays on this tablet and is sent once the server has room again",
+            )
+            .await;
+        return Ok(());
+    }
+    served
+}
+
+/// The connection's life once set up; an error ends it.
+async fn serve(
+    connection: &mut Connection,
+    latest: &mut tokio::sync::watch::Receiver<u64>,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+    revocation: &mut tokio::time::Interval,
+    number: i64,
+) -> Result<(), DbError> {
     loop {
         tokio::select! {
             // In this order: a commit's acknowledgements go out before what it wakes; a device
