@@ -311,6 +311,12 @@ impl Db {
         .await?
     }
 
+    /// Runs `f` on the writer right away, blocking: only while the server starts, before any
+    /// request.
+    pub(crate) fn at_start<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.conn.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Why the last write failed for lack of space, while no write has succeeded since.
     pub fn storage_full(&self) -> Option<String> {
         self.full.lock().unwrap_or_else(|p| p.into_inner()).clone()

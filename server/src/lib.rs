@@ -85,6 +85,7 @@ impl AppState {
     /// or is not a Fieldsync database.
     pub fn open(db_path: impl AsRef<Path>) -> Result<Self, DbError> {
         let db = Db::open(db_path)?;
+        let sessions = Arc::new(db.at_start(|store| sessions::Sessions::load(store))?);
         let (epoch, at_open) = (db.epoch(), db.latest_at_open());
         let latest = Arc::new(watch::Sender::new(at_open.0));
         let metrics = Arc::new(metrics::Metrics::default());
@@ -103,7 +104,7 @@ impl AppState {
             commits,
             metrics,
             recent,
-            sessions: Arc::default(),
+            sessions,
             live_boards: Arc::default(),
             revocation_check: std::time::Duration::from_secs(15),
         })

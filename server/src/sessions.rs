@@ -1,9 +1,10 @@
 //! Office sign-in: name and password (Argon2id, see [`crate::auth`]) give a session cookie.
 //!
 //! The cookie holds 32 random bytes (URL-safe base64); the server keeps only their BLAKE3 hash,
-//! in memory, with the signed-in [`Clerk`]. A session ends at sign-out or after
-//! [`IDLE_TIMEOUT`] without a request. Sessions live in memory: restarting the server signs
-//! everyone out (their work is all in the documents, so nothing is lost).
+//! with the signed-in [`Clerk`], in memory and in its database (`office_sessions`), so that a
+//! restart signs nobody out. A session ends at sign-out, after [`IDLE_TIMEOUT`] without a
+//! request (counted in memory: a restart starts it again), or [`LIFETIME`] after sign-in
+//! whatever happens.
 //!
 //! The cookie is `HttpOnly` and `SameSite=Lax`, so a page on another site can neither read it
 //! nor send it with a cross-site form post.
@@ -15,9 +16,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fieldsync_protocol::Role;
+use fieldsync_store::Store;
 use rand::RngCore as _;
 
 use crate::AppState;
+use crate::db::DbError;
 use crate::office::{Clerk, OfficeError, OfficeResult};
 
 /// The session cookie's name.
@@ -26,6 +29,9 @@ pub const COOKIE: &str = "fieldsync_session";
 /// A session ends after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60);
 
+/// A session ends this long after sign-in, however busy.
+pub const LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Most sessions kept at once; beyond it the least recently used is ended.
 const MAX_SESSIONS: usize = 10_000;
 
@@ -33,6 +39,8 @@ const MAX_SESSIONS: usize = 10_000;
 struct Session {
     clerk: Clerk,
     last_seen: Instant,
+    /// Sign-in time, milliseconds since the Unix epoch.
+    created_ms: i64,
 }
 
 /// The signed-in office sessions.
@@ -41,32 +49,79 @@ pub struct Sessions {
     by_hash: Mutex<HashMap<[u8; 32], Session>>,
 }
 
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn lifetime_ms() -> i64 {
+    LIFETIME.as_millis() as i64
+}
+
 impl Sessions {
+    /// The sessions stored in `store` that are still live, for a server starting on it. Their
+    /// users are read again (a user removed since is signed out; a new role counts).
+    pub fn load(store: &Store) -> Result<Sessions, DbError> {
+        let now = Instant::now();
+        let born_after = now_ms() - lifetime_ms();
+        let map = store
+            .office_sessions()
+            .map_err(|e| DbError::Store(Box::new(e)))?
+            .into_iter()
+            .filter(|s| s.created_ms > born_after && s.user.role != Role::Technician)
+            .map(|s| {
+                let clerk = Clerk::new(s.user.id, s.user.name, s.user.role);
+                let session = Session {
+                    clerk,
+                    last_seen: now,
+                    created_ms: s.created_ms,
+                };
+                (s.hash, session)
+            })
+            .collect();
+        Ok(Sessions {
+            by_hash: Mutex::new(map),
+        })
+    }
+
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
         // Nothing is left half-updated by a panic here: take the map over.
         self.by_hash.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a session for `clerk`; returns the cookie value.
-    pub fn start(&self, clerk: Clerk) -> String {
+    /// Starts a session for `clerk`, stored before it is used; returns the cookie value.
+    pub async fn start(&self, state: &AppState, clerk: Clerk) -> Result<String, DbError> {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
+        let hash = *blake3::hash(&secret).as_bytes();
+        let (user, created_ms) = (clerk.user, now_ms());
+        state
+            .db()
+            .run(move |store| {
+                let tx = store.transaction()?;
+                // Sessions past their lifetime go with each sign-in.
+                tx.end_office_session(None, created_ms - lifetime_ms())?;
+                tx.add_office_session(&hash, user, created_ms)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
         let mut map = self.map();
         let now = Instant::now();
-        map.retain(|_, s| now.duration_since(s.last_seen) < IDLE_TIMEOUT);
+        map.retain(|_, s| live(s, now));
         if map.len() >= MAX_SESSIONS
             && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k)
         {
             map.remove(&oldest);
         }
         map.insert(
-            *blake3::hash(&secret).as_bytes(),
+            hash,
             Session {
                 clerk,
                 last_seen: now,
+                created_ms,
             },
         );
-        URL_SAFE_NO_PAD.encode(secret)
+        Ok(URL_SAFE_NO_PAD.encode(secret))
     }
 
     /// The clerk of the session whose cookie value is `token`, if it is live.
@@ -75,7 +130,7 @@ impl Sessions {
         let mut map = self.map();
         let now = Instant::now();
         let session = map.get_mut(&hash)?;
-        if now.duration_since(session.last_seen) >= IDLE_TIMEOUT {
+        if !live(session, now) {
             map.remove(&hash);
             return None;
         }
@@ -83,12 +138,32 @@ impl Sessions {
         Some(session.clerk.clone())
     }
 
-    /// Ends the session of `token`.
-    pub fn end(&self, token: &str) {
-        if let Some(hash) = hash(token) {
-            self.map().remove(&hash);
+    /// Ends the session of `token`, here and in the database.
+    pub async fn end(&self, state: &AppState, token: &str) {
+        let Some(hash) = hash(token) else {
+            return;
+        };
+        self.map().remove(&hash);
+        let ended = state
+            .db()
+            .run(move |store| {
+                let tx = store.transaction()?;
+                tx.end_office_session(Some(&hash), now_ms() - lifetime_ms())?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = ended {
+            // Signed out here all the same; the stored row ends with its lifetime.
+            tracing::warn!(error = %e, "cannot remove a signed-out session from the database");
         }
     }
+}
+
+/// Whether a session may still be used at `now`.
+fn live(session: &Session, now: Instant) -> bool {
+    now.duration_since(session.last_seen) < IDLE_TIMEOUT
+        && session.created_ms > now_ms() - lifetime_ms()
 }
 
 fn hash(token: &str) -> Option<[u8; 32]> {
@@ -156,22 +231,91 @@ fn dummy_hash() -> String {
 
 #[cfg(test)]
 mod tests {
-    use fieldsync_protocol::UserId;
-
     use super::*;
 
-    #[test]
-    fn a_session_lives_until_it_ends_and_only_its_own_token_opens_it() {
-        let sessions = Sessions::default();
-        let clerk = Clerk::new(UserId::new(), "Dana".into(), Role::Office);
-        let token = sessions.start(clerk.clone());
+    #[tokio::test]
+    async fn a_session_lives_until_it_ends_survives_a_restart_and_only_its_own_token_opens_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let state = AppState::open(&path).unwrap();
+        let dana = state
+            .db()
+            .run(|store| {
+                let tx = store.transaction()?;
+                let user = tx.add_user("dana", Role::Office, None)?;
+                tx.commit()?;
+                Ok(user)
+            })
+            .await
+            .unwrap();
+        let clerk = Clerk::new(dana.id, "dana".into(), Role::Office);
+        let token = state.sessions().start(&state, clerk.clone()).await.unwrap();
+        let other = state.sessions().start(&state, clerk.clone()).await.unwrap();
 
-        assert_eq!(sessions.clerk(&token).unwrap().user, clerk.user);
-        assert!(sessions.clerk("not-a-token").is_none());
-        assert!(sessions.clerk(&URL_SAFE_NO_PAD.encode([7u8; 32])).is_none());
+        assert_eq!(state.sessions().clerk(&token).unwrap().user, clerk.user);
+        assert!(state.sessions().clerk("not-a-token").is_none());
+        assert!(
+            state
+                .sessions()
+                .clerk(&URL_SAFE_NO_PAD.encode([7u8; 32]))
+                .is_none()
+        );
+        state.sessions().end(&state, &other).await;
+        drop(state);
 
-        sessions.end(&token);
-        assert!(sessions.clerk(&token).is_none());
+        // Restarted: the live session goes on, the ended one does not; only hashes are kept.
+        let state = AppState::open(&path).unwrap();
+        assert_eq!(state.sessions().clerk(&token).unwrap().user, clerk.user);
+        assert!(state.sessions().clerk(&other).is_none());
+        let stored = state
+            .db()
+            .read(|store| Ok(store.office_sessions()?))
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        let secret = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        assert_ne!(&stored[0].hash[..], &secret[..], "the secret is not stored");
+
+        state.sessions().end(&state, &token).await;
+        assert!(state.sessions().clerk(&token).is_none());
+        drop(state);
+        let state = AppState::open(&path).unwrap();
+        assert!(state.sessions().clerk(&token).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_session_past_its_lifetime_is_over_even_if_used_all_along() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let state = AppState::open(&path).unwrap();
+        let dana = state
+            .db()
+            .run(|store| {
+                let tx = store.transaction()?;
+                let user = tx.add_user("dana", Role::Office, None)?;
+                // Signed in eight days ago.
+                let old = now_ms() - lifetime_ms() - 24 * 3600 * 1000;
+                tx.add_office_session(&[9; 32], user.id, old)?;
+                tx.commit()?;
+                Ok(user)
+            })
+            .await
+            .unwrap();
+        drop(state);
+        let state = AppState::open(&path).unwrap();
+        assert!(state.sessions().map().is_empty(), "not loaded");
+        let clerk = Clerk::new(dana.id, "dana".into(), Role::Office);
+        state.sessions().start(&state, clerk).await.unwrap();
+        let stored = state
+            .db()
+            .read(|store| Ok(store.office_sessions()?))
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.len(),
+            1,
+            "the old one was removed with the next sign-in"
+        );
     }
 
     #[test]

@@ -222,6 +222,7 @@ mod tests {
                  DROP INDEX jobs_start; DROP INDEX accounts_merged_into;
                  ALTER TABLE changes DROP COLUMN lineage;
                  DROP TABLE attested; DROP TABLE attest_pending; DROP TABLE attested_docs;
+                 DROP TABLE office_sessions;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

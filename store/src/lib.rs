@@ -111,7 +111,7 @@ pub use checked::Prechecked;
 pub use documents::COMPACT_AFTER;
 pub use error::{Result, StoreError};
 pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};
-pub use people::{Device, User};
+pub use people::{Device, OfficeSession, User};
 pub use quarantine::Quarantined;
 pub use queries::{AccountSummary, ListedJob};
 pub use scope::{Origin, Scope};
@@ -630,6 +630,11 @@ impl Store {
     /// Server: every user, by name.
     pub fn users(&self) -> Result<Vec<User>> {
         people::users(&self.conn)
+    }
+
+    /// Server: the stored office sessions whose users still exist, oldest first.
+    pub fn office_sessions(&self) -> Result<Vec<OfficeSession>> {
+        people::office_sessions(&self.conn)
     }
 
     /// Server: the device whose token hashes to `hash`. Revoked devices are returned too

@@ -194,6 +194,71 @@ pub(crate) fn devices(conn: &Connection) -> Result<Vec<Device>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// A signed-in office session as stored (see `office_sessions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfficeSession {
+    /// BLAKE3 of the cookie's secret.
+    pub hash: [u8; 32],
+    /// Who signed in.
+    pub user: User,
+    /// When, in milliseconds since the Unix epoch.
+    pub created_ms: i64,
+}
+
+/// Every stored office session whose user still exists, oldest first.
+pub(crate) fn office_sessions(conn: &Connection) -> Result<Vec<OfficeSession>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT s.hash, s.created_ms, {} FROM office_sessions s JOIN users u ON u.id = s.user
+         ORDER BY s.created_ms",
+        USER_COLUMNS
+            .split(',')
+            .map(|c| format!("u.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let rows = stmt.query_map([], |row| {
+        let hash: Vec<u8> = row.get(0)?;
+        Ok((hash, row.get::<_, i64>(1)?, user_row(row, 2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (hash, created_ms, user) = row?;
+        if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
+            out.push(OfficeSession {
+                hash,
+                user,
+                created_ms,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a new office session.
+pub(crate) fn add_office_session(
+    tx: &Transaction<'_>,
+    hash: &[u8; 32],
+    user: UserId,
+    created_ms: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO office_sessions (hash, user, created_ms) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![&hash[..], user.as_bytes(), created_ms])?;
+    Ok(())
+}
+
+/// Ends the office session with this hash, and every one created before `expired_before_ms`.
+pub(crate) fn end_office_session(
+    tx: &Transaction<'_>,
+    hash: Option<&[u8; 32]>,
+    expired_before_ms: i64,
+) -> Result<()> {
+    tx.prepare_cached("DELETE FROM office_sessions WHERE hash = ?1 OR created_ms < ?2")?
+        .execute(params![hash.map(|h| h.to_vec()), expired_before_ms])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

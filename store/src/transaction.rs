@@ -245,6 +245,26 @@ impl StoreTx<'_> {
         documents::compact(&self.tx, doc)
     }
 
+    /// Server: stores an office session (the hash of its cookie's secret).
+    pub fn add_office_session(
+        &self,
+        hash: &[u8; 32],
+        user: fieldsync_protocol::UserId,
+        created_ms: i64,
+    ) -> Result<()> {
+        crate::people::add_office_session(&self.tx, hash, user, created_ms)
+    }
+
+    /// Server: ends the office session with this hash (if any), and every one created before
+    /// `expired_before_ms`.
+    pub fn end_office_session(
+        &self,
+        hash: Option<&[u8; 32]>,
+        expired_before_ms: i64,
+    ) -> Result<()> {
+        crate::people::end_office_session(&self.tx, hash, expired_before_ms)
+    }
+
     /// Server: adds a user. [`crate::StoreError::NameTaken`] if a user has this name
     /// (regardless of case). `password_hash` is a PHC string, for office login.
     pub fn add_user(

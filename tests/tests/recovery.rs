@@ -422,3 +422,24 @@ async fn a_server_restored_from_its_litestream_replica_converges_with_the_tablet
     assert!(store.quarantined(100).unwrap().is_empty());
     server.shutdown().await.unwrap();
 }
+
+/// A server restart signs nobody out: the office session goes on with the same cookie; signing
+/// out then ends it for good, across the next restart too.
+#[tokio::test]
+async fn office_sessions_survive_a_restart_until_signed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = company(dir.path());
+    let server = TestServer::start_with_db(&path).await.unwrap();
+    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
+    assert_eq!(dana.ok("/api/me").await["name"], "dana");
+    let server = server.restart(|_| {}).await.unwrap();
+    assert_eq!(dana.ok("/api/me").await["name"], "dana", "still signed in");
+    dana.post_ok("/api/logout", json!({}), 200).await;
+    let server = server.restart(|_| {}).await.unwrap();
+    assert_eq!(
+        dana.get("/api/me").await.0,
+        401,
+        "signed out stays signed out"
+    );
+    server.shutdown().await.unwrap();
+}

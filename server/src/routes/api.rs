@@ -87,14 +87,14 @@ pub(super) async fn login(
     // A wrong name or password is a 401 that says so (ApiError::BadCredentials).
     let clerk = sessions::sign_in(&state, &credentials.name, &credentials.password).await?;
     let body = me_json(&clerk);
-    let token = state.sessions().start(clerk);
+    let token = state.sessions().start(&state, clerk).await?;
     Ok(([(SET_COOKIE, sessions::set_cookie(&token))], Json(body)).into_response())
 }
 
 /// `POST /api/logout`: ends the session.
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = session_token(&headers) {
-        state.sessions().end(token);
+        state.sessions().end(&state, token).await;
     }
     (
         [(SET_COOKIE, sessions::clear_cookie())],

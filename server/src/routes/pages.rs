@@ -206,17 +206,17 @@ pub(super) async fn login(
     Posted(form): Posted<LoginForm>,
 ) -> Response {
     match sessions::sign_in(&state, &form.name, &form.password).await {
-        Ok(clerk) => {
-            let token = state.sessions().start(clerk);
-            (
+        Ok(clerk) => match state.sessions().start(&state, clerk).await {
+            Ok(token) => (
                 StatusCode::SEE_OTHER,
                 [
                     (LOCATION, "/".to_string()),
                     (SET_COOKIE, sessions::set_cookie(&token)),
                 ],
             )
-                .into_response()
-        }
+                .into_response(),
+            Err(e) => PageError(OfficeError::Db(e)).into_response(),
+        },
         Err(OfficeError::Db(e)) => PageError(OfficeError::Db(e)).into_response(),
         Err(refused) => render_page(
             StatusCode::UNAUTHORIZED,
@@ -229,7 +229,7 @@ pub(super) async fn login(
 /// `POST /logout`.
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = session_token(&headers) {
-        state.sessions().end(token);
+        state.sessions().end(&state, token).await;
     }
     (
         StatusCode::SEE_OTHER,
