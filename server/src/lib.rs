@@ -67,6 +67,8 @@ pub struct AppState {
     latest: Arc<watch::Sender<u64>>,
     /// Set when the server begins shutting down.
     stopping: Arc<watch::Sender<bool>>,
+    /// Open sync connections: a shutdown waits for them to say goodbye.
+    sync_connections: Arc<watch::Sender<usize>>,
     commits: GroupCommit,
     metrics: Arc<metrics::Metrics>,
     recent: Arc<recent::Recent>,
@@ -101,6 +103,7 @@ impl AppState {
             epoch,
             latest,
             stopping: Arc::new(watch::Sender::new(false)),
+            sync_connections: Arc::new(watch::Sender::new(0)),
             commits,
             metrics,
             recent,
@@ -133,6 +136,12 @@ impl AppState {
     /// Watches for the start of shutdown.
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stopping.subscribe()
+    }
+
+    /// Counts a sync connection as open until the guard is dropped.
+    pub fn sync_connection(&self) -> SyncConnectionGuard {
+        self.sync_connections.send_modify(|n| *n += 1);
+        SyncConnectionGuard(Arc::clone(&self.sync_connections))
     }
 
     /// The changes of the latest commits, for live sessions.
@@ -215,6 +224,20 @@ pub fn router(state: AppState) -> Router {
 /// requests to finish.
 ///
 /// Returns an error only if accepting connections fails for good.
+/// An open sync connection, counted until dropped (see [`AppState::sync_connection`]).
+#[derive(Debug)]
+pub struct SyncConnectionGuard(Arc<watch::Sender<usize>>);
+
+impl Drop for SyncConnectionGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// How long a shutdown waits for sync connections to finish: acknowledge what they pushed,
+/// tell their device, close.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -229,11 +252,24 @@ pub async fn serve(
             tracing::warn!(error = %e, "cannot set TCP_NODELAY on a connection");
         }
     });
+    let mut open = state.sync_connections.subscribe();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Sync connections are upgraded out of axum's sight: tell them to finish.
             stopping.send_replace(true);
         })
+        .await?;
+    // ... and wait for them to have said goodbye (their batches acknowledged, the device told
+    // why), so that the process does not end under them.
+    let said = tokio::time::timeout(SHUTDOWN_GRACE, open.wait_for(|n| *n == 0))
         .await
+        .is_ok();
+    if !said {
+        tracing::warn!(
+            open = *open.borrow(),
+            "sync connections still open after the shutdown grace period: closing under them"
+        );
+    }
+    Ok(())
 }

@@ -56,7 +56,10 @@ pub(crate) async fn upgrade(
         .max_frame_size(Some(MAX_FRAME))
         .read_buffer_size(2 * 1024)
         .write_buffer_size(0);
+    // Counted from the upgrade: a shutdown waits for the connection to say goodbye.
+    let open = state.sync_connection();
     let mut response = upgrade.on_upgrade(config, move |socket| async move {
+        let _open = open;
         let number = device.number;
         tracing::info!(device = number, user = %device.user.name, "device connected");
         let metrics = state.metrics_handle();
