@@ -435,6 +435,33 @@ mod tests {
     }
 
     #[test]
+    fn a_technician_holding_accounts_never_given_to_it_repairs_and_its_pushes_wait_meanwhile() {
+        let (mut server, _) = technician_greeted();
+        assert!(
+            server.is_repairing(),
+            "what it may write is not settled yet"
+        );
+        server.holding_checked(false);
+        let held = vec![crate::AccountId::new()];
+        server.receive(ClientMessage::AccountsHeld { accounts: held });
+        assert!(server.is_repairing());
+        // The database has no record of giving it an account it holds: restored from a copy
+        // older than that assignment, with the device's cursor older still.
+        assert_eq!(
+            server.reconciled(Vec::new(), false, true),
+            vec![
+                ServerOutput::Send(ServerMessage::Welcome {
+                    version: crate::wire::PROTOCOL_VERSION,
+                    epoch: 7,
+                    mode: SyncMode::Fallback
+                }),
+                ServerOutput::StartFallback
+            ]
+        );
+        assert!(server.is_repairing());
+    }
+
+    #[test]
     fn a_technician_whose_scope_changed_offline_gets_evictions_and_joined_documents_before_catch_up()
      {
         let (mut server, _) = technician_greeted();
@@ -460,7 +487,7 @@ mod tests {
         );
         let gone = DocId::new();
         assert_eq!(
-            server.reconciled(vec![gone], true),
+            server.reconciled(vec![gone], true, false),
             vec![
                 ServerOutput::Send(ServerMessage::Evict { docs: vec![gone] }),
                 ServerOutput::LoadJoined

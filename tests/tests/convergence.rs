@@ -14,9 +14,10 @@
 //! `FIELDSYNC_SIM_SEEDS=N` runs seeds 0..N (default 60); `FIELDSYNC_SIM_SEED=S` replays one.
 //! Backups of the running server and restores from them are among the faults
 //! (`FIELDSYNC_SIM_RESTORES=0` leaves them out). After a restore, every change a replica still
-//! holds comes back, whoever made it (the server's attestations, issue 13); what is gone is only
-//! what no replica held any more (acknowledged, then evicted from its only holder) and what the
-//! office wrote on the server and no replica received.
+//! holds comes back, whoever made it (the server's attestations, issue 13), and no change a
+//! technician made under an assignment is refused, even one the restore lost; what is gone is
+//! only what no replica held any more (acknowledged, then evicted from its only holder) and what
+//! the office wrote on the server and no replica received.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -78,9 +79,6 @@ struct Sim {
     restores: usize,
     /// Whether backups are taken and put back (unless `FIELDSYNC_SIM_RESTORES=0`).
     restores_on: bool,
-    /// Changes refused after a restore because the restored server lost the assignment they
-    /// were made under.
-    lost_assignments: usize,
     /// Changes made on a replica that no replica held any more when the server was put back
     /// to a copy without them (acknowledged, then evicted from their only holder): the
     /// restore lost them, as it would on a real server.
@@ -148,7 +146,6 @@ impl Sim {
             snapshots: Vec::new(),
             restores: 0,
             restores_on: !std::env::var("FIELDSYNC_SIM_RESTORES").is_ok_and(|v| v == "0"),
-            lost_assignments: 0,
             lost_with_restore: BTreeSet::new(),
             reconciles: 0,
             _dir: dir,
@@ -228,17 +225,6 @@ impl Sim {
 
     fn client_sent(&mut self, r: usize, send: Vec<ClientMessage>, events: Vec<DeviceEvent>) {
         for event in events {
-            if let DeviceEvent::Refused(why) = &event
-                && self.restores > 0
-                && why.contains("is not among the jobs assigned to you")
-            {
-                // The server was put back to a backup older than the office's assignment of
-                // this job, which no tablet could prove it had made (it had not found this
-                // tablet's documents the same as its own since): the change, never
-                // acknowledged, is refused and kept in quarantine (issue 13).
-                self.lost_assignments += 1;
-                continue;
-            }
             if let DeviceEvent::Refused(why) | DeviceEvent::Failed(_, why) = event {
                 panic!(
                     "replica {r}: a valid change was refused: {why} (after {} restores)",
@@ -550,8 +536,6 @@ struct Ran {
     fallbacks: usize,
     restores: usize,
     reconciles: usize,
-    /// Changes refused after a restore (the assignment they were made under was lost).
-    refused_after_restore: usize,
     /// Changes lost with a restore (no replica held them any more).
     lost_with_restore: usize,
     /// Digest of the converged documents: a replayed seed reproduces it exactly.
@@ -574,7 +558,6 @@ fn run(seed: u64) -> Ran {
         fallbacks: sim.fallbacks,
         restores: sim.restores,
         reconciles: sim.reconciles,
-        refused_after_restore: sim.lost_assignments,
         lost_with_restore: sim.lost_with_restore.len(),
         digest,
     }
@@ -624,10 +607,7 @@ impl Sim {
                 .filter(|e| e.status != fieldsync_store::OutboxStatus::Pending)
                 .map(|e| e.hash)
                 .collect();
-            assert!(
-                refused.is_empty() || self.lost_assignments > 0,
-                "replica {r}: changes refused"
-            );
+            assert!(refused.is_empty(), "replica {r}: changes refused");
             for hash in replica
                 .made
                 .iter()
@@ -697,7 +677,6 @@ fn replicas_converge_under_faults() {
                 total.fallbacks += ran.fallbacks;
                 total.restores += ran.restores;
                 total.reconciles += ran.reconciles;
-                total.refused_after_restore += ran.refused_after_restore;
                 total.lost_with_restore += ran.lost_with_restore;
             }
             Err(panic) => {

@@ -226,8 +226,9 @@ impl ConnectionHost {
                     leaving,
                     send_joined,
                 } => {
-                    let (evict, joined) = self.reconcile(store, accounts, leaving, send_joined)?;
-                    queue.extend(session.reconciled(evict, joined));
+                    let (evict, joined, unknown) =
+                        self.reconcile(store, accounts, leaving, send_joined)?;
+                    queue.extend(session.reconciled(evict, joined, unknown));
                 }
                 ServerOutput::Blob(message) => run.send.extend(self.blob(store, message)?),
             }
@@ -378,10 +379,10 @@ impl ConnectionHost {
         accounts: Vec<AccountId>,
         leaving: Vec<AccountId>,
         send_joined: bool,
-    ) -> Result<(Vec<DocId>, bool)> {
+    ) -> Result<(Vec<DocId>, bool, bool)> {
         let holding: BTreeSet<AccountId> = accounts.into_iter().collect();
         let Some(scope) = self.device.scope_accounts().cloned() else {
-            return Ok((Vec::new(), false));
+            return Ok((Vec::new(), false, false));
         };
         let all: BTreeSet<AccountId> = holding.iter().chain(&leaving).copied().collect();
         // Only accounts the server gave the device (or whose documents it named in a repair)
@@ -398,6 +399,11 @@ impl ConnectionHost {
             true => Vec::new(),
             false => store.doc_ids(&Scope::Accounts(left))?,
         };
+        // Accounts it holds that this database never gave it (by its record): a database older
+        // than the device's holdings.
+        let unknown = holding
+            .iter()
+            .any(|account| !scope.contains(account) && !self.device.held.contains(account));
         let before = self.device.held.clone();
         self.device.confirm_holding(&all);
         self.save_record(store, &before)?;
@@ -406,7 +412,7 @@ impl ConnectionHost {
         if joining {
             self.add_joining(joined);
         }
-        Ok((evict, joining))
+        Ok((evict, joining, unknown))
     }
 
     /// The next page of whole documents of accounts that joined the scope, and whether more

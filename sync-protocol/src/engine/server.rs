@@ -258,7 +258,9 @@ impl ServerSession {
     /// found the same as the server's since it started. What the device pushes meanwhile may
     /// depend on what the repair brings back.
     pub fn is_repairing(&self) -> bool {
-        self.repairing
+        // Until the handshake's holdings check settles, what the device may write is not
+        // known either: the check may find a restored database and start a repair.
+        self.repairing || (self.start_pending && self.holdings != Holdings::Settled)
     }
 
     /// Whether the handshake is done and the connection open.
@@ -571,11 +573,28 @@ impl ServerSession {
     /// The host reconciled the device's accounts with its scope: `evict` are the documents of
     /// the accounts it holds outside its scope; `joined` says whether documents of accounts it
     /// lacks wait to be sent (see [`ServerOutput::LoadJoined`]). They go out before catch-up.
-    pub fn reconciled(&mut self, evict: Vec<DocId>, joined: bool) -> Vec<ServerOutput> {
+    ///
+    /// `unknown`: the device holds accounts this database has no record of giving it. At the
+    /// handshake of a catching-up device that means the database is older than the device's
+    /// holdings (restored from a copy older than an assignment, with the device's cursor older
+    /// still): both sides repair, as when the cursor gives the restore away.
+    pub fn reconciled(
+        &mut self,
+        evict: Vec<DocId>,
+        joined: bool,
+        unknown: bool,
+    ) -> Vec<ServerOutput> {
         if self.phase != Phase::Live || self.holdings != Holdings::Reconciling {
             return Vec::new();
         }
         let mut out = self.evict(evict);
+        if unknown && self.start_pending && self.mode == SyncMode::CatchUp {
+            self.restored = true;
+            self.joining |= joined;
+            out.extend(self.welcome(SyncMode::Fallback, None));
+            out.extend(self.settle());
+            return out;
+        }
         if joined && self.mode == SyncMode::CatchUp {
             self.holdings = Holdings::Settled;
             self.joining = true;
