@@ -1,9 +1,10 @@
 //! `fieldsync-server backup` and `restore`, as an operator runs them: a consistent copy taken
 //! while the server serves, a restore refused while it runs and done once it stopped.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod common;
 
 fn server(args: &[&str], db: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
@@ -30,20 +31,8 @@ fn a_backup_is_taken_while_serving_and_restored_only_once_the_server_stopped() {
     let copy = dir.path().join("nightly.sqlite3");
     assert!(server(&["demo"], &db).status.success());
 
-    let mut serving = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server");
     // The lock is taken before the server listens.
-    let mut lines = BufReader::new(serving.stdout.take().unwrap()).lines();
-    assert!(
-        lines.any(|line| line.unwrap().contains("listening")),
-        "the server starts"
-    );
+    let (mut serving, _) = common::serve(&db);
 
     let backup = server(&["backup", "--to", copy.to_str().unwrap()], &db);
     assert!(backup.status.success(), "{}", text(&backup));
@@ -115,19 +104,8 @@ fn a_damaged_database_is_refused_at_start_with_what_to_do() {
 
     let restored = server(&["restore", "--from", copy.to_str().unwrap()], &db);
     assert!(restored.status.success(), "{}", text(&restored));
-    let mut serving = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let mut lines = BufReader::new(serving.stdout.take().unwrap()).lines();
-    assert!(
-        lines.any(|line| line.unwrap().contains("listening")),
-        "the restored database serves"
-    );
+    // The restored database serves.
+    let (mut serving, _) = common::serve(&db);
     serving.kill().unwrap();
     serving.wait().unwrap();
 }

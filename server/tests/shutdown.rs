@@ -2,13 +2,14 @@
 //! tablet is told why the connection ends before the process exits, and the process exits
 //! cleanly.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use fieldsync_protocol::wire::{ClientMessage, ErrorCode, Lineage, ServerMessage};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+mod common;
 
 #[tokio::test]
 async fn a_stopping_server_says_goodbye_to_connected_tablets_before_it_exits() {
@@ -26,28 +27,7 @@ async fn a_stopping_server_says_goodbye_to_connected_tablets_before_it_exits() {
         .expect("the demo prints tablet tokens")
         .to_string();
 
-    let mut serving = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let mut lines = BufReader::new(serving.stdout.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map(|line| line.unwrap())
-        .find_map(|line| {
-            line.contains("listening").then(|| {
-                line.split("addr=")
-                    .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .expect("the address is logged")
-                    .to_string()
-            })
-        })
-        .expect("the server starts");
+    let (mut serving, addr) = common::serve(&db);
 
     let mut request = format!("ws://{addr}/sync").into_client_request().unwrap();
     request
