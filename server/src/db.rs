@@ -143,14 +143,6 @@ const WAL_RESTART_PAGES: i64 = 16_384;
 /// How long a truncation waits for readers still using the log (writers wait meanwhile).
 const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// How many rows the writer connection has written so far.
-fn written(conn: &Mutex<Store>) -> u64 {
-    conn.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .conn()
-        .total_changes()
-}
-
 /// What SQLite said when `error` is its report of a damaged database file.
 fn corruption(error: &StoreError) -> Option<String> {
     match error {
@@ -274,8 +266,12 @@ impl Db {
         let (conn, assignments) = (Arc::clone(&self.conn), Arc::clone(&self.assignments));
         let full = Arc::clone(&self.full);
         tokio::task::spawn_blocking(move || {
-            let written_before = written(&conn);
-            let result = match contained(&conn, f) {
+            // Whether the work wrote anything, read under the same lock.
+            let wrote = |store: &mut Store| {
+                let before = store.conn().total_changes();
+                f(store).map(|value| (value, store.conn().total_changes() != before))
+            };
+            let result = match contained(&conn, wrote) {
                 Err(e) if e.is_storage_full() => {
                     // SQLite's own words ("database or disk is full").
                     let mut why = e.to_string();
@@ -289,14 +285,15 @@ impl Db {
                     Err(DbError::StorageFull(why))
                 }
                 // Something was written: there is room again.
-                Ok(value) if written(&conn) != written_before => {
+                Ok((value, true)) => {
                     let was = full.lock().unwrap_or_else(|p| p.into_inner()).take();
                     if was.is_some() {
                         tracing::info!("writes succeed again: the disk has room");
                     }
                     Ok(value)
                 }
-                other => other,
+                Ok((value, false)) => Ok(value),
+                Err(e) => Err(e),
             };
             let changed = contained(&conn, |store| Ok(store.take_assignment_changes()?));
             match changed {

@@ -233,21 +233,29 @@ fn dummy_hash() -> String {
 mod tests {
     use super::*;
 
+    /// Adds the office user dana, with a session stored as signed in at `signed_in_ms`.
+    async fn office_user(state: &AppState, signed_in_ms: Option<i64>) -> fieldsync_store::User {
+        state
+            .db()
+            .run(move |store| {
+                let tx = store.transaction()?;
+                let user = tx.add_user("dana", Role::Office, None)?;
+                if let Some(at) = signed_in_ms {
+                    tx.add_office_session(&[9; 32], user.id, at)?;
+                }
+                tx.commit()?;
+                Ok(user)
+            })
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn a_session_lives_until_it_ends_survives_a_restart_and_only_its_own_token_opens_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         let state = AppState::open(&path).unwrap();
-        let dana = state
-            .db()
-            .run(|store| {
-                let tx = store.transaction()?;
-                let user = tx.add_user("dana", Role::Office, None)?;
-                tx.commit()?;
-                Ok(user)
-            })
-            .await
-            .unwrap();
+        let dana = office_user(&state, None).await;
         let clerk = Clerk::new(dana.id, "dana".into(), Role::Office);
         let token = state.sessions().start(&state, clerk.clone()).await.unwrap();
         let other = state.sessions().start(&state, clerk.clone()).await.unwrap();
@@ -288,19 +296,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         let state = AppState::open(&path).unwrap();
-        let dana = state
-            .db()
-            .run(|store| {
-                let tx = store.transaction()?;
-                let user = tx.add_user("dana", Role::Office, None)?;
-                // Signed in eight days ago.
-                let old = now_ms() - lifetime_ms() - 24 * 3600 * 1000;
-                tx.add_office_session(&[9; 32], user.id, old)?;
-                tx.commit()?;
-                Ok(user)
-            })
-            .await
-            .unwrap();
+        // Signed in eight days ago.
+        let old = now_ms() - lifetime_ms() - 24 * 3600 * 1000;
+        let dana = office_user(&state, Some(old)).await;
         drop(state);
         let state = AppState::open(&path).unwrap();
         assert!(state.sessions().map().is_empty(), "not loaded");

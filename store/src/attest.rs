@@ -18,6 +18,10 @@ use crate::{Result, StoreError, codec};
 /// The digest of documents' heads: BLAKE3 over each document's id followed by its heads, in the
 /// order given (document id order). The same as the server's `heads_digest` of those documents.
 pub(crate) fn digest(docs: &[(DocId, Vec<u8>)]) -> [u8; 32] {
+    digest_of(docs.iter().map(|(id, heads)| (*id, heads.as_slice())))
+}
+
+fn digest_of<'a>(docs: impl IntoIterator<Item = (DocId, &'a [u8])>) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     for (id, heads) in docs {
         hasher.update(id.as_bytes());
@@ -49,24 +53,23 @@ pub(crate) fn attest(key: &[u8; 32], digest: &[u8; 32]) -> [u8; 16] {
     tag
 }
 
-/// This database's attestation of one document's heads (as stored: sorted hashes): the same
-/// digest as [`digest`] of that one document.
+/// This database's attestation of one document's heads (as stored: sorted hashes): the
+/// attestation of the [`digest`] of that one document.
 pub(crate) fn of_heads(key: &[u8; 32], doc: DocId, heads: Vec<u8>) -> HeadsAttestation {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(doc.as_bytes());
-    hasher.update(&heads);
-    let tag = attest(key, hasher.finalize().as_bytes());
+    let tag = tag_of(key, doc, &heads);
     HeadsAttestation { heads, tag }
+}
+
+/// The tag of [`of_heads`].
+pub(crate) fn tag_of(key: &[u8; 32], doc: DocId, heads: &[u8]) -> [u8; 16] {
+    attest(key, &digest_of([(doc, heads)]))
 }
 
 /// Server: attests the current heads of each document in `docs` (what it sends a device).
 pub(crate) fn attach(conn: &Connection, key: &[u8; 32], docs: &mut [DocData]) -> Result<()> {
-    let mut stmt = conn.prepare_cached("SELECT heads FROM documents WHERE id = ?1")?;
+    let attested = current(conn, key, docs.iter().map(|d| d.doc))?;
     for doc in docs {
-        let stored: Option<Vec<u8>> = stmt
-            .query_row([doc.doc.as_bytes()], |row| row.get(0))
-            .optional()?;
-        doc.attested = stored.map(|h| of_heads(key, doc.doc, h));
+        doc.attested = attested.get(&doc.doc).cloned();
     }
     Ok(())
 }

@@ -223,13 +223,7 @@ impl Store {
         Some(
             heads
                 .iter()
-                .map(|(doc, blob)| {
-                    let hashes = blob
-                        .chunks_exact(32)
-                        .filter_map(|h| automerge::ChangeHash::try_from(h).ok())
-                        .collect();
-                    (*doc, hashes)
-                })
+                .map(|(doc, blob)| (*doc, codec::heads_from_blob(blob).unwrap_or_default()))
                 .collect(),
         )
     }
@@ -244,14 +238,12 @@ impl Store {
             Default::default();
         // A document may come more than once (one attestation per server history).
         for (doc, a) in docs {
-            if attest::of_heads(&self.attest_key, *doc, a.heads.clone()) != *a {
+            if attest::tag_of(&self.attest_key, *doc, &a.heads) != a.tag {
                 continue;
             }
             let heads = taken.entry(*doc).or_default();
-            for head in a.heads.chunks_exact(32) {
-                if let Ok(head) = automerge::ChangeHash::try_from(head)
-                    && !heads.contains(&head)
-                {
+            for head in codec::heads_from_blob(&a.heads).unwrap_or_default() {
+                if !heads.contains(&head) {
                     heads.push(head);
                 }
             }
