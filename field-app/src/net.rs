@@ -17,6 +17,7 @@
 mod backoff;
 mod exchange;
 mod service;
+pub mod tls;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -70,6 +71,13 @@ pub enum NetError {
         /// Why.
         reason: String,
     },
+    /// The server's certificate is not trusted, or is not the one pinned at pairing; nothing
+    /// was sent.
+    #[error("{0}")]
+    Untrusted(String),
+    /// The server is busy (too many connections); try again later.
+    #[error("the server is busy: {0}")]
+    Busy(String),
     /// The server refused the connection (a wrong or revoked token).
     #[error("the server refused this tablet (HTTP {status}): {reason}")]
     Refused {
@@ -110,6 +118,7 @@ impl NetError {
         matches!(
             self,
             NetError::BadUrl(_)
+                | NetError::Untrusted(_)
                 | NetError::Refused { .. }
                 | NetError::UpgradeRequired(_)
                 | NetError::App(_)
@@ -118,34 +127,53 @@ impl NetError {
 }
 
 /// The WebSocket address of the sync endpoint of the server at `server_url`:
-/// `http://host:port` (or `ws://`) becomes `ws://host:port/sync`.
+/// `http://host:port` (or `ws://`) becomes `ws://host:port/sync`, `https://host:port` (or
+/// `wss://`) becomes `wss://host:port/sync`.
 pub fn sync_url(server_url: &str) -> Result<String, String> {
     let url = server_url.trim().trim_end_matches('/');
-    let rest = if let Some(rest) = url.strip_prefix("http://") {
-        rest
+    let example = || {
+        format!(
+            "{url:?} is not a server address such as https://fieldsync.example.com or http://192.168.1.20:8080"
+        )
+    };
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        ("ws", rest)
     } else if let Some(rest) = url.strip_prefix("ws://") {
-        rest
-    } else if url.starts_with("https://") || url.starts_with("wss://") {
-        return Err(format!(
-            "{url:?}: this build connects without TLS; use http:// on a trusted network"
-        ));
+        ("ws", rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        ("wss", rest)
+    } else if let Some(rest) = url.strip_prefix("wss://") {
+        ("wss", rest)
     } else {
-        return Err(format!(
-            "{url:?} is not a server address such as http://192.168.1.20:8080"
-        ));
+        return Err(example());
     };
     let rest = rest.strip_suffix("/sync").unwrap_or(rest);
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || rest.contains(char::is_whitespace) {
-        return Err(format!(
-            "{url:?} is not a server address such as http://192.168.1.20:8080"
-        ));
+        return Err(example());
     }
-    let ws = format!("ws://{rest}/sync");
+    let ws = format!("{scheme}://{rest}/sync");
     ws.as_str()
         .into_client_request()
         .map_err(|e| format!("{url:?}: {e}"))?;
     Ok(ws)
+}
+
+/// Checks a server address with the certificate fingerprint to pin (if any): a fingerprint
+/// is for `https://` servers only. Returns the fingerprint in the form servers print it.
+pub fn check_server(server_url: &str, fingerprint: Option<&str>) -> Result<Option<String>, String> {
+    let url = sync_url(server_url)?;
+    let Some(fingerprint) = fingerprint.map(str::trim).filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = tls::Fingerprint::parse(fingerprint)?;
+    if !url.starts_with("wss://") {
+        return Err(format!(
+            "a certificate fingerprint is for a server reached over TLS: use https://, not {:?}",
+            server_url.trim()
+        ));
+    }
+    Ok(Some(parsed.to_string()))
 }
 
 /// Opens the sync connection of `pairing`.
@@ -210,18 +238,39 @@ async fn connect_identified(
         url: pairing.server_url.clone(),
         reason,
     };
-    let attempt = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connector = if url.starts_with("wss://") {
+        let pinned = match pairing.tls_fingerprint.as_deref() {
+            Some(text) => Some(tls::Fingerprint::parse(text).map_err(NetError::BadUrl)?),
+            None => None,
+        };
+        let config = tls::client_config(pinned).map_err(NetError::Untrusted)?;
+        Some(tokio_tungstenite::Connector::Rustls(config))
+    } else {
+        None
+    };
+    let attempt =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
         Err(_) => Err(unreachable(format!(
             "no answer in {} s",
             CONNECT_TIMEOUT.as_secs()
         ))),
         Ok(Ok((socket, response))) => Ok((socket, identity(&response))),
-        Ok(Err(tungstenite::Error::Http(response))) => Err(NetError::Refused {
-            status: response.status().as_u16(),
-            reason: refusal_reason(response.body().as_deref().unwrap_or_default()),
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            let status = response.status().as_u16();
+            let reason = refusal_reason(response.body().as_deref().unwrap_or_default());
+            Err(match status {
+                429 | 503 => NetError::Busy(reason),
+                _ => NetError::Refused { status, reason },
+            })
+        }
+        Ok(Err(tungstenite::Error::Io(e))) => Err(match tls::failure(&e) {
+            Some(why) => NetError::Untrusted(why),
+            None => unreachable(e.to_string()),
         }),
-        Ok(Err(tungstenite::Error::Io(e))) => Err(unreachable(e.to_string())),
+        Ok(Err(tungstenite::Error::Tls(e))) => Err(NetError::Untrusted(format!(
+            "the secure connection failed: {e}"
+        ))),
         Ok(Err(other)) => Err(NetError::Connection(other.to_string())),
     }
 }
@@ -271,11 +320,26 @@ mod tests {
             "ftp://x",
             "http://",
             "http:// x",
-            "https://x",
+            "https://",
         ] {
             assert!(sync_url(bad).is_err(), "{bad:?}");
         }
-        assert!(sync_url("https://x").unwrap_err().contains("TLS"));
+        assert_eq!(sync_url("https://x:8443").unwrap(), "wss://x:8443/sync");
+        assert_eq!(sync_url("wss://x/sync").unwrap(), "wss://x/sync");
+    }
+
+    #[test]
+    fn a_fingerprint_is_pinned_only_for_a_tls_server() {
+        let hex = "ab".repeat(32);
+        let pinned = check_server("https://10.0.0.5:8443", Some(&hex)).unwrap();
+        assert_eq!(pinned.as_deref(), Some(&*["AB"; 32].join(":")));
+        assert_eq!(check_server("https://10.0.0.5:8443", Some("  ")), Ok(None));
+        assert!(
+            check_server("http://10.0.0.5:8080", Some(&hex))
+                .unwrap_err()
+                .contains("https://")
+        );
+        assert!(check_server("https://10.0.0.5", Some("abc")).is_err());
     }
 
     #[test]

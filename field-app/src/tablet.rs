@@ -101,9 +101,22 @@ impl Tablet {
         token: &str,
         author: Author,
     ) -> Result<Tablet, AppError> {
+        Tablet::pair_pinned(path, server_url, None, token, author)
+    }
+
+    /// [`Tablet::pair`] with a server whose TLS certificate is pinned by its SHA-256
+    /// `fingerprint` (a server with a self-signed certificate; `https://` only).
+    pub fn pair_pinned(
+        path: &Path,
+        server_url: &str,
+        fingerprint: Option<&str>,
+        token: &str,
+        author: Author,
+    ) -> Result<Tablet, AppError> {
         let server_url = server_url.trim();
         let token = token.trim();
-        net::sync_url(server_url).map_err(AppError::BadPairing)?;
+        let tls_fingerprint =
+            net::check_server(server_url, fingerprint).map_err(AppError::BadPairing)?;
         check_device_token(token)?;
         if author.name.trim().is_empty() {
             return Err(AppError::BadPairing(
@@ -134,6 +147,7 @@ impl Tablet {
             user_name: author.name.trim().to_string(),
             actor,
             paired_at_ms: chrono::Utc::now().timestamp_millis(),
+            tls_fingerprint,
         };
         let tx = store.transaction()?;
         tx.set_pairing(&pairing)?;

@@ -88,17 +88,36 @@ fn seed(path: &Path) -> Seeded {
     }
 }
 
-/// Runs `fieldsync --data <data> <args>` in a process of its own.
+/// Runs `fieldsync --data <data> <args>` in a process of its own. For `pair`, the token
+/// written here third (`pair URL TOKEN ...`) goes on standard input, as a technician types it:
+/// it is never on the command line.
 async fn fieldsync(data: &Path, args: &[&str]) -> Output {
+    let mut args: Vec<&str> = args.to_vec();
+    let stdin = match args.first() {
+        Some(&"pair") if args.len() > 2 => format!("{}\n", args.remove(2)),
+        _ => String::new(),
+    };
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync"));
     command
         .arg("--data")
         .arg(data)
         .args(args)
-        .env_remove("FIELDSYNC_DATA");
-    tokio::task::spawn_blocking(move || command.output().expect("run fieldsync"))
-        .await
-        .unwrap()
+        .env_remove("FIELDSYNC_DATA")
+        .env_remove("FIELDSYNC_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let mut child = command.spawn().expect("run fieldsync");
+        let mut input = child.stdin.take().expect("piped");
+        // A command that does not read its input may have ended already.
+        let _ = input.write_all(stdin.as_bytes());
+        drop(input);
+        child.wait_with_output().expect("fieldsync's output")
+    })
+    .await
+    .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

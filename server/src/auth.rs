@@ -169,6 +169,44 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
+/// Threads that check passwords: Argon2 is slow on purpose (tens of milliseconds and
+/// 19 MiB each), so sign-ins run on their own pool and cannot take the threads the database
+/// work runs on.
+const PASSWORD_THREADS: usize = 2;
+
+/// Most password checks running or waiting at once; beyond, a sign-in is told the server is
+/// busy rather than queued for ever.
+const PASSWORD_QUEUE: usize = 64;
+
+/// The password pool is full ([`verify_password_pooled`]).
+#[derive(Debug, thiserror::Error)]
+#[error("too many sign-ins are being checked at once")]
+pub struct PasswordPoolBusy;
+
+/// [`verify_password`] on the password pool.
+pub async fn verify_password_pooled(
+    password: String,
+    phc: String,
+) -> Result<bool, PasswordPoolBusy> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    static QUEUE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PASSWORD_QUEUE);
+    let _queued = QUEUE.try_acquire().map_err(|_| PasswordPoolBusy)?;
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(PASSWORD_THREADS)
+            .thread_name(|i| format!("password-{i}"))
+            .build()
+            .inspect_err(|e| tracing::error!(error = %e, "cannot start the password threads"))
+            .ok()
+    });
+    let pool = pool.as_ref().ok_or(PasswordPoolBusy)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.spawn(move || {
+        let _ = tx.send(verify_password(&password, &phc));
+    });
+    rx.await.map_err(|_| PasswordPoolBusy)
+}
+
 #[cfg(test)]
 mod tests {
     use fieldsync_protocol::Role;

@@ -79,6 +79,46 @@ pub struct ServeConfig {
     /// Load the demo company first if the database has no accounts yet.
     #[arg(long, env = "FIELDSYNC_DEMO")]
     pub demo: bool,
+
+    /// Serve HTTPS and WSS with this certificate chain (PEM; the server's certificate first).
+    #[arg(
+        long,
+        env = "FIELDSYNC_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "FIELDSYNC_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS and WSS with a self-signed certificate, made on first use and kept next to
+    /// the database (`<db>.tls-cert.pem`, `<db>.tls-key.pem`); its SHA-256 fingerprint is
+    /// printed, for pairing tablets (`fieldsync pair URL --fingerprint ...`).
+    #[arg(long, env = "FIELDSYNC_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+
+    /// A host name or IP address the self-signed certificate is made for, besides localhost,
+    /// the listening address and this machine's host name (repeatable).
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls_self_signed")]
+    pub tls_names: Vec<String>,
+
+    /// Behind a reverse proxy that terminates TLS: trust its `X-Forwarded-Proto` (so that
+    /// cookies are `Secure` and HSTS is sent) and `X-Forwarded-For` (the address sign-in
+    /// attempts are counted by). Listen on an address only the proxy can reach.
+    #[arg(long, env = "FIELDSYNC_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+
+    /// Most sync connections open at once, all devices together; beyond, a device is asked
+    /// to come back later (503).
+    #[arg(long, env = "FIELDSYNC_MAX_SYNC_CONNECTIONS", default_value_t = 5000)]
+    pub max_sync_connections: usize,
 }
 
 /// The database an admin command works on.
@@ -191,6 +231,30 @@ mod tests {
         };
         assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(config.db, PathBuf::from("/var/lib/fieldsync/db.sqlite3"));
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_with_its_key_or_a_self_signed_one() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["fieldsync-server", "serve"].iter().chain(args)).map(|cli| {
+                let Command::Serve(config) = cli.command else {
+                    panic!("not serve");
+                };
+                config
+            })
+        };
+
+        let config = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(config.tls_cert, Some(PathBuf::from("c.pem")));
+        assert!(
+            parse(&["--tls-cert", "c.pem"]).is_err(),
+            "a certificate needs its key"
+        );
+        let config = parse(&["--tls-self-signed", "--tls-name", "office.lan"]).unwrap();
+        assert!(config.tls_self_signed);
+        assert_eq!(config.tls_names, ["office.lan"]);
+        assert!(parse(&["--tls-self-signed", "--tls-cert", "c", "--tls-key", "k"]).is_err());
+        assert!(parse(&["--tls-name", "office.lan"]).is_err());
     }
 
     #[test]

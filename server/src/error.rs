@@ -35,6 +35,12 @@ pub enum ApiError {
     /// The signed-in user's role may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many requests of this kind lately; try again after the given number of seconds.
+    #[error("{0}")]
+    TooMany(String, u64),
+    /// The server is too busy for this now.
+    #[error("{0}")]
+    Busy(String),
     /// The database could not be reached or did not answer.
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] DbError),
@@ -49,6 +55,8 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized | Self::BadCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::DatabaseUnavailable(e) if e.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -63,6 +71,15 @@ impl ApiError {
             }
             Self::DatabaseUnavailable(_) => "database unavailable".to_string(),
             other => other.to_string(),
+        }
+    }
+
+    /// The seconds to wait before trying again (`Retry-After`), for errors that have one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooMany(_, secs) => Some(*secs),
+            Self::Busy(_) => Some(5),
+            _ => None,
         }
     }
 
@@ -93,6 +110,8 @@ impl From<crate::office::OfficeError> for ApiError {
             OfficeError::Conflict(why) => Self::Conflict(why),
             OfficeError::Forbidden(why) => Self::Forbidden(why),
             OfficeError::WrongCredentials => Self::BadCredentials,
+            e @ OfficeError::TooManyAttempts(secs) => Self::TooMany(e.to_string(), secs),
+            e @ OfficeError::Busy => Self::Busy(e.to_string()),
             OfficeError::Db(e) => Self::DatabaseUnavailable(e),
         }
     }
@@ -109,7 +128,13 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: self.public_message(),
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

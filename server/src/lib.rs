@@ -1,13 +1,14 @@
 //! The Fieldsync server: one process in front of one SQLite file.
 //!
-//! Tablets and office screens will talk to it over HTTP and WebSockets; for now it answers
-//! `GET /healthz`. The pieces:
+//! Tablets sync over a WebSocket (`/sync`); office staff use the web page and its JSON API;
+//! all over HTTP/1.1, with TLS when configured ([`serving`], [`tls`]). The pieces:
 //!
 //! - [`AppState`] holds what every request shares: the database handle ([`db::Db`]).
 //! - [`router`] builds the axum [`Router`] from the route table (`routes.rs`, one handler
 //!   file per resource under `routes/`). Handlers fail with [`error::ApiError`].
 //! - [`serve`] runs the router on a bound listener until a shutdown future resolves, then
-//!   lets in-flight requests finish.
+//!   lets in-flight requests finish; [`serve_with`] also takes TLS and timeouts
+//!   ([`serving::Serving`]).
 //!
 //! `main.rs` parses [`config::Cli`], opens the state, binds and calls [`serve`]; tests do the
 //! same on `127.0.0.1:0`:
@@ -42,8 +43,11 @@ pub mod metrics;
 pub mod office;
 pub mod recent;
 mod routes;
+pub mod serving;
 pub mod sessions;
+pub mod sign_in_limits;
 pub mod templates;
+pub mod tls;
 
 use std::future::Future;
 use std::path::Path;
@@ -51,7 +55,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -69,10 +72,16 @@ pub struct AppState {
     stopping: Arc<watch::Sender<bool>>,
     /// Open sync connections: a shutdown waits for them to say goodbye.
     sync_connections: Arc<watch::Sender<usize>>,
+    /// Open sync connections by device number, and the caps ([`AppState::sync_connection`]).
+    sync_by_device: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    max_sync_connections: usize,
+    /// Longest a write to a sync connection may wait for the device to read.
+    sync_write_timeout: std::time::Duration,
     commits: GroupCommit,
     metrics: Arc<metrics::Metrics>,
     recent: Arc<recent::Recent>,
     sessions: Arc<sessions::Sessions>,
+    sign_in_limits: Arc<sign_in_limits::SignInLimits>,
     /// The dispatch boards' live refreshes, shared.
     live_boards: Arc<live_board::LiveBoards>,
     /// How often an open sync connection checks that its device was not revoked.
@@ -104,10 +113,14 @@ impl AppState {
             latest,
             stopping: Arc::new(watch::Sender::new(false)),
             sync_connections: Arc::new(watch::Sender::new(0)),
+            sync_by_device: Arc::default(),
+            max_sync_connections: DEFAULT_MAX_SYNC_CONNECTIONS,
+            sync_write_timeout: SYNC_WRITE_TIMEOUT,
             commits,
             metrics,
             recent,
             sessions,
+            sign_in_limits: Arc::default(),
             live_boards: Arc::default(),
             revocation_check: std::time::Duration::from_secs(15),
         })
@@ -138,10 +151,47 @@ impl AppState {
         self.stopping.subscribe()
     }
 
-    /// Counts a sync connection as open until the guard is dropped.
-    pub fn sync_connection(&self) -> SyncConnectionGuard {
+    /// Counts a sync connection of device `device` as open until the guard is dropped; or
+    /// why it may not open: the device has [`MAX_SYNC_CONNECTIONS_PER_DEVICE`] open already
+    /// (a stolen token used beside the tablet, or a buggy app reconnecting in a loop), or
+    /// the server carries its most.
+    pub fn sync_connection(&self, device: i64) -> Result<SyncConnectionGuard, TooManyConnections> {
+        let mut by_device = self
+            .sync_by_device
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *self.sync_connections.borrow() >= self.max_sync_connections {
+            return Err(TooManyConnections::Server);
+        }
+        let mine = by_device.entry(device).or_default();
+        if *mine >= MAX_SYNC_CONNECTIONS_PER_DEVICE {
+            return Err(TooManyConnections::Device);
+        }
+        *mine += 1;
         self.sync_connections.send_modify(|n| *n += 1);
-        SyncConnectionGuard(Arc::clone(&self.sync_connections))
+        Ok(SyncConnectionGuard {
+            open: Arc::clone(&self.sync_connections),
+            by_device: Arc::clone(&self.sync_by_device),
+            device,
+        })
+    }
+
+    /// Sets the most sync connections open at once (all devices together).
+    pub fn with_max_sync_connections(mut self, most: usize) -> Self {
+        self.max_sync_connections = most;
+        self
+    }
+
+    /// Sets the longest a write to a sync connection may wait for the device to read it,
+    /// after which the connection is closed.
+    pub fn with_sync_write_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.sync_write_timeout = timeout;
+        self
+    }
+
+    /// The longest a write to a sync connection may wait for the device to read it.
+    pub fn sync_write_timeout(&self) -> std::time::Duration {
+        self.sync_write_timeout
     }
 
     /// The changes of the latest commits, for live sessions.
@@ -174,6 +224,11 @@ impl AppState {
     /// The signed-in office sessions.
     pub fn sessions(&self) -> &sessions::Sessions {
         &self.sessions
+    }
+
+    /// Failed office sign-ins, by name and by address.
+    pub fn sign_in_limits(&self) -> &sign_in_limits::SignInLimits {
+        &self.sign_in_limits
     }
 
     /// The dispatch boards' live refreshes.
@@ -217,20 +272,52 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// The server's HTTP routes, bound to `state`.
 pub fn router(state: AppState) -> Router {
-    routes::table().with_state(state)
+    routes::table(state)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` resolves, then waits for in-flight
-/// requests to finish.
-///
-/// Returns an error only if accepting connections fails for good.
+/// The default of [`AppState::with_max_sync_connections`].
+pub const DEFAULT_MAX_SYNC_CONNECTIONS: usize = 5000;
+
+/// Most sync connections one device may have open at once. More than one, for a tablet
+/// whose old connection the server has not yet seen drop when it reconnects.
+pub const MAX_SYNC_CONNECTIONS_PER_DEVICE: usize = 3;
+
+/// The default of [`AppState::with_sync_write_timeout`]: a device that reads nothing for this
+/// long while the server has something to send it is disconnected.
+pub const SYNC_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why a sync connection may not open now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TooManyConnections {
+    /// The device has [`MAX_SYNC_CONNECTIONS_PER_DEVICE`] open already.
+    #[error("this device already has {MAX_SYNC_CONNECTIONS_PER_DEVICE} sync connections open")]
+    Device,
+    /// The server carries as many as it may.
+    #[error("the server is carrying as many sync connections as it may")]
+    Server,
+}
+
 /// An open sync connection, counted until dropped (see [`AppState::sync_connection`]).
 #[derive(Debug)]
-pub struct SyncConnectionGuard(Arc<watch::Sender<usize>>);
+pub struct SyncConnectionGuard {
+    open: Arc<watch::Sender<usize>>,
+    by_device: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    device: i64,
+}
 
 impl Drop for SyncConnectionGuard {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        let mut by_device = self
+            .by_device
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(mine) = by_device.get_mut(&self.device) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                by_device.remove(&self.device);
+            }
+        }
+        self.open.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -238,28 +325,34 @@ impl Drop for SyncConnectionGuard {
 /// tell their device, close.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Serves [`router`] on `listener`, in plain HTTP with the default timeouts, until `shutdown`
+/// resolves; see [`serve_with`].
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, serving::Serving::default(), shutdown).await
+}
+
+/// Serves [`router`] on `listener` as `serving` says (TLS, timeouts) until `shutdown`
+/// resolves, then waits for in-flight requests and sync connections to finish (each at most
+/// [`SHUTDOWN_GRACE`]).
+///
+/// Returns an error only if accepting connections fails for good.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    serving: serving::Serving,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let stopping = Arc::clone(&state.stopping);
-    // Without TCP_NODELAY, a small message written while the previous one is unacknowledged
-    // waits for the device's delayed ACK (up to 40 ms): live changes and acknowledgements are
-    // small messages.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY on a connection");
-        }
-    });
     let mut open = state.sync_connections.subscribe();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Sync connections are upgraded out of axum's sight: tell them to finish.
-            stopping.send_replace(true);
-        })
-        .await?;
+    // Sync connections are upgraded out of hyper's sight: tell them to finish.
+    serving::run(listener, router(state), serving, shutdown, move || {
+        stopping.send_replace(true);
+    })
+    .await?;
     // ... and wait for them to have said goodbye (their batches acknowledged, the device told
     // why), so that the process does not end under them.
     let said = tokio::time::timeout(SHUTDOWN_GRACE, open.wait_for(|n| *n == 0))

@@ -6,7 +6,8 @@ mod admin;
 use anyhow::Context as _;
 use clap::Parser as _;
 use fieldsync_server::config::{Cli, Command, ServeConfig};
-use fieldsync_server::{AppState, serve};
+use fieldsync_server::serving::Serving;
+use fieldsync_server::{AppState, serve_with, tls};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
@@ -58,7 +59,26 @@ async fn run_server(config: ServeConfig) -> anyhow::Result<()> {
     {
         println!("{summary}");
     }
-    let state = AppState::open(&config.db)?;
+    let tls = if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        Some(tls::from_pem_files(cert, key)?)
+    } else if config.tls_self_signed {
+        let names = tls::default_names(config.listen, &config.tls_names);
+        let made = tls::self_signed(&config.db, &names)?;
+        println!(
+            "Self-signed TLS certificate for {}; pair tablets with\n  --fingerprint {}",
+            names.join(", "),
+            made.fingerprint
+        );
+        Some(made)
+    } else {
+        None
+    };
+    let serving = Serving {
+        tls: tls.as_ref().map(|tls| tls.config.clone()),
+        behind_proxy: config.behind_proxy,
+        ..Serving::default()
+    };
+    let state = AppState::open(&config.db)?.with_max_sync_connections(config.max_sync_connections);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -66,9 +86,17 @@ async fn run_server(config: ServeConfig) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    tracing::info!(%addr, db = %config.db.display(), "listening");
+    let url = format!("{}://{addr}", fieldsync_server::serving::scheme(&serving));
+    if tls.is_none() && !config.behind_proxy {
+        tracing::warn!(
+            "serving plain HTTP: fine for a trial on this computer, but tokens, passwords and \
+             customer records cross the network in clear; use --tls-cert/--tls-key or \
+             --tls-self-signed (or --behind-proxy behind a proxy that terminates TLS)"
+        );
+    }
+    tracing::info!(%addr, %url, db = %config.db.display(), "listening");
 
-    serve(listener, state, shutdown)
+    serve_with(listener, state, serving, shutdown)
         .await
         .context("server failed")?;
     tracing::info!("stopped");

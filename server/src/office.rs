@@ -47,6 +47,12 @@ pub enum OfficeError {
     /// A sign-in with a wrong name or password (which of the two is not said).
     #[error("wrong name or password")]
     WrongCredentials,
+    /// Too many failed sign-ins for this name or from this address lately.
+    #[error("too many failed sign-ins: try again in {0} s")]
+    TooManyAttempts(u64),
+    /// Too many sign-ins are being checked at once.
+    #[error("the server is busy checking sign-ins: try again in a few seconds")]
+    Busy,
     /// The database failed.
     #[error("database unavailable")]
     Db(#[from] DbError),
@@ -90,6 +96,9 @@ pub struct Clerk {
     pub role: Role,
     /// The automerge actor of this sign-in.
     pub actor: ActorId,
+    /// The token the office page's forms carry in this session (empty outside one; see
+    /// [`crate::sessions::form_token`]).
+    pub form_token: String,
 }
 
 impl Clerk {
@@ -100,6 +109,7 @@ impl Clerk {
             name,
             role,
             actor: ActorId::random(),
+            form_token: String::new(),
         }
     }
 

@@ -1,20 +1,46 @@
 //! The route table: every route the server answers, in one place.
 
 mod api;
+mod guard;
 mod health;
 mod metrics;
 mod pages;
 mod sync;
 mod websocket;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// All routes, with a JSON 404 for anything else.
-pub(crate) fn table() -> Router<AppState> {
+/// Longest a request may take to be answered (its handler, until the response starts; a
+/// WebSocket or an event stream runs on after that), and to send its body.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// All routes, with a JSON 404 for anything else, behind the guards (`guard.rs`), the request
+/// timeouts and request tracing (`RUST_LOG=tower_http=debug`).
+pub(crate) fn table(state: AppState) -> Router {
+    routes()
+        .layer(from_fn_with_state(state.clone(), guard::form_token))
+        .layer(from_fn(guard::same_site))
+        .layer(from_fn(guard::security_headers))
+        .layer(RequestBodyTimeoutLayer::new(REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))

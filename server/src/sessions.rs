@@ -7,7 +7,9 @@
 //! whatever happens.
 //!
 //! The cookie is `HttpOnly` and `SameSite=Lax`, so a page on another site can neither read it
-//! nor send it with a cross-site form post.
+//! nor send it with a cross-site form post, and `Secure` when the page is served over TLS.
+//! Forms also carry a token derived from the cookie ([`form_token`]), and cross-site requests
+//! are refused by their `Origin` (see `routes/guard.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -135,7 +137,9 @@ impl Sessions {
             return None;
         }
         session.last_seen = now;
-        Some(session.clerk.clone())
+        let mut clerk = session.clerk.clone();
+        clerk.form_token = form_token(token);
+        Some(clerk)
     }
 
     /// Ends the session of `token`, here and in the database.
@@ -180,22 +184,63 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.trim())
 }
 
-/// The `Set-Cookie` value that carries a new session.
-pub fn set_cookie(token: &str) -> String {
+/// The `Set-Cookie` value that carries a new session; `Secure` (sent over TLS only) when the
+/// page was reached over TLS.
+pub fn set_cookie(token: &str, https: bool) -> String {
     format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-        IDLE_TIMEOUT.as_secs()
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        IDLE_TIMEOUT.as_secs(),
+        secure(https)
     )
 }
 
 /// The `Set-Cookie` value that clears the session cookie.
-pub fn clear_cookie() -> String {
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+pub fn clear_cookie(https: bool) -> String {
+    format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        secure(https)
+    )
 }
 
-/// Checks a name and password; the office or admin user's clerk when they match. A wrong
-/// name and a wrong password get the same answer, after the same work.
-pub async fn sign_in(state: &AppState, name: &str, password: &str) -> OfficeResult<Clerk> {
+fn secure(https: bool) -> &'static str {
+    if https { "; Secure" } else { "" }
+}
+
+/// The token the office page's forms carry for the session whose cookie value is `token`:
+/// derived from the cookie's secret, so a page on another site, which cannot read the page or
+/// the cookie, cannot know it (checked by [`crate::routes`]'s form guard).
+pub fn form_token(token: &str) -> String {
+    let key = blake3::derive_key("fieldsync 2026-12 office form token", token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&key[..24])
+}
+
+/// Checks a name and password, sent from `from`; the office or admin user's clerk when they
+/// match. A wrong name and a wrong password get the same answer, after the same work. After
+/// too many failures for the name or from the address ([`crate::sign_in_limits`]) the attempt
+/// is refused without checking; every attempt is logged.
+pub async fn sign_in(
+    state: &AppState,
+    name: &str,
+    password: &str,
+    from: std::net::IpAddr,
+) -> OfficeResult<Clerk> {
+    if let Err(wait) = state.sign_in_limits().check(name, from) {
+        tracing::warn!(name = name.trim(), %from, wait, "sign-in refused: too many failures");
+        return Err(OfficeError::TooManyAttempts(wait));
+    }
+    let result = check_password(state, name, password).await;
+    match &result {
+        Ok(clerk) => tracing::info!(name = %clerk.name, %from, "signed in"),
+        Err(OfficeError::WrongCredentials) => {
+            state.sign_in_limits().failed(name, from);
+            tracing::warn!(name = name.trim(), %from, "sign-in failed: wrong name or password");
+        }
+        Err(e) => tracing::info!(name = name.trim(), %from, error = %e, "sign-in refused"),
+    }
+    result
+}
+
+async fn check_password(state: &AppState, name: &str, password: &str) -> OfficeResult<Clerk> {
     let lookup = name.trim().to_string();
     let found = state
         .db()
@@ -207,10 +252,9 @@ pub async fn sign_in(state: &AppState, name: &str, password: &str) -> OfficeResu
         // Verify against a throwaway hash so that an unknown name takes as long as a known one.
         _ => (None, dummy_hash()),
     };
-    let matches =
-        tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &phc))
-            .await
-            .map_err(|e| OfficeError::Db(e.into()))?;
+    let matches = crate::auth::verify_password_pooled(password, phc)
+        .await
+        .map_err(|_| OfficeError::Busy)?;
     let user = user
         .filter(|_| matches)
         .ok_or(OfficeError::WrongCredentials)?;
@@ -321,6 +365,10 @@ mod tests {
         let header = "theme=dark; fieldsync_session=abc; fieldsync_session_old=zzz";
         assert_eq!(cookie(header, COOKIE), Some("abc"));
         assert_eq!(cookie("fieldsync_session_old=zzz", COOKIE), None);
-        assert!(set_cookie("abc").contains("HttpOnly"));
+        assert!(set_cookie("abc", false).contains("HttpOnly"));
+        assert!(!set_cookie("abc", false).contains("Secure"));
+        assert!(set_cookie("abc", true).contains("; Secure"));
+        assert!(clear_cookie(true).contains("; Secure"));
+        assert_ne!(form_token("abc"), form_token("abd"));
     }
 }

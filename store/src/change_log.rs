@@ -223,6 +223,7 @@ mod tests {
                  ALTER TABLE changes DROP COLUMN lineage;
                  DROP TABLE attested; DROP TABLE attest_pending; DROP TABLE attested_docs;
                  DROP TABLE office_sessions;
+                 ALTER TABLE pairing DROP COLUMN tls_fingerprint;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

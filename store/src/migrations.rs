@@ -27,6 +27,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0012_attested.sql")),
         M::up(include_str!("../../migrations/0013_attested_docs.sql")),
         M::up(include_str!("../../migrations/0014_office_sessions.sql")),
+        M::up(include_str!(
+            "../../migrations/0015_pairing_fingerprint.sql"
+        )),
     ])
 }
 

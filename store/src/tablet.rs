@@ -23,6 +23,9 @@ pub struct Pairing {
     pub actor: Vec<u8>,
     /// When the tablet was paired (ms since the Unix epoch).
     pub paired_at_ms: i64,
+    /// The SHA-256 fingerprint of the server's TLS certificate, pinned at pairing (a server
+    /// with a self-signed certificate); `None` trusts the system's root certificates.
+    pub tls_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for Pairing {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for Pairing {
             .field("user", &self.user)
             .field("user_name", &self.user_name)
             .field("paired_at_ms", &self.paired_at_ms)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .finish_non_exhaustive()
     }
 }
@@ -40,7 +44,8 @@ impl std::fmt::Debug for Pairing {
 fn pairing(conn: &Connection) -> Result<Option<Pairing>> {
     Ok(conn
         .prepare_cached(
-            "SELECT server_url, token, user, user_name, actor, paired_at FROM pairing WHERE id = 1",
+            "SELECT server_url, token, user, user_name, actor, paired_at, tls_fingerprint
+             FROM pairing WHERE id = 1",
         )?
         .query_row([], |row| {
             Ok(Pairing {
@@ -50,6 +55,7 @@ fn pairing(conn: &Connection) -> Result<Option<Pairing>> {
                 user_name: row.get(3)?,
                 actor: row.get(4)?,
                 paired_at_ms: row.get(5)?,
+                tls_fingerprint: row.get(6)?,
             })
         })
         .optional()?)
@@ -57,8 +63,9 @@ fn pairing(conn: &Connection) -> Result<Option<Pairing>> {
 
 fn set_pairing(tx: &Transaction<'_>, pairing: &Pairing) -> Result<()> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO pairing (id, server_url, token, user, user_name, actor, paired_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR REPLACE INTO pairing
+             (id, server_url, token, user, user_name, actor, paired_at, tls_fingerprint)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         pairing.server_url,
@@ -66,7 +73,8 @@ fn set_pairing(tx: &Transaction<'_>, pairing: &Pairing) -> Result<()> {
         pairing.user.as_bytes(),
         pairing.user_name,
         pairing.actor,
-        pairing.paired_at_ms
+        pairing.paired_at_ms,
+        pairing.tls_fingerprint
     ])?;
     Ok(())
 }
@@ -181,6 +189,7 @@ mod tests {
             user_name: "Tess".into(),
             actor: vec![1, 2, 3],
             paired_at_ms: 1_790_000_000_000,
+            tls_fingerprint: None,
         };
         let (thumb, full) = (ContentHash::of(b"thumb"), ContentHash::of(b"full"));
         {
@@ -203,7 +212,8 @@ mod tests {
         let tx = store.transaction().unwrap();
         tx.upload_done(&thumb).unwrap();
         let again = Pairing {
-            server_url: "http://10.0.0.2:8080".into(),
+            server_url: "https://10.0.0.2:8443".into(),
+            tls_fingerprint: Some("AB:CD".into()),
             ..pairing
         };
         tx.set_pairing(&again).unwrap();

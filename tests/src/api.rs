@@ -21,12 +21,14 @@ pub struct Api {
 impl Api {
     /// A client with no session, for `server`.
     pub fn new(server: &TestServer) -> Api {
+        Api::with_client(server, server.http_client())
+    }
+
+    /// A client for `server` on `http` (one that keeps cookies, made from
+    /// [`TestServer::http_client_builder`]).
+    pub fn with_client(server: &TestServer, http: reqwest::Client) -> Api {
         Api {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .connect_timeout(PATIENCE)
-                .build()
-                .unwrap(),
+            http,
             base: server.url(""),
         }
     }
@@ -35,6 +37,27 @@ impl Api {
     /// cover, such as a stream.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// The form token of this client's session, read from a page as the browser has it (every
+    /// signed-in page's sign-out form carries it).
+    pub async fn form_token(&self) -> String {
+        let html = self
+            .http
+            .get(format!("{}/customers", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let marker = r#"name="form_token" value=""#;
+        let start = html
+            .find(marker)
+            .expect("a signed-in page carries the form token")
+            + marker.len();
+        let end = start + html[start..].find('"').expect("the value ends");
+        html[start..end].to_string()
     }
 
     /// Signs in; fails the test unless it works.

@@ -173,8 +173,10 @@ impl Browser {
             "--window-size=1400,1000".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        // The tests' TLS servers have self-signed certificates made for the test.
         let capabilities = json!({
             "browserName": "chrome",
+            "acceptInsecureCerts": true,
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
         });
         let Value::Object(capabilities) = capabilities else {

@@ -8,8 +8,10 @@ use automerge::ActorId;
 use fieldsync_protocol::{AccountId, Author, JobId, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::Store;
 
-use crate::TestServer;
+use fieldsync_server::serving::Serving;
+
 use crate::demo::{self, Rng};
+use crate::{ServingExt as _, TestServer};
 
 /// A user with one registered device.
 #[derive(Debug)]
@@ -121,10 +123,35 @@ pub struct Running {
 
 /// [`seed`] into a new database, then the server on it.
 pub async fn start(seed_with: u64, accounts: usize, jobs: usize, now: Timestamp) -> Running {
+    start_serving(seed_with, accounts, jobs, now, Serving::default().plain()).await
+}
+
+/// [`start`], with the server over TLS (a self-signed certificate made for the test).
+pub async fn start_tls(seed_with: u64, accounts: usize, jobs: usize, now: Timestamp) -> Running {
+    start_serving(
+        seed_with,
+        accounts,
+        jobs,
+        now,
+        Serving::default().with_test_tls(),
+    )
+    .await
+}
+
+async fn start_serving(
+    seed_with: u64,
+    accounts: usize,
+    jobs: usize,
+    now: Timestamp,
+    serving: (Serving, Option<(String, String)>),
+) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.sqlite3");
     let crew = seed(&path, seed_with, accounts, jobs, now);
-    let server = TestServer::start_with_db(&path).await.unwrap();
+    let state = fieldsync_server::AppState::open(&path).unwrap();
+    let server = TestServer::start_serving(state, &path, serving)
+        .await
+        .unwrap();
     Running {
         server,
         tess: crew.tess,

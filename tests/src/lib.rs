@@ -30,6 +30,8 @@ use std::path::{Path, PathBuf};
 
 use fieldsync_server::AppState;
 use fieldsync_server::db::DbError;
+use fieldsync_server::serving::Serving;
+use rustls::pki_types::pem::PemObject as _;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -48,6 +50,10 @@ pub struct TestServer {
     task: Option<JoinHandle<io::Result<()>>>,
     /// The server's state (shared with it).
     state: AppState,
+    /// How it is served (TLS, timeouts), kept across a restart.
+    serving: Serving,
+    /// Its self-signed certificate (PEM) and the certificate's fingerprint, when over TLS.
+    tls: Option<(String, String)>,
     /// Holds the database's directory until the server is gone; `None` when the caller
     /// chose the path.
     _dir: Option<TempDir>,
@@ -78,7 +84,32 @@ impl TestServer {
 
     /// Starts a server with `state` (opened on `db_path`, which the caller keeps alive).
     pub async fn start_with_state(state: AppState, db_path: &Path) -> Result<TestServer, DbError> {
-        Self::start_on(state, db_path, "127.0.0.1:0".parse().expect("an address")).await
+        Self::start_serving(state, db_path, Serving::default().plain()).await
+    }
+
+    /// Starts a server with a new database, over TLS with a self-signed certificate made for
+    /// `localhost` and `127.0.0.1` (see [`TestServer::certificate_pem`] and
+    /// [`TestServer::fingerprint`]).
+    pub async fn start_tls() -> TestServer {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let db_path = dir.path().join("fieldsync.sqlite3");
+        let state = AppState::open(&db_path).expect("open a fresh database");
+        let mut server = Self::start_serving(state, &db_path, Serving::default().with_test_tls())
+            .await
+            .expect("a fresh database opens");
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on `state` as `serving` says ([`ServingExt::with_test_tls`] or
+    /// [`ServingExt::plain`]).
+    pub async fn start_serving(
+        state: AppState,
+        db_path: &Path,
+        serving: (Serving, Option<(String, String)>),
+    ) -> Result<TestServer, DbError> {
+        let addr = "127.0.0.1:0".parse().expect("an address");
+        Self::start_on(state, db_path, addr, serving).await
     }
 
     /// Stops the server, calls `while_down` with its database file, and starts it again on the
@@ -86,9 +117,10 @@ impl TestServer {
     /// the address they were paired with.
     pub async fn restart(self, while_down: impl FnOnce(&Path)) -> Result<TestServer, DbError> {
         let (addr, db_path) = (self.addr, self.db_path.clone());
+        let serving = (self.serving.clone(), self.tls.clone());
         let dir = self.shutdown_keeping_dir().await;
         while_down(&db_path);
-        let mut server = Self::start_on(AppState::open(&db_path)?, &db_path, addr).await?;
+        let mut server = Self::start_on(AppState::open(&db_path)?, &db_path, addr, serving).await?;
         server._dir = dir;
         Ok(server)
     }
@@ -105,6 +137,7 @@ impl TestServer {
         state: AppState,
         db_path: &Path,
         addr: SocketAddr,
+        (serving, tls): (Serving, Option<(String, String)>),
     ) -> Result<TestServer, DbError> {
         let db_path = db_path.to_owned();
         let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
@@ -114,13 +147,20 @@ impl TestServer {
             // A dropped sender means the same as an explicit stop.
             let _ = stopped.await;
         };
-        let task = tokio::spawn(fieldsync_server::serve(listener, state.clone(), shutdown));
+        let task = tokio::spawn(fieldsync_server::serve_with(
+            listener,
+            state.clone(),
+            serving.clone(),
+            shutdown,
+        ));
         Ok(TestServer {
             addr,
             db_path,
             stop: Some(stop),
             task: Some(task),
             state,
+            serving,
+            tls,
             _dir: None,
         })
     }
@@ -136,9 +176,42 @@ impl TestServer {
         self.addr
     }
 
-    /// `http://<addr><path>`, for clients that want a URL.
+    /// `http://<addr><path>` (`https://` over TLS), for clients that want a URL.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, path)
+    }
+
+    /// The server's self-signed certificate (PEM), when it serves over TLS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
+    /// The SHA-256 fingerprint of the server's certificate, as the server prints it, when it
+    /// serves over TLS.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.tls
+            .as_ref()
+            .map(|(_, fingerprint)| fingerprint.as_str())
+    }
+
+    /// An HTTP client for this server that keeps cookies (and, over TLS, trusts the server's
+    /// certificate).
+    pub fn http_client(&self) -> reqwest::Client {
+        self.http_client_builder().build().expect("an HTTP client")
+    }
+
+    /// [`TestServer::http_client`] before it is built, for tests that want more of it.
+    pub fn http_client_builder(&self) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder()
+            .cookie_store(true)
+            .connect_timeout(std::time::Duration::from_secs(20));
+        if let Some(pem) = self.certificate_pem() {
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(pem.as_bytes()).expect("the test certificate"),
+            );
+        }
+        builder
     }
 
     /// The server's database file.
@@ -165,6 +238,39 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Test settings for [`Serving`].
+pub trait ServingExt: Sized {
+    /// These settings over TLS, with a new self-signed certificate for `localhost` and
+    /// `127.0.0.1`; with the certificate (PEM) and its fingerprint, for
+    /// [`TestServer::start_serving`].
+    fn with_test_tls(self) -> (Serving, Option<(String, String)>);
+    /// These settings in plain HTTP, for [`TestServer::start_serving`].
+    fn plain(self) -> (Serving, Option<(String, String)>);
+}
+
+impl ServingExt for Serving {
+    fn with_test_tls(self) -> (Serving, Option<(String, String)>) {
+        use fieldsync_server::tls;
+        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
+        let (cert_pem, key_pem) = tls::generate(&names).expect("make a test certificate");
+        let chain = rustls::pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the certificate just made");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+            .expect("the key just made");
+        let made = tls::from_der(chain, key).expect("the test certificate and key go together");
+        let serving = Serving {
+            tls: Some(made.config),
+            ..self
+        };
+        (serving, Some((cert_pem, made.fingerprint)))
+    }
+
+    fn plain(self) -> (Serving, Option<(String, String)>) {
+        (self, None)
     }
 }
 

@@ -35,7 +35,39 @@ pub struct Refused {
 impl SyncClient {
     /// Opens `/sync` with `token` as the bearer token (none when `None`).
     pub async fn connect(addr: SocketAddr, token: Option<&str>) -> Result<SyncClient, Refused> {
-        let mut request = format!("ws://{addr}/sync").into_client_request().unwrap();
+        Self::connect_url(&format!("ws://{addr}/sync"), None, token).await
+    }
+
+    /// Opens `/sync` on `server` (over TLS when it serves TLS, trusting its certificate).
+    pub async fn connect_to(
+        server: &crate::TestServer,
+        token: Option<&str>,
+    ) -> Result<SyncClient, Refused> {
+        let url = server.url("/sync").replacen("http", "ws", 1);
+        let connector = server.certificate_pem().map(|pem| {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject as _;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                roots.add(cert.expect("the test certificate")).unwrap();
+            }
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(config))
+        });
+        Self::connect_url(&url, connector, token).await
+    }
+
+    async fn connect_url(
+        url: &str,
+        connector: Option<tokio_tungstenite::Connector>,
+        token: Option<&str>,
+    ) -> Result<SyncClient, Refused> {
+        let mut request = url.into_client_request().unwrap();
         if let Some(token) = token {
             request
                 .headers_mut()
@@ -44,14 +76,20 @@ impl SyncClient {
         // tungstenite zeroes its whole read buffer before each read: the default 128 KiB made
         // the benchmarks' hundreds of watchers measure memset rather than the server.
         let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-        match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            connector,
+        );
+        match connecting.await {
             Ok((ws, _)) => Ok(SyncClient { ws }),
             Err(tungstenite::Error::Http(response)) => Err(Refused {
                 status: response.status().as_u16(),
                 body: String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
                     .into_owned(),
             }),
-            Err(other) => panic!("connecting to {addr}: {other}"),
+            Err(other) => panic!("connecting to {url}: {other}"),
         }
     }
 
@@ -216,23 +254,22 @@ impl SyncClient {
         }
     }
 
-    /// Connects with a technician's device `token` and pushes one change setting `job` to
-    /// `status`, made by `author` on the server database's copy of the job (at `db_path`), as
-    /// the tablet would; fails the test unless the server stores it. Returns the connection.
+    /// Connects to `server` with a technician's device `token` and pushes one change setting
+    /// `job` to `status`, made by `author` on the server database's copy of the job, as the
+    /// tablet would; fails the test unless the server stores it. Returns the connection.
     pub async fn push_job_status(
-        addr: SocketAddr,
+        server: &crate::TestServer,
         token: &str,
-        db_path: &std::path::Path,
         author: fieldsync_protocol::Author,
         job: fieldsync_protocol::JobId,
         status: fieldsync_protocol::JobStatus,
     ) -> SyncClient {
         use fieldsync_protocol::{Record, Role, Timestamp, Writer};
-        let mut device = SyncClient::connect(addr, Some(token))
+        let mut device = SyncClient::connect_to(server, Some(token))
             .await
             .expect("the device token is accepted");
         device.hello().await;
-        let mut doc = fieldsync_store::Store::open(db_path)
+        let mut doc = fieldsync_store::Store::open(server.db_path())
             .expect("open the server's database")
             .load(job.into())
             .expect("read the job")

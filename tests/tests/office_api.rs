@@ -1209,15 +1209,9 @@ async fn the_event_stream_tells_the_office_when_a_tablet_pushes_a_change() {
         user: tess.user,
         name: tess.name.clone(),
     };
-    let device = SyncClient::push_job_status(
-        office.server.addr(),
-        &tess.token,
-        office.server.db_path(),
-        author,
-        job,
-        JobStatus::OnSite,
-    )
-    .await;
+    let device =
+        SyncClient::push_job_status(&office.server, &tess.token, author, job, JobStatus::OnSite)
+            .await;
 
     // The office hears of it on the stream: an event naming the job and its account.
     let account = office.dana.job(&job.to_string()).await["row"]["job"]["account"].clone();
@@ -1268,14 +1262,17 @@ async fn the_event_stream_tells_the_office_when_a_tablet_pushes_a_change() {
     device.close().await;
 }
 
-/// A form posted from a page, as the browser sends it; the path the answer ended on (after
-/// redirects) and its body.
+/// A form posted from a page, as the browser sends it (with the session's form token); the
+/// path the answer ended on (after redirects) and its body.
 async fn post_form(office: &Office, path: &str, form: &[(&str, &str)]) -> (String, String) {
+    let token = office.dana.form_token().await;
+    let mut form = form.to_vec();
+    form.push(("form_token", &token));
     let response = office
         .dana
         .http()
         .post(office.server.url(path))
-        .form(form)
+        .form(&form)
         .send()
         .await
         .unwrap();

@@ -15,10 +15,11 @@ use fieldsync_protocol::{
     AccountId, Author, InvoiceId, Job, JobId, JobStatus, Money, Record, Role, Timestamp, UserId,
     Writer,
 };
+use fieldsync_server::serving::Serving;
 use fieldsync_store::Store;
-use fieldsync_tests::TestServer;
 use fieldsync_tests::browser::Browser;
 use fieldsync_tests::sync_client::SyncClient;
+use fieldsync_tests::{ServingExt as _, TestServer};
 
 /// A technician of the demo company and their tablet's token.
 struct Technician {
@@ -161,8 +162,13 @@ async fn world() -> World {
     } else {
         dir.path().to_path_buf()
     };
+    // Over TLS, as an office reaches a real server.
+    let state = fieldsync_server::AppState::open(&path).unwrap();
+    let serving = Serving::default().with_test_tls();
     World {
-        server: TestServer::start_with_db(&path).await.unwrap(),
+        server: TestServer::start_serving(state, &path, serving)
+            .await
+            .unwrap(),
         tess,
         job: job.id,
         job_account_name: account.name.clone(),
@@ -267,9 +273,8 @@ async fn the_board_shows_a_tablets_status_change_without_a_reload() {
         name: world.tess.name.clone(),
     };
     let tablet = SyncClient::push_job_status(
-        world.server.addr(),
+        &world.server,
         &world.tess.token,
-        world.server.db_path(),
         author,
         world.job,
         JobStatus::OnSite,

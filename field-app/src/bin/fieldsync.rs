@@ -45,12 +45,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Pairs this tablet with a server, checking the device token against it.
+    /// Pairs this tablet with a server, checking the device token against it. The token
+    /// (printed by `fieldsync-server device add`) is read from FIELDSYNC_TOKEN or standard
+    /// input, never from the command line, where other users of the machine could see it.
     Pair {
-        /// The server's address, e.g. http://192.168.1.20:8080.
+        /// The server's address, e.g. https://fieldsync.example.com or
+        /// https://192.168.1.20:8443 (http:// only for a trial on a trusted network).
         url: String,
-        /// The device token printed by `fieldsync-server device add`.
-        token: String,
+        /// The SHA-256 fingerprint of a self-signed server's certificate, as the server
+        /// printed it at start; the connection is refused, and nothing sent, if the
+        /// certificate does not match. Without it, the system's root certificates are trusted.
+        #[arg(long)]
+        fingerprint: Option<String>,
         /// The id of the technician the token was made for (the server says; when given,
         /// it must match).
         #[arg(long)]
@@ -200,10 +206,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Pair {
             url,
-            token,
+            fingerprint,
             user_id,
             name,
-        } => pair(&data, &url, &token, user_id, name.as_deref()),
+        } => {
+            let token = read_token()?;
+            pair(
+                &data,
+                &url,
+                fingerprint.as_deref(),
+                &token,
+                user_id,
+                name.as_deref(),
+            )
+        }
         Command::Jobs { date } => jobs(&data, date),
         Command::Note(NoteCommand::Add { job, kind, text }) => {
             if text.trim().is_empty() {
@@ -248,13 +264,43 @@ fn waiting(tablet: &Tablet) -> anyhow::Result<String> {
     })
 }
 
+/// The device token to pair with: `FIELDSYNC_TOKEN`, or the first line of standard input
+/// (asked for when it is a terminal).
+fn read_token() -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if let Ok(token) = std::env::var("FIELDSYNC_TOKEN")
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_string());
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Device token (from `fieldsync-server device add`): ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the device token from standard input")?;
+    let token = line.trim();
+    if token.is_empty() {
+        bail!("no device token: give it on standard input or in FIELDSYNC_TOKEN");
+    }
+    Ok(token.to_string())
+}
+
 fn pair(
     data: &Path,
     url: &str,
+    fingerprint: Option<&str>,
     token: &str,
     user_id: Option<UserId>,
     name: Option<&str>,
 ) -> anyhow::Result<()> {
+    let tls_fingerprint = net::check_server(url, fingerprint)
+        .map_err(anyhow::Error::msg)
+        .context("cannot pair")?;
     // Check against the server first, so that a wrong token or address leaves nothing behind;
     // the server says whose token it is.
     let probe = fieldsync_store::Pairing {
@@ -264,10 +310,8 @@ fn pair(
         user_name: String::new(),
         actor: Vec::new(),
         paired_at_ms: 0,
+        tls_fingerprint: tls_fingerprint.clone(),
     };
-    net::sync_url(url)
-        .map_err(anyhow::Error::msg)
-        .context("cannot pair")?;
     check_device_token(token.trim())?;
     let identity = runtime()?
         .block_on(net::check_pairing(&probe))
@@ -291,7 +335,13 @@ fn pair(
     };
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
-    let tablet = Tablet::pair(&db_path(data), url, token, author)?;
+    let tablet = Tablet::pair_pinned(
+        &db_path(data),
+        url,
+        tls_fingerprint.as_deref(),
+        token,
+        author,
+    )?;
     println!(
         "Paired with {} as {}; run `fieldsync sync` to download your jobs.",
         url.trim(),

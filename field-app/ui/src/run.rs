@@ -98,19 +98,20 @@ fn start(runtime: &Runtime, tablet: Tablet) -> Result<(AppWindow, Controller), R
 /// The main window once it is open (kept alive for as long as the event loop runs).
 pub type OpenApp = Rc<RefCell<Option<(AppWindow, Controller)>>>;
 
-/// Wires the pairing window: "Pair" checks the address and token against the server, keeps
+/// Wires the pairing window: "Pair" checks the address, token and certificate fingerprint (for
+/// a self-signed server) against the server, keeps
 /// the pairing on the tablet, and replaces the pairing window by the main window; a refusal
 /// is shown in the window.
 pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf) -> OpenApp {
     let app: OpenApp = Rc::default();
     let weak = window.as_weak();
     let opened = Rc::clone(&app);
-    window.on_pair(move |url, token| {
+    window.on_pair(move |url, token, fingerprint| {
         let Some(window) = weak.upgrade() else {
             return;
         };
         window.set_error("".into());
-        let started = pair_tablet(&runtime, &replica, &url, &token)
+        let started = pair_tablet(&runtime, &replica, &url, &token, &fingerprint)
             .and_then(|tablet| start(&runtime, tablet).map_err(|e| e.to_string()));
         match started {
             Ok((ui, controller)) => {
@@ -127,16 +128,19 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
     app
 }
 
-/// Pairs the replica at `replica` with the server at `url` using the device `token`: checks
-/// both against the server, which says whose token it is, then keeps the pairing on the tablet.
+/// Pairs the replica at `replica` with the server at `url` using the device `token`, pinning
+/// the server's certificate `fingerprint` when one is given (a self-signed server): checks
+/// them against the server, which says whose token it is, then keeps the pairing on the
+/// tablet. A certificate that does not match is refused before the token is sent.
 pub fn pair_tablet(
     runtime: &Runtime,
     replica: &Path,
     url: &str,
     token: &str,
+    fingerprint: &str,
 ) -> Result<Tablet, String> {
     let (url, token) = (url.trim(), token.trim());
-    net::sync_url(url)?;
+    let tls_fingerprint = net::check_server(url, Some(fingerprint))?;
     fieldsync_app::check_device_token(token).map_err(|e| e.to_string())?;
     let probe = fieldsync_store::Pairing {
         server_url: url.to_string(),
@@ -145,6 +149,7 @@ pub fn pair_tablet(
         user_name: String::new(),
         actor: Vec::new(),
         paired_at_ms: 0,
+        tls_fingerprint: tls_fingerprint.clone(),
     };
     let identity = runtime
         .block_on(net::check_pairing(&probe))
@@ -157,7 +162,8 @@ pub fn pair_tablet(
         user: identity.user,
         name: identity.name,
     };
-    Tablet::pair(replica, url, token, author).map_err(|e| e.to_string())
+    Tablet::pair_pinned(replica, url, tls_fingerprint.as_deref(), token, author)
+        .map_err(|e| e.to_string())
 }
 
 /// Opens a `tel:` or `mailto:` link with the desktop's handler (a dialer or mail app on a

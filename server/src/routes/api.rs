@@ -23,6 +23,7 @@ use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobFilter, JobInput, NoteInput};
 use crate::office::{Clerk, Paging};
+use crate::serving::Peer;
 use crate::sessions;
 
 /// The signed-in office or admin user of a request (its session cookie).
@@ -82,22 +83,33 @@ pub(super) struct Credentials {
 /// `POST /api/login`: signs in; sets the session cookie.
 pub(super) async fn login(
     State(state): State<AppState>,
+    peer: Peer,
     Body(credentials): Body<Credentials>,
 ) -> Result<Response, ApiError> {
-    // A wrong name or password is a 401 that says so (ApiError::BadCredentials).
-    let clerk = sessions::sign_in(&state, &credentials.name, &credentials.password).await?;
+    // A wrong name or password is a 401 that says so (ApiError::BadCredentials); too many
+    // failures a 429 that says when to try again.
+    let clerk =
+        sessions::sign_in(&state, &credentials.name, &credentials.password, peer.addr).await?;
     let body = me_json(&clerk);
     let token = state.sessions().start(&state, clerk).await?;
-    Ok(([(SET_COOKIE, sessions::set_cookie(&token))], Json(body)).into_response())
+    Ok((
+        [(SET_COOKIE, sessions::set_cookie(&token, peer.https))],
+        Json(body),
+    )
+        .into_response())
 }
 
 /// `POST /api/logout`: ends the session.
-pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Response {
     if let Some(token) = session_token(&headers) {
         state.sessions().end(&state, token).await;
     }
     (
-        [(SET_COOKIE, sessions::clear_cookie())],
+        [(SET_COOKIE, sessions::clear_cookie(peer.https))],
         Json(json!({"signed_out": true})),
     )
         .into_response()

@@ -26,6 +26,7 @@ use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobInput, NoteInput};
 use crate::office::{Clerk, OfficeError, OfficeResult, Paging};
+use crate::serving::Peer;
 use crate::{sessions, templates};
 
 /// The signed-in office or admin user of a page; without a session, a redirect to `/login`.
@@ -131,9 +132,15 @@ fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to.to_string())]).into_response()
 }
 
-/// A local path to go back to (never another site).
+/// A local path to go back to (never another site): a path from the root, without `//` at
+/// its start, backslashes or control characters (browsers drop tabs and newlines from a URL,
+/// so `/<tab>/evil.example` would be `//evil.example`).
 fn local(back: &str, default: &str) -> String {
-    if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
+    if back.starts_with('/')
+        && !back.starts_with("//")
+        && !back.contains('\\')
+        && !back.chars().any(char::is_control)
+    {
         back.to_string()
     } else {
         default.to_string()
@@ -203,31 +210,45 @@ pub(super) struct LoginForm {
 /// `POST /login`: a session cookie and the board, or the form again with the reason.
 pub(super) async fn login(
     State(state): State<AppState>,
+    peer: Peer,
     Posted(form): Posted<LoginForm>,
 ) -> Response {
-    match sessions::sign_in(&state, &form.name, &form.password).await {
+    match sessions::sign_in(&state, &form.name, &form.password, peer.addr).await {
         Ok(clerk) => match state.sessions().start(&state, clerk).await {
             Ok(token) => (
                 StatusCode::SEE_OTHER,
                 [
                     (LOCATION, "/".to_string()),
-                    (SET_COOKIE, sessions::set_cookie(&token)),
+                    (SET_COOKIE, sessions::set_cookie(&token, peer.https)),
                 ],
             )
                 .into_response(),
             Err(e) => PageError(OfficeError::Db(e)).into_response(),
         },
         Err(OfficeError::Db(e)) => PageError(OfficeError::Db(e)).into_response(),
-        Err(refused) => render_page(
-            StatusCode::UNAUTHORIZED,
-            "login.html",
-            context! { error => refused.to_string(), name => form.name },
-        ),
+        Err(refused) => {
+            let api = crate::error::ApiError::from(refused);
+            let mut response = render_page(
+                api.status(),
+                "login.html",
+                context! { error => api.public_message(), name => form.name },
+            );
+            if let Some(secs) = api.retry_after() {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, secs.into());
+            }
+            response
+        }
     }
 }
 
 /// `POST /logout`.
-pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Response {
     if let Some(token) = session_token(&headers) {
         state.sessions().end(&state, token).await;
     }
@@ -235,7 +256,7 @@ pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
         StatusCode::SEE_OTHER,
         [
             (LOCATION, "/login".to_string()),
-            (SET_COOKIE, sessions::clear_cookie()),
+            (SET_COOKIE, sessions::clear_cookie(peer.https)),
         ],
     )
         .into_response()
@@ -279,7 +300,11 @@ pub(super) async fn board(
                     let board = jobs::board(&state, day).await?;
                     templates::render(
                         "board_region.html",
-                        context! { board, day => day.to_string() },
+                        context! {
+                            board,
+                            day => day.to_string(),
+                            clerk => context! { form_token => FORM_TOKEN_SLOT },
+                        },
                     )
                     .map_err(|e| {
                         tracing::error!(template = "board_region.html", error = %e, "template failed");
@@ -288,7 +313,8 @@ pub(super) async fn board(
                 },
             )
             .await?;
-        return Ok(Html(region.to_string()).into_response());
+        let region = region.replace(FORM_TOKEN_SLOT, &clerk.form_token);
+        return Ok(Html(region).into_response());
     }
     let board = jobs::board(&state, day).await?;
     let technicians = jobs::technicians(&state).await?;
@@ -308,7 +334,20 @@ pub(super) async fn board(
 }
 
 fn clerk_json(clerk: &Clerk) -> minijinja::Value {
-    context! { name => clerk.name.clone(), role => clerk.role.to_string() }
+    context! {
+        name => clerk.name.clone(),
+        role => clerk.role.to_string(),
+        form_token => clerk.form_token.clone(),
+    }
+}
+
+/// What the shared board region carries in place of the session's form token, replaced in
+/// each copy sent (the region is drawn once for every dispatcher).
+const FORM_TOKEN_SLOT: &str = "FORM-TOKEN-SLOT";
+
+/// A 403 page saying why (a request the guard refused, see `guard.rs`).
+pub(super) fn forbidden(why: String) -> Response {
+    PageError(OfficeError::Forbidden(why)).into_response()
 }
 
 /// The new-job form of the customer page: `place` is `<account id>:<site id>`; `back` the page

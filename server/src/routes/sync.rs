@@ -18,21 +18,21 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::engine::{ServerOutput, ServerSession};
 use fieldsync_protocol::wire::{ClientMessage, ErrorCode, Lineage, MAX_FRAME, ServerMessage};
 use fieldsync_protocol::{Role, UserId};
 use fieldsync_store::host::{Access, ConnectionHost, DeviceContext};
 use fieldsync_store::{Scope, Store};
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::AppState;
 use crate::db::DbError;
 use crate::group_commit::Receipt;
 use crate::routes::websocket::{self, Socket, Upgrade};
+use crate::{AppState, TooManyConnections};
 
 /// Most pushed batches of one connection on their way through group commit; beyond, the
 /// connection stops reading until the oldest is committed (the device's socket fills up).
@@ -48,6 +48,21 @@ pub(crate) async fn upgrade(
         Ok(device) => device,
         Err(refused) => return refused.into_response(),
     };
+    // Counted from the upgrade: a shutdown waits for the connection to say goodbye.
+    let open = match state.sync_connection(device.number) {
+        Ok(open) => open,
+        Err(busy) => {
+            tracing::warn!(device = device.number, why = %busy, "sync connection refused");
+            let (status, retry) = match busy {
+                TooManyConnections::Device => (StatusCode::TOO_MANY_REQUESTS, "10"),
+                TooManyConnections::Server => (StatusCode::SERVICE_UNAVAILABLE, "30"),
+            };
+            let body = axum::Json(serde_json::json!({
+                "error": format!("{busy}: try again in {retry} s")
+            }));
+            return (status, [(header::RETRY_AFTER, retry)], body).into_response();
+        }
+    };
     let identity = identity_headers(&device);
     // Small socket buffers: an idle connection must stay cheap (larger frames are still read
     // whole; larger messages are written in fragments, see `websocket`).
@@ -56,8 +71,6 @@ pub(crate) async fn upgrade(
         .max_frame_size(Some(MAX_FRAME))
         .read_buffer_size(2 * 1024)
         .write_buffer_size(0);
-    // Counted from the upgrade: a shutdown waits for the connection to say goodbye.
-    let open = state.sync_connection();
     let mut response = upgrade.on_upgrade(config, move |socket| async move {
         let _open = open;
         let number = device.number;
@@ -285,8 +298,9 @@ impl Connection {
             code,
             message: message.into(),
         };
-        let _ = websocket::send_binary(&mut self.socket, bye.encode()).await;
-        let _ = self.socket.send(Message::Close(None)).await;
+        let timeout = self.state.sync_write_timeout();
+        let _ = websocket::send_binary(&mut self.socket, bye.encode(), timeout).await;
+        let _ = websocket::send_close(&mut self.socket, timeout).await;
     }
 
     /// Carries out the engine's outputs in order; returns whether the connection must close.
@@ -304,7 +318,8 @@ impl Connection {
         while let Some(output) = queue.pop_front() {
             match output {
                 ServerOutput::Send(message) => {
-                    if websocket::send_binary(&mut self.socket, message.encode())
+                    let timeout = self.state.sync_write_timeout();
+                    if websocket::send_binary(&mut self.socket, message.encode(), timeout)
                         .await
                         .is_err()
                     {
@@ -312,7 +327,8 @@ impl Connection {
                     }
                 }
                 ServerOutput::Close => {
-                    let _ = self.socket.send(Message::Close(None)).await;
+                    let timeout = self.state.sync_write_timeout();
+                    let _ = websocket::send_close(&mut self.socket, timeout).await;
                     return Ok(true);
                 }
                 ServerOutput::Load {
@@ -320,7 +336,8 @@ impl Connection {
                     initial: false,
                 } if let Some((frame, to)) = self.shared_frame(after) => {
                     // One encoded message for every connection at this position.
-                    if websocket::send_binary(&mut self.socket, frame)
+                    let timeout = self.state.sync_write_timeout();
+                    if websocket::send_binary(&mut self.socket, frame, timeout)
                         .await
                         .is_err()
                     {

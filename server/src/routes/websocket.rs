@@ -10,9 +10,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
 use futures_util::SinkExt as _;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -122,12 +125,48 @@ impl Upgrade {
 
 /// Sends `bytes` as one binary message, in frames of at most [`FRAGMENT`] bytes. Each frame
 /// waits until the one before is written, so a slow reader holds back the sender rather than
-/// growing a buffer.
-pub(crate) async fn send_binary(
-    socket: &mut Socket,
+/// growing a buffer; a reader that takes more than `timeout` for the whole message makes it
+/// fail (the connection is then closed rather than held by a stalled device).
+pub(crate) async fn send_binary<S>(
+    socket: &mut WebSocketStream<S>,
     bytes: impl Into<tungstenite::Bytes>,
-) -> Result<(), tungstenite::Error> {
-    let bytes = bytes.into();
+    timeout: Duration,
+) -> Result<(), tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tokio::time::timeout(timeout, send_fragments(socket, bytes.into()))
+        .await
+        .unwrap_or_else(|_| Err(timed_out(timeout)))
+}
+
+/// Sends a close frame, waiting at most `timeout` for the reader.
+pub(crate) async fn send_close<S>(
+    socket: &mut WebSocketStream<S>,
+    timeout: Duration,
+) -> Result<(), tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tokio::time::timeout(timeout, socket.send(Message::Close(None)))
+        .await
+        .unwrap_or_else(|_| Err(timed_out(timeout)))
+}
+
+fn timed_out(timeout: Duration) -> tungstenite::Error {
+    tungstenite::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("the device read nothing for {} s", timeout.as_secs_f32()),
+    ))
+}
+
+async fn send_fragments<S>(
+    socket: &mut WebSocketStream<S>,
+    bytes: tungstenite::Bytes,
+) -> Result<(), tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     if bytes.len() <= FRAGMENT {
         return socket.send(Message::Binary(bytes)).await;
     }
@@ -139,4 +178,25 @@ pub(crate) async fn send_binary(
         socket.feed(Message::Frame(frame)).await?;
     }
     socket.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_to_a_reader_that_reads_nothing_times_out() {
+        // The device's end is kept open but never read: 64 KiB of buffer, then nothing.
+        let (server, _device) = tokio::io::duplex(64 * 1024);
+        let mut socket = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+
+        let small = send_binary(&mut socket, vec![1u8; 1024], Duration::from_millis(200)).await;
+        assert!(small.is_ok(), "{small:?}");
+        let big = send_binary(&mut socket, vec![2u8; 1 << 20], Duration::from_millis(200)).await;
+
+        let Err(tungstenite::Error::Io(e)) = big else {
+            panic!("not timed out: {big:?}");
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    }
 }
