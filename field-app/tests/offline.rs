@@ -820,3 +820,59 @@ async fn a_full_disk_refuses_changes_clearly_and_recovers_by_itself() {
     }
     server.shutdown().await.unwrap();
 }
+
+/// `fieldsync pair` over TLS, as a technician pairs with a server that has a self-signed
+/// certificate: the fingerprint the server printed, the token in `FIELDSYNC_TOKEN` (never on
+/// the command line). A wrong fingerprint is refused, saying so, and leaves the tablet unpaired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_pairs_over_tls_with_the_servers_fingerprint() {
+    let company = fieldsync_tests::crew::start_tls(17, 2, 1, Timestamp(chrono::Utc::now())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let url = company.server.url("");
+    let fingerprint = company.server.fingerprint().unwrap().to_string();
+    let with_token = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync"));
+        command
+            .arg("--data")
+            .arg(data)
+            .args(args)
+            .env_remove("FIELDSYNC_DATA")
+            .env("FIELDSYNC_TOKEN", &company.tess.token)
+            .stdin(std::process::Stdio::null());
+        command
+    };
+    let run = |mut command: std::process::Command| async move {
+        tokio::task::spawn_blocking(move || command.output().expect("run fieldsync"))
+            .await
+            .unwrap()
+    };
+
+    // Without the fingerprint, the self-signed certificate is not trusted.
+    let untrusted = run(with_token(&["pair", &url])).await;
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(
+        text(&untrusted.stderr).contains("not trusted"),
+        "{}",
+        text(&untrusted.stderr)
+    );
+    // Another certificate's fingerprint: refused, and said why.
+    let other = "AB:".repeat(31) + "AB";
+    let wrong = run(with_token(&["pair", &url, "--fingerprint", &other])).await;
+    let said = text(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("not the one this tablet was paired with"),
+        "{said}"
+    );
+    refused(data, &["jobs"], "not paired").await;
+    // The token is not taken from the command line.
+    let on_line = run(with_token(&["pair", &url, &company.tess.token])).await;
+    assert_eq!(on_line.status.code(), Some(2), "{}", text(&on_line.stderr));
+
+    let paired = run(with_token(&["pair", &url, "--fingerprint", &fingerprint])).await;
+    assert!(paired.status.success(), "{}", text(&paired.stderr));
+    assert!(text(&paired.stdout).contains("Paired with https://"));
+    let synced = ok(data, &["sync", "--timeout", "30"]).await;
+    assert!(synced.contains("Synced"), "{synced}");
+}

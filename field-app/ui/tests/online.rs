@@ -314,3 +314,69 @@ fn a_new_tablet_pairs_from_the_app_with_the_address_and_token_alone() {
         "the server said whose token it is"
     );
 }
+
+#[test]
+fn a_tablet_pairs_with_a_self_signed_server_by_its_fingerprint() {
+    use fieldsync_tests::ServingExt as _;
+    i_slint_backend_testing::init_no_event_loop();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let (token, _company) = server_db(&db);
+    let state = server_runtime
+        .block_on(async { fieldsync_server::AppState::open(&db) })
+        .unwrap();
+    let serving = fieldsync_server::serving::Serving::default().with_test_tls();
+    let server = server_runtime
+        .block_on(TestServer::start_serving(state, &db, serving))
+        .unwrap();
+    let app_runtime = std::rc::Rc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let replica = dir.path().join("tablet").join("tablet.sqlite3");
+    let window = fieldsync_app_ui::PairWindow::new().unwrap();
+    let app = fieldsync_app_ui::wire_pairing(&window, app_runtime, replica.clone());
+    window.show().unwrap();
+    pairing_element(&window, "Server address").set_accessible_value(server.url(""));
+    pairing_element(&window, "Device token").set_accessible_value(&token);
+    let fingerprint = pairing_element(&window, "Certificate fingerprint");
+    let pair = pairing_element(&window, "Pair");
+
+    // Without the fingerprint the self-signed certificate is not trusted; with another
+    // certificate's, the tablet says it is not the server it was told of.
+    pair.invoke_accessible_default_action();
+    assert!(
+        window.get_error().contains("not trusted"),
+        "{}",
+        window.get_error()
+    );
+    fingerprint.set_accessible_value("12".repeat(32));
+    pair.invoke_accessible_default_action();
+    assert!(
+        window
+            .get_error()
+            .contains("not the one this tablet was paired with"),
+        "{}",
+        window.get_error()
+    );
+    assert!(app.borrow().is_none());
+
+    fingerprint.set_accessible_value(server.fingerprint().unwrap());
+    pair.invoke_accessible_default_action();
+    assert_eq!(window.get_error(), "", "paired");
+    assert!(app.borrow().is_some());
+    let pairing = Tablet::open_paired(&replica)
+        .unwrap()
+        .pairing()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pairing.tls_fingerprint.as_deref(), server.fingerprint());
+}

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use fieldsync_app_ui::{JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, SearchAdapter};
 use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
-use slint::ComponentHandle as _;
+use slint::ComponentHandle;
 
-fn save(ui: &fieldsync_app_ui::AppWindow, dir: &Path, name: &str) -> PathBuf {
+fn save(ui: &impl ComponentHandle, dir: &Path, name: &str) -> PathBuf {
     let shot = ui
         .window()
         .take_snapshot()
@@ -107,4 +107,16 @@ fn main_screens_render_to_png() {
 
     nav.invoke_open_job(app.company.dental_job.to_string().into());
     save(ui, &dir, "credit-hold");
+
+    // The first run: pairing with a server that has a self-signed certificate.
+    let pair = fieldsync_app_ui::PairWindow::new().unwrap();
+    pair.window().set_size(slint::PhysicalSize::new(1280, 800));
+    pair.show().unwrap();
+    pair.set_server_url("https://192.168.1.20:8443".into());
+    pair.set_token("fsd_x7Qm2vLr9TcNw4pKs8BdHe1YgZa6UjFo3iXq5RtVy0M".into());
+    pair.set_fingerprint(
+        "3F:A2:91:0C:5E:77:D4:18:B6:2A:E0:4F:C9:13:8D:65:71:BE:0A:F2:39:C4:5D:86:1E:A7:3B:90:6C:F5:28:D1"
+            .into(),
+    );
+    save(&pair, &dir, "pair");
 }
