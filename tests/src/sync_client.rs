@@ -43,8 +43,21 @@ impl SyncClient {
         server: &crate::TestServer,
         token: Option<&str>,
     ) -> Result<SyncClient, Refused> {
-        let url = server.url("/sync").replacen("http", "ws", 1);
-        let connector = server.certificate_pem().map(|pem| {
+        Self::connect_secure(server.addr(), server.certificate_pem(), token).await
+    }
+
+    /// Opens `/sync` at `addr`: over TLS trusting the certificate `pem` when given, else in
+    /// plain WebSocket.
+    pub async fn connect_secure(
+        addr: SocketAddr,
+        pem: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<SyncClient, Refused> {
+        let url = match pem {
+            Some(_) => format!("wss://{addr}/sync"),
+            None => format!("ws://{addr}/sync"),
+        };
+        let connector = pem.map(|pem| {
             use rustls::pki_types::CertificateDer;
             use rustls::pki_types::pem::PemObject as _;
             let mut roots = rustls::RootCertStore::empty();

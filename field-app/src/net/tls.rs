@@ -164,7 +164,7 @@ fn system_roots() -> Result<Arc<rustls::RootCertStore>, String> {
     let mut roots = rustls::RootCertStore::empty();
     let (added, _ignored) = roots.add_parsable_certificates(found.certs);
     if added == 0 {
-        return Err("this system has no trusted root certificates: pair with the server's certificate fingerprint instead".into());
+        return Err("the server's certificate is not trusted: this system has no root certificates to check it against; pair with the server's certificate fingerprint instead".into());
     }
     Ok(ROOTS.get_or_init(|| Arc::new(roots)).clone())
 }

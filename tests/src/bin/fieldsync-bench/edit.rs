@@ -260,7 +260,9 @@ async fn push_all(
 
 pub(crate) async fn edit() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, token) = net::setup(&dir);
+    // One device for the single pushes, one for each of the many at once.
+    let (db, tokens) = net::setup_devices(&dir, 1 + MANY);
+    let token = tokens[0].clone();
     let seeding = Instant::now();
     let Seeded {
         big: (big, big_doc),
@@ -339,10 +341,10 @@ pub(crate) async fn edit() {
     // Many devices at once, each adding notes to a job of its own (existing documents).
     let per_device = edits() / 2;
     let mut clients = Vec::new();
-    for (doc, document) in &others {
+    for ((doc, document), token) in others.iter().zip(&tokens[1..]) {
         let mut device = Device::new(*doc, document);
         let changes = data(*doc, &device.changes(per_device));
-        clients.push((net::connect(server.addr, &token).await, changes));
+        clients.push((net::connect(server.addr, token).await, changes));
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -379,11 +381,8 @@ pub(crate) async fn pages() {
     let (big_account, small_account) = (account_of(big), account_of(small));
     drop(store);
     let server = net::start(&db);
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let base = format!("http://{}", server.addr);
+    let http = net::http_client().cookie_store(true).build().unwrap();
+    let base = net::base_url(server.addr);
     let login = http
         .post(format!("{base}/api/login"))
         .json(&serde_json::json!({"name": "dana", "password": "dana-office-demo"}))

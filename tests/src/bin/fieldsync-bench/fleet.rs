@@ -688,10 +688,7 @@ async fn watcher(
 
 /// Signs in as the dispatcher; a client carrying the session.
 async fn signed_in(base: &str) -> reqwest::Client {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let http = net::http_client().cookie_store(true).build().unwrap();
     let login = http
         .post(format!("{base}/api/login"))
         .json(&serde_json::json!({"name": DISPATCH.0, "password": DISPATCH.1}))
@@ -799,7 +796,7 @@ pub(crate) async fn fleet() {
 
     let server = net::start(&db);
     let pid = server.pid();
-    let base = format!("http://{}", server.addr);
+    let base = net::base_url(server.addr);
 
     // Every tablet connected and caught up (its first download), four at a time.
     let started = Instant::now();

@@ -13,7 +13,9 @@
 //! cargo run --release --bin fieldsync-bench -- fleet
 //! ```
 //!
-//! Each prints one figure a line as `name: value unit`.
+//! Each prints one figure a line as `name: value unit`. With `FIELDSYNC_BENCH_TLS=1` the
+//! scenarios that start the server in its own process serve and connect over TLS (a
+//! self-signed certificate made for the run), and print `transport: tls` first.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -35,6 +37,9 @@ mod socket;
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     let runtime = || tokio::runtime::Runtime::new().expect("a tokio runtime");
+    if net::over_tls() {
+        println!("transport: tls");
+    }
     match scenario.as_str() {
         "reconnect" => {
             reconnect();

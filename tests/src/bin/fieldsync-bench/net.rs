@@ -20,6 +20,55 @@ pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
 }
 
+/// The certificate and key (PEM) every server of a run over TLS (`FIELDSYNC_BENCH_TLS=1`)
+/// serves with: [`start`] puts them next to its database, where the server finds them.
+static CERTIFICATE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+
+/// Whether the benchmarks run over TLS (`FIELDSYNC_BENCH_TLS=1`).
+pub(crate) fn over_tls() -> bool {
+    std::env::var("FIELDSYNC_BENCH_TLS").is_ok_and(|v| v == "1")
+}
+
+/// Opens `/sync` on the benchmark's server, over TLS when the benchmarks run over TLS.
+pub(crate) async fn open(addr: SocketAddr, token: &str) -> SyncClient {
+    SyncClient::connect_secure(addr, CERTIFICATE.get().map(|c| c.0.as_str()), Some(token))
+        .await
+        .unwrap()
+}
+
+/// An HTTP client for the benchmark's server (trusting its certificate over TLS).
+pub(crate) fn http_client() -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder();
+    match CERTIFICATE.get() {
+        Some((pem, _)) => {
+            builder.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        }
+        None => builder,
+    }
+}
+
+/// The base URL of the benchmark's server at `addr`.
+pub(crate) fn base_url(addr: SocketAddr) -> String {
+    let scheme = if CERTIFICATE.get().is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{addr}")
+}
+
+/// `GET path` on the benchmark's server: status and body.
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = http_client()
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", base_url(addr)))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -59,8 +108,13 @@ pub(crate) fn setup(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
     (path, tokens.into_iter().next().unwrap())
 }
 
-/// A database with the demo company and `n` office devices; returns their tokens.
-fn setup_devices(dir: &tempfile::TempDir, n: usize) -> (std::path::PathBuf, Vec<String>) {
+/// A database with the demo company and `n` office devices; returns their tokens. Every
+/// connection a benchmark holds at once is a device of its own, as on a real fleet (the
+/// server lets one device hold only a few).
+pub(crate) fn setup_devices(
+    dir: &tempfile::TempDir,
+    n: usize,
+) -> (std::path::PathBuf, Vec<String>) {
     let path = dir.path().join("server.sqlite3");
     let mut store = Store::open(&path).unwrap();
     let today = chrono::Utc::now().date_naive();
@@ -84,16 +138,24 @@ pub(crate) fn start(db: &std::path::Path) -> Server {
     let exe = std::env::current_exe()
         .unwrap()
         .with_file_name("fieldsync-server-under-test");
-    let mut child = Command::new(&exe)
-        .arg(db)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (build it: cargo build --release --bins -p fieldsync-tests)",
-                exe.display()
-            )
+    let mut command = Command::new(&exe);
+    command.arg(db);
+    if over_tls() {
+        let (cert_pem, key_pem) = CERTIFICATE.get_or_init(|| {
+            let names = ["localhost".to_string(), "127.0.0.1".to_string()];
+            fieldsync_server::tls::generate(&names).unwrap()
         });
+        let (cert, key) = fieldsync_server::tls::self_signed_paths(db);
+        std::fs::write(cert, cert_pem).unwrap();
+        std::fs::write(key, key_pem).unwrap();
+        command.arg("--tls");
+    }
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (build it: cargo build --release --bins -p fieldsync-tests)",
+            exe.display()
+        )
+    });
     let mut line = String::new();
     std::io::BufRead::read_line(
         &mut std::io::BufReader::new(child.stdout.take().unwrap()),
@@ -110,7 +172,7 @@ pub(crate) fn start(db: &std::path::Path) -> Server {
 }
 
 pub(crate) async fn connect(addr: SocketAddr, token: &str) -> SyncClient {
-    let mut client = SyncClient::connect(addr, Some(token)).await.unwrap();
+    let mut client = open(addr, token).await;
     client.hello().await;
     client
 }
@@ -162,7 +224,7 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
 /// The server's group-commit latency histogram from `GET /metrics`: cumulative counts per
 /// upper bound in seconds (`+Inf` last).
 async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
-    let (status, text) = fieldsync_tests::http_get(addr, "/metrics").await.unwrap();
+    let (status, text) = get(addr, "/metrics").await;
     assert_eq!(status, 200, "{text}");
     text.lines()
         .filter_map(|line| line.strip_prefix("fieldsync_commit_seconds_bucket{le=\""))
@@ -199,17 +261,18 @@ pub(crate) async fn wait_ack(client: &mut SyncClient, batch: u64) {
 }
 
 pub async fn ingest() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, token) = setup(&dir);
-    let account = Store::open(&db).unwrap().accounts().unwrap()[0].id;
-    let server = start(&db);
     // Throughput: 16 devices, each pushing 2,000 changes in batches of 50, 4 batches in flight.
     let (devices, per_device, batch_size) = (16usize, 2_000usize, 50usize);
+    let dir = tempfile::tempdir().unwrap();
+    // The throughput devices, then the ten of the latency phase.
+    let (db, tokens) = setup_devices(&dir, devices + 10);
+    let account = Store::open(&db).unwrap().accounts().unwrap()[0].id;
+    let server = start(&db);
     // Every device connected (and caught up) before the clock starts.
     let mut clients = Vec::with_capacity(devices);
-    for _ in 0..devices {
+    for token in &tokens[..devices] {
         clients.push((
-            connect(server.addr, &token).await,
+            connect(server.addr, token).await,
             payments(per_device, account),
         ));
     }
@@ -252,9 +315,9 @@ pub async fn ingest() {
     // Latency at 1,000 changes/s: 10 devices, each one single-change push every 10 ms.
     let commits_before = commit_histogram(server.addr).await;
     let mut tasks = Vec::new();
-    for _ in 0..10 {
+    for token in &tokens[devices..] {
         let changes = payments(200, account);
-        let mut client = connect(server.addr, &token).await;
+        let mut client = connect(server.addr, token).await;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_millis(10));
@@ -297,8 +360,8 @@ pub async fn ingest() {
 pub async fn fanout(watchers: usize, rate: u64) {
     let dir = tempfile::tempdir().unwrap();
     // The watchers and the writer are different devices: a device is not sent its own changes.
-    let (db, tokens) = setup_devices(&dir, 2);
-    let (token, writer_token) = (&tokens[0], &tokens[1]);
+    let (db, tokens) = setup_devices(&dir, watchers + 1);
+    let (watcher_tokens, writer_token) = (&tokens[..watchers], &tokens[watchers]);
     let account = Store::open(&db).unwrap().accounts().unwrap()[0].id;
     let server = start(&db);
     let seconds = 3u64;
@@ -306,7 +369,7 @@ pub async fn fanout(watchers: usize, rate: u64) {
     let sent_at: Arc<Mutex<HashMap<DocId, Instant>>> = Default::default();
     // Everyone connected (and caught up) before the first change.
     let mut clients = Vec::with_capacity(watchers);
-    for _ in 0..watchers {
+    for token in watcher_tokens {
         clients.push(connect(server.addr, token).await);
     }
     let expected = changes.len();
@@ -381,19 +444,20 @@ pub async fn fanout(watchers: usize, rate: u64) {
 }
 
 pub async fn connections() {
+    let (warm_up, count) = (20, 1_000);
     let dir = tempfile::tempdir().unwrap();
-    let (db, token) = setup(&dir);
+    let (db, tokens) = setup_devices(&dir, warm_up + count);
+    let mut tokens = tokens.iter();
     let server = start(&db);
     let mut clients = Vec::new();
     // Warm up: the first connections load caches that later ones share.
-    for _ in 0..20 {
-        clients.push(connect(server.addr, &token).await);
+    for token in tokens.by_ref().take(warm_up) {
+        clients.push(connect(server.addr, token).await);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = server.rss_kib();
-    let count = 1_000;
-    for _ in 0..count {
-        clients.push(connect(server.addr, &token).await);
+    for token in tokens {
+        clients.push(connect(server.addr, token).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = server.rss_kib();

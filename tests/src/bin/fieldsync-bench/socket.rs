@@ -9,7 +9,6 @@ use fieldsync_protocol::{Author, Role, Timestamp, UserId, Writer};
 use fieldsync_store::host::{DeviceEvent, DeviceHost};
 use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
-use fieldsync_tests::sync_client::SyncClient;
 
 use crate::net::start;
 use crate::print;
@@ -41,7 +40,7 @@ fn seeded_server(path: &std::path::Path, accounts: usize, rng: &mut Rng) -> (usi
 async fn sync(addr: std::net::SocketAddr, token: &str, store: &mut Store) -> Traffic {
     let mut session = ClientSession::new(ClientConfig::default());
     let started = Instant::now();
-    let mut client = SyncClient::connect(addr, Some(token)).await.unwrap();
+    let mut client = crate::net::open(addr, token).await;
     let (mut up, _) = DeviceHost::connect(store, &mut session, 0).unwrap();
     let mut traffic = Traffic::default();
     let mut caught_up = false;
