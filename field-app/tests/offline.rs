@@ -97,13 +97,26 @@ async fn fieldsync(data: &Path, args: &[&str]) -> Output {
         Some(&"pair") if args.len() > 2 => format!("{}\n", args.remove(2)),
         _ => String::new(),
     };
+    run_fieldsync(data, &args, None, stdin).await
+}
+
+/// Runs `fieldsync --data <data> <args>` with `token` in `FIELDSYNC_TOKEN`.
+async fn fieldsync_with_token(data: &Path, args: &[&str], token: &str) -> Output {
+    run_fieldsync(data, args, Some(token), String::new()).await
+}
+
+async fn run_fieldsync(data: &Path, args: &[&str], token: Option<&str>, stdin: String) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync"));
     command
         .arg("--data")
         .arg(data)
         .args(args)
         .env_remove("FIELDSYNC_DATA")
-        .env_remove("FIELDSYNC_TOKEN")
+        .env_remove("FIELDSYNC_TOKEN");
+    if let Some(token) = token {
+        command.env("FIELDSYNC_TOKEN", token);
+    }
+    command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -831,25 +844,9 @@ async fn the_command_line_pairs_over_tls_with_the_servers_fingerprint() {
     let data = dir.path();
     let url = company.server.url("");
     let fingerprint = company.server.fingerprint().unwrap().to_string();
-    let with_token = |args: &[&str]| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync"));
-        command
-            .arg("--data")
-            .arg(data)
-            .args(args)
-            .env_remove("FIELDSYNC_DATA")
-            .env("FIELDSYNC_TOKEN", &company.tess.token)
-            .stdin(std::process::Stdio::null());
-        command
-    };
-    let run = |mut command: std::process::Command| async move {
-        tokio::task::spawn_blocking(move || command.output().expect("run fieldsync"))
-            .await
-            .unwrap()
-    };
-
+    let token = company.tess.token.as_str();
     // Without the fingerprint, the self-signed certificate is not trusted.
-    let untrusted = run(with_token(&["pair", &url])).await;
+    let untrusted = fieldsync_with_token(data, &["pair", &url], token).await;
     assert_eq!(untrusted.status.code(), Some(1));
     assert!(
         text(&untrusted.stderr).contains("not trusted"),
@@ -858,7 +855,7 @@ async fn the_command_line_pairs_over_tls_with_the_servers_fingerprint() {
     );
     // Another certificate's fingerprint: refused, and said why.
     let other = "AB:".repeat(31) + "AB";
-    let wrong = run(with_token(&["pair", &url, "--fingerprint", &other])).await;
+    let wrong = fieldsync_with_token(data, &["pair", &url, "--fingerprint", &other], token).await;
     let said = text(&wrong.stderr);
     assert_eq!(wrong.status.code(), Some(1), "{said}");
     assert!(
@@ -867,10 +864,11 @@ async fn the_command_line_pairs_over_tls_with_the_servers_fingerprint() {
     );
     refused(data, &["jobs"], "not paired").await;
     // The token is not taken from the command line.
-    let on_line = run(with_token(&["pair", &url, &company.tess.token])).await;
+    let on_line = fieldsync_with_token(data, &["pair", &url, token], token).await;
     assert_eq!(on_line.status.code(), Some(2), "{}", text(&on_line.stderr));
 
-    let paired = run(with_token(&["pair", &url, "--fingerprint", &fingerprint])).await;
+    let paired =
+        fieldsync_with_token(data, &["pair", &url, "--fingerprint", &fingerprint], token).await;
     assert!(paired.status.success(), "{}", text(&paired.stderr));
     assert!(text(&paired.stdout).contains("Paired with https://"));
     let synced = ok(data, &["sync", "--timeout", "30"]).await;

@@ -249,8 +249,20 @@ fn pairing_element(window: &fieldsync_app_ui::PairWindow, label: &str) -> Elemen
     found.into_iter().next().unwrap()
 }
 
-#[test]
-fn a_new_tablet_pairs_from_the_app_with_the_address_and_token_alone() {
+/// A server on a new company (over TLS when `tls`), and a new tablet's pairing window wired to
+/// pair with it.
+struct Pairing {
+    server: TestServer,
+    token: String,
+    window: fieldsync_app_ui::PairWindow,
+    app: fieldsync_app_ui::OpenApp,
+    replica: std::path::PathBuf,
+    _runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn pairing(tls: bool) -> Pairing {
+    use fieldsync_tests::ServingExt as _;
     i_slint_backend_testing::init_no_event_loop();
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -260,8 +272,17 @@ fn a_new_tablet_pairs_from_the_app_with_the_address_and_token_alone() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.sqlite3");
     let (token, _company) = server_db(&db);
+    let serving = fieldsync_server::serving::Serving::default();
+    let serving = if tls {
+        serving.with_test_tls()
+    } else {
+        serving.plain()
+    };
     let server = server_runtime
-        .block_on(TestServer::start_with_db(&db))
+        .block_on(async {
+            let state = fieldsync_server::AppState::open(&db)?;
+            TestServer::start_serving(state, &db, serving).await
+        })
         .unwrap();
     let app_runtime = std::rc::Rc::new(
         tokio::runtime::Builder::new_multi_thread()
@@ -274,7 +295,28 @@ fn a_new_tablet_pairs_from_the_app_with_the_address_and_token_alone() {
     let window = fieldsync_app_ui::PairWindow::new().unwrap();
     let app = fieldsync_app_ui::wire_pairing(&window, app_runtime, replica.clone());
     window.show().unwrap();
+    Pairing {
+        server,
+        token,
+        window,
+        app,
+        replica,
+        _runtime: server_runtime,
+        _dir: dir,
+    }
+}
 
+#[test]
+fn a_new_tablet_pairs_from_the_app_with_the_address_and_token_alone() {
+    let Pairing {
+        server,
+        token,
+        window,
+        app,
+        replica,
+        _runtime,
+        _dir,
+    } = pairing(false);
     let address = pairing_element(&window, "Server address");
     let token_field = pairing_element(&window, "Device token");
     let pair = pairing_element(&window, "Pair");
@@ -317,34 +359,15 @@ fn a_new_tablet_pairs_from_the_app_with_the_address_and_token_alone() {
 
 #[test]
 fn a_tablet_pairs_with_a_self_signed_server_by_its_fingerprint() {
-    use fieldsync_tests::ServingExt as _;
-    i_slint_backend_testing::init_no_event_loop();
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.sqlite3");
-    let (token, _company) = server_db(&db);
-    let state = server_runtime
-        .block_on(async { fieldsync_server::AppState::open(&db) })
-        .unwrap();
-    let serving = fieldsync_server::serving::Serving::default().with_test_tls();
-    let server = server_runtime
-        .block_on(TestServer::start_serving(state, &db, serving))
-        .unwrap();
-    let app_runtime = std::rc::Rc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap(),
-    );
-    let replica = dir.path().join("tablet").join("tablet.sqlite3");
-    let window = fieldsync_app_ui::PairWindow::new().unwrap();
-    let app = fieldsync_app_ui::wire_pairing(&window, app_runtime, replica.clone());
-    window.show().unwrap();
+    let Pairing {
+        server,
+        token,
+        window,
+        app,
+        replica,
+        _runtime,
+        _dir,
+    } = pairing(true);
     pairing_element(&window, "Server address").set_accessible_value(server.url(""));
     pairing_element(&window, "Device token").set_accessible_value(&token);
     let fingerprint = pairing_element(&window, "Certificate fingerprint");
