@@ -63,6 +63,15 @@ pub enum ValidationError {
         /// The user it named.
         named: String,
     },
+    /// A device added an invoice numbered other than with its own device number, which would
+    /// let its numbers collide with another device's.
+    #[error("invoice number {number:?} is not one of this device's (INV-{device}-<n>)")]
+    ForeignInvoiceNumber {
+        /// The number given.
+        number: String,
+        /// The pushing device's number.
+        device: u32,
+    },
     /// Text that should be a decimal number is not one.
     #[error("{0:?} is not a decimal amount such as 120.50")]
     NotADecimal(String),

@@ -293,7 +293,7 @@ fn forbid(role: Role, action: &str) -> ValidationError {
     }
 }
 
-/// Who pushes changes: their role and, for a registered device, its user.
+/// Who pushes changes: their role and, for a registered device, its user and number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pusher {
     /// The user's role.
@@ -301,12 +301,45 @@ pub struct Pusher {
     /// The device's user; `None` when changes are checked for a role alone (the office's
     /// clerk, which records on behalf of others, and the tablet's own checks).
     pub user: Option<crate::UserId>,
+    /// The device's number, which the numbers of the invoices it adds must carry
+    /// ([`crate::InvoiceNumber`]); `None` as for `user`.
+    pub device: Option<u32>,
 }
 
 impl From<Role> for Pusher {
     fn from(role: Role) -> Pusher {
-        Pusher { role, user: None }
+        Pusher {
+            role,
+            user: None,
+            device: None,
+        }
     }
+}
+
+/// What a device may put in an invoice it adds: a number of its own (`INV-<its number>-<n>`),
+/// so that invoices made offline on two tablets never share a number, and, for a technician,
+/// a total that is not negative (a credit is the office's to give).
+fn check_new_invoice(pusher: Pusher, invoice: &Invoice) -> Result<(), ValidationError> {
+    if let Some(device) = pusher.device {
+        let ours = invoice
+            .number
+            .parse::<crate::InvoiceNumber>()
+            .is_ok_and(|n| n.device == device);
+        if !ours {
+            return Err(ValidationError::ForeignInvoiceNumber {
+                number: invoice.number.clone(),
+                device,
+            });
+        }
+    }
+    let total = invoice.total();
+    if pusher.role == Role::Technician && total < Money::ZERO {
+        return Err(ValidationError::Negative {
+            field: "a technician's invoice total",
+            value: total.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that what a technician's device adds is in its own user's name: the author of a new
@@ -318,6 +351,13 @@ pub fn check_authors(
     before: Option<&Record>,
     after: &Record,
 ) -> Result<(), ValidationError> {
+    if let Record::Job(j) = after {
+        let had = |id| matches!(before, Some(Record::Job(old)) if old.invoices.contains_key(id));
+        j.invoices
+            .iter()
+            .filter(|(id, _)| !had(*id))
+            .try_for_each(|(_, invoice)| check_new_invoice(pusher, invoice))?;
+    }
     let (Role::Technician, Some(user)) = (pusher.role, pusher.user) else {
         return Ok(());
     };
@@ -590,8 +630,11 @@ pub fn check_edit(
                 (Some(old), new) if technician => {
                     technician_keeps_invoice(role, old, new.as_ref())?
                 }
-                (None, Some(invoice)) if let Some(user) = user => {
-                    names_self("an invoice's creator", invoice.created_by, user)?
+                (None, Some(invoice)) => {
+                    check_new_invoice(pusher, invoice)?;
+                    if let Some(user) = user {
+                        names_self("an invoice's creator", invoice.created_by, user)?
+                    }
                 }
                 _ => {}
             }

@@ -136,6 +136,27 @@ impl std::fmt::Display for InvoiceNumber {
     }
 }
 
+impl std::str::FromStr for InvoiceNumber {
+    type Err = ();
+
+    /// Reads `INV-<device>-<seq>` as [`InvoiceNumber`]'s `Display` writes it.
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (device, seq) = text
+            .strip_prefix("INV-")
+            .ok_or(())?
+            .split_once('-')
+            .ok_or(())?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(device) || !digits(seq) {
+            return Err(());
+        }
+        Ok(InvoiceNumber {
+            device: device.parse().map_err(|_| ())?,
+            seq: seq.parse().map_err(|_| ())?,
+        })
+    }
+}
+
 /// The text that account search matches: name, type, contact names and emails, lower-cased.
 pub fn search_text(doc: &AccountDoc) -> String {
     let account = &doc.record;

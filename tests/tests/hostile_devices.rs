@@ -291,3 +291,69 @@ async fn deeply_nested_data_hidden_in_a_new_note_is_refused() {
     );
     company.still_serving().await;
 }
+
+#[tokio::test]
+async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
+    let company = company().await;
+    let tess_device = Store::open(company.server.db_path())
+        .unwrap()
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.user.id == company.tess.user)
+        .unwrap()
+        .number;
+    let invoice_change = |number: String, unit_price: &str| {
+        let mut doc = Store::open(company.server.db_path())
+            .unwrap()
+            .load(company.job.into())
+            .unwrap()
+            .unwrap();
+        let Ok(Record::Job(mut job)) = Record::read(&doc) else {
+            panic!("the job reads as a job");
+        };
+        let invoice = fieldsync_protocol::Invoice {
+            id: fieldsync_protocol::InvoiceId::new(),
+            job: company.job,
+            number,
+            date: fieldsync_protocol::Day(now().0.date_naive()),
+            lines: vec![fieldsync_protocol::InvoiceLine {
+                description: "Labour".into(),
+                quantity: "1".parse().unwrap(),
+                unit_price: unit_price.parse().unwrap(),
+            }],
+            tax_rate: "0".parse().unwrap(),
+            voided: None,
+            created_by: company.tess.user,
+            created_at: now(),
+        };
+        job.invoices.insert(invoice.id, invoice);
+        unchecked_change(&mut doc, &Record::Job(job))
+    };
+
+    // Another tablet's number (an invoice made offline there could carry it too), or the
+    // office's: refused, so that two devices' invoices never share a number.
+    for device in [tess_device + 1, 0] {
+        let forged = invoice_change(format!("INV-{device}-00001"), "80.00");
+        let why = company.refused(forged).await;
+        assert!(why.contains("is not one of this device's"), "{why}");
+    }
+    let credit = invoice_change(format!("INV-{tess_device}-00001"), "-80.00");
+    let why = company.refused(credit).await;
+    assert!(why.contains("invoice total"), "{why}");
+
+    // Under Tess's own number, it is stored.
+    let own = invoice_change(format!("INV-{tess_device}-00001"), "80.00");
+    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    tess.hello().await;
+    tess.send(&ClientMessage::Push {
+        batch: 1,
+        changes: vec![own],
+    })
+    .await;
+    let (refused, _) = tess.ack(1).await;
+    assert!(refused.is_empty(), "{refused:?}");
+    company.still_serving().await;
+}

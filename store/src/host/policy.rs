@@ -68,6 +68,8 @@ impl DeviceContext {
         fieldsync_protocol::validate::Pusher {
             role: self.role,
             user: self.user,
+            // A registered device (one with a user) numbers its invoices with its number.
+            device: self.user.and_then(|_| u32::try_from(self.origin.0).ok()),
         }
     }
 

@@ -435,6 +435,69 @@ fn search_text_covers_name_type_contacts_and_emails() {
 }
 
 #[test]
+fn a_device_adds_invoices_only_under_its_own_number_and_a_technician_none_below_zero() {
+    let tess = UserId::new();
+    let pusher = validate::Pusher {
+        role: Role::Technician,
+        user: Some(tess),
+        device: Some(3),
+    };
+    let job_record = Record::new_job(job(AccountId::new()));
+    let with = |number: &str, lines: &[(&str, &str)]| {
+        let Record::Job(mut j) = job_record.clone() else {
+            unreachable!()
+        };
+        let mut inv = invoice(j.record.id, lines, "0");
+        inv.number = number.into();
+        inv.created_by = tess;
+        j.invoices.insert(inv.id, inv);
+        Record::Job(j)
+    };
+    let check = |after: &Record| validate::check_authors(pusher, Some(&job_record), after);
+
+    assert_eq!(check(&with("INV-3-00012", &[("1", "80.00")])), Ok(()));
+    let foreign = check(&with("INV-4-00012", &[("1", "80.00")])).unwrap_err();
+    assert!(
+        matches!(
+            foreign,
+            ValidationError::ForeignInvoiceNumber { device: 3, .. }
+        ),
+        "{foreign}"
+    );
+    assert!(
+        check(&with("A-1", &[("1", "80.00")])).is_err(),
+        "not a number at all"
+    );
+    let credit = check(&with("INV-3-00013", &[("1", "-80.00")])).unwrap_err();
+    assert!(credit.to_string().contains("invoice total"), "{credit}");
+    // The office gives credits, and the office's clerk numbers as the server (no device).
+    let office = validate::Pusher::from(Role::Office);
+    assert_eq!(
+        validate::check_authors(
+            office,
+            Some(&job_record),
+            &with("INV-0-00001", &[("1", "-80.00")])
+        ),
+        Ok(())
+    );
+    // A device's number reads back.
+    assert_eq!(
+        "INV-3-00012".parse(),
+        Ok(InvoiceNumber { device: 3, seq: 12 })
+    );
+    for bad in [
+        "INV-3",
+        "INV--1",
+        "INV-x-1",
+        "inv-3-1",
+        "INV-3-1-2",
+        "INV-99999999999-1",
+    ] {
+        assert!(bad.parse::<InvoiceNumber>().is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn invoice_numbers_from_different_devices_never_collide() {
     let a = InvoiceNumber { device: 3, seq: 12 }.to_string();
     let b = InvoiceNumber { device: 31, seq: 2 }.to_string();

@@ -38,6 +38,9 @@ enum Op {
     AddInvoice {
         own: bool,
         valid: bool,
+        /// 0: numbered with the pushing device's number; 1: with another device's; 2: a
+        /// negative total.
+        kind: u8,
     },
     VoidInvoice(usize),
     AddContact {
@@ -70,7 +73,11 @@ fn op() -> impl Strategy<Value = Op> {
         i().prop_map(Op::Status),
         any::<bool>().prop_map(|empty| Op::Title { empty }),
         any::<bool>().prop_map(|negative| Op::Estimate { negative }),
-        (any::<bool>(), any::<bool>()).prop_map(|(own, valid)| Op::AddInvoice { own, valid }),
+        (any::<bool>(), any::<bool>(), 0u8..3).prop_map(|(own, valid, kind)| Op::AddInvoice {
+            own,
+            valid,
+            kind
+        }),
         i().prop_map(Op::VoidInvoice),
         any::<bool>().prop_map(|empty| Op::AddContact { empty }),
         i().prop_map(Op::EditContact),
@@ -243,8 +250,16 @@ fn make(doc: &AutoCommit, record: &Record, op: &Op, user: UserId) -> Option<Chan
             let amount = if *negative { "-1.00" } else { "250.00" };
             d.record.estimate = Some(amount.parse().unwrap());
         }
-        (Op::AddInvoice { own, valid }, Record::Job(d)) => {
-            let mut inv = invoice(d.record.id, &[("2", "45.00")], "0");
+        (Op::AddInvoice { own, valid, kind }, Record::Job(d)) => {
+            let lines: &[(&str, &str)] = match kind {
+                2 => &[("1", "-60.00")],
+                _ => &[("2", "45.00")],
+            };
+            let mut inv = invoice(d.record.id, lines, "0");
+            inv.number = match kind {
+                1 => format!("INV-8-{:05}", d.invoices.len() + 1),
+                _ => format!("INV-{DEVICE}-{:05}", d.invoices.len() + 1),
+            };
             inv.created_by = who(*own);
             if !valid {
                 inv.lines.clear();
@@ -346,6 +361,9 @@ fn by_parts(
     }
 }
 
+/// The number of the technician's device in the property test.
+const DEVICE: u32 = 7;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -359,7 +377,7 @@ proptest! {
         let doc_id = record.doc_id();
         let user = UserId::new();
         let pusher = if technician {
-            Pusher { role: Role::Technician, user: Some(user) }
+            Pusher { role: Role::Technician, user: Some(user), device: Some(DEVICE) }
         } else {
             Pusher::from(Role::Office)
         };
