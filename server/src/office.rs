@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod billing;
 pub mod jobs;
+pub mod reports;
 
 use automerge::{ActorId, AutoCommit};
 use fieldsync_protocol::engine::StoreOutcome;

@@ -76,6 +76,7 @@ fn routes() -> Router<AppState> {
         )
         .route("/api/notes", post(api::add_note))
         .route("/api/payments", post(api::record_payment))
+        .route("/api/reports/aging", get(api::aging))
         // The office web page (routes/pages.rs).
         .route("/", get(pages::board))
         .route("/login", get(pages::login_page).post(pages::login))
@@ -88,6 +89,8 @@ fn routes() -> Router<AppState> {
             get(pages::customers).post(pages::create_customer),
         )
         .route("/customers/new", get(pages::new_customer))
+        .route("/reports/aging", get(pages::aging))
+        .route("/reports/aging.csv", get(pages::aging_csv))
         .route(
             "/customers/{id}",
             get(pages::customer).post(pages::edit_customer),

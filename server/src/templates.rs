@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("job.html", include_str!("../templates/job.html")),
     ("job_card.html", include_str!("../templates/job_card.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("aging.html", include_str!("../templates/aging.html")),
 ];
 
 /// The page's stylesheet.

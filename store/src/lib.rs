@@ -404,6 +404,11 @@ impl Store {
         search::search_accounts(&self.conn, query, limit)
     }
 
+    /// The accounts with an invoice that is not void, by name (for the aging report).
+    pub fn billed_accounts(&self) -> Result<Vec<fieldsync_protocol::Account>> {
+        queries::billed_accounts(&self.conn)
+    }
+
     /// An account's balance, credit and invoice standings.
     pub fn ledger(&self, account: AccountId) -> Result<Ledger> {
         queries::ledger(&self.conn, account)

@@ -302,6 +302,17 @@ pub(crate) fn photos_for_doc(conn: &Connection, doc: DocId) -> Result<Vec<Photo>
 }
 
 /// An account's ledger, from its invoices and payments.
+/// The accounts with an invoice that is not void, by name: those an aging report looks at.
+pub(crate) fn billed_accounts(conn: &Connection) -> Result<Vec<fieldsync_protocol::Account>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json FROM accounts
+         WHERE id IN (SELECT account FROM invoices WHERE voided = 0)
+         ORDER BY name COLLATE NOCASE, id",
+    )?;
+    let rows = stmt.query_map([], |row| codec::json(row, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub(crate) fn ledger(conn: &Connection, account: AccountId) -> Result<Ledger> {
     let invoices = invoices_for_account(conn, account)?;
     let payments = payments_for_account(conn, account)?;

@@ -42,6 +42,6 @@ pub use ids::{
 pub use records::*;
 pub use validate::Role;
 pub use values::{Day, Money, Percent, Quantity, Timestamp};
-pub use views::{InvoiceNumber, InvoiceStatus, Ledger};
+pub use views::{AgingBucket, InvoiceNumber, InvoiceStatus, Ledger, due_date};
 
 pub use automerge;

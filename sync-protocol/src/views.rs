@@ -119,6 +119,59 @@ impl Ledger {
     }
 }
 
+/// When an invoice dated `date` is due under terms of `net_days` days.
+pub fn due_date(date: chrono::NaiveDate, net_days: u32) -> chrono::NaiveDate {
+    date + chrono::Days::new(u64::from(net_days))
+}
+
+/// How long past its due date an unpaid invoice is, as an aging report groups them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AgingBucket {
+    /// Not due yet, or due today.
+    Current,
+    /// 1 to 30 days past due.
+    Days1To30,
+    /// 31 to 60 days past due.
+    Days31To60,
+    /// 61 to 90 days past due.
+    Days61To90,
+    /// More than 90 days past due.
+    Over90,
+}
+
+impl AgingBucket {
+    /// Every bucket, from current to oldest.
+    pub const ALL: [AgingBucket; 5] = [
+        AgingBucket::Current,
+        AgingBucket::Days1To30,
+        AgingBucket::Days31To60,
+        AgingBucket::Days61To90,
+        AgingBucket::Over90,
+    ];
+
+    /// The bucket of an invoice due on `due`, seen on `today`.
+    pub fn of(due: chrono::NaiveDate, today: chrono::NaiveDate) -> AgingBucket {
+        match (today - due).num_days() {
+            ..=0 => AgingBucket::Current,
+            1..=30 => AgingBucket::Days1To30,
+            31..=60 => AgingBucket::Days31To60,
+            61..=90 => AgingBucket::Days61To90,
+            _ => AgingBucket::Over90,
+        }
+    }
+
+    /// The bucket's heading: `current`, `1-30`, `31-60`, `61-90`, `over 90`.
+    pub fn label(self) -> &'static str {
+        match self {
+            AgingBucket::Current => "current",
+            AgingBucket::Days1To30 => "1-30",
+            AgingBucket::Days31To60 => "31-60",
+            AgingBucket::Days61To90 => "61-90",
+            AgingBucket::Over90 => "over 90",
+        }
+    }
+}
+
 /// A human invoice number that cannot collide across devices: every device has its own number
 /// (given by the server when it is registered; the server itself is 0) and counts its own
 /// invoices.

@@ -1425,3 +1425,82 @@ async fn a_live_board_refresh_gets_the_board_region_after_the_commit_it_names() 
         "the new job is on the board refreshed after its commit"
     );
 }
+
+#[tokio::test]
+async fn the_aging_report_sums_what_each_customer_owes_by_days_past_due() {
+    let office = office().await;
+    let dana = &office.dana;
+    let aging = dana.ok(&format!("/api/reports/aging?day={DAY}")).await;
+    let rows = aging["rows"].as_array().unwrap();
+    assert!(
+        !rows.is_empty(),
+        "the demo company has unpaid invoices: {aging}"
+    );
+    let mut sum = Money::ZERO;
+    for row in rows {
+        // A row is what the customer page shows owing on its pending and partly paid invoices.
+        let detail = dana.account(text(&row["account"])).await;
+        let owed: Money = detail["invoices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| matches!(text(&i["status"]), "pending" | "partly_paid"))
+            .map(|i| money(&i["total"]) - money(&i["paid"]))
+            .sum();
+        assert_eq!(money(&row["total"]), owed, "{row}");
+        let buckets: Money = row["buckets"].as_array().unwrap().iter().map(money).sum();
+        assert_eq!(buckets, owed);
+        sum = sum + owed;
+    }
+    assert_eq!(money(&aging["total"]), sum);
+
+    // A year on, all of it is over 90 days past due.
+    let later = dana.ok("/api/reports/aging?day=2027-12-31").await;
+    assert_eq!(money(&later["total"]), sum);
+    assert_eq!(money(&later["totals"][4]), sum, "{later}");
+    assert_eq!(later["headings"][4], "over 90");
+
+    // The CSV download: a heading, a line per customer, the totals.
+    let csv = dana
+        .http()
+        .get(office.server.url(&format!("/reports/aging.csv?day={DAY}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let disposition = csv.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.contains(&format!("aging-{DAY}.csv")),
+        "{disposition}"
+    );
+    let body = csv.text().await.unwrap();
+    let lines: Vec<&str> = body.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), rows.len() + 2, "{body}");
+    assert!(lines[0].starts_with("customer,terms (net days),current,1-30"));
+    assert!(lines.last().unwrap().starts_with("Total,,"));
+    assert!(
+        lines.last().unwrap().ends_with(&format!(",{:.2}", sum.0)),
+        "{body}"
+    );
+    // The page, and neither without a session.
+    let page = dana
+        .http()
+        .get(office.server.url("/reports/aging"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"aging-totals\"") && page.contains("Download CSV"));
+    let (status, _) = office.anonymous().get("/api/reports/aging").await;
+    assert_eq!(status, 401);
+    let (status, _) = office.anonymous().get("/api/reports/aging?day=x").await;
+    assert_eq!(status, 401);
+}

@@ -396,3 +396,42 @@ async fn a_note_added_on_the_job_page_shows_in_its_notes() {
     }
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_aging_report_opens_from_the_menu_and_its_csv_downloads() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    browser.goto(&format!("{}/", world.base())).await;
+    browser.click("header nav a[href='/reports/aging']").await;
+    let total = browser
+        .wait_for_text("#aging-totals th:last-child", |t| !t.is_empty())
+        .await;
+    // The pending invoice of the billed customer is among what is owed.
+    assert!(shown_money(&total) >= world.billed.2, "{total}");
+    assert!(browser.count("#aging tr.aging-row").await > 0);
+
+    // The CSV link downloads what the page shows (fetched as the browser would, with the
+    // session; headless Chromium keeps downloads out of sight).
+    let csv = browser
+        .client()
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.getElementById('aging-csv').href, {credentials: 'same-origin'})
+               .then(r => r.text()).then(done, e => done('failed: ' + e));",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let csv = csv.as_str().unwrap().to_string();
+    assert!(
+        csv.starts_with("customer,terms (net days),current"),
+        "{csv}"
+    );
+    let last = csv.trim_end().lines().last().unwrap().to_string();
+    assert!(last.starts_with("Total,,"), "{csv}");
+    assert_eq!(
+        shown_money(last.rsplit(',').next().unwrap()),
+        shown_money(&total)
+    );
+    browser.close().await;
+}

@@ -233,18 +233,36 @@ pub struct InvoiceRow {
     pub paid: Money,
     /// Pending, partly paid, paid or void.
     pub status: InvoiceStatus,
+    /// When it is due (its date plus the account's terms), when the terms are known.
+    pub due: Option<chrono::NaiveDate>,
+    /// Days past due of an invoice not fully paid (0 when it is not overdue).
+    pub days_overdue: i64,
 }
 
-/// Invoices with their standing in `ledger`.
-pub fn invoice_rows(invoices: Vec<Invoice>, ledger: &Ledger) -> Vec<InvoiceRow> {
+/// Invoices with their standing in `ledger`, due by the account's terms (`net_days`, when
+/// known) and overdue as seen on `today`.
+pub fn invoice_rows(
+    invoices: Vec<Invoice>,
+    ledger: &Ledger,
+    net_days: Option<u32>,
+    today: chrono::NaiveDate,
+) -> Vec<InvoiceRow> {
     invoices
         .into_iter()
         .map(|invoice| {
             let standing = ledger.invoices.get(&invoice.id);
+            let status = standing.map_or(InvoiceStatus::Pending, |s| s.status);
+            let due = net_days.map(|days| fieldsync_protocol::due_date(invoice.date.0, days));
+            let open = matches!(status, InvoiceStatus::Pending | InvoiceStatus::PartlyPaid);
+            let days_overdue = due
+                .filter(|_| open)
+                .map_or(0, |due| (today - due).num_days().max(0));
             InvoiceRow {
                 total: invoice.total(),
                 paid: standing.map(|s| s.paid).unwrap_or_default(),
-                status: standing.map_or(InvoiceStatus::Pending, |s| s.status),
+                status,
+                due,
+                days_overdue,
                 invoice,
             }
         })
@@ -362,6 +380,7 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
         return Err(OfficeError::NotFound("account".into()));
     };
     let ledger = Ledger::compute(&invoices, &payments);
+    let net_days = doc.record.terms_net_days;
     let mut notes: Vec<Note> = doc.notes.into_values().collect();
     notes.sort_by_key(|n| n.created_at);
     Ok(AccountDetail {
@@ -371,7 +390,12 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
         sites,
         contacts,
         jobs,
-        invoices: invoice_rows(invoices, &ledger),
+        invoices: invoice_rows(
+            invoices,
+            &ledger,
+            Some(net_days),
+            chrono::Utc::now().date_naive(),
+        ),
         payments,
         balance: ledger.balance,
         unapplied_credit: ledger.unapplied_credit,
@@ -641,4 +665,61 @@ pub async fn add_contact(
     })
     .await?;
     Ok(contact_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_protocol::{Day, InvoiceId, InvoiceLine, JobId, Payment, PaymentId, Timestamp};
+
+    use super::*;
+
+    fn invoice(date: &str, price: &str) -> Invoice {
+        Invoice {
+            id: InvoiceId::new(),
+            job: JobId::new(),
+            number: "INV-0-00001".into(),
+            date: Day(date.parse().unwrap()),
+            lines: vec![InvoiceLine {
+                description: "Labour".into(),
+                quantity: "1".parse().unwrap(),
+                unit_price: price.parse().unwrap(),
+            }],
+            tax_rate: "0".parse().unwrap(),
+            voided: None,
+            created_by: UserId::new(),
+            created_at: Timestamp(chrono::Utc::now()),
+        }
+    }
+
+    #[test]
+    fn an_unpaid_invoice_past_its_terms_is_overdue_and_a_paid_one_never() {
+        let (open, paid) = (
+            invoice("2026-01-01", "100.00"),
+            invoice("2026-01-01", "50.00"),
+        );
+        let payment = Payment {
+            id: PaymentId::new(),
+            account: AccountId::new(),
+            job: None,
+            invoice: Some(paid.id),
+            amount: "50.00".parse().unwrap(),
+            method: fieldsync_protocol::PaymentMethod::Cash,
+            reference: String::new(),
+            received_at: Timestamp(chrono::Utc::now()),
+            recorded_by: UserId::new(),
+            recorded_by_name: "Dana".into(),
+        };
+        let invoices = vec![open.clone(), paid.clone()];
+        let ledger = Ledger::compute(&invoices, [&payment]);
+        let today = "2026-03-01".parse().unwrap();
+
+        let rows = invoice_rows(invoices.clone(), &ledger, Some(30), today);
+        assert_eq!(rows[0].due, Some("2026-01-31".parse().unwrap()));
+        assert_eq!(rows[0].days_overdue, 29);
+        assert_eq!(rows[1].status, InvoiceStatus::Paid);
+        assert_eq!(rows[1].days_overdue, 0);
+        // Terms unknown (the job page): no due date, nothing overdue.
+        let rows = invoice_rows(invoices, &ledger, None, today);
+        assert_eq!((rows[0].due, rows[0].days_overdue), (None, 0));
+    }
 }

@@ -376,7 +376,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
         site_notes: oldest_first(found.site_notes.0),
         photos_shown: Shown::new(photos_from, photos.len(), photos_total, PHOTOS_PAGE),
         photos: oldest_first(photos),
-        invoices: invoice_rows(mine, &ledger),
+        invoices: invoice_rows(mine, &ledger, None, Utc::now().date_naive()),
         payments: found
             .payments
             .into_iter()

@@ -99,6 +99,23 @@ pub(super) async fn login(
         .into_response())
 }
 
+/// `?day=` of a report.
+#[derive(Deserialize)]
+pub(super) struct DayQuery {
+    day: Option<String>,
+}
+
+/// `GET /api/reports/aging?day=`: what each customer owes by days past due.
+pub(super) async fn aging(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Query(query): Query<DayQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let day = crate::office::jobs::parse_day(query.day.as_deref())?;
+    let aging = crate::office::reports::aging(&state, day).await?;
+    Ok(Json(json!(aging)))
+}
+
 /// `POST /api/logout`: ends the session.
 pub(super) async fn logout(
     State(state): State<AppState>,

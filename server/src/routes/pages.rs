@@ -463,6 +463,47 @@ pub(super) async fn customers(
     ))
 }
 
+/// `?day=` of the aging report.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct DayQuery {
+    day: String,
+}
+
+/// `GET /reports/aging?day=`: what customers owe by days past due, as of a day (today by
+/// default).
+pub(super) async fn aging(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Query(query): Query<DayQuery>,
+) -> Result<Response, PageError> {
+    let day = jobs::parse_day(Some(&query.day))?;
+    let aging = crate::office::reports::aging(&state, day).await?;
+    Ok(page(
+        "aging.html",
+        context! { clerk => clerk_json(&clerk), aging },
+    ))
+}
+
+/// `GET /reports/aging.csv?day=`: the aging report as a CSV download.
+pub(super) async fn aging_csv(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Query(query): Query<DayQuery>,
+) -> Result<Response, PageError> {
+    let day = jobs::parse_day(Some(&query.day))?;
+    let aging = crate::office::reports::aging(&state, day).await?;
+    let disposition = format!("attachment; filename=\"aging-{day}.csv\"");
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        crate::office::reports::aging_csv(&aging),
+    )
+        .into_response())
+}
+
 /// `GET /customers/new`.
 pub(super) async fn new_customer(Signed(clerk): Signed) -> Response {
     customer_form(&clerk, &AccountInput::default(), None, "", StatusCode::OK)

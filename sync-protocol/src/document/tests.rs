@@ -498,6 +498,28 @@ fn a_device_adds_invoices_only_under_its_own_number_and_a_technician_none_below_
 }
 
 #[test]
+fn invoices_age_from_their_due_date_by_the_accounts_terms() {
+    let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let due = due_date(day(1, 15), 30);
+    assert_eq!(due, day(2, 14));
+    for (today, bucket) in [
+        (day(1, 20), AgingBucket::Current),
+        (day(2, 14), AgingBucket::Current),
+        (day(2, 15), AgingBucket::Days1To30),
+        (day(3, 16), AgingBucket::Days1To30),
+        (day(3, 17), AgingBucket::Days31To60),
+        (day(4, 15), AgingBucket::Days31To60),
+        (day(4, 16), AgingBucket::Days61To90),
+        (day(5, 15), AgingBucket::Days61To90),
+        (day(5, 16), AgingBucket::Over90),
+        (day(12, 31), AgingBucket::Over90),
+    ] {
+        assert_eq!(AgingBucket::of(due, today), bucket, "{today}");
+    }
+    assert_eq!(due_date(day(1, 15), 0), day(1, 15), "due on receipt");
+}
+
+#[test]
 fn invoice_numbers_from_different_devices_never_collide() {
     let a = InvoiceNumber { device: 3, seq: 12 }.to_string();
     let b = InvoiceNumber { device: 31, seq: 2 }.to_string();
