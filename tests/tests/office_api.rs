@@ -1450,6 +1450,21 @@ async fn the_aging_report_sums_what_each_customer_owes_by_days_past_due() {
         assert_eq!(money(&row["total"]), owed, "{row}");
         let buckets: Money = row["buckets"].as_array().unwrap().iter().map(money).sum();
         assert_eq!(buckets, owed);
+        // Each invoice is due its date plus the customer's terms, on the job page too.
+        let first = &detail["invoices"][0];
+        let terms = detail["account"]["terms_net_days"].as_u64().unwrap();
+        let date =
+            chrono::NaiveDate::parse_from_str(text(&first["invoice"]["date"]), "%Y-%m-%d").unwrap();
+        let due = (date + chrono::Days::new(terms)).to_string();
+        assert_eq!(text(&first["due"]), due, "{first}");
+        let job = dana.job(text(&first["invoice"]["job"])).await;
+        let same = job["invoices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["invoice"]["id"] == first["invoice"]["id"])
+            .unwrap();
+        assert_eq!(text(&same["due"]), due);
         sum = sum + owed;
     }
     assert_eq!(money(&aging["total"]), sum);

@@ -718,7 +718,7 @@ mod tests {
         assert_eq!(rows[0].days_overdue, 29);
         assert_eq!(rows[1].status, InvoiceStatus::Paid);
         assert_eq!(rows[1].days_overdue, 0);
-        // Terms unknown (the job page): no due date, nothing overdue.
+        // Terms unknown (an account that cannot be read): no due date, nothing overdue.
         let rows = invoice_rows(invoices, &ledger, None, today);
         assert_eq!((rows[0].due, rows[0].days_overdue), (None, 0));
     }

@@ -342,6 +342,11 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
             let contacts = store.contacts_for_account(account_id)?;
             let invoices = store.invoices_for_account(account_id)?;
             let payments = store.payments_for_account(account_id)?;
+            // The account's terms, for the invoices' due dates.
+            let net_days = match store.record(account_id.into())? {
+                Some(fieldsync_protocol::Record::Account(a)) => Some(a.record.terms_net_days),
+                _ => None,
+            };
             let change_log = log_page(store, id.into(), paging)?;
             let row = rows(store, vec![job])?.remove(0);
             Ok(Some(Found {
@@ -354,6 +359,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
                 contacts,
                 invoices,
                 payments,
+                net_days,
                 change_log,
             }))
         })
@@ -376,7 +382,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
         site_notes: oldest_first(found.site_notes.0),
         photos_shown: Shown::new(photos_from, photos.len(), photos_total, PHOTOS_PAGE),
         photos: oldest_first(photos),
-        invoices: invoice_rows(mine, &ledger, None, Utc::now().date_naive()),
+        invoices: invoice_rows(mine, &ledger, found.net_days, Utc::now().date_naive()),
         payments: found
             .payments
             .into_iter()
@@ -405,6 +411,7 @@ struct Found {
     contacts: Vec<Contact>,
     invoices: Vec<Invoice>,
     payments: Vec<Payment>,
+    net_days: Option<u32>,
     change_log: (Vec<Logged>, Option<i64>),
 }
 
