@@ -287,10 +287,24 @@ fn refusal_reason(body: &[u8]) -> String {
     }
 }
 
-/// Checks `pairing` against its server: opens the sync connection (the token is checked at
-/// the upgrade) and closes it; returns who the token belongs to.
-pub async fn check_pairing(pairing: &Pairing) -> Result<DeviceIdentity, NetError> {
-    let (mut socket, identity) = connect_identified(pairing).await?;
+/// Checks a pairing before it is kept: opens the sync connection to the server at
+/// `server_url` with `token` (checked at the upgrade), the server's certificate pinned to
+/// `tls_fingerprint` when given, and closes it; returns who the token belongs to.
+pub async fn check_pairing(
+    server_url: &str,
+    token: &str,
+    tls_fingerprint: Option<&str>,
+) -> Result<DeviceIdentity, NetError> {
+    let probe = Pairing {
+        server_url: server_url.trim().to_string(),
+        token: token.trim().to_string(),
+        user: fieldsync_protocol::UserId::default(),
+        user_name: String::new(),
+        actor: Vec::new(),
+        paired_at_ms: 0,
+        tls_fingerprint: tls_fingerprint.map(str::to_string),
+    };
+    let (mut socket, identity) = connect_identified(&probe).await?;
     let _ = socket.close(None).await;
     identity.ok_or_else(|| {
         NetError::Connection("the server did not say whose device token this is".into())

@@ -75,8 +75,6 @@ pub struct AppState {
     /// Open sync connections by device number, and the caps ([`AppState::sync_connection`]).
     sync_by_device: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
     max_sync_connections: usize,
-    /// Longest a write to a sync connection may wait for the device to read.
-    sync_write_timeout: std::time::Duration,
     commits: GroupCommit,
     metrics: Arc<metrics::Metrics>,
     recent: Arc<recent::Recent>,
@@ -115,7 +113,6 @@ impl AppState {
             sync_connections: Arc::new(watch::Sender::new(0)),
             sync_by_device: Arc::default(),
             max_sync_connections: DEFAULT_MAX_SYNC_CONNECTIONS,
-            sync_write_timeout: SYNC_WRITE_TIMEOUT,
             commits,
             metrics,
             recent,
@@ -180,18 +177,6 @@ impl AppState {
     pub fn with_max_sync_connections(mut self, most: usize) -> Self {
         self.max_sync_connections = most;
         self
-    }
-
-    /// Sets the longest a write to a sync connection may wait for the device to read it,
-    /// after which the connection is closed.
-    pub fn with_sync_write_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.sync_write_timeout = timeout;
-        self
-    }
-
-    /// The longest a write to a sync connection may wait for the device to read it.
-    pub fn sync_write_timeout(&self) -> std::time::Duration {
-        self.sync_write_timeout
     }
 
     /// The changes of the latest commits, for live sessions.
@@ -282,8 +267,8 @@ pub const DEFAULT_MAX_SYNC_CONNECTIONS: usize = 5000;
 /// whose old connection the server has not yet seen drop when it reconnects.
 pub const MAX_SYNC_CONNECTIONS_PER_DEVICE: usize = 3;
 
-/// The default of [`AppState::with_sync_write_timeout`]: a device that reads nothing for this
-/// long while the server has something to send it is disconnected.
+/// A device that reads nothing for this long while the server has something to send it is
+/// disconnected.
 pub const SYNC_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why a sync connection may not open now.

@@ -42,12 +42,8 @@ pub struct Tls {
 /// upper-case hex, separated by colons. Tablets accept it with or without the colons.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    digest
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    let bytes = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
+    fieldsync_protocol::Fingerprint::from_sha256(bytes).to_string()
 }
 
 fn file_error(path: &Path, reason: impl std::fmt::Display) -> TlsError {

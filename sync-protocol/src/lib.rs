@@ -24,6 +24,7 @@ pub mod changelog;
 pub mod document;
 pub mod engine;
 mod error;
+mod fingerprint;
 mod ids;
 pub mod incremental;
 pub mod records;
@@ -35,6 +36,7 @@ pub mod wire;
 pub use blob::ContentHash;
 pub use document::{AccountDoc, DocKind, JobDoc, PaymentDoc, Record, SiteDoc, Writer};
 pub use error::{DecodeError, DocumentError, ValidationError};
+pub use fingerprint::Fingerprint;
 pub use ids::{
     AccountId, ContactId, DeviceId, DocId, InvoiceId, JobId, NoteId, PaymentId, PhotoId, SiteId,
     UserId,

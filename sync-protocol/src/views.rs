@@ -31,6 +31,12 @@ impl InvoiceStatus {
             InvoiceStatus::Void => "void",
         }
     }
+
+    /// Whether something is still owed on it: pending or partly paid (what ages and can be
+    /// overdue).
+    pub fn is_open(self) -> bool {
+        matches!(self, InvoiceStatus::Pending | InvoiceStatus::PartlyPaid)
+    }
 }
 
 /// An invoice with what has been paid against it.

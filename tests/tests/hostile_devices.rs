@@ -28,17 +28,19 @@ async fn company() -> Company {
 
 /// What a hostile device does, and what the tests check after it.
 trait Attacks {
+    fn job_change(&self, edit: impl FnOnce(&mut fieldsync_protocol::JobDoc)) -> DocData;
     fn note_change(&self, note: Note) -> DocData;
     fn payment_change(&self, amount: &str, recorded_by: UserId) -> DocData;
     async fn refused(&self, change: DocData) -> String;
+    async fn stored(&self, change: DocData);
     fn stored_heads(&self, change: &DocData) -> Option<Vec<automerge::ChangeHash>>;
     async fn still_serving(&self);
 }
 
 impl Attacks for Company {
-    /// A change adding `note` to the shared job, made on a copy of the server's job as Tess's
+    /// A change making `edit` to the shared job, made on a copy of the server's job as Tess's
     /// tablet holds it, with none of the checks a well-behaved tablet makes first.
-    fn note_change(&self, note: Note) -> DocData {
+    fn job_change(&self, edit: impl FnOnce(&mut fieldsync_protocol::JobDoc)) -> DocData {
         let mut doc = Store::open(self.server.db_path())
             .unwrap()
             .load(self.job.into())
@@ -47,8 +49,15 @@ impl Attacks for Company {
         let Ok(Record::Job(mut job)) = Record::read(&doc) else {
             panic!("the job reads as a job");
         };
-        job.notes.insert(note.id, note);
+        edit(&mut job);
         unchecked_change(&mut doc, &Record::Job(job))
+    }
+
+    /// A change adding `note` to the shared job (see [`Attacks::job_change`]).
+    fn note_change(&self, note: Note) -> DocData {
+        self.job_change(|job| {
+            job.notes.insert(note.id, note);
+        })
     }
 
     /// A new payment on the shared account, made on Tess's device (unchecked), recorded in
@@ -98,6 +107,21 @@ impl Attacks for Company {
             }
         }
         refused[0].reason.clone()
+    }
+
+    /// Tess's device pushes `change`; the test fails unless it is stored.
+    async fn stored(&self, change: DocData) {
+        let mut tess = SyncClient::connect_to(&self.server, Some(&self.tess.token))
+            .await
+            .unwrap();
+        tess.hello().await;
+        tess.send(&ClientMessage::Push {
+            batch: 1,
+            changes: vec![change],
+        })
+        .await;
+        let (refused, _) = tess.ack(1).await;
+        assert!(refused.is_empty(), "{refused:?}");
     }
 
     fn stored_heads(&self, change: &DocData) -> Option<Vec<automerge::ChangeHash>> {
@@ -188,17 +212,7 @@ async fn a_blob_asked_for_from_past_its_end_gets_an_error_and_every_write_goes_o
     company.still_serving().await;
     // Writes go on: a valid note lands.
     let fine = company.note_change(note(company.tess.user, "Checked the valve.".into()));
-    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
-        .await
-        .unwrap();
-    tess.hello().await;
-    tess.send(&ClientMessage::Push {
-        batch: 1,
-        changes: vec![fine],
-    })
-    .await;
-    let (refused, _) = tess.ack(1).await;
-    assert!(refused.is_empty(), "{refused:?}");
+    company.stored(fine).await;
 }
 
 #[tokio::test]
@@ -304,14 +318,6 @@ async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
         .unwrap()
         .number;
     let invoice_change = |number: String, unit_price: &str| {
-        let mut doc = Store::open(company.server.db_path())
-            .unwrap()
-            .load(company.job.into())
-            .unwrap()
-            .unwrap();
-        let Ok(Record::Job(mut job)) = Record::read(&doc) else {
-            panic!("the job reads as a job");
-        };
         let invoice = fieldsync_protocol::Invoice {
             id: fieldsync_protocol::InvoiceId::new(),
             job: company.job,
@@ -327,8 +333,9 @@ async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
             created_by: company.tess.user,
             created_at: now(),
         };
-        job.invoices.insert(invoice.id, invoice);
-        unchecked_change(&mut doc, &Record::Job(job))
+        company.job_change(|job| {
+            job.invoices.insert(invoice.id, invoice);
+        })
     };
 
     // Another tablet's number (an invoice made offline there could carry it too), or the
@@ -344,16 +351,6 @@ async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
 
     // Under Tess's own number, it is stored.
     let own = invoice_change(format!("INV-{tess_device}-00001"), "80.00");
-    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
-        .await
-        .unwrap();
-    tess.hello().await;
-    tess.send(&ClientMessage::Push {
-        batch: 1,
-        changes: vec![own],
-    })
-    .await;
-    let (refused, _) = tess.ack(1).await;
-    assert!(refused.is_empty(), "{refused:?}");
+    company.stored(own).await;
     company.still_serving().await;
 }

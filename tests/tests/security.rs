@@ -10,7 +10,7 @@ use fieldsync_app::net::{self, NetError, SyncLimits};
 use fieldsync_app::{Tablet, net::Backoff};
 use fieldsync_protocol::{Author, Role, Timestamp};
 use fieldsync_server::serving::Serving;
-use fieldsync_store::{Pairing, Store};
+use fieldsync_store::Store;
 use fieldsync_tests::api::{Api, error_of};
 use fieldsync_tests::crew::{self, Person};
 use fieldsync_tests::sync_client::SyncClient;
@@ -40,25 +40,6 @@ fn author(person: &Person) -> Author {
     }
 }
 
-/// What `fieldsync pair` checks first: the pairing `url` + `token` (+ `fingerprint`) against
-/// the server.
-async fn check(
-    url: &str,
-    token: &str,
-    fingerprint: Option<&str>,
-) -> Result<net::DeviceIdentity, NetError> {
-    let probe = Pairing {
-        server_url: url.to_string(),
-        token: token.to_string(),
-        user: Default::default(),
-        user_name: String::new(),
-        actor: Vec::new(),
-        paired_at_ms: 0,
-        tls_fingerprint: fingerprint.map(str::to_string),
-    };
-    net::check_pairing(&probe).await
-}
-
 /// A fingerprint of some other certificate.
 fn other_fingerprint() -> String {
     let (serving, tls) = Serving::default().with_test_tls();
@@ -75,7 +56,7 @@ async fn a_tablet_pairs_and_syncs_over_wss_with_the_pinned_fingerprint() {
     // Printed with colons; typed without them, or in lower case, it is the same.
     let typed = fingerprint.replace(':', "").to_lowercase();
 
-    let identity = check(&url, &company.tess.token, Some(&typed))
+    let identity = net::check_pairing(&url, &company.tess.token, Some(&typed))
         .await
         .unwrap();
     assert_eq!(identity.user, company.tess.user);
@@ -155,7 +136,7 @@ async fn a_wrong_fingerprint_is_refused_before_anything_is_sent() {
     let token = format!("fsd_{}", "A".repeat(43));
     let pinned = other_fingerprint();
 
-    let refused = check(&format!("https://{addr}"), &token, Some(&pinned)).await;
+    let refused = net::check_pairing(&format!("https://{addr}"), &token, Some(&pinned)).await;
 
     let Err(NetError::Untrusted(why)) = refused else {
         panic!("not refused for its certificate: {refused:?}");
@@ -180,7 +161,7 @@ async fn a_wrong_fingerprint_is_refused_before_anything_is_sent() {
 
     // The same against the real server: refused, and no device connected.
     let server = TestServer::start_tls().await;
-    let refused = check(&server.url(""), &token, Some(&pinned)).await;
+    let refused = net::check_pairing(&server.url(""), &token, Some(&pinned)).await;
     assert!(
         matches!(refused, Err(NetError::Untrusted(_))),
         "{refused:?}"
@@ -200,7 +181,7 @@ async fn without_a_pin_a_self_signed_server_is_not_trusted_and_a_pin_needs_tls()
     let server = TestServer::start_tls().await;
     let token = format!("fsd_{}", "A".repeat(43));
 
-    let refused = check(&server.url(""), &token, None).await;
+    let refused = net::check_pairing(&server.url(""), &token, None).await;
     let Err(NetError::Untrusted(why)) = refused else {
         panic!("a self-signed certificate was trusted: {refused:?}");
     };
@@ -545,7 +526,7 @@ async fn a_device_may_hold_only_a_few_connections_and_is_told_to_come_back() {
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert!(refused.body.contains("try again"), "{}", refused.body);
     // The tablet takes it as a reason to come back later, not to stop.
-    let busy = check(
+    let busy = net::check_pairing(
         &company.server.url(""),
         &company.tess.token,
         company.server.fingerprint(),

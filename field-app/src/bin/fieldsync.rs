@@ -303,18 +303,9 @@ fn pair(
         .context("cannot pair")?;
     // Check against the server first, so that a wrong token or address leaves nothing behind;
     // the server says whose token it is.
-    let probe = fieldsync_store::Pairing {
-        server_url: url.trim().to_string(),
-        token: token.trim().to_string(),
-        user: user_id.unwrap_or_default(),
-        user_name: String::new(),
-        actor: Vec::new(),
-        paired_at_ms: 0,
-        tls_fingerprint: tls_fingerprint.clone(),
-    };
     check_device_token(token.trim())?;
     let identity = runtime()?
-        .block_on(net::check_pairing(&probe))
+        .block_on(net::check_pairing(url, token, tls_fingerprint.as_deref()))
         .context("cannot pair")?;
     if let Some(given) = user_id
         && given != identity.user

@@ -10,64 +10,12 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, OtherError, SignatureScheme};
 
-/// A SHA-256 certificate fingerprint.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Fingerprint([u8; 32]);
+pub use fieldsync_protocol::Fingerprint;
 
-impl Fingerprint {
-    /// Reads a fingerprint as servers and browsers print it: 64 hex digits, in either case,
-    /// with or without `:` or spaces between bytes, with or without a `SHA256` prefix.
-    pub fn parse(text: &str) -> Result<Fingerprint, String> {
-        let trimmed = text.trim();
-        let digits: String = trimmed
-            .strip_prefix("SHA256")
-            .or_else(|| trimmed.strip_prefix("sha256"))
-            .unwrap_or(trimmed)
-            .trim_start_matches([':', '='])
-            .chars()
-            .filter(|c| !matches!(c, ':' | ' ' | '-'))
-            .collect();
-        let bad = || {
-            format!(
-                "{trimmed:?} is not a SHA-256 fingerprint (64 hex digits, such as the server prints at start)"
-            )
-        };
-        if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(bad());
-        }
-        let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
-        Ok(Fingerprint(bytes))
-    }
-
-    /// The fingerprint of a certificate (DER).
-    pub fn of(der: &[u8]) -> Fingerprint {
-        let digest = ring::digest::digest(&ring::digest::SHA256, der);
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(digest.as_ref());
-        Fingerprint(bytes)
-    }
-}
-
-impl std::fmt::Display for Fingerprint {
-    /// Upper-case hex bytes separated by `:`, as the server prints it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{b:02X}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Fingerprint({self})")
-    }
+/// The fingerprint of a certificate (DER).
+pub fn fingerprint_of(der: &[u8]) -> Fingerprint {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    Fingerprint::from_sha256(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
 }
 
 /// The server presented a certificate other than the pinned one.
@@ -115,7 +63,7 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let presented = Fingerprint::of(end_entity);
+        let presented = fingerprint_of(end_entity);
         if presented == self.fingerprint {
             Ok(ServerCertVerified::assertion())
         } else {
@@ -211,25 +159,17 @@ pub fn failure(e: &std::io::Error) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::pem::PemObject as _;
 
     #[test]
-    fn fingerprints_are_read_as_servers_and_browsers_print_them() {
-        let colons = (0..32)
-            .map(|i| format!("{i:02X}"))
-            .collect::<Vec<_>>()
-            .join(":");
-        let parsed = Fingerprint::parse(&colons).unwrap();
-        assert_eq!(parsed.to_string(), colons);
-        for other in [
-            colons.to_lowercase(),
-            colons.replace(':', ""),
-            format!("SHA256:{}", colons.replace(':', " ")),
-            format!("  sha256={colons}\n"),
-        ] {
-            assert_eq!(Fingerprint::parse(&other), Ok(parsed), "{other:?}");
-        }
-        for bad in ["", "AB:CD", &colons[3..], &colons.replace('0', "g")] {
-            assert!(Fingerprint::parse(bad).is_err(), "{bad:?}");
-        }
+    fn the_fingerprint_a_server_prints_is_the_one_the_tablet_computes() {
+        let (cert_pem, key_pem) = fieldsync_server::tls::generate(&["localhost".into()]).unwrap();
+        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let printed = fieldsync_server::tls::from_der(vec![der.clone()], key)
+            .unwrap()
+            .fingerprint;
+
+        assert_eq!(Fingerprint::parse(&printed), Ok(fingerprint_of(&der)));
     }
 }

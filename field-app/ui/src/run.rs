@@ -142,17 +142,8 @@ pub fn pair_tablet(
     let (url, token) = (url.trim(), token.trim());
     let tls_fingerprint = net::check_server(url, Some(fingerprint))?;
     fieldsync_app::check_device_token(token).map_err(|e| e.to_string())?;
-    let probe = fieldsync_store::Pairing {
-        server_url: url.to_string(),
-        token: token.to_string(),
-        user: fieldsync_protocol::UserId::new(),
-        user_name: String::new(),
-        actor: Vec::new(),
-        paired_at_ms: 0,
-        tls_fingerprint: tls_fingerprint.clone(),
-    };
     let identity = runtime
-        .block_on(net::check_pairing(&probe))
+        .block_on(net::check_pairing(url, token, tls_fingerprint.as_deref()))
         .map_err(|e| e.to_string())?;
     if let Some(dir) = replica.parent() {
         std::fs::create_dir_all(dir)

@@ -253,9 +253,8 @@ pub fn invoice_rows(
             let standing = ledger.invoices.get(&invoice.id);
             let status = standing.map_or(InvoiceStatus::Pending, |s| s.status);
             let due = net_days.map(|days| fieldsync_protocol::due_date(invoice.date.0, days));
-            let open = matches!(status, InvoiceStatus::Pending | InvoiceStatus::PartlyPaid);
             let days_overdue = due
-                .filter(|_| open)
+                .filter(|_| status.is_open())
                 .map_or(0, |due| (today - due).num_days().max(0));
             InvoiceRow {
                 total: invoice.total(),

@@ -1,7 +1,6 @@
 //! Office reports: the aging of what customers owe.
 
 use chrono::NaiveDate;
-use fieldsync_protocol::views::InvoiceStatus;
 use fieldsync_protocol::{AccountId, AgingBucket, Ledger, Money, due_date};
 use serde::Serialize;
 
@@ -62,18 +61,12 @@ pub async fn aging(state: &AppState, day: NaiveDate) -> OfficeResult<Aging> {
             let Some(standing) = ledger.invoices.get(&invoice.id) else {
                 continue;
             };
-            if !matches!(
-                standing.status,
-                InvoiceStatus::Pending | InvoiceStatus::PartlyPaid
-            ) {
+            if !standing.status.is_open() {
                 continue;
             }
             let due = due_date(invoice.date.0, account.terms_net_days);
-            let bucket = AgingBucket::of(due, day);
-            let index = AgingBucket::ALL
-                .iter()
-                .position(|b| *b == bucket)
-                .unwrap_or(0);
+            // The buckets are declared in the order of `AgingBucket::ALL`.
+            let index = AgingBucket::of(due, day) as usize;
             buckets[index] = buckets[index] + (standing.total - standing.paid);
         }
         let total = buckets.iter().copied().sum();

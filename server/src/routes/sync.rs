@@ -32,7 +32,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::db::DbError;
 use crate::group_commit::Receipt;
 use crate::routes::websocket::{self, Socket, Upgrade};
-use crate::{AppState, TooManyConnections};
+use crate::{AppState, SYNC_WRITE_TIMEOUT, TooManyConnections};
 
 /// Most pushed batches of one connection on their way through group commit; beyond, the
 /// connection stops reading until the oldest is committed (the device's socket fills up).
@@ -298,9 +298,8 @@ impl Connection {
             code,
             message: message.into(),
         };
-        let timeout = self.state.sync_write_timeout();
-        let _ = websocket::send_binary(&mut self.socket, bye.encode(), timeout).await;
-        let _ = websocket::send_close(&mut self.socket, timeout).await;
+        let _ = websocket::send_binary(&mut self.socket, bye.encode(), SYNC_WRITE_TIMEOUT).await;
+        let _ = websocket::send_close(&mut self.socket, SYNC_WRITE_TIMEOUT).await;
     }
 
     /// Carries out the engine's outputs in order; returns whether the connection must close.
@@ -318,17 +317,19 @@ impl Connection {
         while let Some(output) = queue.pop_front() {
             match output {
                 ServerOutput::Send(message) => {
-                    let timeout = self.state.sync_write_timeout();
-                    if websocket::send_binary(&mut self.socket, message.encode(), timeout)
-                        .await
-                        .is_err()
+                    if websocket::send_binary(
+                        &mut self.socket,
+                        message.encode(),
+                        SYNC_WRITE_TIMEOUT,
+                    )
+                    .await
+                    .is_err()
                     {
                         return Ok(true);
                     }
                 }
                 ServerOutput::Close => {
-                    let timeout = self.state.sync_write_timeout();
-                    let _ = websocket::send_close(&mut self.socket, timeout).await;
+                    let _ = websocket::send_close(&mut self.socket, SYNC_WRITE_TIMEOUT).await;
                     return Ok(true);
                 }
                 ServerOutput::Load {
@@ -336,8 +337,7 @@ impl Connection {
                     initial: false,
                 } if let Some((frame, to)) = self.shared_frame(after) => {
                     // One encoded message for every connection at this position.
-                    let timeout = self.state.sync_write_timeout();
-                    if websocket::send_binary(&mut self.socket, frame, timeout)
+                    if websocket::send_binary(&mut self.socket, frame, SYNC_WRITE_TIMEOUT)
                         .await
                         .is_err()
                     {
