@@ -33,6 +33,7 @@ trait Attacks {
     fn payment_change(&self, amount: &str, recorded_by: UserId) -> DocData;
     async fn refused(&self, change: DocData) -> String;
     async fn stored(&self, change: DocData);
+    async fn push(&self, change: DocData) -> (SyncClient, Vec<fieldsync_protocol::wire::Refusal>);
     fn stored_heads(&self, change: &DocData) -> Option<Vec<automerge::ChangeHash>>;
     async fn still_serving(&self);
 }
@@ -85,16 +86,7 @@ impl Attacks for Company {
     /// was stored), after checking nothing of it was stored.
     async fn refused(&self, change: DocData) -> String {
         let stored_before = self.stored_heads(&change);
-        let mut tess = SyncClient::connect_to(&self.server, Some(&self.tess.token))
-            .await
-            .unwrap();
-        tess.hello().await;
-        tess.send(&ClientMessage::Push {
-            batch: 1,
-            changes: vec![change.clone()],
-        })
-        .await;
-        let (refused, _) = tess.ack(1).await;
+        let (mut tess, refused) = self.push(change.clone()).await;
         assert_eq!(refused.len(), 1, "the change was stored: {refused:?}");
         assert_eq!(self.stored_heads(&change), stored_before, "nothing stored");
         // The connection carries on.
@@ -111,6 +103,13 @@ impl Attacks for Company {
 
     /// Tess's device pushes `change`; the test fails unless it is stored.
     async fn stored(&self, change: DocData) {
+        let (_, refused) = self.push(change).await;
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+
+    /// Tess's device connects and pushes `change` as batch 1; the connection and what the
+    /// server refused of it.
+    async fn push(&self, change: DocData) -> (SyncClient, Vec<fieldsync_protocol::wire::Refusal>) {
         let mut tess = SyncClient::connect_to(&self.server, Some(&self.tess.token))
             .await
             .unwrap();
@@ -121,7 +120,7 @@ impl Attacks for Company {
         })
         .await;
         let (refused, _) = tess.ack(1).await;
-        assert!(refused.is_empty(), "{refused:?}");
+        (tess, refused)
     }
 
     fn stored_heads(&self, change: &DocData) -> Option<Vec<automerge::ChangeHash>> {
