@@ -18,7 +18,7 @@
 //!   tablet in sync in the background ([`net::SyncService`], the UI).
 //! - [`SyncStatus`] is what the sync bar shows; [`queries`] are the read-side view models of the
 //!   screens.
-//! - The `fieldsync` binary (`src/bin/fieldsync.rs`) is the headless front end on this core,
+//! - The `fieldsync` binary (`src/bin/fieldsync/`) is the headless front end on this core,
 //!   for scripts and tests; the Slint UI is the `fieldsync-app-ui` package.
 //!
 //! # A typical flow
@@ -42,6 +42,7 @@
 //! # }
 //! ```
 
+pub mod documents;
 pub mod net;
 pub mod photo;
 pub mod queries;
@@ -50,7 +51,9 @@ mod tablet;
 mod transfer;
 
 pub use status::{RefusedChange, SyncStatus};
-pub use tablet::{PaymentForm, PhotoForm, PhotoTarget, Tablet, check_device_token};
+pub use tablet::{
+    InvoiceForm, InvoiceLineForm, PaymentForm, PhotoForm, PhotoTarget, Tablet, check_device_token,
+};
 
 use fieldsync_protocol::ValidationError;
 use fieldsync_store::StoreError;
@@ -85,6 +88,15 @@ pub enum AppError {
     /// sent.
     #[error("{0} changes are not on the server yet: sync them first")]
     UnsentChanges(usize),
+    /// The tablet cannot number an invoice: the server has not told it its device number yet.
+    #[error(
+        "this tablet has no invoice numbers yet: connect to the server once (sync) so that it \
+         gives this tablet its number"
+    )]
+    NoDeviceNumber,
+    /// A file the tablet writes (a PDF) could not be written.
+    #[error("cannot write the file: {0}")]
+    Files(#[source] std::io::Error),
     /// The tablet's files could not be removed when signing out.
     #[error("cannot remove the tablet's data: {0}")]
     SignOut(#[source] std::io::Error),

@@ -176,9 +176,14 @@ pub fn check_server(server_url: &str, fingerprint: Option<&str>) -> Result<Optio
     Ok(Some(parsed.to_string()))
 }
 
-/// Opens the sync connection of `pairing`.
-async fn connect(pairing: &Pairing) -> Result<Socket, NetError> {
-    connect_identified(pairing).await.map(|(socket, _)| socket)
+/// Opens the sync connection of `pairing`, remembering what the server says about the tablet
+/// ([`DeviceIdentity::remember`]).
+async fn connect(tablet: &SharedTablet, pairing: &Pairing) -> Result<Socket, NetError> {
+    let (socket, identity) = connect_identified(pairing).await?;
+    if let Some(identity) = identity {
+        identity.remember(&mut lock(tablet))?;
+    }
+    Ok(socket)
 }
 
 /// Who a device token belongs to, as the server says when the tablet connects.
@@ -192,6 +197,22 @@ pub struct DeviceIdentity {
     pub role: String,
     /// The device's number on the server.
     pub device: i64,
+    /// The company, as its invoices name it (`None` from a server that does not say).
+    pub company: Option<fieldsync_protocol::Company>,
+}
+
+impl DeviceIdentity {
+    /// Keeps on the tablet what the server said about it: its device number (which its
+    /// invoice numbers carry) and the company its invoices name.
+    pub fn remember(&self, tablet: &mut Tablet) -> Result<(), AppError> {
+        if let Ok(number) = u32::try_from(self.device) {
+            tablet.remember_device_number(number)?;
+        }
+        if let Some(company) = &self.company {
+            tablet.remember_company(company)?;
+        }
+        Ok(())
+    }
 }
 
 /// The identity headers of the server's answer to the upgrade, if it sent them.
@@ -212,6 +233,12 @@ fn identity(response: &tungstenite::handshake::client::Response) -> Option<Devic
             .into_owned(),
         role: header("fieldsync-role")?,
         device: header("fieldsync-device")?.parse().ok()?,
+        company: header("fieldsync-company").and_then(|json| {
+            let json = percent_encoding::percent_decode_str(&json)
+                .decode_utf8()
+                .ok()?;
+            serde_json::from_str(&json).ok()
+        }),
     })
 }
 

@@ -102,6 +102,17 @@ pub struct JobPacket {
     pub earlier_visits: Vec<Visit>,
     /// The customer's balance, credit and invoices.
     pub ledger: Ledger,
+    /// The job's invoices, by date, with their standing.
+    pub invoices: Vec<InvoiceRow>,
+}
+
+impl JobPacket {
+    /// The invoice a payment for this job goes to unless the technician chooses otherwise:
+    /// the job's oldest invoice still owed something.
+    pub fn open_invoice(&self) -> Option<&Invoice> {
+        self.ledger
+            .open_invoice_of(self.invoices.iter().map(|row| &row.invoice), self.job.id)
+    }
 }
 
 /// The packet of `job`.
@@ -136,11 +147,20 @@ pub fn job_packet(store: &Store, job: JobId) -> Result<JobPacket, AppError> {
         }
     }
     earlier_visits.reverse();
+    let ledger = store.ledger(job.account)?;
+    let invoices = invoice_rows(
+        store
+            .invoices_for_account(job.account)?
+            .into_iter()
+            .filter(|i| i.job == job.id),
+        &ledger,
+    );
     Ok(JobPacket {
         notes: store.notes_for_doc(job.id.into())?,
         site_notes: store.notes_for_doc(job.site.into())?,
         photos: store.photos_for_doc(job.id.into())?,
-        ledger: store.ledger(job.account)?,
+        invoices,
+        ledger,
         site: site.map(|s| s.record),
         contacts,
         earlier_visits,
@@ -156,6 +176,16 @@ pub struct InvoiceRow {
     pub invoice: Invoice,
     /// Its total, what was paid against it and its status.
     pub standing: Option<InvoiceStanding>,
+}
+
+fn invoice_rows(invoices: impl IntoIterator<Item = Invoice>, ledger: &Ledger) -> Vec<InvoiceRow> {
+    invoices
+        .into_iter()
+        .map(|invoice| InvoiceRow {
+            standing: ledger.invoices.get(&invoice.id).cloned(),
+            invoice,
+        })
+        .collect()
 }
 
 /// The customer page.
@@ -182,14 +212,7 @@ pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, 
     let record = account_doc(store, account)?
         .ok_or_else(|| AppError::NotFound(format!("account {account}")))?;
     let ledger = store.ledger(account)?;
-    let invoices = store
-        .invoices_for_account(account)?
-        .into_iter()
-        .map(|invoice| InvoiceRow {
-            standing: ledger.invoices.get(&invoice.id).cloned(),
-            invoice,
-        })
-        .collect();
+    let invoices = invoice_rows(store.invoices_for_account(account)?, &ledger);
     Ok(CustomerPage {
         account: record,
         contacts: store.contacts_for_account(account)?,
@@ -198,6 +221,67 @@ pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, 
         invoices,
         payments: store.payments_for_account(account)?,
         ledger,
+    })
+}
+
+/// One invoice with everything its sheet (screen or PDF) shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceView {
+    /// The invoice.
+    pub invoice: Invoice,
+    /// Its job.
+    pub job: Job,
+    /// The customer.
+    pub account: Account,
+    /// The job's site (`None` when its document is not on the tablet).
+    pub site: Option<JobSite>,
+    /// Total, paid, status and the payments applied to it.
+    pub standing: InvoiceStanding,
+    /// Those payments, each with the part of it applied to this invoice, oldest first.
+    pub payments: Vec<(Payment, fieldsync_protocol::Money)>,
+    /// When it is due under the customer's terms.
+    pub due: chrono::NaiveDate,
+}
+
+/// The invoice numbered `number` (`INV-3-00012`) or with id `number`.
+pub fn invoice_view(store: &Store, number: &str) -> Result<InvoiceView, AppError> {
+    let number = number.trim();
+    let mut found = store.invoices_numbered(number)?;
+    if found.is_empty()
+        && let Ok(id) = number.parse::<fieldsync_protocol::InvoiceId>()
+    {
+        found = store.invoice_with_id(id)?;
+    }
+    let invoice = found
+        .pop()
+        .ok_or_else(|| AppError::NotFound(format!("invoice {number}")))?;
+    let Some(Record::Job(doc)) = store.record(invoice.job.into())? else {
+        return Err(AppError::NotFound(format!("job {}", invoice.job)));
+    };
+    let job = doc.record;
+    let account = account_doc(store, job.account)?
+        .ok_or_else(|| AppError::NotFound(format!("account {}", job.account)))?;
+    let site = site_doc(store, &job)?.map(|s| s.record);
+    let ledger = store.ledger(job.account)?;
+    let standing =
+        ledger.invoices.get(&invoice.id).cloned().ok_or_else(|| {
+            AppError::NotFound(format!("the standing of invoice {}", invoice.number))
+        })?;
+    let mut payments = Vec::new();
+    for (id, amount) in &standing.payments {
+        if let Some(Record::Payment(p)) = store.record((*id).into())? {
+            payments.push((p.record, *amount));
+        }
+    }
+    let due = fieldsync_protocol::due_date(invoice.date.0, account.terms_net_days);
+    Ok(InvoiceView {
+        invoice,
+        job,
+        account,
+        site,
+        standing,
+        payments,
+        due,
     })
 }
 

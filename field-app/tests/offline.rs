@@ -874,3 +874,222 @@ async fn the_command_line_pairs_over_tls_with_the_servers_fingerprint() {
     let synced = ok(data, &["sync", "--timeout", "30"]).await;
     assert!(synced.contains("Synced"), "{synced}");
 }
+
+/// Adds a technician with a device to the company at `db`, assigned to `job`; returns their
+/// device token.
+fn add_technician(db: &Path, name: &str, job: JobId) -> String {
+    let mut store = Store::open(db).unwrap();
+    let tx = store.transaction().unwrap();
+    let user = tx.add_user(name, Role::Technician, None).unwrap();
+    let (token, hash) = new_device_token();
+    tx.add_device(user.id, &format!("{name}'s tablet"), hash)
+        .unwrap();
+    let office = Writer {
+        actor: ActorId::random(),
+        author: Author {
+            user: UserId::new(),
+            name: "Dana Dispatch".into(),
+        },
+        role: Role::Office,
+    };
+    let now = Timestamp(chrono::Utc::now());
+    let mut doc = tx.load(job.into()).unwrap().unwrap();
+    let change = office
+        .edit(&mut doc, now, |record| {
+            if let Record::Job(j) = record {
+                j.record.technicians.insert(user.id, now);
+                // The job starts with nothing owed, so that the payment below has one
+                // invoice to go to.
+                for invoice in j.invoices.values_mut() {
+                    invoice.voided.get_or_insert(fieldsync_protocol::Voided {
+                        at: now,
+                        by: UserId::new(),
+                        reason: "test".into(),
+                    });
+                }
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    tx.record_local(job.into(), &mut doc, &change, false)
+        .unwrap();
+    tx.set_company(&fieldsync_protocol::Company {
+        name: "Northwind Heating & Plumbing".into(),
+        address_lines: vec!["410 Foundry Street".into()],
+        phone: "(217) 555-0140".into(),
+    })
+    .unwrap();
+    tx.commit().unwrap();
+    token
+}
+
+/// Two technicians invoice the same job offline, each with the `fieldsync` binary: their
+/// numbers never collide (each carries its tablet's number), a payment goes to the invoice by
+/// default and pays it, the PDF is printed offline, and the server ends up with both invoices
+/// and the payment applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_issued_offline_on_two_tablets_are_paid_printed_and_never_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let theo = add_technician(&db, "theo", world.job);
+    let job = world.job.to_string();
+    let (tess_data, theo_data) = (dir.path().join("tess"), dir.path().join("theo"));
+    let (tess_data, theo_data) = (tess_data.as_path(), theo_data.as_path());
+
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    let url = server.url("");
+    for (data, token) in [(tess_data, &world.token), (theo_data, &theo)] {
+        ok(data, &["pair", &url, token]).await;
+        ok(data, &["sync", "--timeout", "30"]).await;
+    }
+    server.shutdown().await.unwrap();
+
+    // Offline from here. Bad lines are refused with a reason.
+    refused(
+        tess_data,
+        &[
+            "invoice",
+            "create",
+            "--job",
+            &job,
+            "--line",
+            "Seal; two; 10",
+        ],
+        "quantity \"two\" of \"Seal\" is not a number",
+    )
+    .await;
+    refused(
+        tess_data,
+        &[
+            "invoice",
+            "create",
+            "--job",
+            &job,
+            "--line",
+            "Refund; 1; -10",
+        ],
+        "must not be negative",
+    )
+    .await;
+    refused(
+        tess_data,
+        &["invoice", "create", "--job", &job, "--line", "no price"],
+        "must be written as",
+    )
+    .await;
+    let id = fieldsync_protocol::InvoiceId::new().to_string();
+    let create = [
+        "invoice",
+        "create",
+        "--job",
+        &job,
+        "--line",
+        "Pump seal; 1; 120.00",
+        "--line",
+        "Labour; 1.5; 80",
+        "--tax",
+        "8.25",
+        "--id",
+        &id,
+    ];
+    let issued = ok(tess_data, &create).await;
+    // 120 + 1.5 × 80 = 240; 8.25 % tax = 19.80.
+    assert!(issued.contains("total 259.80"), "{issued}");
+    let number = issued
+        .split_whitespace()
+        .nth(1)
+        .expect("Invoice <number> issued")
+        .to_string();
+    assert!(
+        number.starts_with("INV-") && number.ends_with("-00001"),
+        "{issued}"
+    );
+    let again = ok(tess_data, &create).await;
+    assert!(
+        again.contains(&number),
+        "the same form issues it once: {again}"
+    );
+    let theirs = ok(
+        theo_data,
+        &[
+            "invoice",
+            "create",
+            "--job",
+            &job,
+            "--line",
+            "Filter; 2; 12.50",
+        ],
+    )
+    .await;
+    let their_number = theirs.split_whitespace().nth(1).unwrap().to_string();
+    assert!(their_number.ends_with("-00001"), "{theirs}");
+    assert_ne!(number, their_number, "two tablets never share a number");
+
+    let shown = ok(tess_data, &["invoice", "show", &number]).await;
+    assert!(
+        shown.contains("pending") && shown.contains("balance due 259.80"),
+        "{shown}"
+    );
+    // A payment goes to the job's open invoice unless told otherwise; the rest is credit.
+    let paid = ok(
+        tess_data,
+        &[
+            "payment", "record", "--job", &job, "--amount", "300", "--method", "card",
+        ],
+    )
+    .await;
+    assert!(
+        paid.contains(&format!("against invoice {number}")),
+        "{paid}"
+    );
+    let pdf = dir.path().join("invoice.pdf");
+    let shown = ok(
+        tess_data,
+        &["invoice", "show", &number, "--pdf", pdf.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        shown.contains("  paid  ") || shown.contains("paid "),
+        "{shown}"
+    );
+    assert!(shown.contains("balance due 0.00"), "{shown}");
+    let printed = lopdf::Document::load(&pdf).expect("a PDF");
+    let pages: Vec<u32> = printed.get_pages().keys().copied().collect();
+    let text = printed.extract_text(&pages).unwrap();
+    for expected in [
+        number.as_str(),
+        "Northwind Heating & Plumbing",
+        "$259.80",
+        "Pump seal",
+        "Balance due",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in the PDF: {text}");
+    }
+
+    // Back online: both invoices and the payment reach the server, the payment applied.
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    let url = server.url("");
+    for (data, token) in [(tess_data, &world.token), (theo_data, &theo)] {
+        ok(data, &["pair", &url, token]).await;
+        let synced = ok(data, &["sync", "--timeout", "30"]).await;
+        assert!(synced.contains("all changes sent"), "{synced}");
+    }
+    server.shutdown().await.unwrap();
+    let store = Store::open(&db).unwrap();
+    assert!(store.quarantined(10).unwrap().is_empty(), "nothing refused");
+    let invoices = store.invoices_for_account(world.account).unwrap();
+    let numbers: Vec<&str> = invoices.iter().map(|i| i.number.as_str()).collect();
+    assert!(
+        numbers.contains(&number.as_str()) && numbers.contains(&their_number.as_str()),
+        "{numbers:?}"
+    );
+    let ledger = store.ledger(world.account).unwrap();
+    let ours = invoices.iter().find(|i| i.number == number).unwrap();
+    assert_eq!(
+        ledger.invoices[&ours.id].status,
+        fieldsync_protocol::InvoiceStatus::Paid
+    );
+    assert!(ledger.unapplied_credit >= "40.20".parse().unwrap());
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use fieldsync_protocol::Role;
 use fieldsync_server::auth::{hash_password, new_device_token};
-use fieldsync_server::config::{DeviceCommand, UserCommand};
+use fieldsync_server::config::{CompanyArgs, DeviceCommand, UserCommand};
 use fieldsync_store::{Device, Store, StoreTx};
 
 /// The shortest password accepted for office login.
@@ -33,6 +33,45 @@ pub fn device(command: DeviceCommand) -> anyhow::Result<String> {
         DeviceCommand::Revoke(revoke) => revoke_device(&mut open(&revoke.db.db)?, revoke.number),
         DeviceCommand::List(db) => list_devices(&open(&db.db)?),
     }
+}
+
+/// `company`: sets the company's name, address and phone (those given), then shows them.
+pub fn company(args: CompanyArgs) -> anyhow::Result<String> {
+    let mut store = open(&args.db.db)?;
+    let mut company = store.company()?;
+    let changed = args.name.is_some() || args.address.is_some() || args.phone.is_some();
+    if let Some(name) = args.name {
+        if name.trim().is_empty() {
+            bail!("the company's name cannot be empty");
+        }
+        company.name = name.trim().to_string();
+    }
+    if let Some(address) = args.address {
+        company.address_lines = address
+            .split('|')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+    }
+    if let Some(phone) = args.phone {
+        company.phone = phone.trim().to_string();
+    }
+    if changed {
+        let tx = store.transaction()?;
+        tx.set_company(&company)?;
+        tx.commit()?;
+    }
+    Ok(format!(
+        "{}\n{}\n{}\n",
+        if company.name.is_empty() {
+            "(no name set)"
+        } else {
+            &company.name
+        },
+        company.address_lines.join("\n"),
+        company.phone
+    ))
 }
 
 /// `backup`: a consistent copy of the database at `db`, taken while the server may be running.

@@ -33,12 +33,33 @@ pub enum Command {
     /// Pair, revoke or list devices (tablets).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Set (or show, with no options) the company's name, address and phone, as invoices and
+    /// statements print them; tablets learn them when they next connect.
+    Company(CompanyArgs),
     /// Copy the database, consistently, to a new file, while the server runs (SQLite's online
     /// backup API).
     Backup(BackupArgs),
     /// Put a backup in place of the database; refused while a server runs on it. Tablets that
     /// synced after the backup repair on their next sync: the server gets back what they hold.
     Restore(RestoreArgs),
+}
+
+/// Settings for `company`.
+#[derive(Debug, Args)]
+pub struct CompanyArgs {
+    /// The company's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Its postal address; lines separated by `|` ("12 Main St|Springfield, IL 62701").
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Its phone number.
+    #[arg(long)]
+    pub phone: Option<String>,
+
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArg,
 }
 
 /// Settings for `backup`.

@@ -191,6 +191,11 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
     let mut rng = StdRng::seed_from_u64(2026);
     let mut summary = DemoSummary::default();
     let tx = store.transaction()?;
+    tx.set_company(&fieldsync_protocol::Company {
+        name: "Northwind Heating & Plumbing".into(),
+        address_lines: vec!["410 Foundry Street".into(), "Springfield, IL 62701".into()],
+        phone: "(217) 555-0140".into(),
+    })?;
     let mut technicians = Vec::new();
     for name in TECHNICIANS {
         let user = tx.add_user(name, Role::Technician, None)?;
@@ -309,6 +314,7 @@ fn account(
         business_type,
         terms_net_days: if business { 30 } else { 15 },
         credit_hold: n % 11 == 7,
+        payment_method: [None, Some(PaymentMethod::Check), Some(PaymentMethod::Card)][n % 3],
         billing_address: address(rng),
         shipping_address: None,
         rep: None,
@@ -414,6 +420,7 @@ fn account(
             received_at: ctx.now,
             recorded_by: ctx.office.author.user,
             recorded_by_name: ctx.office.author.name.clone(),
+            credit_applied: Vec::new(),
         };
         ctx.create(Record::new_payment(payment))?;
     }
@@ -588,6 +595,7 @@ fn job(
                     recorded_by: tech.map_or(ctx.office.author.user, |t| t.author.user),
                     recorded_by_name: tech
                         .map_or(ctx.office.author.name.clone(), |t| t.author.name.clone()),
+                    credit_applied: Vec::new(),
                 }))?;
             }
         }

@@ -41,6 +41,7 @@ async fn run() -> anyhow::Result<()> {
         },
         Command::User(command) => print(admin::user(command)?),
         Command::Device(command) => print(admin::device(command)?),
+        Command::Company(args) => print(admin::company(args)?),
         Command::Backup(args) => print(admin::backup(&args.db.db, &args.to)?),
         Command::Restore(args) => print(admin::restore(&args.from, &args.db.db)?),
     }

@@ -93,8 +93,8 @@ use std::time::Duration;
 use automerge::AutoCommit;
 use fieldsync_protocol::wire::{Cursor, DocData, Lineage};
 use fieldsync_protocol::{
-    AccountId, Contact, DocId, DocumentError, Invoice, Job, JobId, JobSite, Ledger, Note, Payment,
-    Photo, Record, Timestamp, UserId, ValidationError,
+    AccountId, Contact, DocId, DocumentError, Invoice, InvoiceId, Job, JobId, JobSite, Ledger,
+    Note, Payment, Photo, Record, Timestamp, UserId, ValidationError,
 };
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -193,6 +193,14 @@ impl Store {
             cache,
             watching_assignments: std::cell::Cell::new(false),
         })
+    }
+
+    /// The database file, for a store that has one (not in memory).
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
     }
 
     /// The random number made when this database was created; names it in cursors.
@@ -557,6 +565,21 @@ impl Store {
     /// An account's invoices, void ones included.
     pub fn invoices_for_account(&self, account: AccountId) -> Result<Vec<Invoice>> {
         queries::invoices_for_account(&self.conn, account)
+    }
+
+    /// The company's name, address and phone, as invoices print them (empty until set).
+    pub fn company(&self) -> Result<fieldsync_protocol::Company> {
+        meta::company(&self.conn)
+    }
+
+    /// Invoices numbered `number` (`INV-3-00012`).
+    pub fn invoices_numbered(&self, number: &str) -> Result<Vec<Invoice>> {
+        queries::invoices_numbered(&self.conn, number)
+    }
+
+    /// The invoice with id `id`, if on this replica.
+    pub fn invoice_with_id(&self, id: InvoiceId) -> Result<Vec<Invoice>> {
+        queries::invoice_with_id(&self.conn, id)
     }
 
     /// A document's notes, oldest first.

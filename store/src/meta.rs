@@ -103,6 +103,28 @@ pub(crate) fn next_counter(tx: &Transaction<'_>, name: &str) -> Result<u64> {
     u64::try_from(value).map_err(|_| bad(&key, &value.to_string()))
 }
 
+/// The company's name, address and phone (as invoices print them); empty until set.
+pub(crate) fn company(conn: &Connection) -> Result<fieldsync_protocol::Company> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'company'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    json.map_or(Ok(fieldsync_protocol::Company::default()), |json| {
+        serde_json::from_str(&json).map_err(|e| bad("company", &e.to_string()))
+    })
+}
+
+/// Sets the company's name, address and phone.
+pub(crate) fn set_company(
+    tx: &Transaction<'_>,
+    company: &fieldsync_protocol::Company,
+) -> Result<()> {
+    let json = serde_json::to_string(company).map_err(|e| bad("company", &e.to_string()))?;
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('company', ?1)")?
+        .execute([json])?;
+    Ok(())
+}
+
 /// Whether the change log holds a change with this hash.
 pub(crate) fn has_change(conn: &Connection, hash: &[u8; 32]) -> Result<bool> {
     Ok(conn

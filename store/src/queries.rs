@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use fieldsync_protocol::{
-    AccountId, AccountStatus, AccountType, Contact, DocId, Invoice, Job, JobId, JobSite, Ledger,
-    Note, Payment, Photo, UserId,
+    AccountId, AccountStatus, AccountType, Contact, DocId, Invoice, InvoiceId, Job, JobId, JobSite,
+    Ledger, Note, Payment, Photo, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
@@ -149,7 +149,7 @@ pub(crate) fn photo_accounts(
 fn records<T: serde::de::DeserializeOwned>(
     conn: &Connection,
     sql: &str,
-    key: &[u8],
+    key: impl rusqlite::ToSql,
 ) -> Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map([key], |row| codec::json(row, 0))?;
@@ -219,6 +219,24 @@ pub(crate) fn invoices_for_account(conn: &Connection, account: AccountId) -> Res
         conn,
         "SELECT json FROM invoices WHERE account = ?1 ORDER BY date, number, id",
         account.as_bytes(),
+    )
+}
+
+/// Invoices whose number is `number` (one, unless two devices were given the same number).
+pub(crate) fn invoices_numbered(conn: &Connection, number: &str) -> Result<Vec<Invoice>> {
+    records(
+        conn,
+        "SELECT json FROM invoices WHERE number = ?1 ORDER BY date, id",
+        number,
+    )
+}
+
+/// The invoice with id `id` (in one job; a list, as [`invoices_numbered`] returns).
+pub(crate) fn invoice_with_id(conn: &Connection, id: InvoiceId) -> Result<Vec<Invoice>> {
+    records(
+        conn,
+        "SELECT json FROM invoices WHERE id = ?1",
+        id.as_bytes(),
     )
 }
 

@@ -79,6 +79,19 @@ fn set_pairing(tx: &Transaction<'_>, pairing: &Pairing) -> Result<()> {
     Ok(())
 }
 
+fn device_number(conn: &Connection) -> Result<Option<u32>> {
+    let value: Option<i64> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'device_number'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    value
+        .map(|v| {
+            u32::try_from(v)
+                .map_err(|_| StoreError::Corrupt(format!("meta device_number is {v:?}")))
+        })
+        .transpose()
+}
+
 fn last_sync(conn: &Connection) -> Result<Option<i64>> {
     let value: Option<String> = conn
         .prepare_cached("SELECT value FROM meta WHERE key = 'last_sync'")?
@@ -105,6 +118,12 @@ impl Store {
     /// Tablet: when it last caught up with its server (ms since the Unix epoch).
     pub fn last_sync_ms(&self) -> Result<Option<i64>> {
         last_sync(&self.conn)
+    }
+
+    /// Tablet: its device number on the server (which the numbers of the invoices it makes
+    /// carry), once the server has said it.
+    pub fn device_number(&self) -> Result<Option<u32>> {
+        device_number(&self.conn)
     }
 
     /// Tablet: blobs made here that the server has not confirmed, in upload order.
@@ -156,6 +175,49 @@ impl StoreTx<'_> {
         Ok(())
     }
 
+    /// Tablet: remembers its device number on the server, as the server said it when the
+    /// tablet connected.
+    pub fn set_device_number(&self, number: u32) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('device_number', ?1)",
+            )?
+            .execute([number])?;
+        Ok(())
+    }
+
+    /// Tablet: the next invoice number of device `device`: one past both its own counter and
+    /// the highest of the device's numbers on the tablet (invoices it made before it was signed
+    /// out and synced back), so that a tablet never reuses a number the server has seen here.
+    pub fn next_invoice_number(&self, device: u32) -> Result<fieldsync_protocol::InvoiceNumber> {
+        let prefix = format!("INV-{device}-");
+        let mut seen = 0u32;
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT number FROM invoices WHERE substr(number, 1, ?2) = ?1")?;
+        let mut rows = stmt.query(params![prefix, prefix.len()])?;
+        while let Some(row) = rows.next()? {
+            let number: String = row.get(0)?;
+            if let Ok(n) = number.parse::<fieldsync_protocol::InvoiceNumber>()
+                && n.device == device
+            {
+                seen = seen.max(n.seq);
+            }
+        }
+        let counted = crate::meta::next_counter(&self.tx, "invoice")?;
+        let seq = u32::try_from(counted)
+            .ok()
+            .map(|c| c.max(seen.saturating_add(1)))
+            .filter(|&seq| seq < u32::MAX)
+            .ok_or_else(|| StoreError::Corrupt("the tablet's invoice numbers ran out".into()))?;
+        if u64::from(seq) != counted {
+            self.tx
+                .prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'counter:invoice'")?
+                .execute([seq])?;
+        }
+        Ok(fieldsync_protocol::InvoiceNumber { device, seq })
+    }
+
     /// Tablet: queues a blob stored here for upload (after those already queued); queuing it
     /// again changes nothing.
     pub fn queue_upload(&self, hash: &ContentHash) -> Result<()> {
@@ -177,6 +239,43 @@ impl StoreTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoice_numbers_start_past_the_devices_numbers_already_on_the_tablet() {
+        use crate::testing::{account, create, invoice, job, site, writer};
+        let mut store = Store::open_in_memory().unwrap();
+        assert_eq!(store.device_number().unwrap(), None);
+        let office = writer(fieldsync_protocol::Role::Office);
+        let acme = account("Acme");
+        let account = acme.account();
+        create(&mut store, &office, &acme);
+        let place = site(account);
+        let site_id = match &place {
+            fieldsync_protocol::Record::Site(s) => s.record.id,
+            _ => unreachable!(),
+        };
+        create(&mut store, &office, &place);
+        let mut work = job(account, site_id, &[]);
+        // Invoices this device made before the tablet was signed out, synced back.
+        if let fieldsync_protocol::Record::Job(j) = &mut work {
+            for number in ["INV-7-00003", "INV-8-00009", "INV-77-00050"] {
+                let mut made = invoice(j.record.id, "10");
+                made.number = number.into();
+                j.invoices.insert(made.id, made);
+            }
+        }
+        create(&mut store, &office, &work);
+        let tx = store.transaction().unwrap();
+        tx.set_device_number(7).unwrap();
+        let first = tx.next_invoice_number(7).unwrap();
+        let second = tx.next_invoice_number(7).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            (first.to_string(), second.to_string()),
+            ("INV-7-00004".into(), "INV-7-00005".into())
+        );
+        assert_eq!(store.device_number().unwrap(), Some(7));
+    }
 
     #[test]
     fn pairing_last_sync_and_uploads_survive_reopening() {

@@ -55,6 +55,7 @@ pub(crate) fn account(name: &str) -> Record {
         business_type: Some("restaurant".into()),
         terms_net_days: 30,
         credit_hold: false,
+        payment_method: None,
         billing_address: address(),
         shipping_address: None,
         rep: None,
@@ -142,6 +143,7 @@ pub(crate) fn payment(account: AccountId, amount: &str) -> Record {
         received_at: now(),
         recorded_by: UserId::new(),
         recorded_by_name: "Ann".into(),
+        credit_applied: Vec::new(),
     })
 }
 

@@ -189,6 +189,12 @@ impl StoreTx<'_> {
         Ok(logged)
     }
 
+    /// Sets the company's name, address and phone (the server: set by its operator; a tablet:
+    /// as its server said).
+    pub fn set_company(&self, company: &fieldsync_protocol::Company) -> Result<()> {
+        meta::set_company(&self.tx, company)
+    }
+
     /// Adds one to the named counter and returns its new value (1 the first time).
     pub fn next_counter(&self, name: &str) -> Result<u64> {
         meta::next_counter(&self.tx, name)

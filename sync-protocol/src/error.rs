@@ -109,6 +109,10 @@ pub enum ValidationError {
     /// The document is not shaped like any Fieldsync record.
     #[error("malformed document: {0}")]
     Malformed(String),
+    /// What a person typed cannot be read as what the field holds (the text says which field
+    /// and what it should look like).
+    #[error("{0}")]
+    Unreadable(String),
     /// The writer's role may not make this change.
     #[error("a {role} may not {action}")]
     Forbidden {

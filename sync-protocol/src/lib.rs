@@ -44,6 +44,6 @@ pub use ids::{
 pub use records::*;
 pub use validate::Role;
 pub use values::{Day, Money, Percent, Quantity, Timestamp};
-pub use views::{AgingBucket, InvoiceNumber, InvoiceStatus, Ledger, due_date};
+pub use views::{AgingBucket, Company, InvoiceNumber, InvoiceStatus, Ledger, due_date};
 
 pub use automerge;

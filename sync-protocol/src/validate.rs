@@ -45,6 +45,53 @@ pub fn parse_payment_amount(text: &str) -> Result<Money, ValidationError> {
     Ok(amount)
 }
 
+/// Reads an invoice line as a person typed it: a description, a quantity (1 when empty) and a
+/// unit price; checked as a stored invoice's lines are.
+pub fn parse_invoice_line(
+    description: &str,
+    quantity: &str,
+    unit_price: &str,
+) -> Result<crate::InvoiceLine, ValidationError> {
+    let description = description.trim();
+    required("invoice line description", description)?;
+    let quantity: crate::Quantity = match quantity.trim() {
+        "" => crate::Quantity(Decimal::ONE),
+        text => text.parse().map_err(|_| {
+            ValidationError::Unreadable(format!(
+                "quantity {text:?} of {description:?} is not a number"
+            ))
+        })?,
+    };
+    let unit_price: Money = unit_price.trim().parse().map_err(|_| {
+        ValidationError::Unreadable(format!(
+            "unit price {:?} of {description:?} is not an amount such as 120.50",
+            unit_price.trim()
+        ))
+    })?;
+    let line = crate::InvoiceLine {
+        description: description.to_string(),
+        quantity,
+        unit_price,
+    };
+    check_line(&line)?;
+    Ok(line)
+}
+
+/// Reads a tax rate typed in percent (`8.25` or `8.25%`); 0 when empty.
+pub fn parse_tax_rate(text: &str) -> Result<crate::Percent, ValidationError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(crate::Percent::default());
+    }
+    let rate: crate::Percent = text.trim_end_matches('%').trim().parse().map_err(|_| {
+        ValidationError::Unreadable(format!(
+            "tax rate {text:?} is not a percentage such as 8.25"
+        ))
+    })?;
+    check_tax_rate(rate)?;
+    Ok(rate)
+}
+
 /// A payment amount is a positive decimal with at most two places.
 pub fn check_payment_amount(amount: Money) -> Result<(), ValidationError> {
     if amount.0 <= Decimal::ZERO {
@@ -187,37 +234,57 @@ fn check_invoice(job: &Job, invoice: &Invoice) -> Result<(), ValidationError> {
             field: "invoice lines",
         });
     }
-    for line in &invoice.lines {
-        required("invoice line description", &line.description)?;
-        bounded(
-            "invoice line description",
-            &line.description,
-            MAX_FIELD_CHARS,
-        )?;
-        if line.quantity.0 <= Decimal::ZERO {
-            return Err(ValidationError::NotPositive(line.quantity.to_string()));
-        }
-        if line.quantity.0 > MAX_QUANTITY {
-            return Err(ValidationError::TooLarge {
-                field: "an invoice line's quantity",
-                value: line.quantity.to_string(),
-                limit: MAX_QUANTITY.to_string(),
-            });
-        }
-        check_cents(line.unit_price)?;
+    invoice.lines.iter().try_for_each(check_line)?;
+    check_tax_rate(invoice.tax_rate)
+}
+
+fn check_line(line: &crate::InvoiceLine) -> Result<(), ValidationError> {
+    required("invoice line description", &line.description)?;
+    bounded(
+        "invoice line description",
+        &line.description,
+        MAX_FIELD_CHARS,
+    )?;
+    if line.quantity.0 <= Decimal::ZERO {
+        return Err(ValidationError::NotPositive(line.quantity.to_string()));
     }
-    if invoice.tax_rate.0 < Decimal::ZERO || invoice.tax_rate.0 > Decimal::ONE_HUNDRED {
+    if line.quantity.0 > MAX_QUANTITY {
+        return Err(ValidationError::TooLarge {
+            field: "an invoice line's quantity",
+            value: line.quantity.to_string(),
+            limit: MAX_QUANTITY.to_string(),
+        });
+    }
+    check_cents(line.unit_price)
+}
+
+fn check_tax_rate(rate: crate::Percent) -> Result<(), ValidationError> {
+    if rate.0 < Decimal::ZERO || rate.0 > Decimal::ONE_HUNDRED {
         return Err(ValidationError::Negative {
             field: "tax rate",
-            value: invoice.tax_rate.to_string(),
+            value: rate.to_string(),
         });
     }
     Ok(())
 }
 
+/// Most times one payment's credit may be applied to invoices.
+pub const MAX_CREDIT_APPLICATIONS: usize = 200;
+
 fn check_payment(payment: &Payment) -> Result<(), ValidationError> {
     bounded("payment reference", &payment.reference, MAX_FIELD_CHARS)?;
-    check_payment_amount(payment.amount)
+    check_payment_amount(payment.amount)?;
+    if payment.credit_applied.len() > MAX_CREDIT_APPLICATIONS {
+        return Err(ValidationError::TooLarge {
+            field: "the number of credit applications of a payment",
+            value: payment.credit_applied.len().to_string(),
+            limit: MAX_CREDIT_APPLICATIONS.to_string(),
+        });
+    }
+    payment
+        .credit_applied
+        .iter()
+        .try_for_each(|applied| check_payment_amount(applied.amount))
 }
 
 /// Checks a document's content against the schema.

@@ -65,6 +65,16 @@ impl Money {
         )
     }
 
+    /// The amount in dollars as a person reads it on a screen or an invoice: `$1,234.50`,
+    /// `-$150.00`.
+    pub fn dollars(self) -> String {
+        let text = self.grouped();
+        match text.strip_prefix('-') {
+            Some(positive) => format!("-${positive}"),
+            None => format!("${text}"),
+        }
+    }
+
     /// The amount as people read it: rounded to cents, thousands separated, no currency
     /// (`1,234.50`, `-20.00`). Every screen shows money this way.
     pub fn grouped(self) -> String {

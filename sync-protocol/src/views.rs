@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountDoc, Invoice, InvoiceId, Money, Payment};
+use crate::{AccountDoc, Invoice, InvoiceId, JobId, Money, Payment, PaymentId};
 
 /// Where an invoice stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,8 @@ pub struct InvoiceStanding {
     pub paid: Money,
     /// Its status.
     pub status: InvoiceStatus,
+    /// The payments applied to it and how much of each, oldest first.
+    pub payments: Vec<(PaymentId, Money)>,
 }
 
 /// An account's money: balance, credit and each invoice's standing.
@@ -56,72 +58,118 @@ pub struct Ledger {
     /// Non-void invoice totals minus all payments (negative when the customer is in credit).
     pub balance: Money,
     /// Payments not applied to an invoice: not tied to one, tied to a void or unknown one, or
-    /// beyond the invoice's total.
+    /// beyond what the invoice still owed.
     pub unapplied_credit: Money,
     /// Standing of every invoice.
     pub invoices: BTreeMap<InvoiceId, InvoiceStanding>,
+    /// What each payment has left as credit (only payments with some left), for applying
+    /// credit to an invoice later.
+    pub credit_by_payment: BTreeMap<PaymentId, Money>,
 }
 
 impl Ledger {
     /// Computes an account's ledger from all its invoices and payments. The result does not
-    /// depend on the order of either.
+    /// depend on the order of either: payments are applied oldest first (by time received,
+    /// then id), each first to its own invoice, then as its credit was applied later, never
+    /// beyond what an invoice still owes; whatever is left of a payment is credit.
     pub fn compute<'a>(
         invoices: impl IntoIterator<Item = &'a Invoice>,
         payments: impl IntoIterator<Item = &'a Payment>,
     ) -> Ledger {
         let invoices: BTreeMap<InvoiceId, &Invoice> =
             invoices.into_iter().map(|i| (i.id, i)).collect();
-        let mut paid: BTreeMap<InvoiceId, Money> = BTreeMap::new();
+        let mut payments: Vec<&Payment> = payments.into_iter().collect();
+        payments.sort_by_key(|p| (p.received_at, p.id));
+        payments.dedup_by_key(|p| p.id);
+        // What each live invoice still owes while payments are applied.
+        let mut owed: BTreeMap<InvoiceId, Money> = invoices
+            .iter()
+            .filter(|(_, i)| !i.is_void())
+            .map(|(id, i)| (*id, i.total().max(Money::ZERO)))
+            .collect();
         let mut total_paid = Money::ZERO;
-        let mut unapplied = Money::ZERO;
+        let mut credit_by_payment = BTreeMap::new();
+        let mut applied_to: BTreeMap<InvoiceId, Vec<(PaymentId, Money)>> = BTreeMap::new();
         for payment in payments {
             total_paid = total_paid + payment.amount;
-            match payment
-                .invoice
-                .filter(|id| invoices.get(id).is_some_and(|i| !i.is_void()))
-            {
-                Some(id) => {
-                    let applied = paid.entry(id).or_default();
-                    *applied = *applied + payment.amount;
+            let mut left = payment.amount;
+            let targets = payment.invoice.into_iter().map(|id| (id, payment.amount));
+            let later = payment.credit_applied.iter().map(|c| (c.invoice, c.amount));
+            for (invoice, wanted) in targets.chain(later) {
+                let Some(still_owed) = owed.get_mut(&invoice) else {
+                    continue; // void or unknown: the money stays credit
+                };
+                let applied = wanted.min(left).min(*still_owed).max(Money::ZERO);
+                if applied > Money::ZERO {
+                    *still_owed = *still_owed - applied;
+                    left = left - applied;
+                    applied_to
+                        .entry(invoice)
+                        .or_default()
+                        .push((payment.id, applied));
                 }
-                None => unapplied = unapplied + payment.amount,
+            }
+            if left > Money::ZERO {
+                credit_by_payment.insert(payment.id, left);
             }
         }
         let mut standing = BTreeMap::new();
         let mut billed = Money::ZERO;
         for (id, invoice) in &invoices {
             let total = invoice.total();
-            let received = paid.get(id).copied().unwrap_or_default();
-            let status = if invoice.is_void() {
-                InvoiceStatus::Void
-            } else {
-                billed = billed + total;
-                if received.0 <= rust_decimal::Decimal::ZERO {
-                    InvoiceStatus::Pending
-                } else if received < total {
-                    InvoiceStatus::PartlyPaid
-                } else {
-                    InvoiceStatus::Paid
+            let (paid, status) = match owed.get(id) {
+                None => (Money::ZERO, InvoiceStatus::Void),
+                Some(still_owed) => {
+                    billed = billed + total;
+                    let paid = total.max(Money::ZERO) - *still_owed;
+                    let status = if paid <= Money::ZERO {
+                        InvoiceStatus::Pending
+                    } else if *still_owed > Money::ZERO {
+                        InvoiceStatus::PartlyPaid
+                    } else {
+                        InvoiceStatus::Paid
+                    };
+                    (paid, status)
                 }
             };
-            if received > total {
-                unapplied = unapplied + (received - total);
-            }
-            let applied = if received > total { total } else { received };
             standing.insert(
                 *id,
                 InvoiceStanding {
                     total,
-                    paid: applied,
+                    paid,
                     status,
+                    payments: applied_to.remove(id).unwrap_or_default(),
                 },
             );
         }
         Ledger {
             balance: billed - total_paid,
-            unapplied_credit: unapplied,
+            unapplied_credit: credit_by_payment.values().copied().sum(),
             invoices: standing,
+            credit_by_payment,
         }
+    }
+
+    /// The invoice a new payment for `job` goes to by default: the job's oldest invoice that
+    /// is still owed something (by date, then number).
+    pub fn open_invoice_of<'a>(
+        &self,
+        invoices: impl IntoIterator<Item = &'a Invoice>,
+        job: JobId,
+    ) -> Option<&'a Invoice> {
+        invoices
+            .into_iter()
+            .filter(|i| i.job == job)
+            .filter(|i| self.owed_on(i.id) > Money::ZERO)
+            .min_by(|a, b| (a.date, &a.number).cmp(&(b.date, &b.number)))
+    }
+
+    /// What is still owed on invoice `id` (zero for a paid, void or unknown invoice).
+    pub fn owed_on(&self, id: InvoiceId) -> Money {
+        self.invoices
+            .get(&id)
+            .filter(|s| s.status.is_open())
+            .map_or(Money::ZERO, |s| s.total - s.paid)
     }
 }
 
@@ -176,6 +224,18 @@ impl AgingBucket {
             AgingBucket::Over90 => "over 90",
         }
     }
+}
+
+/// The company that uses Fieldsync, as its invoices and statements name it. Set on the server
+/// (`fieldsync-server company`); tablets learn it when they connect.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Company {
+    /// Its name.
+    pub name: String,
+    /// Its postal address, one line each.
+    pub address_lines: Vec<String>,
+    /// Its phone number (may be empty).
+    pub phone: String,
 }
 
 /// A human invoice number that cannot collide across devices: every device has its own number

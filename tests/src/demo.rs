@@ -164,6 +164,7 @@ pub fn seed_company(
             business_type: business.then(|| rng.pick(BUSINESS).to_string()),
             terms_net_days: 30,
             credit_hold: rng.below(10) == 0,
+            payment_method: None,
             billing_address: address(rng),
             shipping_address: None,
             rep: None,
@@ -251,6 +252,7 @@ fn payment(
         received_at: now,
         recorded_by: writer.author.user,
         recorded_by_name: writer.author.name.clone(),
+        credit_applied: Vec::new(),
     }
 }
 

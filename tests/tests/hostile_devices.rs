@@ -75,6 +75,7 @@ impl Attacks for Company {
             received_at: now(),
             recorded_by,
             recorded_by_name: "someone".into(),
+            credit_applied: Vec::new(),
         };
         unchecked_change(
             &mut automerge::AutoCommit::new(),

@@ -1519,3 +1519,138 @@ async fn the_aging_report_sums_what_each_customer_owes_by_days_past_due() {
     let (status, _) = office.anonymous().get("/api/reports/aging?day=x").await;
     assert_eq!(status, 401);
 }
+
+/// The text of a PDF served at `path`, after checking it is served as one.
+async fn pdf_text(office: &Office, path: &str) -> String {
+    let response = office
+        .dana
+        .http()
+        .get(office.server.url(path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/pdf"
+    );
+    let bytes = response.bytes().await.unwrap();
+    let pdf = lopdf::Document::load_mem(&bytes).expect("a PDF");
+    let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
+    assert!(!pages.is_empty());
+    pdf.extract_text(&pages).unwrap()
+}
+
+fn row_of<'a>(detail: &'a Value, invoice: &str) -> &'a Value {
+    detail["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["invoice"]["id"] == invoice)
+        .unwrap_or_else(|| panic!("invoice {invoice} in {detail}"))
+}
+
+#[tokio::test]
+async fn a_payment_pays_its_invoice_the_rest_is_credit_the_office_applies_later_and_both_print() {
+    let office = office().await;
+    let dana = &office.dana;
+    let mut account = new_account("Cinder Cone Bakery");
+    account["payment_method"] = json!("card");
+    let account = dana.post_ok("/api/accounts", account, 201).await;
+    let account = text(&account["id"]).to_string();
+    let site = dana
+        .post_ok(
+            &format!("/api/accounts/{account}/sites"),
+            json!({"name": "Bakery", "line1": "3 Oven Ln", "city": "Bend", "postal_code": "97701"}),
+            201,
+        )
+        .await;
+    let job = new_job(dana, &account, text(&site["id"])).await;
+    let detail = dana.account(&account).await;
+    assert_eq!(detail["account"]["payment_method"], "card");
+    let invoice = |amount: &str| json!({"lines": [{"description": "Oven service", "quantity": "1", "unit_price": amount}]});
+    let first = dana
+        .post_ok(&format!("/api/jobs/{job}/invoices"), invoice("100.00"), 201)
+        .await;
+    let first = text(&first["id"]).to_string();
+    let second = dana
+        .post_ok(&format!("/api/jobs/{job}/invoices"), invoice("50.00"), 201)
+        .await;
+    let second = text(&second["id"]).to_string();
+
+    dana.post_ok(
+        "/api/payments",
+        json!({"account": account, "job": job, "invoice": first, "amount": "130.00", "method": "card"}),
+        201,
+    )
+    .await;
+    let detail = dana.account(&account).await;
+    assert_eq!(row_of(&detail, &first)["status"], "paid");
+    assert_eq!(
+        money(&row_of(&detail, &second)["owed"]),
+        "50.00".parse().unwrap()
+    );
+    assert_eq!(money(&detail["unapplied_credit"]), "30.00".parse().unwrap());
+
+    // Credit goes to an invoice that still owes, never more than there is.
+    let credit = format!("/api/accounts/{account}/credit");
+    let refused = dana
+        .refused(&credit, json!({"invoice": second, "amount": "40.00"}), 422)
+        .await;
+    assert!(
+        refused.contains("at most $30.00") || refused.contains("at most 30.00"),
+        "{refused}"
+    );
+    let refused = dana.refused(&credit, json!({"invoice": first}), 422).await;
+    assert!(refused.contains("owes nothing"), "{refused}");
+    let applied = dana.post_ok(&credit, json!({"invoice": second}), 200).await;
+    assert_eq!(money(&applied["applied"]), "30.00".parse().unwrap());
+    let detail = dana.account(&account).await;
+    assert_eq!(row_of(&detail, &second)["status"], "partly_paid");
+    assert_eq!(
+        money(&row_of(&detail, &second)["owed"]),
+        "20.00".parse().unwrap()
+    );
+    assert_eq!(money(&detail["unapplied_credit"]), Money::ZERO);
+    assert_eq!(money(&detail["balance"]), "20.00".parse().unwrap());
+    let refused = dana.refused(&credit, json!({"invoice": second}), 422).await;
+    assert!(refused.contains("no unapplied credit"), "{refused}");
+
+    // Both invoices and the statement print, from the same code as the tablet's.
+    let number = text(&row_of(&detail, &first)["invoice"]["number"]).to_string();
+    let printed = pdf_text(&office, &format!("/invoices/{first}.pdf")).await;
+    for expected in [
+        number.as_str(),
+        "Cinder Cone Bakery",
+        "$100.00",
+        "Oven service",
+        "Balance due",
+    ] {
+        assert!(printed.contains(expected), "{expected:?} in {printed}");
+    }
+    let statement = pdf_text(
+        &office,
+        &format!("/customers/{account}/statement.pdf?from=2020-01-01"),
+    )
+    .await;
+    assert!(
+        statement.contains("$20.00") && statement.contains(&number),
+        "{statement}"
+    );
+    for (path, status) in [
+        (format!("/invoices/{}.pdf", uuid::Uuid::new_v4()), 404),
+        ("/invoices/not-an-id.pdf".to_string(), 404),
+        (
+            format!("/customers/{account}/statement.pdf?from=2026-12-01&to=2026-11-01"),
+            422,
+        ),
+    ] {
+        let response = dana
+            .http()
+            .get(office.server.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
+}

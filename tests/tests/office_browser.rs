@@ -435,3 +435,70 @@ async fn the_aging_report_opens_from_the_menu_and_its_csv_downloads() {
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_payment_goes_to_the_open_invoice_by_default_and_the_invoice_pdf_opens() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let (account, _, _) = world.billed;
+    browser
+        .goto(&format!("{}/customers/{account}", world.base()))
+        .await;
+    browser.wait_for("form#payment select[name=invoice]").await;
+    // The form offers the customer's first invoice still owed something, already chosen.
+    let chosen = browser
+        .run("return document.querySelector('form#payment select[name=invoice]').value")
+        .await;
+    let chosen: InvoiceId = chosen
+        .as_str()
+        .unwrap()
+        .parse()
+        .expect("an invoice is chosen");
+    let row = format!("tr.invoice[data-invoice=\"{chosen}\"]");
+    let total = shown_money(&browser.text(&format!("{row} td.total")).await.unwrap());
+    let paid = shown_money(&browser.text(&format!("{row} td.paid")).await.unwrap());
+    let owed = total - paid;
+    browser
+        .fill("form#payment input[name=amount]", &owed.to_string())
+        .await;
+    browser.click("form#payment button[type=submit]").await;
+    browser
+        .wait_for_text(&format!("{row} .status"), |t| shown_status(t) == "paid")
+        .await;
+
+    // The invoice's "View PDF" link serves its PDF (fetched as the browser opens it, with the
+    // session), which says it is paid.
+    let bytes = browser
+        .client()
+        .execute_async(
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 fetch(document.querySelector('{row} a.pdf').href, {{credentials: 'same-origin'}})
+                   .then(r => r.arrayBuffer())
+                   .then(b => done(Array.from(new Uint8Array(b))), e => done('failed: ' + e));"
+            ),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let bytes: Vec<u8> = bytes
+        .as_array()
+        .unwrap_or_else(|| panic!("{bytes}"))
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    let pdf = lopdf::Document::load_mem(&bytes).expect("a PDF");
+    let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
+    let text = pdf.extract_text(&pages).unwrap();
+    let server = Store::open(world.server.db_path()).unwrap();
+    let number = server
+        .invoice_with_id(chosen)
+        .unwrap()
+        .pop()
+        .unwrap()
+        .number;
+    assert!(text.contains(&number) && text.contains("paid"), "{text}");
+    let ledger = server.ledger(account).unwrap();
+    assert_eq!(ledger.invoices[&chosen].status, InvoiceStatus::Paid);
+    browser.close().await;
+}

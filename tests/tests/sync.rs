@@ -76,6 +76,7 @@ fn tess_payment(world: &World, tech: &Writer, amount: &str, at: Timestamp) -> Do
         received_at: at,
         recorded_by: world.tess.user,
         recorded_by_name: "tess".into(),
+        credit_applied: Vec::new(),
     };
     let (_, mut change) = tech
         .create(&Record::new_payment(payment.clone()), at)
@@ -280,6 +281,7 @@ async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_on
         received_at: now(),
         recorded_by: world.tess.user,
         recorded_by_name: "tess".into(),
+        credit_applied: Vec::new(),
     };
     let (mut doc, mut first) = tech
         .create(&Record::new_payment(payment.clone()), now())

@@ -243,7 +243,7 @@ pub async fn sync_until_caught_up(
     let mut last_failure = None;
     let result = loop {
         let attempt = async {
-            let socket = connect(&pairing).await?;
+            let socket = connect(tablet, &pairing).await?;
             report.connections += 1;
             let mut exchange = Exchange::new(tablet, socket, &mut report);
             let ended = exchange.run(true, None, None, None).await;

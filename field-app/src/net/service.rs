@@ -91,7 +91,7 @@ async fn keep_in_sync(
         let mut report = SyncReport::default();
         let pairing = lock(&tablet).pairing();
         let failure = match pairing {
-            Ok(Some(pairing)) => match connect(&pairing).await {
+            Ok(Some(pairing)) => match connect(&tablet, &pairing).await {
                 Ok(socket) => {
                     let mut exchange = Exchange::new(&tablet, socket, &mut report);
                     let ended = exchange

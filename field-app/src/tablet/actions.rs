@@ -3,13 +3,14 @@
 //! online).
 
 use fieldsync_protocol::engine::OutboxItem;
+use fieldsync_protocol::validate::{parse_invoice_line, parse_tax_rate};
 use fieldsync_protocol::wire::ClientMessage;
 use fieldsync_protocol::{
-    DocId, JobId, JobStatus, Note, NoteId, NoteKind, Payment, Photo, Record, Timestamp,
-    ValidationError,
+    Day, DocId, Invoice, JobId, JobStatus, Money, Note, NoteId, NoteKind, Payment, Photo, Record,
+    Timestamp, ValidationError,
 };
 
-use super::{PaymentForm, PhotoForm, Tablet};
+use super::{InvoiceForm, PaymentForm, PhotoForm, Tablet};
 use crate::AppError;
 use crate::photo::{self, EncodedImage, PhotoError};
 
@@ -129,20 +130,121 @@ impl Tablet {
         if self.store.record(form.id.into())?.is_some() {
             return Ok(Vec::new()); // already recorded: a second tap changes nothing
         }
+        if let Some(invoice) = form.invoice {
+            let of_job = match form
+                .job
+                .map(|job| self.store.record(job.into()))
+                .transpose()?
+            {
+                Some(Some(Record::Job(j))) => {
+                    j.account == form.account && j.invoices.contains_key(&invoice)
+                }
+                _ => false,
+            };
+            if !of_job {
+                return Err(AppError::NotFound(format!("invoice {invoice} of the job")));
+            }
+        }
         let payment = Payment {
             id: form.id,
             account: form.account,
             job: form.job,
-            invoice: None,
+            invoice: form.invoice,
             amount,
             method: form.method,
             reference: form.reference.trim().to_string(),
             received_at: now,
             recorded_by: self.writer.author.user,
             recorded_by_name: self.writer.author.name.clone(),
+            credit_applied: Vec::new(),
         };
         let (doc, change) = self.writer.create(&Record::new_payment(payment), now)?;
         self.save(now, form.id.into(), doc, change, &[])
+    }
+
+    /// Issues the invoice written on `form` for its job, numbered with this tablet's device
+    /// number (`INV-<device>-<n>`, so that invoices made offline on two tablets never share a
+    /// number). Issuing the same form twice issues one invoice. Returns the invoice and the
+    /// messages to send if connected.
+    pub fn issue_invoice(
+        &mut self,
+        now: Timestamp,
+        form: &InvoiceForm,
+    ) -> Result<(Invoice, Vec<ClientMessage>), AppError> {
+        let Some(Record::Job(job)) = self.store.record(form.job.into())? else {
+            return Err(AppError::NotFound(format!("job {}", form.job)));
+        };
+        if let Some(issued) = job.invoices.get(&form.id) {
+            return Ok((issued.clone(), Vec::new()));
+        }
+        let lines = form
+            .lines
+            .iter()
+            .filter(|l| !(l.description.trim().is_empty() && l.unit_price.trim().is_empty()))
+            .map(|l| parse_invoice_line(&l.description, &l.quantity, &l.unit_price))
+            .collect::<Result<Vec<_>, _>>()?;
+        if lines.is_empty() {
+            return Err(ValidationError::Required {
+                field: "an invoice line",
+            }
+            .into());
+        }
+        let tax_rate = parse_tax_rate(&form.tax_rate)?;
+        let device = self
+            .store
+            .device_number()?
+            .ok_or(AppError::NoDeviceNumber)?;
+        let mut invoice = Invoice {
+            id: form.id,
+            job: form.job,
+            number: String::new(),
+            date: Day(now.0.with_timezone(&chrono::Local).date_naive()),
+            lines,
+            tax_rate,
+            voided: None,
+            created_by: self.writer.author.user,
+            created_at: now,
+        };
+        if invoice.total() < Money::ZERO {
+            return Err(ValidationError::Negative {
+                field: "an invoice's total",
+                value: invoice.total().to_string(),
+            }
+            .into());
+        }
+        let tx = self.store.transaction()?;
+        invoice.number = tx.next_invoice_number(device)?.to_string();
+        tx.commit()?;
+        let issued = invoice.clone();
+        let send = self.edit_job(now, form.job, |j| {
+            j.invoices.insert(issued.id, issued);
+        })?;
+        Ok((invoice, send))
+    }
+
+    /// Remembers this tablet's device number, as the server said it when the tablet connected
+    /// (the numbers of the invoices it issues carry it).
+    pub fn remember_device_number(&mut self, number: u32) -> Result<(), AppError> {
+        if self.store.device_number()? != Some(number) {
+            let tx = self.store.transaction()?;
+            tx.set_device_number(number)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Remembers the company's name, address and phone, as the server said them (invoice PDFs
+    /// made on the tablet print them).
+    pub fn remember_company(
+        &mut self,
+        company: &fieldsync_protocol::Company,
+    ) -> Result<(), AppError> {
+        if &self.store.company()? != company {
+            let tx = self.store.transaction()?;
+            tx.set_company(company)?;
+            tx.commit()?;
+        }
+        Ok(())
     }
 
     /// Adds a photo to a job or site: the picture is turned upright, downscaled and

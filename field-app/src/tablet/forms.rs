@@ -1,7 +1,7 @@
 //! The forms a technician fills in: a payment, a photo.
 
 use fieldsync_protocol::{
-    AccountId, DocId, JobId, PaymentId, PaymentMethod, PhotoId, PhotoTag, SiteId,
+    AccountId, DocId, InvoiceId, Job, JobId, PaymentId, PaymentMethod, PhotoId, PhotoTag, SiteId,
 };
 
 /// A payment as typed on the payment form.
@@ -19,10 +19,14 @@ pub struct PaymentForm {
     pub method: PaymentMethod,
     /// Check number or card transaction id.
     pub reference: String,
+    /// The invoice paid (one of the job's); `None` leaves the payment as the account's credit.
+    /// What is paid beyond what the invoice owes is credit too.
+    pub invoice: Option<InvoiceId>,
 }
 
 impl PaymentForm {
-    /// A new, empty form for `account`.
+    /// A new, empty form for `account`, paid in cash and applied to no invoice (the screens
+    /// preselect the account's usual method and the job's open invoice).
     pub fn new(account: AccountId, job: Option<JobId>) -> PaymentForm {
         PaymentForm {
             id: PaymentId::new(),
@@ -31,6 +35,73 @@ impl PaymentForm {
             amount: String::new(),
             method: PaymentMethod::Cash,
             reference: String::new(),
+            invoice: None,
+        }
+    }
+}
+
+/// One line of an invoice as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvoiceLineForm {
+    /// What was done or sold.
+    pub description: String,
+    /// How many, as typed (1 when empty).
+    pub quantity: String,
+    /// Price of one, as typed.
+    pub unit_price: String,
+}
+
+/// An invoice being written on the tablet: editable until it is issued, then kept as issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceForm {
+    /// Made when the form opens, so that tapping "Issue" twice issues one invoice.
+    pub id: InvoiceId,
+    /// The job invoiced.
+    pub job: JobId,
+    /// The lines, in order; blank lines are left out.
+    pub lines: Vec<InvoiceLineForm>,
+    /// Tax rate in percent as typed (`8.25`); 0 when empty.
+    pub tax_rate: String,
+}
+
+impl InvoiceForm {
+    /// A form for `job`, with a line for each service asked for and each item used (their
+    /// prices to be filled in), or, when the job has a final amount and one service, that
+    /// amount on its line.
+    pub fn for_job(job: &Job) -> InvoiceForm {
+        let one_price = job
+            .final_amount
+            .filter(|_| job.requested_services.len() == 1)
+            .map(|amount| amount.to_string());
+        let services = job
+            .requested_services
+            .iter()
+            .map(|service| InvoiceLineForm {
+                description: service.clone(),
+                quantity: "1".into(),
+                unit_price: one_price.clone().unwrap_or_default(),
+            });
+        let items = job.inventory.iter().map(|item| InvoiceLineForm {
+            description: item.description.clone(),
+            quantity: item.quantity.to_string(),
+            unit_price: String::new(),
+        });
+        let mut lines: Vec<InvoiceLineForm> = services.chain(items).collect();
+        if lines.is_empty() {
+            lines.push(InvoiceLineForm {
+                description: job.title.clone(),
+                quantity: "1".into(),
+                unit_price: job
+                    .final_amount
+                    .map(|amount| amount.to_string())
+                    .unwrap_or_default(),
+            });
+        }
+        InvoiceForm {
+            id: InvoiceId::new(),
+            job: job.id,
+            lines,
+            tax_rate: String::new(),
         }
     }
 }

@@ -4,6 +4,7 @@ use fieldsync_protocol::wire::{ClientMessage, ServerMessage, SyncMode};
 use fieldsync_protocol::{
     AccountId, DocId, JobId, JobStatus, PaymentMethod, UserId, ValidationError,
 };
+use fieldsync_store::Store;
 use fieldsync_store::host::DeviceEvent;
 
 use super::*;
@@ -227,5 +228,107 @@ fn pairing_is_kept_and_checked() {
             .unwrap()
             .len(),
         0
+    );
+}
+
+#[test]
+fn an_invoice_is_issued_offline_with_the_tablets_numbers_then_paid_and_printed() {
+    use fieldsync_tests::demo::{Rng, seed_company};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open(&dir.path().join("tablet.sqlite3")).unwrap();
+        seed_company(&mut store, &mut Rng::new(5), 2, 2);
+    }
+    let mut tablet = tablet(&dir);
+    let account = tablet.store().accounts().unwrap()[0].id;
+    let jobs = tablet.store().jobs_for_account(account).unwrap();
+    let (job, other_job) = (&jobs[0], &jobs[1]);
+    let mut written = InvoiceForm::for_job(job);
+    written.lines = vec![InvoiceLineForm {
+        description: "Pump seal".into(),
+        quantity: "".into(),
+        unit_price: "120.00".into(),
+    }];
+    written.tax_rate = "8.25".into();
+
+    // Until the server has said the tablet's number, it cannot number invoices.
+    let err = tablet.issue_invoice(now(), &written).unwrap_err();
+    assert!(matches!(err, AppError::NoDeviceNumber), "{err}");
+    tablet.remember_device_number(7).unwrap();
+    let (invoice, _) = tablet.issue_invoice(now(), &written).unwrap();
+    assert!(invoice.number.starts_with("INV-7-"), "{}", invoice.number);
+    assert_eq!(invoice.total().to_string(), "129.90");
+    assert_eq!(invoice.created_by, tablet.author().user);
+    let (again, _) = tablet.issue_invoice(now(), &written).unwrap();
+    assert_eq!(again, invoice, "the same form issues one invoice");
+    let mut second = InvoiceForm::for_job(job);
+    second.lines[0] = InvoiceLineForm {
+        description: "Filter".into(),
+        quantity: "2".into(),
+        unit_price: "12.50".into(),
+    };
+    second.lines.truncate(1);
+    let (next, _) = tablet.issue_invoice(now(), &second).unwrap();
+    let seq = |n: &str| n.parse::<fieldsync_protocol::InvoiceNumber>().unwrap().seq;
+    assert_eq!(seq(&next.number), seq(&invoice.number) + 1);
+
+    // Bad forms are refused with the reason, and issue nothing.
+    let mut bad = InvoiceForm::for_job(job);
+    bad.lines = vec![InvoiceLineForm {
+        description: "Refund".into(),
+        quantity: "1".into(),
+        unit_price: "-5".into(),
+    }];
+    let err = tablet.issue_invoice(now(), &bad).unwrap_err();
+    assert!(err.to_string().contains("must not be negative"), "{err}");
+    bad.lines.clear();
+    let err = tablet.issue_invoice(now(), &bad).unwrap_err();
+    assert!(
+        err.to_string().contains("an invoice line is required"),
+        "{err}"
+    );
+
+    // The packet offers the oldest invoice still owed as the payment's default.
+    let packet = crate::queries::job_packet(tablet.store(), job.id).unwrap();
+    let default = packet.open_invoice().map(|i| i.id);
+    assert!(default.is_some());
+    // A payment for an invoice of another job is refused.
+    let wrong = PaymentForm {
+        job: Some(other_job.id),
+        invoice: Some(invoice.id),
+        ..form(account, "10")
+    };
+    assert!(matches!(
+        tablet.record_payment(now(), &wrong),
+        Err(AppError::NotFound(_))
+    ));
+    let pay = PaymentForm {
+        job: Some(job.id),
+        invoice: Some(invoice.id),
+        ..form(account, "150")
+    };
+    tablet.record_payment(now(), &pay).unwrap();
+    let view = crate::queries::invoice_view(tablet.store(), &invoice.number).unwrap();
+    assert_eq!(
+        view.standing.status,
+        fieldsync_protocol::InvoiceStatus::Paid
+    );
+    assert_eq!(view.payments.len(), 1);
+    assert_eq!(
+        view.payments[0].1.to_string(),
+        "129.90",
+        "the rest is credit"
+    );
+    let ledger = tablet.store().ledger(account).unwrap();
+    assert!(ledger.unapplied_credit >= "20.10".parse().unwrap());
+
+    let path = crate::documents::write_invoice_pdf(&tablet, invoice.id).unwrap();
+    assert!(path.starts_with(dir.path()), "{}", path.display());
+    let pdf = lopdf::Document::load(&path).unwrap();
+    let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
+    let text = pdf.extract_text(&pages).unwrap();
+    assert!(
+        text.contains(&invoice.number) && text.contains("$129.90"),
+        "{text}"
     );
 }

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use fieldsync_app::net::SyncService;
-use fieldsync_app::{AppError, PaymentForm, PhotoForm, SyncStatus, Tablet, queries};
+use fieldsync_app::{AppError, InvoiceForm, PaymentForm, PhotoForm, SyncStatus, Tablet, queries};
 use fieldsync_protocol::wire::ClientMessage;
-use fieldsync_protocol::{AccountId, JobId, Timestamp};
+use fieldsync_protocol::{AccountId, InvoiceId, JobId, Timestamp};
 use slint::{ComponentHandle as _, ModelRc, SharedString, VecModel};
 
 use crate::{AppWindow, JobRow, Nav, OutboxAdapter, OutboxRow, Page, SyncAdapter, TodayAdapter};
-use crate::{customer, format, job, payment, photos};
+use crate::{customer, format, invoice, job, payment, photos};
 
 /// What the app needs from its surroundings; tests pass fixed ones.
 pub struct Options {
@@ -33,6 +33,11 @@ pub(crate) struct Selection {
     pub(crate) job: Option<JobId>,
     pub(crate) account: Option<AccountId>,
     pub(crate) payment: Option<PaymentForm>,
+    /// The invoice a new payment form goes to (the one shown when "Record payment" was tapped
+    /// on the invoice page); the job's open invoice when `None`.
+    pub(crate) pay_invoice: Option<InvoiceId>,
+    pub(crate) invoice: Option<InvoiceForm>,
+    pub(crate) shown_invoice: Option<InvoiceId>,
     pub(crate) photo: Option<PhotoForm>,
     pub(crate) history: Vec<Page>,
 }
@@ -114,6 +119,7 @@ impl Inner {
         let result = match ui.global::<Nav>().get_page() {
             Page::Today => self.refresh_today(),
             Page::Job | Page::Payment => job::refresh(self).and_then(|()| payment::refresh(self)),
+            Page::Invoice => invoice::refresh(self),
             Page::Customer => customer::refresh(self),
             Page::Search => customer::search(self),
             Page::Outbox | Page::About => Ok(()),
@@ -297,8 +303,14 @@ pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Con
     let on = inner.clone();
     nav.on_open_job(move |id| match id.parse::<JobId>() {
         Ok(job) => {
-            on.selection.borrow_mut().job = Some(job);
-            on.selection.borrow_mut().payment = None;
+            {
+                let mut selection = on.selection.borrow_mut();
+                selection.job = Some(job);
+                selection.payment = None;
+                selection.pay_invoice = None;
+                selection.invoice = None;
+                selection.shown_invoice = None;
+            }
             job::opened(&on);
             on.go(Page::Job);
             on.refresh_page();
@@ -316,6 +328,7 @@ pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Con
     });
     job::wire(ui, &inner);
     payment::wire(ui, &inner);
+    invoice::wire(ui, &inner);
     photos::wire(ui, &inner);
     customer::wire(ui, &inner);
     inner.refresh_page();

@@ -6,11 +6,7 @@ use fieldsync_protocol::{JobStatus, Money, NoteKind, PaymentMethod, PhotoTag, Ti
 
 /// Dollars with thousands separators and cents: `$1,234.50`, `-$20.00`.
 pub fn money(amount: Money) -> String {
-    let text = amount.grouped();
-    match text.strip_prefix('-') {
-        Some(positive) => format!("-${positive}"),
-        None => format!("${text}"),
-    }
+    amount.dollars()
 }
 
 /// The time of day in the tablet's time zone: `08:30`.
@@ -76,13 +72,7 @@ pub fn note_kind(kind: NoteKind) -> &'static str {
 
 /// A payment method as people say it.
 pub fn method(method: PaymentMethod) -> &'static str {
-    match method {
-        PaymentMethod::Cash => "Cash",
-        PaymentMethod::Check => "Check",
-        PaymentMethod::Card => "Card",
-        PaymentMethod::BankTransfer => "Bank transfer",
-        PaymentMethod::Other => "Other",
-    }
+    method.label()
 }
 
 /// A photo tag as people say it.

@@ -20,6 +20,7 @@
 mod controller;
 mod customer;
 pub mod format;
+mod invoice;
 mod job;
 mod payment;
 mod photos;

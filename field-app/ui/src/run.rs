@@ -151,10 +151,12 @@ pub fn pair_tablet(
     }
     let author = Author {
         user: identity.user,
-        name: identity.name,
+        name: identity.name.clone(),
     };
-    Tablet::pair_pinned(replica, url, tls_fingerprint.as_deref(), token, author)
-        .map_err(|e| e.to_string())
+    let mut tablet = Tablet::pair_pinned(replica, url, tls_fingerprint.as_deref(), token, author)
+        .map_err(|e| e.to_string())?;
+    identity.remember(&mut tablet).map_err(|e| e.to_string())?;
+    Ok(tablet)
 }
 
 /// Opens a `tel:` or `mailto:` link with the desktop's handler (a dialer or mail app on a

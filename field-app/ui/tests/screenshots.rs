@@ -6,7 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use fieldsync_app_ui::{JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, SearchAdapter};
+use fieldsync_app_ui::{
+    InvoiceAdapter, JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, SearchAdapter,
+};
 use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
 use slint::ComponentHandle;
 
@@ -63,6 +65,51 @@ fn main_screens_render_to_png() {
     let photos = ui.global::<PhotoAdapter>();
     photos.set_caption("Flue joint, resealed".into());
     save(ui, &dir, "photos");
+
+    // An invoice written on site: the job's services as lines, priced, with tax.
+    nav.invoke_go(Page::Invoice);
+    let invoice = ui.global::<InvoiceAdapter>();
+    invoice.invoke_remove_line(2);
+    invoice.invoke_edit_line(0, 2, "150.00".into());
+    invoice.invoke_edit_line(1, 2, "45.00".into());
+    invoice.invoke_add_line();
+    invoice.invoke_edit_line(2, 0, "Burner gasket".into());
+    invoice.invoke_edit_line(2, 1, "2".into());
+    invoice.invoke_edit_line(2, 2, "7.50".into());
+    invoice.set_tax_rate("8.25".into());
+    invoice.invoke_tax_edited("8.25".into());
+    invoice.invoke_show(-1); // shows the form anew, as typed
+    save(ui, &dir, "invoice-new");
+    {
+        // What the server tells a tablet when it connects.
+        let tablet = app.controller.tablet();
+        let mut tablet = tablet.lock().unwrap();
+        tablet.remember_device_number(4).unwrap();
+        tablet
+            .remember_company(&fieldsync_protocol::Company {
+                name: "Northwind Heating & Plumbing".into(),
+                address_lines: vec!["410 Foundry Street".into(), "Springfield, IL 62701".into()],
+                phone: "(217) 555-0140".into(),
+            })
+            .unwrap();
+    }
+    invoice.invoke_issue();
+    save(ui, &dir, "invoice");
+    if dir != temp.path() {
+        // The invoice's PDF as the tablet prints it (docs/invoice-sample.pdf; the README shows
+        // its first page rendered to PNG).
+        let tablet = app.controller.tablet();
+        let tablet = tablet.lock().unwrap();
+        let issued = tablet
+            .store()
+            .invoices_for_account(app.company.harbor)
+            .unwrap()
+            .into_iter()
+            .find(|i| i.number.starts_with("INV-4-"))
+            .unwrap();
+        let pdf = fieldsync_app::documents::invoice_pdf(tablet.store(), issued.id).unwrap();
+        std::fs::write(dir.join("invoice-sample.pdf"), pdf).unwrap();
+    }
 
     nav.invoke_go(Page::Payment);
     let payment = ui.global::<PaymentAdapter>();

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{App, app, morning};
-use fieldsync_app_ui::{JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, TodayAdapter};
+use fieldsync_app_ui::{
+    InvoiceAdapter, JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, TodayAdapter,
+};
 use fieldsync_protocol::{DocId, JobStatus, NoteKind, Record};
 use i_slint_backend_testing::ElementHandle;
 use slint::{ComponentHandle as _, Model as _};
@@ -469,4 +471,124 @@ fn the_about_page_shows_slints_attribution() {
         .match_type_name("AboutSlint")
         .find_all();
     assert!(!about.is_empty(), "the About page shows AboutSlint");
+}
+
+#[test]
+fn an_invoice_written_offline_is_issued_once_paid_and_printed() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Invoice");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Invoice);
+    let invoices = app.ui.global::<InvoiceAdapter>();
+    // The form starts with the job's three services as lines, their prices to fill in.
+    let lines: Vec<String> = invoices
+        .get_lines()
+        .iter()
+        .map(|l| l.description.to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        ["Boiler service", "Flue inspection", "Carbon monoxide test"]
+    );
+    tap(&app, "Remove line 3");
+    type_into(&app, "Line 1 price", "150.00");
+    type_into(&app, "Line 2 price", "45");
+    tap(&app, "+ Add line");
+    type_into(&app, "Line 3 description", "Gasket");
+    type_into(&app, "Line 3 quantity", "2");
+    type_into(&app, "Line 3 price", "7.50");
+    type_into(&app, "Tax rate", "10");
+    // 150 + 45 + 2 × 7.50 = 210, and 10 % tax.
+    assert_eq!(value(&app, "Invoice total"), "$231.00");
+
+    // Until the tablet has talked to its server it has no invoice numbers, and says so.
+    tap(&app, "Issue invoice");
+    assert!(value(&app, "Invoice error").contains("connect to the server once"));
+    assert_eq!(pending(&app), 0);
+    app.controller
+        .tablet()
+        .lock()
+        .unwrap()
+        .remember_device_number(4)
+        .unwrap();
+    tap(&app, "Issue invoice");
+    assert_eq!(pending(&app), 1);
+    let number = invoices.get_shown_number().to_string();
+    assert!(number.starts_with("INV-4-"), "{number}");
+    assert_eq!(value(&app, "Invoice status"), "pending");
+    assert_eq!(value(&app, "Balance due"), "$231.00");
+    assert!(exists(&app, "Invoice message"));
+
+    // "Record payment" opens the payment form on this invoice; paying it in full marks it paid.
+    tap(&app, "Record payment");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Payment);
+    assert!(exists(&app, &format!("Apply to {number} · owes $231.00")));
+    type_into(&app, "Amount", "231.00");
+    tap(&app, "Method Card");
+    tap(&app, "Record payment");
+    assert!(
+        app.ui
+            .global::<PaymentAdapter>()
+            .get_confirmation()
+            .contains(&format!("against {number}")),
+        "{}",
+        app.ui.global::<PaymentAdapter>().get_confirmation()
+    );
+    assert_eq!(pending(&app), 2);
+    app.ui.global::<Nav>().invoke_back();
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Invoice);
+    assert_eq!(value(&app, "Invoice status"), "paid");
+    assert_eq!(value(&app, "Balance due"), "$0.00");
+
+    // The PDF is made on the tablet, offline, and handed to the viewer.
+    tap(&app, "View PDF");
+    let opened = app.links.borrow().last().cloned().expect("the PDF opened");
+    let path = opened.strip_prefix("file://").expect("a file");
+    let pdf = lopdf::Document::load(path).expect("a PDF");
+    let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
+    let text = pdf.extract_text(&pages).unwrap();
+    assert!(
+        text.contains(&number) && text.contains("$231.00") && text.contains("Gasket"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_payment_defaults_to_the_invoice_issued_after_the_form_was_first_opened() {
+    let app = started();
+    open_boiler_job(&app);
+    app.controller
+        .tablet()
+        .lock()
+        .unwrap()
+        .remember_device_number(4)
+        .unwrap();
+    tap(&app, "Record payment");
+    assert!(exists(&app, "Apply to account credit"));
+    app.ui.global::<Nav>().invoke_back();
+    tap(&app, "Invoice");
+    type_into(&app, "Line 1 price", "90");
+    tap(&app, "Remove line 3");
+    tap(&app, "Remove line 2");
+    tap(&app, "Issue invoice");
+    let number = app
+        .ui
+        .global::<InvoiceAdapter>()
+        .get_shown_number()
+        .to_string();
+    app.ui.global::<Nav>().invoke_back();
+    tap(&app, "Record payment");
+    // The form was opened before the invoice existed; the technician had not chosen: the new
+    // invoice is now the default.
+    let payment = app.ui.global::<PaymentAdapter>();
+    let chosen = usize::try_from(payment.get_apply_to())
+        .ok()
+        .and_then(|i| payment.get_open_invoices().row_data(i))
+        .map(|row| row.label.to_string())
+        .unwrap_or_default();
+    assert!(chosen.starts_with(&number), "{chosen:?}");
+    // Once the technician chooses, the choice stays.
+    tap(&app, "Apply to account credit");
+    app.controller.refresh();
+    assert_eq!(payment.get_apply_to(), -1);
 }

@@ -48,6 +48,9 @@ pub struct AccountInput {
     /// Credit hold.
     #[serde(deserialize_with = "flag")]
     pub credit_hold: bool,
+    /// How the customer usually pays (`cash`, `check`, `card`, `bank_transfer`, `other`), or
+    /// empty.
+    pub payment_method: String,
     /// Billing address, street.
     pub billing_line1: String,
     /// Billing address, suite or floor.
@@ -110,6 +113,7 @@ impl AccountInput {
             business_type: a.business_type.clone().unwrap_or_default(),
             terms_net_days: a.terms_net_days.to_string(),
             credit_hold: a.credit_hold,
+            payment_method: a.payment_method.map(|m| m.to_string()).unwrap_or_default(),
             billing_line1: a.billing_address.line1.clone(),
             billing_line2: a.billing_address.line2.clone().unwrap_or_default(),
             billing_city: a.billing_address.city.clone(),
@@ -159,6 +163,10 @@ impl AccountInput {
             ))
         })?;
         account.credit_hold = self.credit_hold;
+        account.payment_method = match self.payment_method.trim() {
+            "" => None,
+            method => Some(parse_field("payment method", method)?),
+        };
         account.billing_address = Address {
             line1: required("billing street", &self.billing_line1)?,
             line2: optional(Some(&self.billing_line2)),
@@ -237,6 +245,10 @@ pub struct InvoiceRow {
     pub due: Option<chrono::NaiveDate>,
     /// Days past due of an invoice not fully paid (0 when it is not overdue).
     pub days_overdue: i64,
+    /// What it still owes (0 when paid or void).
+    pub owed: Money,
+    /// Whether something is still owed on it (a payment or credit can go to it).
+    pub open: bool,
 }
 
 /// Invoices with their standing in `ledger`, due by the account's terms (`net_days`, when
@@ -259,6 +271,8 @@ pub fn invoice_rows(
             InvoiceRow {
                 total: invoice.total(),
                 paid: standing.map(|s| s.paid).unwrap_or_default(),
+                owed: ledger.owed_on(invoice.id),
+                open: ledger.owed_on(invoice.id) > Money::ZERO,
                 status,
                 due,
                 days_overdue,
@@ -292,6 +306,8 @@ pub struct AccountDetail {
     pub balance: Money,
     /// Payments not applied to an invoice.
     pub unapplied_credit: Money,
+    /// Whether some of that credit can go to an invoice of the account's that still owes.
+    pub credit_to_apply: bool,
     /// Account-level notes.
     pub notes: Vec<Note>,
     /// Who changed which field of the account, when, from what to what; newest first: a page
@@ -382,19 +398,21 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
     let net_days = doc.record.terms_net_days;
     let mut notes: Vec<Note> = doc.notes.into_values().collect();
     notes.sort_by_key(|n| n.created_at);
+    let invoices = invoice_rows(
+        invoices,
+        &ledger,
+        Some(net_days),
+        chrono::Utc::now().date_naive(),
+    );
     Ok(AccountDetail {
+        credit_to_apply: ledger.unapplied_credit > Money::ZERO && invoices.iter().any(|i| i.open),
         account: doc.record,
         merged_into,
         merged,
         sites,
         contacts,
         jobs,
-        invoices: invoice_rows(
-            invoices,
-            &ledger,
-            Some(net_days),
-            chrono::Utc::now().date_naive(),
-        ),
+        invoices,
         payments,
         balance: ledger.balance,
         unapplied_credit: ledger.unapplied_credit,
@@ -444,6 +462,7 @@ pub async fn create_account(
         business_type: None,
         terms_net_days: 30,
         credit_hold: false,
+        payment_method: None,
         billing_address: Address::default(),
         shipping_address: None,
         rep: None,
@@ -707,6 +726,7 @@ mod tests {
             received_at: Timestamp(chrono::Utc::now()),
             recorded_by: UserId::new(),
             recorded_by_name: "Dana".into(),
+            credit_applied: Vec::new(),
         };
         let invoices = vec![open.clone(), paid.clone()];
         let ledger = Ledger::compute(&invoices, [&payment]);

@@ -1,16 +1,15 @@
 //! Invoices (create with lines and tax, void) and payments (record once, however often the form
 //! is sent).
 
-use fieldsync_protocol::validate::parse_payment_amount;
+use fieldsync_protocol::validate::{parse_invoice_line, parse_payment_amount, parse_tax_rate};
 use fieldsync_protocol::{
     AccountId, Day, Invoice, InvoiceId, InvoiceLine, JobId, Money, Payment, PaymentId,
-    PaymentMethod, Percent, Quantity, Record, Voided,
+    PaymentMethod, Record, Voided,
 };
 use serde::Deserialize;
 
 use super::{
     Clerk, OfficeError, OfficeResult, create, edit, now, optional_id, parse_field, parse_id,
-    required,
 };
 use crate::AppState;
 
@@ -61,28 +60,11 @@ impl InvoiceInput {
 }
 
 fn line(input: &LineInput) -> OfficeResult<InvoiceLine> {
-    let description = required("line description", &input.description)?;
-    let quantity: Quantity = match input.quantity.trim() {
-        "" => "1"
-            .parse()
-            .map_err(|_| OfficeError::Invalid("quantity".into()))?,
-        text => text.parse().map_err(|_| {
-            OfficeError::Invalid(format!(
-                "quantity {text:?} of {description:?} is not a number"
-            ))
-        })?,
-    };
-    let unit_price: Money = input.unit_price.trim().parse().map_err(|_| {
-        OfficeError::Invalid(format!(
-            "unit price {:?} of {description:?} is not an amount such as 120.50",
-            input.unit_price.trim()
-        ))
-    })?;
-    Ok(InvoiceLine {
-        description,
-        quantity,
-        unit_price,
-    })
+    Ok(parse_invoice_line(
+        &input.description,
+        &input.quantity,
+        &input.unit_price,
+    )?)
 }
 
 /// Creates an invoice for job `job`; returns its id. Office invoices are numbered
@@ -104,14 +86,7 @@ pub async fn create_invoice(
             "an invoice needs at least one line".into(),
         ));
     }
-    let tax_rate: Percent = match input.tax_rate.trim() {
-        "" => Percent::default(),
-        text => text.trim_end_matches('%').parse().map_err(|_| {
-            OfficeError::Invalid(format!(
-                "tax rate {text:?} is not a percentage such as 8.25"
-            ))
-        })?,
-    };
+    let tax_rate = parse_tax_rate(&input.tax_rate)?;
     super::read_record(state, job.into(), "job").await?;
     let seq = state
         .db()
@@ -223,8 +198,24 @@ pub async fn record_payment(
         },
     )?;
     let account: AccountId = parse_id("customer", &input.account)?;
-    let job: Option<JobId> = optional_id("job", &input.job)?;
+    let mut job: Option<JobId> = optional_id("job", &input.job)?;
     let invoice: Option<InvoiceId> = optional_id("invoice", &input.invoice)?;
+    if let (None, Some(invoice)) = (job, invoice) {
+        // The customer page offers the invoice alone: its job is the invoice's.
+        let of_account = state
+            .db()
+            .read(move |store| Ok(store.invoices_for_account(account)?))
+            .await?;
+        job = Some(
+            of_account
+                .iter()
+                .find(|i| i.id == invoice)
+                .map(|i| i.job)
+                .ok_or_else(|| {
+                    OfficeError::Invalid("the invoice is not one of the customer's".into())
+                })?,
+        );
+    }
     let id: PaymentId = optional_id("payment id", &input.id)?.unwrap_or_else(PaymentId::new);
     let payer = super::accounts::account(state, account).await?;
     if let Some(job) = job {
@@ -268,9 +259,89 @@ pub async fn record_payment(
         received_at: now(),
         recorded_by: clerk.user,
         recorded_by_name: clerk.name.clone(),
+        credit_applied: Vec::new(),
     };
     create(state, clerk, &Record::new_payment(payment)).await?;
     Ok(id)
+}
+
+/// Credit to apply to an invoice, as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreditInput {
+    /// The invoice (an invoice id of the customer's).
+    pub invoice: String,
+    /// How much; all the invoice still owes, up to the credit, when empty.
+    pub amount: String,
+}
+
+/// Applies `account`'s unapplied credit to one of its open invoices: the credit of its oldest
+/// payments first, each payment's share recorded on that payment (who and when). Returns the
+/// amount applied. Refused when the customer has no credit or the invoice owes nothing.
+pub async fn apply_credit(
+    state: &AppState,
+    clerk: &Clerk,
+    account: AccountId,
+    input: &CreditInput,
+) -> OfficeResult<Money> {
+    clerk.check_office()?;
+    let invoice: InvoiceId = parse_id("invoice", &input.invoice)?;
+    let (ledger, invoices) = state
+        .db()
+        .read(move |store| Ok((store.ledger(account)?, store.invoices_for_account(account)?)))
+        .await?;
+    let target = invoices
+        .iter()
+        .find(|i| i.id == invoice)
+        .ok_or_else(|| OfficeError::Invalid("the invoice is not one of the customer's".into()))?;
+    let owed = ledger.owed_on(invoice);
+    if owed <= Money::ZERO {
+        return Err(OfficeError::Invalid(format!(
+            "invoice {} owes nothing",
+            target.number
+        )));
+    }
+    if ledger.unapplied_credit <= Money::ZERO {
+        return Err(OfficeError::Invalid(
+            "the customer has no unapplied credit".into(),
+        ));
+    }
+    let most = owed.min(ledger.unapplied_credit);
+    let amount = match input.amount.trim() {
+        "" => most,
+        text => parse_payment_amount(text)?,
+    };
+    if amount > most {
+        return Err(OfficeError::Invalid(format!(
+            "at most {} can be applied to {}: it owes {} and the credit is {}",
+            most.grouped(),
+            target.number,
+            owed.grouped(),
+            ledger.unapplied_credit.grouped()
+        )));
+    }
+    let mut left = amount;
+    for (payment, credit) in &ledger.credit_by_payment {
+        if left <= Money::ZERO {
+            break;
+        }
+        let share = left.min(*credit);
+        left = left - share;
+        let applied = fieldsync_protocol::CreditApplied {
+            invoice,
+            amount: share,
+            at: now(),
+            by: clerk.user,
+        };
+        edit(state, clerk, (*payment).into(), "payment", move |record| {
+            if let Record::Payment(p) = record {
+                p.record.credit_applied.push(applied);
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(amount)
 }
 
 /// A payment amount shown as money, with two places.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
 use fieldsync_protocol::{
     AccountId, Contact, DocId, Invoice, Job, JobId, JobSite, JobStatus, Ledger, Money, Note,
-    NoteId, NoteKind, Payment, Photo, Record, Role, SiteId, Timestamp, UserId,
+    NoteId, NoteKind, Payment, PaymentMethod, Photo, Record, Role, SiteId, Timestamp, UserId,
 };
 use fieldsync_store::{AccountSummary, Logged, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -283,6 +283,8 @@ pub struct JobDetail {
     pub payments: Vec<Payment>,
     /// The customer's balance.
     pub balance: Money,
+    /// How the customer usually pays (preselected on the payment form).
+    pub payment_method: Option<PaymentMethod>,
     /// Who changed what on the job, newest first: a page of it.
     pub change_log: Vec<Logged>,
     /// The id to ask for the next (older) page of the change log with, when there is one.
@@ -343,9 +345,11 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
             let invoices = store.invoices_for_account(account_id)?;
             let payments = store.payments_for_account(account_id)?;
             // The account's terms, for the invoices' due dates.
-            let net_days = match store.record(account_id.into())? {
-                Some(fieldsync_protocol::Record::Account(a)) => Some(a.record.terms_net_days),
-                _ => None,
+            let (net_days, payment_method) = match store.record(account_id.into())? {
+                Some(fieldsync_protocol::Record::Account(a)) => {
+                    (Some(a.record.terms_net_days), a.record.payment_method)
+                }
+                _ => (None, None),
             };
             let change_log = log_page(store, id.into(), paging)?;
             let row = rows(store, vec![job])?.remove(0);
@@ -360,6 +364,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
                 invoices,
                 payments,
                 net_days,
+                payment_method,
                 change_log,
             }))
         })
@@ -389,6 +394,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
             .filter(|p| p.job == Some(id))
             .collect(),
         balance: ledger.balance,
+        payment_method: found.payment_method,
         change_log: found.change_log.0,
         change_log_more: found.change_log.1,
     })
@@ -412,6 +418,7 @@ struct Found {
     invoices: Vec<Invoice>,
     payments: Vec<Payment>,
     net_days: Option<u32>,
+    payment_method: Option<PaymentMethod>,
     change_log: (Vec<Logged>, Option<i64>),
 }
 

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
-use crate::office::billing::{self, InvoiceInput, PaymentInput};
+use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobFilter, JobInput, NoteInput};
 use crate::office::{Clerk, Paging};
 use crate::serving::Peer;
@@ -389,6 +389,19 @@ pub(super) async fn void_invoice(
     let invoice: InvoiceId = id("invoice", &invoice)?;
     billing::void_invoice(&state, &clerk, job, invoice, &input.reason).await?;
     Ok(Json(json!({ "voided": invoice })))
+}
+
+/// `POST /api/accounts/{id}/credit`: applies the customer's unapplied credit to one of its
+/// invoices (`{"invoice": id, "amount": "50.00"}`; all it can when `amount` is left out).
+pub(super) async fn apply_credit(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(input): Body<CreditInput>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let applied = billing::apply_credit(&state, &clerk, account, &input).await?;
+    Ok(Json(json!({ "applied": applied })))
 }
 
 /// `POST /api/payments`: records a payment (once per form id).

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use super::api::{session_token, signed_in};
 use crate::AppState;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
-use crate::office::billing::{self, InvoiceInput, PaymentInput};
+use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
 use crate::office::jobs::{self, JobInput, NoteInput};
 use crate::office::{Clerk, OfficeError, OfficeResult, Paging};
 use crate::serving::Peer;
@@ -504,6 +504,61 @@ pub(super) async fn aging_csv(
         .into_response())
 }
 
+/// A PDF, shown in the browser (`inline`) under `name`.
+fn pdf(name: &str, bytes: Vec<u8>) -> Response {
+    let file = fieldsync_pdf::file_name(name);
+    (
+        [
+            (CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{file}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /invoices/{id}.pdf`: the invoice as a PDF.
+pub(super) async fn invoice_pdf(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Path(file): Path<String>,
+) -> Result<Response, PageError> {
+    let id: InvoiceId = parse("invoice", file.strip_suffix(".pdf").unwrap_or(&file))?;
+    let (number, bytes) = crate::office::documents::invoice_pdf(&state, id).await?;
+    Ok(pdf(&number, bytes))
+}
+
+/// The period of a statement: `from` and `to` as `YYYY-MM-DD`; the last 90 days when left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct Period {
+    from: String,
+    to: String,
+}
+
+/// `GET /customers/{id}/statement.pdf?from=&to=`: the customer's statement as a PDF.
+pub(super) async fn statement_pdf(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Path(id): Path<String>,
+    Query(period): Query<Period>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let today = chrono::Utc::now().date_naive();
+    let day = |text: &str, default: chrono::NaiveDate| match text.trim() {
+        "" => Ok(default),
+        text => jobs::parse_day(Some(text)),
+    };
+    let to = day(&period.to, today)?;
+    let from = day(&period.from, to - chrono::Days::new(90))?;
+    let (name, bytes) =
+        crate::office::documents::statement_pdf(&state, id, from, to, today).await?;
+    Ok(pdf(&format!("statement-{name}-{to}"), bytes))
+}
+
 /// `GET /customers/new`.
 pub(super) async fn new_customer(Signed(clerk): Signed) -> Response {
     customer_form(&clerk, &AccountInput::default(), None, "", StatusCode::OK)
@@ -540,6 +595,7 @@ fn customer_form(
             clerk => clerk_json(clerk),
             input,
             id => id.map(|i| i.to_string()),
+            methods => payment_methods(),
             error,
         },
     )
@@ -614,6 +670,7 @@ pub(super) async fn customer(
             merge_q => merge.merge_q,
             technicians,
             today => chrono::Utc::now().date_naive().to_string(),
+            statement_from => (chrono::Utc::now().date_naive() - chrono::Days::new(90)).to_string(),
             payment_id => PaymentId::new().to_string(),
             methods => payment_methods(),
             note_kinds => note_kinds(),
@@ -749,19 +806,44 @@ pub(super) async fn add_customer_note(
     Ok(after(&format!("/customers/{id}#notes"), result))
 }
 
+/// The payment form of the customer and job pages: the payment, and the page to go back to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct PaymentForm {
+    #[serde(flatten)]
+    payment: PaymentInput,
+    back: String,
+}
+
 /// `POST /customers/{id}/payments`: records a payment (once per form).
 pub(super) async fn record_payment(
     State(state): State<AppState>,
     Signed(clerk): Signed,
     Path(id): Path<String>,
-    Posted(mut input): Posted<PaymentInput>,
+    Posted(form): Posted<PaymentForm>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
+    let mut input = form.payment;
     input.account = id.to_string();
     let result = billing::record_payment(&state, &clerk, &input)
         .await
         .map(|_| ());
-    Ok(after(&format!("/customers/{id}#payments"), result))
+    let back = local(&form.back, &format!("/customers/{id}#payments"));
+    Ok(after(&back, result))
+}
+
+/// `POST /customers/{id}/credit`: applies the customer's unapplied credit to an invoice.
+pub(super) async fn apply_credit(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(input): Posted<CreditInput>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let result = billing::apply_credit(&state, &clerk, id, &input)
+        .await
+        .map(|_| ());
+    Ok(after(&format!("/customers/{id}#invoices"), result))
 }
 
 // ---- Jobs ----------------------------------------------------------------------------------
@@ -786,6 +868,8 @@ pub(super) async fn job(
             technicians,
             statuses => statuses(),
             note_kinds => note_kinds(),
+            payment_id => PaymentId::new().to_string(),
+            methods => payment_methods(),
             changes_before => log.changes_before,
             error => notice.error,
         },

@@ -63,7 +63,12 @@ pub(crate) async fn upgrade(
             return (status, [(header::RETRY_AFTER, retry)], body).into_response();
         }
     };
-    let identity = identity_headers(&device);
+    let company = state
+        .db()
+        .read(|store| Ok(store.company()?))
+        .await
+        .unwrap_or_default();
+    let identity = identity_headers(&device, &company);
     // Small socket buffers: an idle connection must stay cheap (larger frames are still read
     // whole; larger messages are written in fragments, see `websocket`).
     let config = WebSocketConfig::default()
@@ -89,8 +94,12 @@ pub(crate) async fn upgrade(
 
 /// Who the token belongs to, on the upgrade's response, so that a tablet being paired learns
 /// its technician from the token alone: `fieldsync-user` (id), `fieldsync-user-name`
-/// (percent-encoded UTF-8), `fieldsync-role` and `fieldsync-device` (the device's number).
-fn identity_headers(device: &fieldsync_store::Device) -> HeaderMap {
+/// (percent-encoded UTF-8), `fieldsync-role` and `fieldsync-device` (the device's number);
+/// and the company the tablet prints on invoices, `fieldsync-company` (percent-encoded JSON).
+fn identity_headers(
+    device: &fieldsync_store::Device,
+    company: &fieldsync_protocol::Company,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let values = [
         ("fieldsync-user", device.user.id.to_string()),
@@ -100,6 +109,10 @@ fn identity_headers(device: &fieldsync_store::Device) -> HeaderMap {
         ),
         ("fieldsync-role", device.user.role.to_string()),
         ("fieldsync-device", device.number.to_string()),
+        (
+            "fieldsync-company",
+            super::percent_encode(&serde_json::to_string(company).unwrap_or_default()),
+        ),
     ];
     for (name, value) in values {
         if let Ok(value) = HeaderValue::from_str(&value) {

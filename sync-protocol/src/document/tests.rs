@@ -49,6 +49,7 @@ pub(crate) fn account() -> Account {
         business_type: Some("Bakery".into()),
         terms_net_days: 30,
         credit_hold: false,
+        payment_method: None,
         billing_address: address(),
         shipping_address: None,
         rep: None,
@@ -92,6 +93,7 @@ pub(crate) fn payment(account: AccountId, amount: &str, invoice: Option<InvoiceI
         received_at: at(5),
         recorded_by: UserId::new(),
         recorded_by_name: "Tess".into(),
+        credit_applied: Vec::new(),
     }
 }
 
@@ -562,7 +564,144 @@ proptest! {
         let billed: Money = invoices.iter().map(Invoice::total).sum();
         let paid: Money = payments.iter().map(|p| p.amount).sum();
         prop_assert_eq!(forward.balance, billed - paid);
+        // Every cent received is either applied to an invoice or credit, never both.
+        let applied: Money = forward.invoices.values().map(|s| s.paid).sum();
+        prop_assert_eq!(applied + forward.unapplied_credit, paid);
+        prop_assert!(forward.invoices.values().all(|s| s.paid <= s.total));
     }
+
+    /// Credit applied later (by the office, on any replica, in any order) never pays more than
+    /// an invoice owes or a payment holds, and the money stays conserved.
+    #[test]
+    fn credit_applied_later_is_conserved(
+        cents in proptest::collection::vec(1u64..50_000, 1..8),
+        applications in proptest::collection::vec((0usize..8, 0usize..3, 1u64..40_000), 0..10),
+    ) {
+        let account = AccountId::new();
+        let job = JobId::new();
+        let invoices: Vec<Invoice> = (0..3)
+            .map(|i| invoice(job, &[("1", &format!("{}.00", 60 * (i + 1)))], "0"))
+            .collect();
+        let mut payments: Vec<Payment> = cents
+            .iter()
+            .map(|c| payment(account, &format!("{}.{:02}", c / 100, c % 100), None))
+            .collect();
+        let n = payments.len();
+        for (p, i, c) in applications {
+            payments[p % n].credit_applied.push(CreditApplied {
+                invoice: invoices[i].id,
+                amount: format!("{}.{:02}", c / 100, c % 100).parse().unwrap(),
+                at: at(9),
+                by: UserId::new(),
+            });
+        }
+        let ledger = Ledger::compute(invoices.iter(), payments.iter());
+        let paid: Money = payments.iter().map(|p| p.amount).sum();
+        let applied: Money = ledger.invoices.values().map(|s| s.paid).sum();
+        prop_assert_eq!(applied + ledger.unapplied_credit, paid);
+        prop_assert!(ledger.invoices.values().all(|s| s.paid <= s.total));
+        let by_payment: Money = ledger.credit_by_payment.values().copied().sum();
+        prop_assert_eq!(by_payment, ledger.unapplied_credit);
+        let reversed: Vec<Payment> = payments.iter().rev().cloned().collect();
+        prop_assert_eq!(ledger, Ledger::compute(invoices.iter().rev(), reversed.iter()));
+    }
+}
+
+#[test]
+fn an_overpayment_is_credit_that_the_office_applies_to_another_invoice_later() {
+    let account = AccountId::new();
+    let job = JobId::new();
+    let first = invoice(job, &[("1", "100.00")], "0");
+    let mut second = invoice(job, &[("1", "50.00")], "0");
+    second.number = "INV-1-00002".into();
+    let mut paid = payment(account, "130.00", Some(first.id));
+    let ledger = Ledger::compute([&first, &second], [&paid]);
+    assert_eq!(ledger.invoices[&first.id].status, InvoiceStatus::Paid);
+    assert_eq!(
+        ledger.invoices[&first.id].payments,
+        vec![(paid.id, "100.00".parse().unwrap())]
+    );
+    assert_eq!(ledger.unapplied_credit.to_string(), "30.00");
+    assert_eq!(ledger.credit_by_payment[&paid.id].to_string(), "30.00");
+    // The job's open invoice, for the next payment: the second (the first is paid).
+    assert_eq!(
+        ledger.open_invoice_of([&first, &second], job).map(|i| i.id),
+        Some(second.id)
+    );
+    assert_eq!(ledger.owed_on(second.id).to_string(), "50.00");
+
+    // The office applies 80 of credit to the second invoice: only the 30 there is counts.
+    paid.credit_applied.push(CreditApplied {
+        invoice: second.id,
+        amount: "80.00".parse().unwrap(),
+        at: at(9),
+        by: UserId::new(),
+    });
+    let ledger = Ledger::compute([&first, &second], [&paid]);
+    assert_eq!(
+        ledger.invoices[&second.id].status,
+        InvoiceStatus::PartlyPaid
+    );
+    assert_eq!(ledger.invoices[&second.id].paid.to_string(), "30.00");
+    assert_eq!(ledger.unapplied_credit, Money::ZERO);
+    assert!(ledger.credit_by_payment.is_empty());
+    assert_eq!(ledger.balance.to_string(), "20.00");
+
+    // Credit applied to a void invoice stays credit.
+    second.voided = Some(Voided {
+        at: at(10),
+        by: UserId::new(),
+        reason: "duplicate".into(),
+    });
+    let ledger = Ledger::compute([&first, &second], [&paid]);
+    assert_eq!(ledger.unapplied_credit.to_string(), "30.00");
+    assert_eq!(ledger.open_invoice_of([&first, &second], job), None);
+}
+
+#[test]
+fn a_payment_stored_before_credit_could_be_applied_still_reads() {
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_payment(payment(AccountId::new(), "12.00", None));
+    let (mut doc, _) = office.create(&record, at(0)).unwrap();
+    // What an older server wrote: no `credit_applied` key at all.
+    let main = match automerge::ReadDoc::get(&doc, automerge::ROOT, "record").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no record"),
+    };
+    doc.delete(&main, "credit_applied").unwrap();
+    doc.commit();
+    assert_eq!(Record::read(&doc).unwrap(), record);
+    crate::incremental::declared_record(&doc, &record).unwrap();
+}
+
+#[test]
+fn invoice_lines_and_tax_rates_are_read_as_typed() {
+    use crate::validate::{parse_invoice_line, parse_tax_rate};
+    let line = parse_invoice_line(" Pump seal ", "", "120.50").unwrap();
+    assert_eq!(
+        (
+            line.description.as_str(),
+            line.quantity.to_string().as_str()
+        ),
+        ("Pump seal", "1")
+    );
+    assert_eq!(line.amount().to_string(), "120.50");
+    assert_eq!(parse_tax_rate("8.25%").unwrap().to_string(), "8.25");
+    assert_eq!(parse_tax_rate("").unwrap(), Percent::default());
+    for (description, quantity, price) in [
+        ("", "1", "10"),
+        ("Seal", "two", "10"),
+        ("Seal", "1", "ten"),
+        ("Seal", "0", "10"),
+        ("Seal", "1", "10.001"),
+    ] {
+        assert!(
+            parse_invoice_line(description, quantity, price).is_err(),
+            "{description:?} {quantity:?} {price:?}"
+        );
+    }
+    assert!(parse_tax_rate("101").is_err());
+    assert!(parse_tax_rate("abc").is_err());
 }
 
 #[test]

@@ -38,6 +38,25 @@ pub struct Address {
     pub country: String,
 }
 
+impl Address {
+    /// The address as printed on an envelope: street, suite, `city, region postal code`,
+    /// country (empty parts left out).
+    pub fn lines(&self) -> Vec<String> {
+        let town = format!("{}, {} {}", self.city, self.region, self.postal_code);
+        [
+            Some(self.line1.clone()),
+            self.line2.clone(),
+            Some(town.trim_matches([' ', ',']).to_string()),
+            Some(self.country.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+    }
+}
+
 impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.line1)?;
@@ -75,6 +94,11 @@ pub struct Account {
     pub terms_net_days: u32,
     /// No new work on credit while set.
     pub credit_hold: bool,
+    /// How the customer usually pays: preselected when a payment is recorded. Absent in
+    /// accounts stored before it was kept.
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub payment_method: Option<crate::PaymentMethod>,
     /// Where invoices go (required).
     pub billing_address: Address,
     /// Where goods go, when it differs from the billing address.

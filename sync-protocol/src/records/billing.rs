@@ -19,6 +19,19 @@ string_enum!(
     }
 );
 
+impl PaymentMethod {
+    /// The method as people say it: "Cash", "Check", "Card", "Bank transfer", "Other".
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "Cash",
+            PaymentMethod::Check => "Check",
+            PaymentMethod::Card => "Card",
+            PaymentMethod::BankTransfer => "Bank transfer",
+            PaymentMethod::Other => "Other",
+        }
+    }
+}
+
 /// One line of an invoice.
 #[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct InvoiceLine {
@@ -118,4 +131,23 @@ pub struct Payment {
     pub recorded_by: UserId,
     /// Their display name.
     pub recorded_by_name: String,
+    /// What of this payment's credit (what [`Payment::invoice`] did not take) the office applied
+    /// later to other invoices, oldest first. Absent in payments stored before credit could be
+    /// applied.
+    #[autosurgeon(missing = "Vec::new")]
+    #[serde(default)]
+    pub credit_applied: Vec<CreditApplied>,
+}
+
+/// Part of a payment's credit applied to an invoice after the payment was recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct CreditApplied {
+    /// The invoice the credit went to.
+    pub invoice: InvoiceId,
+    /// How much of it.
+    pub amount: Money,
+    /// When it was applied.
+    pub at: Timestamp,
+    /// Who applied it.
+    pub by: UserId,
 }

@@ -117,6 +117,7 @@ fn account(name: &str, number: &str, email: &str, business: bool) -> Account {
         business_type: None,
         terms_net_days: 30,
         credit_hold: false,
+        payment_method: None,
         billing_address: address("112 Main St", "97477"),
         shipping_address: None,
         rep: None,
@@ -235,6 +236,7 @@ fn payment(
         received_at: when,
         recorded_by: by.user,
         recorded_by_name: by.name.clone(),
+        credit_applied: Vec::new(),
     }
 }
 

@@ -160,6 +160,7 @@ fn seed(db: &Path, accounts: usize) -> Company {
                 business_type: Some("Heating".into()),
                 terms_net_days: 30,
                 credit_hold: false,
+                payment_method: None,
                 billing_address: address(&mut rng, n),
                 shipping_address: None,
                 rep: None,
@@ -308,6 +309,7 @@ fn technician_plan(
                 received_at: now,
                 recorded_by: writer.author.user,
                 recorded_by_name: writer.author.name.clone(),
+                credit_applied: Vec::new(),
             });
             let (_, mut change) = writer.create(&payment, now).unwrap();
             out.push(Planned {

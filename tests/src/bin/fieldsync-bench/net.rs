@@ -201,6 +201,7 @@ fn payments(count: usize, account: fieldsync_protocol::AccountId) -> Vec<DocData
                 received_at: now,
                 recorded_by: writer.author.user,
                 recorded_by_name: "Bench".into(),
+                credit_applied: Vec::new(),
             };
             let record = Record::new_payment(payment);
             let (_, mut change) = writer.create(&record, now).unwrap();

@@ -7,11 +7,15 @@
 //! fieldsync sync
 //! fieldsync jobs
 //! fieldsync note add --job <job id> "Replaced the pump seal"
+//! fieldsync invoice create --job <job id> --line "Pump seal; 1; 120.00" --tax 8.25
+//! fieldsync invoice show INV-3-00001
 //! fieldsync payment record --job <job id> --amount 120.50 --method check --reference 1042
 //! fieldsync photo add boiler.jpg --job <job id> --caption "After" --tag after
 //! fieldsync outbox
 //! fieldsync sign-out
 //! ```
+
+mod invoice;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,8 +27,7 @@ use clap::{Args, Parser, Subcommand};
 use fieldsync_app::net::{self, SyncLimits};
 use fieldsync_app::{PaymentForm, PhotoForm, PhotoTarget, Tablet, check_device_token, queries};
 use fieldsync_protocol::{
-    Author, JobId, NoteKind, PaymentId, PaymentMethod, PhotoId, PhotoTag, Record, SiteId,
-    Timestamp, UserId,
+    Author, JobId, NoteKind, PaymentId, PaymentMethod, PhotoId, PhotoTag, SiteId, Timestamp, UserId,
 };
 
 /// The Fieldsync tablet core, headless.
@@ -78,6 +81,9 @@ enum Command {
     /// Payments.
     #[command(subcommand)]
     Payment(PaymentCommand),
+    /// Invoices.
+    #[command(subcommand)]
+    Invoice(invoice::InvoiceCommand),
     /// Photos.
     #[command(subcommand)]
     Photo(PhotoCommand),
@@ -130,6 +136,10 @@ struct PaymentArgs {
     /// Check number or card transaction id.
     #[arg(long, default_value = "")]
     reference: String,
+    /// The invoice paid: its number, or `none` to leave the payment as the customer's credit.
+    /// The job's oldest invoice still owed something when left out.
+    #[arg(long)]
+    invoice: Option<String>,
     /// The payment's id; running the command again with the same id records nothing more.
     #[arg(long)]
     id: Option<PaymentId>,
@@ -233,6 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Payment(PaymentCommand::Record(args)) => record_payment(&data, args),
+        Command::Invoice(command) => invoice::run(&data, command),
         Command::Photo(PhotoCommand::Add(args)) => add_photo(&data, args),
         Command::Sync { timeout } => sync(&data, timeout),
         Command::Outbox => outbox(&data),
@@ -326,13 +337,14 @@ fn pair(
     };
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
-    let tablet = Tablet::pair_pinned(
+    let mut tablet = Tablet::pair_pinned(
         &db_path(data),
         url,
         tls_fingerprint.as_deref(),
         token,
         author,
     )?;
+    identity.remember(&mut tablet)?;
     println!(
         "Paired with {} as {}; run `fieldsync sync` to download your jobs.",
         url.trim(),
@@ -391,27 +403,42 @@ fn record_payment(data: &Path, args: PaymentArgs) -> anyhow::Result<()> {
     let amount = fieldsync_protocol::validate::parse_payment_amount(&args.amount)
         .context("cannot record the payment")?;
     let mut tablet = open(data)?;
-    let Some(Record::Job(job)) = tablet.store().record(args.job.into())? else {
-        bail!(
-            "cannot record the payment: job {} is not on this tablet",
-            args.job
-        );
+    let packet = queries::job_packet(tablet.store(), args.job)
+        .map_err(|e| anyhow::anyhow!("cannot record the payment: {e}"))?;
+    let invoice = match args.invoice.as_deref().map(str::trim) {
+        None => packet.open_invoice(),
+        Some("none") => None,
+        Some(number) => Some(
+            packet
+                .invoices
+                .iter()
+                .map(|row| &row.invoice)
+                .find(|i| i.number == number || i.id.to_string() == number)
+                .with_context(|| {
+                    format!("cannot record the payment: invoice {number} is not one of the job's")
+                })?,
+        ),
     };
     let form = PaymentForm {
         id: args.id.unwrap_or_default(),
-        account: job.account,
+        account: packet.account.id,
         job: Some(args.job),
         amount: args.amount.clone(),
         method: args.method,
         reference: args.reference,
+        invoice: invoice.map(|i| i.id),
+    };
+    let applied = match invoice {
+        Some(i) => format!(" against invoice {}", i.number),
+        None => " as account credit".to_string(),
     };
     tablet
         .record_payment(now(), &form)
         .context("cannot record the payment")?;
     println!(
-        "Payment {} of {amount} recorded for {}; {}",
+        "Payment {} of {amount} recorded for {}{applied}; {}",
         form.id,
-        job.record.title,
+        packet.job.title,
         waiting(&tablet)?
     );
     Ok(())
