@@ -9,10 +9,18 @@ use fieldsync_store::Store;
 use crate::{AppError, Tablet, queries};
 
 /// The PDF of invoice `id`, from the tablet's replica: the company the server named, the
-/// customer and site, the lines, what was paid against it and the balance due.
+/// customer and site, the lines, what was paid against it, the balance due and the customer's
+/// signature.
 pub fn invoice_pdf(store: &Store, id: InvoiceId) -> Result<Vec<u8>, AppError> {
     let view = queries::invoice_view(store, &id.to_string())?;
     let company = store.company()?;
+    let signature = match &view.invoice.signature {
+        Some(signed) => {
+            let png = store.blob(&signed.image)?;
+            Some(fieldsync_pdf::signature(signed, png.as_deref()))
+        }
+        None => None,
+    };
     Ok(fieldsync_pdf::invoice(&fieldsync_pdf::InvoiceDocument {
         company: &company,
         account: &view.account,
@@ -22,7 +30,7 @@ pub fn invoice_pdf(store: &Store, id: InvoiceId) -> Result<Vec<u8>, AppError> {
         standing: &view.standing,
         payments: &view.payments,
         due: view.due,
-        signature: None,
+        signature,
     }))
 }
 

@@ -46,6 +46,7 @@ pub mod documents;
 pub mod net;
 pub mod photo;
 pub mod queries;
+pub mod signature;
 mod status;
 mod tablet;
 mod transfer;

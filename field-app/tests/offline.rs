@@ -1032,6 +1032,27 @@ async fn invoices_issued_offline_on_two_tablets_are_paid_printed_and_never_colli
         shown.contains("pending") && shown.contains("balance due 259.80"),
         "{shown}"
     );
+    // The customer signs on Tess's tablet (the app's signature pad; here its core).
+    {
+        let mut tablet = Tablet::open_paired(&tess_data.join("tablet.sqlite3")).unwrap();
+        let issued = tablet
+            .store()
+            .invoices_numbered(&number)
+            .unwrap()
+            .pop()
+            .unwrap();
+        let stroke: Vec<(f32, f32)> = (0..50)
+            .map(|i| (20.0 + 10.0 * i as f32, 100.0 + (i % 7) as f32 * 9.0))
+            .collect();
+        tablet
+            .sign_invoice(
+                Timestamp(chrono::Utc::now()),
+                issued.id,
+                "Ana Ruiz",
+                &[stroke],
+            )
+            .unwrap();
+    }
     // A payment goes to the job's open invoice unless told otherwise; the rest is credit.
     let paid = ok(
         tess_data,
@@ -1087,6 +1108,16 @@ async fn invoices_issued_offline_on_two_tablets_are_paid_printed_and_never_colli
     );
     let ledger = store.ledger(world.account).unwrap();
     let ours = invoices.iter().find(|i| i.number == number).unwrap();
+    let signed = ours
+        .signature
+        .as_ref()
+        .expect("the signature reached the server");
+    assert_eq!(signed.signer, "Ana Ruiz");
+    let picture = store
+        .blob(&signed.image)
+        .unwrap()
+        .expect("its picture was uploaded");
+    assert_eq!(ContentHash::of(&picture), signed.image);
     assert_eq!(
         ledger.invoices[&ours.id].status,
         fieldsync_protocol::InvoiceStatus::Paid

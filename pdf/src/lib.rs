@@ -12,4 +12,4 @@ pub use layout::{
     InvoiceSheet, Party, PaymentLine, SheetLine, Signature, StatementLine, StatementSheet,
     invoice_pdf, statement_pdf,
 };
-pub use records::{InvoiceDocument, StatementDocument, file_name, invoice, statement};
+pub use records::{InvoiceDocument, StatementDocument, file_name, invoice, signature, statement};

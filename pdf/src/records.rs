@@ -12,6 +12,38 @@ use crate::layout::{
     invoice_pdf, statement_pdf,
 };
 
+/// The signature as the PDF prints it: the picture (a PNG blob, when the replica has it;
+/// grey, on white) with the signer's name and the time.
+pub fn signature(signed: &fieldsync_protocol::Signature, png: Option<&[u8]>) -> Signature {
+    let picture = png
+        .and_then(|bytes| image::load_from_memory_with_format(bytes, image::ImageFormat::Png).ok())
+        .map(|picture| {
+            // Transparent parts print as white paper.
+            let mut white = image::RgbaImage::from_pixel(
+                picture.width(),
+                picture.height(),
+                image::Rgba([255, 255, 255, 255]),
+            );
+            image::imageops::overlay(&mut white, &picture.to_rgba8(), 0, 0);
+            image::DynamicImage::ImageRgba8(white).to_luma8()
+        });
+    let (width, height, gray) = match picture {
+        Some(gray) => (gray.width(), gray.height(), gray.into_raw()),
+        None => (0, 0, Vec::new()),
+    };
+    Signature {
+        signer: signed.signer.clone(),
+        signed_at: signed
+            .signed_at
+            .0
+            .format("%b %-d, %Y %H:%M UTC")
+            .to_string(),
+        width,
+        height,
+        gray,
+    }
+}
+
 /// Everything an invoice PDF prints.
 #[derive(Clone, Debug)]
 pub struct InvoiceDocument<'a> {
@@ -308,6 +340,7 @@ mod tests {
             }],
             tax_rate: "0".parse().unwrap(),
             voided: None,
+            signature: None,
             created_by: UserId::new(),
             created_at: Timestamp::from_millis(0).unwrap(),
         }

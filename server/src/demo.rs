@@ -568,6 +568,7 @@ fn job(
                     by: ctx.office.author.user,
                     reason: "Billed twice".into(),
                 }),
+                signature: None,
                 created_by: ctx.office.author.user,
                 created_at: ctx.now,
             };

@@ -130,16 +130,19 @@ pub(crate) fn jobs_listed_between(conn: &Connection, from: i64, to: i64) -> Resu
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The accounts whose photos (full image or thumbnail) have content hash `hash`: who may
-/// download those bytes. A scan of the photo projection, compared as the JSON it stores.
+/// The accounts whose photos (full image or thumbnail) or invoice signatures have content
+/// hash `hash`: who may download those bytes. A scan of the photo and invoice projections,
+/// compared as the JSON they store.
 pub(crate) fn photo_accounts(
     conn: &Connection,
     hash: &fieldsync_protocol::ContentHash,
 ) -> Result<BTreeSet<AccountId>> {
     let json = serde_json::to_string(hash)?;
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT account FROM photos
-         WHERE json_extract(json, '$.full_hash') = ?1 OR json_extract(json, '$.thumb_hash') = ?1",
+        "SELECT account FROM photos
+         WHERE json_extract(json, '$.full_hash') = ?1 OR json_extract(json, '$.thumb_hash') = ?1
+         UNION
+         SELECT account FROM invoices WHERE json_extract(json, '$.signature.image') = ?1",
     )?;
     let rows = stmt.query_map([json], |row| codec::id(row, 0, AccountId::from_slice))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

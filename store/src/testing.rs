@@ -126,6 +126,7 @@ pub(crate) fn invoice(job: JobId, amount: &str) -> Invoice {
         }],
         tax_rate: "0".parse().unwrap(),
         voided: None,
+        signature: None,
         created_by: UserId::new(),
         created_at: now(),
     }

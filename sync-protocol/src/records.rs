@@ -9,7 +9,7 @@ mod job;
 mod note;
 
 pub use account::{Account, AccountStatus, AccountType, Address, Contact, JobSite, Party};
-pub use billing::{CreditApplied, Invoice, InvoiceLine, Payment, PaymentMethod, Voided};
+pub use billing::{CreditApplied, Invoice, InvoiceLine, Payment, PaymentMethod, Signature, Voided};
 pub use job::{InventoryItem, Job, JobStatus};
 pub use note::{Note, NoteKind, Photo, PhotoTag};
 

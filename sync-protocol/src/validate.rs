@@ -235,8 +235,22 @@ fn check_invoice(job: &Job, invoice: &Invoice) -> Result<(), ValidationError> {
         });
     }
     invoice.lines.iter().try_for_each(check_line)?;
+    if let Some(signature) = &invoice.signature {
+        required("the signer's name", &signature.signer)?;
+        bounded("the signer's name", &signature.signer, MAX_FIELD_CHARS)?;
+        if signature.image_size > MAX_SIGNATURE_BYTES {
+            return Err(ValidationError::TooLarge {
+                field: "a signature's image",
+                value: signature.image_size.to_string(),
+                limit: MAX_SIGNATURE_BYTES.to_string(),
+            });
+        }
+    }
     check_tax_rate(invoice.tax_rate)
 }
+
+/// The largest signature image, in bytes (a few strokes on a small PNG take a few kB).
+pub const MAX_SIGNATURE_BYTES: u64 = 256 * 1024;
 
 fn check_line(line: &crate::InvoiceLine) -> Result<(), ValidationError> {
     required("invoice line description", &line.description)?;
@@ -579,14 +593,25 @@ fn technician_adds_note(role: Role, note: &Note) -> Result<(), ValidationError> 
     Ok(())
 }
 
-/// A technician never edits or voids an invoice once made.
+/// A technician never edits or voids an invoice once made; they may only add the customer's
+/// signature to one not yet signed.
 fn technician_keeps_invoice(
     role: Role,
     old: &Invoice,
     new: Option<&Invoice>,
 ) -> Result<(), ValidationError> {
-    if new != Some(old) {
-        return Err(forbid(role, "edit or void an invoice"));
+    let Some(new) = new else {
+        return Err(forbid(role, "delete an invoice"));
+    };
+    let mut allowed = old.clone();
+    if old.signature.is_none() {
+        allowed.signature = new.signature.clone();
+    }
+    if &allowed != new {
+        return Err(forbid(
+            role,
+            "edit or void an invoice, or change its signature",
+        ));
     }
     Ok(())
 }

@@ -380,6 +380,7 @@ pub fn random_edit(
                     }],
                     tax_rate: "8.25".parse().unwrap(),
                     voided: None,
+                    signature: None,
                     created_by: writer.author.user,
                     created_at: now,
                 };

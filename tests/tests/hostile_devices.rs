@@ -330,6 +330,7 @@ async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
             }],
             tax_rate: "0".parse().unwrap(),
             voided: None,
+            signature: None,
             created_by: company.tess.user,
             created_at: now(),
         };

@@ -202,6 +202,7 @@ impl Tablet {
             lines,
             tax_rate,
             voided: None,
+            signature: None,
             created_by: self.writer.author.user,
             created_at: now,
         };
@@ -220,6 +221,59 @@ impl Tablet {
             j.invoices.insert(issued.id, issued);
         })?;
         Ok((invoice, send))
+    }
+
+    /// Adds the customer's signature to an issued invoice: `strokes` drawn on the signature pad
+    /// become a PNG kept on the tablet and queued for upload, and the invoice names the signer
+    /// and the time. An invoice is signed once; signing it again changes nothing.
+    pub fn sign_invoice(
+        &mut self,
+        now: Timestamp,
+        invoice: fieldsync_protocol::InvoiceId,
+        signer: &str,
+        strokes: &[crate::signature::Stroke],
+    ) -> Result<(Invoice, Vec<ClientMessage>), AppError> {
+        let found = self
+            .store
+            .invoice_with_id(invoice)?
+            .pop()
+            .ok_or_else(|| AppError::NotFound(format!("invoice {invoice}")))?;
+        if found.signature.is_some() {
+            return Ok((found, Vec::new()));
+        }
+        let signer = signer.trim();
+        if signer.is_empty() {
+            return Err(ValidationError::Required {
+                field: "the signer's name",
+            }
+            .into());
+        }
+        let image = crate::signature::render(strokes)?;
+        let signature = fieldsync_protocol::Signature {
+            signer: signer.to_string(),
+            signed_at: now,
+            image: image.hash,
+            image_size: image.bytes.len() as u64,
+        };
+        let job = found.job;
+        let mut signed = found;
+        signed.signature = Some(signature.clone());
+        let send = self.edit(
+            now,
+            job.into(),
+            &format!("job {job}"),
+            &[&image],
+            |record| match record {
+                Record::Job(j) => {
+                    if let Some(on) = j.invoices.get_mut(&invoice) {
+                        on.signature.get_or_insert(signature);
+                    }
+                    Ok(())
+                }
+                _ => Err(ValidationError::Malformed(format!("{job} is not a job"))),
+            },
+        )?;
+        Ok((signed, send))
     }
 
     /// Remembers this tablet's device number, as the server said it when the tablet connected

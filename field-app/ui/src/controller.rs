@@ -38,6 +38,8 @@ pub(crate) struct Selection {
     pub(crate) pay_invoice: Option<InvoiceId>,
     pub(crate) invoice: Option<InvoiceForm>,
     pub(crate) shown_invoice: Option<InvoiceId>,
+    /// The strokes drawn on the signature pad of the invoice shown, not saved yet.
+    pub(crate) strokes: Vec<fieldsync_app::signature::Stroke>,
     pub(crate) photo: Option<PhotoForm>,
     pub(crate) history: Vec<Page>,
 }
@@ -310,6 +312,7 @@ pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Con
                 selection.pay_invoice = None;
                 selection.invoice = None;
                 selection.shown_invoice = None;
+                selection.strokes.clear();
             }
             job::opened(&on);
             on.go(Page::Job);

@@ -62,7 +62,12 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
             let packet = queries::job_packet(on.tablet().store(), job).ok()?;
             packet.invoices.get(i).map(|row| row.invoice.id)
         });
-        on.selection.borrow_mut().shown_invoice = shown;
+        {
+            let mut selection = on.selection.borrow_mut();
+            selection.shown_invoice = shown;
+            selection.strokes.clear();
+        }
+        show_strokes(&on);
         refresh_or_notice(&on);
     });
     let on = inner.clone();
@@ -70,11 +75,32 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
         let mut selection = on.selection.borrow_mut();
         selection.invoice = None;
         selection.shown_invoice = None;
+        selection.strokes.clear();
         drop(selection);
+        show_strokes(&on);
         refresh_or_notice(&on);
     });
     let on = inner.clone();
     adapter.on_view_pdf(move || view_pdf(&on));
+    let on = inner.clone();
+    adapter.on_stroke_start(move |x, y| {
+        on.selection.borrow_mut().strokes.push(vec![(x, y)]);
+        show_strokes(&on);
+    });
+    let on = inner.clone();
+    adapter.on_stroke_to(move |x, y| {
+        if let Some(stroke) = on.selection.borrow_mut().strokes.last_mut() {
+            stroke.push((x, y));
+        }
+        show_strokes(&on);
+    });
+    let on = inner.clone();
+    adapter.on_clear_signature(move || {
+        on.selection.borrow_mut().strokes.clear();
+        show_strokes(&on);
+    });
+    let on = inner.clone();
+    adapter.on_save_signature(move || save_signature(&on));
     let on = inner.clone();
     adapter.on_pay(move || {
         // The payment form opens on the invoice shown.
@@ -87,6 +113,49 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
             ui.global::<Nav>().invoke_go(Page::Payment);
         }
     });
+}
+
+/// The pad's strokes as path commands (`M x y L x y ...`).
+fn show_strokes(inner: &Rc<Inner>) {
+    let Some(ui) = inner.ui() else { return };
+    let path: String = inner
+        .selection
+        .borrow()
+        .strokes
+        .iter()
+        .filter(|s| s.len() >= 2)
+        .flat_map(|stroke| {
+            stroke
+                .iter()
+                .enumerate()
+                .map(|(i, (x, y))| format!("{} {x:.1} {y:.1} ", if i == 0 { "M" } else { "L" }))
+        })
+        .collect();
+    ui.global::<InvoiceAdapter>()
+        .set_signature_path(path.trim_end().into());
+}
+
+fn save_signature(inner: &Rc<Inner>) {
+    let Some(ui) = inner.ui() else { return };
+    let adapter = ui.global::<InvoiceAdapter>();
+    let Some(id) = inner.selection.borrow().shown_invoice else {
+        return;
+    };
+    let strokes = inner.selection.borrow().strokes.clone();
+    let signer = adapter.get_signer().to_string();
+    let now = inner.now();
+    match inner.act(|tablet| tablet.sign_invoice(now, id, &signer, &strokes)) {
+        Ok(_) => {
+            inner.selection.borrow_mut().strokes.clear();
+            show_strokes(inner);
+            adapter.set_error("".into());
+            adapter.set_message("Signature saved with the invoice.".into());
+        }
+        Err(AppError::Invalid(reason)) => adapter.set_error(reason.to_string().into()),
+        Err(AppError::Photo(reason)) => adapter.set_error(reason.to_string().into()),
+        Err(error) => inner.notice(error),
+    }
+    inner.refresh_page();
 }
 
 fn refresh_or_notice(inner: &Rc<Inner>) {
@@ -159,6 +228,7 @@ fn placeholder(form: &InvoiceForm) -> Invoice {
         lines: Vec::new(),
         tax_rate: Percent::default(),
         voided: None,
+        signature: None,
         created_by: fieldsync_protocol::UserId::default(),
         created_at: fieldsync_protocol::Timestamp(chrono::DateTime::UNIX_EPOCH),
     }
@@ -272,6 +342,30 @@ fn show_invoice(
     }
     adapter.set_shown_totals(model(totals));
     adapter.set_shown_balance(format::money(view.standing.total - view.standing.paid).into());
+    adapter.set_can_sign(invoice.signature.is_none() && invoice.voided.is_none());
+    match &invoice.signature {
+        Some(signed) => {
+            adapter.set_signed_by(
+                format!(
+                    "Signed by {} on {}",
+                    signed.signer,
+                    format::stamp(signed.signed_at, zone)
+                )
+                .into(),
+            );
+            let picture = inner.tablet().store().blob(&signed.image)?;
+            adapter.set_signature(
+                picture
+                    .as_deref()
+                    .and_then(crate::photos::decode)
+                    .unwrap_or_default(),
+            );
+        }
+        None => {
+            adapter.set_signed_by("".into());
+            adapter.set_signature(slint::Image::default());
+        }
+    }
     Ok(())
 }
 

@@ -38,6 +38,27 @@ fn save(ui: &impl ComponentHandle, dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+/// A handwritten "Ana Ruiz"-like scribble, in pixels of the 600 × 200 signature pad.
+fn signature_strokes() -> Vec<Vec<(f32, f32)>> {
+    let wave = |x0: f32, width: f32, height: f32, turns: f32| -> Vec<(f32, f32)> {
+        (0..=40)
+            .map(|i| {
+                let t = i as f32 / 40.0;
+                let x = x0 + width * t;
+                let y =
+                    120.0 - height * (t * turns * std::f32::consts::TAU).sin() * (1.0 - t * 0.4);
+                (x, y)
+            })
+            .collect()
+    };
+    vec![
+        wave(60.0, 150.0, 45.0, 2.5),
+        wave(220.0, 110.0, 30.0, 3.0),
+        wave(350.0, 170.0, 40.0, 3.5),
+        vec![(70.0, 150.0), (520.0, 140.0)],
+    ]
+}
+
 #[test]
 fn main_screens_render_to_png() {
     slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
@@ -94,7 +115,16 @@ fn main_screens_render_to_png() {
             .unwrap();
     }
     invoice.invoke_issue();
+    // The customer signs with a finger.
+    invoice.set_signer("Ana Ruiz".into());
+    for stroke in signature_strokes() {
+        invoice.invoke_stroke_start(stroke[0].0, stroke[0].1);
+        for (x, y) in &stroke[1..] {
+            invoice.invoke_stroke_to(*x, *y);
+        }
+    }
     save(ui, &dir, "invoice");
+    invoice.invoke_save_signature();
     if dir != temp.path() {
         // The invoice's PDF as the tablet prints it (docs/invoice-sample.pdf; the README shows
         // its first page rendered to PNG).

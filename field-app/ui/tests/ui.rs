@@ -519,6 +519,46 @@ fn an_invoice_written_offline_is_issued_once_paid_and_printed() {
     assert_eq!(value(&app, "Balance due"), "$231.00");
     assert!(exists(&app, "Invoice message"));
 
+    // The customer signs on the glass: a name and some strokes are needed.
+    tap(&app, "Save signature");
+    assert!(value(&app, "Signature error").contains("signer's name"));
+    type_into(&app, "Signer's name", "Ana Ruiz");
+    tap(&app, "Save signature");
+    assert!(value(&app, "Signature error").contains("signature is empty"));
+    invoices.invoke_stroke_start(40.0, 120.0);
+    for i in 1..60 {
+        let x = 40.0 + i as f32 * 8.0;
+        invoices.invoke_stroke_to(x, 120.0 - 30.0 * (i as f32 / 5.0).sin());
+    }
+    assert!(invoices.get_signature_path().starts_with("M 40.0 120.0 L"));
+    tap(&app, "Save signature");
+    assert!(value(&app, "Signed by").starts_with("Signed by Ana Ruiz on "));
+    assert!(!exists(&app, "Signature pad"), "signed once");
+    assert_eq!(
+        pending(&app),
+        2,
+        "the signature goes with the job's changes"
+    );
+    {
+        let tablet = app.controller.tablet();
+        let tablet = tablet.lock().unwrap();
+        let signed = tablet
+            .store()
+            .invoices_numbered(&number)
+            .unwrap()
+            .pop()
+            .unwrap()
+            .signature
+            .expect("signed");
+        assert!(
+            tablet
+                .store()
+                .queued_uploads()
+                .unwrap()
+                .contains(&signed.image)
+        );
+    }
+
     // "Record payment" opens the payment form on this invoice; paying it in full marks it paid.
     tap(&app, "Record payment");
     assert_eq!(app.ui.global::<Nav>().get_page(), Page::Payment);
@@ -534,7 +574,7 @@ fn an_invoice_written_offline_is_issued_once_paid_and_printed() {
         "{}",
         app.ui.global::<PaymentAdapter>().get_confirmation()
     );
-    assert_eq!(pending(&app), 2);
+    assert_eq!(pending(&app), 3);
     app.ui.global::<Nav>().invoke_back();
     assert_eq!(app.ui.global::<Nav>().get_page(), Page::Invoice);
     assert_eq!(value(&app, "Invoice status"), "paid");

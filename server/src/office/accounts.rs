@@ -704,6 +704,7 @@ mod tests {
             }],
             tax_rate: "0".parse().unwrap(),
             voided: None,
+            signature: None,
             created_by: UserId::new(),
             created_at: Timestamp(chrono::Utc::now()),
         }

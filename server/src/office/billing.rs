@@ -110,6 +110,7 @@ pub async fn create_invoice(
         lines,
         tax_rate,
         voided: None,
+        signature: None,
         created_by: clerk.user,
         created_at: now(),
     };

@@ -37,6 +37,13 @@ pub async fn invoice_pdf(state: &AppState, id: InvoiceId) -> OfficeResult<(Strin
             }
             let company = store.company()?;
             let due = fieldsync_protocol::due_date(invoice.date.0, account.record.terms_net_days);
+            let signature = match &invoice.signature {
+                Some(signed) => {
+                    let png = store.blob(&signed.image)?;
+                    Some(fieldsync_pdf::signature(signed, png.as_deref()))
+                }
+                None => None,
+            };
             let bytes = fieldsync_pdf::invoice(&fieldsync_pdf::InvoiceDocument {
                 company: &company,
                 account: &account.record,
@@ -46,7 +53,7 @@ pub async fn invoice_pdf(state: &AppState, id: InvoiceId) -> OfficeResult<(Strin
                 standing,
                 payments: &payments,
                 due,
-                signature: None,
+                signature,
             });
             Ok(Some((invoice.number, bytes)))
         })

@@ -113,6 +113,7 @@ pub(crate) fn invoice(job: JobId, lines: &[(&str, &str)], tax: &str) -> Invoice 
             .collect(),
         tax_rate: tax.parse().unwrap(),
         voided: None,
+        signature: None,
         created_by: UserId::new(),
         created_at: at(0),
     }
@@ -497,6 +498,70 @@ fn a_device_adds_invoices_only_under_its_own_number_and_a_technician_none_below_
     ] {
         assert!(bad.parse::<InvoiceNumber>().is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_technician_adds_the_customers_signature_once_and_changes_nothing_else() {
+    let Record::Job(mut j) = Record::new_job(job(AccountId::new())) else {
+        unreachable!()
+    };
+    let issued = invoice(j.record.id, &[("1", "80.00")], "0");
+    j.invoices.insert(issued.id, issued.clone());
+    let unsigned = Record::Job(j.clone());
+    let signature = Signature {
+        signer: "Ana Ruiz".into(),
+        signed_at: at(30),
+        image: ContentHash::of(b"png"),
+        image_size: 3,
+    };
+    let sign = |signature: Option<Signature>, total: &str| {
+        let mut j = j.clone();
+        let found = j.invoices.get_mut(&issued.id).unwrap();
+        found.signature = signature;
+        found.lines[0].unit_price = total.parse().unwrap();
+        Record::Job(j)
+    };
+    let signed = sign(Some(signature.clone()), "80.00");
+    assert_eq!(
+        validate::authorize(Role::Technician, Some(&unsigned), &signed),
+        Ok(())
+    );
+    validate::check_record(&signed).unwrap();
+    // Not with another price, not a second time, not taken away.
+    for (before, after) in [
+        (&unsigned, sign(Some(signature.clone()), "8.00")),
+        (
+            &signed,
+            sign(
+                Some(Signature {
+                    signer: "Someone else".into(),
+                    ..signature.clone()
+                }),
+                "80.00",
+            ),
+        ),
+        (&signed, sign(None, "80.00")),
+    ] {
+        let refused = validate::authorize(Role::Technician, Some(before), &after).unwrap_err();
+        assert!(refused.to_string().contains("signature"), "{refused}");
+    }
+    // A signature names its signer and stays small.
+    let nameless = sign(
+        Some(Signature {
+            signer: " ".into(),
+            ..signature.clone()
+        }),
+        "80.00",
+    );
+    assert!(validate::check_record(&nameless).is_err());
+    let huge = sign(
+        Some(Signature {
+            image_size: validate::MAX_SIGNATURE_BYTES + 1,
+            ..signature
+        }),
+        "80.00",
+    );
+    assert!(validate::check_record(&huge).is_err());
 }
 
 #[test]

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::string_enum;
 use crate::{
-    AccountId, Day, InvoiceId, JobId, Money, PaymentId, Percent, Quantity, Timestamp, UserId,
+    AccountId, ContentHash, Day, InvoiceId, JobId, Money, PaymentId, Percent, Quantity, Timestamp,
+    UserId,
 };
 
 string_enum!(
@@ -50,6 +51,20 @@ impl InvoiceLine {
     }
 }
 
+/// A customer's signature on an invoice: who signed, when, and the picture of it (a small
+/// PNG blob, uploaded as photos are).
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Signature {
+    /// The name the signer gave.
+    pub signer: String,
+    /// When they signed.
+    pub signed_at: Timestamp,
+    /// The PNG of the signature.
+    pub image: ContentHash,
+    /// Its size in bytes.
+    pub image_size: u64,
+}
+
 /// Why and by whom an invoice was voided.
 #[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct Voided {
@@ -78,6 +93,11 @@ pub struct Invoice {
     pub tax_rate: Percent,
     /// Set when voided; a void invoice does not count towards the balance.
     pub voided: Option<Voided>,
+    /// The customer's signature, taken on the tablet once the invoice is issued. Absent in
+    /// invoices stored before signatures were kept.
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub signature: Option<Signature>,
     /// Who created it.
     pub created_by: UserId,
     /// When it was created.

@@ -211,6 +211,7 @@ fn invoice(job: JobId, number: &str, date: NaiveDate, lines: &[(&str, &str, &str
             .collect(),
         tax_rate: "0".parse().unwrap(),
         voided: None,
+        signature: None,
         created_by: UserId::new(),
         created_at: Timestamp(Utc.from_utc_datetime(&date.and_hms_opt(17, 0, 0).unwrap())),
     }
