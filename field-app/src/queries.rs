@@ -224,6 +224,39 @@ pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, 
     })
 }
 
+/// What a customer owes past its invoices' due dates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overdue {
+    /// How many invoices are overdue.
+    pub invoices: usize,
+    /// What they still owe together.
+    pub owed: fieldsync_protocol::Money,
+    /// Days past due of the oldest.
+    pub oldest_days: i64,
+}
+
+/// The customer's invoices still owed something after their due date (the invoice date plus
+/// the account's terms), as of `today`.
+pub fn overdue(
+    store: &Store,
+    account: &Account,
+    ledger: &Ledger,
+    today: chrono::NaiveDate,
+) -> Result<Overdue, AppError> {
+    let mut overdue = Overdue::default();
+    for invoice in store.invoices_for_account(account.id)? {
+        let owed = ledger.owed_on(invoice.id);
+        let due = fieldsync_protocol::due_date(invoice.date.0, account.terms_net_days);
+        let days = (today - due).num_days();
+        if owed > fieldsync_protocol::Money::ZERO && days > 0 {
+            overdue.invoices += 1;
+            overdue.owed = overdue.owed + owed;
+            overdue.oldest_days = overdue.oldest_days.max(days);
+        }
+    }
+    Ok(overdue)
+}
+
 /// One invoice with everything its sheet (screen or PDF) shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvoiceView {

@@ -70,7 +70,14 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
         )
         .into(),
     );
-    show_customer(&adapter, &packet);
+    let today = inner.now().0.with_timezone(&zone).date_naive();
+    let overdue = queries::overdue(
+        inner.tablet().store(),
+        &packet.account,
+        &packet.ledger,
+        today,
+    )?;
+    show_customer(&adapter, &packet, &overdue);
     show_site(&adapter, &packet);
     adapter.set_services(if j.requested_services.is_empty() {
         "—".into()
@@ -98,7 +105,11 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
 }
 
 /// The customer card: who, their terms, the credit-hold warning and the money.
-fn show_customer(adapter: &JobAdapter<'_>, packet: &queries::JobPacket) {
+fn show_customer(
+    adapter: &JobAdapter<'_>,
+    packet: &queries::JobPacket,
+    overdue: &queries::Overdue,
+) {
     let account = &packet.account;
     adapter.set_account_id(account.id.to_string().into());
     adapter.set_account(account.name.clone().into());
@@ -119,6 +130,22 @@ fn show_customer(adapter: &JobAdapter<'_>, packet: &queries::JobPacket) {
         .into(),
     );
     adapter.set_balance(format::money(packet.ledger.balance).into());
+    adapter.set_overdue(
+        match overdue.invoices {
+            0 => String::new(),
+            1 => format!(
+                "Overdue: {} on 1 invoice, {} days past due. Ask about payment.",
+                format::money(overdue.owed),
+                overdue.oldest_days
+            ),
+            n => format!(
+                "Overdue: {} on {n} invoices, the oldest {} days past due. Ask about payment.",
+                format::money(overdue.owed),
+                overdue.oldest_days
+            ),
+        }
+        .into(),
+    );
     adapter.set_credit(format::money(packet.ledger.unapplied_credit).into());
     adapter.set_estimate(
         packet

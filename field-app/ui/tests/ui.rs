@@ -632,3 +632,21 @@ fn a_payment_defaults_to_the_invoice_issued_after_the_form_was_first_opened() {
     app.controller.refresh();
     assert_eq!(payment.get_apply_to(), -1);
 }
+
+#[test]
+fn the_packet_warns_of_what_the_customer_owes_past_due() {
+    // Harbor Bakery owes $112.50 on an invoice of 21 days ago, on 30-day terms: not yet due.
+    let today = started();
+    open_boiler_job(&today);
+    assert!(!exists(&today, "Overdue invoices"));
+    // Fifteen days on, the same invoice is six days past due.
+    let later = app(morning() + chrono::Duration::days(15));
+    later
+        .ui
+        .global::<Nav>()
+        .invoke_open_job(later.company.boiler.to_string().into());
+    assert_eq!(
+        value(&later, "Overdue invoices"),
+        "Overdue: $112.50 on 1 invoice, 6 days past due. Ask about payment."
+    );
+}
