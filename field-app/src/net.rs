@@ -199,14 +199,16 @@ pub struct DeviceIdentity {
     pub device: i64,
     /// The company, as its invoices name it (`None` from a server that does not say).
     pub company: Option<fieldsync_protocol::Company>,
+    /// The highest counter of this device's invoice numbers on the server.
+    pub invoice_seq: Option<u32>,
 }
 
 impl DeviceIdentity {
     /// Keeps on the tablet what the server said about it: its device number (which its
-    /// invoice numbers carry) and the company its invoices name.
+    /// invoice numbers carry) and how far they went, and the company its invoices name.
     pub fn remember(&self, tablet: &mut Tablet) -> Result<(), AppError> {
         if let Ok(number) = u32::try_from(self.device) {
-            tablet.remember_device_number(number)?;
+            tablet.remember_device_number(number, self.invoice_seq.unwrap_or(0))?;
         }
         if let Some(company) = &self.company {
             tablet.remember_company(company)?;
@@ -233,6 +235,7 @@ fn identity(response: &tungstenite::handshake::client::Response) -> Option<Devic
             .into_owned(),
         role: header("fieldsync-role")?,
         device: header("fieldsync-device")?.parse().ok()?,
+        invoice_seq: header("fieldsync-invoice-seq").and_then(|n| n.parse().ok()),
         company: header("fieldsync-company").and_then(|json| {
             let json = percent_encoding::percent_decode_str(&json)
                 .decode_utf8()

@@ -1097,6 +1097,14 @@ async fn invoices_issued_offline_on_two_tablets_are_paid_printed_and_never_colli
         let synced = ok(data, &["sync", "--timeout", "30"]).await;
         assert!(synced.contains("all changes sent"), "{synced}");
     }
+    // The server tells a tablet how far its numbers went (a tablet signed out and paired
+    // again goes on from there) and the company its invoices name.
+    let identity = net::check_pairing(&url, &world.token, None).await.unwrap();
+    assert_eq!(identity.invoice_seq, Some(1));
+    assert_eq!(
+        identity.company.map(|c| c.name),
+        Some("Northwind Heating & Plumbing".to_string())
+    );
     server.shutdown().await.unwrap();
     let store = Store::open(&db).unwrap();
     assert!(store.quarantined(10).unwrap().is_empty(), "nothing refused");

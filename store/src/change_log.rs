@@ -224,6 +224,7 @@ mod tests {
                  DROP TABLE attested; DROP TABLE attest_pending; DROP TABLE attested_docs;
                  DROP TABLE office_sessions;
                  ALTER TABLE pairing DROP COLUMN tls_fingerprint;
+                 DROP INDEX invoices_number;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

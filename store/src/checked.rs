@@ -470,6 +470,19 @@ fn commit_group(
         }
         return Ok(());
     }
+    if !stored.is_empty()
+        && let Some(number) = taken_invoice_number(tx, doc, record.as_ref(), touched.as_ref())?
+    {
+        // Which of the group's changes added it is not worth finding out: a device that reuses
+        // a number has lost count or forged it. None of its changes to the document are
+        // written, and each is refused with the reason.
+        for (index, _, _) in stored {
+            outcomes[index] = Some(CheckedOutcome::Refused(
+                ValidationError::DuplicateInvoiceNumber(number.clone()),
+            ));
+        }
+        return Ok(());
+    }
     if stored.is_empty() {
         if clean && prior.is_some() {
             let heads = document.get_heads();
@@ -526,6 +539,46 @@ fn commit_group(
         },
     );
     Ok(())
+}
+
+/// The number of an invoice that `record` (document `doc`) adds, when another invoice already
+/// has it: invoice numbers are unique. Only invoices the changes touched (`touched`; all of the
+/// document's when it was checked as a whole) and not stored before are looked at, so an
+/// older database's duplicates never block other edits. Invoices stored earlier in the same
+/// transaction count.
+fn taken_invoice_number(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    record: Option<&Record>,
+    touched: Option<&Touched>,
+) -> Result<Option<String>> {
+    let Some(Record::Job(job)) = record else {
+        return Ok(None);
+    };
+    let candidates: Vec<&fieldsync_protocol::Invoice> = match touched {
+        Some(touched) => touched
+            .invoices
+            .iter()
+            .filter_map(|id| job.invoices.get(id))
+            .collect(),
+        None => job.invoices.values().collect(),
+    };
+    let mut new_here = std::collections::BTreeSet::new();
+    for invoice in candidates {
+        let stored: bool = tx
+            .prepare_cached("SELECT 1 FROM invoices WHERE doc = ?1 AND id = ?2")?
+            .exists(rusqlite::params![doc.as_bytes(), invoice.id.as_bytes()])?;
+        if stored {
+            continue;
+        }
+        let taken: bool = tx
+            .prepare_cached("SELECT 1 FROM invoices WHERE number = ?1")?
+            .exists([&invoice.number])?;
+        if taken || !new_here.insert(invoice.number.as_str()) {
+            return Ok(Some(invoice.number.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// Checks a document's changes in order, applying those that pass.

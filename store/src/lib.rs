@@ -577,6 +577,12 @@ impl Store {
         queries::invoices_numbered(&self.conn, number)
     }
 
+    /// The highest counter among device `device`'s invoice numbers on this replica (0 when
+    /// none): where the device's numbering must continue from.
+    pub fn highest_invoice_seq(&self, device: u32) -> Result<u32> {
+        queries::highest_invoice_seq(&self.conn, device)
+    }
+
     /// The invoice with id `id`, if on this replica.
     pub fn invoice_with_id(&self, id: InvoiceId) -> Result<Vec<Invoice>> {
         queries::invoice_with_id(&self.conn, id)

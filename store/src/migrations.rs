@@ -30,6 +30,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../migrations/0015_pairing_fingerprint.sql"
         )),
+        M::up(include_str!("../../migrations/0016_invoice_numbers.sql")),
     ])
 }
 

@@ -234,6 +234,28 @@ pub(crate) fn invoices_numbered(conn: &Connection, number: &str) -> Result<Vec<I
     )
 }
 
+/// The highest counter among the invoice numbers of device `device` (`INV-<device>-<n>`), 0
+/// when it has none: read through the number index, however many invoices there are.
+pub(crate) fn highest_invoice_seq(conn: &Connection, device: u32) -> Result<u32> {
+    let prefix = format!("INV-{device}-");
+    // Every number starting with the prefix sorts between it and the prefix with its last
+    // character ('-') bumped to the next one ('.').
+    let end = format!("INV-{device}.");
+    let mut stmt =
+        conn.prepare_cached("SELECT number FROM invoices WHERE number >= ?1 AND number < ?2")?;
+    let mut rows = stmt.query([&prefix, &end])?;
+    let mut highest = 0;
+    while let Some(row) = rows.next()? {
+        let number: String = row.get(0)?;
+        if let Ok(n) = number.parse::<fieldsync_protocol::InvoiceNumber>()
+            && n.device == device
+        {
+            highest = highest.max(n.seq);
+        }
+    }
+    Ok(highest)
+}
+
 /// The invoice with id `id` (in one job; a list, as [`invoices_numbered`] returns).
 pub(crate) fn invoice_with_id(conn: &Connection, id: InvoiceId) -> Result<Vec<Invoice>> {
     records(

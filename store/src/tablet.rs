@@ -175,6 +175,24 @@ impl StoreTx<'_> {
         Ok(())
     }
 
+    /// Tablet: its device number, read inside this transaction.
+    pub fn device_number(&self) -> Result<Option<u32>> {
+        device_number(&self.tx)
+    }
+
+    /// Tablet: its invoice counter moves on to at least `seq` (the highest of its numbers the
+    /// server has, as it said when the tablet connected), so that a tablet whose replica lost
+    /// count (signed out, restored) never reuses a number.
+    pub fn invoice_counter_at_least(&self, seq: u32) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('counter:invoice', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)",
+            )?
+            .execute([seq])?;
+        Ok(())
+    }
+
     /// Tablet: remembers its device number on the server, as the server said it when the
     /// tablet connected.
     pub fn set_device_number(&self, number: u32) -> Result<()> {
@@ -190,20 +208,7 @@ impl StoreTx<'_> {
     /// the highest of the device's numbers on the tablet (invoices it made before it was signed
     /// out and synced back), so that a tablet never reuses a number the server has seen here.
     pub fn next_invoice_number(&self, device: u32) -> Result<fieldsync_protocol::InvoiceNumber> {
-        let prefix = format!("INV-{device}-");
-        let mut seen = 0u32;
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT number FROM invoices WHERE substr(number, 1, ?2) = ?1")?;
-        let mut rows = stmt.query(params![prefix, prefix.len()])?;
-        while let Some(row) = rows.next()? {
-            let number: String = row.get(0)?;
-            if let Ok(n) = number.parse::<fieldsync_protocol::InvoiceNumber>()
-                && n.device == device
-            {
-                seen = seen.max(n.seq);
-            }
-        }
+        let seen = crate::queries::highest_invoice_seq(&self.tx, device)?;
         let counted = crate::meta::next_counter(&self.tx, "invoice")?;
         let seq = u32::try_from(counted)
             .ok()

@@ -72,6 +72,10 @@ pub enum ValidationError {
         /// The pushing device's number.
         device: u32,
     },
+    /// A new invoice takes a number another invoice already has (a device that lost count,
+    /// or forged it).
+    #[error("invoice number {0:?} is already another invoice's")]
+    DuplicateInvoiceNumber(String),
     /// Text that should be a decimal number is not one.
     #[error("{0:?} is not a decimal amount such as 120.50")]
     NotADecimal(String),

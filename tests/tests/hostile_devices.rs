@@ -353,5 +353,9 @@ async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
     // Under Tess's own number, it is stored.
     let own = invoice_change(format!("INV-{tess_device}-00001"), "80.00");
     company.stored(own).await;
+    // The same number once more (a tablet that lost count, or a forger): refused.
+    let again = invoice_change(format!("INV-{tess_device}-00001"), "95.00");
+    let why = company.refused(again).await;
+    assert!(why.contains("is already another invoice's"), "{why}");
     company.still_serving().await;
 }

@@ -276,14 +276,16 @@ impl Tablet {
         Ok((signed, send))
     }
 
-    /// Remembers this tablet's device number, as the server said it when the tablet connected
-    /// (the numbers of the invoices it issues carry it).
-    pub fn remember_device_number(&mut self, number: u32) -> Result<(), AppError> {
-        if self.store.device_number()? != Some(number) {
-            let tx = self.store.transaction()?;
+    /// Remembers this tablet's device number and the highest counter of its invoice numbers on
+    /// the server, as the server said them when the tablet connected: the invoices it issues
+    /// carry the number and count on from past the highest.
+    pub fn remember_device_number(&mut self, number: u32, highest: u32) -> Result<(), AppError> {
+        let tx = self.store.transaction()?;
+        if tx.device_number()? != Some(number) {
             tx.set_device_number(number)?;
-            tx.commit()?;
         }
+        tx.invoice_counter_at_least(highest)?;
+        tx.commit()?;
         Ok(())
     }
 

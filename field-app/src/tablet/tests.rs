@@ -231,6 +231,13 @@ fn pairing_is_kept_and_checked() {
     );
 }
 
+fn seq_of(number: &str) -> u32 {
+    number
+        .parse::<fieldsync_protocol::InvoiceNumber>()
+        .unwrap()
+        .seq
+}
+
 #[test]
 fn an_invoice_is_issued_offline_with_the_tablets_numbers_then_paid_and_printed() {
     use fieldsync_tests::demo::{Rng, seed_company};
@@ -254,9 +261,11 @@ fn an_invoice_is_issued_offline_with_the_tablets_numbers_then_paid_and_printed()
     // Until the server has said the tablet's number, it cannot number invoices.
     let err = tablet.issue_invoice(now(), &written).unwrap_err();
     assert!(matches!(err, AppError::NoDeviceNumber), "{err}");
-    tablet.remember_device_number(7).unwrap();
+    // The server says how far this device's numbers went (the tablet was signed out since).
+    tablet.remember_device_number(7, 40).unwrap();
     let (invoice, _) = tablet.issue_invoice(now(), &written).unwrap();
     assert!(invoice.number.starts_with("INV-7-"), "{}", invoice.number);
+    assert!(seq_of(&invoice.number) > 40, "{}", invoice.number);
     assert_eq!(invoice.total().to_string(), "129.90");
     assert_eq!(invoice.created_by, tablet.author().user);
     let (again, _) = tablet.issue_invoice(now(), &written).unwrap();
@@ -269,8 +278,7 @@ fn an_invoice_is_issued_offline_with_the_tablets_numbers_then_paid_and_printed()
     };
     second.lines.truncate(1);
     let (next, _) = tablet.issue_invoice(now(), &second).unwrap();
-    let seq = |n: &str| n.parse::<fieldsync_protocol::InvoiceNumber>().unwrap().seq;
-    assert_eq!(seq(&next.number), seq(&invoice.number) + 1);
+    assert_eq!(seq_of(&next.number), seq_of(&invoice.number) + 1);
 
     // Bad forms are refused with the reason, and issue nothing.
     let mut bad = InvoiceForm::for_job(job);

@@ -105,7 +105,7 @@ fn main_screens_render_to_png() {
         // What the server tells a tablet when it connects.
         let tablet = app.controller.tablet();
         let mut tablet = tablet.lock().unwrap();
-        tablet.remember_device_number(4).unwrap();
+        tablet.remember_device_number(4, 0).unwrap();
         tablet
             .remember_company(&fieldsync_protocol::Company {
                 name: "Northwind Heating & Plumbing".into(),

@@ -509,7 +509,7 @@ fn an_invoice_written_offline_is_issued_once_paid_and_printed() {
         .tablet()
         .lock()
         .unwrap()
-        .remember_device_number(4)
+        .remember_device_number(4, 0)
         .unwrap();
     tap(&app, "Issue invoice");
     assert_eq!(pending(&app), 1);
@@ -601,7 +601,7 @@ fn a_payment_defaults_to_the_invoice_issued_after_the_form_was_first_opened() {
         .tablet()
         .lock()
         .unwrap()
-        .remember_device_number(4)
+        .remember_device_number(4, 0)
         .unwrap();
     tap(&app, "Record payment");
     assert!(exists(&app, "Apply to account credit"));

@@ -63,12 +63,13 @@ pub(crate) async fn upgrade(
             return (status, [(header::RETRY_AFTER, retry)], body).into_response();
         }
     };
-    let company = state
+    let number = u32::try_from(device.number).unwrap_or(u32::MAX);
+    let (company, invoice_seq) = state
         .db()
-        .read(|store| Ok(store.company()?))
+        .read(move |store| Ok((store.company()?, store.highest_invoice_seq(number)?)))
         .await
         .unwrap_or_default();
-    let identity = identity_headers(&device, &company);
+    let identity = identity_headers(&device, &company, invoice_seq);
     // Small socket buffers: an idle connection must stay cheap (larger frames are still read
     // whole; larger messages are written in fragments, see `websocket`).
     let config = WebSocketConfig::default()
@@ -95,10 +96,13 @@ pub(crate) async fn upgrade(
 /// Who the token belongs to, on the upgrade's response, so that a tablet being paired learns
 /// its technician from the token alone: `fieldsync-user` (id), `fieldsync-user-name`
 /// (percent-encoded UTF-8), `fieldsync-role` and `fieldsync-device` (the device's number);
-/// and the company the tablet prints on invoices, `fieldsync-company` (percent-encoded JSON).
+/// the company the tablet prints on invoices, `fieldsync-company` (percent-encoded JSON); and
+/// the highest counter of the device's invoice numbers the server has,
+/// `fieldsync-invoice-seq` (a tablet that lost count goes on from there).
 fn identity_headers(
     device: &fieldsync_store::Device,
     company: &fieldsync_protocol::Company,
+    invoice_seq: u32,
 ) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let values = [
@@ -113,6 +117,7 @@ fn identity_headers(
             "fieldsync-company",
             super::percent_encode(&serde_json::to_string(company).unwrap_or_default()),
         ),
+        ("fieldsync-invoice-seq", invoice_seq.to_string()),
     ];
     for (name, value) in values {
         if let Ok(value) = HeaderValue::from_str(&value) {

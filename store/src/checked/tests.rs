@@ -523,3 +523,74 @@ fn a_refused_change_pushed_twice_in_a_batch_is_refused_both_times() {
     assert_eq!(outcomes[2], required);
     assert_eq!(heads(&server.store, doc), vec![created.hash()]);
 }
+
+#[test]
+fn a_new_invoice_may_not_take_a_number_another_invoice_has() {
+    let mut server = server();
+    let office = writer(Role::Office);
+    let (job_doc, mut job) = server.job;
+    let numbered = |number: &str| {
+        let Record::Job(j) =
+            crate::testing::job(server.account, fieldsync_protocol::SiteId::new(), &[])
+        else {
+            unreachable!()
+        };
+        let mut made = crate::testing::invoice(j.record.id, "10");
+        made.number = number.into();
+        made
+    };
+    let add = |job: &mut automerge::AutoCommit, number: &str| {
+        let mut made = numbered(number);
+        edit(job, &office, |r| {
+            if let Record::Job(j) = r {
+                made.job = j.record.id;
+                j.invoices.insert(made.id, made);
+            }
+        })
+    };
+    let first = add(&mut job, "INV-3-00007");
+    let outcome = checked(&mut server.store, job_doc, first.raw_bytes(), Role::Office);
+    assert!(matches!(outcome, CheckedOutcome::Stored(_)), "{outcome:?}");
+
+    // The same number again, on the same job or another one, is refused and nothing is stored.
+    let before = (
+        server.store.latest_seq().unwrap(),
+        heads(&server.store, job_doc),
+    );
+    let again = add(&mut job, "INV-3-00007");
+    let outcome = checked(&mut server.store, job_doc, again.raw_bytes(), Role::Office);
+    assert!(
+        matches!(&outcome, CheckedOutcome::Refused(ValidationError::DuplicateInvoiceNumber(n)) if n == "INV-3-00007"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        (
+            server.store.latest_seq().unwrap(),
+            heads(&server.store, job_doc)
+        ),
+        before
+    );
+    assert_eq!(
+        server.store.invoices_numbered("INV-3-00007").unwrap().len(),
+        1
+    );
+
+    // An edit of the stored invoice (voiding it) keeps its number: not a duplicate.
+    let mut fresh = server.store.load(job_doc).unwrap().unwrap();
+    let void = edit(&mut fresh, &office, |r| {
+        if let Record::Job(j) = r {
+            for invoice in j.invoices.values_mut() {
+                invoice.voided = Some(fieldsync_protocol::Voided {
+                    at: now(),
+                    by: fieldsync_protocol::UserId::new(),
+                    reason: "typo".into(),
+                });
+            }
+        }
+    });
+    let outcome = checked(&mut server.store, job_doc, void.raw_bytes(), Role::Office);
+    assert!(matches!(outcome, CheckedOutcome::Stored(_)), "{outcome:?}");
+    let next = add(&mut fresh, "INV-3-00008");
+    let outcome = checked(&mut server.store, job_doc, next.raw_bytes(), Role::Office);
+    assert!(matches!(outcome, CheckedOutcome::Stored(_)), "{outcome:?}");
+}
