@@ -239,6 +239,19 @@ async fn a_day_offline_reaches_the_server_exactly_once() {
         "{jobs}"
     );
     assert_eq!(jobs.lines().count(), 1, "only Tess's job today: {jobs}");
+    // A reader that goes away (`fieldsync jobs | head -0`) ends the command quietly.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let closed = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync"))
+        .arg("--data")
+        .arg(data)
+        .arg("jobs")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(closed.status.success(), "{closed:?}");
+    assert!(!text(&closed.stderr).contains("panicked"), "{closed:?}");
 
     // The server goes away. Everything below works without it.
     server.shutdown().await.unwrap();

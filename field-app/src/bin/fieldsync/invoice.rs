@@ -93,7 +93,7 @@ fn create(data: &Path, args: CreateArgs) -> anyhow::Result<()> {
     let (invoice, _) = tablet
         .issue_invoice(now(), &form)
         .context("cannot issue the invoice")?;
-    println!(
+    say!(
         "Invoice {} issued for {}: total {}; {}",
         invoice.number,
         job.record.title,
@@ -107,19 +107,21 @@ fn show(data: &Path, number: &str, pdf: Option<&Path>) -> anyhow::Result<()> {
     let tablet = open(data)?;
     let view = queries::invoice_view(tablet.store(), number)?;
     let invoice = &view.invoice;
-    println!(
+    say!(
         "{}  {}  {} · {}",
         invoice.number,
         view.standing.status.label(),
         view.account.name,
         view.job.title
     );
-    println!(
+    say!(
         "Date {} · due {} (net {} days)",
-        invoice.date.0, view.due, view.account.terms_net_days
+        invoice.date.0,
+        view.due,
+        view.account.terms_net_days
     );
     for line in &invoice.lines {
-        println!(
+        say!(
             "  {:<40} {:>8} × {:>10} {:>12}",
             line.description,
             line.quantity.to_string(),
@@ -127,7 +129,7 @@ fn show(data: &Path, number: &str, pdf: Option<&Path>) -> anyhow::Result<()> {
             line.amount().grouped()
         );
     }
-    println!(
+    say!(
         "Subtotal {} · tax {}% {} · total {}",
         invoice.subtotal().grouped(),
         invoice.tax_rate,
@@ -135,7 +137,7 @@ fn show(data: &Path, number: &str, pdf: Option<&Path>) -> anyhow::Result<()> {
         invoice.total().grouped()
     );
     for (payment, applied) in &view.payments {
-        println!(
+        say!(
             "  paid {} by {} {} on {}",
             applied.grouped(),
             payment.method,
@@ -143,19 +145,19 @@ fn show(data: &Path, number: &str, pdf: Option<&Path>) -> anyhow::Result<()> {
             payment.received_at.0.date_naive()
         );
     }
-    println!(
+    say!(
         "Paid {} · balance due {}",
         view.standing.paid.grouped(),
         (view.standing.total - view.standing.paid).grouped()
     );
     if let Some(voided) = &invoice.voided {
-        println!("VOID: {}", voided.reason);
+        say!("VOID: {}", voided.reason);
     }
     if let Some(path) = pdf {
         let bytes = fieldsync_app::documents::invoice_pdf(tablet.store(), invoice.id)?;
         std::fs::write(path, bytes)
             .with_context(|| format!("cannot write the PDF to {}", path.display()))?;
-        println!("PDF written to {}", path.display());
+        say!("PDF written to {}", path.display());
     }
     Ok(())
 }

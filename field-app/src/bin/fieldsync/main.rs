@@ -15,6 +15,21 @@
 //! fieldsync sign-out
 //! ```
 
+/// `println!` for results: a reader that goes away early (`fieldsync jobs | head -3`) ends the
+/// command quietly, as other command-line tools do, instead of a panic on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("fieldsync: cannot write the output: {error}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod invoice;
 
 use std::path::{Path, PathBuf};
@@ -239,7 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tablet
                 .add_job_note(now(), job, kind, &text)
                 .context("cannot add the note")?;
-            println!("Note added to job {job}; {}", waiting(&tablet)?);
+            say!("Note added to job {job}; {}", waiting(&tablet)?);
             Ok(())
         }
         Command::Payment(PaymentCommand::Record(args)) => record_payment(&data, args),
@@ -249,12 +264,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Outbox => outbox(&data),
         Command::SignOut => {
             Tablet::sign_out(&db_path(&data)).context("cannot sign out")?;
-            println!("Signed out; {} holds no tablet data.", data.display());
+            say!("Signed out; {} holds no tablet data.", data.display());
             Ok(())
         }
         Command::Status => {
             let tablet = open(&data)?;
-            println!("{}", tablet.status()?.summary());
+            say!("{}", tablet.status()?.summary());
             Ok(())
         }
     }
@@ -345,7 +360,7 @@ fn pair(
         author,
     )?;
     identity.remember(&mut tablet)?;
-    println!(
+    say!(
         "Paired with {} as {}; run `fieldsync sync` to download your jobs.",
         url.trim(),
         tablet.author().name
@@ -372,7 +387,7 @@ fn jobs(data: &Path, date: Option<NaiveDate>) -> anyhow::Result<()> {
         start_of(next)?,
     )?;
     if jobs.is_empty() {
-        println!("No jobs on {day}.");
+        say!("No jobs on {day}.");
     }
     for job in jobs {
         let start = job
@@ -386,7 +401,7 @@ fn jobs(data: &Path, date: Option<NaiveDate>) -> anyhow::Result<()> {
         } else {
             " (not ready offline)"
         };
-        println!(
+        say!(
             "{start}  {:<10} {}  {} @ {}{hold}{ready}  [{}]",
             job.job.status.to_string(),
             job.job.title,
@@ -435,7 +450,7 @@ fn record_payment(data: &Path, args: PaymentArgs) -> anyhow::Result<()> {
     tablet
         .record_payment(now(), &form)
         .context("cannot record the payment")?;
-    println!(
+    say!(
         "Payment {} of {amount} recorded for {}{applied}; {}",
         form.id,
         packet.job.title,
@@ -462,7 +477,7 @@ fn add_photo(data: &Path, args: PhotoArgs) -> anyhow::Result<()> {
     let (photo, _) = tablet
         .add_photo(now(), &form, &picture)
         .with_context(|| format!("cannot add {} as a photo", args.file.display()))?;
-    println!(
+    say!(
         "Photo {} added ({}x{}, {} KiB, thumbnail {} KiB); {}",
         photo.id,
         photo.width,
@@ -495,28 +510,28 @@ fn sync(data: &Path, timeout: u64) -> anyhow::Result<()> {
             count(n, "record")
         ),
     };
-    println!(
+    say!(
         "Synced{over}: {} sent, {} updated from the server{removed}.",
         count(report.sent, "change"),
         count(report.received, "record")
     );
     if report.repairs > 0 {
-        println!(
+        say!(
             "Repaired: the server did not have this tablet's history (restored from a backup, or replaced); every record was compared and each side got what it lacked."
         );
     }
     if report.differs {
-        println!(
+        say!(
             "Some records still differ from the server's: it refused changes this tablet holds (they stay on this tablet and in the server's quarantine for the office to review)."
         );
     }
     for reason in &report.refused {
-        println!("Refused by the server: {reason}");
+        say!("Refused by the server: {reason}");
     }
     for (hash, why) in &report.status.transfer_errors {
-        println!("Photo image {hash} not transferred (retried next sync): {why}");
+        say!("Photo image {hash} not transferred (retried next sync): {why}");
     }
-    println!("{}", report.status.summary());
+    say!("{}", report.status.summary());
     Ok(())
 }
 
@@ -524,18 +539,18 @@ fn outbox(data: &Path) -> anyhow::Result<()> {
     let tablet = open(data)?;
     let lines = queries::outbox(tablet.store())?;
     if lines.is_empty() {
-        println!("The outbox is empty: everything is on the server.");
+        say!("The outbox is empty: everything is on the server.");
     }
     for line in lines {
         let made = line.made_at.map(|t| t.to_string()).unwrap_or_default();
         match line.refused {
-            None => println!("waiting  {made}  {}", line.what),
-            Some(reason) => println!("REFUSED  {made}  {}: {reason}", line.what),
+            None => say!("waiting  {made}  {}", line.what),
+            Some(reason) => say!("REFUSED  {made}  {}: {reason}", line.what),
         }
     }
     let uploads = tablet.uploads_pending()?;
     if uploads > 0 {
-        println!("{uploads} photo images wait to be uploaded.");
+        say!("{uploads} photo images wait to be uploaded.");
     }
     Ok(())
 }
