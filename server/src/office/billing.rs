@@ -287,9 +287,15 @@ pub async fn apply_credit(
 ) -> OfficeResult<Money> {
     clerk.check_office()?;
     let invoice: InvoiceId = parse_id("invoice", &input.invoice)?;
-    let (ledger, invoices) = state
+    let (ledger, invoices, payments) = state
         .db()
-        .read(move |store| Ok((store.ledger(account)?, store.invoices_for_account(account)?)))
+        .read(move |store| {
+            Ok((
+                store.ledger(account)?,
+                store.invoices_for_account(account)?,
+                store.payments_for_account(account)?,
+            ))
+        })
         .await?;
     let target = invoices
         .iter()
@@ -322,7 +328,11 @@ pub async fn apply_credit(
         )));
     }
     let mut left = amount;
-    for (payment, credit) in &ledger.credit_by_payment {
+    // Oldest payment first (the store lists them by time received).
+    let credits = payments
+        .iter()
+        .filter_map(|p| Some((p.id, ledger.credit_by_payment.get(&p.id)?)));
+    for (payment, credit) in credits {
         if left <= Money::ZERO {
             break;
         }
@@ -334,7 +344,7 @@ pub async fn apply_credit(
             at: now(),
             by: clerk.user,
         };
-        edit(state, clerk, (*payment).into(), "payment", move |record| {
+        edit(state, clerk, payment.into(), "payment", move |record| {
             if let Record::Payment(p) = record {
                 p.record.credit_applied.push(applied);
             }
