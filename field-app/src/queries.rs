@@ -4,7 +4,7 @@
 //!
 //! The UI turns these into its own structs; the command line prints them.
 
-use fieldsync_protocol::views::InvoiceStanding;
+use fieldsync_protocol::views::{self, InvoiceStanding};
 use fieldsync_protocol::{
     Account, AccountId, Contact, DocId, DocKind, Invoice, Job, JobId, JobSite, Ledger, Note,
     NoteKind, Payment, Photo, Record, Timestamp, UserId,
@@ -90,8 +90,11 @@ pub struct JobPacket {
     pub account: Account,
     /// The site (`None` when its document is not on the tablet).
     pub site: Option<JobSite>,
-    /// The customer's contacts, those linked to this site first.
+    /// The customer's current contacts: the job's contact first, then those linked to this
+    /// site.
     pub contacts: Vec<Contact>,
+    /// Alerts on the customer and the site, to show before anything else.
+    pub alerts: Vec<fieldsync_protocol::Alert>,
     /// The job's notes, oldest first.
     pub notes: Vec<Note>,
     /// The site's own notes (access, hazards), oldest first.
@@ -124,8 +127,9 @@ pub fn job_packet(store: &Store, job: JobId) -> Result<JobPacket, AppError> {
     let account = account_doc(store, job.account)?
         .ok_or_else(|| AppError::NotFound(format!("account {}", job.account)))?;
     let site = site_doc(store, &job)?;
-    let mut contacts = store.contacts_for_account(job.account)?;
-    contacts.sort_by_key(|c| !c.sites.contains(&job.site));
+    let contacts = views::contacts_for_job(&job, store.contacts_for_account(job.account)?);
+    let mut alerts = store.alerts(job.account.into())?;
+    alerts.extend(store.alerts(job.site.into())?);
     let start = job.scheduled_start;
     let mut earlier_visits = Vec::new();
     for other in store.jobs_for_account(job.account)? {
@@ -163,6 +167,7 @@ pub fn job_packet(store: &Store, job: JobId) -> Result<JobPacket, AppError> {
         ledger,
         site: site.map(|s| s.record),
         contacts,
+        alerts,
         earlier_visits,
         account,
         job,
@@ -193,9 +198,11 @@ fn invoice_rows(invoices: impl IntoIterator<Item = Invoice>, ledger: &Ledger) ->
 pub struct CustomerPage {
     /// The account.
     pub account: Account,
-    /// Its contacts, by name.
+    /// Alerts on the account and its sites, to show first.
+    pub alerts: Vec<fieldsync_protocol::Alert>,
+    /// Its current contacts (not archived), by name.
     pub contacts: Vec<Contact>,
-    /// Its job sites, by name.
+    /// Its current job sites (not archived), by name.
     pub sites: Vec<JobSite>,
     /// Its jobs, by scheduled start.
     pub jobs: Vec<Job>,
@@ -213,10 +220,22 @@ pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, 
         .ok_or_else(|| AppError::NotFound(format!("account {account}")))?;
     let ledger = store.ledger(account)?;
     let invoices = invoice_rows(store.invoices_for_account(account)?, &ledger);
+    let sites: Vec<JobSite> = store
+        .sites_for_account(account)?
+        .into_iter()
+        .filter(|s| s.archived_at.is_none())
+        .collect();
+    let mut alerts = store.alerts(account.into())?;
+    for site in &sites {
+        alerts.extend(store.alerts(site.id.into())?);
+    }
+    let mut contacts = store.contacts_for_account(account)?;
+    contacts.retain(|c| c.archived_at.is_none());
     Ok(CustomerPage {
         account: record,
-        contacts: store.contacts_for_account(account)?,
-        sites: store.sites_for_account(account)?,
+        alerts,
+        contacts,
+        sites,
         jobs: store.jobs_for_account(account)?,
         invoices,
         payments: store.payments_for_account(account)?,
@@ -553,10 +572,19 @@ mod tests {
             .unwrap();
         let lines = outbox(tablet.store()).unwrap();
         assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0].what, format!("{} · Harbor Bakery", job.title));
+        // A site note goes on the site, for every later visit there.
+        let site = tablet.store().job(job.id).unwrap().unwrap().site;
+        let site_name = page
+            .sites
+            .iter()
+            .find(|s| s.id == site)
+            .unwrap()
+            .name
+            .clone();
+        assert_eq!(lines[0].what, format!("Site {site_name} · Harbor Bakery"));
         assert_eq!(
             (lines[0].kind, lines[0].refused.clone()),
-            (DocKind::Job, None)
+            (DocKind::Site, None)
         );
     }
 }

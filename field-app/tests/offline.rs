@@ -1145,3 +1145,90 @@ async fn invoices_issued_offline_on_two_tablets_are_paid_printed_and_never_colli
     );
     assert!(ledger.unapplied_credit >= "40.20".parse().unwrap());
 }
+
+#[tokio::test]
+async fn the_command_line_shows_a_job_and_a_customer_and_records_materials_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let data = dir.path().join("tablet");
+    let data = data.as_path();
+    let job = world.job.to_string();
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    ok(data, &["pair", &server.url(""), &world.token]).await;
+    ok(data, &["sync", "--timeout", "30"]).await;
+    server.shutdown().await.unwrap();
+
+    // Offline from here on.
+    ok(
+        data,
+        &[
+            "note",
+            "add",
+            "--job",
+            &job,
+            "--kind",
+            "site",
+            "Side gate code 1234",
+        ],
+    )
+    .await;
+    ok(
+        data,
+        &[
+            "job",
+            "costs",
+            "--job",
+            &job,
+            "--final-amount",
+            "212.50",
+            "2 x Gasket",
+            "Flue seal",
+        ],
+    )
+    .await;
+    let shown = ok(data, &["job", "show", &job]).await;
+    for wanted in [
+        world.job_title.as_str(),
+        "Site notes:",
+        "Side gate code 1234",
+        "2 x Gasket",
+        "1 x Flue seal",
+        "Final:     $212.50",
+    ] {
+        assert!(shown.contains(wanted), "{wanted:?} in {shown}");
+    }
+    refused(
+        data,
+        &["job", "costs", "--job", &job, "3 x"],
+        "says how many but not what",
+    )
+    .await;
+    refused(
+        data,
+        &[
+            "job",
+            "costs",
+            "--job",
+            &job,
+            "--final-amount",
+            "lots",
+            "Gasket",
+        ],
+        "not an amount",
+    )
+    .await;
+
+    let account = world.account.to_string();
+    let customer = ok(data, &["customer", "show", &account]).await;
+    assert!(customer.contains(&world.job_title), "{customer}");
+    let name = customer.lines().next().unwrap().split(" (").next().unwrap();
+    let word = name.split_whitespace().next().unwrap().to_lowercase();
+    let found = ok(data, &["search", &word]).await;
+    assert!(found.contains(&account), "{found}");
+    let nothing = ok(data, &["search", "zzz-no-such-customer"]).await;
+    assert!(
+        nothing.contains("Nothing on this tablet matches"),
+        "{nothing}"
+    );
+}

@@ -456,6 +456,7 @@ mod tests {
             scheduled_start: None,
             scheduled_end: None,
             created_at: Timestamp::from_millis(0).unwrap(),
+            contact: None,
         };
         let bill = invoice(work.id, "INV-3-00007", day(12), "1234.50");
         let paid = payment(customer.id, day(14), "1000.00", Some(bill.id));

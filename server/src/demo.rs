@@ -355,6 +355,7 @@ fn account(
                 )),
                 phone: Some(format!("+1 541 555 {:04}", 2000 + (n * 3 + c) * 41 % 7000)),
                 sites: Vec::new(),
+                archived_at: None,
             };
             site_contacts.push(contact.id);
             doc.contacts.insert(contact.id, contact);
@@ -381,6 +382,7 @@ fn account(
                     "Dog in the yard — call ahead",
                 ][(n + s) % 4]
                     .into(),
+                archived_at: None,
             };
             let mut record = Record::new_site(site.clone());
             if let Record::Site(doc) = &mut record {
@@ -497,6 +499,7 @@ fn job(
         scheduled_start: Some(start),
         scheduled_end: Some(Timestamp(start.0 + Duration::minutes(90))),
         created_at: ctx.now,
+        contact: None,
     };
     let mut record = Record::new_job(record);
     if let Record::Job(doc) = &mut record {

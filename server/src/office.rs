@@ -18,6 +18,7 @@ pub mod billing;
 pub mod documents;
 pub mod jobs;
 pub mod reports;
+pub mod upkeep;
 
 use automerge::{ActorId, AutoCommit};
 use fieldsync_protocol::engine::StoreOutcome;
@@ -199,9 +200,32 @@ pub async fn edit(
     what: &str,
     change: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
 ) -> OfficeResult<bool> {
+    edit_named(
+        state,
+        clerk,
+        doc,
+        what,
+        &fieldsync_protocol::system_notes::no_names,
+        change,
+    )
+    .await
+}
+
+/// As [`edit`], naming users in the system notes the change writes with `names`.
+pub async fn edit_named(
+    state: &AppState,
+    clerk: &Clerk,
+    doc: DocId,
+    what: &str,
+    names: fieldsync_protocol::system_notes::Names<'_>,
+    change: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
+) -> OfficeResult<bool> {
     let loaded: Option<AutoCommit> = state.db().read(move |store| Ok(store.load(doc)?)).await?;
     let mut document = loaded.ok_or_else(|| OfficeError::NotFound(what.to_string()))?;
-    match clerk.writer().edit(&mut document, now(), change)? {
+    match clerk
+        .writer()
+        .edit_named(&mut document, now(), names, change)?
+    {
         None => Ok(false),
         Some(mut change) => {
             push(state, clerk, doc, change.bytes().to_vec()).await?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
@@ -67,7 +67,22 @@ fn routes() -> Router<AppState> {
         .route("/api/technicians", get(api::technicians))
         .route("/api/board", get(api::board))
         .route("/api/jobs", get(api::list_jobs).post(api::create_job))
-        .route("/api/jobs/{id}", get(api::get_job))
+        .route("/api/jobs/{id}", get(api::get_job).put(api::edit_job))
+        .route("/api/sites/{id}", put(api::edit_site))
+        .route("/api/sites/{id}/archive", post(api::archive_site))
+        .route(
+            "/api/accounts/{id}/contacts/{contact}",
+            put(api::edit_contact),
+        )
+        .route(
+            "/api/accounts/{id}/contacts/{contact}/archive",
+            post(api::archive_contact),
+        )
+        .route("/api/accounts/{id}/alerts", post(api::add_alert))
+        .route(
+            "/api/accounts/{id}/alerts/{alert}",
+            delete(api::remove_alert),
+        )
         .route("/api/jobs/{id}/assign", post(api::assign_job))
         .route("/api/jobs/{id}/status", post(api::set_job_status))
         .route("/api/jobs/{id}/invoices", post(api::create_invoice))
@@ -108,6 +123,28 @@ fn routes() -> Router<AppState> {
         .route("/invoices/{file}", get(pages::invoice_pdf))
         .route("/jobs", post(pages::create_job))
         .route("/jobs/{id}", get(pages::job))
+        .route("/jobs/{id}/edit", post(pages::upkeep::edit_job))
+        .route(
+            "/customers/{id}/sites/{site}",
+            post(pages::upkeep::edit_site),
+        )
+        .route(
+            "/customers/{id}/sites/{site}/archive",
+            post(pages::upkeep::archive_site),
+        )
+        .route(
+            "/customers/{id}/contacts/{contact}",
+            post(pages::upkeep::edit_contact),
+        )
+        .route(
+            "/customers/{id}/contacts/{contact}/archive",
+            post(pages::upkeep::archive_contact),
+        )
+        .route("/customers/{id}/alerts", post(pages::upkeep::add_alert))
+        .route(
+            "/customers/{id}/alerts/{alert}/remove",
+            post(pages::upkeep::remove_alert),
+        )
         .route("/jobs/{id}/assign", post(pages::assign))
         .route("/jobs/{id}/status", post(pages::set_status))
         .route("/jobs/{id}/notes", post(pages::add_job_note))

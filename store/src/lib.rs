@@ -552,6 +552,11 @@ impl Store {
         queries::sites_for_account(&self.conn, account)
     }
 
+    /// The alerts on an account or a site document, oldest first.
+    pub fn alerts(&self, doc: DocId) -> Result<Vec<fieldsync_protocol::Alert>> {
+        queries::alerts(&self.conn, doc)
+    }
+
     /// An account's contacts.
     pub fn contacts_for_account(&self, account: AccountId) -> Result<Vec<Contact>> {
         queries::contacts_for_account(&self.conn, account)

@@ -31,6 +31,7 @@ fn migrations() -> Migrations<'static> {
             "../../migrations/0015_pairing_fingerprint.sql"
         )),
         M::up(include_str!("../../migrations/0016_invoice_numbers.sql")),
+        M::up(include_str!("../../migrations/0017_alerts.sql")),
     ])
 }
 

@@ -37,9 +37,10 @@ enum Section {
     Notes,
     Photos,
     Payment,
+    Alerts,
 }
 
-const ALL: [Section; 8] = [
+const ALL: [Section; 9] = [
     Section::Account,
     Section::Contacts,
     Section::Site,
@@ -48,12 +49,23 @@ const ALL: [Section; 8] = [
     Section::Notes,
     Section::Photos,
     Section::Payment,
+    Section::Alerts,
 ];
 
 fn sections(kind: DocKind) -> &'static [Section] {
     match kind {
-        DocKind::Account => &[Section::Account, Section::Contacts, Section::Notes],
-        DocKind::Site => &[Section::Site, Section::Notes, Section::Photos],
+        DocKind::Account => &[
+            Section::Account,
+            Section::Contacts,
+            Section::Notes,
+            Section::Alerts,
+        ],
+        DocKind::Site => &[
+            Section::Site,
+            Section::Notes,
+            Section::Photos,
+            Section::Alerts,
+        ],
         DocKind::Job => &[
             Section::Job,
             Section::Invoices,
@@ -156,6 +168,10 @@ fn write_touched(
         "contacts",
         &mut touched.contacts.iter().map(|id| *id.as_bytes()),
     )?;
+    rows(
+        "alerts",
+        &mut touched.alerts.iter().map(|id| *id.as_bytes()),
+    )?;
     for note in items(&touched.notes, record.notes()) {
         insert_note(tx, doc, account, note)?;
     }
@@ -167,6 +183,9 @@ fn write_touched(
     }
     for contact in items(&touched.contacts, record.contacts()) {
         insert_contact(tx, doc, account, contact)?;
+    }
+    for alert in items(&touched.alerts, record.alerts()) {
+        insert_alert(tx, doc, account, alert)?;
     }
     Ok(())
 }
@@ -189,6 +208,7 @@ fn same(before: &Record, after: &Record, section: Section) -> bool {
         (Section::Payment, R::Payment(b), R::Payment(a)) => b.record == a.record,
         (Section::Notes, b, a) => b.notes().is_some() && b.notes() == a.notes(),
         (Section::Photos, b, a) => b.photos().is_some() && b.photos() == a.photos(),
+        (Section::Alerts, b, a) => b.alerts().is_some() && b.alerts() == a.alerts(),
         _ => false,
     }
 }
@@ -206,6 +226,7 @@ fn clear(tx: &Transaction<'_>, doc: DocId, section: Section) -> Result<()> {
         Section::Notes => &["DELETE FROM notes WHERE doc = ?1"],
         Section::Photos => &["DELETE FROM photos WHERE doc = ?1"],
         Section::Payment => &["DELETE FROM payments WHERE id = ?1"],
+        Section::Alerts => &["DELETE FROM alerts WHERE doc = ?1"],
     };
     for sql in statements {
         tx.prepare_cached(sql)?.execute([doc.as_bytes()])?;
@@ -304,9 +325,33 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
                 insert_photo(tx, doc, account, p)?;
             }
         }
+        (Section::Alerts, record) => {
+            for a in record.alerts().into_iter().flat_map(BTreeMap::values) {
+                insert_alert(tx, doc, account, a)?;
+            }
+        }
         // `sections` never pairs a section with another kind's record.
         _ => {}
     }
+    Ok(())
+}
+
+fn insert_alert(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    account: AccountId,
+    a: &fieldsync_protocol::Alert,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO alerts (doc, id, account, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        a.id.as_bytes(),
+        account.as_bytes(),
+        a.created_at.millis(),
+        serde_json::to_string(a)?,
+    ])?;
     Ok(())
 }
 

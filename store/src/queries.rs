@@ -198,6 +198,15 @@ pub(crate) fn sites_for_account(conn: &Connection, account: AccountId) -> Result
     )
 }
 
+/// The alerts on an account or a site document, oldest first.
+pub(crate) fn alerts(conn: &Connection, doc: DocId) -> Result<Vec<fieldsync_protocol::Alert>> {
+    records(
+        conn,
+        "SELECT json FROM alerts WHERE doc = ?1 ORDER BY created_at, id",
+        doc.as_bytes(),
+    )
+}
+
 /// An account's contacts, by name.
 pub(crate) fn contacts_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Contact>> {
     records(

@@ -79,6 +79,7 @@ pub(crate) fn add_contact(record: &mut Record, name: &str, email: &str) {
         email: Some(email.into()),
         phone: None,
         sites: vec![],
+        archived_at: None,
     };
     doc.contacts.insert(id, contact);
 }
@@ -90,6 +91,7 @@ pub(crate) fn site(account: AccountId) -> Record {
         name: "Main St store".into(),
         address: address(),
         access_instructions: "Key at the desk".into(),
+        archived_at: None,
     })
 }
 
@@ -110,6 +112,7 @@ pub(crate) fn job(account: AccountId, site: SiteId, technicians: &[UserId]) -> R
         scheduled_start: Some(now()),
         scheduled_end: None,
         created_at: now(),
+        contact: None,
     })
 }
 

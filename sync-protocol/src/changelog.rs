@@ -165,6 +165,7 @@ pub fn record_entries(before: &Record, after: &Record, made: &Made) -> Vec<Chang
     section("notes", before.notes(), after.notes(), &mut out);
     section("photos", before.photos(), after.photos(), &mut out);
     section("invoices", before.invoices(), after.invoices(), &mut out);
+    section("alerts", before.alerts(), after.alerts(), &mut out);
     out.into_iter().map(|f| made.entry(f)).collect()
 }
 
@@ -189,6 +190,10 @@ pub fn edit_entries(before: &Record, edit: &Edit, made: &Made) -> Vec<ChangeEntr
     for (id, after) in &edit.invoices {
         let old = before.invoices().and_then(|i| i.get(id));
         part(&format!("invoices.{id}"), old, after.as_ref(), &mut out);
+    }
+    for (id, after) in &edit.alerts {
+        let old = before.alerts().and_then(|a| a.get(id));
+        part(&format!("alerts.{id}"), old, after.as_ref(), &mut out);
     }
     out.into_iter().map(|f| made.entry(f)).collect()
 }

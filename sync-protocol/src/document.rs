@@ -1,8 +1,8 @@
 //! How records are grouped into automerge documents, and how documents are created and edited.
 //!
 //! Four kinds of document (see ARCHITECTURE.md for why):
-//! - **account**: the account, its contacts and account-level notes;
-//! - **site**: one job site, its site notes and photos;
+//! - **account**: the account, its contacts, account-level notes and alerts;
+//! - **site**: one job site, its site notes, photos and alerts;
 //! - **job**: one job, its notes, photos and invoices;
 //! - **payment**: one payment.
 //!
@@ -17,8 +17,8 @@ use autosurgeon::{Hydrate, Reconcile};
 
 use crate::records::string_enum;
 use crate::{
-    Account, AccountId, Author, Contact, ContactId, DocId, DocumentError, Invoice, InvoiceId, Job,
-    JobSite, Note, NoteId, Payment, Photo, PhotoId, Timestamp, ValidationError,
+    Account, AccountId, Alert, Author, Contact, ContactId, DocId, DocumentError, Invoice,
+    InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Timestamp, ValidationError,
 };
 
 string_enum!(
@@ -41,6 +41,12 @@ pub struct AccountDoc {
     /// Account-level notes by id.
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
     pub notes: BTreeMap<NoteId, Note>,
+    /// Alerts on the account by id (documents made before alerts have none).
+    #[autosurgeon(
+        with = "autosurgeon::map_with_parseable_keys",
+        missing = "BTreeMap::new"
+    )]
+    pub alerts: BTreeMap<NoteId, Alert>,
 }
 
 /// A site document: one job site with its notes and photos.
@@ -58,6 +64,12 @@ pub struct SiteDoc {
     /// Site photos by id.
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
     pub photos: BTreeMap<PhotoId, Photo>,
+    /// Alerts on the site by id (documents made before alerts have none).
+    #[autosurgeon(
+        with = "autosurgeon::map_with_parseable_keys",
+        missing = "BTreeMap::new"
+    )]
+    pub alerts: BTreeMap<NoteId, Alert>,
 }
 
 /// A job document: one job with its notes, photos and invoices.
@@ -113,6 +125,7 @@ impl Record {
             record,
             contacts: BTreeMap::new(),
             notes: BTreeMap::new(),
+            alerts: BTreeMap::new(),
         })
     }
 
@@ -124,6 +137,7 @@ impl Record {
             record,
             notes: BTreeMap::new(),
             photos: BTreeMap::new(),
+            alerts: BTreeMap::new(),
         })
     }
 
@@ -205,6 +219,15 @@ impl Record {
         }
     }
 
+    /// The document's alerts, for an account or a site.
+    pub fn alerts(&self) -> Option<&BTreeMap<NoteId, Alert>> {
+        match self {
+            Record::Account(d) => Some(&d.alerts),
+            Record::Site(d) => Some(&d.alerts),
+            _ => None,
+        }
+    }
+
     /// The document's contacts, for an account.
     pub fn contacts(&self) -> Option<&BTreeMap<ContactId, Contact>> {
         match self {
@@ -275,10 +298,24 @@ impl Writer {
     /// Edits a document through its typed content: reads it, lets `edit` change it, checks the
     /// result against the schema and the writer's role, and commits only what changed.
     /// Returns the new change, or `None` when nothing changed.
+    ///
+    /// The system notes the change warrants ([`crate::system_notes`]) are added to it, with
+    /// users named by id; see [`Writer::edit_named`].
     pub fn edit(
         &self,
         doc: &mut AutoCommit,
         now: Timestamp,
+        edit: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
+    ) -> Result<Option<Change>, DocumentError> {
+        self.edit_named(doc, now, &crate::system_notes::no_names, edit)
+    }
+
+    /// As [`Writer::edit`], naming users in system notes with `names` ("Assigned to Tess").
+    pub fn edit_named(
+        &self,
+        doc: &mut AutoCommit,
+        now: Timestamp,
+        names: crate::system_notes::Names<'_>,
         edit: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
     ) -> Result<Option<Change>, DocumentError> {
         let before = Record::read(doc)?;
@@ -287,6 +324,7 @@ impl Writer {
         if after == before {
             return Ok(None);
         }
+        crate::system_notes::add(&before, &mut after, &self.author, now, names);
         crate::validate::check_transition(&before, &after)?;
         crate::validate::authorize(self.role, Some(&before), &after)?;
         doc.set_actor(self.actor.clone());

@@ -110,6 +110,9 @@ pub enum ValidationError {
     /// A document holds a key that its schema does not declare.
     #[error("{0} is not a field of this record")]
     Undeclared(String),
+    /// A job's status may not move this way (the text says where it may go).
+    #[error("{0}")]
+    Lifecycle(String),
     /// The document is not shaped like any Fieldsync record.
     #[error("malformed document: {0}")]
     Malformed(String),

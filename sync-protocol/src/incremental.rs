@@ -3,7 +3,7 @@
 //! A job serviced every week for five years holds thousands of notes; reading and checking all
 //! of them for every new note would make each change cost as much as the document. Instead, a
 //! change's operations name the parts of the document it touched (the main record, one
-//! contact, one note, one photo, one invoice), and only those are read
+//! contact, one note, one photo, one invoice, one alert), and only those are read
 //! back ([`Edit::read`]), checked with the same rules as a whole document
 //! ([`crate::validate::check_edit`]), and applied to the content already in memory
 //! ([`Edit::apply`]).
@@ -21,8 +21,8 @@ use autosurgeon::{Hydrate, Reconcile};
 use crate::changelog::{self, ChangeEntry, Made};
 use crate::validate::{self, Pusher};
 use crate::{
-    Account, AccountId, Contact, ContactId, DocId, DocKind, Invoice, InvoiceId, Job, JobSite, Note,
-    NoteId, Payment, Photo, PhotoId, Record, ValidationError,
+    Account, AccountId, Alert, Contact, ContactId, DocId, DocKind, Invoice, InvoiceId, Job,
+    JobSite, Note, NoteId, Payment, Photo, PhotoId, Record, ValidationError,
 };
 
 /// The parts of a document that changes touched.
@@ -40,6 +40,8 @@ pub struct Touched {
     pub photos: BTreeSet<PhotoId>,
     /// Invoices, by id.
     pub invoices: BTreeSet<InvoiceId>,
+    /// Alerts, by id.
+    pub alerts: BTreeSet<NoteId>,
     /// A whole section (`notes`, say) was put anew: only the whole document tells what changed.
     pub whole: bool,
 }
@@ -47,8 +49,8 @@ pub struct Touched {
 /// The sections of a document of `kind`, each a map of items by id.
 fn sections(kind: DocKind) -> &'static [&'static str] {
     match kind {
-        DocKind::Account => &["contacts", "notes"],
-        DocKind::Site => &["notes", "photos"],
+        DocKind::Account => &["contacts", "notes", "alerts"],
+        DocKind::Site => &["notes", "photos", "alerts"],
         DocKind::Job => &["notes", "photos", "invoices"],
         DocKind::Payment => &[],
     }
@@ -119,6 +121,7 @@ impl Touched {
             "notes" => self.notes.insert(parse_id(section, key)?),
             "photos" => self.photos.insert(parse_id(section, key)?),
             "invoices" => self.invoices.insert(parse_id(section, key)?),
+            "alerts" => self.alerts.insert(parse_id(section, key)?),
             _ => unreachable!("sections() lists only these"),
         };
         Ok(())
@@ -133,6 +136,7 @@ impl Touched {
         self.notes.extend(other.notes);
         self.photos.extend(other.photos);
         self.invoices.extend(other.invoices);
+        self.alerts.extend(other.alerts);
     }
 
     /// Whether nothing was touched.
@@ -216,6 +220,8 @@ pub struct Edit {
     pub photos: BTreeMap<PhotoId, Option<Photo>>,
     /// Touched invoices.
     pub invoices: BTreeMap<InvoiceId, Option<Invoice>>,
+    /// Touched alerts.
+    pub alerts: BTreeMap<NoteId, Option<Alert>>,
 }
 
 impl Edit {
@@ -255,6 +261,7 @@ impl Edit {
         edit.notes = items(doc, "notes", &touched.notes)?;
         edit.photos = items(doc, "photos", &touched.photos)?;
         edit.invoices = items(doc, "invoices", &touched.invoices)?;
+        edit.alerts = items(doc, "alerts", &touched.alerts)?;
         Ok(edit)
     }
 
@@ -275,6 +282,7 @@ impl Edit {
                 }
                 put(&mut d.contacts, self.contacts);
                 put(&mut d.notes, self.notes);
+                put(&mut d.alerts, self.alerts);
             }
             (Record::Site(d), main) => {
                 if let Some(Main::Site(r)) = main {
@@ -282,6 +290,7 @@ impl Edit {
                 }
                 put(&mut d.notes, self.notes);
                 put(&mut d.photos, self.photos);
+                put(&mut d.alerts, self.alerts);
             }
             (Record::Job(d), main) => {
                 if let Some(Main::Job(r)) = main {

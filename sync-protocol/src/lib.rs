@@ -28,6 +28,7 @@ mod fingerprint;
 mod ids;
 pub mod incremental;
 pub mod records;
+pub mod system_notes;
 pub mod validate;
 mod values;
 pub mod views;

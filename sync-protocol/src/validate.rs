@@ -187,12 +187,111 @@ fn check_account(account: &Account) -> Result<(), ValidationError> {
 }
 
 fn check_contact(contact: &Contact) -> Result<(), ValidationError> {
-    required("contact name", &contact.name)
+    required("contact name", &contact.name)?;
+    bounded("contact name", &contact.name, MAX_FIELD_CHARS)?;
+    bounded("contact role", &contact.role, MAX_FIELD_CHARS)
 }
 
 fn check_site(site: &JobSite) -> Result<(), ValidationError> {
     required("site name", &site.name)?;
+    bounded("site name", &site.name, MAX_FIELD_CHARS)?;
+    bounded(
+        "access instructions",
+        &site.access_instructions,
+        MAX_NOTE_CHARS,
+    )?;
     check_address("site address", &site.address)
+}
+
+fn check_alert(alert: &crate::Alert) -> Result<(), ValidationError> {
+    required("alert text", &alert.text)?;
+    bounded("alert text", &alert.text, MAX_FIELD_CHARS)
+}
+
+/// Materials as a person reads and edits them: one per line, `2 x Gasket`.
+pub fn format_materials(items: &[crate::InventoryItem]) -> String {
+    items
+        .iter()
+        .map(|i| format!("{} x {}", i.quantity, i.description))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads materials typed one per line: an optional quantity (and `x` or `×`), then what it
+/// is (`2 x Gasket`, `1.5 Copper pipe (m)`, `Gasket`: one); blank lines are skipped. Each
+/// item is checked as a stored job's are.
+pub fn parse_materials(text: &str) -> Result<Vec<crate::InventoryItem>, ValidationError> {
+    let items = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (quantity, rest) = match line.split_once(char::is_whitespace) {
+                Some((first, rest)) => match first.parse::<crate::Quantity>() {
+                    Ok(q) => (Some(q), rest.trim()),
+                    Err(_) => (None, line),
+                },
+                None => (None, line),
+            };
+            let description = match quantity {
+                Some(_) => rest.strip_prefix(['x', 'X', '×']).map_or(rest, str::trim),
+                None => rest,
+            };
+            if description.is_empty() {
+                return Err(ValidationError::Unreadable(format!(
+                    "material {line:?} says how many but not what"
+                )));
+            }
+            Ok(crate::InventoryItem {
+                description: description.to_string(),
+                quantity: quantity.unwrap_or(crate::Quantity(Decimal::ONE)),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_material_items(&items)?;
+    Ok(items)
+}
+
+/// Most lines of materials on one job.
+pub const MAX_MATERIAL_LINES: usize = 500;
+
+fn check_materials(job: &Job) -> Result<(), ValidationError> {
+    check_material_items(&job.inventory)?;
+    if job.requested_services.len() > MAX_MATERIAL_LINES {
+        return Err(ValidationError::TooLarge {
+            field: "the number of requested services of a job",
+            value: job.requested_services.len().to_string(),
+            limit: MAX_MATERIAL_LINES.to_string(),
+        });
+    }
+    job.requested_services
+        .iter()
+        .try_for_each(|s| bounded("a requested service", s, MAX_FIELD_CHARS))
+}
+
+fn check_material_items(items: &[crate::InventoryItem]) -> Result<(), ValidationError> {
+    if items.len() > MAX_MATERIAL_LINES {
+        return Err(ValidationError::TooLarge {
+            field: "the number of material lines of a job",
+            value: items.len().to_string(),
+            limit: MAX_MATERIAL_LINES.to_string(),
+        });
+    }
+    for item in items {
+        required("material description", &item.description)?;
+        bounded("material description", &item.description, MAX_FIELD_CHARS)?;
+        if item.quantity.0 <= Decimal::ZERO {
+            return Err(ValidationError::NotPositive(item.quantity.to_string()));
+        }
+        if item.quantity.0 > MAX_QUANTITY {
+            return Err(ValidationError::TooLarge {
+                field: "a material's quantity",
+                value: item.quantity.to_string(),
+                limit: MAX_QUANTITY.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_job(job: &Job) -> Result<(), ValidationError> {
@@ -209,7 +308,7 @@ fn check_job(job: &Job) -> Result<(), ValidationError> {
     if let Some(final_amount) = job.final_amount {
         check_not_negative("final amount", final_amount)?;
     }
-    Ok(())
+    check_materials(job)
 }
 
 fn check_note(note: &Note) -> Result<(), ValidationError> {
@@ -309,7 +408,9 @@ pub fn check_record(record: &Record) -> Result<(), ValidationError> {
             check_account(&d.record)?;
             keyed("contact", &d.contacts, |c| c.id.to_string())?;
             keyed("note", &d.notes, |n| n.id.to_string())?;
+            keyed("alert", &d.alerts, |a| a.id.to_string())?;
             d.contacts.values().try_for_each(check_contact)?;
+            d.alerts.values().try_for_each(check_alert)?;
             d.notes.values().try_for_each(check_note)
         }
         Record::Site(d) => {
@@ -317,6 +418,8 @@ pub fn check_record(record: &Record) -> Result<(), ValidationError> {
             check_site(&d.record)?;
             keyed("note", &d.notes, |n| n.id.to_string())?;
             keyed("photo", &d.photos, |p| p.id.to_string())?;
+            keyed("alert", &d.alerts, |a| a.id.to_string())?;
+            d.alerts.values().try_for_each(check_alert)?;
             d.notes.values().try_for_each(check_note)?;
             d.photos.values().try_for_each(check_photo)
         }
@@ -516,10 +619,12 @@ pub fn authorize(
             other => Err(forbid(role, &format!("create a {} document", other.kind()))),
         };
     };
+    let warranted =
+        |text: &str| crate::system_notes::technician_may_write_whole(text, before, after);
     let no_system_notes = |old: &BTreeMap<_, Note>, new: &BTreeMap<_, Note>| {
         new.iter()
             .filter(|(id, _)| !old.contains_key(*id))
-            .try_for_each(|(_, note)| technician_adds_note(role, note))
+            .try_for_each(|(_, note)| technician_adds_note(role, note, &warranted))
     };
     match (before, after) {
         (Record::Account(old), Record::Account(new)) => {
@@ -527,10 +632,16 @@ pub fn authorize(
             if old.contacts != new.contacts {
                 return Err(forbid(role, CONTACTS));
             }
+            if old.alerts != new.alerts {
+                return Err(forbid(role, ALERTS));
+            }
             no_system_notes(&old.notes, &new.notes)
         }
         (Record::Site(old), Record::Site(new)) => {
             technician_edits_site(role, &old.record, &new.record)?;
+            if old.alerts != new.alerts {
+                return Err(forbid(role, ALERTS));
+            }
             photos_only_added_or_captioned(role, &old.photos, &new.photos)?;
             no_system_notes(&old.notes, &new.notes)
         }
@@ -548,6 +659,7 @@ pub fn authorize(
 }
 
 const CONTACTS: &str = "edit an account or its contacts";
+const ALERTS: &str = "add or remove alerts";
 const PAYMENT: &str = "edit a recorded payment";
 
 fn technician_edits_account(
@@ -573,11 +685,18 @@ fn technician_edits_site(role: Role, old: &JobSite, new: &JobSite) -> Result<(),
     Ok(())
 }
 
+/// A technician edits a job's status, the materials used (inventory) and the final amount;
+/// the office edits the rest.
 fn technician_edits_job(role: Role, old: &Job, new: &Job) -> Result<(), ValidationError> {
     let mut allowed = old.clone();
     allowed.status = new.status;
+    allowed.inventory = new.inventory.clone();
+    allowed.final_amount = new.final_amount;
     if &allowed != new {
-        return Err(forbid(role, "edit a job other than its status"));
+        return Err(forbid(
+            role,
+            "edit a job other than its status, materials and final amount",
+        ));
     }
     if old.status != new.status && !JobStatus::FIELD.contains(&new.status) {
         return Err(forbid(role, &format!("set a job to {}", new.status)));
@@ -585,10 +704,20 @@ fn technician_edits_job(role: Role, old: &Job, new: &Job) -> Result<(), Validati
     Ok(())
 }
 
-/// A technician adds notes, but no system notes.
-fn technician_adds_note(role: Role, note: &Note) -> Result<(), ValidationError> {
-    if note.kind == NoteKind::System {
-        return Err(forbid(role, "write system notes"));
+/// A technician adds notes, and system notes only as their own change warrants
+/// (`warranted`, from [`crate::system_notes`]).
+fn technician_adds_note(
+    role: Role,
+    note: &Note,
+    warranted: &dyn Fn(&str) -> bool,
+) -> Result<(), ValidationError> {
+    if note.kind == NoteKind::System
+        && (note.author_name != crate::system_notes::SYSTEM || !warranted(&note.text))
+    {
+        return Err(forbid(
+            role,
+            "write system notes other than those its own change warrants",
+        ));
     }
     Ok(())
 }
@@ -683,6 +812,7 @@ pub fn check_edit(
     if technician && let Record::Payment(_) = before {
         return Err(forbid(role, PAYMENT));
     }
+    let warranted = |text: &str| crate::system_notes::technician_may_write_in(text, before, edit);
     for (id, note) in &edit.notes {
         match (before.notes().and_then(|n| n.get(id)), note) {
             (Some(old), new) => note_kept(old, new.as_ref())?,
@@ -690,7 +820,7 @@ pub fn check_edit(
                 same_id("note", id, note.id)?;
                 check_note(note)?;
                 if technician {
-                    technician_adds_note(role, note)?;
+                    technician_adds_note(role, note, &warranted)?;
                 }
                 if let Some(user) = user {
                     names_self("a note's author", note.author, user)?;
@@ -730,6 +860,15 @@ pub fn check_edit(
                 }
                 _ => {}
             }
+        }
+    }
+    for (id, alert) in &edit.alerts {
+        if let Some(alert) = alert {
+            same_id("alert", id, alert.id)?;
+            check_alert(alert)?;
+        }
+        if technician && before.alerts().and_then(|a| a.get(id)) != alert.as_ref() {
+            return Err(forbid(role, ALERTS));
         }
     }
     if let Record::Account(account) = before {

@@ -276,6 +276,17 @@ impl std::str::FromStr for InvoiceNumber {
     }
 }
 
+/// The contacts to show for `job`: the current ones (not archived), the job's own contact
+/// first, then those linked to the job's site, then the rest, each group in the order given.
+pub fn contacts_for_job(
+    job: &crate::Job,
+    mut contacts: Vec<crate::Contact>,
+) -> Vec<crate::Contact> {
+    contacts.retain(|c| c.archived_at.is_none());
+    contacts.sort_by_key(|c| (job.contact != Some(c.id), !c.sites.contains(&job.site)));
+    contacts
+}
+
 /// The text that account search matches: name, type, contact names and emails, lower-cased.
 pub fn search_text(doc: &AccountDoc) -> String {
     let account = &doc.record;

@@ -184,6 +184,7 @@ pub fn seed_company(
                     email: Some(format!("contact{}@example.org", rng.below(100_000))),
                     phone: None,
                     sites: Vec::new(),
+                    archived_at: None,
                 };
                 doc.contacts.insert(contact.id, contact);
             }
@@ -195,6 +196,7 @@ pub fn seed_company(
             name: "Main site".into(),
             address: address(rng),
             access_instructions: format!("Gate code {}", rng.below(10_000)),
+            archived_at: None,
         };
         let site_id = site.id;
         create(Record::new_site(site));
@@ -216,6 +218,7 @@ pub fn seed_company(
                 scheduled_start: Some(start),
                 scheduled_end: Some(at(start, 90)),
                 created_at: now,
+                contact: None,
             };
             create(Record::new_job(job));
         }

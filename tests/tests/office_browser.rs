@@ -138,6 +138,7 @@ async fn world() -> World {
         scheduled_start: Some(at(6, 0)),
         scheduled_end: Some(at(7, 0)),
         created_at: now(),
+        contact: None,
     };
     let office = Writer {
         actor: ActorId::random(),
@@ -500,5 +501,100 @@ async fn a_payment_goes_to_the_open_invoice_by_default_and_the_invoice_pdf_opens
     assert!(text.contains(&number) && text.contains("paid"), "{text}");
     let ledger = server.ledger(account).unwrap();
     assert_eq!(ledger.invoices[&chosen].status, InvoiceStatus::Paid);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_job_is_edited_an_alert_shown_and_a_contact_linked_to_a_site_from_the_pages() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let job = world.job;
+    browser.goto(&format!("{}/jobs/{job}", world.base())).await;
+    browser.wait_for("form#edit-job").await;
+    // The status form offers the job's own status and where it may go from there.
+    let offered = browser
+        .run("return [...document.querySelectorAll('form#status option')].map(o => o.value);")
+        .await;
+    assert_eq!(
+        offered,
+        serde_json::json!([
+            "scheduled",
+            "en_route",
+            "on_site",
+            "completed",
+            "lead",
+            "on_hold",
+            "cancelled"
+        ])
+    );
+    browser
+        .fill(
+            "form#edit-job input[name=title]",
+            "Thermostat and valve replacement",
+        )
+        .await;
+    browser
+        .fill(
+            "form#edit-job textarea[name=materials]",
+            "1 x Smart thermostat\n2 x Radiator valve",
+        )
+        .await;
+    browser.click("form#edit-job button[type=submit]").await;
+    browser
+        .wait_for_text("#materials", |t| t.contains("Radiator valve"))
+        .await;
+    browser
+        .wait_for_text("h1", |t| t.contains("Thermostat and valve replacement"))
+        .await;
+
+    // An alert on the customer shows on the customer page and on the job page.
+    let account = match Store::open(world.server.db_path())
+        .unwrap()
+        .job(job)
+        .unwrap()
+    {
+        Some(j) => j.account,
+        None => panic!("the job is gone"),
+    };
+    browser
+        .goto(&format!("{}/customers/{account}", world.base()))
+        .await;
+    let alert = "Gate code changed: ask the office";
+    browser.fill("form#alert input[name=text]", alert).await;
+    browser.click("form#alert button[type=submit]").await;
+    browser
+        .wait_for_text("#alerts .alert", |t| t.contains(alert))
+        .await;
+
+    // Link the first contact to the first site.
+    browser.click("li.contact details.edit summary").await;
+    browser
+        .click("li.contact form.edit-contact input[name=sites]")
+        .await;
+    browser
+        .click("li.contact form.edit-contact button[type=submit]")
+        .await;
+    browser
+        .wait_for_text("li.contact", |t| t.contains("Contact for:"))
+        .await;
+    world
+        .screenshot(&browser, "office-customer-records.png")
+        .await;
+
+    browser.goto(&format!("{}/jobs/{job}", world.base())).await;
+    browser
+        .wait_for_text("#alerts", |t| t.contains(alert))
+        .await;
+
+    // Removed on the customer page, it is gone from both.
+    browser
+        .goto(&format!("{}/customers/{account}", world.base()))
+        .await;
+    browser.click("#alerts .alert button.remove-alert").await;
+    browser
+        .wait_until("the alert to go", async || {
+            (browser.count("#alerts .alert").await == 0).then_some(())
+        })
+        .await;
     browser.close().await;
 }

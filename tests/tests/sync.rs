@@ -126,8 +126,13 @@ async fn two_tablets_edit_the_same_job_offline_and_converge_through_the_server()
     let mut live = SyncClient::sync(addr, &world.tess.token, &mut tess).await;
     let theo_connection = SyncClient::sync(addr, &world.theo.token, &mut theo).await;
     let job = world.job;
-    live.follow(&mut tess, |t| !job_of(t, job).notes.is_empty())
-        .await;
+    live.follow(&mut tess, |t| {
+        job_of(t, job)
+            .notes
+            .values()
+            .any(|n| n.kind != NoteKind::System)
+    })
+    .await;
     let account = world.account;
     live.follow(&mut tess, |t| {
         !t.store().payments_for_account(account).unwrap().is_empty()
@@ -144,9 +149,18 @@ async fn two_tablets_edit_the_same_job_offline_and_converge_through_the_server()
     for tablet in [&tess, &theo] {
         let merged = job_of(tablet, world.job);
         assert_eq!(merged.record.status, JobStatus::OnSite);
-        assert_eq!(
-            merged.notes.values().next().unwrap().text,
-            "Replaced the filter"
+        let typed: Vec<_> = merged
+            .notes
+            .values()
+            .filter(|n| n.kind != NoteKind::System)
+            .map(|n| n.text.as_str())
+            .collect();
+        assert_eq!(typed, ["Replaced the filter"]);
+        assert!(
+            merged
+                .notes
+                .values()
+                .any(|n| n.text == "Status changed from Scheduled to On site.")
         );
         assert_eq!(tablet.pending().unwrap(), 0);
     }

@@ -6,8 +6,8 @@ use fieldsync_protocol::engine::OutboxItem;
 use fieldsync_protocol::validate::{parse_invoice_line, parse_tax_rate};
 use fieldsync_protocol::wire::ClientMessage;
 use fieldsync_protocol::{
-    Day, DocId, Invoice, JobId, JobStatus, Money, Note, NoteId, NoteKind, Payment, Photo, Record,
-    Timestamp, ValidationError,
+    Day, DocId, InventoryItem, Invoice, JobId, JobStatus, Money, Note, NoteId, NoteKind, Payment,
+    Photo, Record, Timestamp, ValidationError,
 };
 
 use super::{InvoiceForm, PaymentForm, PhotoForm, Tablet};
@@ -88,17 +88,41 @@ impl Tablet {
         )
     }
 
-    /// Changes a job's status; returns messages to send if connected.
+    /// Changes a job's status, along its lifecycle ([`JobStatus::next`]: a refused move says
+    /// where the job may go); returns messages to send if connected.
     pub fn set_job_status(
         &mut self,
         now: Timestamp,
         job: JobId,
         status: JobStatus,
     ) -> Result<Vec<ClientMessage>, AppError> {
-        self.edit_job(now, job, |j| j.record.status = status)
+        self.edit(now, job.into(), &format!("job {job}"), &[], |record| {
+            let Record::Job(j) = record else {
+                return Err(ValidationError::Malformed(format!("{job} is not a job")));
+            };
+            j.record.status.check_move(status)?;
+            j.record.status = status;
+            Ok(())
+        })
     }
 
-    /// Adds a note to a job, stamped with the author and time.
+    /// Records what was used on a job and what it came to: the materials (replacing the list)
+    /// and the final amount (`None` clears it).
+    pub fn record_job_costs(
+        &mut self,
+        now: Timestamp,
+        job: JobId,
+        materials: Vec<InventoryItem>,
+        final_amount: Option<Money>,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        self.edit_job(now, job, |j| {
+            j.record.inventory = materials;
+            j.record.final_amount = final_amount;
+        })
+    }
+
+    /// Adds a note to a job, stamped with the author and time. A site note goes on the job's
+    /// site, so that every later visit there shows it; the others on the job.
     pub fn add_job_note(
         &mut self,
         now: Timestamp,
@@ -114,6 +138,19 @@ impl Tablet {
             author_name: self.writer.author.name.clone(),
             created_at: now,
         };
+        if kind == NoteKind::Site {
+            let site = match self.store.job(job)? {
+                Some(j) => j.site,
+                None => return Err(AppError::NotFound(format!("job {job}"))),
+            };
+            return self.edit(now, site.into(), "the job's site", &[], |record| {
+                let Record::Site(s) = record else {
+                    return Err(ValidationError::Malformed(format!("{site} is not a site")));
+                };
+                s.notes.insert(note.id, note);
+                Ok(())
+            });
+        }
         self.edit_job(now, job, |j| {
             j.notes.insert(note.id, note);
         })

@@ -42,6 +42,14 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
     adapter.set_email(a.email.clone().unwrap_or_default().into());
     adapter.set_address(a.billing_address.to_string().into());
     adapter.set_credit_hold(a.credit_hold);
+    adapter.set_alerts(
+        page.alerts
+            .iter()
+            .map(|alert| format!("ALERT: {}", alert.text))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into(),
+    );
     adapter.set_comments(a.comments.trim().to_string().into());
     adapter.set_balance(format::money(page.ledger.balance).into());
     adapter.set_credit(format::money(page.ledger.unapplied_credit).into());

@@ -47,16 +47,7 @@ pub fn window(start: Option<Timestamp>, end: Option<Timestamp>, zone: FixedOffse
 
 /// A job status as people say it.
 pub fn status(status: JobStatus) -> &'static str {
-    match status {
-        JobStatus::Lead => "Lead",
-        JobStatus::Scheduled => "Scheduled",
-        JobStatus::EnRoute => "En route",
-        JobStatus::OnSite => "On site",
-        JobStatus::Completed => "Completed",
-        JobStatus::Invoiced => "Invoiced",
-        JobStatus::Cancelled => "Cancelled",
-        JobStatus::OnHold => "On hold",
-    }
+    status.label()
 }
 
 /// A note kind as people say it.

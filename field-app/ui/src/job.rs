@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use chrono::FixedOffset;
 use fieldsync_app::{AppError, queries};
-use fieldsync_protocol::{Contact, JobStatus, Note, NoteKind};
+use fieldsync_protocol::{Contact, JobStatus, Note, NoteKind, validate};
 use slint::ComponentHandle as _;
 
 use crate::controller::{Inner, model, strings};
@@ -28,6 +28,8 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
     let on = inner.clone();
     adapter.on_add_note(move || add_note(&on));
     let on = inner.clone();
+    adapter.on_save_costs(move || save_costs(&on));
+    let on = inner.clone();
     adapter.on_open_link(move |uri| match format::link(&uri) {
         Some(link) => (on.options.open_link)(&link),
         None => on.notice(format!("{uri} cannot be opened")),
@@ -42,6 +44,19 @@ pub(crate) fn opened(inner: &Inner) {
         adapter.set_note_kind(0);
         adapter.set_note_text("".into());
         adapter.set_message("".into());
+        adapter.set_costs_message("".into());
+    }
+    if let (Some(ui), Some(job)) = (inner.ui(), inner.selection.borrow().job)
+        && let Ok(Some(job)) = inner.tablet().store().job(job)
+    {
+        let adapter = ui.global::<JobAdapter>();
+        adapter.set_materials(validate::format_materials(&job.inventory).into());
+        adapter.set_final_amount(
+            job.final_amount
+                .map(|m| m.to_string())
+                .unwrap_or_default()
+                .into(),
+        );
     }
     crate::photos::opened(inner);
 }
@@ -59,6 +74,21 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
     adapter.set_title(j.title.clone().into());
     adapter.set_status(format::status(j.status).into());
     adapter.set_status_key(j.status.as_str().into());
+    adapter.set_status_allowed(model(
+        JobStatus::FIELD
+            .iter()
+            .map(|s| j.status.check_move(*s).is_ok())
+            .collect(),
+    ));
+    adapter.set_alerts(
+        packet
+            .alerts
+            .iter()
+            .map(|a| format!("ALERT: {}", a.text))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into(),
+    );
     let day = j
         .scheduled_start
         .map(|s| format::date(s.0, zone))
@@ -238,6 +268,39 @@ fn set_status(inner: &Rc<Inner>, index: i32) {
             }
         }
         Err(error) => inner.notice(error),
+    }
+    inner.refresh_page();
+}
+
+fn save_costs(inner: &Rc<Inner>) {
+    let (Some(ui), Some(job)) = (inner.ui(), inner.selection.borrow().job) else {
+        return;
+    };
+    let adapter = ui.global::<JobAdapter>();
+    let materials = match validate::parse_materials(&adapter.get_materials()) {
+        Ok(materials) => materials,
+        Err(error) => return adapter.set_costs_message(error.to_string().into()),
+    };
+    let final_amount = match adapter.get_final_amount().trim() {
+        "" => None,
+        text => match validate::parse_payment_amount(text) {
+            Ok(amount) => Some(amount),
+            Err(_) => {
+                return adapter
+                    .set_costs_message(format!("{text:?} is not an amount such as 212.50").into());
+            }
+        },
+    };
+    let now = inner.now();
+    let result = inner.act(|tablet| {
+        Ok((
+            (),
+            tablet.record_job_costs(now, job, materials, final_amount)?,
+        ))
+    });
+    match result {
+        Ok(()) => adapter.set_costs_message("Saved.".into()),
+        Err(error) => adapter.set_costs_message(error.to_string().into()),
     }
     inner.refresh_page();
 }

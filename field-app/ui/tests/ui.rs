@@ -56,6 +56,14 @@ fn open_boiler_job(app: &App) {
     assert_eq!(app.ui.global::<Nav>().get_page(), Page::Job);
 }
 
+/// A taller window, so that a long packet's lower cards are on screen (the accessibility
+/// tree the tests search holds only what is visible).
+fn tall(app: &App) {
+    app.ui
+        .window()
+        .set_size(slint::PhysicalSize::new(1280, 1600));
+}
+
 fn pending(app: &App) -> usize {
     app.controller.tablet().lock().unwrap().pending().unwrap()
 }
@@ -230,9 +238,20 @@ fn a_note_of_each_type_is_stamped_with_author_and_time() {
         .store()
         .notes_for_doc(app.company.boiler.into())
         .unwrap();
+    let site = tablet
+        .store()
+        .job(app.company.boiler)
+        .unwrap()
+        .unwrap()
+        .site;
+    // The site note went on the site, for every later visit there; the others on the job.
+    let notes: Vec<_> = notes
+        .into_iter()
+        .chain(tablet.store().notes_for_doc(site.into()).unwrap())
+        .collect();
     let mine: Vec<_> = notes
         .iter()
-        .filter(|n| n.author == app.company.tess.user)
+        .filter(|n| n.author == app.company.tess.user && n.text.ends_with("from the field"))
         .collect();
     assert_eq!(mine.len(), 4);
     for note in &mine {
@@ -257,14 +276,19 @@ fn a_note_of_each_type_is_stamped_with_author_and_time() {
     );
     assert_eq!(
         shown.len(),
-        5,
-        "the four notes and the office's service request"
+        4,
+        "the three job notes and the office's service request"
+    );
+    assert!(
+        value(&app, "Access instructions").contains("site note from the field"),
+        "the site note shows with the site's access"
     );
 }
 
 #[test]
 fn the_packet_shows_site_access_contacts_history_and_calls_on_tap() {
     let app = started();
+    tall(&app);
     open_boiler_job(&app);
     assert!(value(&app, "Access instructions").contains("key box code 4471"));
     assert!(value(&app, "Access instructions").contains("Gas shut-off"));
@@ -648,5 +672,107 @@ fn the_packet_warns_of_what_the_customer_owes_past_due() {
     assert_eq!(
         value(&later, "Overdue invoices"),
         "Overdue: $112.50 on 1 invoice, 6 days past due. Ask about payment."
+    );
+}
+
+#[test]
+fn the_sites_alert_shows_first_on_the_packet_and_the_customer_page() {
+    let app = started();
+    open_boiler_job(&app);
+    assert_eq!(
+        value(&app, "Alerts"),
+        "ALERT: Dough proofing room: keep the door shut, never open it during a bake."
+    );
+    tap(&app, "Search");
+    type_into(&app, "Search customers", "harbor");
+    tap(&app, "Open customer Harbor Bakery");
+    assert!(value(&app, "Alerts").contains("Dough proofing room"));
+}
+
+#[test]
+fn materials_and_the_final_amount_are_recorded_on_the_job_and_bad_ones_explained() {
+    let app = started();
+    tall(&app);
+    open_boiler_job(&app);
+    type_into(&app, "Materials used", "2 x Gasket\nFlue seal");
+    type_into(&app, "Final amount", "212.50");
+    tap(&app, "Save materials");
+    assert_eq!(value(&app, "Materials message"), "Saved.");
+    let job = app
+        .controller
+        .tablet()
+        .lock()
+        .unwrap()
+        .store()
+        .job(app.company.boiler)
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.final_amount, Some("212.50".parse().unwrap()));
+    let items: Vec<_> = job
+        .inventory
+        .iter()
+        .map(|i| (i.quantity.to_string(), i.description.as_str()))
+        .collect();
+    assert_eq!(
+        items,
+        [("2".to_string(), "Gasket"), ("1".to_string(), "Flue seal")]
+    );
+    assert_eq!(pending(&app), 1);
+
+    type_into(&app, "Materials used", "3 x");
+    tap(&app, "Save materials");
+    assert!(value(&app, "Materials message").contains("says how many but not what"));
+    type_into(&app, "Materials used", "Gasket");
+    type_into(&app, "Final amount", "lots");
+    tap(&app, "Save materials");
+    assert!(value(&app, "Materials message").contains("not an amount"));
+    assert_eq!(pending(&app), 1, "nothing more was saved");
+}
+
+#[test]
+fn status_buttons_follow_the_jobs_lifecycle() {
+    let app = started();
+    open_boiler_job(&app);
+    // On site: the job may be completed or held, not sent back on the road.
+    let allowed: Vec<bool> = app
+        .ui
+        .global::<JobAdapter>()
+        .get_status_allowed()
+        .iter()
+        .collect();
+    let keys: Vec<String> = app
+        .ui
+        .global::<JobAdapter>()
+        .get_status_keys()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    let shown: Vec<(&str, bool)> = keys.iter().map(String::as_str).zip(allowed).collect();
+    assert_eq!(
+        shown,
+        [
+            ("scheduled", false),
+            ("en_route", false),
+            ("on_site", true),
+            ("completed", true),
+            ("on_hold", true),
+        ]
+    );
+    tap(&app, "Set status Completed");
+    assert_eq!(value(&app, "Job status"), "Completed");
+    let tablet = app.controller.tablet();
+    let tablet = tablet.lock().unwrap();
+    let notes = tablet
+        .store()
+        .notes_for_doc(app.company.boiler.into())
+        .unwrap();
+    let system: Vec<_> = notes
+        .iter()
+        .filter(|n| n.kind == NoteKind::System)
+        .map(|n| (n.author_name.as_str(), n.text.as_str()))
+        .collect();
+    assert_eq!(
+        system,
+        [("System", "Status changed from On site to Completed.")]
     );
 }

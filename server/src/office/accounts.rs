@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use fieldsync_protocol::views::InvoiceStatus;
 use fieldsync_protocol::{
-    Account, AccountId, AccountStatus, AccountType, Address, Contact, ContactId, DocId, Invoice,
-    Job, JobSite, Ledger, Money, Note, Party, Payment, Record, SiteId, UserId,
+    Account, AccountId, AccountStatus, AccountType, Address, Alert, Contact, ContactId, DocId,
+    Invoice, Job, JobSite, Ledger, Money, Note, Party, Payment, Record, SiteId, UserId,
 };
 use fieldsync_store::{AccountSummary, Logged};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -282,10 +282,23 @@ pub fn invoice_rows(
         .collect()
 }
 
+/// An alert and where it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlacedAlert {
+    /// The site it is on; `None` for the account itself.
+    pub site: Option<SiteId>,
+    /// That site's name.
+    pub site_name: Option<String>,
+    /// The alert.
+    pub alert: Alert,
+}
+
 /// Everything on a customer page. The documents of accounts merged into this one are shown as
 /// its own.
 #[derive(Clone, Debug, Serialize)]
 pub struct AccountDetail {
+    /// Alerts on the account and its sites, oldest first.
+    pub alerts: Vec<PlacedAlert>,
     /// The account.
     pub account: Account,
     /// The account this one was merged into, if it was.
@@ -346,51 +359,82 @@ pub async fn account(state: &AppState, id: AccountId) -> OfficeResult<Account> {
 
 /// Everything on the customer page of account `id`.
 pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResult<AccountDetail> {
-    let found = state
-        .db()
-        .read(move |store| {
-            let Some(Record::Account(doc)) = store.record(id.into())? else {
-                return Ok(None);
-            };
-            if doc.record.deleted_at.is_some() {
-                return Ok(None);
-            }
-            let merged = store.merged_into(id)?;
-            let merged_into = match doc.record.merged_into {
-                Some(target) => store.account(target)?,
-                None => None,
-            };
-            let mut ids = vec![id];
-            ids.extend(merged.iter().map(|a| a.id));
-            let (mut sites, mut contacts, mut jobs) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut invoices, mut payments) = (Vec::new(), Vec::new());
-            for account in &ids {
-                sites.extend(store.sites_for_account(*account)?);
-                contacts.extend(store.contacts_for_account(*account)?);
-                jobs.extend(store.jobs_for_account(*account)?);
-                invoices.extend(store.invoices_for_account(*account)?);
-                payments.extend(store.payments_for_account(*account)?);
-            }
-            jobs.sort_by_key(|j: &Job| (j.scheduled_start.is_none(), j.scheduled_start));
-            payments.sort_by_key(|p: &Payment| p.received_at);
-            invoices
-                .sort_by(|a: &Invoice, b: &Invoice| (a.date, &a.number).cmp(&(b.date, &b.number)));
-            let change_log = log_page(store, id.into(), log)?;
-            Ok(Some((
-                doc,
-                merged,
-                merged_into,
-                sites,
-                contacts,
-                jobs,
-                invoices,
-                payments,
-                change_log,
-            )))
-        })
-        .await?;
-    let Some((doc, merged, merged_into, sites, contacts, jobs, invoices, payments, change_log)) =
-        found
+    let found =
+        state
+            .db()
+            .read(move |store| {
+                let Some(Record::Account(doc)) = store.record(id.into())? else {
+                    return Ok(None);
+                };
+                if doc.record.deleted_at.is_some() {
+                    return Ok(None);
+                }
+                let merged = store.merged_into(id)?;
+                let merged_into = match doc.record.merged_into {
+                    Some(target) => store.account(target)?,
+                    None => None,
+                };
+                let mut ids = vec![id];
+                ids.extend(merged.iter().map(|a| a.id));
+                let (mut sites, mut contacts, mut jobs) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut invoices, mut payments) = (Vec::new(), Vec::new());
+                for account in &ids {
+                    sites.extend(store.sites_for_account(*account)?);
+                    contacts.extend(store.contacts_for_account(*account)?);
+                    jobs.extend(store.jobs_for_account(*account)?);
+                    invoices.extend(store.invoices_for_account(*account)?);
+                    payments.extend(store.payments_for_account(*account)?);
+                }
+                jobs.sort_by_key(|j: &Job| (j.scheduled_start.is_none(), j.scheduled_start));
+                payments.sort_by_key(|p: &Payment| p.received_at);
+                invoices.sort_by(|a: &Invoice, b: &Invoice| {
+                    (a.date, &a.number).cmp(&(b.date, &b.number))
+                });
+                let change_log = log_page(store, id.into(), log)?;
+                let mut alerts: Vec<PlacedAlert> = store
+                    .alerts(id.into())?
+                    .into_iter()
+                    .map(|alert| PlacedAlert {
+                        site: None,
+                        site_name: None,
+                        alert,
+                    })
+                    .collect();
+                for site in sites.iter().filter(|s| s.account == id) {
+                    alerts.extend(store.alerts(site.id.into())?.into_iter().map(|alert| {
+                        PlacedAlert {
+                            site: Some(site.id),
+                            site_name: Some(site.name.clone()),
+                            alert,
+                        }
+                    }));
+                }
+                Ok(Some((
+                    doc,
+                    alerts,
+                    merged,
+                    merged_into,
+                    sites,
+                    contacts,
+                    jobs,
+                    invoices,
+                    payments,
+                    change_log,
+                )))
+            })
+            .await?;
+    let Some((
+        doc,
+        alerts,
+        merged,
+        merged_into,
+        sites,
+        contacts,
+        jobs,
+        invoices,
+        payments,
+        change_log,
+    )) = found
     else {
         return Err(OfficeError::NotFound("account".into()));
     };
@@ -407,6 +451,7 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
     Ok(AccountDetail {
         credit_to_apply: ledger.unapplied_credit > Money::ZERO && invoices.iter().any(|i| i.open),
         account: doc.record,
+        alerts,
         merged_into,
         merged,
         sites,
@@ -630,6 +675,7 @@ pub async fn add_site(
             country: "US".into(),
         },
         access_instructions: input.access_instructions.trim().to_string(),
+        archived_at: None,
     };
     let site_id = site.id;
     create(state, clerk, &Record::new_site(site)).await?;
@@ -665,6 +711,7 @@ pub async fn add_contact(
         email: optional(Some(&input.email)),
         phone: optional(Some(&input.phone)),
         sites: Vec::new(),
+        archived_at: None,
     };
     if let Some(email) = &contact.email
         && !email.contains('@')

@@ -3,7 +3,7 @@
 
 use fieldsync_protocol::validate::{parse_invoice_line, parse_payment_amount, parse_tax_rate};
 use fieldsync_protocol::{
-    AccountId, Day, Invoice, InvoiceId, InvoiceLine, JobId, Money, Payment, PaymentId,
+    AccountId, Day, DocId, Invoice, InvoiceId, InvoiceLine, JobId, Money, Payment, PaymentId,
     PaymentMethod, Record, Voided,
 };
 use serde::Deserialize;
@@ -262,7 +262,32 @@ pub async fn record_payment(
         recorded_by_name: clerk.name.clone(),
         credit_applied: Vec::new(),
     };
+    let text = format!(
+        "Payment of {} by {}{} recorded.",
+        payment.amount.dollars(),
+        payment.method.label().to_lowercase(),
+        match payment.reference.as_str() {
+            "" => String::new(),
+            reference => format!(" ({reference})"),
+        }
+    );
     create(state, clerk, &Record::new_payment(payment)).await?;
+    // The system note of it, on the job it pays for, else on the account. The payment is
+    // stored already: a failure here loses only the note, and is logged.
+    let note = fieldsync_protocol::system_notes::note(text, &clerk.author(), now());
+    let on = job.map(DocId::from).unwrap_or(DocId::from(account));
+    let noted = super::edit(state, clerk, on, "record", move |record| {
+        match record {
+            Record::Job(d) => d.notes.insert(note.id, note),
+            Record::Account(d) => d.notes.insert(note.id, note),
+            _ => None,
+        };
+        Ok(())
+    })
+    .await;
+    if let Err(e) = noted {
+        tracing::warn!(payment = %id, error = %e, "the payment's system note was not written");
+    }
     Ok(id)
 }
 

@@ -4,17 +4,19 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
+use fieldsync_protocol::validate;
 use fieldsync_protocol::{
-    AccountId, Contact, DocId, Invoice, Job, JobId, JobSite, JobStatus, Ledger, Money, Note,
-    NoteId, NoteKind, Payment, PaymentMethod, Photo, Record, Role, SiteId, Timestamp, UserId,
+    AccountId, Address, Alert, Contact, ContactId, DocId, Invoice, Job, JobId, JobSite, JobStatus,
+    Ledger, Money, Note, NoteId, NoteKind, Payment, PaymentMethod, Photo, Record, Role, SiteId,
+    Timestamp, UserId,
 };
 use fieldsync_store::{AccountSummary, Logged, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{InvoiceRow, invoice_rows};
 use super::{
-    Clerk, OfficeError, OfficeResult, Paging, create, edit, log_page, now, parse_field, parse_id,
-    required,
+    Clerk, OfficeError, OfficeResult, Paging, create, edit, edit_named, log_page, now, optional_id,
+    parse_field, parse_id, required,
 };
 use crate::AppState;
 
@@ -263,8 +265,11 @@ pub struct JobDetail {
     pub account: AccountSummary,
     /// The site.
     pub site: Option<JobSite>,
-    /// The customer's contacts.
+    /// The customer's contacts still current: the job's contact first, then those linked to
+    /// the job's site, then the others.
     pub contacts: Vec<Contact>,
+    /// Alerts on the customer and on the site, to show before anything else.
+    pub alerts: Vec<Alert>,
     /// A page of the job's notes (the newest, or older ones when asked), oldest first.
     pub notes: Vec<Note>,
     /// Which notes and how many: see [`Shown`].
@@ -342,6 +347,8 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
             let photos = store.photos_page(id.into(), photos_from, PHOTOS_PAGE)?;
             let site_notes = store.notes_page(job.site.into(), 0, NOTES_PAGE)?;
             let contacts = store.contacts_for_account(account_id)?;
+            let mut alerts = store.alerts(account_id.into())?;
+            alerts.extend(store.alerts(job.site.into())?);
             let invoices = store.invoices_for_account(account_id)?;
             let payments = store.payments_for_account(account_id)?;
             // The account's terms, for the invoices' due dates.
@@ -361,6 +368,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
                 photos,
                 site_notes,
                 contacts,
+                alerts,
                 invoices,
                 payments,
                 net_days,
@@ -376,11 +384,13 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
     let (notes, notes_total) = found.notes;
     let (photos, photos_total) = found.photos;
     let mine: Vec<_> = found.invoices.into_iter().filter(|i| i.job == id).collect();
+    let contacts = fieldsync_protocol::views::contacts_for_job(&found.row.job, found.contacts);
     Ok(JobDetail {
         row: found.row,
         account: found.account,
         site: found.site,
-        contacts: found.contacts,
+        contacts,
+        alerts: found.alerts,
         notes_shown: Shown::new(notes_from, notes.len(), notes_total, NOTES_PAGE),
         notes: oldest_first(notes),
         site_notes_total: found.site_notes.1,
@@ -415,6 +425,7 @@ struct Found {
     photos: (Vec<Photo>, usize),
     site_notes: (Vec<Note>, usize),
     contacts: Vec<Contact>,
+    alerts: Vec<Alert>,
     invoices: Vec<Invoice>,
     payments: Vec<Payment>,
     net_days: Option<u32>,
@@ -467,6 +478,14 @@ pub async fn create_job(state: &AppState, clerk: &Clerk, input: &JobInput) -> Of
         .db()
         .read(move |store| Ok(store.sites_for_account(account_id)?))
         .await?;
+    if sites
+        .iter()
+        .any(|s| s.id == site_id && s.archived_at.is_some())
+    {
+        return Err(OfficeError::Conflict(
+            "the site is archived; restore it first or pick another".into(),
+        ));
+    }
     if !sites.iter().any(|s| s.id == site_id) {
         return Err(OfficeError::Invalid(format!(
             "the site is not one of {}'s sites",
@@ -474,32 +493,14 @@ pub async fn create_job(state: &AppState, clerk: &Clerk, input: &JobInput) -> Of
         )));
     }
     let title = required("title", &input.title)?;
-    let (scheduled_start, scheduled_end) = if input.day.trim().is_empty() {
-        (None, None)
-    } else {
-        let day = parse_day(Some(&input.day))?;
-        let start = parse_time("start", &input.start)?;
-        let end = parse_time("end", &input.end)?;
-        if end <= start {
-            return Err(OfficeError::Invalid(
-                "the end must be after the start".into(),
-            ));
-        }
-        let at = |t: NaiveTime| Timestamp(Utc.from_utc_datetime(&day.and_time(t)));
-        (Some(at(start)), Some(at(end)))
-    };
+    let (scheduled_start, scheduled_end) = schedule(&input.day, &input.start, &input.end)?;
     let mut technicians = BTreeMap::new();
     if !input.technician.trim().is_empty() {
         let user: UserId = parse_id("technician", &input.technician)?;
         check_technicians(state, &[user]).await?;
         technicians.insert(user, now());
     }
-    let estimate = match input.estimate.trim() {
-        "" => None,
-        text => Some(text.parse::<Money>().map_err(|_| {
-            OfficeError::Invalid(format!("estimate {text:?} is not an amount such as 120.50"))
-        })?),
-    };
+    let estimate = parse_amount("estimate", &input.estimate)?;
     let job = Job {
         id: JobId::new(),
         account: account_id,
@@ -526,10 +527,209 @@ pub async fn create_job(state: &AppState, clerk: &Clerk, input: &JobInput) -> Of
         scheduled_start,
         scheduled_end,
         created_at: now(),
+        contact: None,
     };
     let id = job.id;
     create(state, clerk, &Record::new_job(job)).await?;
     Ok(id)
+}
+
+/// A job's details as typed on its edit form (every field, as it should be after the edit).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct JobEdit {
+    /// Short title.
+    pub title: String,
+    /// Requested services, one per line.
+    pub requested_services: String,
+    /// Day, `YYYY-MM-DD` (empty: unscheduled).
+    pub day: String,
+    /// Start time, `HH:MM` (UTC).
+    pub start: String,
+    /// End time, `HH:MM` (UTC).
+    pub end: String,
+    /// Estimate, a decimal amount (or empty).
+    pub estimate: String,
+    /// Final amount, a decimal amount (or empty).
+    pub final_amount: String,
+    /// Materials used, one per line: `2 x Gasket`, `1.5 Copper pipe (m)` or just `Gasket`.
+    pub materials: String,
+    /// Pickup address (moves): street, town, region and postal code, each on a line or
+    /// separated by commas; empty for none.
+    pub pickup_address: String,
+    /// Delivery address (moves), as the pickup address.
+    pub delivery_address: String,
+    /// The job's contact (a contact id of the customer, or empty).
+    pub contact: String,
+}
+
+impl JobEdit {
+    /// The form filled with `job` as it is.
+    pub fn from_job(job: &Job) -> JobEdit {
+        let time = |t: Option<Timestamp>| t.map(|t| t.0.format("%H:%M").to_string());
+        JobEdit {
+            title: job.title.clone(),
+            requested_services: job.requested_services.join("\n"),
+            day: job
+                .scheduled_start
+                .map(|t| t.0.date_naive().to_string())
+                .unwrap_or_default(),
+            start: time(job.scheduled_start).unwrap_or_default(),
+            end: time(job.scheduled_end).unwrap_or_default(),
+            estimate: job.estimate.map(|m| m.to_string()).unwrap_or_default(),
+            final_amount: job.final_amount.map(|m| m.to_string()).unwrap_or_default(),
+            materials: validate::format_materials(&job.inventory),
+            pickup_address: job
+                .pickup_address
+                .as_ref()
+                .map(address_text)
+                .unwrap_or_default(),
+            delivery_address: job
+                .delivery_address
+                .as_ref()
+                .map(address_text)
+                .unwrap_or_default(),
+            contact: job.contact.map(|c| c.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// An address as the edit form shows it, read back by [`parse_address`].
+pub fn address_text(a: &Address) -> String {
+    format!("{}, {}, {} {}", a.line1, a.city, a.region, a.postal_code)
+        .trim_end_matches([' ', ','])
+        .to_string()
+}
+
+/// Reads an address typed on one line with commas (`12 Oak St, Eugene, OR 97401`) or on
+/// several lines; `None` when empty.
+pub fn parse_address(field: &str, text: &str) -> OfficeResult<Option<Address>> {
+    let parts: Vec<&str> = text
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.as_slice() {
+        [] => Ok(None),
+        [_] => Err(OfficeError::Invalid(format!(
+            "{field} needs a street and a town, such as \"12 Oak St, Eugene, OR 97401\""
+        ))),
+        [line1, city, rest @ ..] => {
+            let tail = rest.join(" ");
+            let (region, postal_code) = match tail.rsplit_once(' ') {
+                Some((region, postal)) if postal.chars().any(|c| c.is_ascii_digit()) => {
+                    (region.trim().to_string(), postal.to_string())
+                }
+                _ if tail.chars().any(|c| c.is_ascii_digit()) => (String::new(), tail),
+                _ => (tail, String::new()),
+            };
+            Ok(Some(Address {
+                line1: line1.to_string(),
+                line2: None,
+                city: city.to_string(),
+                region,
+                postal_code,
+                country: "US".into(),
+            }))
+        }
+    }
+}
+
+fn parse_amount(field: &str, text: &str) -> OfficeResult<Option<Money>> {
+    match text.trim() {
+        "" => Ok(None),
+        text => text.parse::<Money>().map(Some).map_err(|_| {
+            OfficeError::Invalid(format!("{field} {text:?} is not an amount such as 120.50"))
+        }),
+    }
+}
+
+/// Edits job `id`: every field of `input`. Only what differs from the stored job is written,
+/// so an office edit and a technician's edit of other fields made meanwhile both stand.
+pub async fn edit_job(
+    state: &AppState,
+    clerk: &Clerk,
+    id: JobId,
+    input: &JobEdit,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let title = required("title", &input.title)?;
+    let (scheduled_start, scheduled_end) = schedule(&input.day, &input.start, &input.end)?;
+    let estimate = parse_amount("estimate", &input.estimate)?;
+    let final_amount = parse_amount("final amount", &input.final_amount)?;
+    let inventory = validate::parse_materials(&input.materials)?;
+    let pickup_address = parse_address("the pickup address", &input.pickup_address)?;
+    let delivery_address = parse_address("the delivery address", &input.delivery_address)?;
+    let contact: Option<ContactId> = optional_id("contact", &input.contact)?;
+    let services: Vec<String> = input
+        .requested_services
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let job = state
+        .db()
+        .read(move |store| Ok(store.job(id)?))
+        .await?
+        .ok_or_else(|| OfficeError::NotFound("job".into()))?;
+    if let Some(contact) = contact {
+        let account = job.account;
+        let contacts = state
+            .db()
+            .read(move |store| Ok(store.contacts_for_account(account)?))
+            .await?;
+        if !contacts
+            .iter()
+            .any(|c| c.id == contact && c.archived_at.is_none())
+        {
+            return Err(OfficeError::Invalid(
+                "the contact is not one of the customer's current contacts".into(),
+            ));
+        }
+    }
+    edit(state, clerk, id.into(), "job", move |record| {
+        if let Record::Job(d) = record {
+            let job = &mut d.record;
+            job.title = title;
+            job.requested_services = services;
+            job.scheduled_start = scheduled_start;
+            job.scheduled_end = scheduled_end;
+            job.estimate = estimate;
+            job.final_amount = final_amount;
+            job.inventory = inventory;
+            job.pickup_address = pickup_address;
+            job.delivery_address = delivery_address;
+            job.contact = contact;
+            if job.status == JobStatus::Lead && scheduled_start.is_some() {
+                job.status = JobStatus::Scheduled;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// A scheduled window from a day and two times; none when the day is empty.
+fn schedule(
+    day: &str,
+    start: &str,
+    end: &str,
+) -> OfficeResult<(Option<Timestamp>, Option<Timestamp>)> {
+    if day.trim().is_empty() {
+        return Ok((None, None));
+    }
+    let day = parse_day(Some(day))?;
+    let start = parse_time("start", start)?;
+    let end = parse_time("end", end)?;
+    if end <= start {
+        return Err(OfficeError::Invalid(
+            "the end must be after the start".into(),
+        ));
+    }
+    let at = |t: NaiveTime| Timestamp(Utc.from_utc_datetime(&day.and_time(t)));
+    Ok((Some(at(start)), Some(at(end))))
 }
 
 /// Refuses ids that are not technicians.
@@ -557,7 +757,13 @@ pub async fn assign(
     check_technicians(state, technicians).await?;
     let at = now();
     let wanted = technicians.to_vec();
-    edit(state, clerk, id.into(), "job", move |record| {
+    let people: HashMap<UserId, String> = self::technicians(state)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let names = move |user: UserId| people.get(&user).cloned();
+    edit_named(state, clerk, id.into(), "job", &names, move |record| {
         if let Record::Job(d) = record {
             d.record.technicians.retain(|user, _| wanted.contains(user));
             for user in wanted {
@@ -584,6 +790,7 @@ pub async fn set_status(
     let status: JobStatus = parse_field("status", status)?;
     edit(state, clerk, id.into(), "job", move |record| {
         if let Record::Job(d) = record {
+            d.record.status.check_move(status)?;
             d.record.status = status;
         }
         Ok(())
@@ -610,9 +817,15 @@ pub async fn add_note(
     input: &NoteInput,
 ) -> OfficeResult<NoteId> {
     clerk.check_office()?;
+    let kind = parse_field::<NoteKind>("note type", &input.kind)?;
+    if kind == NoteKind::System {
+        return Err(OfficeError::Invalid(
+            "system notes are written by the system, not typed".into(),
+        ));
+    }
     let note = Note {
         id: NoteId::new(),
-        kind: parse_field::<NoteKind>("note type", &input.kind)?,
+        kind,
         text: required("note text", &input.text)?,
         author: clerk.user,
         author_name: clerk.name.clone(),

@@ -11,7 +11,7 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use fieldsync_protocol::{AccountId, DocId, InvoiceId, JobId, UserId};
+use fieldsync_protocol::{AccountId, ContactId, DocId, InvoiceId, JobId, NoteId, SiteId, UserId};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -21,7 +21,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
-use crate::office::jobs::{self, JobFilter, JobInput, NoteInput};
+use crate::office::jobs::{self, JobEdit, JobFilter, JobInput, NoteInput};
+use crate::office::upkeep::{self, ContactEdit};
 use crate::office::{Clerk, Paging};
 use crate::serving::Peer;
 use crate::sessions;
@@ -447,4 +448,117 @@ pub(super) async fn events(
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `PUT /api/jobs/{id}`: edits the job's details (every field of the body, as on the page).
+pub(super) async fn edit_job(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(job): Path<String>,
+    Body(input): Body<JobEdit>,
+) -> Result<Json<Value>, ApiError> {
+    let job: JobId = id("job", &job)?;
+    jobs::edit_job(&state, &clerk, job, &input).await?;
+    Ok(Json(json!({ "id": job })))
+}
+
+/// `PUT /api/sites/{id}`: edits a site's name, address and access instructions.
+pub(super) async fn edit_site(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(site): Path<String>,
+    Body(input): Body<SiteInput>,
+) -> Result<Json<Value>, ApiError> {
+    let site: SiteId = id("site", &site)?;
+    upkeep::edit_site(&state, &clerk, site, &input).await?;
+    Ok(Json(json!({ "id": site })))
+}
+
+/// Body of an archive request.
+#[derive(Deserialize)]
+pub(super) struct ArchiveInput {
+    /// `true` to archive, `false` to restore.
+    archived: bool,
+}
+
+/// `POST /api/sites/{id}/archive`: archives (or restores) a site.
+pub(super) async fn archive_site(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(site): Path<String>,
+    Body(input): Body<ArchiveInput>,
+) -> Result<Json<Value>, ApiError> {
+    let site: SiteId = id("site", &site)?;
+    upkeep::archive_site(&state, &clerk, site, input.archived).await?;
+    Ok(Json(json!({ "id": site, "archived": input.archived })))
+}
+
+/// `PUT /api/accounts/{id}/contacts/{contact}`: edits a contact and the sites it is linked to.
+pub(super) async fn edit_contact(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path((account, contact)): Path<(String, String)>,
+    Body(input): Body<ContactEdit>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let contact: ContactId = id("contact", &contact)?;
+    upkeep::edit_contact(&state, &clerk, account, contact, &input).await?;
+    Ok(Json(json!({ "id": contact })))
+}
+
+/// `POST /api/accounts/{id}/contacts/{contact}/archive`: archives (or restores) a contact.
+pub(super) async fn archive_contact(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path((account, contact)): Path<(String, String)>,
+    Body(input): Body<ArchiveInput>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let contact: ContactId = id("contact", &contact)?;
+    upkeep::archive_contact(&state, &clerk, account, contact, input.archived).await?;
+    Ok(Json(json!({ "id": contact, "archived": input.archived })))
+}
+
+/// Body of a new alert.
+#[derive(Deserialize)]
+pub(super) struct AlertInput {
+    /// The alert.
+    text: String,
+    /// A site of the account to put it on, instead of the account.
+    #[serde(default)]
+    site: Option<String>,
+}
+
+/// `POST /api/accounts/{id}/alerts`: adds an alert to the account or one of its sites.
+pub(super) async fn add_alert(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(input): Body<AlertInput>,
+) -> Result<Response, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let site = input.site.as_deref().map(|s| id("site", s)).transpose()?;
+    let alert = upkeep::add_alert(&state, &clerk, account, site, &input.text).await?;
+    Ok(created(json!({ "id": alert })))
+}
+
+/// Where an alert to remove is: `?site=` for a site's.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AlertPlace {
+    site: Option<String>,
+}
+
+/// `DELETE /api/accounts/{id}/alerts/{alert}`: removes an alert (`?site=` for a site's).
+pub(super) async fn remove_alert(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path((account, alert)): Path<(String, String)>,
+    Query(place): Query<AlertPlace>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let alert: NoteId = id("alert", &alert)?;
+    let site = place.site.as_deref().map(|s| id("site", s)).transpose()?;
+    upkeep::remove_alert(&state, &clerk, account, site, alert).await?;
+    Ok(Json(json!({ "removed": alert })))
 }

@@ -21,6 +21,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::api::{session_token, signed_in};
+
+pub(super) mod upkeep;
 use crate::AppState;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
@@ -159,17 +161,19 @@ fn choices(values: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn statuses() -> Vec<(String, String)> {
-    choices(&[
-        JobStatus::Lead.as_str(),
-        JobStatus::Scheduled.as_str(),
-        JobStatus::EnRoute.as_str(),
-        JobStatus::OnSite.as_str(),
-        JobStatus::Completed.as_str(),
-        JobStatus::Invoiced.as_str(),
-        JobStatus::Cancelled.as_str(),
-        JobStatus::OnHold.as_str(),
-    ])
+/// The statuses a job that is `status` may be given: its own, then those it may move to.
+fn next_statuses(status: JobStatus) -> Vec<(String, String)> {
+    std::iter::once(status)
+        .chain(status.next().iter().copied())
+        .map(|s| (s.as_str().to_string(), s.label().to_string()))
+        .collect()
+}
+
+/// The kinds of note a person may type (system notes are the system's).
+fn typed_note_kinds() -> Vec<(String, String)> {
+    let mut kinds = note_kinds();
+    kinds.retain(|(kind, _)| kind != NoteKind::System.as_str());
+    kinds
 }
 
 fn note_kinds() -> Vec<(String, String)> {
@@ -673,7 +677,7 @@ pub(super) async fn customer(
             statement_from => (chrono::Utc::now().date_naive() - chrono::Days::new(90)).to_string(),
             payment_id => PaymentId::new().to_string(),
             methods => payment_methods(),
-            note_kinds => note_kinds(),
+            note_kinds => typed_note_kinds(),
             changes_before => log.changes_before,
             error => notice.error,
         },
@@ -866,8 +870,10 @@ pub(super) async fn job(
             id => id.to_string(),
             detail,
             technicians,
-            statuses => statuses(),
+            statuses => next_statuses(detail.row.job.status),
             note_kinds => note_kinds(),
+            typed_note_kinds => typed_note_kinds(),
+            form => jobs::JobEdit::from_job(&detail.row.job),
             payment_id => PaymentId::new().to_string(),
             methods => payment_methods(),
             changes_before => log.changes_before,

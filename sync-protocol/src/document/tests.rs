@@ -78,6 +78,7 @@ pub(crate) fn job(account: AccountId) -> Job {
         scheduled_start: Some(at(60)),
         scheduled_end: Some(at(120)),
         created_at: at(0),
+        contact: None,
     }
 }
 
@@ -423,6 +424,7 @@ fn search_text_covers_name_type_contacts_and_emails() {
             email: Some("maria@lopez.example".into()),
             phone: None,
             sites: Vec::new(),
+            archived_at: None,
         };
         a.contacts.insert(contact.id, contact);
         let text = views::search_text(a);
@@ -777,3 +779,5 @@ fn a_document_round_trips_through_save_and_load() {
     let loaded = AutoCommit::load(&doc.save()).unwrap();
     assert_eq!(Record::read(&loaded).unwrap(), record);
 }
+
+mod records_complete;

@@ -128,6 +128,7 @@ fn contact(name: &str) -> Contact {
         email: None,
         phone: None,
         sites: Vec::new(),
+        archived_at: None,
     }
 }
 

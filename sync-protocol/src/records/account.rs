@@ -132,6 +132,11 @@ pub struct JobSite {
     pub address: Address,
     /// Gate codes, keys, parking, who to ask for.
     pub access_instructions: String,
+    /// When the office archived the site (it moved, the customer sold it): hidden from new
+    /// jobs and lists, kept for the jobs and history that name it. Sites are never deleted.
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub archived_at: Option<Timestamp>,
 }
 
 /// A person at the customer; belongs to an account, optionally linked to job sites.
@@ -149,4 +154,9 @@ pub struct Contact {
     pub phone: Option<String>,
     /// Job sites this contact is responsible for.
     pub sites: Vec<SiteId>,
+    /// When the office archived the contact (left the company): hidden from pickers, kept for
+    /// the jobs that name it. Contacts are never deleted.
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub archived_at: Option<Timestamp>,
 }

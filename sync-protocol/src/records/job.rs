@@ -39,6 +39,66 @@ impl JobStatus {
         JobStatus::Completed,
         JobStatus::OnHold,
     ];
+
+    /// The statuses a job may move to from this one, in the order to offer them.
+    ///
+    /// The lifecycle is lead → scheduled → en route → on site → completed → invoiced, with a
+    /// few ways back that real days need: a technician turned back on the way (en route →
+    /// scheduled), work reopened after it was marked done (completed → on site), an invoice
+    /// voided (invoiced → completed), a job un-booked (scheduled → lead). Any open job may be
+    /// put on hold or cancelled, and a held or cancelled job picks up again. An invoiced job is
+    /// done with: it is neither held nor cancelled (void its invoice first).
+    ///
+    /// The rule is applied where a status is chosen (the office, the tablet), not when changes
+    /// merge: a change made offline from a status the device saw then is never refused because
+    /// the office moved the job meanwhile; the merged status is one of the two, as for any
+    /// field, and the change log shows both.
+    pub fn next(self) -> &'static [JobStatus] {
+        use JobStatus::*;
+        match self {
+            Lead => &[Scheduled, OnHold, Cancelled],
+            Scheduled => &[EnRoute, OnSite, Completed, Lead, OnHold, Cancelled],
+            EnRoute => &[OnSite, Scheduled, OnHold, Cancelled],
+            OnSite => &[Completed, OnHold, Cancelled],
+            Completed => &[Invoiced, OnSite],
+            Invoiced => &[Completed],
+            Cancelled => &[Lead, Scheduled],
+            OnHold => &[Scheduled, EnRoute, OnSite, Cancelled],
+        }
+    }
+
+    /// Whether a job may move from this status to `to`; the error says why not, for the user.
+    pub fn check_move(self, to: JobStatus) -> Result<(), crate::ValidationError> {
+        if self == to || self.next().contains(&to) {
+            return Ok(());
+        }
+        let allowed = self
+            .next()
+            .iter()
+            .map(|s| s.label())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(crate::ValidationError::Lifecycle(format!(
+            "a job that is {} cannot become {}; it can become {allowed}",
+            self.label().to_lowercase(),
+            to.label().to_lowercase()
+        )))
+    }
+
+    /// The status as people say it ("On site").
+    pub fn label(self) -> &'static str {
+        use JobStatus::*;
+        match self {
+            Lead => "Lead",
+            Scheduled => "Scheduled",
+            EnRoute => "En route",
+            OnSite => "On site",
+            Completed => "Completed",
+            Invoiced => "Invoiced",
+            Cancelled => "Cancelled",
+            OnHold => "On hold",
+        }
+    }
 }
 
 /// One item to move or install (moving jobs, equipment lists).
@@ -85,4 +145,8 @@ pub struct Job {
     pub scheduled_end: Option<Timestamp>,
     /// When the job was created.
     pub created_at: Timestamp,
+    /// The person to call about this job (one of the account's contacts).
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub contact: Option<crate::ContactId>,
 }

@@ -72,3 +72,21 @@ pub struct Photo {
     /// Size of the thumbnail in bytes.
     pub thumb_size: u64,
 }
+
+/// An alert ("pop-up note") on an account or a job site: something everyone must see before
+/// working for the customer ("dog in the yard", "pays by card only, no checks"). Shown
+/// prominently whenever the customer or a job there is opened, on the tablet and the office
+/// page, until the office removes it.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Alert {
+    /// Identifier (the key in the document's `alerts` map).
+    pub id: NoteId,
+    /// What to know.
+    pub text: String,
+    /// Who added it.
+    pub author: UserId,
+    /// Their display name then.
+    pub author_name: String,
+    /// When.
+    pub created_at: Timestamp,
+}

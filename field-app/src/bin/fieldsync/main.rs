@@ -6,6 +6,10 @@
 //! fieldsync pair http://10.0.0.5:8080 fsd_...
 //! fieldsync sync
 //! fieldsync jobs
+//! fieldsync search harbor
+//! fieldsync customer show <account id>
+//! fieldsync job show <job id>
+//! fieldsync job costs --job <job id> --final-amount 212.50 "2 x Gasket" "Flue seal"
 //! fieldsync note add --job <job id> "Replaced the pump seal"
 //! fieldsync invoice create --job <job id> --line "Pump seal; 1; 120.00" --tax 8.25
 //! fieldsync invoice show INV-3-00001
@@ -31,6 +35,7 @@ macro_rules! say {
 }
 
 mod invoice;
+mod records;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,6 +95,17 @@ enum Command {
         #[arg(long)]
         date: Option<NaiveDate>,
     },
+    /// Finds customers on the tablet by any part of their name, type, contact name or email.
+    Search {
+        /// What to look for.
+        query: String,
+    },
+    /// Customers: `customer show ID`.
+    #[command(subcommand)]
+    Customer(records::CustomerCommand),
+    /// Jobs: `job show ID` (the packet with its notes), `job costs` (materials, final amount).
+    #[command(subcommand)]
+    Job(records::JobCommand),
     /// Notes on jobs.
     #[command(subcommand)]
     Note(NoteCommand),
@@ -246,6 +262,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Jobs { date } => jobs(&data, date),
+        Command::Search { query } => records::search(&data, &query),
+        Command::Customer(command) => records::customer(&data, command),
+        Command::Job(command) => records::job(&data, command),
         Command::Note(NoteCommand::Add { job, kind, text }) => {
             if text.trim().is_empty() {
                 bail!("the note is empty");

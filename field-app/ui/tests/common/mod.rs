@@ -137,6 +137,7 @@ fn contact(name: &str, role: &str, email: &str, phone: &str) -> Contact {
         email: Some(email.into()),
         phone: Some(phone.into()),
         sites: Vec::new(),
+        archived_at: None,
     }
 }
 
@@ -192,6 +193,7 @@ fn job(spec: &JobSpec<'_>) -> Job {
         scheduled_start: Some(spec.start),
         scheduled_end: Some(Timestamp(spec.start.0 + Duration::minutes(90))),
         created_at: Timestamp(spec.start.0 - Duration::days(7)),
+        contact: None,
     }
 }
 
@@ -330,6 +332,7 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
         address: address("112 Main St", "97477"),
         access_instructions:
             "Use the alley door; key box code 4471. Ovens off before any gas work.".into(),
+        archived_at: None,
     };
     if let Record::Account(doc) = &mut record {
         let mut ana = contact(
@@ -358,6 +361,14 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
             at(day - Duration::days(60), 10, 0),
         );
         doc.notes.insert(n.id, n);
+        let alert = fieldsync_protocol::Alert {
+            id: fieldsync_protocol::NoteId::new(),
+            text: "Dough proofing room: keep the door shut, never open it during a bake.".into(),
+            author: UserId::new(),
+            author_name: "Dana (office)".into(),
+            created_at: at(day - Duration::days(30), 9, 0),
+        };
+        doc.alerts.insert(alert.id, alert);
     }
     seeder.create(site_record);
     for (days_ago, title, performed, number, paid) in [
@@ -581,6 +592,7 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
             },
             address: address(&format!("{} Harbor Rd", 40 + i * 113), "97477"),
             access_instructions: access.into(),
+            archived_at: None,
         };
         s.address.city = ["Springfield", "Eugene", "Springfield", "Salem", "Eugene"][i].into();
         let site_id = s.id;
@@ -693,6 +705,7 @@ pub fn assign_new_customer(path: &Path, tess: &Author) -> (AccountId, JobId) {
         name: "Quarry yard".into(),
         address: address("12 Quarry Rd", "97701"),
         access_instructions: "Sign in at the weighbridge.".into(),
+        archived_at: None,
     };
     let new = job(&JobSpec {
         account: id,

@@ -138,6 +138,7 @@ pub(crate) fn seed(db: &Path) -> Seeded {
             scheduled_start: None,
             scheduled_end: None,
             created_at: now,
+            contact: None,
         });
         let (document, change) = office.create(&record, now).unwrap();
         (record.doc_id(), document, change)

@@ -178,6 +178,7 @@ fn seed(db: &Path, accounts: usize) -> Company {
                     email: Some(format!("facilities{n}@example.org")),
                     phone: None,
                     sites: Vec::new(),
+                    archived_at: None,
                 };
                 doc.contacts.insert(contact.id, contact);
             }
@@ -188,6 +189,7 @@ fn seed(db: &Path, accounts: usize) -> Company {
                 name: "Main site".into(),
                 address: address(&mut rng, n),
                 access_instructions: format!("Gate code {}", rng.below(10_000)),
+                archived_at: None,
             };
             let site_id = site.id;
             create(&Record::new_site(site), created);
@@ -231,6 +233,7 @@ fn seed(db: &Path, accounts: usize) -> Company {
                     scheduled_start: Some(start),
                     scheduled_end: Some(Timestamp(start.0 + chrono::Duration::minutes(90))),
                     created_at: created,
+                    contact: None,
                 };
                 let job_id = job.id;
                 let mut doc = create(&Record::new_job(job), created);

@@ -1,0 +1,249 @@
+//! `fieldsync search`, `fieldsync customer show` and `fieldsync job show|costs`: reading the
+//! records on the tablet (offline) and recording what a job used.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::Local;
+use clap::Subcommand;
+use fieldsync_app::queries;
+use fieldsync_protocol::{AccountId, JobId, Note, Timestamp, validate};
+
+use super::{now, open, waiting};
+
+/// Jobs.
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobCommand {
+    /// The job's packet: alerts, customer, site and access, contacts, services, materials,
+    /// notes (the site's too) and invoices.
+    Show {
+        /// The job.
+        job: JobId,
+    },
+    /// Records what the job used and what it came to: materials (one argument each, such as
+    /// "2 x Gasket") replacing the list, and the final amount.
+    Costs {
+        /// The job.
+        #[arg(long)]
+        job: JobId,
+        /// The final amount, such as 212.50 (left as it is when not given).
+        #[arg(long)]
+        final_amount: Option<String>,
+        /// Materials used, each "quantity x item" or just the item.
+        materials: Vec<String>,
+    },
+}
+
+/// Customers.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CustomerCommand {
+    /// The customer's page: alerts, details, sites, contacts, jobs, invoices and balance.
+    Show {
+        /// The customer (an account id, as `search` prints).
+        account: AccountId,
+    },
+}
+
+/// Finds customers on the tablet by any part of their name, type, contact name or email.
+pub(crate) fn search(data: &Path, query: &str) -> anyhow::Result<()> {
+    let tablet = open(data)?;
+    let hits = queries::search(tablet.store(), query, 50)?;
+    if hits.is_empty() {
+        say!("Nothing on this tablet matches {query:?}.");
+    }
+    for hit in hits {
+        say!("{}  [{}]", hit.summary.name, hit.summary.id);
+        for contact in hit.contacts {
+            say!("    {contact}");
+        }
+    }
+    Ok(())
+}
+
+fn stamp(at: Timestamp) -> String {
+    at.0.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn note_line(note: &Note) -> String {
+    format!(
+        "  {} · {} · {}: {}",
+        stamp(note.created_at),
+        note.kind,
+        note.author_name,
+        note.text
+    )
+}
+
+pub(crate) fn job(data: &Path, command: JobCommand) -> anyhow::Result<()> {
+    match command {
+        JobCommand::Show { job } => show_job(data, job),
+        JobCommand::Costs {
+            job,
+            final_amount,
+            materials,
+        } => {
+            let mut tablet = open(data)?;
+            let items = validate::parse_materials(&materials.join("\n"))?;
+            let current = tablet
+                .store()
+                .job(job)?
+                .with_context(|| format!("job {job} is not on this tablet"))?;
+            let amount = match final_amount.as_deref().map(str::trim) {
+                None => current.final_amount,
+                Some("") => None,
+                Some(text) => Some(validate::parse_payment_amount(text).with_context(|| {
+                    format!("the final amount {text:?} is not an amount such as 212.50")
+                })?),
+            };
+            tablet
+                .record_job_costs(now(), job, items, amount)
+                .context("cannot record the materials")?;
+            say!("Materials recorded on job {job}; {}", waiting(&tablet)?);
+            Ok(())
+        }
+    }
+}
+
+fn show_job(data: &Path, job: JobId) -> anyhow::Result<()> {
+    let tablet = open(data)?;
+    let packet = queries::job_packet(tablet.store(), job)?;
+    let j = &packet.job;
+    for alert in &packet.alerts {
+        say!("ALERT: {}", alert.text);
+    }
+    say!("{}  ({})", j.title, j.status.label());
+    if let (Some(start), Some(end)) = (j.scheduled_start, j.scheduled_end) {
+        say!(
+            "When:      {}–{}",
+            stamp(start),
+            end.0.with_timezone(&Local).format("%H:%M")
+        );
+    }
+    let account = &packet.account;
+    say!(
+        "Customer:  {} ({}){}",
+        account.name,
+        account.number,
+        if account.credit_hold {
+            "  CREDIT HOLD"
+        } else {
+            ""
+        }
+    );
+    say!("Balance:   {}", packet.ledger.balance.dollars());
+    match &packet.site {
+        Some(site) => {
+            say!("Site:      {}, {}", site.name, site.address);
+            if !site.access_instructions.trim().is_empty() {
+                say!("Access:    {}", site.access_instructions.trim());
+            }
+        }
+        None => say!("Site:      (not on this tablet)"),
+    }
+    for contact in &packet.contacts {
+        let mut line = format!("Contact:   {}", contact.name);
+        if !contact.role.is_empty() {
+            line.push_str(&format!(" ({})", contact.role));
+        }
+        for way in [&contact.phone, &contact.email].into_iter().flatten() {
+            line.push_str(&format!("  {way}"));
+        }
+        say!("{line}");
+    }
+    if !j.requested_services.is_empty() {
+        say!("Services:  {}", j.requested_services.join("; "));
+    }
+    if let Some(estimate) = j.estimate {
+        say!("Estimate:  {}", estimate.dollars());
+    }
+    if !j.inventory.is_empty() {
+        say!("Materials:");
+        for line in validate::format_materials(&j.inventory).lines() {
+            say!("  {line}");
+        }
+    }
+    if let Some(amount) = j.final_amount {
+        say!("Final:     {}", amount.dollars());
+    }
+    if !packet.site_notes.is_empty() {
+        say!("Site notes:");
+        for note in &packet.site_notes {
+            say!("{}", note_line(note));
+        }
+    }
+    say!("Notes:");
+    if packet.notes.is_empty() {
+        say!("  (none)");
+    }
+    for note in &packet.notes {
+        say!("{}", note_line(note));
+    }
+    for row in &packet.invoices {
+        say!(
+            "Invoice:   {} {} {}",
+            row.invoice.number,
+            row.invoice.total().dollars(),
+            row.standing
+                .as_ref()
+                .map(|s| s.status.label())
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn customer(data: &Path, command: CustomerCommand) -> anyhow::Result<()> {
+    let CustomerCommand::Show { account } = command;
+    let tablet = open(data)?;
+    let page = queries::customer_page(tablet.store(), account)?;
+    let a = &page.account;
+    for alert in &page.alerts {
+        say!("ALERT: {}", alert.text);
+    }
+    say!("{} ({})", a.name, a.number);
+    if let Some(phone) = &a.phone {
+        say!("Phone:     {phone}");
+    }
+    if let Some(email) = &a.email {
+        say!("Email:     {email}");
+    }
+    say!("Billing:   {}", a.billing_address);
+    say!(
+        "Balance:   {}  (unapplied credit {})",
+        page.ledger.balance.dollars(),
+        page.ledger.unapplied_credit.dollars()
+    );
+    for site in &page.sites {
+        say!("Site:      {}, {}", site.name, site.address);
+    }
+    for contact in &page.contacts {
+        say!(
+            "Contact:   {} {}",
+            contact.name,
+            contact.phone.as_deref().unwrap_or_default()
+        );
+    }
+    for job in &page.jobs {
+        say!(
+            "Job:       {}  {}  ({})  [{}]",
+            job.scheduled_start.map(stamp).unwrap_or_default(),
+            job.title,
+            job.status.label(),
+            job.id
+        );
+    }
+    for row in &page.invoices {
+        say!(
+            "Invoice:   {} {} {}",
+            row.invoice.number,
+            row.invoice.total().dollars(),
+            row.standing
+                .as_ref()
+                .map(|s| s.status.label())
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Keeping a customer's record up to date for years: editing and archiving job sites and
+//! contacts, linking contacts to sites, and the alerts ("pop-up notes") on an account or a
+//! site. Nothing here deletes: a site or contact that jobs and history name is archived
+//! (hidden from pickers and lists, shown as archived where it is named) and can be restored.
+
+use fieldsync_protocol::{
+    AccountId, Address, Alert, ContactId, DocId, NoteId, Record, SiteId, ValidationError,
+};
+use serde::Deserialize;
+
+use super::accounts::{ContactInput, SiteInput, account};
+use super::{Clerk, OfficeError, OfficeResult, edit, now, optional, read_record, required};
+use crate::AppState;
+
+/// Edits site `id`: its name, address and access instructions.
+pub async fn edit_site(
+    state: &AppState,
+    clerk: &Clerk,
+    id: SiteId,
+    input: &SiteInput,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let name = required("site name", &input.name)?;
+    let address = Address {
+        line1: required("site street", &input.line1)?,
+        line2: None,
+        city: required("site city", &input.city)?,
+        region: input.region.trim().to_string(),
+        postal_code: input.postal_code.trim().to_string(),
+        country: "US".into(),
+    };
+    let access = input.access_instructions.trim().to_string();
+    edit(state, clerk, id.into(), "site", move |record| {
+        let Record::Site(d) = record else {
+            return Err(not_a("site"));
+        };
+        d.record.name = name;
+        // Keep a second address line and the country the form does not show.
+        let kept = std::mem::take(&mut d.record.address);
+        d.record.address = Address {
+            line2: kept.line2,
+            country: kept.country,
+            ..address
+        };
+        d.record.access_instructions = access;
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Archives site `id` (`archived`), or restores it. An archived site keeps its jobs, notes and
+/// photos; no new job is booked there.
+pub async fn archive_site(
+    state: &AppState,
+    clerk: &Clerk,
+    id: SiteId,
+    archived: bool,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let at = now();
+    edit(state, clerk, id.into(), "site", move |record| {
+        let Record::Site(d) = record else {
+            return Err(not_a("site"));
+        };
+        d.record.archived_at = archived.then_some(at);
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// A contact as edited: its details and the sites it looks after.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ContactEdit {
+    /// Name, role, email and phone.
+    #[serde(flatten)]
+    pub contact: ContactInput,
+    /// The sites (ids of the account's sites) this contact is the one to call at.
+    pub sites: Vec<String>,
+}
+
+/// Edits contact `contact` of account `id`.
+pub async fn edit_contact(
+    state: &AppState,
+    clerk: &Clerk,
+    id: AccountId,
+    contact: ContactId,
+    input: &ContactEdit,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let name = required("contact name", &input.contact.name)?;
+    let email = optional(Some(&input.contact.email));
+    if let Some(email) = &email
+        && !email.contains('@')
+    {
+        return Err(OfficeError::Invalid(format!(
+            "email {email:?} is not an email address"
+        )));
+    }
+    let phone = optional(Some(&input.contact.phone));
+    let role = input.contact.role.trim().to_string();
+    let owned = state
+        .db()
+        .read(move |store| Ok(store.sites_for_account(id)?))
+        .await?;
+    let mut sites = Vec::new();
+    for text in input.sites.iter().filter(|s| !s.trim().is_empty()) {
+        let site: SiteId = super::parse_id("site", text)?;
+        if !owned.iter().any(|s| s.id == site) {
+            return Err(OfficeError::Invalid(
+                "a contact can only be linked to the customer's own sites".into(),
+            ));
+        }
+        if !sites.contains(&site) {
+            sites.push(site);
+        }
+    }
+    edit(state, clerk, DocId::from(id), "account", move |record| {
+        let Record::Account(d) = record else {
+            return Err(not_a("account"));
+        };
+        let Some(c) = d.contacts.get_mut(&contact) else {
+            return Err(ValidationError::Malformed(
+                "no such contact on this customer".into(),
+            ));
+        };
+        c.name = name;
+        c.role = role;
+        c.email = email;
+        c.phone = phone;
+        c.sites = sites;
+        Ok(())
+    })
+    .await
+    .map_err(contact_missing)?;
+    Ok(())
+}
+
+/// Archives contact `contact` of account `id` (`archived`), or restores it.
+pub async fn archive_contact(
+    state: &AppState,
+    clerk: &Clerk,
+    id: AccountId,
+    contact: ContactId,
+    archived: bool,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let at = now();
+    edit(state, clerk, DocId::from(id), "account", move |record| {
+        let Record::Account(d) = record else {
+            return Err(not_a("account"));
+        };
+        let Some(c) = d.contacts.get_mut(&contact) else {
+            return Err(ValidationError::Malformed(
+                "no such contact on this customer".into(),
+            ));
+        };
+        c.archived_at = archived.then_some(at);
+        Ok(())
+    })
+    .await
+    .map_err(contact_missing)?;
+    Ok(())
+}
+
+fn contact_missing(e: OfficeError) -> OfficeError {
+    match e {
+        OfficeError::Invalid(why) if why.contains("no such contact") => {
+            OfficeError::NotFound("contact".into())
+        }
+        other => other,
+    }
+}
+
+fn not_a(what: &str) -> ValidationError {
+    ValidationError::Malformed(format!("the document is not a {what}"))
+}
+
+/// Where an alert goes: the account's document or one of its sites'.
+fn alert_doc(account: AccountId, site: Option<SiteId>) -> DocId {
+    site.map(DocId::from).unwrap_or(DocId::from(account))
+}
+
+/// Adds an alert to account `id`, or to its site `site`; returns its id.
+pub async fn add_alert(
+    state: &AppState,
+    clerk: &Clerk,
+    id: AccountId,
+    site: Option<SiteId>,
+    text: &str,
+) -> OfficeResult<NoteId> {
+    clerk.check_office()?;
+    let alert = Alert {
+        id: NoteId::new(),
+        text: required("alert text", text)?,
+        author: clerk.user,
+        author_name: clerk.name.clone(),
+        created_at: now(),
+    };
+    let alert_id = alert.id;
+    let doc = alert_doc(id, site);
+    let what = if site.is_some() { "site" } else { "customer" };
+    if read_record(state, doc, what).await?.account() != id {
+        return Err(OfficeError::NotFound("site".into()));
+    }
+    account(state, id).await?;
+    edit(state, clerk, doc, "record", move |record| {
+        match record {
+            Record::Account(d) => d.alerts.insert(alert.id, alert),
+            Record::Site(d) => d.alerts.insert(alert.id, alert),
+            _ => return Err(not_a("account or site")),
+        };
+        Ok(())
+    })
+    .await?;
+    Ok(alert_id)
+}
+
+/// Removes alert `alert` from account `id` or its site `site`.
+pub async fn remove_alert(
+    state: &AppState,
+    clerk: &Clerk,
+    id: AccountId,
+    site: Option<SiteId>,
+    alert: NoteId,
+) -> OfficeResult<()> {
+    clerk.check_office()?;
+    let doc = alert_doc(id, site);
+    let record = read_record(state, doc, "record").await?;
+    if record.account() != id || !record.alerts().is_some_and(|a| a.contains_key(&alert)) {
+        return Err(OfficeError::NotFound("alert".into()));
+    }
+    edit(state, clerk, doc, "record", move |record| {
+        match record {
+            Record::Account(d) => d.alerts.remove(&alert),
+            Record::Site(d) => d.alerts.remove(&alert),
+            _ => return Err(not_a("account or site")),
+        };
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! Records kept up to date for years, end to end: jobs edited in the office while the
+//! technician records materials offline, the job lifecycle and its system notes, sites and
+//! contacts edited and archived, alerts that reach the tablet, and site notes written on the
+//! tablet that every later visit to the site shows. The real server on 127.0.0.1:0 over a real
+//! SQLite file with the demo company, the office JSON API over HTTP, and the tablet core on
+//! its own SQLite file syncing over the real `/sync` WebSocket.
+
+use std::time::Duration;
+
+use fieldsync_app::{Tablet, queries};
+use fieldsync_protocol::{AccountId, Author, JobId, JobStatus, NoteKind, Timestamp, UserId};
+use fieldsync_store::Store;
+use fieldsync_tests::TestServer;
+use fieldsync_tests::api::Api;
+use fieldsync_tests::sync_client::SyncClient;
+use serde_json::{Value, json};
+
+/// The demo company's week is the week of this Wednesday.
+const DAY: &str = "2026-11-25";
+
+struct Office {
+    server: TestServer,
+    dana: Api,
+    /// (user, name, device token) of each technician.
+    technicians: Vec<(UserId, String, String)>,
+    dir: tempfile::TempDir,
+}
+
+async fn office() -> Office {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.sqlite3");
+    let technicians = {
+        let mut store = Store::open(&path).unwrap();
+        let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
+        let summary = fieldsync_server::demo::load(&mut store, day).unwrap();
+        summary
+            .tablets
+            .into_iter()
+            .map(|(name, _, token)| {
+                let user = store.user_by_name(&name).unwrap().unwrap().0.id;
+                (user, name, token)
+            })
+            .collect()
+    };
+    let server = TestServer::start_with_db(&path).await.unwrap();
+    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
+    Office {
+        server,
+        dana,
+        technicians,
+        dir,
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp(chrono::Utc::now())
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not text"))
+}
+
+impl Office {
+    /// A scheduled job of `DAY` assigned to a technician, that technician's tablet (synced),
+    /// and the technician's token.
+    async fn assigned_job(&self) -> (JobId, AccountId, Tablet, String) {
+        let jobs = self.dana.ok(&format!("/api/jobs?day={DAY}")).await;
+        let row = jobs["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["job"]["status"] == "scheduled"
+                    && r["job"]["technicians"].as_object().unwrap().len() == 1
+            })
+            .expect("a scheduled job with one technician")
+            .clone();
+        let user: UserId = row["job"]["technicians"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (_, name, token) = self
+            .technicians
+            .iter()
+            .find(|(u, _, _)| *u == user)
+            .unwrap()
+            .clone();
+        let mut tablet = Tablet::open(
+            &self.dir.path().join(format!("{name}.sqlite3")),
+            Author { user, name },
+        )
+        .unwrap();
+        SyncClient::sync(self.server.addr(), &token, &mut tablet)
+            .await
+            .close()
+            .await;
+        (
+            text(&row["job"]["id"]).parse().unwrap(),
+            text(&row["job"]["account"]).parse().unwrap(),
+            tablet,
+            token,
+        )
+    }
+
+    async fn sync(&self, tablet: &mut Tablet, token: &str) {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            SyncClient::sync(self.server.addr(), token, tablet),
+        )
+        .await
+        .expect("the sync finishes")
+        .close()
+        .await;
+    }
+
+    async fn job(&self, id: impl std::fmt::Display) -> Value {
+        self.dana.ok(&format!("/api/jobs/{id}")).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.dana.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+}
+
+/// The texts of a job's system notes, as the office reads them.
+fn system_notes(detail: &Value) -> Vec<String> {
+    detail["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "system")
+        .map(|n| {
+            assert_eq!(n["author_name"], "System");
+            text(&n["text"]).to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_office_edits_a_job_while_the_technician_records_materials_offline_and_both_stand() {
+    let office = office().await;
+    let (job, _, mut tablet, token) = office.assigned_job().await;
+
+    // Offline on site: on the way, then what was used and what it came to.
+    tablet
+        .set_job_status(now(), job, JobStatus::EnRoute)
+        .unwrap();
+    let materials = fieldsync_protocol::validate::parse_materials("2 x Gasket\nFlue seal").unwrap();
+    tablet
+        .record_job_costs(now(), job, materials, Some("212.50".parse().unwrap()))
+        .unwrap();
+
+    // Meanwhile the office reschedules it, renames it and adds a pickup address and contact.
+    let detail = office.job(job).await;
+    let contact = text(&detail["contacts"][0]["id"]).to_string();
+    let edit = json!({
+        "title": "Boiler service and flue check",
+        "requested_services": "Annual service\nFlue check",
+        "day": DAY, "start": "13:00", "end": "15:30",
+        "estimate": "260.00",
+        "pickup_address": "12 Oak St, Eugene, OR 97401",
+        "contact": contact,
+    });
+    let (status, body) = office.put(&format!("/api/jobs/{job}"), edit.clone()).await;
+    assert_eq!(status, 200, "{body}");
+
+    office.sync(&mut tablet, &token).await;
+    let detail = office.job(job).await;
+    let stored = &detail["row"]["job"];
+    assert_eq!(stored["title"], "Boiler service and flue check");
+    assert_eq!(stored["estimate"], "260.00");
+    assert_eq!(stored["pickup_address"]["city"], "Eugene");
+    assert_eq!(stored["pickup_address"]["postal_code"], "97401");
+    assert_eq!(stored["contact"], contact);
+    assert_eq!(
+        stored["status"], "en_route",
+        "the technician's status stands"
+    );
+    assert_eq!(stored["final_amount"], "212.50");
+    assert_eq!(
+        stored["inventory"],
+        json!([
+            {"description": "Gasket", "quantity": "2"},
+            {"description": "Flue seal", "quantity": "1"},
+        ])
+    );
+    assert_eq!(
+        detail["contacts"][0]["id"], contact,
+        "the job's contact is listed first"
+    );
+    assert!(
+        system_notes(&detail).contains(&"Status changed from Scheduled to En route.".into()),
+        "{:?}",
+        system_notes(&detail)
+    );
+    // The technician sees the office's edit.
+    let packet = queries::job_packet(tablet.store(), job).unwrap();
+    assert_eq!(packet.job.title, "Boiler service and flue check");
+    assert_eq!(packet.job.inventory[0].description, "Gasket");
+
+    // Bad input is refused with the reason, and nothing changes.
+    for (field, value, reason) in [
+        ("materials", "2 x", "says how many but not what"),
+        ("materials", "-1 x Valve", "-1"),
+        ("final_amount", "lots", "not an amount"),
+        ("end", "12:00", "the end must be after the start"),
+        ("pickup_address", "Oak St", "needs a street and a town"),
+        (
+            "contact",
+            &uuid::Uuid::new_v4().to_string(),
+            "current contacts",
+        ),
+        ("title", "  ", "title is required"),
+    ] {
+        let mut bad = edit.clone();
+        bad[field] = json!(value);
+        let (status, body) = office.put(&format!("/api/jobs/{job}"), bad).await;
+        assert_eq!(status, 422, "{field}: {body}");
+        assert!(body.to_string().contains(reason), "{field}: {body}");
+    }
+    assert_eq!(office.job(job).await["row"]["job"], detail["row"]["job"]);
+}
+
+#[tokio::test]
+async fn status_changes_follow_the_lifecycle_and_leave_system_notes_nobody_can_type() {
+    let office = office().await;
+    let (job, _, mut tablet, token) = office.assigned_job().await;
+    let status = |s: &str| json!({ "status": s });
+    let refused = office
+        .dana
+        .refused(&format!("/api/jobs/{job}/status"), status("invoiced"), 422)
+        .await;
+    assert_eq!(
+        refused,
+        "a job that is scheduled cannot become invoiced; it can become En route, On site, \
+         Completed, Lead, On hold, Cancelled"
+    );
+    office
+        .dana
+        .post_ok(&format!("/api/jobs/{job}/status"), status("on_hold"), 200)
+        .await;
+    // On the tablet, a held job may be picked up again but not completed.
+    office.sync(&mut tablet, &token).await;
+    let err = tablet
+        .set_job_status(now(), job, JobStatus::Completed)
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot become completed"), "{err}");
+    tablet
+        .set_job_status(now(), job, JobStatus::OnSite)
+        .unwrap();
+    office.sync(&mut tablet, &token).await;
+    let detail = office.job(job).await;
+    assert_eq!(
+        system_notes(&detail),
+        [
+            "Status changed from Scheduled to On hold.",
+            "Status changed from On hold to On site.",
+        ]
+    );
+    let typed = office
+        .dana
+        .refused(
+            "/api/notes",
+            json!({"on": job.to_string(), "kind": "system", "text": "Invoice voided"}),
+            422,
+        )
+        .await;
+    assert!(typed.contains("written by the system"), "{typed}");
+}
+
+#[tokio::test]
+async fn sites_and_contacts_are_edited_linked_and_archived_but_never_deleted() {
+    let office = office().await;
+    let dana = &office.dana;
+    let account = dana
+        .post_ok(
+            "/api/accounts",
+            json!({"name": "Quarry Co", "party": "business", "account_type": "customer",
+                   "billing_line1": "12 Quarry Rd", "billing_city": "Bend",
+                   "billing_region": "OR", "billing_postal_code": "97701"}),
+            201,
+        )
+        .await;
+    let account = text(&account["id"]).to_string();
+    let site = |name: &str| json!({"name": name, "line1": "12 Quarry Rd", "city": "Bend", "postal_code": "97701"});
+    let yard = dana
+        .post_ok(&format!("/api/accounts/{account}/sites"), site("Yard"), 201)
+        .await;
+    let yard = text(&yard["id"]).to_string();
+    let (status, body) = office
+        .put(
+            &format!("/api/sites/{yard}"),
+            json!({"name": "North yard", "line1": "14 Quarry Rd", "city": "Bend",
+                   "region": "OR", "postal_code": "97701", "access_instructions": "Gate code 4411"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let contact = |name: &str| json!({"name": name, "role": "Foreman", "phone": "+1 541 555 0199"});
+    let ann = dana
+        .post_ok(
+            &format!("/api/accounts/{account}/contacts"),
+            contact("Ann Abbot"),
+            201,
+        )
+        .await;
+    let zed = dana
+        .post_ok(
+            &format!("/api/accounts/{account}/contacts"),
+            contact("Zed Zane"),
+            201,
+        )
+        .await;
+    let (ann, zed) = (text(&ann["id"]).to_string(), text(&zed["id"]).to_string());
+    // Zed looks after the yard: he is listed first on the yard's jobs.
+    let (status, body) = office
+        .put(
+            &format!("/api/accounts/{account}/contacts/{zed}"),
+            json!({"name": "Zed Zane", "role": "Yard manager", "email": "zed@quarry.example",
+                   "phone": "+1 541 555 0198", "sites": [yard]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let job = dana
+        .post_ok(
+            "/api/jobs",
+            json!({"account": account, "site": yard, "title": "Conveyor check", "day": DAY,
+                   "start": "09:00", "end": "10:00"}),
+            201,
+        )
+        .await;
+    let job = text(&job["id"]).to_string();
+    let detail = office.job(&job).await;
+    assert_eq!(detail["site"]["name"], "North yard");
+    assert_eq!(detail["site"]["access_instructions"], "Gate code 4411");
+    let names: Vec<&str> = detail["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| text(&c["name"]))
+        .collect();
+    assert_eq!(names, ["Zed Zane", "Ann Abbot"]);
+    assert_eq!(detail["contacts"][0]["role"], "Yard manager");
+
+    // A contact linked to another customer's site is refused.
+    let (status, body) = office
+        .put(
+            &format!("/api/accounts/{account}/contacts/{ann}"),
+            json!({"name": "Ann Abbot", "sites": [uuid::Uuid::new_v4().to_string()]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Ann leaves; the yard is sold. Both stay on the record, archived.
+    let archive = json!({"archived": true});
+    dana.post_ok(
+        &format!("/api/accounts/{account}/contacts/{ann}/archive"),
+        archive.clone(),
+        200,
+    )
+    .await;
+    dana.post_ok(&format!("/api/sites/{yard}/archive"), archive, 200)
+        .await;
+    let detail = office.job(&job).await;
+    assert_eq!(detail["contacts"].as_array().unwrap().len(), 1);
+    let customer = dana.ok(&format!("/api/accounts/{account}")).await;
+    assert!(
+        customer["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == ann && c["archived_at"].is_string())
+    );
+    assert!(customer["sites"][0]["archived_at"].is_string());
+    let refused = dana
+        .refused(
+            "/api/jobs",
+            json!({"account": account, "site": yard, "title": "Another", "day": ""}),
+            409,
+        )
+        .await;
+    assert!(refused.contains("archived"), "{refused}");
+    dana.post_ok(
+        &format!("/api/sites/{yard}/archive"),
+        json!({"archived": false}),
+        200,
+    )
+    .await;
+    dana.post_ok(
+        "/api/jobs",
+        json!({"account": account, "site": yard, "title": "Another", "day": ""}),
+        201,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn alerts_on_a_customer_and_a_site_reach_the_tablet_until_the_office_removes_them() {
+    let office = office().await;
+    let (job, account, mut tablet, token) = office.assigned_job().await;
+    let site = text(&office.job(job).await["site"]["id"]).to_string();
+    let on_account = office
+        .dana
+        .post_ok(
+            &format!("/api/accounts/{account}/alerts"),
+            json!({"text": "Pays by card only: no checks"}),
+            201,
+        )
+        .await;
+    office
+        .dana
+        .post_ok(
+            &format!("/api/accounts/{account}/alerts"),
+            json!({"text": "Dog in the yard: call before opening the gate", "site": site}),
+            201,
+        )
+        .await;
+    let detail = office.job(job).await;
+    assert_eq!(detail["alerts"].as_array().unwrap().len(), 2);
+
+    office.sync(&mut tablet, &token).await;
+    let texts = |tablet: &Tablet| -> Vec<String> {
+        queries::job_packet(tablet.store(), job)
+            .unwrap()
+            .alerts
+            .into_iter()
+            .map(|a| a.text)
+            .collect()
+    };
+    assert_eq!(
+        texts(&tablet),
+        [
+            "Pays by card only: no checks",
+            "Dog in the yard: call before opening the gate"
+        ]
+    );
+    let page = queries::customer_page(tablet.store(), account).unwrap();
+    assert_eq!(page.alerts.len(), 2);
+
+    let id = text(&on_account["id"]);
+    let (status, body) = office
+        .dana
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/accounts/{account}/alerts/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = office
+        .dana
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/accounts/{account}/alerts/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "an alert is removed once");
+    office.sync(&mut tablet, &token).await;
+    assert_eq!(
+        texts(&tablet),
+        ["Dog in the yard: call before opening the gate"]
+    );
+    let refused = office
+        .dana
+        .refused(
+            &format!("/api/accounts/{account}/alerts"),
+            json!({"text": "   "}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("alert text"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_site_note_written_on_the_tablet_shows_on_every_later_visit_to_that_site() {
+    let office = office().await;
+    let (job, account, mut tablet, token) = office.assigned_job().await;
+    tablet
+        .add_job_note(
+            now(),
+            job,
+            NoteKind::Site,
+            "Stopcock is behind the boiler panel",
+        )
+        .unwrap();
+    tablet
+        .add_job_note(
+            now(),
+            job,
+            NoteKind::ServicePerformed,
+            "Serviced the boiler",
+        )
+        .unwrap();
+    office.sync(&mut tablet, &token).await;
+
+    let packet = queries::job_packet(tablet.store(), job).unwrap();
+    assert!(
+        packet
+            .site_notes
+            .iter()
+            .any(|n| n.text == "Stopcock is behind the boiler panel")
+    );
+    assert!(packet.notes.iter().all(|n| n.kind != NoteKind::Site));
+
+    // The office books the next visit there: it shows the note.
+    let site = text(&office.job(job).await["site"]["id"]).to_string();
+    let next = office
+        .dana
+        .post_ok(
+            "/api/jobs",
+            json!({"account": account.to_string(), "site": site, "title": "Next year's service",
+                   "day": ""}),
+            201,
+        )
+        .await;
+    let next = office.job(text(&next["id"])).await;
+    assert!(
+        next["site_notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["text"] == "Stopcock is behind the boiler panel" && n["kind"] == "site"),
+        "{}",
+        next["site_notes"]
+    );
+}
