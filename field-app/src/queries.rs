@@ -346,7 +346,7 @@ pub struct SearchHit {
     pub contacts: Vec<String>,
 }
 
-/// Accounts matching any part of their name, type, contact names or emails, from the local
+/// Accounts matching any part of their name, type, phones, addresses, contacts, from the local
 /// replica (works offline).
 pub fn search(store: &Store, query: &str, limit: usize) -> Result<Vec<SearchHit>, AppError> {
     let mut hits = Vec::new();

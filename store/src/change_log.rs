@@ -226,6 +226,8 @@ mod tests {
                  ALTER TABLE pairing DROP COLUMN tls_fingerprint;
                  DROP INDEX invoices_number;
                  DROP TABLE alerts;
+                 DROP TRIGGER sites_search_insert; DROP TRIGGER sites_search_delete;
+                 DROP TABLE site_search; ALTER TABLE sites DROP COLUMN search;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

@@ -407,7 +407,8 @@ impl Store {
         change_log::page(&self.conn, doc, before, limit)
     }
 
-    /// Accounts matching any part of their name, type, contact names or emails.
+    /// Accounts matching any part of their name, type, phones, addresses (theirs and their
+    /// sites'), contact names, emails or phones.
     pub fn search_accounts(&self, query: &str, limit: usize) -> Result<Vec<AccountSummary>> {
         search::search_accounts(&self.conn, query, limit)
     }

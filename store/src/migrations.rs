@@ -32,6 +32,10 @@ fn migrations() -> Migrations<'static> {
         )),
         M::up(include_str!("../../migrations/0016_invoice_numbers.sql")),
         M::up(include_str!("../../migrations/0017_alerts.sql")),
+        M::up_with_hook(
+            include_str!("../../migrations/0018_search_phones_and_sites.sql"),
+            crate::search::fill,
+        ),
     ])
 }
 

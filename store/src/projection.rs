@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fieldsync_protocol::incremental::Touched;
-use fieldsync_protocol::views::search_text;
+use fieldsync_protocol::views::{search_text, site_search_text};
 use fieldsync_protocol::{AccountId, Contact, DocId, DocKind, Invoice, Note, Photo, Record};
 use rusqlite::{Transaction, params};
 
@@ -262,12 +262,13 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
         }
         (Section::Site, Record::Site(d)) => {
             tx.prepare_cached(
-                "INSERT INTO sites (id, account, name, json) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO sites (id, account, name, search, json) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
                 doc.as_bytes(),
                 account.as_bytes(),
                 d.record.name,
+                site_search_text(&d.record),
                 serde_json::to_string(&d.record)?,
             ])?;
         }

@@ -1,5 +1,6 @@
-//! Account search: any part of an account's name, type, contact names or emails,
-//! case-insensitive. Words of three or more characters go through the FTS5 trigram index;
+//! Account search: any part of an account's name, type, number, email, phone, billing address,
+//! contact names, emails and phones, or of one of its sites' names and addresses,
+//! case-insensitive. Words of three or more characters go through the FTS5 trigram indexes;
 //! shorter ones (which trigrams cannot match) through LIKE on the stored search text.
 
 use rusqlite::Connection;
@@ -8,7 +9,8 @@ use rusqlite::types::Value;
 use crate::queries::{AccountSummary, SUMMARY_COLUMNS, summary};
 use crate::{Result, queries};
 
-/// Accounts whose search text contains every word of `query`, best matches first; every
+/// Accounts whose search text, or one of whose sites' search text, contains every word of
+/// `query` (a phone number typed with punctuation is looked up by its digits), by name; every
 /// account (by name) for an empty query.
 pub(crate) fn search_accounts(
     conn: &Connection,
@@ -16,46 +18,93 @@ pub(crate) fn search_accounts(
     limit: usize,
 ) -> Result<Vec<AccountSummary>> {
     let query = query.to_lowercase();
-    let words: Vec<&str> = query.split_whitespace().collect();
+    let words: Vec<String> = query
+        .split_whitespace()
+        .map(fieldsync_protocol::views::search_word)
+        .filter(|w| !w.is_empty())
+        .collect();
     if words.is_empty() {
         return queries::accounts(conn, Some(limit));
     }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let (long, short): (Vec<&str>, Vec<&str>) = words.iter().partition(|w| w.chars().count() >= 3);
     let mut params: Vec<Value> = Vec::new();
-    let mut conditions: Vec<String> = Vec::new();
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM accounts a");
-    if !long.is_empty() {
-        // Each word a quoted FTS5 string (a substring with the trigram tokenizer), all required.
-        let fts: Vec<String> = long
-            .iter()
-            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-            .collect();
-        sql.push_str(" JOIN account_search ON account_search.rowid = a.rid");
-        conditions.push(format!("account_search MATCH ?{}", params.len() + 1));
-        params.push(Value::Text(fts.join(" AND ")));
+    let mut conditions: Vec<String> = vec![queries::NOT_MERGED.to_string()];
+    for word in &words {
+        let n = params.len() + 1;
+        if word.chars().count() >= 3 {
+            // A quoted FTS5 string: a substring, with the trigram tokenizer.
+            conditions.push(format!(
+                "(a.rid IN (SELECT rowid FROM account_search WHERE account_search MATCH ?{n})
+                  OR a.id IN (SELECT s.account FROM sites s
+                              WHERE s.rowid IN (SELECT rowid FROM site_search
+                                                WHERE site_search MATCH ?{n})))"
+            ));
+            params.push(Value::Text(format!("\"{}\"", word.replace('"', "\"\""))));
+        } else {
+            // Trigrams cannot match one or two characters: LIKE on the stored text.
+            conditions.push(format!(
+                "(a.search LIKE ?{n} ESCAPE '\\'
+                  OR a.id IN (SELECT account FROM sites WHERE search LIKE ?{n} ESCAPE '\\'))"
+            ));
+            let escaped = word
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            params.push(Value::Text(format!("%{escaped}%")));
+        }
     }
-    conditions.push(queries::NOT_MERGED.to_string());
-    for word in short {
-        let escaped = word
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        conditions.push(format!("a.search LIKE ?{} ESCAPE '\\'", params.len() + 1));
-        params.push(Value::Text(format!("%{escaped}%")));
-    }
-    sql.push_str(" WHERE ");
-    sql.push_str(&conditions.join(" AND "));
-    sql.push_str(if long.is_empty() {
-        " ORDER BY a.name COLLATE NOCASE"
-    } else {
-        " ORDER BY account_search.rank, a.name COLLATE NOCASE"
-    });
-    sql.push_str(&format!(" LIMIT ?{}", params.len() + 1));
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE {} ORDER BY a.name COLLATE NOCASE LIMIT ?{}",
+        conditions.join(" AND "),
+        params.len() + 1
+    );
     params.push(Value::Integer(limit));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params), summary)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Migration hook (0018): the search text of every site, and of every account (now with
+/// phones and the billing address), recomputed from the stored records; then both indexes
+/// rebuilt.
+pub(crate) fn fill(tx: &rusqlite::Transaction<'_>) -> rusqlite_migration::HookResult {
+    let sites: Vec<(Vec<u8>, String)> = tx
+        .prepare("SELECT id, json FROM sites")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = tx.prepare("UPDATE sites SET search = ?2 WHERE id = ?1")?;
+    for (id, json) in sites {
+        // A row that does not read as a site keeps no search text (it is rewritten with the
+        // document's next change).
+        if let Ok(site) = serde_json::from_str::<fieldsync_protocol::JobSite>(&json) {
+            update.execute(rusqlite::params![
+                id,
+                fieldsync_protocol::views::site_search_text(&site)
+            ])?;
+        }
+    }
+    let accounts: Vec<(Vec<u8>, String)> = tx
+        .prepare("SELECT id, json FROM accounts")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut contacts_of = tx.prepare("SELECT json FROM contacts WHERE account = ?1")?;
+    let mut update = tx.prepare("UPDATE accounts SET search = ?2 WHERE id = ?1")?;
+    for (id, json) in accounts {
+        let Ok(account) = serde_json::from_str::<fieldsync_protocol::Account>(&json) else {
+            continue;
+        };
+        let contacts: Vec<fieldsync_protocol::Contact> = contacts_of
+            .query_map([&id], |row| row.get::<_, String>(0))?
+            .filter_map(|json| serde_json::from_str(&json.ok()?).ok())
+            .collect();
+        let text = fieldsync_protocol::views::search_text_of(&account, &contacts);
+        update.execute(rusqlite::params![id, text])?;
+    }
+    tx.execute_batch(
+        "INSERT INTO account_search (account_search) VALUES ('rebuild');
+         INSERT INTO site_search (site_search) VALUES ('rebuild');",
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -133,5 +182,69 @@ mod tests {
         tx.commit().unwrap();
         assert!(names(&store, "plumb").is_empty());
         assert_eq!(names(&store, "zenith"), ["Zenith Heating"]);
+    }
+
+    #[test]
+    fn finds_accounts_by_phone_number_however_typed_and_by_a_sites_address() {
+        let office = writer(Role::Office);
+        let mut store = Store::open_in_memory().unwrap();
+        let mut acme = account("Acme Plumbing");
+        if let Record::Account(a) = &mut acme {
+            a.record.phone = Some("+1 541 555 2041".into());
+            a.record.billing_address.line1 = "9 Quarry Rd".into();
+        }
+        add_contact(&mut acme, "Dana Whitfield", "dana@pipes.example");
+        if let Record::Account(a) = &mut acme {
+            a.contacts.values_mut().next().unwrap().phone = Some("(541) 555-7788".into());
+        }
+        create(&mut store, &office, &acme);
+        let bolt = account("Bolt & Nut Café");
+        create(&mut store, &office, &bolt);
+        let site = fieldsync_protocol::JobSite {
+            id: fieldsync_protocol::SiteId::new(),
+            account: bolt.account(),
+            name: "Riverside kitchen".into(),
+            address: fieldsync_protocol::Address {
+                line1: "480 Willamette Ave".into(),
+                line2: None,
+                city: "Eugene".into(),
+                region: "OR".into(),
+                postal_code: "97401".into(),
+                country: "US".into(),
+            },
+            access_instructions: String::new(),
+            archived_at: None,
+        };
+        create(&mut store, &office, &Record::new_site(site));
+
+        for typed in ["555-2041", "5552041", "541 555 2041", "+1 (541) 555-2041"] {
+            assert_eq!(names(&store, typed), ["Acme Plumbing"], "{typed}");
+        }
+        assert_eq!(
+            names(&store, "555-7788"),
+            ["Acme Plumbing"],
+            "a contact's phone"
+        );
+        assert_eq!(
+            names(&store, "quarry"),
+            ["Acme Plumbing"],
+            "billing address"
+        );
+        assert_eq!(
+            names(&store, "willamette"),
+            ["Bolt & Nut Café"],
+            "a site's street"
+        );
+        assert_eq!(
+            names(&store, "bolt eugene 97401"),
+            ["Bolt & Nut Café"],
+            "words of the account and of its site together"
+        );
+        assert_eq!(
+            names(&store, "riverside"),
+            ["Bolt & Nut Café"],
+            "a site's name"
+        );
+        assert!(names(&store, "acme willamette").is_empty());
     }
 }

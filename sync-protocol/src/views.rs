@@ -287,9 +287,18 @@ pub fn contacts_for_job(
     contacts
 }
 
-/// The text that account search matches: name, type, contact names and emails, lower-cased.
+/// The text that account search matches: name, type, number, email, phone, billing address,
+/// contact names, emails and phones, lower-cased. Phone numbers are there as typed and as
+/// digits only, so that `555-2041` and `5552041` both find `+1 541 555 2041`.
 pub fn search_text(doc: &AccountDoc) -> String {
-    let account = &doc.record;
+    search_text_of(&doc.record, doc.contacts.values())
+}
+
+/// [`search_text`] from the account record and its contacts.
+pub fn search_text_of<'a>(
+    account: &crate::Account,
+    contacts: impl IntoIterator<Item = &'a crate::Contact>,
+) -> String {
     let mut parts = vec![
         account.name.clone(),
         account.account_type.to_string(),
@@ -298,9 +307,41 @@ pub fn search_text(doc: &AccountDoc) -> String {
     ];
     parts.extend(account.email.clone());
     parts.extend(account.business_type.clone());
-    for contact in doc.contacts.values() {
+    parts.extend(account.phone.iter().flat_map(|p| phone_forms(p)));
+    parts.extend(account.billing_address.lines());
+    for contact in contacts {
         parts.push(contact.name.clone());
         parts.extend(contact.email.clone());
+        parts.extend(contact.phone.iter().flat_map(|p| phone_forms(p)));
     }
     parts.join(" ").to_lowercase()
+}
+
+/// The text that finds an account by one of its sites: the site's name and address.
+pub fn site_search_text(site: &crate::JobSite) -> String {
+    let mut parts = vec![site.name.clone()];
+    parts.extend(site.address.lines());
+    parts.join(" ").to_lowercase()
+}
+
+/// A phone number as typed and as its digits alone.
+fn phone_forms(phone: &str) -> [String; 2] {
+    [
+        phone.to_string(),
+        phone.chars().filter(char::is_ascii_digit).collect(),
+    ]
+}
+
+/// A word of a search as it is looked up: a phone number typed with punctuation
+/// (`(541)`, `555-2041`, `+1`) as its digits alone, anything else as typed.
+pub fn search_word(word: &str) -> String {
+    let phone_like = word
+        .chars()
+        .all(|c| c.is_ascii_digit() || "+-().".contains(c))
+        && word.chars().filter(char::is_ascii_digit).count() >= 3;
+    if phone_like {
+        word.chars().filter(char::is_ascii_digit).collect()
+    } else {
+        word.to_string()
+    }
 }

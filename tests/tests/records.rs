@@ -530,3 +530,46 @@ async fn a_site_note_written_on_the_tablet_shows_on_every_later_visit_to_that_si
         next["site_notes"]
     );
 }
+
+#[tokio::test]
+async fn the_office_and_the_tablet_find_a_customer_by_phone_however_typed_and_by_site_street() {
+    let office = office().await;
+    let (job, account, tablet, _) = office.assigned_job().await;
+    let customer = office.dana.ok(&format!("/api/accounts/{account}")).await;
+    let phone = text(&customer["account"]["phone"]).to_string();
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    // "+1 541 555 2041" typed as "555-2041" and as "(541) 555-2041".
+    let local = format!("{}-{}", &digits[4..7], &digits[7..]);
+    let area = format!("({}) {local}", &digits[1..4]);
+    let street = text(&office.job(job).await["site"]["address"]["line1"]).to_string();
+    for query in [local.as_str(), area.as_str(), street.as_str()] {
+        let found = office
+            .dana
+            .ok(&format!("/api/accounts?q={}", urlencode(query)))
+            .await;
+        let ids: Vec<&str> = found["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| text(&a["id"]))
+            .collect();
+        assert!(
+            ids.contains(&account.to_string().as_str()),
+            "{query}: {found}"
+        );
+        let hits = queries::search(tablet.store(), query, 50).unwrap();
+        assert!(
+            hits.iter().any(|h| h.summary.id == account),
+            "the tablet finds {query:?} offline"
+        );
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

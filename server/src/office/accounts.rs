@@ -331,7 +331,7 @@ pub struct AccountDetail {
 }
 
 /// Accounts not merged into another, by name; those matching `query` (any part of name, type,
-/// contact name or email) when it is given.
+/// contact, phone or address) when it is given.
 pub async fn list(state: &AppState, query: Option<String>) -> OfficeResult<Vec<AccountSummary>> {
     search(state, query.as_deref().unwrap_or_default(), LIST_LIMIT).await
 }

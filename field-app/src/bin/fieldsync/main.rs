@@ -95,7 +95,7 @@ enum Command {
         #[arg(long)]
         date: Option<NaiveDate>,
     },
-    /// Finds customers on the tablet by any part of their name, type, contact name or email.
+    /// Finds customers on the tablet by any part of their name, phone, address, contact or email.
     Search {
         /// What to look for.
         query: String,

@@ -44,7 +44,7 @@ pub(crate) enum CustomerCommand {
     },
 }
 
-/// Finds customers on the tablet by any part of their name, type, contact name or email.
+/// Finds customers on the tablet by any part of their name, phone, address, contact or email.
 pub(crate) fn search(data: &Path, query: &str) -> anyhow::Result<()> {
     let tablet = open(data)?;
     let hits = queries::search(tablet.store(), query, 50)?;
