@@ -200,6 +200,8 @@ pub struct CustomerPage {
     pub account: Account,
     /// Alerts on the account and its sites, to show first.
     pub alerts: Vec<fieldsync_protocol::Alert>,
+    /// The newest of its contact log, newest first.
+    pub contact_log: Vec<fieldsync_protocol::ContactEntry>,
     /// Its current contacts (not archived), by name.
     pub contacts: Vec<Contact>,
     /// Its current job sites (not archived), by name.
@@ -213,6 +215,9 @@ pub struct CustomerPage {
     /// Balance and unapplied credit.
     pub ledger: Ledger,
 }
+
+/// Contact log entries a customer page shows.
+pub const CONTACT_LOG_SHOWN: usize = 20;
 
 /// The page of `account`.
 pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, AppError> {
@@ -234,6 +239,7 @@ pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, 
     Ok(CustomerPage {
         account: record,
         alerts,
+        contact_log: store.contact_log(account, CONTACT_LOG_SHOWN)?,
         contacts,
         sites,
         jobs: store.jobs_for_account(account)?,

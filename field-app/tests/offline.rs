@@ -1220,7 +1220,29 @@ async fn the_command_line_shows_a_job_and_a_customer_and_records_materials_offli
     .await;
 
     let account = world.account.to_string();
+    ok(
+        data,
+        &[
+            "customer",
+            "log",
+            &account,
+            "--how",
+            "visit",
+            "Quoted a new boiler",
+        ],
+    )
+    .await;
+    refused(
+        data,
+        &["customer", "log", &account, "  "],
+        "what the contact was about",
+    )
+    .await;
     let customer = ok(data, &["customer", "show", &account]).await;
+    assert!(
+        customer.contains("Visit by tess: Quoted a new boiler"),
+        "{customer}"
+    );
     assert!(customer.contains(&world.job_title), "{customer}");
     let name = customer.lines().next().unwrap().split(" (").next().unwrap();
     let word = name.split_whitespace().next().unwrap().to_lowercase();

@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod billing;
+pub mod contact_log;
 pub mod documents;
 pub mod jobs;
 pub mod reports;

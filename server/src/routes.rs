@@ -79,6 +79,8 @@ fn routes() -> Router<AppState> {
             post(api::archive_contact),
         )
         .route("/api/accounts/{id}/alerts", post(api::add_alert))
+        .route("/api/accounts/{id}/contact-log", post(api::log_contact))
+        .route("/api/reports/contacts", get(api::contact_report))
         .route(
             "/api/accounts/{id}/alerts/{alert}",
             delete(api::remove_alert),
@@ -141,6 +143,15 @@ fn routes() -> Router<AppState> {
             post(pages::upkeep::archive_contact),
         )
         .route("/customers/{id}/alerts", post(pages::upkeep::add_alert))
+        .route(
+            "/customers/{id}/contact-log",
+            post(pages::upkeep::log_contact),
+        )
+        .route("/reports/contacts", get(pages::upkeep::contact_report))
+        .route(
+            "/reports/contacts.csv",
+            get(pages::upkeep::contact_report_csv),
+        )
         .route(
             "/customers/{id}/alerts/{alert}/remove",
             post(pages::upkeep::remove_alert),

@@ -37,6 +37,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("job_card.html", include_str!("../templates/job_card.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("aging.html", include_str!("../templates/aging.html")),
+    (
+        "contacts_report.html",
+        include_str!("../templates/contacts_report.html"),
+    ),
 ];
 
 /// The page's stylesheet.

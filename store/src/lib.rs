@@ -113,7 +113,7 @@ pub use error::{Result, StoreError};
 pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};
 pub use people::{Device, OfficeSession, User};
 pub use quarantine::Quarantined;
-pub use queries::{AccountSummary, ListedJob};
+pub use queries::{AccountSummary, ContactReportLine, ListedJob};
 pub use scope::{Origin, Scope};
 pub use tablet::Pairing;
 pub use transaction::StoreTx;
@@ -551,6 +551,28 @@ impl Store {
     /// An account's job sites.
     pub fn sites_for_account(&self, account: AccountId) -> Result<Vec<JobSite>> {
         queries::sites_for_account(&self.conn, account)
+    }
+
+    /// A customer's contact log, newest first (at most `limit` entries).
+    pub fn contact_log(
+        &self,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<Vec<fieldsync_protocol::ContactEntry>> {
+        queries::contact_log(&self.conn, account, limit)
+    }
+
+    /// The contact report: entries made in `[from, to)`, oldest first, of one customer and one
+    /// user when given; at most `limit`, and whether there were more.
+    pub fn contact_report(
+        &self,
+        from: fieldsync_protocol::Timestamp,
+        to: fieldsync_protocol::Timestamp,
+        account: Option<AccountId>,
+        user: Option<fieldsync_protocol::UserId>,
+        limit: usize,
+    ) -> Result<(Vec<queries::ContactReportLine>, bool)> {
+        queries::contact_report(&self.conn, from, to, account, user, limit)
     }
 
     /// The alerts on an account or a site document, oldest first.

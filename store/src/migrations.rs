@@ -36,6 +36,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("../../migrations/0018_search_phones_and_sites.sql"),
             crate::search::fill,
         ),
+        M::up(include_str!("../../migrations/0019_contact_log.sql")),
     ])
 }
 

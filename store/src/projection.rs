@@ -38,9 +38,10 @@ enum Section {
     Photos,
     Payment,
     Alerts,
+    ContactLog,
 }
 
-const ALL: [Section; 9] = [
+const ALL: [Section; 10] = [
     Section::Account,
     Section::Contacts,
     Section::Site,
@@ -50,6 +51,7 @@ const ALL: [Section; 9] = [
     Section::Photos,
     Section::Payment,
     Section::Alerts,
+    Section::ContactLog,
 ];
 
 fn sections(kind: DocKind) -> &'static [Section] {
@@ -59,6 +61,7 @@ fn sections(kind: DocKind) -> &'static [Section] {
             Section::Contacts,
             Section::Notes,
             Section::Alerts,
+            Section::ContactLog,
         ],
         DocKind::Site => &[
             Section::Site,
@@ -172,6 +175,10 @@ fn write_touched(
         "alerts",
         &mut touched.alerts.iter().map(|id| *id.as_bytes()),
     )?;
+    rows(
+        "contact_log",
+        &mut touched.contact_log.iter().map(|id| *id.as_bytes()),
+    )?;
     for note in items(&touched.notes, record.notes()) {
         insert_note(tx, doc, account, note)?;
     }
@@ -186,6 +193,9 @@ fn write_touched(
     }
     for alert in items(&touched.alerts, record.alerts()) {
         insert_alert(tx, doc, account, alert)?;
+    }
+    for entry in items(&touched.contact_log, record.contact_log()) {
+        insert_contact_entry(tx, doc, account, entry)?;
     }
     Ok(())
 }
@@ -209,6 +219,9 @@ fn same(before: &Record, after: &Record, section: Section) -> bool {
         (Section::Notes, b, a) => b.notes().is_some() && b.notes() == a.notes(),
         (Section::Photos, b, a) => b.photos().is_some() && b.photos() == a.photos(),
         (Section::Alerts, b, a) => b.alerts().is_some() && b.alerts() == a.alerts(),
+        (Section::ContactLog, b, a) => {
+            b.contact_log().is_some() && b.contact_log() == a.contact_log()
+        }
         _ => false,
     }
 }
@@ -227,6 +240,7 @@ fn clear(tx: &Transaction<'_>, doc: DocId, section: Section) -> Result<()> {
         Section::Photos => &["DELETE FROM photos WHERE doc = ?1"],
         Section::Payment => &["DELETE FROM payments WHERE id = ?1"],
         Section::Alerts => &["DELETE FROM alerts WHERE doc = ?1"],
+        Section::ContactLog => &["DELETE FROM contact_log WHERE doc = ?1"],
     };
     for sql in statements {
         tx.prepare_cached(sql)?.execute([doc.as_bytes()])?;
@@ -331,6 +345,11 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
                 insert_alert(tx, doc, account, a)?;
             }
         }
+        (Section::ContactLog, record) => {
+            for e in record.contact_log().into_iter().flat_map(BTreeMap::values) {
+                insert_contact_entry(tx, doc, account, e)?;
+            }
+        }
         // `sections` never pairs a section with another kind's record.
         _ => {}
     }
@@ -352,6 +371,26 @@ fn insert_alert(
         account.as_bytes(),
         a.created_at.millis(),
         serde_json::to_string(a)?,
+    ])?;
+    Ok(())
+}
+
+fn insert_contact_entry(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    account: AccountId,
+    e: &fieldsync_protocol::ContactEntry,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO contact_log (doc, id, account, at, user, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        e.id.as_bytes(),
+        account.as_bytes(),
+        e.at.millis(),
+        e.user.as_bytes(),
+        serde_json::to_string(e)?,
     ])?;
     Ok(())
 }

@@ -207,6 +207,72 @@ pub(crate) fn alerts(conn: &Connection, doc: DocId) -> Result<Vec<fieldsync_prot
     )
 }
 
+/// A customer's contact log entries, newest first (at most `limit`).
+pub(crate) fn contact_log(
+    conn: &Connection,
+    account: AccountId,
+    limit: usize,
+) -> Result<Vec<fieldsync_protocol::ContactEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json FROM contact_log WHERE account = ?1 ORDER BY at DESC, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(
+        rusqlite::params![account.as_bytes(), i64::try_from(limit).unwrap_or(i64::MAX)],
+        |row| codec::json(row, 0),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One line of the contact report: the entry and its customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContactReportLine {
+    /// The customer.
+    pub account: AccountId,
+    /// The customer's name.
+    pub account_name: String,
+    /// The entry.
+    pub entry: fieldsync_protocol::ContactEntry,
+}
+
+/// Contact log entries made in `[from, to)`, oldest first, of one customer and one user when
+/// given: at most `limit`, and whether there were more.
+pub(crate) fn contact_report(
+    conn: &Connection,
+    from: fieldsync_protocol::Timestamp,
+    to: fieldsync_protocol::Timestamp,
+    account: Option<AccountId>,
+    user: Option<fieldsync_protocol::UserId>,
+    limit: usize,
+) -> Result<(Vec<ContactReportLine>, bool)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.account, a.name, c.json FROM contact_log c
+         LEFT JOIN accounts a ON a.id = c.account
+         WHERE c.at >= ?1 AND c.at < ?2
+           AND (?3 IS NULL OR c.account = ?3) AND (?4 IS NULL OR c.user = ?4)
+         ORDER BY c.at, c.id LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(
+        rusqlite::params![
+            from.millis(),
+            to.millis(),
+            account.map(|a| *a.as_bytes()),
+            user.map(|u| *u.as_bytes()),
+            i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
+        ],
+        |row| {
+            Ok(ContactReportLine {
+                account: codec::id(row, 0, AccountId::from_slice)?,
+                account_name: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                entry: codec::json(row, 2)?,
+            })
+        },
+    )?;
+    let mut lines: Vec<ContactReportLine> = rows.collect::<rusqlite::Result<_>>()?;
+    let more = lines.len() > limit;
+    lines.truncate(limit);
+    Ok((lines, more))
+}
+
 /// An account's contacts, by name.
 pub(crate) fn contacts_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Contact>> {
     records(

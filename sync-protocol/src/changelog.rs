@@ -166,6 +166,12 @@ pub fn record_entries(before: &Record, after: &Record, made: &Made) -> Vec<Chang
     section("photos", before.photos(), after.photos(), &mut out);
     section("invoices", before.invoices(), after.invoices(), &mut out);
     section("alerts", before.alerts(), after.alerts(), &mut out);
+    section(
+        "contact_log",
+        before.contact_log(),
+        after.contact_log(),
+        &mut out,
+    );
     out.into_iter().map(|f| made.entry(f)).collect()
 }
 
@@ -194,6 +200,10 @@ pub fn edit_entries(before: &Record, edit: &Edit, made: &Made) -> Vec<ChangeEntr
     for (id, after) in &edit.alerts {
         let old = before.alerts().and_then(|a| a.get(id));
         part(&format!("alerts.{id}"), old, after.as_ref(), &mut out);
+    }
+    for (id, after) in &edit.contact_log {
+        let old = before.contact_log().and_then(|c| c.get(id));
+        part(&format!("contact_log.{id}"), old, after.as_ref(), &mut out);
     }
     out.into_iter().map(|f| made.entry(f)).collect()
 }

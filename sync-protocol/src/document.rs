@@ -1,7 +1,7 @@
 //! How records are grouped into automerge documents, and how documents are created and edited.
 //!
 //! Four kinds of document (see ARCHITECTURE.md for why):
-//! - **account**: the account, its contacts, account-level notes and alerts;
+//! - **account**: the account, its contacts, account-level notes, alerts and contact log;
 //! - **site**: one job site, its site notes, photos and alerts;
 //! - **job**: one job, its notes, photos and invoices;
 //! - **payment**: one payment.
@@ -17,8 +17,9 @@ use autosurgeon::{Hydrate, Reconcile};
 
 use crate::records::string_enum;
 use crate::{
-    Account, AccountId, Alert, Author, Contact, ContactId, DocId, DocumentError, Invoice,
-    InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Timestamp, ValidationError,
+    Account, AccountId, Alert, Author, Contact, ContactEntry, ContactId, DocId, DocumentError,
+    Invoice, InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Timestamp,
+    ValidationError,
 };
 
 string_enum!(
@@ -47,6 +48,12 @@ pub struct AccountDoc {
         missing = "BTreeMap::new"
     )]
     pub alerts: BTreeMap<NoteId, Alert>,
+    /// The contact log: calls, emails and visits by id (none in documents made before it).
+    #[autosurgeon(
+        with = "autosurgeon::map_with_parseable_keys",
+        missing = "BTreeMap::new"
+    )]
+    pub contact_log: BTreeMap<NoteId, ContactEntry>,
 }
 
 /// A site document: one job site with its notes and photos.
@@ -126,6 +133,7 @@ impl Record {
             contacts: BTreeMap::new(),
             notes: BTreeMap::new(),
             alerts: BTreeMap::new(),
+            contact_log: BTreeMap::new(),
         })
     }
 
@@ -224,6 +232,14 @@ impl Record {
         match self {
             Record::Account(d) => Some(&d.alerts),
             Record::Site(d) => Some(&d.alerts),
+            _ => None,
+        }
+    }
+
+    /// The document's contact log, for an account.
+    pub fn contact_log(&self) -> Option<&BTreeMap<NoteId, ContactEntry>> {
+        match self {
+            Record::Account(d) => Some(&d.contact_log),
             _ => None,
         }
     }

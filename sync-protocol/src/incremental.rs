@@ -21,8 +21,8 @@ use autosurgeon::{Hydrate, Reconcile};
 use crate::changelog::{self, ChangeEntry, Made};
 use crate::validate::{self, Pusher};
 use crate::{
-    Account, AccountId, Alert, Contact, ContactId, DocId, DocKind, Invoice, InvoiceId, Job,
-    JobSite, Note, NoteId, Payment, Photo, PhotoId, Record, ValidationError,
+    Account, AccountId, Alert, Contact, ContactEntry, ContactId, DocId, DocKind, Invoice,
+    InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Record, ValidationError,
 };
 
 /// The parts of a document that changes touched.
@@ -42,6 +42,8 @@ pub struct Touched {
     pub invoices: BTreeSet<InvoiceId>,
     /// Alerts, by id.
     pub alerts: BTreeSet<NoteId>,
+    /// Contact log entries, by id.
+    pub contact_log: BTreeSet<NoteId>,
     /// A whole section (`notes`, say) was put anew: only the whole document tells what changed.
     pub whole: bool,
 }
@@ -49,7 +51,7 @@ pub struct Touched {
 /// The sections of a document of `kind`, each a map of items by id.
 fn sections(kind: DocKind) -> &'static [&'static str] {
     match kind {
-        DocKind::Account => &["contacts", "notes", "alerts"],
+        DocKind::Account => &["contacts", "notes", "alerts", "contact_log"],
         DocKind::Site => &["notes", "photos", "alerts"],
         DocKind::Job => &["notes", "photos", "invoices"],
         DocKind::Payment => &[],
@@ -122,6 +124,7 @@ impl Touched {
             "photos" => self.photos.insert(parse_id(section, key)?),
             "invoices" => self.invoices.insert(parse_id(section, key)?),
             "alerts" => self.alerts.insert(parse_id(section, key)?),
+            "contact_log" => self.contact_log.insert(parse_id(section, key)?),
             _ => unreachable!("sections() lists only these"),
         };
         Ok(())
@@ -137,6 +140,7 @@ impl Touched {
         self.photos.extend(other.photos);
         self.invoices.extend(other.invoices);
         self.alerts.extend(other.alerts);
+        self.contact_log.extend(other.contact_log);
     }
 
     /// Whether nothing was touched.
@@ -222,6 +226,8 @@ pub struct Edit {
     pub invoices: BTreeMap<InvoiceId, Option<Invoice>>,
     /// Touched alerts.
     pub alerts: BTreeMap<NoteId, Option<Alert>>,
+    /// Touched contact log entries.
+    pub contact_log: BTreeMap<NoteId, Option<ContactEntry>>,
 }
 
 impl Edit {
@@ -262,6 +268,7 @@ impl Edit {
         edit.photos = items(doc, "photos", &touched.photos)?;
         edit.invoices = items(doc, "invoices", &touched.invoices)?;
         edit.alerts = items(doc, "alerts", &touched.alerts)?;
+        edit.contact_log = items(doc, "contact_log", &touched.contact_log)?;
         Ok(edit)
     }
 
@@ -283,6 +290,7 @@ impl Edit {
                 put(&mut d.contacts, self.contacts);
                 put(&mut d.notes, self.notes);
                 put(&mut d.alerts, self.alerts);
+                put(&mut d.contact_log, self.contact_log);
             }
             (Record::Site(d), main) => {
                 if let Some(Main::Site(r)) = main {

@@ -409,8 +409,12 @@ pub fn check_record(record: &Record) -> Result<(), ValidationError> {
             keyed("contact", &d.contacts, |c| c.id.to_string())?;
             keyed("note", &d.notes, |n| n.id.to_string())?;
             keyed("alert", &d.alerts, |a| a.id.to_string())?;
+            keyed("contact log entry", &d.contact_log, |e| e.id.to_string())?;
             d.contacts.values().try_for_each(check_contact)?;
             d.alerts.values().try_for_each(check_alert)?;
+            d.contact_log
+                .values()
+                .try_for_each(|e| check_contact_entry(e, &d.contacts))?;
             d.notes.values().try_for_each(check_note)
         }
         Record::Site(d) => {
@@ -459,6 +463,10 @@ pub fn check_transition(before: &Record, after: &Record) -> Result<(), Validatio
         old.iter()
             .try_for_each(|(id, note)| note_kept(note, new.get(id)))?;
     }
+    if let (Some(old), Some(new)) = (before.contact_log(), after.contact_log()) {
+        old.iter()
+            .try_for_each(|(id, entry)| entry_kept(entry, new.get(id)))?;
+    }
     check_record(after)
 }
 
@@ -466,6 +474,34 @@ pub fn check_transition(before: &Record, after: &Record) -> Result<(), Validatio
 fn note_kept(before: &Note, after: Option<&Note>) -> Result<(), ValidationError> {
     if after != Some(before) {
         return Err(ValidationError::AppendOnly("a note"));
+    }
+    Ok(())
+}
+
+/// A contact log entry may be added but never edited or removed.
+fn entry_kept(
+    before: &crate::ContactEntry,
+    after: Option<&crate::ContactEntry>,
+) -> Result<(), ValidationError> {
+    if after != Some(before) {
+        return Err(ValidationError::AppendOnly("a contact log entry"));
+    }
+    Ok(())
+}
+
+fn check_contact_entry(
+    entry: &crate::ContactEntry,
+    contacts: &BTreeMap<crate::ContactId, Contact>,
+) -> Result<(), ValidationError> {
+    required("contact summary", &entry.summary)?;
+    bounded("contact summary", &entry.summary, MAX_NOTE_CHARS)?;
+    bounded("contact user name", &entry.user_name, MAX_FIELD_CHARS)?;
+    if let Some(contact) = entry.contact
+        && !contacts.contains_key(&contact)
+    {
+        return Err(ValidationError::Malformed(format!(
+            "contact {contact} is not one of the customer's"
+        )));
     }
     Ok(())
 }
@@ -560,6 +596,16 @@ pub fn check_authors(
                 })?;
         }
         _ => {}
+    }
+    if let Some(log) = after.contact_log() {
+        let had = |id| {
+            before
+                .and_then(Record::contact_log)
+                .is_some_and(|l| l.contains_key(id))
+        };
+        log.iter()
+            .filter(|(id, _)| !had(*id))
+            .try_for_each(|(_, e)| names_self("a contact log entry's user", e.user, user))?;
     }
     let had_note = |id| {
         before
@@ -860,6 +906,30 @@ pub fn check_edit(
                 }
                 _ => {}
             }
+        }
+    }
+    for (id, entry) in &edit.contact_log {
+        let Record::Account(account) = before else {
+            return Err(ValidationError::Undeclared("contact_log".into()));
+        };
+        match (account.contact_log.get(id), entry) {
+            (Some(old), new) => entry_kept(old, new.as_ref())?,
+            (None, Some(entry)) => {
+                same_id("contact log entry", id, entry.id)?;
+                // The contact it names may be one the same change adds.
+                let mut contacts = account.contacts.clone();
+                for (cid, c) in &edit.contacts {
+                    match c {
+                        Some(c) => contacts.insert(*cid, c.clone()),
+                        None => contacts.remove(cid),
+                    };
+                }
+                check_contact_entry(entry, &contacts)?;
+                if let Some(user) = user {
+                    names_self("a contact log entry's user", entry.user, user)?;
+                }
+            }
+            (None, None) => {}
         }
     }
     for (id, alert) in &edit.alerts {

@@ -596,5 +596,27 @@ async fn a_job_is_edited_an_alert_shown_and_a_contact_linked_to_a_site_from_the_
             (browser.count("#alerts .alert").await == 0).then_some(())
         })
         .await;
+
+    // A call logged on the customer page shows there and in the contact report.
+    let call = "Called about the new gate code";
+    browser
+        .fill("form#log-contact textarea[name=summary]", call)
+        .await;
+    browser.click("form#log-contact button[type=submit]").await;
+    browser
+        .wait_for_text("#contact-log", |t| t.contains(call))
+        .await;
+    browser.click("nav a[href='/reports/contacts']").await;
+    browser
+        .wait_for_text("#contacts", |t| t.contains(call))
+        .await;
+    let csv = browser
+        .run("return document.querySelector('#contacts-csv').getAttribute('href');")
+        .await;
+    assert!(
+        csv.as_str()
+            .is_some_and(|href| href.starts_with("/reports/contacts.csv?from=")),
+        "{csv}"
+    );
     browser.close().await;
 }

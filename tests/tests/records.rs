@@ -573,3 +573,120 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn calls_and_visits_logged_in_the_office_and_on_the_tablet_make_the_contact_report() {
+    let office = office().await;
+    let (_, account, mut tablet, token) = office.assigned_job().await;
+    let me = text(&office.dana.ok("/api/me").await["id"]).to_string();
+    office
+        .dana
+        .post_ok(
+            &format!("/api/accounts/{account}/contact-log"),
+            json!({"channel": "call", "summary": "Confirmed Thursday's visit"}),
+            201,
+        )
+        .await;
+    let refused = office
+        .dana
+        .refused(
+            &format!("/api/accounts/{account}/contact-log"),
+            json!({"channel": "pigeon", "summary": "x"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("how"), "{refused}");
+    let refused = office
+        .dana
+        .refused(
+            &format!("/api/accounts/{account}/contact-log"),
+            json!({"channel": "call", "summary": "x", "day": "2099-01-01"}),
+            422,
+        )
+        .await;
+    assert!(refused.contains("future"), "{refused}");
+    // Offline on site: the technician logs the visit.
+    tablet
+        .log_contact(
+            now(),
+            account,
+            fieldsync_protocol::ContactChannel::Visit,
+            None,
+            "Customer asked for a quote on a new boiler",
+        )
+        .unwrap();
+    office.sync(&mut tablet, &token).await;
+
+    let today = chrono::Utc::now().date_naive();
+    let report = office
+        .dana
+        .ok(&format!(
+            "/api/reports/contacts?from={today}&to={today}&customer={account}"
+        ))
+        .await;
+    let lines: Vec<(String, String)> = report["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                text(&l["entry"]["channel"]).to_string(),
+                text(&l["entry"]["summary"]).to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("call".to_string(), "Confirmed Thursday's visit".to_string()),
+            (
+                "visit".to_string(),
+                "Customer asked for a quote on a new boiler".to_string()
+            ),
+        ]
+    );
+    let dana_only = office
+        .dana
+        .ok(&format!(
+            "/api/reports/contacts?from={today}&to={today}&user={me}"
+        ))
+        .await;
+    assert_eq!(dana_only["lines"].as_array().unwrap().len(), 1);
+    let yesterday = today - chrono::Days::new(1);
+    let before = office
+        .dana
+        .ok(&format!(
+            "/api/reports/contacts?from={yesterday}&to={yesterday}"
+        ))
+        .await;
+    assert!(before["lines"].as_array().unwrap().is_empty());
+
+    // The CSV download, as the report page links it.
+    let csv = office
+        .dana
+        .http()
+        .get(office.server.url(&format!(
+            "/reports/contacts.csv?from={today}&to={today}&customer={account}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let csv = csv.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "when (UTC),customer,how,by,summary");
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows[2].ends_with("Customer asked for a quote on a new boiler"),
+        "{csv}"
+    );
+    // The customer page shows the log too.
+    let customer = office.dana.ok(&format!("/api/accounts/{account}")).await;
+    assert_eq!(customer["contact_log"].as_array().unwrap().len(), 2);
+}

@@ -6,8 +6,8 @@ use fieldsync_protocol::engine::OutboxItem;
 use fieldsync_protocol::validate::{parse_invoice_line, parse_tax_rate};
 use fieldsync_protocol::wire::ClientMessage;
 use fieldsync_protocol::{
-    Day, DocId, InventoryItem, Invoice, JobId, JobStatus, Money, Note, NoteId, NoteKind, Payment,
-    Photo, Record, Timestamp, ValidationError,
+    AccountId, ContactChannel, ContactEntry, ContactId, Day, DocId, InventoryItem, Invoice, JobId,
+    JobStatus, Money, Note, NoteId, NoteKind, Payment, Photo, Record, Timestamp, ValidationError,
 };
 
 use super::{InvoiceForm, PaymentForm, PhotoForm, Tablet};
@@ -154,6 +154,42 @@ impl Tablet {
         self.edit_job(now, job, |j| {
             j.notes.insert(note.id, note);
         })
+    }
+
+    /// Logs a call, email or visit with customer `account` (with one of its contacts, when
+    /// given), as the technician, at `now`.
+    pub fn log_contact(
+        &mut self,
+        now: Timestamp,
+        account: AccountId,
+        channel: ContactChannel,
+        contact: Option<ContactId>,
+        summary: &str,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        let entry = ContactEntry {
+            id: NoteId::new(),
+            at: now,
+            channel,
+            contact,
+            summary: summary.trim().to_string(),
+            user: self.writer.author.user,
+            user_name: self.writer.author.name.clone(),
+        };
+        self.edit(
+            now,
+            account.into(),
+            &format!("customer {account}"),
+            &[],
+            |record| {
+                let Record::Account(a) = record else {
+                    return Err(ValidationError::Malformed(format!(
+                        "{account} is not a customer"
+                    )));
+                };
+                a.contact_log.insert(entry.id, entry);
+                Ok(())
+            },
+        )
     }
 
     /// Records a payment typed by the technician. The form's id is made once per payment

@@ -6,18 +6,61 @@ use fieldsync_app::{AppError, queries};
 use slint::ComponentHandle as _;
 
 use crate::controller::{Inner, model};
-use crate::{AppWindow, CustomerAdapter, HitRow, MoneyRow, SearchAdapter, format};
+use crate::{AppWindow, CustomerAdapter, HitRow, MoneyRow, NoteRow, SearchAdapter, format};
+use fieldsync_protocol::ContactChannel;
 
 /// Most accounts listed for one search.
 const SEARCH_LIMIT: usize = 40;
 
+/// How a contact was made, in the order of the buttons.
+const CHANNELS: [ContactChannel; 4] = [
+    ContactChannel::Call,
+    ContactChannel::Visit,
+    ContactChannel::Email,
+    ContactChannel::Text,
+];
+
 pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
+    let adapter = ui.global::<CustomerAdapter>();
+    adapter.set_log_channels(crate::controller::strings(
+        CHANNELS.iter().map(|c| c.label()),
+    ));
+    let on = inner.clone();
+    adapter.on_log_contact(move || log_contact(&on));
     let on = inner.clone();
     ui.global::<SearchAdapter>().on_search(move |_| {
         if let Err(error) = search(&on) {
             on.notice(error);
         }
     });
+}
+
+/// Logs the call, visit, email or text typed on the customer page.
+fn log_contact(inner: &Rc<Inner>) {
+    let (Some(ui), Some(account)) = (inner.ui(), inner.selection.borrow().account) else {
+        return;
+    };
+    let adapter = ui.global::<CustomerAdapter>();
+    let text = adapter.get_log_text().trim().to_string();
+    if text.is_empty() {
+        adapter.set_log_message("Write what it was about first.".into());
+        return;
+    }
+    let channel = usize::try_from(adapter.get_log_channel())
+        .ok()
+        .and_then(|i| CHANNELS.get(i).copied())
+        .unwrap_or(ContactChannel::Call);
+    let now = inner.now();
+    let result =
+        inner.act(|tablet| Ok(((), tablet.log_contact(now, account, channel, None, &text)?)));
+    match result {
+        Ok(()) => {
+            adapter.set_log_text("".into());
+            adapter.set_log_message(format!("{} logged.", channel.label()).into());
+        }
+        Err(error) => adapter.set_log_message(error.to_string().into()),
+    }
+    inner.refresh_page();
 }
 
 /// Fills the page of the selected account.
@@ -55,6 +98,16 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
     adapter.set_credit(format::money(page.ledger.unapplied_credit).into());
     adapter.set_contacts(model(
         page.contacts.iter().map(crate::job::contact_row).collect(),
+    ));
+    adapter.set_contact_log(model(
+        page.contact_log
+            .iter()
+            .map(|e| NoteRow {
+                kind: e.channel.label().into(),
+                text: e.summary.clone().into(),
+                stamp: format!("{} · {}", e.user_name, format::stamp(e.at, zone)).into(),
+            })
+            .collect(),
     ));
     adapter.set_jobs(model(
         page.jobs

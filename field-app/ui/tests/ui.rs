@@ -776,3 +776,30 @@ fn status_buttons_follow_the_jobs_lifecycle() {
         [("System", "Status changed from On site to Completed.")]
     );
 }
+
+#[test]
+fn a_visit_logged_on_the_customer_page_is_kept_and_listed() {
+    let app = started();
+    tall(&app);
+    tap(&app, "Search");
+    type_into(&app, "Search customers", "harbor");
+    tap(&app, "Open customer Harbor Bakery");
+    tap(&app, "Log contact");
+    assert_eq!(
+        value(&app, "Contact log message"),
+        "Write what it was about first."
+    );
+    tap(&app, "Contact by Visit");
+    type_into(
+        &app,
+        "Contact summary",
+        "Owner asked for a quote on a second oven",
+    );
+    tap(&app, "Log contact");
+    assert_eq!(value(&app, "Contact log message"), "Visit logged.");
+    assert_eq!(
+        value(&app, "Logged contact"),
+        "Owner asked for a quote on a second oven"
+    );
+    assert_eq!(pending(&app), 1);
+}

@@ -282,6 +282,9 @@ pub fn invoice_rows(
         .collect()
 }
 
+/// Contact log entries shown on a customer page (the report has them all).
+pub const CONTACT_LOG_SHOWN: usize = 20;
+
 /// An alert and where it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlacedAlert {
@@ -299,6 +302,8 @@ pub struct PlacedAlert {
 pub struct AccountDetail {
     /// Alerts on the account and its sites, oldest first.
     pub alerts: Vec<PlacedAlert>,
+    /// The newest of the contact log (at most [`CONTACT_LOG_SHOWN`]), newest first.
+    pub contact_log: Vec<fieldsync_protocol::ContactEntry>,
     /// The account.
     pub account: Account,
     /// The account this one was merged into, if it was.
@@ -442,6 +447,9 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
     let net_days = doc.record.terms_net_days;
     let mut notes: Vec<Note> = doc.notes.into_values().collect();
     notes.sort_by_key(|n| n.created_at);
+    let mut contact_log: Vec<_> = doc.contact_log.into_values().collect();
+    contact_log.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
+    contact_log.truncate(CONTACT_LOG_SHOWN);
     let invoices = invoice_rows(
         invoices,
         &ledger,
@@ -451,6 +459,7 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
     Ok(AccountDetail {
         credit_to_apply: ledger.unapplied_credit > Money::ZERO && invoices.iter().any(|i| i.open),
         account: doc.record,
+        contact_log,
         alerts,
         merged_into,
         merged,

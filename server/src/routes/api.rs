@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
+use crate::office::contact_log::{self, ContactLogInput, ReportFilter};
 use crate::office::jobs::{self, JobEdit, JobFilter, JobInput, NoteInput};
 use crate::office::upkeep::{self, ContactEdit};
 use crate::office::{Clerk, Paging};
@@ -561,4 +562,27 @@ pub(super) async fn remove_alert(
     let site = place.site.as_deref().map(|s| id("site", s)).transpose()?;
     upkeep::remove_alert(&state, &clerk, account, site, alert).await?;
     Ok(Json(json!({ "removed": alert })))
+}
+
+/// `POST /api/accounts/{id}/contact-log {"channel","summary","contact","day","time"}`: records
+/// a call, email or visit with the customer.
+pub(super) async fn log_contact(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(input): Body<ContactLogInput>,
+) -> Result<Response, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    let entry = contact_log::log_contact(&state, &clerk, account, &input).await?;
+    Ok(created(json!({ "id": entry })))
+}
+
+/// `GET /api/reports/contacts?from=&to=&customer=&user=`: contacts logged over a date range.
+pub(super) async fn contact_report(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Query(filter): Query<ReportFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let report = contact_log::report(&state, &filter, contact_log::REPORT_LINES).await?;
+    Ok(Json(json!(report)))
 }

@@ -90,3 +90,42 @@ pub struct Alert {
     /// When.
     pub created_at: Timestamp,
 }
+
+string_enum!(
+    /// How a customer was reached (or reached us).
+    ContactChannel { Call = "call", Email = "email", Visit = "visit", Text = "text", Other = "other" }
+);
+
+impl ContactChannel {
+    /// As people say it ("Call").
+    pub fn label(self) -> &'static str {
+        match self {
+            ContactChannel::Call => "Call",
+            ContactChannel::Email => "Email",
+            ContactChannel::Visit => "Visit",
+            ContactChannel::Text => "Text message",
+            ContactChannel::Other => "Other",
+        }
+    }
+}
+
+/// One entry of a customer's contact log: a call, email or visit, who made it, when, with
+/// whom, and what it was about. Kept in the account's document; like a note, added and never
+/// edited or removed.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct ContactEntry {
+    /// Identifier (the key in the account document's `contact_log` map).
+    pub id: NoteId,
+    /// When the contact happened.
+    pub at: Timestamp,
+    /// How.
+    pub channel: ContactChannel,
+    /// The customer's contact spoken to, if one of theirs.
+    pub contact: Option<crate::ContactId>,
+    /// What it was about.
+    pub summary: String,
+    /// Who made or took it.
+    pub user: UserId,
+    /// Their name then.
+    pub user_name: String,
+}

@@ -8,6 +8,7 @@
 //! fieldsync jobs
 //! fieldsync search harbor
 //! fieldsync customer show <account id>
+//! fieldsync customer log <account id> --how call "Confirmed Thursday's visit"
 //! fieldsync job show <job id>
 //! fieldsync job costs --job <job id> --final-amount 212.50 "2 x Gasket" "Flue seal"
 //! fieldsync note add --job <job id> "Replaced the pump seal"
@@ -100,7 +101,7 @@ enum Command {
         /// What to look for.
         query: String,
     },
-    /// Customers: `customer show ID`.
+    /// Customers: `customer show ID`, `customer log ID --how call "..."`.
     #[command(subcommand)]
     Customer(records::CustomerCommand),
     /// Jobs: `job show ID` (the packet with its notes), `job costs` (materials, final amount).

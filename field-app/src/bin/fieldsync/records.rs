@@ -1,4 +1,4 @@
-//! `fieldsync search`, `fieldsync customer show` and `fieldsync job show|costs`: reading the
+//! `fieldsync search`, `fieldsync customer show|log` and `fieldsync job show|costs`: reading the
 //! records on the tablet (offline) and recording what a job used.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use chrono::Local;
 use clap::Subcommand;
 use fieldsync_app::queries;
-use fieldsync_protocol::{AccountId, JobId, Note, Timestamp, validate};
+use fieldsync_protocol::{AccountId, ContactChannel, JobId, Note, Timestamp, validate};
 
 use super::{now, open, waiting};
 
@@ -37,10 +37,21 @@ pub(crate) enum JobCommand {
 /// Customers.
 #[derive(Debug, Subcommand)]
 pub(crate) enum CustomerCommand {
-    /// The customer's page: alerts, details, sites, contacts, jobs, invoices and balance.
+    /// The customer's page: alerts, details, sites, contacts, contact log, jobs, invoices and
+    /// balance.
     Show {
         /// The customer (an account id, as `search` prints).
         account: AccountId,
+    },
+    /// Logs a call, email or visit with the customer.
+    Log {
+        /// The customer.
+        account: AccountId,
+        /// call, email, visit, text or other.
+        #[arg(long, default_value = "call")]
+        how: ContactChannel,
+        /// What it was about.
+        summary: String,
     },
 }
 
@@ -195,7 +206,24 @@ fn show_job(data: &Path, job: JobId) -> anyhow::Result<()> {
 }
 
 pub(crate) fn customer(data: &Path, command: CustomerCommand) -> anyhow::Result<()> {
-    let CustomerCommand::Show { account } = command;
+    let account = match command {
+        CustomerCommand::Show { account } => account,
+        CustomerCommand::Log {
+            account,
+            how,
+            summary,
+        } => {
+            if summary.trim().is_empty() {
+                anyhow::bail!("say what the contact was about");
+            }
+            let mut tablet = open(data)?;
+            tablet
+                .log_contact(now(), account, how, None, &summary)
+                .context("cannot log the contact")?;
+            say!("{} logged; {}", how.label(), waiting(&tablet)?);
+            return Ok(());
+        }
+    };
     let tablet = open(data)?;
     let page = queries::customer_page(tablet.store(), account)?;
     let a = &page.account;
@@ -223,6 +251,15 @@ pub(crate) fn customer(data: &Path, command: CustomerCommand) -> anyhow::Result<
             "Contact:   {} {}",
             contact.name,
             contact.phone.as_deref().unwrap_or_default()
+        );
+    }
+    for entry in &page.contact_log {
+        say!(
+            "Contact:   {}  {} by {}: {}",
+            stamp(entry.at),
+            entry.channel.label(),
+            entry.user_name,
+            entry.summary
         );
     }
     for job in &page.jobs {

@@ -1,17 +1,20 @@
 //! The office page's forms that keep a record up to date: the job's edit form, sites and
-//! contacts edited and archived, and alerts added and removed (`office/upkeep.rs`).
+//! contacts edited and archived, alerts added and removed (`office/upkeep.rs`), the contact
+//! log and its report (`office/contact_log.rs`).
 
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse as _, Response};
 use fieldsync_protocol::{AccountId, ContactId, JobId, NoteId, SiteId};
 use serde::Deserialize;
 
-use super::{PageError, Posted, Signed, after, local, parse};
+use super::{PageError, Posted, Signed, after, local, page, parse};
 use crate::AppState;
-use crate::office::accounts::SiteInput;
+use crate::office::accounts::{self, SiteInput};
+use crate::office::contact_log::{self, ContactLogInput, ReportFilter};
 use crate::office::jobs::{self, JobEdit};
 use crate::office::upkeep::{self, ContactEdit};
-use crate::office::{OfficeResult, optional_id};
+use crate::office::{OfficeError, OfficeResult, optional_id};
 
 /// `POST /jobs/{id}/edit`: the job's details.
 pub(in crate::routes) async fn edit_job(
@@ -149,4 +152,79 @@ pub(in crate::routes) async fn remove_alert(
     }
     .await;
     Ok(after(&back, result))
+}
+
+/// `POST /customers/{id}/contact-log`: records a call, email or visit.
+pub(in crate::routes) async fn log_contact(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(id): Path<String>,
+    Posted(input): Posted<ContactLogInput>,
+) -> Result<Response, PageError> {
+    let id: AccountId = parse("account", &id)?;
+    let result = contact_log::log_contact(&state, &clerk, id, &input)
+        .await
+        .map(|_| ());
+    Ok(after(&format!("/customers/{id}#contact-log"), result))
+}
+
+/// `GET /reports/contacts?from=&to=&customer=&user=`: the contact report.
+pub(in crate::routes) async fn contact_report(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Query(filter): Query<ReportFilter>,
+) -> Result<Response, PageError> {
+    let report = contact_log::report(&state, &filter, contact_log::REPORT_LINES).await?;
+    let people = state
+        .db()
+        .read(|store| Ok(store.users()?))
+        .await
+        .map_err(OfficeError::from)?;
+    let users: Vec<(String, String)> = people
+        .into_iter()
+        .map(|p| (p.id.to_string(), p.name))
+        .collect();
+    let customer_name = match report.customer {
+        Some(id) => accounts::account(&state, id).await.ok().map(|a| a.name),
+        None => None,
+    };
+    let query = format!(
+        "from={}&to={}&customer={}&user={}",
+        report.from,
+        report.to,
+        report.customer.map(|c| c.to_string()).unwrap_or_default(),
+        report.user.map(|u| u.to_string()).unwrap_or_default()
+    );
+    Ok(page(
+        "contacts_report.html",
+        minijinja::context! {
+            clerk => super::clerk_json(&clerk),
+            report,
+            users,
+            customer_name,
+            query,
+        },
+    ))
+}
+
+/// `GET /reports/contacts.csv?from=&to=&customer=&user=`: the contact report as a CSV
+/// download.
+pub(in crate::routes) async fn contact_report_csv(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+    Query(filter): Query<ReportFilter>,
+) -> Result<Response, PageError> {
+    let report = contact_log::report(&state, &filter, contact_log::CSV_LINES).await?;
+    let disposition = format!(
+        "attachment; filename=\"contacts-{}-to-{}.csv\"",
+        report.from, report.to
+    );
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (CONTENT_DISPOSITION, disposition),
+        ],
+        contact_log::csv(&report),
+    )
+        .into_response())
 }

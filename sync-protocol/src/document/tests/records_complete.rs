@@ -368,3 +368,80 @@ fn a_document_made_before_alerts_archiving_and_job_contacts_still_reads() {
     doc.commit();
     assert_eq!(job_of(&doc).record.contact, None);
 }
+
+#[test]
+fn a_contact_log_entry_is_added_by_its_own_user_and_never_edited() {
+    let office = writer(Role::Office, "Dana");
+    let tech = writer(Role::Technician, "Tess");
+    let (mut doc, _) = office
+        .create(&Record::new_account(account()), at(0))
+        .unwrap();
+    let entry = |user: UserId, summary: &str| ContactEntry {
+        id: NoteId::new(),
+        at: at(1),
+        channel: ContactChannel::Call,
+        contact: None,
+        summary: summary.into(),
+        user,
+        user_name: "Tess".into(),
+    };
+    let log = |who: &Writer, doc: &mut AutoCommit, e: ContactEntry| {
+        who.edit(doc, at(2), |r| {
+            if let Record::Account(a) = r {
+                a.contact_log.insert(e.id, e);
+            }
+            Ok(())
+        })
+    };
+    let mine = entry(tech.author.user, "Confirmed Thursday's visit");
+    // The tablet's change, checked by parts as the server does: accepted.
+    let before = Record::read(&doc).unwrap();
+    let mut tablet = doc.fork();
+    let change = log(&tech, &mut tablet, mine.clone()).unwrap().unwrap();
+    let expanded = change.decode();
+    doc.apply_changes([change]).unwrap();
+    let pusher = Pusher {
+        role: Role::Technician,
+        user: Some(tech.author.user),
+        device: Some(1),
+    };
+    let mut checked = before.clone();
+    check_change(before.doc_id(), pusher, &doc, &mut checked, &expanded)
+        .unwrap()
+        .expect("checked by parts");
+    assert_eq!(checked.contact_log().unwrap().len(), 1);
+
+    // In someone else's name: refused.
+    let theirs = entry(UserId::new(), "Spoke to the owner");
+    let record = Record::read(&doc).unwrap();
+    let mut forged = record.clone();
+    if let Record::Account(a) = &mut forged {
+        a.contact_log.insert(theirs.id, theirs.clone());
+    }
+    let err = crate::validate::check_authors(pusher, Some(&record), &forged).unwrap_err();
+    assert!(err.to_string().contains("contact log entry"), "{err}");
+    // The office may log on behalf of a colleague.
+    log(&office, &mut doc, theirs).unwrap().unwrap();
+
+    // Nobody edits one.
+    let err = office
+        .edit(&mut doc, at(3), |r| {
+            if let Record::Account(a) = r {
+                a.contact_log.get_mut(&mine.id).unwrap().summary = "Something else".into();
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("never edited or removed"), "{err}");
+    // An empty summary, or a contact who is not the customer's: refused.
+    let err = log(&office, &mut doc, entry(office.author.user, "  ")).unwrap_err();
+    assert!(err.to_string().contains("contact summary"), "{err}");
+    let mut stranger = entry(office.author.user, "Called");
+    stranger.contact = Some(ContactId::new());
+    let err = log(&office, &mut doc, stranger).unwrap_err();
+    assert!(
+        err.to_string().contains("not one of the customer's"),
+        "{err}"
+    );
+    assert_eq!(Record::read(&doc).unwrap().contact_log().unwrap().len(), 2);
+}
