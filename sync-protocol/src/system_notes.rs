@@ -158,14 +158,9 @@ pub fn technician_may_write_whole(text: &str, before: &Record, after: &Record) -
 /// Adds to `after` the system notes that turning `before` into it warrants, written by
 /// `author` at `at`.
 pub fn add(before: &Record, after: &mut Record, author: &Author, at: Timestamp, names: Names<'_>) {
-    let notes = texts(before, after, names).into_iter().map(|text| Note {
-        id: NoteId::new(),
-        kind: NoteKind::System,
-        text,
-        author: author.user,
-        author_name: SYSTEM.to_string(),
-        created_at: at,
-    });
+    let notes = texts(before, after, names)
+        .into_iter()
+        .map(|text| note(text, author, at));
     if let Record::Job(job) = after {
         job.notes.extend(notes.map(|note| (note.id, note)));
     } else if let Record::Account(account) = after {
@@ -173,9 +168,9 @@ pub fn add(before: &Record, after: &mut Record, author: &Author, at: Timestamp, 
     }
 }
 
-/// A system note about something that is not a change of the record it is written on (a
-/// payment recorded at the office goes on the account). Only office and admin users write
-/// these.
+/// A system note saying `text`, by `author` at `at`. Written by [`add`]; and by the office
+/// about something that is not a change of the record it is written on (a payment recorded
+/// at the office goes on its job or account), which only office and admin users may write.
 pub fn note(text: String, author: &Author, at: Timestamp) -> Note {
     Note {
         id: NoteId::new(),

@@ -347,6 +347,13 @@ async fn sites_and_contacts_are_edited_linked_and_archived_but_never_deleted() {
     assert_eq!(names, ["Zed Zane", "Ann Abbot"]);
     assert_eq!(detail["contacts"][0]["role"], "Yard manager");
 
+    let (status, _) = office
+        .put(
+            &format!("/api/accounts/{account}/contacts/{}", uuid::Uuid::new_v4()),
+            json!({"name": "Nobody"}),
+        )
+        .await;
+    assert_eq!(status, 404, "a contact the customer does not have");
     // A contact linked to another customer's site is refused.
     let (status, body) = office
         .put(

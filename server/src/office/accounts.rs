@@ -656,6 +656,20 @@ pub struct SiteInput {
     pub access_instructions: String,
 }
 
+impl SiteInput {
+    /// The address typed (street and city required).
+    pub fn address(&self) -> OfficeResult<Address> {
+        Ok(Address {
+            line1: required("site street", &self.line1)?,
+            line2: None,
+            city: required("site city", &self.city)?,
+            region: self.region.trim().to_string(),
+            postal_code: self.postal_code.trim().to_string(),
+            country: "US".into(),
+        })
+    }
+}
+
 /// Adds a job site to account `id`; returns its id.
 pub async fn add_site(
     state: &AppState,
@@ -675,14 +689,7 @@ pub async fn add_site(
         id: SiteId::new(),
         account: id,
         name: required("site name", &input.name)?,
-        address: Address {
-            line1: required("site street", &input.line1)?,
-            line2: None,
-            city: required("site city", &input.city)?,
-            region: input.region.trim().to_string(),
-            postal_code: input.postal_code.trim().to_string(),
-            country: "US".into(),
-        },
+        address: input.address()?,
         access_instructions: input.access_instructions.trim().to_string(),
         archived_at: None,
     };

@@ -21,14 +21,7 @@ pub async fn edit_site(
 ) -> OfficeResult<()> {
     clerk.check_office()?;
     let name = required("site name", &input.name)?;
-    let address = Address {
-        line1: required("site street", &input.line1)?,
-        line2: None,
-        city: required("site city", &input.city)?,
-        region: input.region.trim().to_string(),
-        postal_code: input.postal_code.trim().to_string(),
-        country: "US".into(),
-    };
+    let address = input.address()?;
     let access = input.access_instructions.trim().to_string();
     edit(state, clerk, id.into(), "site", move |record| {
         let Record::Site(d) = record else {
@@ -117,25 +110,44 @@ pub async fn edit_contact(
             sites.push(site);
         }
     }
-    edit(state, clerk, DocId::from(id), "account", move |record| {
-        let Record::Account(d) = record else {
-            return Err(not_a("account"));
-        };
-        let Some(c) = d.contacts.get_mut(&contact) else {
-            return Err(ValidationError::Malformed(
-                "no such contact on this customer".into(),
-            ));
-        };
+    edit_contact_record(state, clerk, id, contact, move |c| {
         c.name = name;
         c.role = role;
         c.email = email;
         c.phone = phone;
         c.sites = sites;
-        Ok(())
     })
     .await
-    .map_err(contact_missing)?;
-    Ok(())
+}
+
+/// Changes contact `contact` of account `id` with `change`; not found when the customer has
+/// no such contact.
+async fn edit_contact_record(
+    state: &AppState,
+    clerk: &Clerk,
+    id: AccountId,
+    contact: ContactId,
+    change: impl FnOnce(&mut fieldsync_protocol::Contact) + Send,
+) -> OfficeResult<()> {
+    let missing = "no such contact on this customer";
+    let result = edit(state, clerk, DocId::from(id), "account", move |record| {
+        let Record::Account(d) = record else {
+            return Err(not_a("account"));
+        };
+        let c = d
+            .contacts
+            .get_mut(&contact)
+            .ok_or_else(|| ValidationError::Malformed(missing.into()))?;
+        change(c);
+        Ok(())
+    })
+    .await;
+    match result {
+        Err(OfficeError::Invalid(why)) if why.contains(missing) => {
+            Err(OfficeError::NotFound("contact".into()))
+        }
+        other => other.map(|_| ()),
+    }
 }
 
 /// Archives contact `contact` of account `id` (`archived`), or restores it.
@@ -148,30 +160,10 @@ pub async fn archive_contact(
 ) -> OfficeResult<()> {
     clerk.check_office()?;
     let at = now();
-    edit(state, clerk, DocId::from(id), "account", move |record| {
-        let Record::Account(d) = record else {
-            return Err(not_a("account"));
-        };
-        let Some(c) = d.contacts.get_mut(&contact) else {
-            return Err(ValidationError::Malformed(
-                "no such contact on this customer".into(),
-            ));
-        };
-        c.archived_at = archived.then_some(at);
-        Ok(())
+    edit_contact_record(state, clerk, id, contact, move |c| {
+        c.archived_at = archived.then_some(at)
     })
     .await
-    .map_err(contact_missing)?;
-    Ok(())
-}
-
-fn contact_missing(e: OfficeError) -> OfficeError {
-    match e {
-        OfficeError::Invalid(why) if why.contains("no such contact") => {
-            OfficeError::NotFound("contact".into())
-        }
-        other => other,
-    }
 }
 
 fn not_a(what: &str) -> ValidationError {

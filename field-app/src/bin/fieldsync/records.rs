@@ -77,6 +77,18 @@ fn stamp(at: Timestamp) -> String {
         .to_string()
 }
 
+fn invoice_line(row: &queries::InvoiceRow) -> String {
+    format!(
+        "Invoice:   {} {} {}",
+        row.invoice.number,
+        row.invoice.total().dollars(),
+        row.standing
+            .as_ref()
+            .map(|s| s.status.label())
+            .unwrap_or_default()
+    )
+}
+
 fn note_line(note: &Note) -> String {
     format!(
         "  {} · {} · {}: {}",
@@ -192,15 +204,7 @@ fn show_job(data: &Path, job: JobId) -> anyhow::Result<()> {
         say!("{}", note_line(note));
     }
     for row in &packet.invoices {
-        say!(
-            "Invoice:   {} {} {}",
-            row.invoice.number,
-            row.invoice.total().dollars(),
-            row.standing
-                .as_ref()
-                .map(|s| s.status.label())
-                .unwrap_or_default()
-        );
+        say!("{}", invoice_line(row));
     }
     Ok(())
 }
@@ -272,15 +276,7 @@ pub(crate) fn customer(data: &Path, command: CustomerCommand) -> anyhow::Result<
         );
     }
     for row in &page.invoices {
-        say!(
-            "Invoice:   {} {} {}",
-            row.invoice.number,
-            row.invoice.total().dollars(),
-            row.standing
-                .as_ref()
-                .map(|s| s.status.label())
-                .unwrap_or_default()
-        );
+        say!("{}", invoice_line(row));
     }
     Ok(())
 }
