@@ -139,11 +139,14 @@ pub fn technician_may_write_in(text: &str, before: &Record, edit: &Edit) -> bool
     technician_may_write(text, edits_job, new_invoices)
 }
 
-/// [`technician_may_write`] for a change that turned `before` into `after`.
+/// [`technician_may_write`] for a change that turned `before` into `after`, judged from the
+/// whole documents: what the change itself wrote is not known here (its status may have lost
+/// to a concurrent one, leaving the record as it was), so any change to a job counts as
+/// editing it.
 pub fn technician_may_write_whole(text: &str, before: &Record, after: &Record) -> bool {
     let (edits_job, new_invoices): (bool, Vec<&Invoice>) = match (before, after) {
         (Record::Job(old), Record::Job(new)) => (
-            old.record != new.record,
+            true,
             new.invoices
                 .iter()
                 .filter(|(id, _)| !old.invoices.contains_key(*id))
@@ -158,14 +161,32 @@ pub fn technician_may_write_whole(text: &str, before: &Record, after: &Record) -
 /// Adds to `after` the system notes that turning `before` into it warrants, written by
 /// `author` at `at`.
 pub fn add(before: &Record, after: &mut Record, author: &Author, at: Timestamp, names: Names<'_>) {
-    let notes = texts(before, after, names)
-        .into_iter()
-        .map(|text| note(text, author, at));
+    let doc = before.doc_id();
+    let notes = texts(before, after, names).into_iter().map(|text| {
+        let mut note = note(text, author, at);
+        note.id = note_id(doc, &note);
+        note
+    });
     if let Record::Job(job) = after {
         job.notes.extend(notes.map(|note| (note.id, note)));
     } else if let Record::Account(account) = after {
         account.notes.extend(notes.map(|note| (note.id, note)));
     }
+}
+
+/// The id of a system note that a change of `doc` writes: derived from what it says, who and
+/// when, so that the same change made again (a replayed edit) writes the same note, and a
+/// replica's history does not depend on a random number.
+fn note_id(doc: crate::DocId, note: &Note) -> NoteId {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"fieldsync system note");
+    hasher.update(doc.as_bytes());
+    hasher.update(note.author.as_bytes());
+    hasher.update(&note.created_at.millis().to_le_bytes());
+    hasher.update(note.text.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    NoteId::from_slice(&bytes).expect("16 bytes are a uuid")
 }
 
 /// A system note saying `text`, by `author` at `at`. Written by [`add`]; and by the office
