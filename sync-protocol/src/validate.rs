@@ -414,7 +414,7 @@ pub fn check_record(record: &Record) -> Result<(), ValidationError> {
             d.alerts.values().try_for_each(check_alert)?;
             d.contact_log
                 .values()
-                .try_for_each(|e| check_contact_entry(e, &d.contacts))?;
+                .try_for_each(|e| check_contact_entry(e, &|c| d.contacts.contains_key(&c)))?;
             d.notes.values().try_for_each(check_note)
         }
         Record::Site(d) => {
@@ -489,15 +489,16 @@ fn entry_kept(
     Ok(())
 }
 
+/// `has_contact` says whether the customer has a contact.
 fn check_contact_entry(
     entry: &crate::ContactEntry,
-    contacts: &BTreeMap<crate::ContactId, Contact>,
+    has_contact: &dyn Fn(crate::ContactId) -> bool,
 ) -> Result<(), ValidationError> {
     required("contact summary", &entry.summary)?;
     bounded("contact summary", &entry.summary, MAX_NOTE_CHARS)?;
     bounded("contact user name", &entry.user_name, MAX_FIELD_CHARS)?;
     if let Some(contact) = entry.contact
-        && !contacts.contains_key(&contact)
+        && !has_contact(contact)
     {
         return Err(ValidationError::Malformed(format!(
             "contact {contact} is not one of the customer's"
@@ -916,15 +917,11 @@ pub fn check_edit(
             (Some(old), new) => entry_kept(old, new.as_ref())?,
             (None, Some(entry)) => {
                 same_id("contact log entry", id, entry.id)?;
-                // The contact it names may be one the same change adds.
-                let mut contacts = account.contacts.clone();
-                for (cid, c) in &edit.contacts {
-                    match c {
-                        Some(c) => contacts.insert(*cid, c.clone()),
-                        None => contacts.remove(cid),
-                    };
-                }
-                check_contact_entry(entry, &contacts)?;
+                // The contact it names may be one the same change adds or removes.
+                check_contact_entry(entry, &|c| match edit.contacts.get(&c) {
+                    Some(touched) => touched.is_some(),
+                    None => account.contacts.contains_key(&c),
+                })?;
                 if let Some(user) = user {
                     names_self("a contact log entry's user", entry.user, user)?;
                 }

@@ -414,7 +414,7 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
                         }
                     }));
                 }
-                Ok(Some((
+                Ok(Some(Found {
                     doc,
                     alerts,
                     merged,
@@ -425,10 +425,10 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
                     invoices,
                     payments,
                     change_log,
-                )))
+                }))
             })
             .await?;
-    let Some((
+    let Some(Found {
         doc,
         alerts,
         merged,
@@ -439,7 +439,7 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
         invoices,
         payments,
         change_log,
-    )) = found
+    }) = found
     else {
         return Err(OfficeError::NotFound("account".into()));
     };
@@ -474,6 +474,20 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
         change_log: change_log.0,
         change_log_more: change_log.1,
     })
+}
+
+/// What the customer page reads from the store.
+struct Found {
+    doc: fieldsync_protocol::AccountDoc,
+    alerts: Vec<PlacedAlert>,
+    merged: Vec<AccountSummary>,
+    merged_into: Option<AccountSummary>,
+    sites: Vec<JobSite>,
+    contacts: Vec<Contact>,
+    jobs: Vec<Job>,
+    invoices: Vec<Invoice>,
+    payments: Vec<Payment>,
+    change_log: (Vec<Logged>, Option<i64>),
 }
 
 /// Refuses a name another account (not merged away) already has.

@@ -9,7 +9,7 @@ use fieldsync_protocol::{
 use serde::Deserialize;
 
 use super::accounts::{ContactInput, SiteInput, account};
-use super::{Clerk, OfficeError, OfficeResult, edit, now, optional, read_record, required};
+use super::{Clerk, OfficeError, OfficeResult, edit, now, optional, required};
 use crate::AppState;
 
 /// Edits site `id`: its name, address and access instructions.
@@ -170,9 +170,19 @@ fn not_a(what: &str) -> ValidationError {
     ValidationError::Malformed(format!("the document is not a {what}"))
 }
 
-/// Where an alert goes: the account's document or one of its sites'.
-fn alert_doc(account: AccountId, site: Option<SiteId>) -> DocId {
-    site.map(DocId::from).unwrap_or(DocId::from(account))
+/// Where an alert of account `id` is: the account's document, or its site `site`'s. Found from
+/// the projections, without loading the document (a site's holds years of notes).
+async fn alert_doc(state: &AppState, id: AccountId, site: Option<SiteId>) -> OfficeResult<DocId> {
+    let doc = site.map(DocId::from).unwrap_or(DocId::from(id));
+    let owner = state
+        .db()
+        .read(move |store| Ok(store.doc_account(doc)?))
+        .await?;
+    if owner != Some(id) {
+        let what = if site.is_some() { "site" } else { "customer" };
+        return Err(OfficeError::NotFound(what.into()));
+    }
+    Ok(doc)
 }
 
 /// Adds an alert to account `id`, or to its site `site`; returns its id.
@@ -192,11 +202,7 @@ pub async fn add_alert(
         created_at: now(),
     };
     let alert_id = alert.id;
-    let doc = alert_doc(id, site);
-    let what = if site.is_some() { "site" } else { "customer" };
-    if read_record(state, doc, what).await?.account() != id {
-        return Err(OfficeError::NotFound("site".into()));
-    }
+    let doc = alert_doc(state, id, site).await?;
     account(state, id).await?;
     edit(state, clerk, doc, "record", move |record| {
         match record {
@@ -219,9 +225,9 @@ pub async fn remove_alert(
     alert: NoteId,
 ) -> OfficeResult<()> {
     clerk.check_office()?;
-    let doc = alert_doc(id, site);
-    let record = read_record(state, doc, "record").await?;
-    if record.account() != id || !record.alerts().is_some_and(|a| a.contains_key(&alert)) {
+    let doc = alert_doc(state, id, site).await?;
+    let alerts = state.db().read(move |store| Ok(store.alerts(doc)?)).await?;
+    if !alerts.iter().any(|a| a.id == alert) {
         return Err(OfficeError::NotFound("alert".into()));
     }
     edit(state, clerk, doc, "record", move |record| {
