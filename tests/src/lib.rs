@@ -22,6 +22,7 @@ pub mod api;
 pub mod browser;
 pub mod crew;
 pub mod demo;
+pub mod office;
 pub mod sync_client;
 
 use std::io;

@@ -8,81 +8,20 @@ use std::time::Duration;
 use fieldsync_protocol::wire::ServerMessage;
 use fieldsync_protocol::{AccountId, Author, DocId, JobId, JobStatus, Money, Role, UserId};
 use fieldsync_store::Store;
-use fieldsync_tests::TestServer;
 use fieldsync_tests::api::{Api, error_of};
+use fieldsync_tests::office::{DAY, DemoOffice};
 use fieldsync_tests::sync_client::SyncClient;
 use futures_util::StreamExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The demo company's week is the week of this Wednesday.
-const DAY: &str = "2026-11-25";
-
 /// Longest wait for anything the test waits on; it only bounds waits.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-/// A technician of the demo company and their tablet's token.
-struct Technician {
-    user: UserId,
-    name: String,
-    token: String,
-}
+type Office = DemoOffice;
 
-/// The server with the demo company, and Dana (office) signed in.
-struct Office {
-    server: TestServer,
-    dana: Api,
-    technicians: Vec<Technician>,
-    _dir: tempfile::TempDir,
-}
-
-impl Office {
-    fn technician(&self, name: &str) -> &Technician {
-        self.technicians.iter().find(|t| t.name == name).unwrap()
-    }
-
-    async fn dana_id(&self) -> String {
-        text(&self.dana.ok("/api/me").await["id"]).to_string()
-    }
-
-    /// A client with no session.
-    fn anonymous(&self) -> Api {
-        Api::new(&self.server)
-    }
-}
-
-/// Loads the demo company (plus `extra` users with passwords) and starts the server on it.
 async fn office_with(extra: &[(&str, Role, &str)]) -> Office {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("server.sqlite3");
-    let technicians = {
-        let mut store = Store::open(&path).unwrap();
-        let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
-        let summary = fieldsync_server::demo::load(&mut store, day).unwrap();
-        let tx = store.transaction().unwrap();
-        for (name, role, password) in extra {
-            let hash = fieldsync_server::auth::hash_password(password).unwrap();
-            tx.add_user(name, *role, Some(&hash)).unwrap();
-        }
-        tx.commit().unwrap();
-        summary
-            .tablets
-            .into_iter()
-            .map(|(name, _, token)| Technician {
-                user: store.user_by_name(&name).unwrap().unwrap().0.id,
-                name,
-                token,
-            })
-            .collect()
-    };
-    let server = TestServer::start_with_db(&path).await.unwrap();
-    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
-    Office {
-        server,
-        dana,
-        technicians,
-        _dir: dir,
-    }
+    DemoOffice::start(extra).await
 }
 
 async fn office() -> Office {

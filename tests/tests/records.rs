@@ -9,47 +9,14 @@ use std::time::Duration;
 
 use fieldsync_app::{Tablet, queries};
 use fieldsync_protocol::{AccountId, Author, JobId, JobStatus, NoteKind, Timestamp, UserId};
-use fieldsync_store::Store;
-use fieldsync_tests::TestServer;
-use fieldsync_tests::api::Api;
+use fieldsync_tests::office::{DAY, DemoOffice, Technician};
 use fieldsync_tests::sync_client::SyncClient;
 use serde_json::{Value, json};
 
-/// The demo company's week is the week of this Wednesday.
-const DAY: &str = "2026-11-25";
-
-struct Office {
-    server: TestServer,
-    dana: Api,
-    /// (user, name, device token) of each technician.
-    technicians: Vec<(UserId, String, String)>,
-    dir: tempfile::TempDir,
-}
+type Office = DemoOffice;
 
 async fn office() -> Office {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("server.sqlite3");
-    let technicians = {
-        let mut store = Store::open(&path).unwrap();
-        let day = chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
-        let summary = fieldsync_server::demo::load(&mut store, day).unwrap();
-        summary
-            .tablets
-            .into_iter()
-            .map(|(name, _, token)| {
-                let user = store.user_by_name(&name).unwrap().unwrap().0.id;
-                (user, name, token)
-            })
-            .collect()
-    };
-    let server = TestServer::start_with_db(&path).await.unwrap();
-    let dana = Api::sign_in(&server, "dana", "dana-office-demo").await;
-    Office {
-        server,
-        dana,
-        technicians,
-        dir,
-    }
+    DemoOffice::start(&[]).await
 }
 
 fn now() -> Timestamp {
@@ -62,7 +29,15 @@ fn text(value: &Value) -> &str {
         .unwrap_or_else(|| panic!("{value} is not text"))
 }
 
-impl Office {
+/// What these tests do with the demo office.
+trait Records {
+    async fn assigned_job(&self) -> (JobId, AccountId, Tablet, String);
+    async fn sync(&self, tablet: &mut Tablet, token: &str);
+    async fn job(&self, id: impl std::fmt::Display) -> Value;
+    async fn put(&self, path: &str, body: Value) -> (u16, Value);
+}
+
+impl Records for Office {
     /// A scheduled job of `DAY` assigned to a technician, that technician's tablet (synced),
     /// and the technician's token.
     async fn assigned_job(&self) -> (JobId, AccountId, Tablet, String) {
@@ -85,10 +60,10 @@ impl Office {
             .unwrap()
             .parse()
             .unwrap();
-        let (_, name, token) = self
+        let Technician { name, token, .. } = self
             .technicians
             .iter()
-            .find(|(u, _, _)| *u == user)
+            .find(|t| t.user == user)
             .unwrap()
             .clone();
         let mut tablet = Tablet::open(
