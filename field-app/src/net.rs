@@ -201,6 +201,8 @@ pub struct DeviceIdentity {
     pub company: Option<fieldsync_protocol::Company>,
     /// The highest counter of this device's invoice numbers on the server.
     pub invoice_seq: Option<u32>,
+    /// The company's custom field definitions (`None` from a server that does not say).
+    pub custom_fields: Option<Vec<fieldsync_protocol::custom_fields::FieldDef>>,
 }
 
 impl DeviceIdentity {
@@ -212,6 +214,9 @@ impl DeviceIdentity {
         }
         if let Some(company) = &self.company {
             tablet.remember_company(company)?;
+        }
+        if let Some(defs) = &self.custom_fields {
+            tablet.remember_custom_fields(defs)?;
         }
         Ok(())
     }
@@ -236,13 +241,21 @@ fn identity(response: &tungstenite::handshake::client::Response) -> Option<Devic
         role: header("fieldsync-role")?,
         device: header("fieldsync-device")?.parse().ok()?,
         invoice_seq: header("fieldsync-invoice-seq").and_then(|n| n.parse().ok()),
-        company: header("fieldsync-company").and_then(|json| {
-            let json = percent_encoding::percent_decode_str(&json)
-                .decode_utf8()
-                .ok()?;
-            serde_json::from_str(&json).ok()
-        }),
+        company: header("fieldsync-company").and_then(|json| decoded_json(&json)),
+        custom_fields: header("fieldsync-custom-fields")
+            .and_then(|json| {
+                decoded_json::<Vec<fieldsync_protocol::custom_fields::FieldDef>>(&json)
+            })
+            .filter(|defs| fieldsync_protocol::custom_fields::check_definitions(defs).is_ok()),
     })
+}
+
+/// A header's percent-encoded JSON value, read; `None` when it is not what was expected.
+fn decoded_json<T: serde::de::DeserializeOwned>(encoded: &str) -> Option<T> {
+    let json = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .ok()?;
+    serde_json::from_str(&json).ok()
 }
 
 /// Connects, and reads who the token belongs to from the server's answer.

@@ -214,6 +214,8 @@ pub struct CustomerPage {
     pub payments: Vec<Payment>,
     /// Balance and unapplied credit.
     pub ledger: Ledger,
+    /// Its custom fields: the company's, in order, then values of fields no longer defined.
+    pub fields: Vec<fieldsync_protocol::custom_fields::FieldValue>,
 }
 
 /// Contact log entries a customer page shows.
@@ -236,7 +238,10 @@ pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, 
     }
     let mut contacts = store.contacts_for_account(account)?;
     contacts.retain(|c| c.archived_at.is_none());
+    let fields =
+        fieldsync_protocol::custom_fields::shown(&store.custom_fields()?, &record.custom_fields);
     Ok(CustomerPage {
+        fields,
         account: record,
         alerts,
         contact_log: store.contact_log(account, CONTACT_LOG_SHOWN)?,

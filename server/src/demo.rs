@@ -186,6 +186,27 @@ mod anyhow_free {
 }
 pub use anyhow_free::Error as DemoError;
 
+/// The demo company's custom fields: what its technicians need to know on site.
+fn demo_custom_fields() -> Vec<fieldsync_protocol::custom_fields::FieldDef> {
+    use fieldsync_protocol::custom_fields::{FieldDef, FieldKind};
+    let field = |name: &str, kind, choices: &[&str]| FieldDef {
+        name: name.into(),
+        kind,
+        choices: choices.iter().map(|c| c.to_string()).collect(),
+    };
+    vec![
+        field("Gate code", FieldKind::Text, &[]),
+        field(
+            "Main equipment",
+            FieldKind::Choice,
+            &["Boiler", "Furnace", "Heat pump", "Split AC"],
+        ),
+        field("Dog on site", FieldKind::YesNo, &[]),
+        field("Warranty until", FieldKind::Date, &[]),
+        field("Units serviced", FieldKind::Number, &[]),
+    ]
+}
+
 /// Loads the demo company into `store` (which should be empty), for the week of `today`.
 pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoError> {
     let mut rng = StdRng::seed_from_u64(2026);
@@ -196,6 +217,7 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
         address_lines: vec!["410 Foundry Street".into(), "Springfield, IL 62701".into()],
         phone: "(217) 555-0140".into(),
     })?;
+    tx.set_custom_fields(&demo_custom_fields())?;
     let mut technicians = Vec::new();
     for name in TECHNICIANS {
         let user = tx.add_user(name, Role::Technician, None)?;

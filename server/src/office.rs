@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod billing;
 pub mod contact_log;
+pub mod custom_fields;
 pub mod documents;
 pub mod jobs;
 pub mod reports;

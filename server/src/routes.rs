@@ -80,6 +80,18 @@ fn routes() -> Router<AppState> {
         )
         .route("/api/accounts/{id}/alerts", post(api::add_alert))
         .route("/api/accounts/{id}/contact-log", post(api::log_contact))
+        .route(
+            "/api/accounts/{id}/custom-fields",
+            put(api::set_custom_fields),
+        )
+        .route(
+            "/api/custom-fields",
+            get(api::custom_field_definitions).post(api::add_custom_field),
+        )
+        .route(
+            "/api/custom-fields/{name}",
+            put(api::change_custom_field).delete(api::remove_custom_field),
+        )
         .route("/api/reports/contacts", get(api::contact_report))
         .route(
             "/api/accounts/{id}/alerts/{alert}",
@@ -143,6 +155,22 @@ fn routes() -> Router<AppState> {
             post(pages::upkeep::archive_contact),
         )
         .route("/customers/{id}/alerts", post(pages::upkeep::add_alert))
+        .route(
+            "/customers/{id}/custom-fields",
+            post(pages::custom_fields::set_values),
+        )
+        .route(
+            "/settings/custom-fields",
+            get(pages::custom_fields::page).post(pages::custom_fields::add),
+        )
+        .route(
+            "/settings/custom-fields/{name}",
+            post(pages::custom_fields::change),
+        )
+        .route(
+            "/settings/custom-fields/{name}/remove",
+            post(pages::custom_fields::remove),
+        )
         .route(
             "/customers/{id}/contact-log",
             post(pages::upkeep::log_contact),

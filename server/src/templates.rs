@@ -41,6 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "contacts_report.html",
         include_str!("../templates/contacts_report.html"),
     ),
+    (
+        "custom_fields.html",
+        include_str!("../templates/custom_fields.html"),
+    ),
 ];
 
 /// The page's stylesheet.

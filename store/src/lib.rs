@@ -600,6 +600,11 @@ impl Store {
         meta::company(&self.conn)
     }
 
+    /// The company's custom field definitions, in order.
+    pub fn custom_fields(&self) -> Result<Vec<fieldsync_protocol::custom_fields::FieldDef>> {
+        meta::custom_fields(&self.conn)
+    }
+
     /// Invoices numbered `number` (`INV-3-00012`).
     pub fn invoices_numbered(&self, number: &str) -> Result<Vec<Invoice>> {
         queries::invoices_numbered(&self.conn, number)

@@ -125,6 +125,30 @@ pub(crate) fn set_company(
     Ok(())
 }
 
+/// The company's custom field definitions, in order (none until the office defines some).
+pub(crate) fn custom_fields(
+    conn: &Connection,
+) -> Result<Vec<fieldsync_protocol::custom_fields::FieldDef>> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'custom_fields'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    json.map_or(Ok(Vec::new()), |json| {
+        serde_json::from_str(&json).map_err(|e| bad("custom_fields", &e.to_string()))
+    })
+}
+
+/// Sets the company's custom field definitions (checked by the caller).
+pub(crate) fn set_custom_fields(
+    tx: &Transaction<'_>,
+    defs: &[fieldsync_protocol::custom_fields::FieldDef],
+) -> Result<()> {
+    let json = serde_json::to_string(defs).map_err(|e| bad("custom_fields", &e.to_string()))?;
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('custom_fields', ?1)")?
+        .execute([json])?;
+    Ok(())
+}
+
 /// Whether the change log holds a change with this hash.
 pub(crate) fn has_change(conn: &Connection, hash: &[u8; 32]) -> Result<bool> {
     Ok(conn

@@ -195,6 +195,20 @@ impl StoreTx<'_> {
         meta::set_company(&self.tx, company)
     }
 
+    /// The company's custom field definitions, in order.
+    pub fn custom_fields(&self) -> Result<Vec<fieldsync_protocol::custom_fields::FieldDef>> {
+        meta::custom_fields(&self.tx)
+    }
+
+    /// Sets the company's custom field definitions (the server: as the office manages them;
+    /// a tablet: as its server said).
+    pub fn set_custom_fields(
+        &self,
+        defs: &[fieldsync_protocol::custom_fields::FieldDef],
+    ) -> Result<()> {
+        meta::set_custom_fields(&self.tx, defs)
+    }
+
     /// Adds one to the named counter and returns its new value (1 the first time).
     pub fn next_counter(&self, name: &str) -> Result<u64> {
         meta::next_counter(&self.tx, name)

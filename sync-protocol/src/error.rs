@@ -113,6 +113,9 @@ pub enum ValidationError {
     /// A job's status may not move this way (the text says where it may go).
     #[error("{0}")]
     Lifecycle(String),
+    /// A custom field's definition or value is not what its type allows.
+    #[error("{0}")]
+    CustomField(String),
     /// The document is not shaped like any Fieldsync record.
     #[error("malformed document: {0}")]
     Malformed(String),

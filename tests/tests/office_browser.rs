@@ -620,3 +620,93 @@ async fn a_job_is_edited_an_alert_shown_and_a_contact_linked_to_a_site_from_the_
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn custom_fields_are_defined_in_settings_and_filled_in_on_the_customer_page() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    browser
+        .goto(&format!("{}/settings/custom-fields", world.base()))
+        .await;
+    browser.wait_for("form#add-field").await;
+    // The demo company's fields are listed; a new one is added.
+    browser
+        .wait_for_text("#custom-field-list", |t| t.contains("Dog on site"))
+        .await;
+    browser
+        .fill("form#add-field input[name=name]", "Roof access")
+        .await;
+    browser
+        .run("document.querySelector('form#add-field select[name=kind]').value = 'choice';")
+        .await;
+    browser
+        .fill(
+            "form#add-field textarea[name=choices]",
+            "Ladder\nHatch\nNone",
+        )
+        .await;
+    browser.click("form#add-field button[type=submit]").await;
+    browser
+        .wait_for_text("#custom-field-list", |t| t.contains("Ladder, Hatch, None"))
+        .await;
+    // A second field of the same name is refused, with the reason on the page.
+    browser
+        .fill("form#add-field input[name=name]", "Gate code")
+        .await;
+    browser.click("form#add-field button[type=submit]").await;
+    browser
+        .wait_for_text("p.error", |t| t.contains("already a custom field"))
+        .await;
+
+    // The customer page has a form with an input of the right kind for each.
+    let account = world.billed.0;
+    browser
+        .goto(&format!("{}/customers/{account}", world.base()))
+        .await;
+    browser.wait_for("form#custom-fields").await;
+    let kinds = browser
+        .run(
+            "return [...document.querySelectorAll('form#custom-fields [name^=\"field:\"]')]
+                .map(e => e.name + '=' + (e.type || e.tagName));",
+        )
+        .await;
+    assert_eq!(
+        kinds,
+        serde_json::json!([
+            "field:Gate code=text",
+            "field:Main equipment=select-one",
+            "field:Dog on site=select-one",
+            "field:Warranty until=date",
+            "field:Units serviced=number",
+            "field:Roof access=select-one"
+        ])
+    );
+    browser
+        .fill(
+            "form#custom-fields input[name='field:Gate code']",
+            "Side gate 2580#",
+        )
+        .await;
+    browser
+        .run(
+            "document.querySelector(\"form#custom-fields select[name='field:Roof access']\").value = 'Hatch';
+             document.querySelector(\"form#custom-fields select[name='field:Dog on site']\").value = 'yes';",
+        )
+        .await;
+    browser
+        .click("form#custom-fields button[type=submit]")
+        .await;
+    browser
+        .wait_for_text(".facts", |t| {
+            t.contains("Side gate 2580#") && t.contains("Hatch") && t.contains("Yes")
+        })
+        .await;
+    let store = Store::open(world.server.db_path()).unwrap();
+    let Some(fieldsync_protocol::Record::Account(doc)) = store.record(account.into()).unwrap()
+    else {
+        panic!("the customer is there");
+    };
+    assert_eq!(doc.record.custom_fields["Dog on site"], "yes");
+    assert_eq!(doc.record.custom_fields["Roof access"], "Hatch");
+    assert_eq!(doc.record.custom_fields["Gate code"], "Side gate 2580#");
+}

@@ -672,3 +672,191 @@ async fn calls_and_visits_logged_in_the_office_and_on_the_tablet_make_the_contac
     let customer = office.dana.ok(&format!("/api/accounts/{account}")).await;
     assert_eq!(customer["contact_log"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn custom_fields_defined_in_the_office_are_filled_in_on_the_tablet_offline_and_checked_by_type()
+ {
+    use fieldsync_app::net;
+    let office = office().await;
+    let names = |defs: &Value| -> Vec<String> {
+        defs["custom_fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| text(&d["name"]).to_string())
+            .collect()
+    };
+    let defs = office.dana.ok("/api/custom-fields").await;
+    assert_eq!(
+        names(&defs),
+        [
+            "Gate code",
+            "Main equipment",
+            "Dog on site",
+            "Warranty until",
+            "Units serviced"
+        ]
+    );
+    // Definitions are checked, and a refusal says why.
+    for (body, why) in [
+        (
+            json!({"name": "Roof access", "kind": "choice", "choices": ""}),
+            "at least one choice",
+        ),
+        (json!({"name": "Gate code", "kind": "text"}), "already"),
+        (
+            json!({"name": "Colour", "kind": "colour"}),
+            "type is one of",
+        ),
+        (json!({"name": "  ", "kind": "text"}), "name is required"),
+    ] {
+        let refused = office.dana.refused("/api/custom-fields", body, 422).await;
+        assert!(refused.contains(why), "{why}: {refused}");
+    }
+    office
+        .dana
+        .post_ok(
+            "/api/custom-fields",
+            json!({"name": "Roof access", "kind": "choice", "choices": "Ladder, Hatch\nNone"}),
+            201,
+        )
+        .await;
+
+    // A technician's tablet, paired for real, learns them when it connects.
+    let (job, account, _, token) = office.assigned_job().await;
+    let user = office
+        .technicians
+        .iter()
+        .find(|t| t.token == token)
+        .unwrap()
+        .clone();
+    let tablet = Tablet::pair(
+        &office.dir.path().join("paired.sqlite3"),
+        &office.server.url(""),
+        &token,
+        Author {
+            user: user.user,
+            name: user.name.clone(),
+        },
+    )
+    .unwrap();
+    let shared = net::shared(tablet);
+    let limits = net::SyncLimits {
+        timeout: Duration::from_secs(20),
+        backoff: net::Backoff::new(Duration::from_millis(100), Duration::from_millis(500)),
+    };
+    net::sync_until_caught_up(&shared, limits.clone())
+        .await
+        .unwrap();
+    let defined = names(&office.dana.ok("/api/custom-fields").await);
+    {
+        let tablet = net::lock(&shared);
+        let page = queries::customer_page(tablet.store(), account).unwrap();
+        let shown: Vec<&str> = page.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(shown[..6], defined[..]);
+        assert!(queries::job_packet(tablet.store(), job).is_ok());
+    }
+
+    // Offline, the technician fills in what they found; what does not fit its type is refused
+    // on the tablet with the reason.
+    {
+        let mut tablet = net::lock(&shared);
+        let refused = tablet
+            .set_custom_field(now(), account, "Units serviced", "three")
+            .unwrap_err();
+        assert!(refused.to_string().contains("a number"), "{refused}");
+        let refused = tablet
+            .set_custom_field(now(), account, "Roof access", "Crane")
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("Ladder, Hatch, None"),
+            "{refused}"
+        );
+        let refused = tablet
+            .set_custom_field(now(), account, "Favourite colour", "Blue")
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("not one of the company's"),
+            "{refused}"
+        );
+        tablet
+            .set_custom_field(now(), account, "Dog on site", "Yes")
+            .unwrap();
+        tablet
+            .set_custom_field(now(), account, "Roof access", "hatch")
+            .unwrap();
+        tablet
+            .set_custom_field(now(), account, "Units serviced", "3.0")
+            .unwrap();
+    }
+    // Meanwhile the office sets another field of the same customer.
+    let (status, body) = office
+        .put(
+            &format!("/api/accounts/{account}/custom-fields"),
+            json!({"Warranty until": "2027-01-31"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = office
+        .put(
+            &format!("/api/accounts/{account}/custom-fields"),
+            json!({"Warranty until": "next spring"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        fieldsync_tests::api::error_of(&body).contains("a date"),
+        "{body}"
+    );
+
+    // Back online: both stand, on the server and on the tablet.
+    net::sync_until_caught_up(&shared, limits.clone())
+        .await
+        .unwrap();
+    let on_server = office.dana.ok(&format!("/api/accounts/{account}")).await;
+    let fields = &on_server["account"]["custom_fields"];
+    assert_eq!(fields["Dog on site"], "yes", "{on_server}");
+    assert_eq!(fields["Roof access"], "Hatch");
+    assert_eq!(fields["Units serviced"], "3");
+    assert_eq!(fields["Warranty until"], "2027-01-31");
+    net::sync_until_caught_up(&shared, limits.clone())
+        .await
+        .unwrap();
+    {
+        let tablet = net::lock(&shared);
+        let page = queries::customer_page(tablet.store(), account).unwrap();
+        let value = |name: &str| {
+            page.fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.shown())
+                .unwrap()
+        };
+        assert_eq!(value("Dog on site"), "Yes");
+        assert_eq!(value("Warranty until"), "2027-01-31");
+        assert_eq!(tablet.pending().unwrap(), 0, "nothing refused or waiting");
+    }
+
+    // A field the office removes keeps its values, shown as no longer defined, and the next
+    // connection tells the tablet.
+    let (status, body) = office
+        .dana
+        .call(
+            reqwest::Method::DELETE,
+            "/api/custom-fields/Roof%20access",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    net::sync_until_caught_up(&shared, limits).await.unwrap();
+    let tablet = net::lock(&shared);
+    let page = queries::customer_page(tablet.store(), account).unwrap();
+    let roof = page
+        .fields
+        .iter()
+        .find(|f| f.name == "Roof access")
+        .unwrap();
+    assert!(roof.def.is_none());
+    assert_eq!(roof.value, "Hatch");
+    assert_eq!(page.fields.last().unwrap().name, "Roof access");
+}

@@ -192,6 +192,44 @@ impl Tablet {
         )
     }
 
+    /// Sets custom field `name` of customer `account` to what the technician typed or picked,
+    /// checked against the company's definition as the tablet last heard it; an empty text
+    /// clears it. A field the company no longer defines can only be cleared.
+    pub fn set_custom_field(
+        &mut self,
+        now: Timestamp,
+        account: AccountId,
+        name: &str,
+        typed: &str,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        let defs = self.store.custom_fields()?;
+        let def = defs.into_iter().find(|d| d.name == name);
+        self.edit(
+            now,
+            account.into(),
+            &format!("customer {account}"),
+            &[],
+            |record| {
+                let Record::Account(a) = record else {
+                    return Err(ValidationError::Malformed(format!(
+                        "{account} is not a customer"
+                    )));
+                };
+                if def.is_none() && !a.record.custom_fields.contains_key(name) {
+                    return Err(ValidationError::CustomField(format!(
+                        "{name:?} is not one of the company's custom fields"
+                    )));
+                }
+                fieldsync_protocol::custom_fields::set(
+                    &mut a.record.custom_fields,
+                    def.as_ref(),
+                    name,
+                    typed,
+                )
+            },
+        )
+    }
+
     /// Records a payment typed by the technician. The form's id is made once per payment
     /// form, so a double tap records it once.
     pub fn record_payment(
@@ -371,6 +409,19 @@ impl Tablet {
         if &self.store.company()? != company {
             let tx = self.store.transaction()?;
             tx.set_company(company)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Remembers the company's custom field definitions, as the server said them.
+    pub fn remember_custom_fields(
+        &mut self,
+        defs: &[fieldsync_protocol::custom_fields::FieldDef],
+    ) -> Result<(), AppError> {
+        if self.store.custom_fields()? != defs {
+            let tx = self.store.transaction()?;
+            tx.set_custom_fields(defs)?;
             tx.commit()?;
         }
         Ok(())

@@ -6,8 +6,11 @@ use fieldsync_app::{AppError, queries};
 use slint::ComponentHandle as _;
 
 use crate::controller::{Inner, model};
-use crate::{AppWindow, CustomerAdapter, HitRow, MoneyRow, NoteRow, SearchAdapter, format};
+use crate::{
+    AppWindow, CustomerAdapter, FieldRow, HitRow, MoneyRow, NoteRow, SearchAdapter, format,
+};
 use fieldsync_protocol::ContactChannel;
+use fieldsync_protocol::custom_fields::{FieldKind, FieldValue};
 
 /// Most accounts listed for one search.
 const SEARCH_LIMIT: usize = 40;
@@ -27,6 +30,8 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
     ));
     let on = inner.clone();
     adapter.on_log_contact(move || log_contact(&on));
+    let on = inner.clone();
+    adapter.on_set_field(move |name, value| set_field(&on, &name, &value));
     let on = inner.clone();
     ui.global::<SearchAdapter>().on_search(move |_| {
         if let Err(error) = search(&on) {
@@ -61,6 +66,54 @@ fn log_contact(inner: &Rc<Inner>) {
         Err(error) => adapter.set_log_message(error.to_string().into()),
     }
     inner.refresh_page();
+}
+
+/// Most choices shown as buttons; a field with more is typed (the hint lists them).
+const CHOICE_BUTTONS: usize = 4;
+
+/// Saves a custom field of the selected customer as typed or picked.
+fn set_field(inner: &Rc<Inner>, name: &str, value: &str) {
+    let (Some(ui), Some(account)) = (inner.ui(), inner.selection.borrow().account) else {
+        return;
+    };
+    let now = inner.now();
+    let result = inner.act(|tablet| Ok(((), tablet.set_custom_field(now, account, name, value)?)));
+    let adapter = ui.global::<CustomerAdapter>();
+    match result {
+        Ok(()) if value.trim().is_empty() => {
+            adapter.set_field_message(format!("{name} cleared.").into())
+        }
+        Ok(()) => adapter.set_field_message(format!("{name} saved.").into()),
+        Err(error) => adapter.set_field_message(error.to_string().into()),
+    }
+    inner.refresh_page();
+}
+
+/// A custom field as the page shows it.
+fn field_row(field: &FieldValue) -> FieldRow {
+    let choices: Vec<String> = match &field.def {
+        Some(def) if def.kind == FieldKind::YesNo => vec!["Yes".into(), "No".into()],
+        Some(def) if def.kind == FieldKind::Choice && def.choices.len() <= CHOICE_BUTTONS => {
+            def.choices.clone()
+        }
+        _ => Vec::new(),
+    };
+    let hint = match &field.def {
+        None => "No longer a field of the company: can only be cleared".to_string(),
+        Some(def) => match def.kind {
+            FieldKind::Text => "Text".into(),
+            FieldKind::Number => "A number, such as 12 or 3.5".into(),
+            FieldKind::Date => "A date, such as 2027-01-31".into(),
+            FieldKind::YesNo => "Yes or no".into(),
+            FieldKind::Choice => format!("One of: {}", def.choices.join(", ")),
+        },
+    };
+    FieldRow {
+        name: field.name.clone().into(),
+        value: field.shown().into(),
+        hint: hint.into(),
+        choices: crate::controller::strings(choices.iter().map(String::as_str)),
+    }
 }
 
 /// Fills the page of the selected account.
@@ -99,6 +152,7 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
     adapter.set_contacts(model(
         page.contacts.iter().map(crate::job::contact_row).collect(),
     ));
+    adapter.set_fields(model(page.fields.iter().map(field_row).collect()));
     adapter.set_contact_log(model(
         page.contact_log
             .iter()

@@ -5,7 +5,8 @@ mod common;
 
 use common::{App, app, morning};
 use fieldsync_app_ui::{
-    InvoiceAdapter, JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, TodayAdapter,
+    CustomerAdapter, InvoiceAdapter, JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter,
+    TodayAdapter,
 };
 use fieldsync_protocol::{DocId, JobStatus, NoteKind, Record};
 use i_slint_backend_testing::ElementHandle;
@@ -802,4 +803,60 @@ fn a_visit_logged_on_the_customer_page_is_kept_and_listed() {
         "Owner asked for a quote on a second oven"
     );
     assert_eq!(pending(&app), 1);
+}
+
+#[test]
+fn custom_fields_are_picked_or_typed_on_the_customer_page_and_checked_by_type() {
+    let app = started();
+    tall(&app);
+    tap(&app, "Search");
+    type_into(&app, "Search customers", "harbor");
+    tap(&app, "Open customer Harbor Bakery");
+    // Yes/no and a short list of choices are buttons; the rest are typed.
+    tap(&app, "Dog on site: Yes");
+    assert_eq!(value(&app, "Custom field message"), "Dog on site saved.");
+    tap(&app, "Oven type: Rack");
+    type_into(&app, "Units serviced", "three");
+    tap(&app, "Save Units serviced");
+    assert!(
+        value(&app, "Custom field message").contains("a number such as 12 or 3.5"),
+        "{}",
+        value(&app, "Custom field message")
+    );
+    type_into(&app, "Units serviced", "2");
+    tap(&app, "Save Units serviced");
+    assert_eq!(value(&app, "Custom field message"), "Units serviced saved.");
+    // Tapping the chosen one again clears it.
+    tap(&app, "Oven type: Rack");
+    tap(&app, "Oven type: Deck");
+    let fields = app.ui.global::<CustomerAdapter>().get_fields();
+    let shown: Vec<(String, String)> = fields
+        .iter()
+        .map(|f| (f.name.to_string(), f.value.to_string()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("Gate code".to_string(), "Back door, code 4410#".to_string()),
+            ("Oven type".to_string(), "Deck".to_string()),
+            ("Dog on site".to_string(), "Yes".to_string()),
+            ("Units serviced".to_string(), "2".to_string()),
+        ]
+    );
+    let tablet = app.controller.tablet();
+    let tablet = tablet.lock().unwrap();
+    let page = fieldsync_app::queries::customer_page(tablet.store(), app.company.harbor).unwrap();
+    assert_eq!(
+        page.account.custom_fields,
+        std::collections::BTreeMap::from([
+            ("Dog on site".to_string(), "yes".to_string()),
+            ("Gate code".to_string(), "Back door, code 4410#".to_string()),
+            ("Oven type".to_string(), "Deck".to_string()),
+            ("Units serviced".to_string(), "2".to_string()),
+        ])
+    );
+    assert!(
+        tablet.pending().unwrap() >= 1,
+        "saved offline, waiting to be sent"
+    );
 }

@@ -79,8 +79,6 @@ pub struct AccountInput {
     pub rep: String,
     /// Comments.
     pub comments: String,
-    /// Custom fields, one `name: value` per line.
-    pub custom_fields: String,
 }
 
 /// A checkbox or boolean: `true`, `"on"`, `"true"`, `"yes"`, `"1"` are set.
@@ -128,11 +126,6 @@ impl AccountInput {
             shipping_country: shipping.country,
             rep: a.rep.map(|r| r.to_string()).unwrap_or_default(),
             comments: a.comments.clone(),
-            custom_fields: a
-                .custom_fields
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}\n"))
-                .collect(),
         }
     }
 
@@ -202,7 +195,8 @@ impl AccountInput {
             ),
         };
         account.comments = self.comments.trim().to_string();
-        account.custom_fields = custom_fields(&self.custom_fields)?;
+        // Custom fields are set on their own, each checked against its type
+        // (`office::custom_fields::set_values`).
         Ok(())
     }
 }
@@ -213,21 +207,6 @@ fn or<'a>(value: &'a str, default: &'a str) -> &'a str {
     } else {
         value
     }
-}
-
-/// `name: value` lines (blank lines skipped) as a map.
-fn custom_fields(text: &str) -> OfficeResult<BTreeMap<String, String>> {
-    let mut fields = BTreeMap::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(OfficeError::Invalid(format!(
-                "custom field {line:?} must be written as name: value"
-            )));
-        };
-        let name = required("custom field name", name)?;
-        fields.insert(name, value.trim().to_string());
-    }
-    Ok(fields)
 }
 
 /// An invoice with its standing, for lists.

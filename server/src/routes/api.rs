@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
 use crate::office::contact_log::{self, ContactLogInput, ReportFilter};
+use crate::office::custom_fields::{self, FieldInput};
 use crate::office::jobs::{self, JobEdit, JobFilter, JobInput, NoteInput};
 use crate::office::upkeep::{self, ContactEdit};
 use crate::office::{Clerk, Paging};
@@ -541,6 +542,63 @@ pub(super) async fn add_alert(
     let site = input.site.as_deref().map(|s| id("site", s)).transpose()?;
     let alert = upkeep::add_alert(&state, &clerk, account, site, &input.text).await?;
     Ok(created(json!({ "id": alert })))
+}
+
+/// `GET /api/custom-fields`: the company's custom field definitions, in order.
+pub(super) async fn custom_field_definitions(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+) -> Result<Json<Value>, ApiError> {
+    clerk.check_office()?;
+    Ok(Json(
+        json!({ "custom_fields": custom_fields::definitions(&state).await? }),
+    ))
+}
+
+/// `POST /api/custom-fields {"name","kind","choices"}`: adds a custom field (`kind` one of
+/// `text`, `number`, `date`, `yes_no`, `choice`; `choices` one per line or comma-separated).
+pub(super) async fn add_custom_field(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Body(input): Body<FieldInput>,
+) -> Result<Response, ApiError> {
+    let def = custom_fields::add(&state, &clerk, &input).await?;
+    Ok(created(json!({ "custom_field": def })))
+}
+
+/// `PUT /api/custom-fields/{name} {"kind","choices"}`: changes a field's type or choices.
+pub(super) async fn change_custom_field(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(name): Path<String>,
+    Body(input): Body<FieldInput>,
+) -> Result<Json<Value>, ApiError> {
+    let def = custom_fields::change(&state, &clerk, &name, &input).await?;
+    Ok(Json(json!({ "custom_field": def })))
+}
+
+/// `DELETE /api/custom-fields/{name}`: no longer defines the field (accounts keep values).
+pub(super) async fn remove_custom_field(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    custom_fields::remove(&state, &clerk, &name).await?;
+    Ok(Json(json!({ "removed": name })))
+}
+
+/// `PUT /api/accounts/{id}/custom-fields {"<name>": "<value>", …}`: sets custom fields of an
+/// account, each checked against its type; an empty value clears the field.
+pub(super) async fn set_custom_fields(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Path(account): Path<String>,
+    Body(values): Body<std::collections::BTreeMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let account: AccountId = id("account", &account)?;
+    custom_fields::set_values(&state, &clerk, account, values.into_iter().collect()).await?;
+    let record = accounts::account(&state, account).await?;
+    Ok(Json(json!({ "custom_fields": record.custom_fields })))
 }
 
 /// Where an alert to remove is: `?site=` for a site's.

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use super::api::{session_token, signed_in};
 
+pub(super) mod custom_fields;
 pub(super) mod upkeep;
 use crate::AppState;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
@@ -590,7 +591,6 @@ fn customer_form(
         shipping_postal_code => input.shipping_postal_code.clone(),
         shipping_country => input.shipping_country.clone(),
         rep => input.rep.clone(), comments => input.comments.clone(),
-        custom_fields => input.custom_fields.clone(),
     };
     render_page(
         status,
@@ -664,11 +664,17 @@ pub(super) async fn customer(
         .take(MERGE_CHOICES)
         .collect();
     let technicians = jobs::technicians(&state).await?;
+    let defs = crate::office::custom_fields::definitions(&state).await?;
+    let fields = custom_fields::rows(fieldsync_protocol::custom_fields::shown(
+        &defs,
+        &detail.account.custom_fields,
+    ));
     Ok(page(
         "customer.html",
         context! {
             clerk => clerk_json(&clerk),
             id => id.to_string(),
+            fields,
             detail,
             others,
             merge_q => merge.merge_q,

@@ -64,12 +64,20 @@ pub(crate) async fn upgrade(
         }
     };
     let number = u32::try_from(device.number).unwrap_or(u32::MAX);
-    let (company, invoice_seq) = state
+    // What the tablet keeps of the company; on a failed read none of it is said (a tablet
+    // keeps what it had rather than forget it).
+    let company = state
         .db()
-        .read(move |store| Ok((store.company()?, store.highest_invoice_seq(number)?)))
+        .read(move |store| {
+            Ok(Company {
+                company: store.company()?,
+                invoice_seq: store.highest_invoice_seq(number)?,
+                custom_fields: store.custom_fields()?,
+            })
+        })
         .await
-        .unwrap_or_default();
-    let identity = identity_headers(&device, &company, invoice_seq);
+        .ok();
+    let identity = identity_headers(&device, company.as_ref());
     // Small socket buffers: an idle connection must stay cheap (larger frames are still read
     // whole; larger messages are written in fragments, see `websocket`).
     let config = WebSocketConfig::default()
@@ -93,19 +101,25 @@ pub(crate) async fn upgrade(
     response
 }
 
+/// What the server tells a tablet of its company when it connects.
+struct Company {
+    company: fieldsync_protocol::Company,
+    invoice_seq: u32,
+    custom_fields: Vec<fieldsync_protocol::custom_fields::FieldDef>,
+}
+
 /// Who the token belongs to, on the upgrade's response, so that a tablet being paired learns
 /// its technician from the token alone: `fieldsync-user` (id), `fieldsync-user-name`
 /// (percent-encoded UTF-8), `fieldsync-role` and `fieldsync-device` (the device's number);
-/// the company the tablet prints on invoices, `fieldsync-company` (percent-encoded JSON); and
-/// the highest counter of the device's invoice numbers the server has,
-/// `fieldsync-invoice-seq` (a tablet that lost count goes on from there).
-fn identity_headers(
-    device: &fieldsync_store::Device,
-    company: &fieldsync_protocol::Company,
-    invoice_seq: u32,
-) -> HeaderMap {
+/// and, when the database could say them, the company the tablet prints on invoices,
+/// `fieldsync-company` (percent-encoded JSON), the company's custom field definitions,
+/// `fieldsync-custom-fields` (percent-encoded JSON, bounded by
+/// `custom_fields::MAX_DEFINITION_BYTES`), and the highest counter of the device's invoice
+/// numbers the server has, `fieldsync-invoice-seq` (a tablet that lost count goes on from
+/// there).
+fn identity_headers(device: &fieldsync_store::Device, company: Option<&Company>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let values = [
+    let mut values = vec![
         ("fieldsync-user", device.user.id.to_string()),
         (
             "fieldsync-user-name",
@@ -113,12 +127,16 @@ fn identity_headers(
         ),
         ("fieldsync-role", device.user.role.to_string()),
         ("fieldsync-device", device.number.to_string()),
-        (
-            "fieldsync-company",
-            super::percent_encode(&serde_json::to_string(company).unwrap_or_default()),
-        ),
-        ("fieldsync-invoice-seq", invoice_seq.to_string()),
     ];
+    if let Some(c) = company {
+        let company = serde_json::to_string(&c.company).unwrap_or_default();
+        let fields = serde_json::to_string(&c.custom_fields).unwrap_or_default();
+        values.extend([
+            ("fieldsync-company", super::percent_encode(&company)),
+            ("fieldsync-custom-fields", super::percent_encode(&fields)),
+            ("fieldsync-invoice-seq", c.invoice_seq.to_string()),
+        ]);
+    }
     for (name, value) in values {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);

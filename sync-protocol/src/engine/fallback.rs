@@ -134,8 +134,8 @@ impl Fallback {
 
 #[cfg(test)]
 mod tests {
-    use automerge::transaction::Transactable;
     use automerge::ROOT;
+    use automerge::transaction::Transactable;
 
     use super::*;
 

@@ -1,4 +1,4 @@
-//! `fieldsync search`, `fieldsync customer show|log` and `fieldsync job show|costs`: reading the
+//! `fieldsync search`, `fieldsync customer show|log|field` and `fieldsync job show|costs`: reading the
 //! records on the tablet (offline) and recording what a job used.
 
 use std::path::Path;
@@ -52,6 +52,16 @@ pub(crate) enum CustomerCommand {
         how: ContactChannel,
         /// What it was about.
         summary: String,
+    },
+    /// Sets one of the customer's custom fields (as the company defines them; `customer
+    /// show` lists them with their types). An empty value clears it.
+    Field {
+        /// The customer.
+        account: AccountId,
+        /// The field's name, as shown.
+        name: String,
+        /// The value: text, a number, a date as 2027-01-31, yes or no, or one of the choices.
+        value: String,
     },
 }
 
@@ -227,6 +237,18 @@ pub(crate) fn customer(data: &Path, command: CustomerCommand) -> anyhow::Result<
             say!("{} logged; {}", how.label(), waiting(&tablet)?);
             return Ok(());
         }
+        CustomerCommand::Field {
+            account,
+            name,
+            value,
+        } => {
+            let mut tablet = open(data)?;
+            tablet
+                .set_custom_field(now(), account, &name, &value)
+                .with_context(|| format!("cannot set {name}"))?;
+            say!("{name} saved; {}", waiting(&tablet)?);
+            return Ok(());
+        }
     };
     let tablet = open(data)?;
     let page = queries::customer_page(tablet.store(), account)?;
@@ -247,6 +269,14 @@ pub(crate) fn customer(data: &Path, command: CustomerCommand) -> anyhow::Result<
         page.ledger.balance.dollars(),
         page.ledger.unapplied_credit.dollars()
     );
+    for field in &page.fields {
+        let kind = match &field.def {
+            Some(def) if def.choices.is_empty() => def.kind.label().to_lowercase(),
+            Some(def) => format!("one of {}", def.choices.join(", ")),
+            None => "no longer defined".into(),
+        };
+        say!("Field:     {}: {}  ({kind})", field.name, field.shown());
+    }
     for site in &page.sites {
         say!("Site:      {}, {}", site.name, site.address);
     }

@@ -305,6 +305,26 @@ pub fn seed(path: &Path) -> Company {
     seed_for(path, tess)
 }
 
+/// The company's custom fields.
+pub fn custom_fields() -> Vec<fieldsync_protocol::custom_fields::FieldDef> {
+    use fieldsync_protocol::custom_fields::{FieldDef, FieldKind};
+    let field = |name: &str, kind, choices: &[&str]| FieldDef {
+        name: name.into(),
+        kind,
+        choices: choices.iter().map(|c| c.to_string()).collect(),
+    };
+    vec![
+        field("Gate code", FieldKind::Text, &[]),
+        field(
+            "Oven type",
+            FieldKind::Choice,
+            &["Deck", "Rack", "Convection"],
+        ),
+        field("Dog on site", FieldKind::YesNo, &[]),
+        field("Units serviced", FieldKind::Number, &[]),
+    ]
+}
+
 /// [`seed`] with `tess` as the technician (a user the server knows).
 pub fn seed_for(path: &Path, tess: Author) -> Company {
     let mut store = Store::open(path).unwrap();
@@ -314,6 +334,8 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
     };
     let seeder = Seeder::new(&mut store, at(today(), 6, 0));
     let day = today();
+    // The company's custom fields, as the server said them when the tablet last connected.
+    seeder.tx.set_custom_fields(&custom_fields()).unwrap();
 
     // Harbor Bakery: the job Tess is on, two earlier visits, an open invoice.
     let mut harbor = account(
@@ -323,6 +345,12 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
         true,
     );
     harbor.business_type = Some("bakery".into());
+    harbor
+        .custom_fields
+        .insert("Gate code".into(), "Back door, code 4410#".into());
+    harbor
+        .custom_fields
+        .insert("Oven type".into(), "Deck".into());
     let harbor_id = harbor.id;
     let mut record = Record::new_account(harbor);
     let site = JobSite {

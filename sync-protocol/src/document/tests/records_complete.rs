@@ -445,3 +445,73 @@ fn a_contact_log_entry_is_added_by_its_own_user_and_never_edited() {
     );
     assert_eq!(Record::read(&doc).unwrap().contact_log().unwrap().len(), 2);
 }
+
+fn edit_account(
+    who: &Writer,
+    doc: &mut AutoCommit,
+    minute: i64,
+    edit: impl FnOnce(&mut Account),
+) -> Result<Option<Change>, DocumentError> {
+    who.edit(doc, at(minute), |r| {
+        if let Record::Account(a) = r {
+            edit(&mut a.record);
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn technicians_edit_custom_fields_and_nothing_else_of_an_account_and_edits_merge_per_field() {
+    let office = writer(Role::Office, "Dana");
+    let tech = writer(Role::Technician, "Tess");
+    let (mut desk, _) = office
+        .create(&Record::new_account(account()), at(0))
+        .unwrap();
+    let mut tablet = desk.fork();
+    let before = Record::read(&tablet).unwrap();
+    edit_account(&office, &mut desk, 1, |a| {
+        a.custom_fields
+            .insert("Warranty until".into(), "2027-01-31".into());
+    })
+    .unwrap()
+    .unwrap();
+    let change = edit_account(&tech, &mut tablet, 2, |a| {
+        a.custom_fields.insert("Gate code".into(), "4321".into());
+    })
+    .unwrap()
+    .unwrap();
+
+    // The server checks the technician's change by its parts, and takes it.
+    let pusher = Pusher {
+        role: Role::Technician,
+        user: Some(tech.author.user),
+        device: Some(1),
+    };
+    let expanded = change.decode();
+    let mut server = before.clone();
+    check_change(before.doc_id(), pusher, &tablet, &mut server, &expanded)
+        .unwrap()
+        .expect("checked by parts");
+
+    desk.merge(&mut tablet).unwrap();
+    let Record::Account(merged) = Record::read(&desk).unwrap() else {
+        panic!("not an account")
+    };
+    assert_eq!(
+        merged.record.custom_fields.keys().collect::<Vec<_>>(),
+        ["Gate code", "Warranty until"]
+    );
+
+    // Anything else of the account stays the office's.
+    let err = edit_account(&tech, &mut tablet, 3, |a| a.name = "Renamed".into()).unwrap_err();
+    assert!(
+        err.to_string().contains("other than its custom fields"),
+        "{err}"
+    );
+    // And values are bounded at the boundary, whatever the definitions.
+    let err = edit_account(&tech, &mut tablet, 3, |a| {
+        a.custom_fields.insert("Gate code".into(), "x".repeat(501));
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("at most 500"), "{err}");
+}
