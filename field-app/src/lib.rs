@@ -53,7 +53,8 @@ mod transfer;
 
 pub use status::{RefusedChange, SyncStatus};
 pub use tablet::{
-    InvoiceForm, InvoiceLineForm, PaymentForm, PhotoForm, PhotoTarget, Tablet, check_device_token,
+    InvoiceForm, InvoiceLineForm, NewCustomerForm, PaymentForm, PhotoForm, PhotoTarget, Tablet,
+    check_device_token,
 };
 
 use fieldsync_protocol::ValidationError;

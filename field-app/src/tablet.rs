@@ -15,7 +15,9 @@ use fieldsync_protocol::engine::{ClientConfig, ClientSession};
 use fieldsync_protocol::{Author, Timestamp, Writer};
 use fieldsync_store::{Pairing, Store};
 
-pub use forms::{InvoiceForm, InvoiceLineForm, PaymentForm, PhotoForm, PhotoTarget};
+pub use forms::{
+    InvoiceForm, InvoiceLineForm, NewCustomerForm, PaymentForm, PhotoForm, PhotoTarget,
+};
 
 use crate::status::{RefusedChange, SyncStatus};
 use crate::transfer::Transfers;

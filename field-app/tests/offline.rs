@@ -1253,4 +1253,52 @@ async fn the_command_line_shows_a_job_and_a_customer_and_records_materials_offli
         nothing.contains("Nothing on this tablet matches"),
         "{nothing}"
     );
+
+    // A customer met in the field, added offline with a job; a custom field filled in.
+    refused(
+        data,
+        &[
+            "customer",
+            "new",
+            "--name",
+            "Rosa Delgado",
+            "--street",
+            " ",
+            "--city",
+            "Springfield",
+            "--job",
+            "No heat",
+        ],
+        "the street is required",
+    )
+    .await;
+    let added = ok(
+        data,
+        &[
+            "customer",
+            "new",
+            "--name",
+            "Rosa Delgado",
+            "--phone",
+            "(217) 555-0199",
+            "--street",
+            "88 Orchard Lane",
+            "--city",
+            "Springfield",
+            "--job",
+            "No heat: furnace igniter",
+        ],
+    )
+    .await;
+    assert!(added.contains("Rosa Delgado added"), "{added}");
+    let rosa = added
+        .lines()
+        .find_map(|l| l.strip_prefix("customer "))
+        .unwrap()
+        .to_string();
+    let found = ok(data, &["search", "555-0199"]).await;
+    assert!(found.contains(&rosa), "{found}");
+    let shown = ok(data, &["customer", "show", &rosa]).await;
+    assert!(shown.contains("No heat: furnace igniter"), "{shown}");
+    assert!(shown.contains("On site"), "{shown}");
 }

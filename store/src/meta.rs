@@ -156,6 +156,17 @@ pub(crate) fn has_change(conn: &Connection, hash: &[u8; 32]) -> Result<bool> {
         .exists([&hash[..]])?)
 }
 
+/// Whether any job document of `account` is stored (a customer made in the field has none
+/// until its first job arrives).
+pub(crate) fn account_has_jobs(
+    conn: &Connection,
+    account: fieldsync_protocol::AccountId,
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM documents WHERE account = ?1 AND kind = 'job' LIMIT 1")?
+        .exists([account.as_bytes()])?)
+}
+
 /// The account of a stored document; `None` if unknown (or unreadable, which no scope holds).
 pub(crate) fn doc_account(
     conn: &Connection,

@@ -177,6 +177,11 @@ impl StoreTx<'_> {
         crate::meta::doc_account(&self.tx, doc)
     }
 
+    /// Whether any job document of `account` is stored.
+    pub fn account_has_jobs(&self, account: fieldsync_protocol::AccountId) -> Result<bool> {
+        crate::meta::account_has_jobs(&self.tx, account)
+    }
+
     /// Every logged change after `after`, with its account and origin, as this transaction
     /// sees them (so a committer can hand what it just stored to live sessions).
     pub fn logged_after(&self, after: u64) -> Result<Vec<crate::LoggedChange>> {

@@ -113,6 +113,9 @@ pub enum ValidationError {
     /// A job's status may not move this way (the text says where it may go).
     #[error("{0}")]
     Lifecycle(String),
+    /// An email address without an `@`.
+    #[error("{0:?} is not an email address")]
+    NotAnEmail(String),
     /// A custom field's definition or value is not what its type allows.
     #[error("{0}")]
     CustomField(String),

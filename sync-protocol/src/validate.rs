@@ -586,6 +586,20 @@ pub fn check_authors(
         Record::Payment(p) if before.is_none() => {
             names_self("a payment's recorder", p.record.recorded_by, user)?;
         }
+        // A job made in the field is the technician's own: assigned to them alone.
+        Record::Job(j) if before.is_none() => {
+            let assigned: Vec<_> = j.record.technicians.keys().copied().collect();
+            if assigned != [user] {
+                return Err(ValidationError::NotTheWriter {
+                    what: "a job made in the field's technician",
+                    named: assigned
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
         Record::Job(j) => {
             let had =
                 |id| matches!(before, Some(Record::Job(old)) if old.invoices.contains_key(id));
@@ -661,10 +675,7 @@ pub fn authorize(
         return Ok(());
     }
     let Some(before) = before else {
-        return match after {
-            Record::Payment(_) => Ok(()),
-            other => Err(forbid(role, &format!("create a {} document", other.kind()))),
-        };
+        return technician_creates(role, after);
     };
     let warranted =
         |text: &str| crate::system_notes::technician_may_write_whole(text, before, after);
@@ -702,6 +713,46 @@ pub fn authorize(
         }
         (Record::Payment(_), Record::Payment(_)) => Err(forbid(role, PAYMENT)),
         _ => Err(forbid(role, "change a document's kind")),
+    }
+}
+
+/// What a technician may create: a payment; and a customer met in the field, with its site
+/// and a job (assigned to themselves, which [`check_authors`] checks): a fresh record, with
+/// no alerts, not archived, merged or deleted, and no system notes.
+fn technician_creates(role: Role, record: &Record) -> Result<(), ValidationError> {
+    let fresh = |what: &str| forbid(role, &format!("create {what}"));
+    let no_system_notes = record
+        .notes()
+        .is_none_or(|n| n.values().all(|n| n.kind != NoteKind::System));
+    if !no_system_notes {
+        return Err(fresh("a record with system notes"));
+    }
+    match record {
+        Record::Payment(_) => Ok(()),
+        Record::Account(d) => {
+            if !d.alerts.is_empty() {
+                return Err(fresh("a customer with alerts"));
+            }
+            if d.record.merged_into.is_some() || d.record.deleted_at.is_some() {
+                return Err(fresh("a customer merged or deleted"));
+            }
+            Ok(())
+        }
+        Record::Site(d) => {
+            if !d.alerts.is_empty() || d.record.archived_at.is_some() {
+                return Err(fresh("a job site with alerts, or archived"));
+            }
+            Ok(())
+        }
+        Record::Job(d) => {
+            if !JobStatus::FIELD.contains(&d.record.status) {
+                return Err(fresh(&format!("a job that is {}", d.record.status)));
+            }
+            if !d.invoices.is_empty() {
+                return Err(fresh("a job with invoices"));
+            }
+            Ok(())
+        }
     }
 }
 

@@ -359,3 +359,94 @@ async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
     assert!(why.contains("is already another invoice's"), "{why}");
     company.still_serving().await;
 }
+
+/// A customer "met in the field" (a new account, its site and a job) whose job is assigned to
+/// a colleague, or whose account carries an alert: the job and the account are refused, and
+/// the customer is in nobody's scope.
+#[tokio::test]
+async fn a_field_customer_with_a_job_for_a_colleague_or_an_alert_is_refused() {
+    use fieldsync_protocol::{
+        Account, AccountId, AccountStatus, AccountType, Address, Alert, Job, JobId, JobStatus,
+        Party,
+    };
+    let company = company().await;
+    let address = Address {
+        line1: "88 Orchard Lane".into(),
+        line2: None,
+        city: "Springfield".into(),
+        region: "IL".into(),
+        postal_code: String::new(),
+        country: String::new(),
+    };
+    let account = Account {
+        id: AccountId::new(),
+        name: "Made up".into(),
+        party: Party::Person,
+        account_type: AccountType::Customer,
+        status: AccountStatus::Active,
+        number: String::new(),
+        phone: None,
+        email: None,
+        website: None,
+        business_type: None,
+        terms_net_days: 0,
+        credit_hold: false,
+        payment_method: None,
+        billing_address: address,
+        shipping_address: None,
+        rep: None,
+        comments: String::new(),
+        custom_fields: Default::default(),
+        merged_into: None,
+        deleted_at: None,
+        created_at: now(),
+    };
+    let site = fieldsync_protocol::SiteId::new();
+    let job = Job {
+        id: JobId::new(),
+        account: account.id,
+        site,
+        title: "Anything".into(),
+        requested_services: Vec::new(),
+        pickup_address: None,
+        delivery_address: None,
+        inventory: Vec::new(),
+        estimate: None,
+        final_amount: None,
+        status: JobStatus::OnSite,
+        technicians: [(company.theo.user, now())].into_iter().collect(),
+        scheduled_start: None,
+        scheduled_end: None,
+        created_at: now(),
+        contact: None,
+    };
+    let why = company
+        .refused(unchecked_change(
+            &mut automerge::AutoCommit::new(),
+            &Record::new_job(job),
+        ))
+        .await;
+    assert!(
+        why.contains("a job made in the field's technician"),
+        "{why}"
+    );
+
+    let mut record = Record::new_account(account.clone());
+    if let Record::Account(d) = &mut record {
+        let alert = Alert {
+            id: NoteId::new(),
+            text: "Pay me first".into(),
+            author: company.tess.user,
+            author_name: "tess".into(),
+            created_at: now(),
+        };
+        d.alerts.insert(alert.id, alert);
+    }
+    let why = company
+        .refused(unchecked_change(&mut automerge::AutoCommit::new(), &record))
+        .await;
+    assert!(why.contains("create a customer with alerts"), "{why}");
+    let store = Store::open(company.server.db_path()).unwrap();
+    assert!(store.record(account.id.into()).unwrap().is_none());
+    company.still_serving().await;
+}

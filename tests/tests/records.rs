@@ -860,3 +860,55 @@ async fn custom_fields_defined_in_the_office_are_filled_in_on_the_tablet_offline
     assert_eq!(roof.value, "Hatch");
     assert_eq!(page.fields.last().unwrap().name, "Roof access");
 }
+
+#[tokio::test]
+async fn a_customer_met_in_the_field_is_added_offline_with_its_site_and_job_and_the_office_sees_it()
+{
+    let office = office().await;
+    let (_, _, mut tablet, token) = office.assigned_job().await;
+    let me = tablet.author().user;
+    let mut form = fieldsync_app::NewCustomerForm::new();
+    form.name = "Rosa Delgado".into();
+    form.phone = "(217) 555-0199".into();
+    form.street = "88 Orchard Lane".into();
+    form.city = "Springfield".into();
+    form.region = "IL".into();
+    form.job_title = "No heat: furnace igniter".into();
+    // Offline: refused input says why, and nothing is made.
+    let mut bad = form.clone();
+    bad.street = " ".into();
+    let refused = tablet.create_customer(now(), &bad).unwrap_err();
+    assert!(refused.to_string().contains("street"), "{refused}");
+    tablet.create_customer(now(), &form).unwrap();
+    tablet.create_customer(now(), &form).unwrap(); // a second tap makes nothing more
+    assert_eq!(
+        tablet.pending().unwrap(),
+        3,
+        "account, site and job wait to be sent"
+    );
+    let packet = queries::job_packet(tablet.store(), form.job).unwrap();
+    assert_eq!(packet.job.status, JobStatus::OnSite);
+
+    office.sync(&mut tablet, &token).await;
+    assert_eq!(tablet.pending().unwrap(), 0, "all three were taken");
+    let account = office
+        .dana
+        .ok(&format!("/api/accounts/{}", form.account))
+        .await;
+    assert_eq!(account["account"]["name"], "Rosa Delgado");
+    assert_eq!(account["sites"][0]["address"]["line1"], "88 Orchard Lane");
+    let job = office.job(form.job).await;
+    let assigned: Vec<&String> = job["row"]["job"]["technicians"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{job}"))
+        .keys()
+        .collect();
+    assert_eq!(assigned, [&me.to_string()]);
+    let found = office.dana.ok("/api/accounts?q=555-0199").await;
+    assert!(found.to_string().contains("Rosa Delgado"), "{found}");
+    // The customer stays on the tablet: it is the technician's like any of their jobs'.
+    office.sync(&mut tablet, &token).await;
+    assert!(queries::customer_page(tablet.store(), form.account).is_ok());
+    let store = fieldsync_store::Store::open(office.server.db_path()).unwrap();
+    assert!(store.quarantined(10).unwrap().is_empty(), "nothing refused");
+}

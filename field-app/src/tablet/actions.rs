@@ -10,9 +10,14 @@ use fieldsync_protocol::{
     JobStatus, Money, Note, NoteId, NoteKind, Payment, Photo, Record, Timestamp, ValidationError,
 };
 
-use super::{InvoiceForm, PaymentForm, PhotoForm, Tablet};
+use super::{InvoiceForm, NewCustomerForm, PaymentForm, PhotoForm, Tablet};
 use crate::AppError;
 use crate::photo::{self, EncodedImage, PhotoError};
+
+/// Whether the person met gave a way to reach them (then they are the customer's contact).
+fn account_record_has_contact(phone: &str, email: &Option<String>) -> bool {
+    !phone.trim().is_empty() || email.is_some()
+}
 
 impl Tablet {
     /// Saves a local change (and the photo blobs it refers to) and queues it in the outbox in
@@ -47,6 +52,29 @@ impl Tablet {
             send.extend(self.transfers.start_uploads(&self.store)?);
         }
         Ok(send)
+    }
+
+    /// Saves new documents together, in one transaction, and queues their first changes in
+    /// the outbox in that order (pushed together).
+    fn save_new(
+        &mut self,
+        now: Timestamp,
+        docs: Vec<(DocId, automerge::AutoCommit, automerge::Change)>,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        let tx = self.store.transaction()?;
+        let mut items = Vec::with_capacity(docs.len());
+        for (id, mut doc, mut change) in docs {
+            tx.record_local(id, &mut doc, &change, true)?;
+            items.push(OutboxItem {
+                hash: change.hash().0,
+                doc: id,
+                bytes: change.bytes().to_vec(),
+            });
+        }
+        tx.commit()?;
+        let now_ms = now.millis().max(0) as u64;
+        let outputs = self.session.local_changes(now_ms, items);
+        Ok(self.run(outputs)?.0)
     }
 
     fn edit(
@@ -228,6 +256,132 @@ impl Tablet {
                 )
             },
         )
+    }
+
+    /// Adds a customer met in the field, offline: the account (with the person met as its
+    /// contact), its site at the address typed (also the billing address) and a job there
+    /// assigned to the technician, on site now. The office sees all three once they sync, and
+    /// the customer is the technician's like any other of their jobs'. Saving the same form
+    /// twice makes one customer.
+    pub fn create_customer(
+        &mut self,
+        now: Timestamp,
+        form: &NewCustomerForm,
+    ) -> Result<Vec<ClientMessage>, AppError> {
+        use fieldsync_protocol::{
+            Account, AccountStatus, AccountType, Address, Contact, Job, JobSite, Party, SiteId,
+        };
+        if self.store.record(form.account.into())?.is_some() {
+            return Ok(Vec::new()); // already made: a second tap changes nothing
+        }
+        let text = |value: &str| value.trim().to_string();
+        let optional = |value: &str| Some(value.trim().to_string()).filter(|v| !v.is_empty());
+        let required = |field: &'static str, value: &str| {
+            if value.trim().is_empty() {
+                Err(ValidationError::Required { field })
+            } else {
+                Ok(value.trim().to_string())
+            }
+        };
+        let name = required("the customer's name", &form.name)?;
+        let email = optional(&form.email);
+        if let Some(email) = &email
+            && !email.contains('@')
+        {
+            return Err(ValidationError::NotAnEmail(email.clone()).into());
+        }
+        let address = Address {
+            line1: required("the street", &form.street)?,
+            line2: None,
+            city: required("the city", &form.city)?,
+            region: text(&form.region),
+            postal_code: text(&form.postal_code),
+            country: String::new(),
+        };
+        let title = required("what the job is", &form.job_title)?;
+        let me = self.writer.author.clone();
+        let mut account = Account {
+            id: form.account,
+            name: name.clone(),
+            party: if form.business {
+                Party::Business
+            } else {
+                Party::Person
+            },
+            account_type: AccountType::Customer,
+            status: AccountStatus::Active,
+            number: String::new(),
+            phone: optional(&form.phone),
+            email: email.clone(),
+            website: None,
+            business_type: None,
+            terms_net_days: 0,
+            credit_hold: false,
+            payment_method: None,
+            billing_address: address.clone(),
+            shipping_address: None,
+            rep: None,
+            comments: format!("Added in the field by {}.", me.name),
+            custom_fields: Default::default(),
+            merged_into: None,
+            deleted_at: None,
+            created_at: now,
+        };
+        if form.business {
+            account.terms_net_days = 30;
+        }
+        let site_id: SiteId = form.site;
+        let mut account_record = Record::new_account(account);
+        if let Record::Account(d) = &mut account_record
+            && (form.business || account_record_has_contact(&form.phone, &email))
+        {
+            let contact = Contact {
+                id: ContactId::new(),
+                name: name.clone(),
+                role: String::new(),
+                email,
+                phone: optional(&form.phone),
+                sites: vec![site_id],
+                archived_at: None,
+            };
+            d.contacts.insert(contact.id, contact);
+        }
+        let site = JobSite {
+            id: site_id,
+            account: form.account,
+            name: address.line1.clone(),
+            address,
+            access_instructions: String::new(),
+            archived_at: None,
+        };
+        let job = Job {
+            id: form.job,
+            account: form.account,
+            site: site_id,
+            title,
+            requested_services: Vec::new(),
+            pickup_address: None,
+            delivery_address: None,
+            inventory: Vec::new(),
+            estimate: None,
+            final_amount: None,
+            status: JobStatus::OnSite,
+            technicians: [(me.user, now)].into_iter().collect(),
+            scheduled_start: Some(now),
+            scheduled_end: None,
+            created_at: now,
+            contact: None,
+        };
+        let mut docs = Vec::new();
+        for (id, record) in [
+            (DocId::from(form.account), account_record),
+            (site_id.into(), Record::new_site(site)),
+            (form.job.into(), Record::new_job(job)),
+        ] {
+            let (doc, change) = self.writer.create(&record, now)?;
+            docs.push((id, doc, change));
+        }
+        self.save_new(now, docs)
     }
 
     /// Records a payment typed by the technician. The form's id is made once per payment

@@ -157,3 +157,60 @@ impl std::fmt::Display for PhotoTarget {
         }
     }
 }
+
+/// A customer met in the field, with the site where the work is and a job for the technician,
+/// as typed on the new-customer form. The ids are made when the form opens, so that saving
+/// twice makes one customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCustomerForm {
+    /// The new account.
+    pub account: AccountId,
+    /// Its first job site.
+    pub site: SiteId,
+    /// The job, assigned to the technician.
+    pub job: JobId,
+    /// The customer's name (a person or a business).
+    pub name: String,
+    /// A business (else a person).
+    pub business: bool,
+    /// Phone, as typed (may be empty).
+    pub phone: String,
+    /// Email (may be empty).
+    pub email: String,
+    /// The site's street; also the billing address.
+    pub street: String,
+    /// City.
+    pub city: String,
+    /// State or region.
+    pub region: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// What the job is.
+    pub job_title: String,
+}
+
+impl NewCustomerForm {
+    /// A new, empty form.
+    pub fn new() -> NewCustomerForm {
+        NewCustomerForm {
+            account: AccountId::new(),
+            site: SiteId::new(),
+            job: JobId::new(),
+            name: String::new(),
+            business: false,
+            phone: String::new(),
+            email: String::new(),
+            street: String::new(),
+            city: String::new(),
+            region: String::new(),
+            postal_code: String::new(),
+            job_title: String::new(),
+        }
+    }
+}
+
+impl Default for NewCustomerForm {
+    fn default() -> Self {
+        NewCustomerForm::new()
+    }
+}

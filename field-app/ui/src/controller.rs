@@ -13,7 +13,7 @@ use fieldsync_protocol::{AccountId, InvoiceId, JobId, Timestamp};
 use slint::{ComponentHandle as _, ModelRc, SharedString, VecModel};
 
 use crate::{AppWindow, JobRow, Nav, OutboxAdapter, OutboxRow, Page, SyncAdapter, TodayAdapter};
-use crate::{customer, format, invoice, job, payment, photos};
+use crate::{customer, format, invoice, job, new_customer, payment, photos};
 
 /// What the app needs from its surroundings; tests pass fixed ones.
 pub struct Options {
@@ -41,6 +41,8 @@ pub(crate) struct Selection {
     /// The strokes drawn on the signature pad of the invoice shown, not saved yet.
     pub(crate) strokes: Vec<fieldsync_app::signature::Stroke>,
     pub(crate) photo: Option<PhotoForm>,
+    /// The new-customer form being filled in (its ids, made once).
+    pub(crate) new_customer: Option<fieldsync_app::NewCustomerForm>,
     pub(crate) history: Vec<Page>,
 }
 
@@ -124,7 +126,7 @@ impl Inner {
             Page::Invoice => invoice::refresh(self),
             Page::Customer => customer::refresh(self),
             Page::Search => customer::search(self),
-            Page::Outbox | Page::About => Ok(()),
+            Page::NewCustomer | Page::Outbox | Page::About => Ok(()),
         };
         if let Err(error) = result {
             self.notice(error);
@@ -334,6 +336,7 @@ pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Con
     invoice::wire(ui, &inner);
     photos::wire(ui, &inner);
     customer::wire(ui, &inner);
+    new_customer::wire(ui, &inner);
     inner.refresh_page();
     Controller { inner }
 }

@@ -22,6 +22,7 @@ mod customer;
 pub mod format;
 mod invoice;
 mod job;
+mod new_customer;
 mod payment;
 mod photos;
 mod run;

@@ -7,7 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use fieldsync_app_ui::{
-    InvoiceAdapter, JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter, SearchAdapter,
+    InvoiceAdapter, JobAdapter, Nav, NewCustomerAdapter, Page, PaymentAdapter, PhotoAdapter,
+    SearchAdapter,
 };
 use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
 use slint::ComponentHandle;
@@ -157,6 +158,19 @@ fn main_screens_render_to_png() {
     search.set_query("lindqv".into());
     search.invoke_search("lindqv".into());
     save(ui, &dir, "search");
+
+    // A customer met on the job, being added (with a refusal to show what it says).
+    nav.invoke_go(Page::NewCustomer);
+    let new = ui.global::<NewCustomerAdapter>();
+    new.set_name("Rosa Delgado".into());
+    new.set_phone("(217) 555-0199".into());
+    new.set_street("88 Orchard Lane".into());
+    new.set_job_title("No heat: furnace igniter".into());
+    new.invoke_save();
+    save(ui, &dir, "new-customer");
+    new.set_city("Springfield".into());
+    new.set_region("IL".into());
+    new.invoke_save();
 
     // A day's work waiting for coverage, one change of which the server refused.
     nav.invoke_open_job(app.company.boiler.to_string().into());

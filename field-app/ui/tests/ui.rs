@@ -860,3 +860,33 @@ fn custom_fields_are_picked_or_typed_on_the_customer_page_and_checked_by_type() 
         "saved offline, waiting to be sent"
     );
 }
+
+#[test]
+fn a_customer_met_in_the_field_is_added_offline_and_their_job_opens() {
+    let app = started();
+    tall(&app);
+    tap(&app, "Search");
+    tap(&app, "New customer");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::NewCustomer);
+    type_into(&app, "Name", "Rosa Delgado");
+    type_into(&app, "Phone", "(217) 555-0199");
+    type_into(&app, "What the job is", "No heat: furnace igniter");
+    tap(&app, "Add customer and start the job");
+    assert_eq!(
+        value(&app, "New customer message"),
+        "the street is required"
+    );
+    assert_eq!(pending(&app), 0, "nothing made");
+    type_into(&app, "Street", "88 Orchard Lane");
+    type_into(&app, "City", "Springfield");
+    tap(&app, "Add customer and start the job");
+    // The new job's packet opens, on site, and all of it waits to be sent.
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Job);
+    assert_eq!(value(&app, "Job status"), "On site");
+    assert_eq!(pending(&app), 3);
+    // The customer is found offline like any other.
+    tap(&app, "Search");
+    type_into(&app, "Search customers", "555-0199");
+    tap(&app, "Open customer Rosa Delgado");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Customer);
+}

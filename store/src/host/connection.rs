@@ -682,7 +682,8 @@ pub fn store_checked(
     let mut outcomes: Vec<Option<StoreOutcome>> = vec![None; changes.len()];
     if device.scope != Scope::All {
         for ((slot, change), early) in outcomes.iter_mut().zip(&changes).zip(&items) {
-            let account = match tx.doc_account(change.doc)? {
+            let stored = tx.doc_account(change.doc)?;
+            let account = match stored {
                 Some(account) => Some(account),
                 None => early.account(),
             };
@@ -693,6 +694,7 @@ pub fn store_checked(
                 && !early
                     .hash()
                     .map_or(Ok(false), |hash| tx.has_change(&hash.0))?
+                && !creates_field_customer(tx, device, stored, early, account)?
             {
                 if device.repairing {
                     *slot = Some(StoreOutcome::Deferred);
@@ -739,6 +741,26 @@ pub fn store_checked(
         .into_iter()
         .map(|o| o.unwrap_or(StoreOutcome::Deferred))
         .collect())
+}
+
+/// Whether a technician's change starts a document of a customer made in the field: a
+/// document the server lacks, of an account with no job stored yet (judged before the batch,
+/// so the customer, its site and its job may come in any order, in one push or, in a repair
+/// after a restore, one by one). What it may create is checked with the change
+/// (`validate::authorize`: no alerts, not archived or merged; `check_authors`: the job is
+/// assigned to the technician alone), and once the job is stored the account is in their
+/// scope like any other.
+fn creates_field_customer(
+    tx: &crate::StoreTx<'_>,
+    device: &DeviceContext,
+    stored: Option<AccountId>,
+    early: &crate::checked::Early,
+    account: AccountId,
+) -> Result<bool> {
+    Ok(device.role == Role::Technician
+        && stored.is_none()
+        && matches!(early, crate::checked::Early::Starts { .. })
+        && !tx.account_has_jobs(account)?)
 }
 
 /// The accounts a device was given (kept in `device_accounts`), to be written on the writer.

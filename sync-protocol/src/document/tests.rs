@@ -329,7 +329,14 @@ fn technicians_may_only_do_what_their_role_allows() {
             .contains("a technician may not edit an account"),
         "{err}"
     );
-    assert!(tech.create(&Record::new_account(account()), at(1)).is_err());
+    // A customer met in the field may be created, but only fresh.
+    assert!(tech.create(&Record::new_account(account()), at(1)).is_ok());
+    let mut merged = account();
+    merged.merged_into = Some(AccountId::new());
+    let err = tech
+        .create(&Record::new_account(merged), at(1))
+        .unwrap_err();
+    assert!(err.to_string().contains("merged or deleted"), "{err}");
 
     let (mut job_doc, _) = office
         .create(&Record::new_job(job(AccountId::new())), at(0))

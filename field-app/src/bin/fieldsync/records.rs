@@ -1,4 +1,4 @@
-//! `fieldsync search`, `fieldsync customer show|log|field` and `fieldsync job show|costs`: reading the
+//! `fieldsync search`, `fieldsync customer show|log|field|new` and `fieldsync job show|costs`: reading the
 //! records on the tablet (offline) and recording what a job used.
 
 use std::path::Path;
@@ -52,6 +52,37 @@ pub(crate) enum CustomerCommand {
         how: ContactChannel,
         /// What it was about.
         summary: String,
+    },
+    /// Adds a customer met in the field, with their site (at the address given, also the
+    /// billing address) and a job there assigned to you, on site now; prints the ids.
+    New {
+        /// The customer's name.
+        #[arg(long)]
+        name: String,
+        /// A business (else a person).
+        #[arg(long)]
+        business: bool,
+        /// Phone.
+        #[arg(long, default_value = "")]
+        phone: String,
+        /// Email.
+        #[arg(long, default_value = "")]
+        email: String,
+        /// The site's street.
+        #[arg(long)]
+        street: String,
+        /// City.
+        #[arg(long)]
+        city: String,
+        /// State or region.
+        #[arg(long, default_value = "")]
+        region: String,
+        /// Postal code.
+        #[arg(long, default_value = "")]
+        postal_code: String,
+        /// What the job is.
+        #[arg(long)]
+        job: String,
     },
     /// Sets one of the customer's custom fields (as the company defines them; `customer
     /// show` lists them with their types). An empty value clears it.
@@ -235,6 +266,36 @@ pub(crate) fn customer(data: &Path, command: CustomerCommand) -> anyhow::Result<
                 .log_contact(now(), account, how, None, &summary)
                 .context("cannot log the contact")?;
             say!("{} logged; {}", how.label(), waiting(&tablet)?);
+            return Ok(());
+        }
+        CustomerCommand::New {
+            name,
+            business,
+            phone,
+            email,
+            street,
+            city,
+            region,
+            postal_code,
+            job,
+        } => {
+            let mut form = fieldsync_app::NewCustomerForm::new();
+            form.name = name;
+            form.business = business;
+            form.phone = phone;
+            form.email = email;
+            form.street = street;
+            form.city = city;
+            form.region = region;
+            form.postal_code = postal_code;
+            form.job_title = job;
+            let mut tablet = open(data)?;
+            tablet
+                .create_customer(now(), &form)
+                .context("cannot add the customer")?;
+            say!("customer {}", form.account);
+            say!("job {}", form.job);
+            say!("{} added; {}", form.name.trim(), waiting(&tablet)?);
             return Ok(());
         }
         CustomerCommand::Field {
