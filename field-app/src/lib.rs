@@ -43,6 +43,7 @@
 //! ```
 
 pub mod documents;
+pub mod files;
 pub mod net;
 pub mod photo;
 pub mod queries;

@@ -107,6 +107,9 @@ pub struct JobPacket {
     pub ledger: Ledger,
     /// The job's invoices, by date, with their standing.
     pub invoices: Vec<InvoiceRow>,
+    /// Files kept on the customer and its sites (the job's site's first), with whether each
+    /// opens offline.
+    pub files: Vec<crate::files::FileRow>,
 }
 
 impl JobPacket {
@@ -159,7 +162,12 @@ pub fn job_packet(store: &Store, job: JobId) -> Result<JobPacket, AppError> {
             .filter(|i| i.job == job.id),
         &ledger,
     );
+    // The job's own site's files first.
+    let site_name = site.as_ref().map(|s| s.record.name.clone());
+    let mut files = crate::files::file_rows(store, job.account)?;
+    files.sort_by_key(|f| f.site_name.is_none() || f.site_name != site_name);
     Ok(JobPacket {
+        files,
         notes: store.notes_for_doc(job.id.into())?,
         site_notes: store.notes_for_doc(job.site.into())?,
         photos: store.photos_for_doc(job.id.into())?,
@@ -216,6 +224,9 @@ pub struct CustomerPage {
     pub ledger: Ledger,
     /// Its custom fields: the company's, in order, then values of fields no longer defined.
     pub fields: Vec<fieldsync_protocol::custom_fields::FieldValue>,
+    /// Files kept on the customer and its sites, newest first, with whether each opens
+    /// offline.
+    pub files: Vec<crate::files::FileRow>,
 }
 
 /// Contact log entries a customer page shows.
@@ -242,6 +253,7 @@ pub fn customer_page(store: &Store, account: AccountId) -> Result<CustomerPage, 
         fieldsync_protocol::custom_fields::shown(&store.custom_fields()?, &record.custom_fields);
     Ok(CustomerPage {
         fields,
+        files: crate::files::file_rows(store, account)?,
         account: record,
         alerts,
         contact_log: store.contact_log(account, CONTACT_LOG_SHOWN)?,

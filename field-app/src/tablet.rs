@@ -3,6 +3,7 @@
 //! in `session`.
 
 mod actions;
+mod files;
 mod forms;
 mod session;
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod billing;
 pub mod contact_log;
 pub mod custom_fields;
 pub mod documents;
+pub mod files;
 pub mod jobs;
 pub mod reports;
 pub mod upkeep;

@@ -11,6 +11,7 @@ mod websocket;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post, put};
@@ -87,6 +88,26 @@ fn routes() -> Router<AppState> {
         .route(
             "/api/custom-fields",
             get(api::custom_field_definitions).post(api::add_custom_field),
+        )
+        .route(
+            "/api/accounts/{id}/files",
+            post(pages::files::api_upload).layer(DefaultBodyLimit::max(pages::files::MAX_UPLOAD)),
+        )
+        .route(
+            "/api/accounts/{id}/files/{file}",
+            get(pages::files::api_download).delete(pages::files::api_remove),
+        )
+        .route(
+            "/customers/{id}/files",
+            post(pages::files::page_upload).layer(DefaultBodyLimit::max(pages::files::MAX_UPLOAD)),
+        )
+        .route(
+            "/customers/{id}/files/{file}",
+            get(pages::files::page_download),
+        )
+        .route(
+            "/customers/{id}/files/{file}/remove",
+            post(pages::files::page_remove),
         )
         .route(
             "/api/custom-fields/{name}",

@@ -225,7 +225,7 @@ mod tests {
                  DROP TABLE office_sessions;
                  ALTER TABLE pairing DROP COLUMN tls_fingerprint;
                  DROP INDEX invoices_number;
-                 DROP TABLE alerts; DROP TABLE contact_log;
+                 DROP TABLE alerts; DROP TABLE contact_log; DROP TABLE files;
                  DROP TRIGGER sites_search_insert; DROP TRIGGER sites_search_delete;
                  DROP TABLE site_search; ALTER TABLE sites DROP COLUMN search;
                  PRAGMA user_version = 7;",

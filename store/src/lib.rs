@@ -580,6 +580,11 @@ impl Store {
         queries::alerts(&self.conn, doc)
     }
 
+    /// The files kept on a document (an account or a site), newest first.
+    pub fn files(&self, doc: DocId) -> Result<Vec<fieldsync_protocol::FileEntry>> {
+        queries::files(&self.conn, doc)
+    }
+
     /// An account's contacts.
     pub fn contacts_for_account(&self, account: AccountId) -> Result<Vec<Contact>> {
         queries::contacts_for_account(&self.conn, account)

@@ -37,6 +37,7 @@ fn migrations() -> Migrations<'static> {
             crate::search::fill,
         ),
         M::up(include_str!("../../migrations/0019_contact_log.sql")),
+        M::up(include_str!("../../migrations/0020_files.sql")),
     ])
 }
 

@@ -39,9 +39,10 @@ enum Section {
     Payment,
     Alerts,
     ContactLog,
+    Files,
 }
 
-const ALL: [Section; 10] = [
+const ALL: [Section; 11] = [
     Section::Account,
     Section::Contacts,
     Section::Site,
@@ -52,6 +53,7 @@ const ALL: [Section; 10] = [
     Section::Payment,
     Section::Alerts,
     Section::ContactLog,
+    Section::Files,
 ];
 
 fn sections(kind: DocKind) -> &'static [Section] {
@@ -62,12 +64,14 @@ fn sections(kind: DocKind) -> &'static [Section] {
             Section::Notes,
             Section::Alerts,
             Section::ContactLog,
+            Section::Files,
         ],
         DocKind::Site => &[
             Section::Site,
             Section::Notes,
             Section::Photos,
             Section::Alerts,
+            Section::Files,
         ],
         DocKind::Job => &[
             Section::Job,
@@ -179,6 +183,7 @@ fn write_touched(
         "contact_log",
         &mut touched.contact_log.iter().map(|id| *id.as_bytes()),
     )?;
+    rows("files", &mut touched.files.iter().map(|id| *id.as_bytes()))?;
     for note in items(&touched.notes, record.notes()) {
         insert_note(tx, doc, account, note)?;
     }
@@ -196,6 +201,9 @@ fn write_touched(
     }
     for entry in items(&touched.contact_log, record.contact_log()) {
         insert_contact_entry(tx, doc, account, entry)?;
+    }
+    for file in items(&touched.files, record.files()) {
+        insert_file(tx, doc, account, file)?;
     }
     Ok(())
 }
@@ -222,6 +230,7 @@ fn same(before: &Record, after: &Record, section: Section) -> bool {
         (Section::ContactLog, b, a) => {
             b.contact_log().is_some() && b.contact_log() == a.contact_log()
         }
+        (Section::Files, b, a) => b.files().is_some() && b.files() == a.files(),
         _ => false,
     }
 }
@@ -241,6 +250,7 @@ fn clear(tx: &Transaction<'_>, doc: DocId, section: Section) -> Result<()> {
         Section::Payment => &["DELETE FROM payments WHERE id = ?1"],
         Section::Alerts => &["DELETE FROM alerts WHERE doc = ?1"],
         Section::ContactLog => &["DELETE FROM contact_log WHERE doc = ?1"],
+        Section::Files => &["DELETE FROM files WHERE doc = ?1"],
     };
     for sql in statements {
         tx.prepare_cached(sql)?.execute([doc.as_bytes()])?;
@@ -350,9 +360,34 @@ fn fill(tx: &Transaction<'_>, doc: DocId, record: &Record, section: Section) -> 
                 insert_contact_entry(tx, doc, account, e)?;
             }
         }
+        (Section::Files, record) => {
+            for f in record.files().into_iter().flat_map(BTreeMap::values) {
+                insert_file(tx, doc, account, f)?;
+            }
+        }
         // `sections` never pairs a section with another kind's record.
         _ => {}
     }
+    Ok(())
+}
+
+fn insert_file(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    account: AccountId,
+    f: &fieldsync_protocol::FileEntry,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO files (doc, id, account, hash, added_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        doc.as_bytes(),
+        f.id.as_bytes(),
+        account.as_bytes(),
+        f.hash.to_string(),
+        f.added_at.millis(),
+        serde_json::to_string(f)?,
+    ])?;
     Ok(())
 }
 

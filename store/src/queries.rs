@@ -130,9 +130,9 @@ pub(crate) fn jobs_listed_between(conn: &Connection, from: i64, to: i64) -> Resu
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The accounts whose photos (full image or thumbnail) or invoice signatures have content
-/// hash `hash`: who may download those bytes. A scan of the photo and invoice projections,
-/// compared as the JSON they store.
+/// The accounts whose photos (full image or thumbnail), invoice signatures or files have
+/// content hash `hash`: who may download those bytes. A scan of the photo and invoice
+/// projections, compared as the JSON they store, and the files' index.
 pub(crate) fn photo_accounts(
     conn: &Connection,
     hash: &fieldsync_protocol::ContentHash,
@@ -145,7 +145,24 @@ pub(crate) fn photo_accounts(
          SELECT account FROM invoices WHERE json_extract(json, '$.signature.image') = ?1",
     )?;
     let rows = stmt.query_map([json], |row| codec::id(row, 0, AccountId::from_slice))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut accounts: BTreeSet<AccountId> = rows.collect::<rusqlite::Result<_>>()?;
+    let mut files = conn.prepare_cached("SELECT account FROM files WHERE hash = ?1")?;
+    let rows = files.query_map([hash.to_string()], |row| {
+        codec::id(row, 0, AccountId::from_slice)
+    })?;
+    for account in rows {
+        accounts.insert(account?);
+    }
+    Ok(accounts)
+}
+
+/// The files kept on a document (an account or a site), newest first.
+pub(crate) fn files(conn: &Connection, doc: DocId) -> Result<Vec<fieldsync_protocol::FileEntry>> {
+    records(
+        conn,
+        "SELECT json FROM files WHERE doc = ?1 ORDER BY added_at DESC, id",
+        doc.as_bytes(),
+    )
 }
 
 /// Records of one kind, read back from their JSON column.

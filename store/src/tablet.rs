@@ -3,7 +3,7 @@
 //! successful sync, the queue of photo blobs waiting to be uploaded, and the photos whose
 //! thumbnails are still to be downloaded.
 
-use fieldsync_protocol::{ContentHash, Photo, UserId};
+use fieldsync_protocol::{AccountId, ContentHash, Photo, UserId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::{Result, Store, StoreError, StoreTx, codec};
@@ -156,7 +156,59 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Tablet: every file kept on the replica's accounts and sites, with its account.
+    pub fn all_files(&self) -> Result<Vec<(AccountId, fieldsync_protocol::FileEntry)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account, json FROM files ORDER BY added_at DESC, id")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                codec::id(row, 0, AccountId::from_slice)?,
+                codec::json(row, 1)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether all the bytes of the blob `hash` are on this replica.
+    pub fn has_blob(&self, hash: &ContentHash) -> Result<bool> {
+        Ok(crate::blobs::state(&self.conn, hash)?.is_some_and(|b| b.complete))
+    }
+}
+
 impl StoreTx<'_> {
+    /// Tablet: drops the bytes of blob `hash`, unless a photo or a signature still names it or
+    /// it waits to be uploaded (a file's bytes, beyond the storage budget, come again from the
+    /// server when wanted). Returns whether it was dropped.
+    pub fn drop_blob(&self, hash: &ContentHash) -> Result<bool> {
+        let json = serde_json::to_string(hash)?;
+        let named = self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM photos WHERE json_extract(json, '$.full_hash') = ?1
+                   OR json_extract(json, '$.thumb_hash') = ?1
+                 UNION ALL
+                 SELECT 1 FROM invoices WHERE json_extract(json, '$.signature.image') = ?1",
+            )?
+            .exists([json])?;
+        let queued = self
+            .tx
+            .prepare_cached("SELECT 1 FROM blob_uploads WHERE hash = ?1")?
+            .exists([&hash.0[..]])?;
+        if named || queued {
+            return Ok(false);
+        }
+        self.tx
+            .prepare_cached("DELETE FROM blob_chunks WHERE hash = ?1")?
+            .execute([&hash.0[..]])?;
+        Ok(self
+            .tx
+            .prepare_cached("DELETE FROM blobs WHERE hash = ?1")?
+            .execute([&hash.0[..]])?
+            > 0)
+    }
+
     /// Tablet: pairs with a server, replacing any earlier pairing.
     pub fn set_pairing(&self, pairing: &Pairing) -> Result<()> {
         set_pairing(&self.tx, pairing)

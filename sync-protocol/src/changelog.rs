@@ -172,6 +172,7 @@ pub fn record_entries(before: &Record, after: &Record, made: &Made) -> Vec<Chang
         after.contact_log(),
         &mut out,
     );
+    section("files", before.files(), after.files(), &mut out);
     out.into_iter().map(|f| made.entry(f)).collect()
 }
 
@@ -204,6 +205,10 @@ pub fn edit_entries(before: &Record, edit: &Edit, made: &Made) -> Vec<ChangeEntr
     for (id, after) in &edit.contact_log {
         let old = before.contact_log().and_then(|c| c.get(id));
         part(&format!("contact_log.{id}"), old, after.as_ref(), &mut out);
+    }
+    for (id, after) in &edit.files {
+        let old = before.files().and_then(|f| f.get(id));
+        part(&format!("files.{id}"), old, after.as_ref(), &mut out);
     }
     out.into_iter().map(|f| made.entry(f)).collect()
 }

@@ -1,8 +1,8 @@
 //! How records are grouped into automerge documents, and how documents are created and edited.
 //!
 //! Four kinds of document (see ARCHITECTURE.md for why):
-//! - **account**: the account, its contacts, account-level notes, alerts and contact log;
-//! - **site**: one job site, its site notes, photos and alerts;
+//! - **account**: the account, its contacts, account-level notes, alerts, contact log and files;
+//! - **site**: one job site, its site notes, photos, alerts and files;
 //! - **job**: one job, its notes, photos and invoices;
 //! - **payment**: one payment.
 //!
@@ -18,7 +18,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use crate::records::string_enum;
 use crate::{
     Account, AccountId, Alert, Author, Contact, ContactEntry, ContactId, DocId, DocumentError,
-    Invoice, InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Timestamp,
+    FileEntry, Invoice, InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Timestamp,
     ValidationError,
 };
 
@@ -54,6 +54,12 @@ pub struct AccountDoc {
         missing = "BTreeMap::new"
     )]
     pub contact_log: BTreeMap<NoteId, ContactEntry>,
+    /// Files kept on the account by id (none in documents made before them).
+    #[autosurgeon(
+        with = "autosurgeon::map_with_parseable_keys",
+        missing = "BTreeMap::new"
+    )]
+    pub files: BTreeMap<NoteId, FileEntry>,
 }
 
 /// A site document: one job site with its notes and photos.
@@ -77,6 +83,12 @@ pub struct SiteDoc {
         missing = "BTreeMap::new"
     )]
     pub alerts: BTreeMap<NoteId, Alert>,
+    /// Files kept on the site by id (site plans; none in documents made before them).
+    #[autosurgeon(
+        with = "autosurgeon::map_with_parseable_keys",
+        missing = "BTreeMap::new"
+    )]
+    pub files: BTreeMap<NoteId, FileEntry>,
 }
 
 /// A job document: one job with its notes, photos and invoices.
@@ -134,6 +146,7 @@ impl Record {
             notes: BTreeMap::new(),
             alerts: BTreeMap::new(),
             contact_log: BTreeMap::new(),
+            files: BTreeMap::new(),
         })
     }
 
@@ -146,6 +159,7 @@ impl Record {
             notes: BTreeMap::new(),
             photos: BTreeMap::new(),
             alerts: BTreeMap::new(),
+            files: BTreeMap::new(),
         })
     }
 
@@ -232,6 +246,15 @@ impl Record {
         match self {
             Record::Account(d) => Some(&d.alerts),
             Record::Site(d) => Some(&d.alerts),
+            _ => None,
+        }
+    }
+
+    /// The files kept on the document, for an account or a site.
+    pub fn files(&self) -> Option<&BTreeMap<NoteId, FileEntry>> {
+        match self {
+            Record::Account(d) => Some(&d.files),
+            Record::Site(d) => Some(&d.files),
             _ => None,
         }
     }

@@ -21,8 +21,9 @@ use autosurgeon::{Hydrate, Reconcile};
 use crate::changelog::{self, ChangeEntry, Made};
 use crate::validate::{self, Pusher};
 use crate::{
-    Account, AccountId, Alert, Contact, ContactEntry, ContactId, DocId, DocKind, Invoice,
-    InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Record, ValidationError,
+    Account, AccountId, Alert, Contact, ContactEntry, ContactId, DocId, DocKind, FileEntry,
+    Invoice, InvoiceId, Job, JobSite, Note, NoteId, Payment, Photo, PhotoId, Record,
+    ValidationError,
 };
 
 /// The parts of a document that changes touched.
@@ -44,6 +45,8 @@ pub struct Touched {
     pub alerts: BTreeSet<NoteId>,
     /// Contact log entries, by id.
     pub contact_log: BTreeSet<NoteId>,
+    /// Files, by id.
+    pub files: BTreeSet<NoteId>,
     /// A whole section (`notes`, say) was put anew: only the whole document tells what changed.
     pub whole: bool,
 }
@@ -51,8 +54,8 @@ pub struct Touched {
 /// The sections of a document of `kind`, each a map of items by id.
 fn sections(kind: DocKind) -> &'static [&'static str] {
     match kind {
-        DocKind::Account => &["contacts", "notes", "alerts", "contact_log"],
-        DocKind::Site => &["notes", "photos", "alerts"],
+        DocKind::Account => &["contacts", "notes", "alerts", "contact_log", "files"],
+        DocKind::Site => &["notes", "photos", "alerts", "files"],
         DocKind::Job => &["notes", "photos", "invoices"],
         DocKind::Payment => &[],
     }
@@ -125,6 +128,7 @@ impl Touched {
             "invoices" => self.invoices.insert(parse_id(section, key)?),
             "alerts" => self.alerts.insert(parse_id(section, key)?),
             "contact_log" => self.contact_log.insert(parse_id(section, key)?),
+            "files" => self.files.insert(parse_id(section, key)?),
             _ => unreachable!("sections() lists only these"),
         };
         Ok(())
@@ -141,6 +145,7 @@ impl Touched {
         self.invoices.extend(other.invoices);
         self.alerts.extend(other.alerts);
         self.contact_log.extend(other.contact_log);
+        self.files.extend(other.files);
     }
 
     /// Whether nothing was touched.
@@ -228,6 +233,8 @@ pub struct Edit {
     pub alerts: BTreeMap<NoteId, Option<Alert>>,
     /// Touched contact log entries.
     pub contact_log: BTreeMap<NoteId, Option<ContactEntry>>,
+    /// Touched files.
+    pub files: BTreeMap<NoteId, Option<FileEntry>>,
 }
 
 impl Edit {
@@ -269,6 +276,7 @@ impl Edit {
         edit.invoices = items(doc, "invoices", &touched.invoices)?;
         edit.alerts = items(doc, "alerts", &touched.alerts)?;
         edit.contact_log = items(doc, "contact_log", &touched.contact_log)?;
+        edit.files = items(doc, "files", &touched.files)?;
         Ok(edit)
     }
 
@@ -291,6 +299,7 @@ impl Edit {
                 put(&mut d.notes, self.notes);
                 put(&mut d.alerts, self.alerts);
                 put(&mut d.contact_log, self.contact_log);
+                put(&mut d.files, self.files);
             }
             (Record::Site(d), main) => {
                 if let Some(Main::Site(r)) = main {
@@ -299,6 +308,7 @@ impl Edit {
                 put(&mut d.notes, self.notes);
                 put(&mut d.photos, self.photos);
                 put(&mut d.alerts, self.alerts);
+                put(&mut d.files, self.files);
             }
             (Record::Job(d), main) => {
                 if let Some(Main::Job(r)) = main {

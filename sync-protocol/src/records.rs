@@ -11,7 +11,7 @@ mod note;
 pub use account::{Account, AccountStatus, AccountType, Address, Contact, JobSite, Party};
 pub use billing::{CreditApplied, Invoice, InvoiceLine, Payment, PaymentMethod, Signature, Voided};
 pub use job::{InventoryItem, Job, JobStatus};
-pub use note::{Alert, ContactChannel, ContactEntry, Note, NoteKind, Photo, PhotoTag};
+pub use note::{Alert, ContactChannel, ContactEntry, FileEntry, Note, NoteKind, Photo, PhotoTag};
 
 /// Who made a change: stamped on notes, photos and payments, and carried in every automerge
 /// change's message so that the change log can say who changed what.

@@ -203,6 +203,23 @@ fn check_site(site: &JobSite) -> Result<(), ValidationError> {
     check_address("site address", &site.address)
 }
 
+/// Most characters of a file's media type.
+const MAX_CONTENT_TYPE_CHARS: usize = 100;
+
+fn check_file(file: &crate::FileEntry) -> Result<(), ValidationError> {
+    required("file name", &file.name)?;
+    bounded("file name", &file.name, MAX_FIELD_CHARS)?;
+    bounded("file type", &file.content_type, MAX_CONTENT_TYPE_CHARS)?;
+    if file.size == 0 || file.size > crate::blob::MAX_BLOB_SIZE {
+        return Err(ValidationError::TooLarge {
+            field: "file size",
+            value: file.size.to_string(),
+            limit: crate::blob::MAX_BLOB_SIZE.to_string(),
+        });
+    }
+    Ok(())
+}
+
 fn check_alert(alert: &crate::Alert) -> Result<(), ValidationError> {
     required("alert text", &alert.text)?;
     bounded("alert text", &alert.text, MAX_FIELD_CHARS)
@@ -410,8 +427,10 @@ pub fn check_record(record: &Record) -> Result<(), ValidationError> {
             keyed("note", &d.notes, |n| n.id.to_string())?;
             keyed("alert", &d.alerts, |a| a.id.to_string())?;
             keyed("contact log entry", &d.contact_log, |e| e.id.to_string())?;
+            keyed("file", &d.files, |f| f.id.to_string())?;
             d.contacts.values().try_for_each(check_contact)?;
             d.alerts.values().try_for_each(check_alert)?;
+            d.files.values().try_for_each(check_file)?;
             d.contact_log
                 .values()
                 .try_for_each(|e| check_contact_entry(e, &|c| d.contacts.contains_key(&c)))?;
@@ -423,7 +442,9 @@ pub fn check_record(record: &Record) -> Result<(), ValidationError> {
             keyed("note", &d.notes, |n| n.id.to_string())?;
             keyed("photo", &d.photos, |p| p.id.to_string())?;
             keyed("alert", &d.alerts, |a| a.id.to_string())?;
+            keyed("file", &d.files, |f| f.id.to_string())?;
             d.alerts.values().try_for_each(check_alert)?;
+            d.files.values().try_for_each(check_file)?;
             d.notes.values().try_for_each(check_note)?;
             d.photos.values().try_for_each(check_photo)
         }
@@ -693,12 +714,18 @@ pub fn authorize(
             if old.alerts != new.alerts {
                 return Err(forbid(role, ALERTS));
             }
+            if old.files != new.files {
+                return Err(forbid(role, FILES));
+            }
             no_system_notes(&old.notes, &new.notes)
         }
         (Record::Site(old), Record::Site(new)) => {
             technician_edits_site(role, &old.record, &new.record)?;
             if old.alerts != new.alerts {
                 return Err(forbid(role, ALERTS));
+            }
+            if old.files != new.files {
+                return Err(forbid(role, FILES));
             }
             photos_only_added_or_captioned(role, &old.photos, &new.photos)?;
             no_system_notes(&old.notes, &new.notes)
@@ -730,8 +757,8 @@ fn technician_creates(role: Role, record: &Record) -> Result<(), ValidationError
     match record {
         Record::Payment(_) => Ok(()),
         Record::Account(d) => {
-            if !d.alerts.is_empty() {
-                return Err(fresh("a customer with alerts"));
+            if !d.alerts.is_empty() || !d.files.is_empty() {
+                return Err(fresh("a customer with alerts or files"));
             }
             if d.record.merged_into.is_some() || d.record.deleted_at.is_some() {
                 return Err(fresh("a customer merged or deleted"));
@@ -739,8 +766,8 @@ fn technician_creates(role: Role, record: &Record) -> Result<(), ValidationError
             Ok(())
         }
         Record::Site(d) => {
-            if !d.alerts.is_empty() || d.record.archived_at.is_some() {
-                return Err(fresh("a job site with alerts, or archived"));
+            if !d.alerts.is_empty() || !d.files.is_empty() || d.record.archived_at.is_some() {
+                return Err(fresh("a job site with alerts or files, or archived"));
             }
             Ok(())
         }
@@ -758,6 +785,7 @@ fn technician_creates(role: Role, record: &Record) -> Result<(), ValidationError
 
 const CONTACTS: &str = "edit an account (other than its custom fields) or its contacts";
 const ALERTS: &str = "add or remove alerts";
+const FILES: &str = "add or remove files (the office keeps them)";
 const PAYMENT: &str = "edit a recorded payment";
 
 /// A technician edits an account's custom fields (the gate code they found, the dog); the office
@@ -991,6 +1019,15 @@ pub fn check_edit(
         }
         if technician && before.alerts().and_then(|a| a.get(id)) != alert.as_ref() {
             return Err(forbid(role, ALERTS));
+        }
+    }
+    for (id, file) in &edit.files {
+        if let Some(file) = file {
+            same_id("file", id, file.id)?;
+            check_file(file)?;
+        }
+        if technician && before.files().and_then(|f| f.get(id)) != file.as_ref() {
+            return Err(forbid(role, FILES));
         }
     }
     if let Record::Account(account) = before {

@@ -316,6 +316,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Chooses the file at `path` in the file input matching `css`.
+    pub async fn attach(&self, css: &str, path: &std::path::Path) {
+        self.wait_for(css)
+            .await
+            .send_keys(&path.display().to_string())
+            .await
+            .unwrap_or_else(|e| panic!("attach {} to {css}: {e}", path.display()));
+    }
+
     /// Chooses the option with `value` in the select matching `css`.
     pub async fn select(&self, css: &str, value: &str) {
         self.wait_for(css)

@@ -710,3 +710,55 @@ async fn custom_fields_are_defined_in_settings_and_filled_in_on_the_customer_pag
     assert_eq!(doc.record.custom_fields["Roof access"], "Hatch");
     assert_eq!(doc.record.custom_fields["Gate code"], "Side gate 2580#");
 }
+
+#[tokio::test]
+async fn a_file_is_uploaded_to_a_site_downloaded_and_removed_from_the_customer_page() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let account = world.billed.0;
+    browser
+        .goto(&format!("{}/customers/{account}", world.base()))
+        .await;
+    browser.wait_for("form#upload-file").await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("Roof plan.pdf");
+    std::fs::write(&plan, "%PDF-1.4 roof plan, ladder on the north side").unwrap();
+    browser
+        .attach("form#upload-file input[name=file]", &plan)
+        .await;
+    // On the first site.
+    let site = browser
+        .run("return document.querySelector('form#upload-file select[name=site] option:nth-child(2)').value;")
+        .await;
+    let site = site.as_str().unwrap().to_string();
+    browser
+        .select("form#upload-file select[name=site]", &site)
+        .await;
+    browser.click("form#upload-file button[type=submit]").await;
+    let listed = browser
+        .wait_for_text("#files li.file", |t| t.contains("Roof plan.pdf"))
+        .await;
+    assert!(listed.contains("at "), "{listed}");
+    let downloaded = browser
+        .run(
+            "const a = document.querySelector('#files li.file a');
+             const x = new XMLHttpRequest(); x.open('GET', a.href, false); x.send();
+             return [x.status, x.getResponseHeader('content-type'), x.responseText];",
+        )
+        .await;
+    assert_eq!(
+        downloaded,
+        serde_json::json!([
+            200,
+            "application/pdf",
+            "%PDF-1.4 roof plan, ladder on the north side"
+        ])
+    );
+    world
+        .screenshot(&browser, "office-customer-files.png")
+        .await;
+    browser.click("#files li.file button.remove-file").await;
+    browser
+        .wait_for_text("#files", |t| t.contains("No files yet"))
+        .await;
+}

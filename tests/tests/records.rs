@@ -912,3 +912,127 @@ async fn a_customer_met_in_the_field_is_added_offline_with_its_site_and_job_and_
     let store = fieldsync_store::Store::open(office.server.db_path()).unwrap();
     assert!(store.quarantined(10).unwrap().is_empty(), "nothing refused");
 }
+
+#[tokio::test]
+async fn files_uploaded_in_the_office_open_on_the_tablet_offline_within_its_storage_budget() {
+    use fieldsync_app::net;
+    let office = office().await;
+    let (job, account, _, token) = office.assigned_job().await;
+    let site = text(&office.job(job).await["site"]["id"]).to_string();
+    let upload = |name: &str, site: &str, bytes: Vec<u8>| {
+        let url = office.server.url(&format!(
+            "/api/accounts/{account}/files?name={}&site={site}",
+            urlencode(name)
+        ));
+        let request = office.dana.http().post(url).body(bytes);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let plan: Vec<u8> = b"%PDF-1.4 site plan"
+        .iter()
+        .copied()
+        .cycle()
+        .take(40_000)
+        .collect();
+    let manual: Vec<u8> = (0..90_000u32).map(|i| (i % 251) as u8).collect();
+    let (status, body) = upload("manual.xlsx", "", manual.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["file"]["content_type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let (status, body) = upload("Site plan.pdf", &site, plan.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let plan_id: fieldsync_protocol::NoteId = text(&body["file"]["id"]).parse().unwrap();
+    // Refused uploads say why.
+    let (status, body) = upload("empty.txt", "", Vec::new()).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = upload("x.pdf", "not-a-site", plan.clone()).await;
+    assert_eq!(status, 422, "{body}");
+
+    // The technician's tablet, paired for real, downloads them with its sync.
+    let user = office
+        .technicians
+        .iter()
+        .find(|t| t.token == token)
+        .unwrap()
+        .clone();
+    let tablet = Tablet::pair(
+        &office.dir.path().join("files.sqlite3"),
+        &office.server.url(""),
+        &token,
+        Author {
+            user: user.user,
+            name: user.name.clone(),
+        },
+    )
+    .unwrap();
+    let shared = net::shared(tablet);
+    let limits = net::SyncLimits {
+        timeout: Duration::from_secs(20),
+        backoff: net::Backoff::new(Duration::from_millis(100), Duration::from_millis(500)),
+    };
+    // The first sync brings the records; the files come as soon as it has caught up.
+    for _ in 0..3 {
+        net::sync_until_caught_up(&shared, limits.clone())
+            .await
+            .unwrap();
+    }
+    {
+        let tablet = net::lock(&shared);
+        let packet = queries::job_packet(tablet.store(), job).unwrap();
+        let files: Vec<(&str, bool)> = packet
+            .files
+            .iter()
+            .map(|f| (f.file.name.as_str(), f.available))
+            .collect();
+        assert_eq!(
+            files,
+            [("Site plan.pdf", true), ("manual.xlsx", true)],
+            "the job's site's first, both downloaded"
+        );
+        // Offline: the plan opens from the local copy, byte for byte.
+        let path = tablet.open_file(account, plan_id).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), plan);
+        assert!(path.ends_with("Site plan.pdf"), "{path:?}");
+    }
+    // Within a budget that holds only one, the current job's newest is kept and the other's
+    // bytes are dropped (they come again when there is room).
+    {
+        let mut tablet = net::lock(&shared);
+        let missing = tablet.keep_files(now(), 50_000).unwrap();
+        assert!(missing.is_empty(), "{missing:?}");
+        let packet = queries::job_packet(tablet.store(), job).unwrap();
+        let available: Vec<(&str, bool)> = packet
+            .files
+            .iter()
+            .map(|f| (f.file.name.as_str(), f.available))
+            .collect();
+        assert_eq!(available, [("Site plan.pdf", true), ("manual.xlsx", false)]);
+        let manual_id = packet.files[1].file.id;
+        let refused = tablet.open_file(account, manual_id).unwrap_err();
+        assert!(
+            refused.to_string().contains("not downloaded yet"),
+            "{refused}"
+        );
+    }
+
+    // The office removes the plan: it leaves the tablet's list with the next sync.
+    let (status, body) = office
+        .dana
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/accounts/{account}/files/{plan_id}?site={site}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    net::sync_until_caught_up(&shared, limits).await.unwrap();
+    let tablet = net::lock(&shared);
+    let packet = queries::job_packet(tablet.store(), job).unwrap();
+    assert_eq!(packet.files.len(), 1);
+    assert_eq!(packet.files[0].file.name, "manual.xlsx");
+}

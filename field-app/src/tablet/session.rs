@@ -97,6 +97,12 @@ impl Tablet {
             for hash in self.store.missing_thumbnails(THUMBNAILS_PER_SYNC)? {
                 send.extend(self.transfers.download(&self.store, hash)?);
             }
+            // Then the customers' files, within the tablet's budget.
+            let now = fieldsync_protocol::Timestamp(chrono::Utc::now());
+            let files = self.keep_files(now, crate::files::FILE_BUDGET)?;
+            for hash in files.into_iter().take(crate::files::FILES_PER_SYNC) {
+                send.extend(self.transfers.download(&self.store, hash)?);
+            }
         }
         Ok((send, events))
     }

@@ -33,6 +33,11 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
     let on = inner.clone();
     adapter.on_set_field(move |name, value| set_field(&on, &name, &value));
     let on = inner.clone();
+    adapter.on_open_file(move |id| {
+        let account = on.selection.borrow().account;
+        crate::files::open(&on, account, &id);
+    });
+    let on = inner.clone();
     ui.global::<SearchAdapter>().on_search(move |_| {
         if let Err(error) = search(&on) {
             on.notice(error);
@@ -153,6 +158,7 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
         page.contacts.iter().map(crate::job::contact_row).collect(),
     ));
     adapter.set_fields(model(page.fields.iter().map(field_row).collect()));
+    adapter.set_files(crate::files::rows(&page.files));
     adapter.set_contact_log(model(
         page.contact_log
             .iter()

@@ -34,6 +34,16 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
         Some(link) => (on.options.open_link)(&link),
         None => on.notice(format!("{uri} cannot be opened")),
     });
+    let on = inner.clone();
+    adapter.on_open_file(move |id| {
+        let account = on
+            .selection
+            .borrow()
+            .job
+            .and_then(|job| queries::job_packet(on.tablet().store(), job).ok())
+            .map(|packet| packet.job.account);
+        crate::files::open(&on, account, &id);
+    });
 }
 
 /// A job was opened: start on the work tab with an empty note.
@@ -71,6 +81,7 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
     let adapter = ui.global::<JobAdapter>();
     let j = &packet.job;
     adapter.set_id(j.id.to_string().into());
+    adapter.set_files(crate::files::rows(&packet.files));
     adapter.set_title(j.title.clone().into());
     adapter.set_status(format::status(j.status).into());
     adapter.set_status_key(j.status.as_str().into());

@@ -19,6 +19,7 @@
 
 mod controller;
 mod customer;
+mod files;
 pub mod format;
 mod invoice;
 mod job;

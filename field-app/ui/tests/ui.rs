@@ -890,3 +890,26 @@ fn a_customer_met_in_the_field_is_added_offline_and_their_job_opens() {
     tap(&app, "Open customer Rosa Delgado");
     assert_eq!(app.ui.global::<Nav>().get_page(), Page::Customer);
 }
+
+#[test]
+fn a_site_plan_on_the_tablet_opens_offline_and_one_not_downloaded_says_so() {
+    let app = started();
+    tall(&app);
+    app.ui
+        .global::<Nav>()
+        .invoke_open_job(app.company.boiler.to_string().into());
+    assert!(
+        value(&app, "File Boiler manual.pdf").contains("not downloaded yet"),
+        "{}",
+        value(&app, "File Boiler manual.pdf")
+    );
+    tap(&app, "Open Boiler manual.pdf"); // disabled: nothing happens
+    assert!(app.links.borrow().is_empty());
+    assert!(value(&app, "File Floor plan.pdf").contains("on this tablet"));
+    tap(&app, "Open Floor plan.pdf");
+    let links = app.links.borrow().clone();
+    assert_eq!(links.len(), 1, "{links:?}");
+    let path = links[0].strip_prefix("file://").unwrap();
+    assert!(path.ends_with("Floor plan.pdf"), "{path}");
+    assert_eq!(std::fs::read_to_string(path).unwrap(), common::FLOOR_PLAN);
+}

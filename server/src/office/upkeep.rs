@@ -172,7 +172,11 @@ fn not_a(what: &str) -> ValidationError {
 
 /// Where an alert of account `id` is: the account's document, or its site `site`'s. Found from
 /// the projections, without loading the document (a site's holds years of notes).
-async fn alert_doc(state: &AppState, id: AccountId, site: Option<SiteId>) -> OfficeResult<DocId> {
+pub(super) async fn alert_doc(
+    state: &AppState,
+    id: AccountId,
+    site: Option<SiteId>,
+) -> OfficeResult<DocId> {
     let doc = site.map(DocId::from).unwrap_or(DocId::from(id));
     let owner = state
         .db()

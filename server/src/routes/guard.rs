@@ -102,6 +102,25 @@ pub(crate) async fn form_token(
         return next.run(request).await;
     };
     let path = path.to_string();
+    // An upload form (multipart) carries its token in the address: its body may be a file
+    // of many megabytes, which is not read here.
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    if multipart {
+        let query = Bytes::from(request.uri().query().unwrap_or_default().to_string());
+        if !carries(&query, &sessions::form_token(&session)) {
+            tracing::warn!(%path, "upload without this session's token refused");
+            return refuse(
+                &path,
+                "this form is out of date or came from another site: reload the page and try again"
+                    .into(),
+            );
+        }
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_FORM).await {
         Ok(bytes) => bytes,

@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use super::api::{session_token, signed_in};
 
 pub(super) mod custom_fields;
+pub(super) mod files;
 pub(super) mod upkeep;
 use crate::AppState;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
@@ -665,6 +666,27 @@ pub(super) async fn customer(
         .collect();
     let technicians = jobs::technicians(&state).await?;
     let defs = crate::office::custom_fields::definitions(&state).await?;
+    let sites: Vec<(fieldsync_protocol::SiteId, String)> = detail
+        .sites
+        .iter()
+        .map(|s| (s.id, s.name.clone()))
+        .collect();
+    let files = state
+        .db()
+        .read(move |store| {
+            let mut files = Vec::new();
+            for entry in store.files(id.into())? {
+                files.push(context! { file => entry, site => "", site_name => "" });
+            }
+            for (site, name) in sites {
+                for entry in store.files(site.into())? {
+                    files.push(context! { file => entry, site => site.to_string(), site_name => name.clone() });
+                }
+            }
+            Ok(files)
+        })
+        .await
+        .map_err(OfficeError::from)?;
     let fields = custom_fields::rows(fieldsync_protocol::custom_fields::shown(
         &defs,
         &detail.account.custom_fields,
@@ -675,6 +697,7 @@ pub(super) async fn customer(
             clerk => clerk_json(&clerk),
             id => id.to_string(),
             fields,
+            files,
             detail,
             others,
             merge_q => merge.merge_q,

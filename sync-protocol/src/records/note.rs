@@ -91,6 +91,29 @@ pub struct Alert {
     pub created_at: Timestamp,
 }
 
+/// A file kept on an account or a job site: a site plan, a contract, a manual, a spreadsheet
+/// of equipment, a picture from the customer. Its bytes are a content-hashed blob, stored and
+/// moved like a photo's; the record names it. Added and removed by the office.
+#[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Identifier (the key in the document's `files` map).
+    pub id: NoteId,
+    /// The file's name as uploaded (`site-plan.pdf`).
+    pub name: String,
+    /// Its media type (`application/pdf`).
+    pub content_type: String,
+    /// The content hash of its bytes.
+    pub hash: ContentHash,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Who added it.
+    pub added_by: UserId,
+    /// Their name then.
+    pub added_by_name: String,
+    /// When.
+    pub added_at: Timestamp,
+}
+
 string_enum!(
     /// How a customer was reached (or reached us).
     ContactChannel { Call = "call", Email = "email", Visit = "visit", Text = "text", Other = "other" }

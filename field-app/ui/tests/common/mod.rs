@@ -305,6 +305,9 @@ pub fn seed(path: &Path) -> Company {
     seed_for(path, tess)
 }
 
+/// The bytes of the Harbor Bakery site's floor plan.
+pub const FLOOR_PLAN: &str = "%PDF-1.4 Harbor Bakery floor plan";
+
 /// The company's custom fields.
 pub fn custom_fields() -> Vec<fieldsync_protocol::custom_fields::FieldDef> {
     use fieldsync_protocol::custom_fields::{FieldDef, FieldKind};
@@ -397,6 +400,30 @@ pub fn seed_for(path: &Path, tess: Author) -> Company {
             created_at: at(day - Duration::days(30), 9, 0),
         };
         doc.alerts.insert(alert.id, alert);
+        // A site plan on the tablet, and the boiler's manual not downloaded yet.
+        let plan = FLOOR_PLAN.as_bytes();
+        let plan_hash = seeder.tx.put_blob(plan).unwrap().unwrap();
+        for (name, bytes_hash, size, days_ago) in [
+            ("Floor plan.pdf", plan_hash, plan.len() as u64, 20),
+            (
+                "Boiler manual.pdf",
+                fieldsync_protocol::ContentHash::of(b"not on the tablet"),
+                2_400_000,
+                90,
+            ),
+        ] {
+            let file = fieldsync_protocol::FileEntry {
+                id: fieldsync_protocol::NoteId::new(),
+                name: name.into(),
+                content_type: "application/pdf".into(),
+                hash: bytes_hash,
+                size,
+                added_by: UserId::new(),
+                added_by_name: "Dana (office)".into(),
+                added_at: at(day - Duration::days(days_ago), 9, 0),
+            };
+            doc.files.insert(file.id, file);
+        }
     }
     seeder.create(site_record);
     for (days_ago, title, performed, number, paid) in [
