@@ -41,6 +41,7 @@ pub mod live_board;
 pub mod lock;
 pub mod metrics;
 pub mod office;
+mod payment_notes;
 pub mod recent;
 mod routes;
 pub mod serving;
@@ -333,11 +334,15 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let stopping = Arc::clone(&state.stopping);
     let mut open = state.sync_connections.subscribe();
+    // Payments recorded on tablets get their system notes once stored.
+    let notes = tokio::spawn(payment_notes::run(state.clone()));
     // Sync connections are upgraded out of hyper's sight: tell them to finish.
-    serving::run(listener, router(state), serving, shutdown, move || {
+    let served = serving::run(listener, router(state), serving, shutdown, move || {
         stopping.send_replace(true);
     })
-    .await?;
+    .await;
+    notes.abort();
+    served?;
     // ... and wait for them to have said goodbye (their batches acknowledged, the device told
     // why), so that the process does not end under them.
     let said = tokio::time::timeout(SHUTDOWN_GRACE, open.wait_for(|n| *n == 0))

@@ -605,6 +605,31 @@ impl Store {
         meta::company(&self.conn)
     }
 
+    /// The payments recorded on devices (tablets) whose changes were stored with sequence
+    /// numbers in `(after, upto]`, read as they stand now.
+    pub fn device_payments_between(&self, after: u64, upto: u64) -> Result<Vec<Payment>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT c.doc FROM changes c JOIN documents d ON d.id = c.doc
+             WHERE c.seq > ?1 AND c.seq <= ?2 AND c.origin > 0 AND d.kind = 'payment'",
+        )?;
+        let docs: Vec<DocId> = stmt
+            .query_map(
+                rusqlite::params![
+                    i64::try_from(after).unwrap_or(i64::MAX),
+                    i64::try_from(upto).unwrap_or(i64::MAX)
+                ],
+                |row| codec::id(row, 0, DocId::from_slice),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut payments = Vec::new();
+        for doc in docs {
+            if let Some(Record::Payment(p)) = self.record(doc)? {
+                payments.push(p.record);
+            }
+        }
+        Ok(payments)
+    }
+
     /// The company's custom field definitions, in order.
     pub fn custom_fields(&self) -> Result<Vec<fieldsync_protocol::custom_fields::FieldDef>> {
         meta::custom_fields(&self.conn)

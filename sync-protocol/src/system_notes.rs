@@ -189,6 +189,38 @@ fn note_id(doc: crate::DocId, note: &Note) -> NoteId {
     NoteId::from_slice(&bytes).expect("16 bytes are a uuid")
 }
 
+/// The text of a payment's system note: "Payment of $80.00 by check (2291) recorded."
+pub fn payment_text(payment: &crate::Payment) -> String {
+    format!(
+        "Payment of {} by {}{} recorded.",
+        payment.amount.dollars(),
+        payment.method.label().to_lowercase(),
+        match payment.reference.as_str() {
+            "" => String::new(),
+            reference => format!(" ({reference})"),
+        }
+    )
+}
+
+/// The system note of `payment`, on its job or account: its id comes from the payment's, so
+/// that whoever writes it, and however often (a tablet's payment pushed again after a
+/// restore), there is one.
+pub fn payment_note(payment: &crate::Payment, at: Timestamp) -> Note {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"fieldsync payment note");
+    hasher.update(payment.id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    Note {
+        id: NoteId::from_slice(&bytes).expect("16 bytes are a uuid"),
+        kind: NoteKind::System,
+        text: payment_text(payment),
+        author: payment.recorded_by,
+        author_name: SYSTEM.to_string(),
+        created_at: at,
+    }
+}
+
 /// A system note saying `text`, by `author` at `at`. Written by [`add`]; and by the office
 /// about something that is not a change of the record it is written on (a payment recorded
 /// at the office goes on its job or account), which only office and admin users may write.

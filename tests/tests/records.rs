@@ -1036,3 +1036,54 @@ async fn files_uploaded_in_the_office_open_on_the_tablet_offline_within_its_stor
     assert_eq!(packet.files.len(), 1);
     assert_eq!(packet.files[0].file.name, "manual.xlsx");
 }
+
+#[tokio::test]
+async fn a_payment_taken_on_the_tablet_gets_its_system_note_once_on_every_replica() {
+    let office = office().await;
+    let (job, account, mut tablet, token) = office.assigned_job().await;
+    let mut form = fieldsync_app::PaymentForm::new(account, Some(job));
+    form.amount = "80.00".into();
+    form.method = fieldsync_protocol::PaymentMethod::Check;
+    form.reference = "2291".into();
+    tablet.record_payment(now(), &form).unwrap();
+    office.sync(&mut tablet, &token).await;
+    let wanted = "Payment of $80.00 by check (2291) recorded.";
+    // Written by the server once the payment is stored.
+    let mut written = Vec::new();
+    for _ in 0..100 {
+        written = system_notes(&office.job(job).await);
+        if written.iter().any(|t| t == wanted) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        written.iter().filter(|t| *t == wanted).count(),
+        1,
+        "{written:?}"
+    );
+    // The tablet gets it with its next sync; syncing again (the payment's change acknowledged
+    // as already stored) writes no second one.
+    office.sync(&mut tablet, &token).await;
+    office.sync(&mut tablet, &token).await;
+    let on_tablet: Vec<String> = tablet
+        .store()
+        .notes_for_doc(job.into())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoteKind::System)
+        .map(|n| n.text)
+        .collect();
+    assert_eq!(
+        on_tablet.iter().filter(|t| *t == wanted).count(),
+        1,
+        "{on_tablet:?}"
+    );
+    assert_eq!(
+        system_notes(&office.job(job).await)
+            .iter()
+            .filter(|t| *t == wanted)
+            .count(),
+        1
+    );
+}

@@ -262,25 +262,16 @@ pub async fn record_payment(
         recorded_by_name: clerk.name.clone(),
         credit_applied: Vec::new(),
     };
-    let text = format!(
-        "Payment of {} by {}{} recorded.",
-        payment.amount.dollars(),
-        payment.method.label().to_lowercase(),
-        match payment.reference.as_str() {
-            "" => String::new(),
-            reference => format!(" ({reference})"),
-        }
-    );
+    let note = fieldsync_protocol::system_notes::payment_note(&payment, now());
     create(state, clerk, &Record::new_payment(payment)).await?;
     // The system note of it, on the job it pays for, else on the account. The payment is
     // stored already: a failure here loses only the note, and is logged.
-    let note = fieldsync_protocol::system_notes::note(text, &clerk.author(), now());
     let on = job.map(DocId::from).unwrap_or(DocId::from(account));
     let noted = super::edit(state, clerk, on, "record", move |record| {
         match record {
-            Record::Job(d) => d.notes.insert(note.id, note),
-            Record::Account(d) => d.notes.insert(note.id, note),
-            _ => None,
+            Record::Job(d) => d.notes.entry(note.id).or_insert(note),
+            Record::Account(d) => d.notes.entry(note.id).or_insert(note),
+            _ => return Ok(()),
         };
         Ok(())
     })
