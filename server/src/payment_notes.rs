@@ -41,19 +41,25 @@ pub(crate) async fn run(state: AppState) {
     }
 }
 
-/// Writes `payment`'s note, if it is not there yet.
+/// Writes `payment`'s note, if it is not there yet, as the server.
 async fn write(state: &AppState, payment: Payment) {
     let clerk = Clerk::new(
         payment.recorded_by,
         fieldsync_protocol::system_notes::SYSTEM.to_string(),
         Role::Admin,
     );
-    let note = fieldsync_protocol::system_notes::payment_note(&payment, payment.received_at);
+    note_payment(state, &clerk, &payment).await;
+}
+
+/// Writes `payment`'s system note on its job, else its account, as `clerk`, unless it is there
+/// already. The payment is stored already: a failure loses only the note, and is logged.
+pub(crate) async fn note_payment(state: &AppState, clerk: &Clerk, payment: &Payment) {
+    let note = fieldsync_protocol::system_notes::payment_note(payment, payment.received_at);
     let on = payment
         .job
         .map(DocId::from)
         .unwrap_or(DocId::from(payment.account));
-    let written = edit(state, &clerk, on, "record", move |record| {
+    let written = edit(state, clerk, on, "record", move |record| {
         match record {
             Record::Job(d) => d.notes.entry(note.id).or_insert(note),
             Record::Account(d) => d.notes.entry(note.id).or_insert(note),

@@ -103,6 +103,41 @@ impl Records for Office {
     }
 }
 
+/// The tablet of the technician whose device token is `token`, paired with the office's
+/// server for real (in a replica file `file`), as the app is: it syncs with the app's own
+/// network code, which also keeps what the server says when it connects.
+fn paired_tablet(
+    office: &Office,
+    token: &str,
+    file: &str,
+) -> (
+    fieldsync_app::net::SharedTablet,
+    fieldsync_app::net::SyncLimits,
+) {
+    use fieldsync_app::net;
+    let user = office
+        .technicians
+        .iter()
+        .find(|t| t.token == token)
+        .unwrap()
+        .clone();
+    let tablet = Tablet::pair(
+        &office.dir.path().join(file),
+        &office.server.url(""),
+        token,
+        Author {
+            user: user.user,
+            name: user.name,
+        },
+    )
+    .unwrap();
+    let limits = net::SyncLimits {
+        timeout: Duration::from_secs(20),
+        backoff: net::Backoff::new(Duration::from_millis(100), Duration::from_millis(500)),
+    };
+    (net::shared(tablet), limits)
+}
+
 /// The texts of a job's system notes, as the office reads them.
 fn system_notes(detail: &Value) -> Vec<String> {
     detail["notes"]
@@ -724,27 +759,7 @@ async fn custom_fields_defined_in_the_office_are_filled_in_on_the_tablet_offline
 
     // A technician's tablet, paired for real, learns them when it connects.
     let (job, account, _, token) = office.assigned_job().await;
-    let user = office
-        .technicians
-        .iter()
-        .find(|t| t.token == token)
-        .unwrap()
-        .clone();
-    let tablet = Tablet::pair(
-        &office.dir.path().join("paired.sqlite3"),
-        &office.server.url(""),
-        &token,
-        Author {
-            user: user.user,
-            name: user.name.clone(),
-        },
-    )
-    .unwrap();
-    let shared = net::shared(tablet);
-    let limits = net::SyncLimits {
-        timeout: Duration::from_secs(20),
-        backoff: net::Backoff::new(Duration::from_millis(100), Duration::from_millis(500)),
-    };
+    let (shared, limits) = paired_tablet(&office, &token, "paired.sqlite3");
     net::sync_until_caught_up(&shared, limits.clone())
         .await
         .unwrap();
@@ -954,27 +969,7 @@ async fn files_uploaded_in_the_office_open_on_the_tablet_offline_within_its_stor
     assert_eq!(status, 422, "{body}");
 
     // The technician's tablet, paired for real, downloads them with its sync.
-    let user = office
-        .technicians
-        .iter()
-        .find(|t| t.token == token)
-        .unwrap()
-        .clone();
-    let tablet = Tablet::pair(
-        &office.dir.path().join("files.sqlite3"),
-        &office.server.url(""),
-        &token,
-        Author {
-            user: user.user,
-            name: user.name.clone(),
-        },
-    )
-    .unwrap();
-    let shared = net::shared(tablet);
-    let limits = net::SyncLimits {
-        timeout: Duration::from_secs(20),
-        backoff: net::Backoff::new(Duration::from_millis(100), Duration::from_millis(500)),
-    };
+    let (shared, limits) = paired_tablet(&office, &token, "files.sqlite3");
     // The first sync brings the records; the files come as soon as it has caught up.
     for _ in 0..3 {
         net::sync_until_caught_up(&shared, limits.clone())

@@ -203,19 +203,29 @@ impl Tablet {
             user: self.writer.author.user,
             user_name: self.writer.author.name.clone(),
         };
+        self.edit_account(now, account, |a| {
+            a.contact_log.insert(entry.id, entry);
+            Ok(())
+        })
+    }
+
+    /// Edits customer `account`'s document through its typed content.
+    fn edit_account(
+        &mut self,
+        now: Timestamp,
+        account: AccountId,
+        edit: impl FnOnce(&mut fieldsync_protocol::AccountDoc) -> Result<(), ValidationError>,
+    ) -> Result<Vec<ClientMessage>, AppError> {
         self.edit(
             now,
             account.into(),
             &format!("customer {account}"),
             &[],
-            |record| {
-                let Record::Account(a) = record else {
-                    return Err(ValidationError::Malformed(format!(
-                        "{account} is not a customer"
-                    )));
-                };
-                a.contact_log.insert(entry.id, entry);
-                Ok(())
+            |record| match record {
+                Record::Account(a) => edit(a),
+                _ => Err(ValidationError::Malformed(format!(
+                    "{account} is not a customer"
+                ))),
             },
         )
     }
@@ -232,30 +242,19 @@ impl Tablet {
     ) -> Result<Vec<ClientMessage>, AppError> {
         let defs = self.store.custom_fields()?;
         let def = defs.into_iter().find(|d| d.name == name);
-        self.edit(
-            now,
-            account.into(),
-            &format!("customer {account}"),
-            &[],
-            |record| {
-                let Record::Account(a) = record else {
-                    return Err(ValidationError::Malformed(format!(
-                        "{account} is not a customer"
-                    )));
-                };
-                if def.is_none() && !a.record.custom_fields.contains_key(name) {
-                    return Err(ValidationError::CustomField(format!(
-                        "{name:?} is not one of the company's custom fields"
-                    )));
-                }
-                fieldsync_protocol::custom_fields::set(
-                    &mut a.record.custom_fields,
-                    def.as_ref(),
-                    name,
-                    typed,
-                )
-            },
-        )
+        self.edit_account(now, account, |a| {
+            if def.is_none() && !a.record.custom_fields.contains_key(name) {
+                return Err(ValidationError::CustomField(format!(
+                    "{name:?} is not one of the company's custom fields"
+                )));
+            }
+            fieldsync_protocol::custom_fields::set(
+                &mut a.record.custom_fields,
+                def.as_ref(),
+                name,
+                typed,
+            )
+        })
     }
 
     /// Adds a customer met in the field, offline: the account (with the person met as its

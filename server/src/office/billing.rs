@@ -3,7 +3,7 @@
 
 use fieldsync_protocol::validate::{parse_invoice_line, parse_payment_amount, parse_tax_rate};
 use fieldsync_protocol::{
-    AccountId, Day, DocId, Invoice, InvoiceId, InvoiceLine, JobId, Money, Payment, PaymentId,
+    AccountId, Day, Invoice, InvoiceId, InvoiceLine, JobId, Money, Payment, PaymentId,
     PaymentMethod, Record, Voided,
 };
 use serde::Deserialize;
@@ -262,23 +262,8 @@ pub async fn record_payment(
         recorded_by_name: clerk.name.clone(),
         credit_applied: Vec::new(),
     };
-    let note = fieldsync_protocol::system_notes::payment_note(&payment, now());
-    create(state, clerk, &Record::new_payment(payment)).await?;
-    // The system note of it, on the job it pays for, else on the account. The payment is
-    // stored already: a failure here loses only the note, and is logged.
-    let on = job.map(DocId::from).unwrap_or(DocId::from(account));
-    let noted = super::edit(state, clerk, on, "record", move |record| {
-        match record {
-            Record::Job(d) => d.notes.entry(note.id).or_insert(note),
-            Record::Account(d) => d.notes.entry(note.id).or_insert(note),
-            _ => return Ok(()),
-        };
-        Ok(())
-    })
-    .await;
-    if let Err(e) = noted {
-        tracing::warn!(payment = %id, error = %e, "the payment's system note was not written");
-    }
+    create(state, clerk, &Record::new_payment(payment.clone())).await?;
+    crate::payment_notes::note_payment(state, clerk, &payment).await;
     Ok(id)
 }
 
