@@ -967,6 +967,15 @@ async fn files_uploaded_in_the_office_open_on_the_tablet_offline_within_its_stor
     assert_eq!(status, 422, "{body}");
     let (status, body) = upload("x.pdf", "not-a-site", plan.clone()).await;
     assert_eq!(status, 422, "{body}");
+    // Just over the limit (read, then refused), and far over it (not even read).
+    for size in [(16 << 20) + 1, 17 << 20] {
+        let (status, body) = upload("huge.bin", "", vec![7; size]).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            fieldsync_tests::api::error_of(&body).contains("larger than 16 MiB"),
+            "{body}"
+        );
+    }
 
     // The technician's tablet, paired for real, downloads them with its sync.
     let (shared, limits) = paired_tablet(&office, &token, "files.sqlite3");

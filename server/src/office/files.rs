@@ -64,8 +64,7 @@ pub async fn add_file(
     }
     if bytes.len() as u64 > MAX_BLOB_SIZE {
         return Err(OfficeError::Invalid(format!(
-            "{name} is {} MiB; a file may be at most {} MiB",
-            bytes.len() >> 20,
+            "{name} is larger than {} MiB, the most a file may be",
             MAX_BLOB_SIZE >> 20
         )));
     }

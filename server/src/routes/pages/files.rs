@@ -79,9 +79,21 @@ pub(in crate::routes) async fn api_upload(
     Path(account): Path<String>,
     Query(place): Query<Place>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let account: AccountId = id("account", &account)?;
+    let body = body.map_err(|refused| {
+        ApiError::BadRequest(
+            if refused.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "the file is larger than {} MiB, the most a file may be",
+                    fieldsync_protocol::blob::MAX_BLOB_SIZE >> 20
+                )
+            } else {
+                format!("the file did not arrive whole: {}", refused.body_text())
+            },
+        )
+    })?;
     let given = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let entry = files::add_file(
         &state,
