@@ -7,7 +7,7 @@
 use fieldsync_protocol::blob::MAX_BLOB_SIZE;
 use fieldsync_protocol::{AccountId, FileEntry, NoteId, Record, SiteId, ValidationError};
 
-use super::upkeep::alert_doc;
+use super::upkeep::account_or_site_doc;
 use super::{Clerk, OfficeError, OfficeResult, edit, now};
 use crate::AppState;
 
@@ -68,7 +68,7 @@ pub async fn add_file(
             MAX_BLOB_SIZE >> 20
         )));
     }
-    let doc = alert_doc(state, id, site).await?;
+    let doc = account_or_site_doc(state, id, site).await?;
     let size = bytes.len() as u64;
     let hash = state
         .db()
@@ -112,7 +112,7 @@ pub async fn remove_file(
     file: NoteId,
 ) -> OfficeResult<()> {
     clerk.check_office()?;
-    let doc = alert_doc(state, id, site).await?;
+    let doc = account_or_site_doc(state, id, site).await?;
     let files = state.db().read(move |store| Ok(store.files(doc)?)).await?;
     if !files.iter().any(|f| f.id == file) {
         return Err(OfficeError::NotFound("file".into()));

@@ -170,9 +170,10 @@ fn not_a(what: &str) -> ValidationError {
     ValidationError::Malformed(format!("the document is not a {what}"))
 }
 
-/// Where an alert of account `id` is: the account's document, or its site `site`'s. Found from
-/// the projections, without loading the document (a site's holds years of notes).
-pub(super) async fn alert_doc(
+/// The document of account `id`, or of its site `site` (what alerts and files are kept on),
+/// checked to be the account's. Found from the projections, without loading the document (a
+/// site's holds years of notes).
+pub(super) async fn account_or_site_doc(
     state: &AppState,
     id: AccountId,
     site: Option<SiteId>,
@@ -206,7 +207,7 @@ pub async fn add_alert(
         created_at: now(),
     };
     let alert_id = alert.id;
-    let doc = alert_doc(state, id, site).await?;
+    let doc = account_or_site_doc(state, id, site).await?;
     account(state, id).await?;
     edit(state, clerk, doc, "record", move |record| {
         match record {
@@ -229,7 +230,7 @@ pub async fn remove_alert(
     alert: NoteId,
 ) -> OfficeResult<()> {
     clerk.check_office()?;
-    let doc = alert_doc(state, id, site).await?;
+    let doc = account_or_site_doc(state, id, site).await?;
     let alerts = state.db().read(move |store| Ok(store.alerts(doc)?)).await?;
     if !alerts.iter().any(|a| a.id == alert) {
         return Err(OfficeError::NotFound("alert".into()));

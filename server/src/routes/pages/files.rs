@@ -7,16 +7,16 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use fieldsync_protocol::{AccountId, FileEntry, NoteId, SiteId};
+use fieldsync_protocol::{AccountId, FileEntry, NoteId};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::api::Signed as ApiSigned;
+use super::super::api::{Signed as ApiSigned, id};
 use super::{PageError, Posted, Signed, after, parse};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::office::files;
-use crate::office::{OfficeError, OfficeResult};
+use crate::office::{OfficeError, optional_id};
 
 /// Largest request body of an upload: the largest file and room for the form around it.
 pub(in crate::routes) const MAX_UPLOAD: usize =
@@ -29,21 +29,6 @@ pub(in crate::routes) const MAX_UPLOAD: usize =
 pub(in crate::routes) struct Place {
     site: String,
     name: String,
-}
-
-fn site(text: &str) -> OfficeResult<Option<SiteId>> {
-    match text.trim() {
-        "" => Ok(None),
-        id => id
-            .parse()
-            .map(Some)
-            .map_err(|_| OfficeError::Invalid(format!("site {id:?} is not a site id"))),
-    }
-}
-
-fn id<T: std::str::FromStr>(what: &str, text: &str) -> OfficeResult<T> {
-    text.parse()
-        .map_err(|_| OfficeError::NotFound(format!("{what} {text}")))
 }
 
 /// A file's bytes as a download, named as it was uploaded.
@@ -99,7 +84,7 @@ pub(in crate::routes) async fn api_upload(
         &state,
         &clerk,
         account,
-        site(&place.site)?,
+        optional_id("site", &place.site)?,
         &place.name,
         given,
         body.to_vec(),
@@ -136,7 +121,7 @@ pub(in crate::routes) async fn api_remove(
         &state,
         &clerk,
         id("account", &account)?,
-        site(&place.site)?,
+        optional_id("site", &place.site)?,
         file,
     )
     .await?;
@@ -180,7 +165,7 @@ pub(in crate::routes) async fn page_upload(
             &state,
             &clerk,
             account,
-            site(place.as_deref().unwrap_or_default())?,
+            optional_id("site", place.as_deref().unwrap_or_default())?,
             &name,
             given.as_deref(),
             bytes.to_vec(),
@@ -219,7 +204,16 @@ pub(in crate::routes) async fn page_remove(
 ) -> Result<Response, PageError> {
     let account: AccountId = parse("account", &account)?;
     let file: NoteId = parse("file", &file)?;
-    let result =
-        async { files::remove_file(&state, &clerk, account, site(&form.site)?, file).await }.await;
+    let result = async {
+        files::remove_file(
+            &state,
+            &clerk,
+            account,
+            optional_id("site", &form.site)?,
+            file,
+        )
+        .await
+    }
+    .await;
     Ok(after(&format!("/customers/{account}#files"), result))
 }
