@@ -3,15 +3,24 @@
 //! Tablets sync over a WebSocket (`/sync`); office staff use the web page and its JSON API;
 //! all over HTTP/1.1, with TLS when configured ([`serving`], [`tls`]). The pieces:
 //!
-//! - [`AppState`] holds what every request shares: the database handle ([`db::Db`]).
-//! - [`router`] builds the axum [`Router`] from the route table (`routes.rs`, one handler
-//!   file per resource under `routes/`). Handlers fail with [`error::ApiError`].
-//! - [`serve`] runs the router on a bound listener until a shutdown future resolves, then
-//!   lets in-flight requests finish; [`serve_with`] also takes TLS and timeouts
+//! - [`AppState`] holds what every request shares: the database handle ([`db::Db`]), group
+//!   commit ([`GroupCommit`]), the latest committed sequence number and the changes of the
+//!   latest commits ([`recent`]), office sessions ([`sessions`]) and failed sign-ins
+//!   ([`sign_in_limits`]), the dispatch boards' live refreshes ([`live_board`]), the
+//!   [`metrics`], and the count of open sync connections.
+//! - [`router`] builds the axum [`Router`] from the route table (`routes.rs`) and its handlers
+//!   under `routes/`: the JSON API (`api.rs`), the office page (`pages.rs` and `pages/`), the
+//!   sync endpoint (`sync.rs`, `websocket.rs`), `/healthz` (`health.rs`), `/metrics`
+//!   (`metrics.rs`), and the guards every request passes (`guard.rs`). What the API and the
+//!   pages do is in [`office`]. JSON handlers fail with [`error::ApiError`]; the pages show
+//!   the same errors as an HTML page.
+//! - [`serve`] runs the router on a bound listener, in plain HTTP with the default timeouts,
+//!   until a shutdown future resolves, then lets in-flight requests and sync connections
+//!   finish (at most [`SHUTDOWN_GRACE`]); [`serve_with`] also takes TLS and timeouts
 //!   ([`serving::Serving`]).
 //!
-//! `main.rs` parses [`config::Cli`], opens the state, binds and calls [`serve`]; tests do the
-//! same on `127.0.0.1:0`:
+//! `main.rs` parses [`config::Cli`] and, for `serve`, opens the state, binds and calls
+//! [`serve_with`] on [`runtime`]; tests call [`serve`] on `127.0.0.1:0`:
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -37,6 +46,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 mod group_commit;
+pub mod housekeeping;
 pub mod live_board;
 pub mod lock;
 pub mod metrics;
@@ -336,12 +346,15 @@ pub async fn serve_with(
     let mut open = state.sync_connections.subscribe();
     // Payments recorded on tablets get their system notes once stored.
     let notes = tokio::spawn(payment_notes::run(state.clone()));
+    // Unnamed blobs collected and expired quarantine deleted, now and every hour.
+    let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
     // Sync connections are upgraded out of hyper's sight: tell them to finish.
     let served = serving::run(listener, router(state), serving, shutdown, move || {
         stopping.send_replace(true);
     })
     .await;
     notes.abort();
+    housekeeping.abort();
     served?;
     // ... and wait for them to have said goodbye (their batches acknowledged, the device told
     // why), so that the process does not end under them.

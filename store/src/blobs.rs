@@ -4,7 +4,16 @@ use fieldsync_protocol::ContentHash;
 use fieldsync_protocol::blob::{BLOB_CHUNK, MAX_BLOB_SIZE};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
-use crate::Result;
+use crate::{Result, codec};
+
+/// Most bytes of blobs one device may have uploaded that no record names yet (images whose
+/// photo records have not arrived): a device cannot fill the server's disk with bytes nothing
+/// refers to. Honest tablets push their records as they upload, so little is ever unnamed.
+pub const MAX_UNNAMED_BYTES_PER_DEVICE: u64 = 256 << 20;
+
+/// How long a blob no record names is kept before it is collected (its record may be on its
+/// way from a tablet that lost its connection mid-sync).
+pub const UNNAMED_GRACE_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Where an upload stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +45,17 @@ pub enum BlobRefusal {
     /// The bytes do not hash to the blob's name; everything received was discarded.
     #[error("the received bytes do not match the hash; upload again")]
     HashMismatch,
+    /// The device has uploaded as much as it may that no record names yet.
+    #[error(
+        "this device has uploaded {unnamed} bytes of images no record names yet, and may keep \
+         at most {limit}: sync the photos' records first, then upload again"
+    )]
+    Quota {
+        /// The device's unnamed bytes, this blob's included.
+        unnamed: u64,
+        /// [`MAX_UNNAMED_BYTES_PER_DEVICE`].
+        limit: u64,
+    },
 }
 
 /// The state of a blob, if any of it is stored.
@@ -52,14 +72,17 @@ pub(crate) fn state(conn: &Connection, hash: &ContentHash) -> Result<Option<Blob
         .optional()?)
 }
 
-/// Stores one chunk. A chunk at an offset other than the current `have` is ignored (a resend
-/// or one that overtook a lost chunk); the answer then says where to resume.
+/// Stores one chunk, uploaded by `device` (`None`: this replica's own, or the office). A
+/// chunk at an offset other than the current `have` is ignored (a resend or one that overtook
+/// a lost chunk); the answer then says where to resume. A device's new blob is refused when
+/// it would take the device past [`MAX_UNNAMED_BYTES_PER_DEVICE`].
 pub(crate) fn put(
     tx: &Transaction<'_>,
     hash: &ContentHash,
     total: u64,
     offset: u64,
     bytes: &[u8],
+    device: Option<i64>,
 ) -> Result<std::result::Result<BlobState, BlobRefusal>> {
     if total > MAX_BLOB_SIZE {
         return Ok(Err(BlobRefusal::TooLarge(total)));
@@ -78,10 +101,25 @@ pub(crate) fn put(
         }
         Some(s) => s,
         None => {
+            if let Some(device) = device {
+                let unnamed = unnamed_bytes(tx, device)?.saturating_add(total);
+                if unnamed > MAX_UNNAMED_BYTES_PER_DEVICE {
+                    return Ok(Err(BlobRefusal::Quota {
+                        unnamed,
+                        limit: MAX_UNNAMED_BYTES_PER_DEVICE,
+                    }));
+                }
+            }
             tx.prepare_cached(
-                "INSERT INTO blobs (hash, size, have, complete) VALUES (?1, ?2, 0, 0)",
+                "INSERT INTO blobs (hash, size, have, complete, device, at)
+                 VALUES (?1, ?2, 0, 0, ?3, ?4)",
             )?
-            .execute(rusqlite::params![&hash.0[..], total as i64])?;
+            .execute(rusqlite::params![
+                &hash.0[..],
+                total as i64,
+                device,
+                codec::now_ms()
+            ])?;
             BlobState {
                 have: 0,
                 size: Some(total),
@@ -110,6 +148,69 @@ pub(crate) fn put(
         size: Some(total),
         complete,
     }))
+}
+
+/// Whether a record names the blob (a photo's image or thumbnail, an invoice's signature, a
+/// file); once seen so, the blob is marked named for good.
+fn named(tx: &Transaction<'_>, hash: &ContentHash) -> Result<bool> {
+    if crate::queries::photo_accounts(tx, hash)?.is_empty() {
+        return Ok(false);
+    }
+    tx.prepare_cached("UPDATE blobs SET named = 1 WHERE hash = ?1")?
+        .execute([&hash.0[..]])?;
+    Ok(true)
+}
+
+/// The bytes of the blobs `device` uploaded that no record names yet.
+fn unnamed_bytes(tx: &Transaction<'_>, device: i64) -> Result<u64> {
+    let blobs: Vec<(Vec<u8>, i64)> = tx
+        .prepare_cached("SELECT hash, size FROM blobs WHERE device = ?1 AND named = 0")?
+        .query_map([device], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut unnamed = 0u64;
+    for (hash, size) in blobs {
+        let Ok(hash) = <[u8; 32]>::try_from(hash) else {
+            continue;
+        };
+        if !named(tx, &ContentHash(hash))? {
+            unnamed = unnamed.saturating_add(u64::try_from(size).unwrap_or(0));
+        }
+    }
+    Ok(unnamed)
+}
+
+/// Deletes blobs that no record names and that arrived before `before_ms`, at most `most`
+/// of them; returns how many and their bytes. Blobs found named on the way are marked so.
+pub(crate) fn collect_unnamed(
+    tx: &Transaction<'_>,
+    before_ms: i64,
+    most: usize,
+) -> Result<(usize, u64)> {
+    let candidates: Vec<(Vec<u8>, i64)> = tx
+        .prepare_cached(
+            "SELECT hash, size FROM blobs WHERE named = 0 AND at < ?1 ORDER BY at LIMIT ?2",
+        )?
+        .query_map(
+            rusqlite::params![before_ms, i64::try_from(most).unwrap_or(i64::MAX)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let (mut count, mut bytes) = (0, 0u64);
+    for (raw, size) in candidates {
+        let hash = <[u8; 32]>::try_from(raw.as_slice()).map(ContentHash);
+        if let Ok(hash) = hash
+            && named(tx, &hash)?
+        {
+            continue;
+        }
+        tx.prepare_cached("DELETE FROM blob_chunks WHERE hash = ?1")?
+            .execute([&raw])?;
+        tx.prepare_cached("DELETE FROM blobs WHERE hash = ?1")?
+            .execute([&raw])?;
+        count += 1;
+        bytes = bytes.saturating_add(u64::try_from(size).unwrap_or(0));
+    }
+    Ok((count, bytes))
 }
 
 /// All bytes stored for a blob, in order (complete or not).
@@ -157,4 +258,100 @@ pub(crate) fn chunk_at(
             },
         )
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_protocol::{Photo, PhotoId, PhotoTag, Record, Role};
+
+    use super::*;
+    use crate::testing::{edit, now, server, writer};
+
+    #[test]
+    fn a_devices_unnamed_uploads_are_bounded_and_collected_unless_a_record_names_them() {
+        let mut server = server();
+        let device = 7;
+        let (full, thumb, stray) = (b"full image".to_vec(), b"thumb".to_vec(), b"stray".to_vec());
+        let tx = server.store.transaction().unwrap();
+        for bytes in [&full, &thumb, &stray] {
+            let hash = ContentHash::of(bytes);
+            let state = tx
+                .put_device_blob_chunk(device, &hash, bytes.len() as u64, 0, bytes)
+                .unwrap()
+                .unwrap();
+            assert!(state.complete);
+        }
+        // Blobs declaring 16 MiB each, one byte sent: what they declare is reserved, and past
+        // the quota a new one is refused, for this device only.
+        let declared = |n: u8| ContentHash::of(&[n, 0xb1]);
+        for n in 0..15 {
+            let put = tx.put_device_blob_chunk(device, &declared(n), MAX_BLOB_SIZE, 0, b"b");
+            assert!(put.unwrap().is_ok(), "blob {n}");
+        }
+        let refused = tx
+            .put_device_blob_chunk(device, &declared(15), MAX_BLOB_SIZE, 0, b"b")
+            .unwrap();
+        let Err(BlobRefusal::Quota { unnamed, limit }) = refused else {
+            panic!("{refused:?}");
+        };
+        assert_eq!(limit, MAX_UNNAMED_BYTES_PER_DEVICE);
+        assert_eq!(unnamed, 16 * MAX_BLOB_SIZE + 20);
+        let other = tx.put_device_blob_chunk(8, &declared(15), MAX_BLOB_SIZE, 0, b"b");
+        assert!(other.unwrap().is_ok());
+        tx.commit().unwrap();
+
+        // A photo record names two of them.
+        let (job_doc, mut job) = (server.job.0, server.job.1.clone());
+        let office = writer(Role::Office);
+        let change = edit(&mut job, &office, |r| {
+            let Record::Job(j) = r else { unreachable!() };
+            let photo = Photo {
+                id: PhotoId::new(),
+                caption: "Boiler".into(),
+                tag: PhotoTag::Before,
+                taken_at: now(),
+                author: office.author.user,
+                author_name: "dana".into(),
+                width: 10,
+                height: 10,
+                full_hash: ContentHash::of(&full),
+                full_size: full.len() as u64,
+                thumb_hash: ContentHash::of(&thumb),
+                thumb_size: thumb.len() as u64,
+            };
+            j.photos.insert(photo.id, photo);
+        });
+        let tx = server.store.transaction().unwrap();
+        tx.record_local(job_doc, &mut job, &change, false).unwrap();
+        // Now the device has room again: what the record names no longer counts.
+        assert!(
+            tx.put_device_blob_chunk(device, &ContentHash::of(b"x"), 1, 0, b"x")
+                .unwrap()
+                .is_ok()
+        );
+        // Within the week nothing goes; after it, the blobs no record names do.
+        let wall = codec::now_ms();
+        let week_on = wall + UNNAMED_GRACE_MS + 1;
+        assert_eq!(tx.collect_unnamed_blobs(wall, 100).unwrap(), (0, 0));
+        let (count, _) = tx.collect_unnamed_blobs(week_on, 100).unwrap();
+        assert_eq!(count, 18, "the stray one, the 16 half-uploaded ones, x");
+        tx.commit().unwrap();
+        for bytes in [&full, &thumb] {
+            assert!(
+                server
+                    .store
+                    .blob(&ContentHash::of(bytes))
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        assert!(
+            server
+                .store
+                .blob(&ContentHash::of(&stray))
+                .unwrap()
+                .is_none()
+        );
+        assert!(server.store.blob_state(&declared(0)).unwrap().is_none());
+    }
 }

@@ -228,6 +228,12 @@ mod tests {
                  DROP TABLE alerts; DROP TABLE contact_log; DROP TABLE files;
                  DROP TRIGGER sites_search_insert; DROP TRIGGER sites_search_delete;
                  DROP TABLE site_search; ALTER TABLE sites DROP COLUMN search;
+                 DROP INDEX blobs_unnamed; DROP INDEX blobs_unnamed_by_device;
+                 ALTER TABLE blobs DROP COLUMN device; ALTER TABLE blobs DROP COLUMN at;
+                 ALTER TABLE blobs DROP COLUMN named;
+                 DROP INDEX photos_full_hash; DROP INDEX photos_thumb_hash;
+                 DROP INDEX invoices_signature;
+                 DROP INDEX quarantine_device; DROP INDEX quarantine_at;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

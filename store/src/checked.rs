@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use fieldsync_protocol::changelog::{self, ChangeEntry, Made};
+use fieldsync_protocol::chunks;
 use fieldsync_protocol::incremental::{self, Touched};
 use fieldsync_protocol::validate::{self, Pusher};
 use fieldsync_protocol::wire::DocData;
@@ -86,8 +87,10 @@ struct Checked<'a> {
     others: Vec<(usize, CheckedOutcome)>,
 }
 
-/// A pushed change, parsed; why not, for the device.
+/// A pushed change, parsed; why not, for the device. It is inflated by automerge only once
+/// known to stay within [`chunks::MAX_CHANGE_BYTES`].
 fn parse(bytes: &[u8]) -> std::result::Result<Change, String> {
+    chunks::check_changes(bytes)?;
     Change::try_from(bytes).map_err(|e| format!("not an automerge change: {e}"))
 }
 
@@ -244,6 +247,7 @@ pub(crate) fn apply_checked_batch(
         outcomes: vec![None; changes.len()],
         groups: Vec::new(),
         priors: Vec::new(),
+        sizes: Vec::new(),
         group_of: HashMap::new(),
         admitted: HashMap::new(),
         repeats: Vec::new(),
@@ -285,6 +289,8 @@ struct Batch<'t, 'a> {
     groups: Vec<Group<'a>>,
     /// The stored row of each group's document.
     priors: Vec<Option<DocRow>>,
+    /// The bytes each group's document would take with the changes admitted so far.
+    sizes: Vec<u64>,
     group_of: HashMap<DocId, usize>,
     /// Changes of the batch admitted to a group: their document and position.
     admitted: HashMap<ChangeHash, (DocId, usize)>,
@@ -358,6 +364,16 @@ impl<'a> Batch<'_, 'a> {
             }
         }
         let group = self.group_with(doc, None)?;
+        let size = self.sizes[group].saturating_add(bytes.len() as u64);
+        if size > validate::MAX_DOCUMENT_BYTES {
+            return Ok(Some(CheckedOutcome::Refused(
+                ValidationError::DocumentFull {
+                    bytes: size,
+                    limit: validate::MAX_DOCUMENT_BYTES,
+                },
+            )));
+        }
+        self.sizes[group] = size;
         self.admitted.insert(hash, (doc, index));
         self.groups[group].changes.push(Pending {
             index,
@@ -392,7 +408,7 @@ impl<'a> Batch<'_, 'a> {
             record,
             log,
         };
-        self.push_group(doc, document, created, None);
+        self.push_group(doc, document, created, None, bytes.len() as u64);
         None
     }
 
@@ -412,7 +428,11 @@ impl<'a> Batch<'_, 'a> {
             (Some(_), Some(content)) => Before::Known(content),
             (Some(_), None) => Before::Unread,
         };
-        Ok(self.push_group(doc, document, before, prior))
+        let size = match &prior {
+            Some(row) => documents::stored_bytes(self.tx, doc, row)?,
+            None => 0,
+        };
+        Ok(self.push_group(doc, document, before, prior, size))
     }
 
     /// A new group for `doc`, whose stored row is `prior`; returns its position.
@@ -422,6 +442,7 @@ impl<'a> Batch<'_, 'a> {
         document: AutoCommit,
         before: Before<'a>,
         prior: Option<DocRow>,
+        size: u64,
     ) -> usize {
         self.groups.push(Group {
             doc,
@@ -430,6 +451,7 @@ impl<'a> Batch<'_, 'a> {
             changes: Vec::new(),
         });
         self.priors.push(prior);
+        self.sizes.push(size);
         self.group_of.insert(doc, self.groups.len() - 1);
         self.groups.len() - 1
     }

@@ -75,6 +75,20 @@ fn corrupt(doc: DocId, what: &str, error: impl std::fmt::Display) -> StoreError 
     StoreError::Corrupt(format!("document {doc}: {what} cannot be loaded: {error}"))
 }
 
+/// The bytes a stored document takes: its snapshot and the change rows still holding theirs.
+pub(crate) fn stored_bytes(conn: &Connection, doc: DocId, row: &DocRow) -> Result<u64> {
+    let changes: i64 = if row.uncompacted > 0 {
+        conn.prepare_cached(
+            "SELECT coalesce(sum(length(bytes)), 0) FROM changes
+              WHERE doc = ?1 AND bytes IS NOT NULL",
+        )?
+        .query_row([doc.as_bytes()], |r| r.get(0))?
+    } else {
+        0
+    };
+    Ok(u64::try_from(row.snapshot_len.saturating_add(changes)).unwrap_or(0))
+}
+
 /// Loads a document: its snapshot, then its uncompacted changes in seq order.
 pub(crate) fn load(conn: &Connection, doc: DocId) -> Result<Option<AutoCommit>> {
     let mut stmt = conn.prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?;
@@ -432,6 +446,31 @@ mod tests {
         } else {
             store.conn().execute(sql, []).unwrap();
         }
+    }
+
+    /// The office's (and a tablet's own) edits are bounded like devices' pushes: an edit that
+    /// would take a document past its size limit is refused with the reason, and nothing of it
+    /// is stored.
+    #[test]
+    fn a_local_edit_past_the_document_size_limit_is_refused_with_the_reason() {
+        use fieldsync_protocol::validate::MAX_DOCUMENT_BYTES;
+        let mut store = Store::open_in_memory().unwrap();
+        let (doc, mut document) = create(&mut store, &writer(Role::Office), &account("Acme"));
+        let heads = crate::testing::heads(&store, doc);
+        let big = vec![7u8; MAX_DOCUMENT_BYTES as usize];
+        let change = crate::testing::tamper(&mut document, &["attachment"], big);
+        let tx = store.transaction().unwrap();
+        let error = tx
+            .record_local(doc, &mut document, &change, false)
+            .unwrap_err();
+        drop(tx);
+        assert!(
+            error.to_string().contains(&format!(
+                "more than the {MAX_DOCUMENT_BYTES} one document may hold"
+            )),
+            "{error}"
+        );
+        assert_eq!(crate::testing::heads(&store, doc), heads, "nothing stored");
     }
 
     #[test]

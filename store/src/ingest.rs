@@ -17,7 +17,9 @@ use rusqlite::Transaction;
 
 use crate::cache::{Cached, DocCache};
 use crate::documents::{self, DocRow, NewChange, Write};
-use crate::{Applied, Origin, Result, StoreError, chunks, parallel};
+use fieldsync_protocol::chunks;
+
+use crate::{Applied, Origin, Result, StoreError, parallel};
 
 /// What a document's snapshot becomes when the prepared changes are committed.
 enum Snapshot<'a> {

@@ -56,12 +56,11 @@
 
 mod attest;
 mod backup;
-mod blobs;
+pub mod blobs;
 mod cache;
 mod change_log;
 mod changes;
 mod checked;
-mod chunks;
 mod codec;
 mod device_accounts;
 mod documents;
@@ -76,7 +75,7 @@ mod outbox;
 mod parallel;
 mod people;
 mod projection;
-mod quarantine;
+pub mod quarantine;
 mod queries;
 mod scope;
 mod search;

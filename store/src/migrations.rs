@@ -38,6 +38,7 @@ fn migrations() -> Migrations<'static> {
         ),
         M::up(include_str!("../../migrations/0019_contact_log.sql")),
         M::up(include_str!("../../migrations/0020_files.sql")),
+        M::up(include_str!("../../migrations/0021_device_storage.sql")),
     ])
 }
 

@@ -22,24 +22,84 @@ pub struct Quarantined {
     pub at_ms: i64,
 }
 
-pub(crate) fn add(
-    tx: &Transaction<'_>,
+/// Most refused changes kept per device: past it, a device's refusals are still answered but
+/// no longer kept (a device refusing thousands of changes is broken or hostile; what is kept
+/// shows what it did).
+pub const MAX_ROWS_PER_DEVICE: i64 = 10_000;
+/// Most bytes of refused changes kept per device; past it, the reason is kept without the
+/// change's bytes.
+pub const MAX_BYTES_PER_DEVICE: i64 = 64 << 20;
+/// How long a refused change is kept for review.
+pub const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// What one device has in quarantine, read once per batch and counted as refusals are added.
+#[derive(Debug)]
+pub(crate) struct Budget {
     device: i64,
-    doc: DocId,
-    change: &[u8],
-    reason: &str,
-) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO quarantine (device, doc, change, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        device,
-        doc.as_bytes(),
-        change,
-        reason,
-        codec::now_ms()
-    ])?;
-    Ok(())
+    rows: i64,
+    bytes: i64,
+}
+
+impl Budget {
+    /// `device`'s quarantine as stored.
+    pub(crate) fn of(conn: &Connection, device: i64) -> Result<Budget> {
+        let (rows, bytes) = conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(change)), 0) FROM quarantine
+                  WHERE device = ?1",
+            )?
+            .query_row([device], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(Budget {
+            device,
+            rows,
+            bytes,
+        })
+    }
+
+    /// Keeps a refused change of the device, within [`MAX_ROWS_PER_DEVICE`] and
+    /// [`MAX_BYTES_PER_DEVICE`].
+    pub(crate) fn add(
+        &mut self,
+        tx: &Transaction<'_>,
+        doc: DocId,
+        change: &[u8],
+        reason: &str,
+    ) -> Result<()> {
+        if self.rows >= MAX_ROWS_PER_DEVICE {
+            return Ok(());
+        }
+        let len = i64::try_from(change.len()).unwrap_or(i64::MAX);
+        let dropped;
+        let (change, reason) = if self.bytes.saturating_add(len) <= MAX_BYTES_PER_DEVICE {
+            (change, reason)
+        } else {
+            dropped = format!(
+                "{reason} (its {len} bytes were not kept: this device's quarantine holds \
+                 {MAX_BYTES_PER_DEVICE} bytes already)"
+            );
+            (&[][..], dropped.as_str())
+        };
+        tx.prepare_cached(
+            "INSERT INTO quarantine (device, doc, change, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            self.device,
+            doc.as_bytes(),
+            change,
+            reason,
+            codec::now_ms()
+        ])?;
+        self.rows += 1;
+        self.bytes = self.bytes.saturating_add(change.len() as i64);
+        Ok(())
+    }
+}
+
+/// Deletes refused changes kept since before `before_ms`; returns how many.
+pub(crate) fn expire(tx: &Transaction<'_>, before_ms: i64) -> Result<usize> {
+    Ok(tx
+        .prepare_cached("DELETE FROM quarantine WHERE at < ?1")?
+        .execute([before_ms])?)
 }
 
 /// The most recent quarantined changes, newest first.

@@ -130,9 +130,16 @@ impl StoreTx<'_> {
         local::record_local(&self.tx, self.cache, doc, document, change, outbox)
     }
 
-    /// Keeps a refused change aside for review.
+    /// Keeps a refused change aside for review, within the device's bounds
+    /// ([`crate::quarantine::MAX_ROWS_PER_DEVICE`], [`crate::quarantine::MAX_BYTES_PER_DEVICE`]).
     pub fn quarantine(&self, device: i64, doc: DocId, change: &[u8], reason: &str) -> Result<()> {
-        quarantine::add(&self.tx, device, doc, change, reason)
+        quarantine::Budget::of(&self.tx, device)?.add(&self.tx, doc, change, reason)
+    }
+
+    /// Deletes refused changes kept longer than [`crate::quarantine::RETENTION_MS`] before
+    /// `now_ms`; returns how many.
+    pub fn expire_quarantine(&self, now_ms: i64) -> Result<usize> {
+        quarantine::expire(&self.tx, now_ms.saturating_sub(quarantine::RETENTION_MS))
     }
 
     /// Stores one chunk of a blob being uploaded (see [`crate::BlobState`]).
@@ -143,7 +150,32 @@ impl StoreTx<'_> {
         offset: u64,
         bytes: &[u8],
     ) -> Result<std::result::Result<crate::BlobState, crate::BlobRefusal>> {
-        crate::blobs::put(&self.tx, hash, total, offset, bytes)
+        crate::blobs::put(&self.tx, hash, total, offset, bytes, None)
+    }
+
+    /// [`crate::StoreTx::put_blob_chunk`] for a chunk a device uploads: a new blob counts
+    /// against the device's quota of bytes no record names yet
+    /// ([`crate::blobs::MAX_UNNAMED_BYTES_PER_DEVICE`]).
+    pub fn put_device_blob_chunk(
+        &self,
+        device: i64,
+        hash: &fieldsync_protocol::ContentHash,
+        total: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<std::result::Result<crate::BlobState, crate::BlobRefusal>> {
+        crate::blobs::put(&self.tx, hash, total, offset, bytes, Some(device))
+    }
+
+    /// Deletes blobs no record names that arrived more than
+    /// [`crate::blobs::UNNAMED_GRACE_MS`] before `now_ms`, at most `most` of them; returns how
+    /// many and their bytes.
+    pub fn collect_unnamed_blobs(&self, now_ms: i64, most: usize) -> Result<(usize, u64)> {
+        crate::blobs::collect_unnamed(
+            &self.tx,
+            now_ms.saturating_sub(crate::blobs::UNNAMED_GRACE_MS),
+            most,
+        )
     }
 
     /// Stores a whole blob made on this replica (a photo just taken); returns its hash.
@@ -156,13 +188,13 @@ impl StoreTx<'_> {
         let chunks = bytes.chunks(fieldsync_protocol::blob::BLOB_CHUNK);
         let mut offset = 0;
         for chunk in chunks {
-            if let Err(refusal) = crate::blobs::put(&self.tx, &hash, total, offset, chunk)? {
+            if let Err(refusal) = crate::blobs::put(&self.tx, &hash, total, offset, chunk, None)? {
                 return Ok(Err(refusal));
             }
             offset += chunk.len() as u64;
         }
         if total == 0 {
-            crate::blobs::put(&self.tx, &hash, 0, 0, &[])?
+            crate::blobs::put(&self.tx, &hash, 0, 0, &[], None)?
                 .map(|_| ())
                 .ok();
         }

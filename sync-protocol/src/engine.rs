@@ -25,7 +25,7 @@
 //! always converges.
 
 mod client;
-mod fallback;
+pub mod fallback;
 mod server;
 
 pub use client::{ClientConfig, ClientOutput, ClientSession, OutboxItem};

@@ -45,6 +45,17 @@ pub enum ValidationError {
         /// The largest allowed.
         limit: String,
     },
+    /// A device's change would grow its document past [`crate::validate::MAX_DOCUMENT_BYTES`].
+    #[error(
+        "the document would hold {bytes} bytes, more than the {limit} one document may hold \
+         (the office can start a new job or site for what follows)"
+    )]
+    DocumentFull {
+        /// Its stored bytes with the change.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A text is longer than its field allows.
     #[error("{field} may be at most {limit} characters long, not {chars}")]
     TooLong {

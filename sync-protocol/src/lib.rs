@@ -21,6 +21,7 @@
 
 pub mod blob;
 pub mod changelog;
+pub mod chunks;
 pub mod custom_fields;
 pub mod document;
 pub mod engine;

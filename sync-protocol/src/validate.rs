@@ -34,6 +34,12 @@ pub const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0)
 pub const MAX_NOTE_CHARS: usize = 20_000;
 /// Most characters in a short text field (a name, a title, a caption, a reference).
 pub const MAX_FIELD_CHARS: usize = 500;
+/// Most bytes a document may grow to (its snapshot and the changes stored since), by devices'
+/// pushes or the office's edits. A job serviced weekly for five years, with its notes, holds a
+/// few MB; a device that keeps adding to one document is stopped here, with a refusal that
+/// says why. It leaves room in one 16 MiB frame ([`crate::wire::MAX_FRAME`]) for a document
+/// sent whole to a tablet (a first download, an account newly in its scope).
+pub const MAX_DOCUMENT_BYTES: u64 = 12 << 20;
 
 /// Parses a payment amount typed by a person: a positive decimal with at most two places.
 pub fn parse_payment_amount(text: &str) -> Result<Money, ValidationError> {

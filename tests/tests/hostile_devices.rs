@@ -450,3 +450,339 @@ async fn a_field_customer_with_a_job_for_a_colleague_or_an_alert_is_refused() {
     assert!(store.record(account.id.into()).unwrap().is_none());
     company.still_serving().await;
 }
+
+/// `chars` characters of text that compresses poorly: random CJK ideographs (3 bytes each).
+fn incompressible(chars: usize, seed: u64) -> String {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..chars)
+        .map(|_| char::from_u32(rng.random_range(0x4e00..0x9fa5)).unwrap())
+        .collect()
+}
+
+/// Tess's device pushes `changes` as `batch` on `device`; what was refused.
+async fn push_batch(
+    device: &mut SyncClient,
+    batch: u64,
+    changes: Vec<DocData>,
+) -> Vec<fieldsync_protocol::wire::Refusal> {
+    device.send(&ClientMessage::Push { batch, changes }).await;
+    device.ack(batch).await.0
+}
+
+/// A compressed automerge change whose body inflates to 64 MiB of zeros: 65 KB on the wire.
+fn compressed_bomb() -> Vec<u8> {
+    use std::io::Read;
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::copy(&mut std::io::repeat(0).take(64 << 20), &mut deflate).unwrap();
+    let body = deflate.finish().unwrap();
+    // Magic, checksum, "compressed change", the body's length (LEB128), the body.
+    let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = body.len();
+    while len >= 0x80 {
+        bomb.push((len & 0x7f) as u8 | 0x80);
+        len >>= 7;
+    }
+    bomb.push(len as u8);
+    bomb.extend(body);
+    bomb
+}
+
+#[tokio::test]
+async fn a_change_that_inflates_to_gigabytes_is_refused_before_it_is_inflated() {
+    let company = company().await;
+    let bomb = DocData {
+        doc: company.job.into(),
+        data: compressed_bomb(),
+        attested: None,
+    };
+    assert!(bomb.data.len() < 100_000, "{} bytes", bomb.data.len());
+    let why = company.refused(bomb.clone()).await;
+    assert!(
+        why.contains("more than 4194304 bytes once inflated"),
+        "{why}"
+    );
+
+    // The same inside an automerge sync message: ignored, the connection goes on.
+    let message = automerge::sync::Message {
+        heads: Vec::new(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: vec![bomb.data].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    tess.hello().await;
+    let before = company.stored_heads(&company.note_change(note(company.tess.user, "x".into())));
+    tess.send(&ClientMessage::AmSync {
+        doc: company.job.into(),
+        message: message.encode(),
+    })
+    .await;
+    tess.send(&ClientMessage::Ping { nonce: 9 }).await;
+    while !matches!(tess.recv().await, Some(ServerMessage::Pong { nonce: 9 })) {}
+    let after = company.stored_heads(&company.note_change(note(company.tess.user, "x".into())));
+    assert_eq!(before, after, "nothing of the job changed");
+    company.still_serving().await;
+    let fine = company.note_change(note(company.tess.user, "Checked the valve.".into()));
+    company.stored(fine).await;
+}
+
+#[tokio::test]
+async fn a_device_that_keeps_adding_to_one_document_is_stopped_at_its_size_limit() {
+    let company = company().await;
+    let job = DocId::from(company.job);
+    let base = Store::open(company.server.db_path())
+        .unwrap()
+        .load(job)
+        .unwrap()
+        .unwrap();
+    let Ok(Record::Job(record)) = Record::read(&base) else {
+        panic!("the job reads as a job");
+    };
+    // Notes of 20,000 characters (the most a note may hold), each on the job as Tess's device
+    // holds it: 60 KB each as pushed, about 36 KB once the document is compacted, so the 12
+    // MiB limit comes after 200 to 350 of them.
+    let mut made = 0u64;
+    let mut next_note = || {
+        made += 1;
+        let mut job = record.clone();
+        let text = incompressible(fieldsync_protocol::validate::MAX_NOTE_CHARS, made);
+        let note = note(company.tess.user, text);
+        job.notes.insert(note.id, note);
+        unchecked_change(&mut base.clone(), &Record::Job(job))
+    };
+    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    tess.hello().await;
+    let limit = fieldsync_protocol::validate::MAX_DOCUMENT_BYTES;
+    let mut refusal = None;
+    for batch in 1..=20 {
+        let changes: Vec<DocData> = (0..50).map(|_| next_note()).collect();
+        let refused = push_batch(&mut tess, batch, changes).await;
+        if let Some(first) = refused.first() {
+            refusal = Some((batch, first.clone(), refused.len()));
+            break;
+        }
+    }
+    let (batch, first, count) = refusal.expect("the document reached its limit");
+    assert!(
+        batch >= 4,
+        "refused early, in batch {batch}: {}",
+        first.reason
+    );
+    assert!(
+        first
+            .reason
+            .contains(&format!("more than the {limit} one document may hold")),
+        "{}",
+        first.reason
+    );
+    assert!(count < 50, "the changes within the limit were stored");
+    let heads = company.stored_heads(&next_note());
+    // Full: one more note is refused and nothing is stored, but the device carries on and
+    // other documents take its changes.
+    let why = company.refused(next_note()).await;
+    assert!(why.contains("one document may hold"), "{why}");
+    assert_eq!(company.stored_heads(&next_note()), heads);
+    let payment = company.payment_change("40.00", company.tess.user);
+    company.stored(payment).await;
+    company.still_serving().await;
+}
+
+#[tokio::test]
+async fn a_device_that_uploads_images_no_record_names_is_stopped_at_its_quota() {
+    let company = company().await;
+    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    tess.hello().await;
+    let total = fieldsync_protocol::blob::MAX_BLOB_SIZE;
+    let quota = fieldsync_store::blobs::MAX_UNNAMED_BYTES_PER_DEVICE;
+    // Each blob declares 16 MiB and sends its first chunk: what it declares is reserved.
+    let start = async |device: &mut SyncClient, n: u64| {
+        let hash = ContentHash::of(&n.to_le_bytes());
+        device
+            .send(&ClientMessage::BlobPut {
+                hash,
+                total,
+                offset: 0,
+                bytes: vec![n as u8; fieldsync_protocol::blob::BLOB_CHUNK],
+            })
+            .await;
+        loop {
+            match device.recv().await {
+                Some(ServerMessage::BlobStatus { hash: h, .. }) if h == hash => return None,
+                Some(ServerMessage::BlobError { hash: h, message }) if h == hash => {
+                    return Some(message);
+                }
+                Some(_) => continue,
+                None => panic!("the server closed the connection"),
+            }
+        }
+    };
+    let fit = quota / total;
+    for n in 0..fit {
+        assert_eq!(start(&mut tess, n).await, None, "blob {n} within the quota");
+    }
+    let why = start(&mut tess, fit).await.expect("past the quota");
+    assert!(why.contains("no record names yet"), "{why}");
+    assert!(why.contains(&format!("at most {quota}")), "{why}");
+    // Another device's quota is its own.
+    let mut theo = SyncClient::connect_to(&company.server, Some(&company.theo.token))
+        .await
+        .unwrap();
+    theo.hello().await;
+    assert_eq!(start(&mut theo, 1_000).await, None);
+    company.still_serving().await;
+
+    // A week later nothing names them: the server's housekeeping collects them, and Tess's
+    // device may upload again.
+    let mut store = Store::open(company.server.db_path()).unwrap();
+    let week = fieldsync_store::blobs::UNNAMED_GRACE_MS;
+    let tx = store.transaction().unwrap();
+    let (collected, bytes) = tx
+        .collect_unnamed_blobs(chrono::Utc::now().timestamp_millis() + week + 1, 1_000)
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(collected as u64, fit + 1, "Tess's and Theo's");
+    assert_eq!(bytes, (fit + 1) * total);
+    assert_eq!(start(&mut tess, fit).await, None);
+}
+
+#[tokio::test]
+async fn refused_changes_kept_for_review_are_bounded_per_device_and_expire() {
+    let company = company().await;
+    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    tess.hello().await;
+    // Changes of 3.5 MB each, hiding bytes under a key the job does not have: each refused;
+    // 64 MiB of them fill what the server keeps of one device's refusals.
+    let junk = |seed: u64| {
+        use automerge::transaction::Transactable;
+        use rand::{RngCore, SeedableRng};
+        let mut bytes = vec![0; 3_500_000];
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut bytes);
+        let mut doc = Store::open(company.server.db_path())
+            .unwrap()
+            .load(company.job.into())
+            .unwrap()
+            .unwrap();
+        doc.set_actor(ActorId::random());
+        doc.put(automerge::ROOT, "junk", bytes).unwrap();
+        doc.commit();
+        DocData {
+            doc: company.job.into(),
+            data: doc.get_last_local_change().unwrap().raw_bytes().to_vec(),
+            attested: None,
+        }
+    };
+    let mut refused = 0;
+    // Three at a time: four in one batch would take the job past its size limit, and the
+    // fourth would be refused for that instead.
+    for batch in 1..=8 {
+        let changes = (0..3).map(|n| junk(batch * 10 + n)).collect();
+        refused += push_batch(&mut tess, batch, changes).await.len();
+    }
+    assert_eq!(refused, 24, "every one refused");
+    let mut store = Store::open(company.server.db_path()).unwrap();
+    let kept = store.quarantined(100).unwrap();
+    assert_eq!(kept.len(), 24, "every refusal is kept, with its reason");
+    let bytes: usize = kept.iter().map(|q| q.change.len()).sum();
+    let most = fieldsync_store::quarantine::MAX_BYTES_PER_DEVICE as usize;
+    assert!(bytes <= most, "{bytes} bytes kept");
+    let newest = &kept[0];
+    assert!(newest.change.is_empty());
+    assert!(
+        newest.reason.contains("junk is not a field"),
+        "{}",
+        newest.reason
+    );
+    assert!(
+        newest.reason.contains("bytes were not kept"),
+        "{}",
+        newest.reason
+    );
+    assert!(
+        !kept.last().unwrap().change.is_empty(),
+        "the first ones keep their bytes"
+    );
+    company.still_serving().await;
+
+    // Thirty days on, the housekeeping deletes them.
+    let tx = store.transaction().unwrap();
+    let later = chrono::Utc::now().timestamp_millis() + fieldsync_store::quarantine::RETENTION_MS;
+    assert_eq!(tx.expire_quarantine(later + 1).unwrap(), 24);
+    tx.commit().unwrap();
+    assert!(store.quarantined(10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sync_messages_past_their_bound_for_one_document_are_ignored() {
+    let company = company().await;
+    let job = DocId::from(company.job);
+    let carrying = |change: &DocData| {
+        automerge::sync::Message {
+            heads: Vec::new(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: vec![change.data.clone()].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        }
+        .encode()
+    };
+    let empty = automerge::sync::Message {
+        heads: Vec::new(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: Vec::<Vec<u8>>::new().into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode();
+    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    tess.hello().await;
+    let bound = fieldsync_protocol::engine::fallback::MAX_RECEIVED;
+    for _ in 0..bound {
+        tess.send(&ClientMessage::AmSync {
+            doc: job,
+            message: empty.clone(),
+        })
+        .await;
+    }
+    // Past the bound: a valid note in the next message is not even read.
+    let note_change = company.note_change(note(company.tess.user, "Late.".into()));
+    let heads = company.stored_heads(&note_change);
+    tess.send(&ClientMessage::AmSync {
+        doc: job,
+        message: carrying(&note_change),
+    })
+    .await;
+    tess.send(&ClientMessage::Ping { nonce: 3 }).await;
+    while !matches!(tess.recv().await, Some(ServerMessage::Pong { nonce: 3 })) {}
+    assert_eq!(company.stored_heads(&note_change), heads, "ignored");
+    company.still_serving().await;
+
+    // On a new connection the same message is read, and its note stored.
+    let mut again = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    again.hello().await;
+    again
+        .send(&ClientMessage::AmSync {
+            doc: job,
+            message: carrying(&note_change),
+        })
+        .await;
+    again.send(&ClientMessage::Ping { nonce: 4 }).await;
+    while !matches!(again.recv().await, Some(ServerMessage::Pong { nonce: 4 })) {}
+    assert_ne!(company.stored_heads(&note_change), heads, "stored");
+}

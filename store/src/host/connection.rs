@@ -499,7 +499,8 @@ impl ConnectionHost {
                 bytes,
             } => {
                 let tx = store.transaction()?;
-                let stored = tx.put_blob_chunk(&hash, total, offset, &bytes)?;
+                let stored =
+                    tx.put_device_blob_chunk(self.device.origin.0, &hash, total, offset, &bytes)?;
                 tx.commit()?;
                 match stored {
                     Ok(state) => status(hash, Some(state)),
@@ -680,6 +681,16 @@ pub fn store_checked(
         (changes, items)
     };
     let mut outcomes: Vec<Option<StoreOutcome>> = vec![None; changes.len()];
+    // The device's quarantine, read on its first refusal of the batch.
+    let mut budget = None;
+    let mut quarantine = |doc, data: &[u8], why: &str| -> Result<()> {
+        if budget.is_none() {
+            budget = Some(crate::quarantine::Budget::of(&tx.tx, device.origin.0)?);
+        }
+        budget
+            .as_mut()
+            .map_or(Ok(()), |b| b.add(&tx.tx, doc, data, why))
+    };
     if device.scope != Scope::All {
         for ((slot, change), early) in outcomes.iter_mut().zip(&changes).zip(&items) {
             let stored = tx.doc_account(change.doc)?;
@@ -701,7 +712,7 @@ pub fn store_checked(
                     continue;
                 }
                 let why = format!("account {account} is not among the jobs assigned to you");
-                tx.quarantine(device.origin.0, change.doc, &change.data, &why)?;
+                quarantine(change.doc, &change.data, &why)?;
                 *slot = Some(StoreOutcome::Refused(why));
             }
         }
@@ -732,7 +743,7 @@ pub fn store_checked(
             CheckedOutcome::Stored(_) | CheckedOutcome::AlreadyHad => StoreOutcome::Stored,
             CheckedOutcome::Deferred => StoreOutcome::Deferred,
             CheckedOutcome::Refused(why) => {
-                tx.quarantine(device.origin.0, change.doc, &change.data, &why.to_string())?;
+                quarantine(change.doc, &change.data, &why.to_string())?;
                 StoreOutcome::Refused(why.to_string())
             }
         });

@@ -14,6 +14,17 @@ const MAX_ROUNDS: u32 = 32;
 /// Most bytes of changes kept, per document, waiting for the changes they depend on.
 const MAX_WAITING_BYTES: usize = 4 << 20;
 
+/// Most sync messages taken from the peer for one document on one connection: one answer to
+/// each of this side's [`MAX_ROUNDS`] messages, and the peer's own first. Past it the peer's
+/// messages for the document are ignored before anything is loaded.
+pub const MAX_RECEIVED: u32 = MAX_ROUNDS + 2;
+
+/// Most documents one connection exchanges sync messages about (a repair of a device that
+/// holds every document of a company of 100,000 accounts stays under it). Past it, messages
+/// about further documents are ignored: a peer naming made-up documents cannot make this side
+/// keep a state for each.
+pub const MAX_DOCUMENTS: usize = 1 << 18;
+
 /// Per-document automerge sync states for one connection.
 #[derive(Debug, Default)]
 pub struct Fallback {
@@ -26,6 +37,8 @@ struct DocState {
     sync: sync::State,
     /// Messages generated.
     rounds: u32,
+    /// Messages taken from the peer (see [`Fallback::admit`]).
+    received: u32,
     /// Changes received whose dependencies have not arrived. Automerge keeps them in the
     /// document's queue and asks for what they lack; the caller may instead drop the document
     /// it passed (nothing in the queue can be checked or stored), and the peer never sends a
@@ -54,7 +67,29 @@ impl DocState {
     }
 }
 
+/// `message` encoded as an automerge peer of the first message version, with no capabilities:
+/// a peer that believes this one reads the second version sends a whole saved document when it
+/// has much to send, and a saved document's compressed columns cannot be bounded before
+/// automerge inflates them (`Fallback::receive` refuses one).
+fn first_version(mut message: sync::Message) -> Vec<u8> {
+    message.flags = None;
+    message.version = sync::MessageVersion::V1;
+    message.encode()
+}
+
 impl Fallback {
+    /// Whether a sync message from the peer about `id` is to be read: at most [`MAX_RECEIVED`]
+    /// per document, about at most [`MAX_DOCUMENTS`] documents. Called before the document is
+    /// loaded, so that ignored messages cost nothing.
+    pub fn admit(&mut self, id: DocId) -> bool {
+        if !self.states.contains_key(&id) && self.states.len() >= MAX_DOCUMENTS {
+            return false;
+        }
+        let state = self.states.entry(id).or_default();
+        state.received = state.received.saturating_add(1);
+        state.received <= MAX_RECEIVED
+    }
+
     /// The next sync message for `doc`, if there is anything to say.
     pub fn generate(&mut self, id: DocId, doc: &mut AutoCommit) -> Option<Vec<u8>> {
         let state = self.states.entry(id).or_default();
@@ -65,7 +100,7 @@ impl Fallback {
         let doc = state.with_waiting(doc, &mut fork);
         let message = doc.sync().generate_sync_message(&mut state.sync)?;
         state.rounds += 1;
-        Some(message.encode())
+        Some(first_version(message))
     }
 
     /// [`Fallback::generate`] without the changes: a message that only says what `doc` holds,
@@ -87,7 +122,7 @@ impl Fallback {
         let mut message = doc.sync().generate_sync_message(&mut state.sync)?;
         message.changes = Vec::<Vec<u8>>::new().into();
         state.rounds += 1;
-        Some(message.encode())
+        Some(first_version(message))
     }
 
     /// Applies a sync message received for `doc`.
@@ -99,6 +134,12 @@ impl Fallback {
     ) -> Result<(), DocumentError> {
         let message = sync::Message::decode(message)
             .map_err(|e| ValidationError::Malformed(format!("sync message: {e}")))?;
+        // Only changes, each bounded once inflated, before automerge inflates anything (an
+        // honest peer sends no saved document: see `first_version`).
+        for data in message.changes.iter() {
+            crate::chunks::check_changes(data)
+                .map_err(|e| ValidationError::Malformed(format!("sync message: {e}")))?;
+        }
         let state = self.states.entry(id).or_default();
         let waiting = std::mem::take(&mut state.waiting);
         if !waiting.is_empty() {
@@ -141,6 +182,60 @@ mod tests {
 
     fn id() -> DocId {
         "6ecf84f7-2677-01e1-74fc-62fc17b77cbc".parse().unwrap()
+    }
+
+    /// Both sides say they read only the first message version, so a peer never sends a saved
+    /// document (whose compressed columns automerge would inflate without a bound), and one
+    /// that arrives anyway is refused before automerge reads it.
+    #[test]
+    fn sync_messages_carry_single_changes_only() {
+        let mut a = AutoCommit::new();
+        a.put(ROOT, "title", "x".repeat(5_000)).unwrap();
+        a.commit();
+        let (mut sender, mut receiver) = (Fallback::default(), Fallback::default());
+        let mut b = AutoCommit::new();
+        // b says what it has (nothing); a then sends everything it has, as changes.
+        let hello = receiver.generate(id(), &mut b).unwrap();
+        assert_eq!(hello[0], 0x42, "a first-version message");
+        sender.receive(id(), &mut a, &hello).unwrap();
+        let answer = sender.generate(id(), &mut a).unwrap();
+        let decoded = sync::Message::decode(&answer).unwrap();
+        assert!(decoded.flags.is_none());
+        for data in decoded.changes.iter() {
+            crate::chunks::check_changes(data).unwrap();
+        }
+        receiver.receive(id(), &mut b, &answer).unwrap();
+        assert_eq!(b.get_heads(), a.get_heads());
+
+        // A saved document in a message: refused, nothing applied.
+        let forged = sync::Message {
+            heads: a.get_heads(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: vec![a.save()].into(),
+            flags: None,
+            version: sync::MessageVersion::V2,
+        };
+        let mut c = AutoCommit::new();
+        let error = Fallback::default()
+            .receive(id(), &mut c, &forged.encode())
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("not a saved document"),
+            "{error}"
+        );
+        assert!(c.get_heads().is_empty());
+    }
+
+    #[test]
+    fn messages_past_the_bound_for_a_document_are_not_admitted() {
+        let mut fallback = Fallback::default();
+        for _ in 0..MAX_RECEIVED {
+            assert!(fallback.admit(id()));
+        }
+        assert!(!fallback.admit(id()));
+        let other: DocId = "0a2b7e5c-1d1f-4a5e-9b7e-3c7c1b2a9f10".parse().unwrap();
+        assert!(fallback.admit(other), "other documents are counted apart");
     }
 
     /// The server's side of a repair, as the host drives it: every message is received into

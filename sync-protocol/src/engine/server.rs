@@ -383,7 +383,11 @@ impl ServerSession {
                 out
             }
             (Phase::Live, ClientMessage::AmSync { doc, message }) => {
-                vec![ServerOutput::AmSync { doc, message }]
+                if self.fallback.admit(doc) {
+                    vec![ServerOutput::AmSync { doc, message }]
+                } else {
+                    Vec::new()
+                }
             }
             (Phase::Live, ClientMessage::Verify { seq, digest }) => {
                 // Only meaningful when the device claims exactly what it was sent and nothing

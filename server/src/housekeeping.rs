@@ -1,0 +1,72 @@
+//! What the server clears away by itself, once at start and then every hour: blobs that no
+//! record came to name within a week of their upload (a device's upload whose record never
+//! arrived or was refused), and refused changes kept past their retention. Each round works in
+//! bounded steps on the writer, so that commits are never held up for long.
+
+use std::time::Duration;
+
+use crate::AppState;
+
+/// How often the rounds run.
+pub const EVERY: Duration = Duration::from_secs(3600);
+/// Most blobs deleted in one step on the writer.
+const BLOBS_PER_STEP: usize = 200;
+
+/// Runs a round now and then every [`EVERY`], until the server stops.
+pub(crate) async fn run(state: AppState) {
+    let mut stopping = state.stopping();
+    loop {
+        round(&state).await;
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// One round: what is due is removed, and said in the log.
+pub async fn round(state: &AppState) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let (mut blobs, mut bytes) = (0, 0);
+    loop {
+        let step = state
+            .db()
+            .run(move |store| {
+                let tx = store.transaction()?;
+                let collected = tx.collect_unnamed_blobs(now, BLOBS_PER_STEP)?;
+                tx.commit()?;
+                Ok(collected)
+            })
+            .await;
+        match step {
+            Ok((count, size)) => {
+                blobs += count;
+                bytes += size;
+                if count < BLOBS_PER_STEP {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "unnamed blobs not collected");
+                break;
+            }
+        }
+    }
+    if blobs > 0 {
+        tracing::info!(blobs, bytes, "collected blobs no record names");
+    }
+    let expired = state
+        .db()
+        .run(move |store| {
+            let tx = store.transaction()?;
+            let expired = tx.expire_quarantine(now)?;
+            tx.commit()?;
+            Ok(expired)
+        })
+        .await;
+    match expired {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(rows, "refused changes past their retention deleted"),
+        Err(e) => tracing::warn!(error = %e, "quarantine not expired"),
+    }
+}
