@@ -57,6 +57,10 @@ pub enum DbError {
     /// A group commit failed; nothing of it was stored.
     #[error("commit failed: {0}")]
     Commit(String),
+    /// One pushed batch failed in its group commit (rolled back alone; the others were
+    /// stored): nothing of it was stored.
+    #[error("the batch could not be stored: {0}")]
+    BatchFailed(String),
     /// The blocking task running the query panicked or was cancelled.
     #[error("database task did not complete")]
     Task(#[from] tokio::task::JoinError),
@@ -101,11 +105,7 @@ impl DbError {
         match self {
             DbError::StorageFull(_) => true,
             DbError::Query(e) => sqlite_full(e),
-            DbError::Store(e) => match &**e {
-                StoreError::Sqlite(e) => sqlite_full(e),
-                StoreError::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
-                _ => false,
-            },
+            DbError::Store(e) => e.is_disk_full(),
             _ => false,
         }
     }
@@ -126,11 +126,7 @@ fn contained<T>(
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut store))) {
         Ok(result) => result,
         Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".into());
+            let why = fieldsync_store::panic_message(panic.as_ref());
             tracing::error!(panic = %why, "database work panicked; its transaction was rolled back");
             Err(DbError::Panicked(why))
         }

@@ -23,9 +23,19 @@ const MAX_BATCHES: usize = 256;
 /// others and the database's blocking threads for the database.
 const PRECHECK_INLINE: usize = 4;
 
-/// A failed commit: why, and whether for lack of space (the batches are refused for now, not
-/// broken: the devices keep them and push them again).
-type Reply = Result<Committed, (bool, String)>;
+/// Why a batch was not stored.
+#[derive(Debug)]
+enum Failed {
+    /// The disk is full: the batches are refused for now, not broken (the devices keep them
+    /// and push them again).
+    Full(String),
+    /// The group's transaction failed.
+    Commit(String),
+    /// This batch failed alone; the others of its group were stored.
+    Batch(String),
+}
+
+type Reply = Result<Committed, Failed>;
 
 /// What became of a batch: one outcome per change, and the latest sequence number after its
 /// commit with its lineage (for the device's acknowledgement).
@@ -57,9 +67,10 @@ impl Future for Receipt {
         std::pin::Pin::new(&mut self.0).poll(cx).map(|reply| {
             reply
                 .map_err(|_| DbError::Closed)?
-                .map_err(|(full, why)| match full {
-                    true => DbError::StorageFull(why),
-                    false => DbError::Commit(why),
+                .map_err(|failed| match failed {
+                    Failed::Full(why) => DbError::StorageFull(why),
+                    Failed::Commit(why) => DbError::Commit(why),
+                    Failed::Batch(why) => DbError::BatchFailed(why),
                 })
         })
     }
@@ -170,9 +181,16 @@ async fn run(
             .run(move |store| {
                 let tx = store.transaction()?;
                 let before = tx.latest_seq()?;
+                // Each batch in a savepoint of its own: one that fails (a corrupt document, a
+                // panic on hostile bytes) is rolled back alone and its device told why, while
+                // the others commit.
                 let mut outcomes = Vec::with_capacity(jobs.len());
                 for Job { device, prechecked } in jobs {
-                    outcomes.push(store_checked(&tx, &device, prechecked)?);
+                    let stored = tx.alone(|tx| store_checked(tx, &device, prechecked))?;
+                    if let Err(why) = &stored {
+                        tracing::error!(device = device.origin.0, error = %why, "a pushed batch failed; nothing of it was stored");
+                    }
+                    outcomes.push(stored);
                 }
                 // What this commit stores, read once for every live session.
                 let stored = tx.logged_after(before)?;
@@ -185,7 +203,7 @@ async fn run(
             Ok((outcomes, reached, before, stored)) => {
                 metrics.committed(size, started.elapsed().as_secs_f64());
                 let count = |f: fn(&StoreOutcome) -> bool| {
-                    outcomes.iter().flatten().filter(|o| f(o)).count()
+                    outcomes.iter().flatten().flatten().filter(|o| f(o)).count()
                 };
                 metrics.outcomes(
                     count(|o| *o == StoreOutcome::Stored),
@@ -194,7 +212,10 @@ async fn run(
                 );
                 tracing::debug!(batches = replies.len(), changes = size, elapsed = ?started.elapsed(), "group commit");
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok((outcome, reached)));
+                    let _ = reply.send(match outcome {
+                        Ok(outcome) => Ok((outcome, reached)),
+                        Err(why) => Err(Failed::Batch(why)),
+                    });
                 }
                 // The ring first: the sessions woken next read from it.
                 recent.extend(before, stored, reached);
@@ -202,12 +223,11 @@ async fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, batches = replies.len(), "group commit failed; nothing acknowledged");
-                let (full, why) = match &e {
-                    DbError::StorageFull(why) => (true, why.clone()),
-                    other => (false, other.to_string()),
-                };
                 for reply in replies {
-                    let _ = reply.send(Err((full, why.clone())));
+                    let _ = reply.send(Err(match &e {
+                        DbError::StorageFull(why) => Failed::Full(why.clone()),
+                        other => Failed::Commit(other.to_string()),
+                    }));
                 }
             }
         }

@@ -239,7 +239,9 @@ pub async fn edit_named(
 
 /// Stores `data` (changes of `doc`) as the clerk, through group commit like a device's push.
 async fn push(state: &AppState, clerk: &Clerk, doc: DocId, data: Vec<u8>) -> OfficeResult<()> {
-    let device = DeviceContext::new(Origin::LOCAL, clerk.role, Scope::All);
+    let mut device = DeviceContext::new(Origin::LOCAL, clerk.role, Scope::All);
+    // The clerk's actor is the clerk's: no device may write with it.
+    device.owner = Some(clerk.user);
     let outcomes = state
         .commits()
         .store(

@@ -122,6 +122,8 @@ pub(crate) enum Early {
     /// A change with no dependencies, checked as the first change of a new document.
     Starts {
         hash: ChangeHash,
+        /// The change's automerge actor.
+        actor: automerge::ActorId,
         /// The new document holding the change, and its content; or why the change is refused
         /// or deferred (the document is not kept).
         result: std::result::Result<(AutoCommit, Record, Vec<ChangeEntry>), CheckedOutcome>,
@@ -152,6 +154,7 @@ impl Early {
             return Early::Parsed(change);
         }
         let hash = change.hash();
+        let actor = change.actor_id().clone();
         let mut document = AutoCommit::new();
         let mut content = None;
         let (result, account) = match check_one(doc, role, &mut document, &mut content, change) {
@@ -169,8 +172,18 @@ impl Early {
         };
         Early::Starts {
             hash,
+            actor,
             result,
             account,
+        }
+    }
+
+    /// The change's automerge actor, if it parsed.
+    pub(crate) fn actor(&self) -> Option<&automerge::ActorId> {
+        match self {
+            Early::Malformed(_) => None,
+            Early::Parsed(change) => Some(change.actor_id()),
+            Early::Starts { actor, .. } => Some(actor),
         }
     }
 

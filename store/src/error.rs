@@ -52,3 +52,25 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
         StoreError::Corrupt(format!("unexpected column value: {e}"))
     }
 }
+
+impl StoreError {
+    /// Whether SQLite (or the file system) said there is no room to write.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
+/// What a caught panic said (its message, when it carried one).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}

@@ -54,6 +54,7 @@
 //! [`fieldsync_protocol::Writer`] and queues it in the outbox; [`StoreTx::apply`] stores what
 //! the server sends.
 
+mod actors;
 mod attest;
 mod backup;
 pub mod blobs;
@@ -108,7 +109,7 @@ pub use change_log::Logged;
 pub use changes::{LoggedChange, Page};
 pub use checked::Prechecked;
 pub use documents::COMPACT_AFTER;
-pub use error::{Result, StoreError};
+pub use error::{Result, StoreError, panic_message};
 pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};
 pub use people::{Device, OfficeSession, User};
 pub use quarantine::Quarantined;

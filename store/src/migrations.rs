@@ -39,6 +39,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0019_contact_log.sql")),
         M::up(include_str!("../../migrations/0020_files.sql")),
         M::up(include_str!("../../migrations/0021_device_storage.sql")),
+        M::up(include_str!("../../migrations/0022_actors.sql")),
     ])
 }
 

@@ -27,6 +27,40 @@ impl StoreTx<'_> {
         Ok(self.tx.commit()?)
     }
 
+    /// Runs `f` in a savepoint of this transaction, so that its failure is its own: when it
+    /// returns an error or panics, what it wrote is rolled back, the transaction goes on, and
+    /// the inner error says why (documents cached meanwhile are used only at the heads stored,
+    /// so the cache needs nothing). A disk found full fails the whole transaction (the outer
+    /// error), as nothing else could be written either.
+    pub fn alone<T>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T>,
+    ) -> Result<std::result::Result<T, String>> {
+        self.tx.execute_batch("SAVEPOINT alone")?;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        // SQLite may have rolled back the whole transaction itself (a full disk): then there
+        // is no savepoint to go back to, and the failure is the transaction's.
+        let undo = || self.tx.execute_batch("ROLLBACK TO alone; RELEASE alone");
+        match outcome {
+            Ok(Ok(value)) => {
+                self.tx.execute_batch("RELEASE alone")?;
+                Ok(Ok(value))
+            }
+            Ok(Err(e)) if e.is_disk_full() => {
+                let _ = undo();
+                Err(e)
+            }
+            Ok(Err(e)) => match undo() {
+                Ok(()) => Ok(Err(e.to_string())),
+                Err(_) => Err(e),
+            },
+            Err(panic) => {
+                undo()?;
+                Ok(Err(crate::error::panic_message(panic.as_ref())))
+            }
+        }
+    }
+
     /// The connection, for reads inside the transaction.
     pub fn conn(&self) -> &Connection {
         &self.tx

@@ -165,6 +165,11 @@ pub enum ErrorCode {
     /// Protocol 4: the server's disk is full; what the device pushed since its last
     /// acknowledgement was not stored. It keeps it and connects again later.
     StorageFull,
+    /// Protocol 4: a batch the device pushed could not be stored (the message says why: a
+    /// server fault, not a refusal of the changes); nothing of it was stored, the server goes
+    /// on serving others. The device keeps the changes and pushes them again on its next
+    /// connection.
+    NotStored,
 }
 
 /// Why one pushed change was not stored.

@@ -786,3 +786,149 @@ async fn sync_messages_past_their_bound_for_one_document_are_ignored() {
     while !matches!(again.recv().await, Some(ServerMessage::Pong { nonce: 4 })) {}
     assert_ne!(company.stored_heads(&note_change), heads, "stored");
 }
+
+#[tokio::test]
+async fn a_batch_that_fails_in_the_store_fails_alone_and_its_device_is_told_why() {
+    let company = company().await;
+    let job = DocId::from(company.job);
+    // A change to the job, made before its stored bytes are damaged (a disk fault, a bad
+    // restore): storing it needs the stored document, which cannot be read any more.
+    let change = company.note_change(note(company.tess.user, "Replaced the pump.".into()));
+    let store = Store::open(company.server.db_path()).unwrap();
+    let changes_of_job = || -> i64 {
+        store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM changes WHERE doc = ?1",
+                [job.as_bytes()],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    let before = changes_of_job();
+    store
+        .conn()
+        .execute_batch(&format!(
+            "UPDATE changes SET bytes = x'0badc0de' WHERE doc = x'{0}' AND bytes IS NOT NULL;
+             UPDATE documents SET snapshot = x'0badc0de' WHERE id = x'{0}' AND snapshot IS NOT NULL;",
+            job.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ))
+        .unwrap();
+
+    // Tess's batch and Theo's arrive together; Tess's fails alone.
+    let mut tess = SyncClient::connect_to(&company.server, Some(&company.tess.token))
+        .await
+        .unwrap();
+    tess.hello().await;
+    let mut theo = SyncClient::connect_to(&company.server, Some(&company.theo.token))
+        .await
+        .unwrap();
+    theo.hello().await;
+    let payment = company.payment_change("40.00", company.theo.user);
+    tess.send(&ClientMessage::Push {
+        batch: 1,
+        changes: vec![change],
+    })
+    .await;
+    theo.send(&ClientMessage::Push {
+        batch: 1,
+        changes: vec![payment.clone()],
+    })
+    .await;
+    let told = loop {
+        match tess.recv().await {
+            Some(ServerMessage::Error { code, message }) => break (code, message),
+            Some(ServerMessage::Ack { .. }) => panic!("Tess's batch was acknowledged"),
+            Some(_) => continue,
+            None => panic!("closed without a word"),
+        }
+    };
+    assert_eq!(
+        told.0,
+        fieldsync_protocol::wire::ErrorCode::NotStored,
+        "{}",
+        told.1
+    );
+    assert!(
+        told.1
+            .contains("could not store what this tablet last sent"),
+        "{}",
+        told.1
+    );
+    assert!(told.1.contains("stays on this tablet"), "{}", told.1);
+    let (refused, deferred) = theo.ack(1).await;
+    assert!(
+        refused.is_empty() && deferred.is_empty(),
+        "{refused:?} {deferred:?}"
+    );
+    assert!(
+        company.stored_heads(&payment).is_some(),
+        "Theo's payment is stored"
+    );
+    assert_eq!(changes_of_job(), before, "nothing of Tess's batch");
+    company.still_serving().await;
+}
+
+#[tokio::test]
+async fn a_change_with_a_colleagues_actor_and_next_sequence_number_is_refused() {
+    let company = company().await;
+    let stored_job = || {
+        Store::open(company.server.db_path())
+            .unwrap()
+            .load(company.job.into())
+            .unwrap()
+            .unwrap()
+    };
+    let with_actor = |doc: &mut automerge::AutoCommit, actor: &ActorId, note: Note| {
+        let Ok(Record::Job(mut job)) = Record::read(doc) else {
+            panic!("the job reads as a job");
+        };
+        job.notes.insert(note.id, note);
+        doc.set_actor(actor.clone());
+        Record::Job(job).write(doc).unwrap();
+        doc.commit();
+        DocData {
+            doc: company.job.into(),
+            data: doc.get_last_local_change().unwrap().raw_bytes().to_vec(),
+            attested: None,
+        }
+    };
+    // Theo's tablet writes with its actor: the actor is his from then on.
+    let theos = ActorId::random();
+    let mut job = stored_job();
+    let first = with_actor(
+        &mut job,
+        &theos,
+        note(company.theo.user, "Drained the tank.".into()),
+    );
+    let mut theo = SyncClient::connect_to(&company.server, Some(&company.theo.token))
+        .await
+        .unwrap();
+    theo.hello().await;
+    assert!(push_batch(&mut theo, 1, vec![first]).await.is_empty());
+
+    // Tess's device takes Theo's actor and his next sequence number: refused.
+    let mut forged_on = stored_job();
+    let forged = with_actor(
+        &mut forged_on,
+        &theos,
+        note(company.tess.user, "Theo's next change.".into()),
+    );
+    let why = company.refused(forged).await;
+    assert!(why.contains("another user's automerge actor"), "{why}");
+
+    // Theo's own next change (the same sequence number) is stored, not taken for a duplicate.
+    let next = with_actor(
+        &mut job,
+        &theos,
+        note(company.theo.user, "Refilled it.".into()),
+    );
+    assert!(push_batch(&mut theo, 2, vec![next]).await.is_empty());
+    let Ok(Record::Job(stored)) = Record::read(&stored_job()) else {
+        panic!("the job reads as a job");
+    };
+    let texts: Vec<_> = stored.notes.values().map(|n| n.text.as_str()).collect();
+    assert!(texts.contains(&"Refilled it."), "{texts:?}");
+    assert!(!texts.contains(&"Theo's next change."), "{texts:?}");
+    company.still_serving().await;
+}

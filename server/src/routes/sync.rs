@@ -217,6 +217,17 @@ async fn run(
             .await;
         return Ok(());
     }
+    if let Err(DbError::BatchFailed(why)) = &served {
+        connection
+            .close_with(
+                ErrorCode::NotStored,
+                &format!(
+                    "the server could not store what this tablet last sent ({why}). It stays on this tablet and is sent again on the next sync"
+                ),
+            )
+            .await;
+        return Ok(());
+    }
     served
 }
 

@@ -1,7 +1,7 @@
 //! The server side of one connection: carries out a [`ServerSession`]'s outputs on the
 //! server's store, for the device described by its [`DeviceContext`].
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use automerge::AutoCommit;
 use fieldsync_protocol::engine::{ServerOutput, ServerSession, StoreOutcome, accounts_digest};
@@ -717,6 +717,44 @@ pub fn store_checked(
             }
         }
     }
+    // Actors belong to users (`actors`): a change written with another user's actor is
+    // refused, unless it is stored already (nothing is written); an actor no change was stored
+    // with yet is claimed by the first that is. In a repair a device also hands back others'
+    // changes that a restore lost (a colleague's note on a shared job): those claim nothing,
+    // and one with another user's actor waits (`Deferred`) for its author's device, which
+    // holds it too, rather than being refused.
+    let mut claims = Vec::new();
+    if let Some(owner) = device.owner {
+        let mut owners = HashMap::new();
+        for (index, ((slot, change), early)) in
+            outcomes.iter_mut().zip(&changes).zip(&items).enumerate()
+        {
+            let Some(actor) = early.actor().filter(|_| slot.is_none()) else {
+                continue;
+            };
+            let belongs = match owners.get(actor) {
+                Some(belongs) => *belongs,
+                None => *owners
+                    .entry(actor.clone())
+                    .or_insert(crate::actors::owner(&tx.tx, actor)?),
+            };
+            match belongs {
+                Some(user) if user == owner => {}
+                Some(_) if early.hash().map_or(Ok(false), |h| tx.has_change(&h.0))? => {}
+                Some(_) if device.repairing => *slot = Some(StoreOutcome::Deferred),
+                Some(_) => {
+                    let why = format!(
+                        "this change is written with another user's automerge actor ({actor}): \
+                         a device writes only with its own"
+                    );
+                    quarantine(change.doc, &change.data, &why)?;
+                    *slot = Some(StoreOutcome::Refused(why));
+                }
+                None if device.repairing => {}
+                None => claims.push((index, actor.clone())),
+            }
+        }
+    }
     let mut allowed = Vec::with_capacity(changes.len());
     let mut early = Vec::with_capacity(changes.len());
     for ((change, item), outcome) in changes.iter().zip(items).zip(&outcomes) {
@@ -734,11 +772,15 @@ pub fn store_checked(
         device.origin,
     )?
     .into_iter();
-    for (change, slot) in changes.iter().zip(outcomes.iter_mut()) {
+    let mut stored_now = HashSet::new();
+    for (index, (change, slot)) in changes.iter().zip(outcomes.iter_mut()).enumerate() {
         if slot.is_some() {
             continue;
         }
         let Some(outcome) = checked.next() else { break };
+        if matches!(outcome, CheckedOutcome::Stored(_)) {
+            stored_now.insert(index);
+        }
         *slot = Some(match outcome {
             CheckedOutcome::Stored(_) | CheckedOutcome::AlreadyHad => StoreOutcome::Stored,
             CheckedOutcome::Deferred => StoreOutcome::Deferred,
@@ -747,6 +789,13 @@ pub fn store_checked(
                 StoreOutcome::Refused(why.to_string())
             }
         });
+    }
+    if let Some(owner) = device.owner {
+        for (index, actor) in claims {
+            if stored_now.contains(&index) {
+                crate::actors::claim(&tx.tx, &actor, owner)?;
+            }
+        }
     }
     Ok(outcomes
         .into_iter()

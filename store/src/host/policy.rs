@@ -32,6 +32,10 @@ pub struct DeviceContext {
     pub held: BTreeSet<AccountId>,
     /// The device's user, when known: a technician's scope follows their assignments.
     pub user: Option<UserId>,
+    /// Whom the automerge actors of its changes belong to (see `actors`): its user, or the
+    /// office's clerk; `None` for changes relayed on others' behalf (taken back in a repair),
+    /// whose actors are their authors'.
+    pub owner: Option<UserId>,
     /// A repair is under way on this connection (a fallback round, until the server found the
     /// device's documents the same as its own): this database may lack what makes a change
     /// allowed (an assignment made after the backup it was restored from, which the repair
@@ -49,6 +53,7 @@ impl DeviceContext {
             scope,
             held: BTreeSet::new(),
             user: None,
+            owner: None,
             repairing: false,
         }
     }
@@ -58,6 +63,7 @@ impl DeviceContext {
     pub fn of_device(store: &Store, number: i64, user: UserId, role: Role) -> Result<Self> {
         let mut device = DeviceContext::new(Origin(number), role, scope_of(store, user, role)?);
         device.user = Some(user);
+        device.owner = Some(user);
         device.held = store.device_accounts(number)?;
         Ok(device)
     }
