@@ -91,7 +91,12 @@ struct Checked<'a> {
 /// known to stay within [`chunks::MAX_CHANGE_BYTES`].
 fn parse(bytes: &[u8]) -> std::result::Result<Change, String> {
     chunks::check_changes(bytes)?;
-    Change::try_from(bytes).map_err(|e| format!("not an automerge change: {e}"))
+    let change = Change::try_from(bytes).map_err(|e| format!("not an automerge change: {e}"))?;
+    validate::check_change_time(change.timestamp()).map_err(|e| match e {
+        ValidationError::Malformed(why) => why,
+        other => other.to_string(),
+    })?;
+    Ok(change)
 }
 
 fn malformed(text: String) -> CheckedOutcome {

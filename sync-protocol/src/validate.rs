@@ -41,6 +41,24 @@ pub const MAX_FIELD_CHARS: usize = 500;
 /// sent whole to a tablet (a first download, an account newly in its scope).
 pub const MAX_DOCUMENT_BYTES: u64 = 12 << 20;
 
+/// Latest time a change may carry (the last millisecond of the year 9999). A change's time is
+/// the device's clock and is never trusted for anything, but automerge keeps the times of a
+/// document's changes as differences from one to the next, which a device's change dated near
+/// the ends of the 64-bit range would overflow.
+pub const MAX_CHANGE_TIME_MS: i64 = 253_402_300_799_999;
+
+/// Checks the time a device's change carries: between the Unix epoch and
+/// [`MAX_CHANGE_TIME_MS`].
+pub fn check_change_time(ms: i64) -> Result<(), ValidationError> {
+    if (0..=MAX_CHANGE_TIME_MS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(ValidationError::Malformed(format!(
+            "a change's time must be a date between 1970 and 9999, not {ms} ms"
+        )))
+    }
+}
+
 /// Parses a payment amount typed by a person: a positive decimal with at most two places.
 pub fn parse_payment_amount(text: &str) -> Result<Money, ValidationError> {
     let amount: Money = text

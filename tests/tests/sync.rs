@@ -376,16 +376,26 @@ async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_on
     assert_eq!(server.quarantined(10).unwrap().len(), 3);
     client.send(&ClientMessage::Ping { nonce: 7 }).await;
     pong(&mut client, 7).await;
-    let (status, metrics) = fieldsync_tests::http_get(world.server.addr(), "/metrics")
-        .await
-        .unwrap();
-    assert_eq!(status, 200);
+    // Accepted: the payment, and the system note the server writes for it once it is stored
+    // (`payment_notes`, a task following the commits: wait for it).
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        let (status, text) = fieldsync_tests::http_get(world.server.addr(), "/metrics")
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        metrics = text;
+        if metrics.contains("fieldsync_changes_accepted_total 2\n") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         metrics.contains("fieldsync_changes_refused_total 3\n"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("fieldsync_changes_accepted_total 1\n"),
+        metrics.contains("fieldsync_changes_accepted_total 2\n"),
         "{metrics}"
     );
     assert!(metrics.contains("fieldsync_connections 1\n"), "{metrics}");

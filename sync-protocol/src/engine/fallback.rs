@@ -151,6 +151,9 @@ impl Fallback {
             .iter()
             .filter_map(|bytes| Change::try_from(bytes).ok())
             .collect();
+        for change in &arrived {
+            crate::validate::check_change_time(change.timestamp())?;
+        }
         doc.sync().receive_sync_message(&mut state.sync, message)?;
         let mut seen = std::collections::HashSet::new();
         let mut kept = 0;
