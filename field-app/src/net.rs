@@ -130,32 +130,30 @@ impl NetError {
 /// `http://host:port` (or `ws://`) becomes `ws://host:port/sync`, `https://host:port` (or
 /// `wss://`) becomes `wss://host:port/sync`.
 pub fn sync_url(server_url: &str) -> Result<String, String> {
-    let url = server_url.trim().trim_end_matches('/');
+    let given = server_url.trim();
     let example = || {
         format!(
-            "{url:?} is not a server address such as https://fieldsync.example.com or http://192.168.1.20:8080"
+            "{given:?} is not a server address such as https://fieldsync.example.com or http://192.168.1.20:8080"
         )
     };
-    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
-        ("ws", rest)
-    } else if let Some(rest) = url.strip_prefix("ws://") {
-        ("ws", rest)
-    } else if let Some(rest) = url.strip_prefix("https://") {
-        ("wss", rest)
-    } else if let Some(rest) = url.strip_prefix("wss://") {
-        ("wss", rest)
-    } else {
-        return Err(example());
+    let mut url = url::Url::parse(given).map_err(|_| example())?;
+    let scheme = match url.scheme() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        _ => return Err(example()),
     };
-    let rest = rest.strip_suffix("/sync").unwrap_or(rest);
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || rest.contains(char::is_whitespace) {
+    if url.host_str().is_none_or(str::is_empty) || url.query().is_some() || url.fragment().is_some()
+    {
         return Err(example());
     }
-    let ws = format!("{scheme}://{rest}/sync");
+    url.set_scheme(scheme).map_err(|()| example())?;
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/sync").unwrap_or(path).to_string();
+    url.set_path(&format!("{path}/sync"));
+    let ws = url.to_string();
     ws.as_str()
         .into_client_request()
-        .map_err(|e| format!("{url:?}: {e}"))?;
+        .map_err(|e| format!("{given:?}: {e}"))?;
     Ok(ws)
 }
 
@@ -378,11 +376,17 @@ mod tests {
             "http://",
             "http:// x",
             "https://",
+            "https://x/?token=1",
         ] {
             assert!(sync_url(bad).is_err(), "{bad:?}");
         }
         assert_eq!(sync_url("https://x:8443").unwrap(), "wss://x:8443/sync");
         assert_eq!(sync_url("wss://x/sync").unwrap(), "wss://x/sync");
+        assert_eq!(
+            sync_url("https://example.com/fieldsync/").unwrap(),
+            "wss://example.com/fieldsync/sync",
+            "a server behind a proxy under a path"
+        );
     }
 
     #[test]

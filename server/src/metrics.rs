@@ -1,8 +1,15 @@
-//! Prometheus metrics: a handful of counters and histograms kept in atomics and written in the
-//! Prometheus text format at `GET /metrics`. Small enough not to need a metrics framework.
+//! Prometheus metrics, kept and written by `prometheus-client` (the Prometheus project's Rust
+//! client) in the OpenMetrics text format at `GET /metrics`: open sync connections, pushed
+//! changes by outcome, and the size and duration of group commits.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The media type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the commit latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [
@@ -11,75 +18,63 @@ const LATENCY_BUCKETS: [f64; 10] = [
 /// Upper bounds of the commit batch size histogram, in changes.
 const SIZE_BUCKETS: [f64; 7] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0];
 
-#[derive(Debug)]
-struct Histogram<const N: usize> {
-    bounds: [f64; N],
-    counts: [AtomicU64; N],
-    count: AtomicU64,
-    /// Sum in millionths, to stay in integers.
-    sum_micro: AtomicU64,
-}
-
-impl<const N: usize> Histogram<N> {
-    fn new(bounds: [f64; N]) -> Self {
-        Histogram {
-            bounds,
-            counts: std::array::from_fn(|_| AtomicU64::new(0)),
-            count: AtomicU64::new(0),
-            sum_micro: AtomicU64::new(0),
-        }
-    }
-
-    fn observe(&self, value: f64) {
-        for (bound, count) in self.bounds.iter().zip(&self.counts) {
-            if value <= *bound {
-                count.fetch_add(1, Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_micro.fetch_add((value * 1e6) as u64, Relaxed);
-    }
-
-    fn write(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, count) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                count.load(Relaxed)
-            );
-        }
-        let count = self.count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micro.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
-    }
-}
-
 /// The server's metrics.
 #[derive(Debug)]
 pub struct Metrics {
-    connections: AtomicU64,
-    accepted: AtomicU64,
-    refused: AtomicU64,
-    deferred: AtomicU64,
-    commit_size: Histogram<7>,
-    commit_latency: Histogram<10>,
+    registry: Registry,
+    connections: Gauge,
+    accepted: Counter,
+    refused: Counter,
+    deferred: Counter,
+    commit_size: Histogram,
+    commit_latency: Histogram,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        let mut registry = Registry::default();
+        let connections = Gauge::default();
+        registry.register(
+            "fieldsync_connections",
+            "Open sync connections",
+            connections.clone(),
+        );
+        let [accepted, refused, deferred] = [(); 3].map(|()| Counter::default());
+        registry.register(
+            "fieldsync_changes_accepted",
+            "Pushed changes stored",
+            accepted.clone(),
+        );
+        registry.register(
+            "fieldsync_changes_refused",
+            "Pushed changes refused and quarantined",
+            refused.clone(),
+        );
+        registry.register(
+            "fieldsync_changes_deferred",
+            "Pushed changes deferred for missing dependencies",
+            deferred.clone(),
+        );
+        let commit_size = Histogram::new(SIZE_BUCKETS);
+        registry.register(
+            "fieldsync_commit_batch_changes",
+            "Changes per group commit",
+            commit_size.clone(),
+        );
+        let commit_latency = Histogram::new(LATENCY_BUCKETS);
+        registry.register(
+            "fieldsync_commit_seconds",
+            "Duration of a group commit",
+            commit_latency.clone(),
+        );
         Metrics {
-            connections: AtomicU64::new(0),
-            accepted: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
-            deferred: AtomicU64::new(0),
-            commit_size: Histogram::new(SIZE_BUCKETS),
-            commit_latency: Histogram::new(LATENCY_BUCKETS),
+            registry,
+            connections,
+            accepted,
+            refused,
+            deferred,
+            commit_size,
+            commit_latency,
         }
     }
 }
@@ -87,12 +82,12 @@ impl Default for Metrics {
 impl Metrics {
     /// A sync connection opened.
     pub fn connected(&self) {
-        self.connections.fetch_add(1, Relaxed);
+        self.connections.inc();
     }
 
     /// A sync connection closed.
     pub fn disconnected(&self) {
-        self.connections.fetch_sub(1, Relaxed);
+        self.connections.dec();
     }
 
     /// A group commit stored `changes` changes in `seconds`.
@@ -103,58 +98,16 @@ impl Metrics {
 
     /// Outcomes of pushed changes.
     pub fn outcomes(&self, accepted: usize, refused: usize, deferred: usize) {
-        self.accepted.fetch_add(accepted as u64, Relaxed);
-        self.refused.fetch_add(refused as u64, Relaxed);
-        self.deferred.fetch_add(deferred as u64, Relaxed);
+        self.accepted.inc_by(accepted as u64);
+        self.refused.inc_by(refused as u64);
+        self.deferred.inc_by(deferred as u64);
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        gauge(
-            &mut out,
-            "fieldsync_connections",
-            "Open sync connections.",
-            "gauge",
-            self.connections.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "fieldsync_changes_accepted_total",
-            "Pushed changes stored.",
-            "counter",
-            self.accepted.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "fieldsync_changes_refused_total",
-            "Pushed changes refused and quarantined.",
-            "counter",
-            self.refused.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "fieldsync_changes_deferred_total",
-            "Pushed changes deferred for missing dependencies.",
-            "counter",
-            self.deferred.load(Relaxed),
-        );
-        self.commit_size.write(
-            &mut out,
-            "fieldsync_commit_batch_changes",
-            "Changes per group commit.",
-        );
-        self.commit_latency.write(
-            &mut out,
-            "fieldsync_commit_seconds",
-            "Duration of a group commit.",
-        );
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
         out
     }
 }
@@ -175,7 +128,8 @@ mod tests {
         assert!(text.contains("fieldsync_changes_refused_total 1\n"));
         assert!(text.contains("fieldsync_commit_seconds_bucket{le=\"0.002\"} 0\n"));
         assert!(text.contains("fieldsync_commit_seconds_bucket{le=\"0.005\"} 1\n"));
-        assert!(text.contains("fieldsync_commit_batch_changes_bucket{le=\"16\"} 1\n"));
+        assert!(text.contains("fieldsync_commit_batch_changes_bucket{le=\"16.0\"} 1\n"));
         assert!(text.contains("fieldsync_commit_batch_changes_count 1\n"));
+        assert!(text.ends_with("# EOF\n"), "a complete exposition");
     }
 }

@@ -70,9 +70,7 @@ fn environment() -> &'static Environment<'static> {
         env.add_filter("label", |value: String| value.replace('_', " "));
         env.add_filter("field", |path: String| field_label(&path));
         // Content hashes are stored as 32 bytes; URLs name them in hexadecimal.
-        env.add_filter("hex", |bytes: Vec<u8>| {
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        });
+        env.add_filter("hex", |bytes: Vec<u8>| hex::encode(bytes));
         env.add_filter("truncate", |value: String, length: usize| {
             if value.chars().count() <= length {
                 value

@@ -25,10 +25,7 @@ impl ContentHash {
 
 impl fmt::Display for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -46,15 +43,8 @@ pub struct BadContentHash;
 impl FromStr for ContentHash {
     type Err = BadContentHash;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 64 {
-            return Err(BadContentHash);
-        }
         let mut out = [0u8; 32];
-        for (i, pair) in bytes.chunks(2).enumerate() {
-            let text = std::str::from_utf8(pair).map_err(|_| BadContentHash)?;
-            out[i] = u8::from_str_radix(text, 16).map_err(|_| BadContentHash)?;
-        }
+        hex::decode_to_slice(s, &mut out).map_err(|_| BadContentHash)?;
         Ok(ContentHash(out))
     }
 }

@@ -75,18 +75,13 @@ impl Lineage {
 
     /// As lowercase hex.
     pub fn to_hex(self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 
     /// From [`Lineage::to_hex`]; `None` for anything else.
-    pub fn from_hex(hex: &str) -> Option<Lineage> {
-        if hex.len() != 32 || !hex.is_ascii() {
-            return None;
-        }
+    pub fn from_hex(text: &str) -> Option<Lineage> {
         let mut bytes = [0; 16];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-        }
+        hex::decode_to_slice(text, &mut bytes).ok()?;
         Some(Lineage(bytes))
     }
 }

@@ -34,8 +34,7 @@ use fieldsync_server::db::DbError;
 use fieldsync_server::serving::Serving;
 use rustls::pki_types::pem::PemObject as _;
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -275,98 +274,14 @@ impl ServingExt for Serving {
     }
 }
 
-/// Sends `GET path` to `addr` over a new connection and returns the status code and body.
-///
-/// Handles `Content-Length`, chunked and read-to-close bodies; errors with
-/// [`io::ErrorKind::InvalidData`] on a response it cannot parse.
+/// Sends `GET path` to `addr` over plain HTTP and returns the status code and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    parse_response(&response)
-}
-
-/// Splits a complete HTTP/1.1 response into its status code and body.
-fn parse_response(response: &[u8]) -> io::Result<(u16, String)> {
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let text = std::str::from_utf8(response).map_err(|_| invalid("response is not UTF-8"))?;
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| invalid("response has no end of headers"))?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.strip_prefix("HTTP/1.1 "))
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| invalid("malformed status line"))?;
-    let header = |name: &str| {
-        lines
-            .clone()
-            .filter_map(|line| line.split_once(':'))
-            .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.trim())
-    };
-    let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        dechunk(body).ok_or_else(|| invalid("malformed chunked body"))?
-    } else if let Some(length) = header("content-length") {
-        let length: usize = length.parse().map_err(|_| invalid("bad content-length"))?;
-        body.get(..length)
-            .ok_or_else(|| invalid("body shorter than content-length"))?
-            .to_owned()
-    } else {
-        body.to_owned()
-    };
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .map_err(io::Error::other)?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(io::Error::other)?;
     Ok((status, body))
-}
-
-/// Decodes a chunked body; `None` if it is malformed or ends before the last chunk.
-fn dechunk(mut rest: &str) -> Option<String> {
-    let mut body = String::new();
-    loop {
-        let (size_line, after) = rest.split_once("\r\n")?;
-        let size_hex = size_line.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_hex, 16).ok()?;
-        if size == 0 {
-            return Some(body);
-        }
-        body.push_str(after.get(..size)?);
-        rest = after.get(size..)?.strip_prefix("\r\n")?;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_a_content_length_response() {
-        let response =
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-
-        assert_eq!(parse_response(response).unwrap(), (200, "{}".to_owned()));
-    }
-
-    #[test]
-    fn parses_a_chunked_response() {
-        let response =
-            b"HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
-
-        assert_eq!(parse_response(response).unwrap(), (503, "abcde".to_owned()));
-    }
-
-    #[test]
-    fn rejects_a_truncated_response() {
-        for response in [
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"[..],
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n",
-            b"garbage\r\n\r\n",
-        ] {
-            let err = parse_response(response).unwrap_err();
-            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{response:?}");
-        }
-    }
 }

@@ -1,7 +1,9 @@
 //! One device, buggy or hostile, against the real server: each attack gets a clear answer, what
 //! is stored stays untouched, nothing panics, and the server goes on serving `/healthz` and a
-//! second device. One test per attack, named after it (issue 12; the attacks not closed yet are
-//! listed on the issue). The server is reached over TLS, as tablets reach it (issue 14).
+//! second device. One test per attack, named after it (issue 12). The server is reached over
+//! TLS, as tablets reach it (issue 14). Writing after unassignment with a backdated change is in
+//! `sync.rs` (`offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_nothing_once_the_tablet_dropped_it`),
+//! beside the offline work it must not stop; the boundary is also fuzzed (`fuzz_pushes.rs`).
 
 use automerge::ActorId;
 use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};

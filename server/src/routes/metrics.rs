@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text format.
+//! `GET /metrics`: the OpenMetrics text format Prometheus scrapes.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -8,7 +8,7 @@ use crate::AppState;
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics().render(),
     )
 }
