@@ -129,35 +129,62 @@ fn routes() -> Router<AppState> {
         .route("/api/payments", post(api::record_payment))
         .route("/api/reports/aging", get(api::aging))
         // The office web page (routes/pages.rs).
-        .route("/", get(pages::board))
-        .route("/login", get(pages::login_page).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/assets/app.css", get(pages::app_css))
-        .route("/assets/app.js", get(pages::app_js))
-        .route("/photos/{hash}", get(pages::photo))
+        .route("/", get(pages::board::board))
+        .route(
+            "/login",
+            get(pages::session::login_page).post(pages::session::login),
+        )
+        .route("/logout", post(pages::session::logout))
+        .route("/assets/app.css", get(pages::assets::app_css))
+        .route("/assets/app.js", get(pages::assets::app_js))
+        .route("/photos/{hash}", get(pages::assets::photo))
         .route(
             "/customers",
-            get(pages::customers).post(pages::create_customer),
+            get(pages::customers::customers).post(pages::customers::create_customer),
         )
-        .route("/customers/new", get(pages::new_customer))
-        .route("/reports/aging", get(pages::aging))
-        .route("/reports/aging.csv", get(pages::aging_csv))
+        .route("/customers/new", get(pages::customers::new_customer))
+        .route("/reports/aging", get(pages::customers::aging))
+        .route("/reports/aging.csv", get(pages::customers::aging_csv))
         .route(
             "/customers/{id}",
-            get(pages::customer).post(pages::edit_customer),
+            get(pages::customers::customer).post(pages::customers::edit_customer),
         )
-        .route("/customers/{id}/edit", get(pages::edit_customer_page))
-        .route("/customers/{id}/merge", post(pages::merge_customer))
-        .route("/customers/{id}/delete", post(pages::delete_customer))
-        .route("/customers/{id}/sites", post(pages::add_site))
-        .route("/customers/{id}/contacts", post(pages::add_contact))
-        .route("/customers/{id}/notes", post(pages::add_customer_note))
-        .route("/customers/{id}/payments", post(pages::record_payment))
-        .route("/customers/{id}/credit", post(pages::apply_credit))
-        .route("/customers/{id}/statement.pdf", get(pages::statement_pdf))
-        .route("/invoices/{file}", get(pages::invoice_pdf))
-        .route("/jobs", post(pages::create_job))
-        .route("/jobs/{id}", get(pages::job))
+        .route(
+            "/customers/{id}/edit",
+            get(pages::customers::edit_customer_page),
+        )
+        .route(
+            "/customers/{id}/merge",
+            post(pages::customers::merge_customer),
+        )
+        .route(
+            "/customers/{id}/delete",
+            post(pages::customers::delete_customer),
+        )
+        .route("/customers/{id}/sites", post(pages::customers::add_site))
+        .route(
+            "/customers/{id}/contacts",
+            post(pages::customers::add_contact),
+        )
+        .route(
+            "/customers/{id}/notes",
+            post(pages::customers::add_customer_note),
+        )
+        .route(
+            "/customers/{id}/payments",
+            post(pages::customers::record_payment),
+        )
+        .route(
+            "/customers/{id}/credit",
+            post(pages::customers::apply_credit),
+        )
+        .route(
+            "/customers/{id}/statement.pdf",
+            get(pages::customers::statement_pdf),
+        )
+        .route("/invoices/{file}", get(pages::customers::invoice_pdf))
+        .route("/jobs", post(pages::board::create_job))
+        .route("/jobs/{id}", get(pages::jobs::job))
         .route("/jobs/{id}/edit", post(pages::upkeep::edit_job))
         .route(
             "/customers/{id}/sites/{site}",
@@ -205,13 +232,13 @@ fn routes() -> Router<AppState> {
             "/customers/{id}/alerts/{alert}/remove",
             post(pages::upkeep::remove_alert),
         )
-        .route("/jobs/{id}/assign", post(pages::assign))
-        .route("/jobs/{id}/status", post(pages::set_status))
-        .route("/jobs/{id}/notes", post(pages::add_job_note))
-        .route("/jobs/{id}/invoices", post(pages::create_invoice))
+        .route("/jobs/{id}/assign", post(pages::board::assign))
+        .route("/jobs/{id}/status", post(pages::board::set_status))
+        .route("/jobs/{id}/notes", post(pages::jobs::add_job_note))
+        .route("/jobs/{id}/invoices", post(pages::jobs::create_invoice))
         .route(
             "/jobs/{id}/invoices/{invoice}/void",
-            post(pages::void_invoice),
+            post(pages::jobs::void_invoice),
         )
         .fallback(not_found)
 }
