@@ -151,6 +151,11 @@ struct Ctx<'a, 'b> {
     tx: &'a StoreTx<'b>,
     office: Writer,
     now: Timestamp,
+    /// The demo's week: its Monday, and the day it is loaded for.
+    monday: NaiveDate,
+    today: NaiveDate,
+    /// The technicians jobs are assigned to.
+    technicians: &'a [Writer],
     /// The demo's photos, each picture stored once.
     album: std::cell::RefCell<photos::Album>,
 }
@@ -261,14 +266,16 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
         album: std::cell::RefCell::new(photos::Album::new()),
         office,
         now,
+        monday: today - Duration::days(today.weekday().num_days_from_monday() as i64),
+        today,
+        technicians: &technicians,
     };
-    let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
     let mut jobs_left = 200usize;
     for n in 0..50usize {
         let accounts_left = 50 - n;
         let jobs = jobs_left.div_ceil(accounts_left).min(jobs_left);
         jobs_left -= jobs;
-        account(&ctx, &mut rng, n, jobs, monday, today, &technicians)?;
+        account(&ctx, &mut rng, n, jobs)?;
         summary.jobs += jobs;
         summary.accounts += 1;
     }
@@ -285,16 +292,7 @@ fn capitalise(name: &str) -> String {
         .unwrap_or_default()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn account(
-    ctx: &Ctx<'_, '_>,
-    rng: &mut StdRng,
-    n: usize,
-    jobs: usize,
-    monday: NaiveDate,
-    today: NaiveDate,
-    technicians: &[Writer],
-) -> anyhow_free::Result {
+fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow_free::Result {
     let business = n < BUSINESSES.len();
     let (name, business_type) = if business {
         (
@@ -420,16 +418,7 @@ fn account(
         })
         .collect::<Result<_, _>>()?;
     for j in 0..jobs {
-        job(
-            ctx,
-            rng,
-            id,
-            sites[j % sites.len()],
-            n * 4 + j,
-            monday,
-            today,
-            technicians,
-        )?;
+        job(ctx, rng, id, sites[j % sites.len()], n * 4 + j)?;
     }
     if n % 7 == 3 {
         // A deposit not tied to any invoice: the account's credit.
@@ -451,17 +440,14 @@ fn account(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn job(
     ctx: &Ctx<'_, '_>,
     rng: &mut StdRng,
     account: AccountId,
     site: SiteId,
     k: usize,
-    monday: NaiveDate,
-    today: NaiveDate,
-    technicians: &[Writer],
 ) -> anyhow_free::Result {
+    let (monday, today, technicians) = (ctx.monday, ctx.today, ctx.technicians);
     // Jobs go round the weekdays; on each day, round the technicians, then on to the next
     // hour, so every technician has a full day and one job in ten waits for dispatch.
     let day = monday + Duration::days((k % 5) as i64);
