@@ -1,8 +1,22 @@
-// Fieldsync office: live updates. The server sends a `change` event on /api/events for every
+// Fieldsync office: confirmations before what cannot be taken back, and live updates. The server sends a `change` event on /api/events for every
 // commit; a page whose body has data-live refetches itself and swaps in its live regions
 // (elements with data-live-region and an id), so forms outside them keep what is typed. A busy
 // company commits many times a second: a page refreshes at most once per GAP (the board, the
 // largest page, every 2 s), whatever arrives meanwhile being shown by the next refresh.
+// Confirmations: a form with data-confirm asks before it is sent (delete, merge, void); in a
+// form that chooses another customer, {choice} names the one chosen. Listening on the document
+// covers forms in live regions swapped in later.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form && form.dataset ? form.dataset.confirm : null;
+  if (!question) return;
+  var select = form.querySelector("select");
+  if (select && select.selectedIndex >= 0) {
+    question = question.replace("{choice}", select.options[select.selectedIndex].text);
+  }
+  if (!window.confirm(question)) event.preventDefault();
+}, true);
+
 (function () {
   "use strict";
   var body = document.body;

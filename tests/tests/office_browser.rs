@@ -310,9 +310,21 @@ async fn a_payment_and_a_void_change_the_customers_balance() {
     assert_eq!(shown_status(&status), "pending");
     world.screenshot(&browser, "office-customer.png").await;
 
-    // Void the pending invoice: it reads void and the balance drops by its total.
+    // Void the pending invoice: the page asks first; called off, nothing changes.
     browser.click(&format!("{row} form button.void")).await;
-    let _ = browser.client().accept_alert().await; // a confirmation, if the page asks
+    let asked = browser.client().get_alert_text().await.unwrap();
+    assert!(asked.starts_with("Void invoice INV-"), "{asked}");
+    assert!(
+        asked.contains("stays on the record, marked void"),
+        "{asked}"
+    );
+    browser.client().dismiss_alert().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let still = browser.text(&format!("{row} .status")).await.unwrap();
+    assert_eq!(shown_status(&still), "pending", "called off: not voided");
+    // Confirmed: it reads void and the balance drops by its total.
+    browser.click(&format!("{row} form button.void")).await;
+    browser.client().accept_alert().await.unwrap();
     browser
         .wait_for_text(&format!("{row} .status"), |t| shown_status(t) == "void")
         .await;
@@ -370,6 +382,56 @@ async fn a_payment_and_a_void_change_the_customers_balance() {
             .count(),
         1
     );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn deleting_or_merging_a_customer_asks_first_and_can_be_called_off() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let (account, _, _) = world.billed;
+    let page = format!("{}/customers/{account}", world.base());
+    browser.goto(&page).await;
+    let name = browser.wait_for_text("h1", |t| !t.is_empty()).await;
+
+    browser.click("form#delete button[type=submit]").await;
+    let asked = browser.client().get_alert_text().await.unwrap();
+    let named = asked
+        .strip_prefix("Delete ")
+        .and_then(|rest| rest.split_once('?'))
+        .map(|(who, _)| who)
+        .unwrap_or_else(|| panic!("{asked}"));
+    assert!(name.contains(named), "{asked} (page: {name})");
+    browser.client().dismiss_alert().await.unwrap();
+
+    // Merge: the question names the customer chosen.
+    browser.goto(&format!("{page}?merge_q=a#merge")).await;
+    let merge = "form[action$=\"/merge\"]";
+    let into = browser
+        .run(&format!(
+            "var s = document.querySelector('{merge} select'); s.selectedIndex = 1; \
+             return s.options[1].text;"
+        ))
+        .await;
+    let into = into
+        .as_str()
+        .expect("another customer to merge into")
+        .to_string();
+    browser.click(&format!("{merge} button[type=submit]")).await;
+    let asked = browser.client().get_alert_text().await.unwrap();
+    assert!(asked.contains(&format!("into {into}?")), "{asked}");
+    assert!(asked.contains("cannot be undone"), "{asked}");
+    browser.client().dismiss_alert().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // Called off twice: the customer is still there, neither deleted nor merged.
+    browser.goto(&page).await;
+    let still = browser.wait_for_text("h1", |t| !t.is_empty()).await;
+    assert_eq!(still, name);
+    let merged = browser
+        .run("return document.body.innerText.includes('Merged into');")
+        .await;
+    assert_eq!(merged, serde_json::Value::Bool(false), "not merged");
     browser.close().await;
 }
 
