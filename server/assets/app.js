@@ -17,6 +17,30 @@ document.addEventListener("submit", function (event) {
   if (!window.confirm(question)) event.preventDefault();
 }, true);
 
+// Invoice lines as rows: "Add a line" copies the last row, emptied; "Remove" takes a row out
+// (the last one left is emptied instead).
+document.addEventListener("click", function (event) {
+  var button = event.target;
+  if (!button || !button.classList) return;
+  var form = button.closest("form");
+  var rows = form && form.querySelector("[data-lines] tbody");
+  if (!rows) return;
+  if (button.classList.contains("add-line")) {
+    var last = rows.lastElementChild;
+    var row = last.cloneNode(true);
+    row.querySelectorAll("input").forEach(function (input) { input.value = ""; input.required = false; });
+    rows.appendChild(row);
+    row.querySelector("input").focus();
+  } else if (button.classList.contains("remove-line")) {
+    var line = button.closest("tr");
+    if (rows.children.length > 1) {
+      line.remove();
+    } else {
+      line.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+    }
+  }
+});
+
 (function () {
   "use strict";
   var body = document.body;

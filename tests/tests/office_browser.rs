@@ -436,6 +436,92 @@ async fn deleting_or_merging_a_customer_asks_first_and_can_be_called_off() {
 }
 
 #[tokio::test]
+async fn an_invoice_is_made_from_line_rows_added_and_removed_on_the_job_page() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let job = world.rich_job;
+    browser.goto(&format!("{}/jobs/{job}", world.base())).await;
+    browser.wait_for("form#invoice").await;
+    let rows = "form#invoice table.lines tbody tr";
+    assert_eq!(
+        browser.count(rows).await,
+        3,
+        "three empty rows to start with"
+    );
+    let cell = |row: usize, name: &str| format!("{rows}:nth-child({row}) input[name={name}]");
+    browser
+        .fill(&cell(1, "description"), "Boiler service")
+        .await;
+    browser.fill(&cell(1, "unit_price"), "180.00").await;
+    browser.click("form#invoice button.add-line").await;
+    assert_eq!(browser.count(rows).await, 4);
+    browser.fill(&cell(4, "description"), "Filter").await;
+    browser.fill(&cell(4, "quantity"), "2").await;
+    browser.fill(&cell(4, "unit_price"), "12.50").await;
+    // Row 2 is taken out; row 3 stays empty and is left out.
+    browser
+        .click(&format!("{rows}:nth-child(2) button.remove-line"))
+        .await;
+    assert_eq!(browser.count(rows).await, 3);
+    let account = match Store::open(world.server.db_path())
+        .unwrap()
+        .record(job.into())
+    {
+        Ok(Some(Record::Job(j))) => j.record.account,
+        other => panic!("the job is gone: {other:?}"),
+    };
+    let before = Store::open(world.server.db_path())
+        .unwrap()
+        .invoices_for_account(account)
+        .unwrap()
+        .len();
+    browser.click("form#invoice button[type=submit]").await;
+    browser
+        .wait_for_text("#invoices", |t| t.contains("Filter (2 × 12.50)"))
+        .await;
+    let invoices = Store::open(world.server.db_path())
+        .unwrap()
+        .invoices_for_account(account)
+        .unwrap();
+    assert_eq!(invoices.len(), before + 1);
+    let made = invoices
+        .iter()
+        .find(|i| i.lines.iter().any(|l| l.description == "Filter"))
+        .expect("the new invoice");
+    let lines: Vec<(String, String, String)> = made
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.description.clone(),
+                l.quantity.to_string(),
+                l.unit_price.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("Boiler service".into(), "1".into(), "180.00".into()),
+            ("Filter".into(), "2".into(), "12.50".into())
+        ]
+    );
+
+    // A row with a price and no description is refused, naming the row.
+    browser.goto(&format!("{}/jobs/{job}", world.base())).await;
+    browser.fill(&cell(1, "description"), "Call-out").await;
+    browser.fill(&cell(1, "unit_price"), "60").await;
+    browser.fill(&cell(2, "unit_price"), "15").await;
+    browser.click("form#invoice button[type=submit]").await;
+    browser
+        .wait_for_text("p.error[role=alert]", |t| {
+            t.contains("invoice line 2 needs a description")
+        })
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_note_added_on_the_job_page_shows_in_its_notes() {
     let world = world().await;
     let browser = world.signed_in_browser().await;

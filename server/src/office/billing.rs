@@ -36,24 +36,27 @@ pub struct InvoiceInput {
 }
 
 impl InvoiceInput {
-    /// Lines written one per line as `description; quantity; unit price` (the web form's
-    /// text area), blank lines skipped.
-    pub fn parse_lines(text: &str) -> OfficeResult<Vec<LineInput>> {
-        text.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|line| {
-                let parts: Vec<&str> = line.split(';').map(str::trim).collect();
-                match parts.as_slice() {
-                    [description, quantity, unit_price] => Ok(LineInput {
-                        description: description.to_string(),
-                        quantity: quantity.to_string(),
-                        unit_price: unit_price.to_string(),
-                    }),
-                    _ => Err(OfficeError::Invalid(format!(
-                        "invoice line {line:?} must be written as description; quantity; unit price"
-                    ))),
+    /// Lines from the web form's rows, in order: one description, quantity and unit price
+    /// per row (`rows`), rows left empty skipped; a row partly filled in is refused, naming it.
+    pub fn from_rows(rows: &[(String, String, String)]) -> OfficeResult<Vec<LineInput>> {
+        rows.iter()
+            .enumerate()
+            .filter(|(_, (d, q, p))| {
+                !(d.trim().is_empty() && q.trim().is_empty() && p.trim().is_empty())
+            })
+            .map(|(i, (description, quantity, unit_price))| {
+                let (description, unit_price) = (description.trim(), unit_price.trim());
+                if description.is_empty() || unit_price.is_empty() {
+                    return Err(OfficeError::Invalid(format!(
+                        "invoice line {} needs a description and a unit price",
+                        i + 1
+                    )));
                 }
+                Ok(LineInput {
+                    description: description.to_string(),
+                    quantity: quantity.trim().to_string(),
+                    unit_price: unit_price.to_string(),
+                })
             })
             .collect()
     }

@@ -63,6 +63,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Posted<T> {
     }
 }
 
+/// A posted form read as its name-value pairs in order, for forms that repeat a field (the rows
+/// of an invoice's lines); a body that is not a form is a clear error page.
+pub(super) struct PostedPairs(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequest<S> for PostedPairs {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| PageError(OfficeError::Invalid(rejection.body_text())))?;
+        Ok(PostedPairs(
+            form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
 /// A page that could not be shown: an error page with a fitting status.
 pub(super) struct PageError(OfficeError);
 

@@ -7,8 +7,8 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{
-    Notice, PageError, Posted, Signed, after, clerk_json, local, next_statuses, note_kinds, page,
-    parse, payment_methods, typed_note_kinds,
+    Notice, PageError, Posted, PostedPairs, Signed, after, clerk_json, local, next_statuses,
+    note_kinds, page, parse, payment_methods, typed_note_kinds,
 };
 use crate::AppState;
 use crate::office::Paging;
@@ -59,26 +59,36 @@ pub(in crate::routes) async fn add_job_note(
     Ok(after(&format!("/jobs/{id}#notes"), result))
 }
 
-/// The new-invoice form: lines as `description; quantity; unit price`, one per line.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(in crate::routes) struct InvoiceForm {
-    lines: String,
-    tax_rate: String,
-}
-
-/// `POST /jobs/{id}/invoices`.
+/// `POST /jobs/{id}/invoices`: the new-invoice form, its lines as rows (`description`,
+/// `quantity` and `unit_price` repeated, one of each per row, in order) and `tax_rate`.
 pub(in crate::routes) async fn create_invoice(
     State(state): State<AppState>,
     Signed(clerk): Signed,
     Path(id): Path<String>,
-    Posted(form): Posted<InvoiceForm>,
+    PostedPairs(pairs): PostedPairs,
 ) -> Result<Response, PageError> {
     let id: JobId = parse("job", &id)?;
     let result = async {
+        let field = |name: &'static str| {
+            pairs
+                .iter()
+                .filter(move |(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let mut quantities = field("quantity");
+        let mut prices = field("unit_price");
+        let rows: Vec<(String, String, String)> = field("description")
+            .map(|d| {
+                (
+                    d,
+                    quantities.next().unwrap_or_default(),
+                    prices.next().unwrap_or_default(),
+                )
+            })
+            .collect();
         let input = InvoiceInput {
-            lines: InvoiceInput::parse_lines(&form.lines)?,
-            tax_rate: form.tax_rate,
+            lines: InvoiceInput::from_rows(&rows)?,
+            tax_rate: field("tax_rate").next().unwrap_or_default(),
         };
         billing::create_invoice(&state, &clerk, id, &input).await
     }
