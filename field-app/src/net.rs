@@ -112,6 +112,18 @@ impl From<AppError> for NetError {
 }
 
 impl NetError {
+    /// Whether the server refused this tablet's token (unknown or revoked): only pairing the
+    /// tablet again can help.
+    pub fn needs_pairing(&self) -> bool {
+        matches!(
+            self,
+            NetError::Refused {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+
     /// Whether trying again soon cannot help (a refused token, an old app, a bad address, a
     /// failing store).
     pub fn is_permanent(&self) -> bool {

@@ -1302,3 +1302,72 @@ async fn the_command_line_shows_a_job_and_a_customer_and_records_materials_offli
     assert!(shown.contains("No heat: furnace igniter"), "{shown}");
     assert!(shown.contains("On site"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_stops_the_retries_until_the_tablet_is_paired_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let proxy = Proxy::start().await;
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    proxy.point_at(Some(&server));
+    let tess = Author {
+        user: world.technician,
+        name: "Tess".into(),
+    };
+    let url = format!("http://{}", proxy.addr);
+    let path = dir.path().join("tablet.sqlite3");
+    let tablet = Tablet::pair(&path, &url, &world.token, tess.clone()).unwrap();
+    let shared = net::shared(tablet);
+    let service = SyncService::start(
+        shared.clone(),
+        Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+    )
+    .unwrap();
+    let mut status = service.status();
+    until(&mut status, "first sync", |s| {
+        s.online && s.last_sync.is_some()
+    })
+    .await;
+
+    // The office revokes the tablet; its connection drops, and the next attempt is refused.
+    let mut store = Store::open(&db).unwrap();
+    let device = store
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.user.id == world.technician)
+        .unwrap();
+    let tx = store.transaction().unwrap();
+    assert!(tx.revoke_device(device.id).unwrap());
+    tx.commit().unwrap();
+    proxy.cut().await;
+    until(&mut status, "told to pair again", |s| {
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("Pair this tablet again"))
+    })
+    .await;
+    // No more attempts: with a backoff of at most 200 ms, retrying would open several.
+    let opened = proxy.counts.borrow().0;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        proxy.counts.borrow().0,
+        opened,
+        "no retries with a refused token"
+    );
+    assert!(!service.status().borrow().online);
+
+    // Paired again with a new device for Tess: the service syncs again by itself.
+    let (token, hash) = new_device_token();
+    let tx = store.transaction().unwrap();
+    tx.add_device(world.technician, "Tess's tablet, paired again", hash)
+        .unwrap();
+    tx.commit().unwrap();
+    drop(Tablet::pair(&path, &url, &token, tess).unwrap());
+    until(&mut status, "online again", |s| {
+        s.online && s.last_error.is_none()
+    })
+    .await;
+    service.stop().await;
+}

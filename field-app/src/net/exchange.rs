@@ -160,6 +160,13 @@ impl<'a> Exchange<'a> {
                 DeviceEvent::Failed(ErrorCode::UpgradeRequired, message) => {
                     return Err(NetError::UpgradeRequired(message));
                 }
+                // Revoked while connected: as a token refused at the upgrade.
+                DeviceEvent::Failed(ErrorCode::Revoked, reason) => {
+                    return Err(NetError::Refused {
+                        status: 401,
+                        reason,
+                    });
+                }
                 DeviceEvent::Failed(_, message) => return Err(NetError::Connection(message)),
             }
         }

@@ -6,7 +6,7 @@ use fieldsync_protocol::wire::ClientMessage;
 use tokio::sync::{mpsc, watch};
 
 use super::exchange::{Exchange, SyncReport};
-use super::{Backoff, SharedTablet, connect, lock};
+use super::{Backoff, NetError, SharedTablet, connect, lock};
 use crate::{AppError, SyncStatus, Tablet};
 
 /// Keeps a tablet in sync in the background: connects, stays connected, and reconnects with
@@ -80,6 +80,18 @@ impl SyncService {
     }
 }
 
+/// How often a tablet whose token was refused looks whether it was paired again.
+const PAIRING_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The device token of a pairing, if any.
+fn token_of<E>(pairing: &Result<Option<fieldsync_store::Pairing>, E>) -> Option<String> {
+    pairing
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .map(|p| p.token.clone())
+}
+
 async fn keep_in_sync(
     tablet: SharedTablet,
     mut backoff: Backoff,
@@ -90,6 +102,7 @@ async fn keep_in_sync(
     loop {
         let mut report = SyncReport::default();
         let pairing = lock(&tablet).pairing();
+        let token = token_of(&pairing);
         let failure = match pairing {
             Ok(Some(pairing)) => match connect(&tablet, &pairing).await {
                 Ok(socket) => {
@@ -116,13 +129,33 @@ async fn keep_in_sync(
         {
             let mut guard = lock(&tablet);
             guard.disconnected();
-            guard.set_last_error(failure.as_ref().map(|e| e.to_string()));
+            guard.set_last_error(failure.as_ref().map(|e| match e.needs_pairing() {
+                true => format!("{e}. Pair this tablet again to sync; its work stays on it"),
+                false => e.to_string(),
+            }));
             if let Ok(now) = guard.status() {
                 status.send_replace(now);
             }
         }
         if *stop.borrow() {
             return;
+        }
+        if failure.as_ref().is_some_and(NetError::needs_pairing) {
+            // Trying again with the same token only gets refused again: wait for the tablet to
+            // be paired again (a new token), or to stop.
+            tracing::warn!("the server refused this tablet's token: waiting to be paired again");
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(PAIRING_POLL) => {}
+                    _ = stop.wait_for(|stop| *stop) => return,
+                }
+                let now = token_of(&lock(&tablet).pairing());
+                if now.is_some() && now != token {
+                    break;
+                }
+            }
+            backoff.reset();
+            continue;
         }
         let delay = backoff.next_delay(&mut rand::rng());
         match &failure {
