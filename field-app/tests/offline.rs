@@ -552,6 +552,62 @@ impl Proxy {
     }
 }
 
+/// Tess's tablet, paired through a [`Proxy`] with a running server, its background service
+/// through its first sync.
+struct Online {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    world: Seeded,
+    proxy: Proxy,
+    server: TestServer,
+    tess: Author,
+    url: String,
+    path: std::path::PathBuf,
+    shared: net::SharedTablet,
+    service: SyncService,
+    status: tokio::sync::watch::Receiver<SyncStatus>,
+}
+
+async fn online() -> Online {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let world = seed(&db);
+    let proxy = Proxy::start().await;
+    let server = TestServer::start_with_db(&db).await.unwrap();
+    proxy.point_at(Some(&server));
+    let tess = Author {
+        user: world.technician,
+        name: "Tess".into(),
+    };
+    let url = format!("http://{}", proxy.addr);
+    let path = dir.path().join("tablet.sqlite3");
+    let tablet = Tablet::pair(&path, &url, &world.token, tess.clone()).unwrap();
+    let shared = net::shared(tablet);
+    let service = SyncService::start(
+        shared.clone(),
+        Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+    )
+    .unwrap();
+    let mut status = service.status();
+    until(&mut status, "first sync", |s| {
+        s.online && s.last_sync.is_some()
+    })
+    .await;
+    Online {
+        _dir: dir,
+        db,
+        world,
+        proxy,
+        server,
+        tess,
+        url,
+        path,
+        shared,
+        service,
+        status,
+    }
+}
+
 /// Waits until the published status satisfies `ready` (fails the test after a generous bound).
 async fn until(
     status: &mut tokio::sync::watch::Receiver<SyncStatus>,
@@ -572,31 +628,17 @@ async fn until(
     reason = "the actions return the library's own AppError, as the UI's do"
 )]
 async fn the_background_service_reconnects_and_drains_the_outbox() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.sqlite3");
-    let world = seed(&db);
-    let proxy = Proxy::start().await;
-    let server = TestServer::start_with_db(&db).await.unwrap();
-    proxy.point_at(Some(&server));
-
-    let tess = Author {
-        user: world.technician,
-        name: "Tess".into(),
-    };
-    let url = format!("http://{}", proxy.addr);
-    let tablet =
-        Tablet::pair(&dir.path().join("tablet.sqlite3"), &url, &world.token, tess).unwrap();
-    let shared = net::shared(tablet);
-    let service = SyncService::start(
-        shared.clone(),
-        Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
-    )
-    .unwrap();
-    let mut status = service.status();
-    until(&mut status, "first sync", |s| {
-        s.online && s.last_sync.is_some()
-    })
-    .await;
+    let Online {
+        _dir,
+        db,
+        world,
+        proxy,
+        server,
+        shared,
+        service,
+        mut status,
+        ..
+    } = online().await;
     assert!(
         net::lock(&shared)
             .store()
@@ -1305,30 +1347,19 @@ async fn the_command_line_shows_a_job_and_a_customer_and_records_materials_offli
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_token_stops_the_retries_until_the_tablet_is_paired_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.sqlite3");
-    let world = seed(&db);
-    let proxy = Proxy::start().await;
-    let server = TestServer::start_with_db(&db).await.unwrap();
-    proxy.point_at(Some(&server));
-    let tess = Author {
-        user: world.technician,
-        name: "Tess".into(),
-    };
-    let url = format!("http://{}", proxy.addr);
-    let path = dir.path().join("tablet.sqlite3");
-    let tablet = Tablet::pair(&path, &url, &world.token, tess.clone()).unwrap();
-    let shared = net::shared(tablet);
-    let service = SyncService::start(
-        shared.clone(),
-        Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
-    )
-    .unwrap();
-    let mut status = service.status();
-    until(&mut status, "first sync", |s| {
-        s.online && s.last_sync.is_some()
-    })
-    .await;
+    let Online {
+        _dir,
+        db,
+        world,
+        proxy,
+        server: _server,
+        tess,
+        url,
+        path,
+        service,
+        mut status,
+        ..
+    } = online().await;
 
     // The office revokes the tablet; its connection drops, and the next attempt is refused.
     let mut store = Store::open(&db).unwrap();
