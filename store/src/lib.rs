@@ -605,6 +605,12 @@ impl Store {
         meta::company(&self.conn)
     }
 
+    /// Up to which sequence number the server has written the system notes of payments
+    /// recorded on devices (`None` before it first ran on this database).
+    pub fn payment_notes_upto(&self) -> Result<Option<u64>> {
+        meta::payment_notes_upto(&self.conn)
+    }
+
     /// The payments recorded on devices (tablets) whose changes were stored with sequence
     /// numbers in `(after, upto]`, read as they stand now.
     pub fn device_payments_between(&self, after: u64, upto: u64) -> Result<Vec<Payment>> {

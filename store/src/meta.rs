@@ -149,6 +149,23 @@ pub(crate) fn set_custom_fields(
     Ok(())
 }
 
+/// Up to which sequence number the server has written the system notes of payments recorded
+/// on devices (`None` before its first run).
+pub(crate) fn payment_notes_upto(conn: &Connection) -> Result<Option<u64>> {
+    get(conn, "payment_notes_upto")?
+        .map(|value| value.parse().map_err(|_| bad("payment_notes_upto", &value)))
+        .transpose()
+}
+
+/// Records [`payment_notes_upto`].
+pub(crate) fn set_payment_notes_upto(tx: &Transaction<'_>, seq: u64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('payment_notes_upto', ?1)",
+    )?
+    .execute([seq.to_string()])?;
+    Ok(())
+}
+
 /// Whether the change log holds a change with this hash.
 pub(crate) fn has_change(conn: &Connection, hash: &[u8; 32]) -> Result<bool> {
     Ok(conn

@@ -170,6 +170,11 @@ impl StoreTx<'_> {
         quarantine::Budget::of(&self.tx, device)?.add(&self.tx, doc, change, reason)
     }
 
+    /// Records up to which sequence number the system notes of devices' payments are written.
+    pub fn set_payment_notes_upto(&self, seq: u64) -> Result<()> {
+        crate::meta::set_payment_notes_upto(&self.tx, seq)
+    }
+
     /// Deletes refused changes kept longer than [`crate::quarantine::RETENTION_MS`] before
     /// `now_ms`; returns how many.
     pub fn expire_quarantine(&self, now_ms: i64) -> Result<usize> {

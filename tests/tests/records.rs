@@ -1091,3 +1091,86 @@ async fn a_payment_taken_on_the_tablet_gets_its_system_note_once_on_every_replic
         1
     );
 }
+
+/// The server stopped after a tablet's payment was stored and before its system note was
+/// written: the note is written at the next start (where the task got to is kept).
+#[tokio::test]
+async fn a_payment_stored_just_before_the_server_stopped_gets_its_note_at_the_next_start() {
+    use fieldsync_store::Prechecked;
+    use fieldsync_store::host::{DeviceContext, store_checked};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let crew = fieldsync_tests::crew::seed(&db, 5, 2, 1, now());
+    let mut store = fieldsync_store::Store::open(&db).unwrap();
+    let tess = store
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.user.id == crew.tess.user)
+        .unwrap();
+    // The server had written the notes of everything so far...
+    let tx = store.transaction().unwrap();
+    tx.set_payment_notes_upto(tx.latest_seq().unwrap()).unwrap();
+    tx.commit().unwrap();
+    // ... then stored Tess's payment, and stopped before writing its note.
+    let payment = fieldsync_protocol::Payment {
+        id: fieldsync_protocol::PaymentId::new(),
+        account: crew.account,
+        job: Some(crew.job),
+        invoice: None,
+        amount: "80.00".parse().unwrap(),
+        method: fieldsync_protocol::PaymentMethod::Check,
+        reference: "2291".into(),
+        received_at: now(),
+        recorded_by: crew.tess.user,
+        recorded_by_name: "tess".into(),
+        credit_applied: Vec::new(),
+    };
+    let writer = fieldsync_protocol::Writer {
+        actor: automerge::ActorId::random(),
+        author: Author {
+            user: crew.tess.user,
+            name: "tess".into(),
+        },
+        role: fieldsync_protocol::Role::Technician,
+    };
+    let record = fieldsync_protocol::Record::new_payment(payment.clone());
+    let (_, change) = writer.create(&record, now()).unwrap();
+    let device = DeviceContext::of_device(
+        &store,
+        tess.number,
+        crew.tess.user,
+        fieldsync_protocol::Role::Technician,
+    )
+    .unwrap();
+    let pushed = vec![fieldsync_protocol::wire::DocData {
+        doc: record.doc_id(),
+        data: change.raw_bytes().to_vec(),
+        attested: None,
+    }];
+    let tx = store.transaction().unwrap();
+    let stored = store_checked(&tx, &device, Prechecked::new(pushed, device.pusher())).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(stored, [fieldsync_protocol::engine::StoreOutcome::Stored]);
+    drop(store);
+
+    let server = fieldsync_tests::TestServer::start_with_db(&db)
+        .await
+        .unwrap();
+    let wanted = fieldsync_protocol::system_notes::payment_note(&payment, payment.received_at);
+    let mut found = false;
+    for _ in 0..100 {
+        let store = fieldsync_store::Store::open(&db).unwrap();
+        found = store
+            .notes_for_doc(crew.job.into())
+            .unwrap()
+            .iter()
+            .any(|n| n.id == wanted.id && n.text == wanted.text);
+        if found {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "the note {:?} was written at the start", wanted.text);
+    server.shutdown().await.unwrap();
+}
