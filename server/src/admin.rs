@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use fieldsync_protocol::Role;
 use fieldsync_server::auth::{hash_password, new_device_token};
 use fieldsync_server::config::{CompanyArgs, DeviceCommand, UserCommand};
-use fieldsync_store::{Device, Store, StoreTx};
+use fieldsync_store::{Device, Store};
 
 /// The shortest password accepted for office login.
 const MIN_PASSWORD: usize = 8;
@@ -58,9 +58,7 @@ pub fn company(args: CompanyArgs) -> anyhow::Result<String> {
         company.phone = phone.trim().to_string();
     }
     if changed {
-        let tx = store.transaction()?;
-        tx.set_company(&company)?;
-        tx.commit()?;
+        store.write(|tx| tx.set_company(&company))?;
     }
     Ok(format!(
         "{}\n{}\n{}\n",
@@ -113,17 +111,6 @@ fn open(path: &Path) -> anyhow::Result<Store> {
     Store::open(path).with_context(|| format!("cannot open database {}", path.display()))
 }
 
-/// Runs `f` in a transaction and commits.
-fn write<T>(
-    store: &mut Store,
-    f: impl FnOnce(&StoreTx<'_>) -> fieldsync_store::Result<T>,
-) -> fieldsync_store::Result<T> {
-    let tx = store.transaction()?;
-    let value = f(&tx)?;
-    tx.commit()?;
-    Ok(value)
-}
-
 /// `user add`: office and admin users need a password (for office login); technicians may
 /// have one.
 pub fn add_user(
@@ -149,7 +136,8 @@ pub fn add_user(
         .map(hash_password)
         .transpose()
         .context("cannot hash the password")?;
-    let user = write(store, |tx| tx.add_user(name, role, hash.as_deref()))
+    let user = store
+        .write(|tx| tx.add_user(name, role, hash.as_deref()))
         .with_context(|| format!("cannot add user {name:?}"))?;
     let login = if hash.is_some() {
         "with a password"
@@ -184,7 +172,8 @@ pub fn add_device(store: &mut Store, user: &str, name: Option<&str>) -> anyhow::
         _ => format!("{}'s tablet", user.name),
     };
     let (token, hash) = new_device_token();
-    let device = write(store, |tx| tx.add_device(user.id, &name, hash))
+    let device = store
+        .write(|tx| tx.add_device(user.id, &name, hash))
         .with_context(|| format!("cannot add a device for {}", user.name))?;
     Ok(format!(
         "Added device {} ({:?}) for {} ({}).\n\
@@ -202,7 +191,8 @@ pub fn revoke_device(store: &mut Store, number: i64) -> anyhow::Result<String> {
         .with_context(|| {
             format!("no device number {number}: see `fieldsync-server device list`")
         })?;
-    let revoked = write(store, |tx| tx.revoke_device(device.id))
+    let revoked = store
+        .write(|tx| tx.revoke_device(device.id))
         .with_context(|| format!("cannot revoke device {number}"))?;
     Ok(if revoked {
         format!(

@@ -31,12 +31,7 @@ pub async fn round(state: &AppState) {
     loop {
         let step = state
             .db()
-            .run(move |store| {
-                let tx = store.transaction()?;
-                let collected = tx.collect_unnamed_blobs(now, BLOBS_PER_STEP)?;
-                tx.commit()?;
-                Ok(collected)
-            })
+            .run(move |store| Ok(store.write(|tx| tx.collect_unnamed_blobs(now, BLOBS_PER_STEP))?))
             .await;
         match step {
             Ok((count, size)) => {
@@ -57,12 +52,7 @@ pub async fn round(state: &AppState) {
     }
     let expired = state
         .db()
-        .run(move |store| {
-            let tx = store.transaction()?;
-            let expired = tx.expire_quarantine(now)?;
-            tx.commit()?;
-            Ok(expired)
-        })
+        .run(move |store| Ok(store.write(|tx| tx.expire_quarantine(now))?))
         .await;
     match expired {
         Ok(0) => {}

@@ -74,12 +74,7 @@ pub(crate) async fn run(state: AppState) {
 async fn persist(state: &AppState, seq: u64) {
     let kept = state
         .db()
-        .run(move |store| {
-            let tx = store.transaction()?;
-            tx.set_payment_notes_upto(seq)?;
-            tx.commit()?;
-            Ok(())
-        })
+        .run(move |store| Ok(store.write(|tx| tx.set_payment_notes_upto(seq))?))
         .await;
     if let Err(e) = kept {
         tracing::warn!(error = %e, "where the payments' system notes stopped was not kept");

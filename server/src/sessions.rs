@@ -151,10 +151,8 @@ impl Sessions {
         let ended = state
             .db()
             .run(move |store| {
-                let tx = store.transaction()?;
-                tx.end_office_session(Some(&hash), now_ms() - lifetime_ms())?;
-                tx.commit()?;
-                Ok(())
+                Ok(store
+                    .write(|tx| tx.end_office_session(Some(&hash), now_ms() - lifetime_ms()))?)
             })
             .await;
         if let Err(e) = ended {

@@ -135,10 +135,7 @@ pub(crate) fn put(
     let have = offset + len;
     let complete = have == total;
     if complete && ContentHash::of(&read(tx, hash)?.unwrap_or_default()) != *hash {
-        tx.prepare_cached("DELETE FROM blob_chunks WHERE hash = ?1")?
-            .execute([&hash.0[..]])?;
-        tx.prepare_cached("DELETE FROM blobs WHERE hash = ?1")?
-            .execute([&hash.0[..]])?;
+        delete(tx, &hash.0)?;
         return Ok(Err(BlobRefusal::HashMismatch));
     }
     tx.prepare_cached("UPDATE blobs SET have = ?2, complete = ?3 WHERE hash = ?1")?
@@ -148,6 +145,16 @@ pub(crate) fn put(
         size: Some(total),
         complete,
     }))
+}
+
+/// Deletes a blob's chunks and its row (`hash` as stored); returns whether there was one.
+pub(crate) fn delete(tx: &Transaction<'_>, hash: &[u8]) -> Result<bool> {
+    tx.prepare_cached("DELETE FROM blob_chunks WHERE hash = ?1")?
+        .execute([hash])?;
+    Ok(tx
+        .prepare_cached("DELETE FROM blobs WHERE hash = ?1")?
+        .execute([hash])?
+        > 0)
 }
 
 /// Whether a record names the blob (a photo's image or thumbnail, an invoice's signature, a
@@ -203,10 +210,7 @@ pub(crate) fn collect_unnamed(
         {
             continue;
         }
-        tx.prepare_cached("DELETE FROM blob_chunks WHERE hash = ?1")?
-            .execute([&raw])?;
-        tx.prepare_cached("DELETE FROM blobs WHERE hash = ?1")?
-            .execute([&raw])?;
+        delete(tx, &raw)?;
         count += 1;
         bytes = bytes.saturating_add(u64::try_from(size).unwrap_or(0));
     }

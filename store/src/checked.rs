@@ -383,13 +383,8 @@ impl<'a> Batch<'_, 'a> {
         }
         let group = self.group_with(doc, None)?;
         let size = self.sizes[group].saturating_add(bytes.len() as u64);
-        if size > validate::MAX_DOCUMENT_BYTES {
-            return Ok(Some(CheckedOutcome::Refused(
-                ValidationError::DocumentFull {
-                    bytes: size,
-                    limit: validate::MAX_DOCUMENT_BYTES,
-                },
-            )));
+        if let Err(full) = validate::check_document_bytes(size) {
+            return Ok(Some(CheckedOutcome::Refused(full)));
         }
         self.sizes[group] = size;
         self.admitted.insert(hash, (doc, index));

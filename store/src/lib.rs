@@ -299,6 +299,15 @@ impl Store {
         })
     }
 
+    /// Runs `f` in a write transaction and commits what it wrote; nothing is written if it
+    /// fails.
+    pub fn write<T>(&mut self, f: impl FnOnce(&StoreTx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.transaction()?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
     /// The connection, for read-only queries.
     pub fn conn(&self) -> &Connection {
         &self.conn

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use automerge::{AutoCommit, Change};
-use fieldsync_protocol::{DocId, Record, ValidationError, validate};
+use fieldsync_protocol::{DocId, Record, validate};
 use rusqlite::Transaction;
 
 use crate::cache::DocCache;
@@ -35,13 +35,7 @@ pub(crate) fn record_local(
     if let Some(row) = &prior {
         let bytes =
             documents::stored_bytes(tx, doc, row)?.saturating_add(change.raw_bytes().len() as u64);
-        if bytes > validate::MAX_DOCUMENT_BYTES {
-            let full = ValidationError::DocumentFull {
-                bytes,
-                limit: validate::MAX_DOCUMENT_BYTES,
-            };
-            return Err(StoreError::Document(full.into()));
-        }
+        validate::check_document_bytes(bytes).map_err(|full| StoreError::Document(full.into()))?;
     }
     let prior_heads = prior.as_ref().map_or(&[][..], |p| &p.heads[..]);
     let mut deps = change.deps().to_vec();

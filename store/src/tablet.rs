@@ -199,14 +199,7 @@ impl StoreTx<'_> {
         if named || queued {
             return Ok(false);
         }
-        self.tx
-            .prepare_cached("DELETE FROM blob_chunks WHERE hash = ?1")?
-            .execute([&hash.0[..]])?;
-        Ok(self
-            .tx
-            .prepare_cached("DELETE FROM blobs WHERE hash = ?1")?
-            .execute([&hash.0[..]])?
-            > 0)
+        crate::blobs::delete(&self.tx, &hash.0)
     }
 
     /// Tablet: pairs with a server, replacing any earlier pairing.

@@ -41,6 +41,17 @@ pub const MAX_FIELD_CHARS: usize = 500;
 /// sent whole to a tablet (a first download, an account newly in its scope).
 pub const MAX_DOCUMENT_BYTES: u64 = 12 << 20;
 
+/// Checks the bytes a document would take with a change: at most [`MAX_DOCUMENT_BYTES`].
+pub fn check_document_bytes(bytes: u64) -> Result<(), ValidationError> {
+    if bytes > MAX_DOCUMENT_BYTES {
+        return Err(ValidationError::DocumentFull {
+            bytes,
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    Ok(())
+}
+
 /// Latest time a change may carry (the last millisecond of the year 9999). A change's time is
 /// the device's clock and is never trusted for anything, but automerge keeps the times of a
 /// document's changes as differences from one to the next, which a device's change dated near

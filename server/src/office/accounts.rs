@@ -524,12 +524,7 @@ pub async fn create_account(
     if account.number.is_empty() {
         let n = state
             .db()
-            .run(|store| {
-                let tx = store.transaction()?;
-                let n = tx.next_counter("account_number")?;
-                tx.commit()?;
-                Ok(n)
-            })
+            .run(|store| Ok(store.write(|tx| tx.next_counter("account_number"))?))
             .await?;
         account.number = format!("C-{n:05}");
     }

@@ -93,12 +93,7 @@ pub async fn create_invoice(
     super::read_record(state, job.into(), "job").await?;
     let seq = state
         .db()
-        .run(|store| {
-            let tx = store.transaction()?;
-            let n = tx.next_counter("invoice")?;
-            tx.commit()?;
-            Ok(n)
-        })
+        .run(|store| Ok(store.write(|tx| tx.next_counter("invoice"))?))
         .await?;
     let number = fieldsync_protocol::InvoiceNumber {
         device: 0,

@@ -72,12 +72,7 @@ pub async fn add_file(
     let size = bytes.len() as u64;
     let hash = state
         .db()
-        .run(move |store| {
-            let tx = store.transaction()?;
-            let hash = tx.put_blob(&bytes)?;
-            tx.commit()?;
-            Ok(hash)
-        })
+        .run(move |store| Ok(store.write(|tx| tx.put_blob(&bytes))?))
         .await?
         .map_err(|refused| OfficeError::Invalid(refused.to_string()))?;
     let file = FileEntry {
