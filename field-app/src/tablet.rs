@@ -74,11 +74,11 @@ impl Tablet {
     /// is paired (tests and tools drive the session themselves).
     pub fn open(path: &Path, author: Author) -> Result<Tablet, AppError> {
         let store = Store::open(path)?;
-        let writer = Writer {
-            actor: ActorId::random(),
-            author,
-            role: fieldsync_protocol::Role::Technician,
-        };
+        let writer = Writer::new(
+            fieldsync_protocol::Role::Technician,
+            author.user,
+            author.name,
+        );
         Ok(Tablet::with(store, writer))
     }
 
@@ -242,12 +242,10 @@ impl Tablet {
 }
 
 fn writer_of(pairing: &Pairing) -> Writer {
-    Writer {
-        actor: ActorId::from(pairing.actor.as_slice()),
-        author: Author {
-            user: pairing.user,
-            name: pairing.user_name.clone(),
-        },
-        role: fieldsync_protocol::Role::Technician,
-    }
+    Writer::new(
+        fieldsync_protocol::Role::Technician,
+        pairing.user,
+        pairing.user_name.clone(),
+    )
+    .with_actor(ActorId::from(pairing.actor.as_slice()))
 }

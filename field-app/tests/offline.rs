@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use automerge::ActorId;
 use fieldsync_app::net::{self, Backoff, SyncService};
 use fieldsync_app::{PaymentForm, SyncStatus, Tablet};
 use fieldsync_protocol::{
@@ -44,14 +43,7 @@ fn seed(path: &Path) -> Seeded {
     tx.commit().unwrap();
     let account = store.accounts().unwrap()[0].id;
     let job = store.jobs_for_account(account).unwrap()[0].clone();
-    let office = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Dana Dispatch".into(),
-        },
-        role: Role::Office,
-    };
+    let office = Writer::new(Role::Office, UserId::new(), "Dana Dispatch");
     let noon = chrono::Local::now()
         .date_naive()
         .and_hms_opt(12, 0, 0)
@@ -939,14 +931,7 @@ fn add_technician(db: &Path, name: &str, job: JobId) -> String {
     let (token, hash) = new_device_token();
     tx.add_device(user.id, &format!("{name}'s tablet"), hash)
         .unwrap();
-    let office = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Dana Dispatch".into(),
-        },
-        role: Role::Office,
-    };
+    let office = Writer::new(Role::Office, UserId::new(), "Dana Dispatch");
     let now = Timestamp(chrono::Utc::now());
     let mut doc = tx.load(job.into()).unwrap().unwrap();
     let change = office

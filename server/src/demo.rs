@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use automerge::ActorId;
 use chrono::{Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
 use fieldsync_protocol::{
-    Account, AccountId, AccountStatus, AccountType, Address, Author, Contact, ContactId, Day,
-    Invoice, InvoiceId, InvoiceLine, InvoiceNumber, Job, JobId, JobSite, JobStatus, Note, NoteId,
-    NoteKind, Party, Payment, PaymentId, PaymentMethod, Record, Role, SiteId, Timestamp, UserId,
-    Voided, Writer,
+    Account, AccountId, AccountStatus, AccountType, Address, Contact, ContactId, Day, Invoice,
+    InvoiceId, InvoiceLine, InvoiceNumber, Job, JobId, JobSite, JobStatus, Note, NoteId, NoteKind,
+    Party, Payment, PaymentId, PaymentMethod, Record, Role, SiteId, Timestamp, UserId, Voided,
+    Writer,
 };
 use fieldsync_store::{Store, StoreTx};
 use rand::rngs::StdRng;
@@ -194,11 +193,7 @@ pub use anyhow_free::Error as DemoError;
 /// The demo company's custom fields: what its technicians need to know on site.
 fn demo_custom_fields() -> Vec<fieldsync_protocol::custom_fields::FieldDef> {
     use fieldsync_protocol::custom_fields::{FieldDef, FieldKind};
-    let field = |name: &str, kind, choices: &[&str]| FieldDef {
-        name: name.into(),
-        kind,
-        choices: choices.iter().map(|c| c.to_string()).collect(),
-    };
+    let field = FieldDef::new;
     vec![
         field("Gate code", FieldKind::Text, &[]),
         field(
@@ -231,14 +226,7 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
         summary
             .tablets
             .push((name.to_string(), device.number, token));
-        technicians.push(Writer {
-            actor: ActorId::random(),
-            author: Author {
-                user: user.id,
-                name: capitalise(name),
-            },
-            role: Role::Technician,
-        });
+        technicians.push(Writer::new(Role::Technician, user.id, capitalise(name)));
     }
     let mut office_user = UserId::new();
     for (name, role, password) in [
@@ -252,14 +240,7 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
         }
         summary.logins.push((name.into(), role, password.into()));
     }
-    let office = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: office_user,
-            name: "dana".into(),
-        },
-        role: Role::Office,
-    };
+    let office = Writer::new(Role::Office, office_user, "dana");
     let now = Timestamp(Utc::now());
     let ctx = Ctx {
         tx: &tx,

@@ -120,11 +120,7 @@ impl Clerk {
     }
 
     fn writer(&self) -> Writer {
-        Writer {
-            actor: self.actor.clone(),
-            author: self.author(),
-            role: self.role,
-        }
+        Writer::new(self.role, self.user, self.name.clone()).with_actor(self.actor.clone())
     }
 
     /// The author stamped on notes and payments.

@@ -269,11 +269,11 @@ mod tests {
     use fieldsync_protocol::{Photo, PhotoId, PhotoTag, Record, Role};
 
     use super::*;
-    use crate::testing::{edit, now, server, writer};
+    use crate::fixtures::*;
 
     #[test]
     fn a_devices_unnamed_uploads_are_bounded_and_collected_unless_a_record_names_them() {
-        let mut server = server();
+        let mut server = Company::harbor_alone();
         let device = 7;
         let (full, thumb, stray) = (b"full image".to_vec(), b"thumb".to_vec(), b"stray".to_vec());
         let tx = server.store.transaction().unwrap();
@@ -306,7 +306,7 @@ mod tests {
 
         // A photo record names two of them.
         let (job_doc, mut job) = (server.job.0, server.job.1.clone());
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         let change = edit(&mut job, &office, |r| {
             let Record::Job(j) = r else { unreachable!() };
             let photo = Photo {

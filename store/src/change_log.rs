@@ -126,13 +126,13 @@ mod tests {
     use rusqlite::Connection;
 
     use super::*;
-    use crate::testing::{edit, server, writer};
+    use crate::fixtures::*;
     use crate::{CheckedOutcome, Origin, Store};
 
     /// `count` edits of the server's job, each changing its title (and every hundredth its
     /// status too, which also writes a system note), pushed by the office one at a time through the checks, as the server stores them.
     fn edit_job(store: &mut Store, doc: DocId, document: &mut automerge::AutoCommit, count: usize) {
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         for i in 0..count {
             let change = edit(document, &office, |r| {
                 if let Record::Job(j) = r {
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn the_log_of_a_5000_change_document_pages_newest_first_without_gaps() {
-        let mut server = server();
+        let mut server = Company::harbor_alone();
         let (doc, mut document) = server.job.clone();
         edit_job(&mut server.store, doc, &mut document, 5_000);
         let log = whole_log(&server.store, doc, 128);
@@ -189,7 +189,7 @@ mod tests {
             Some("Boiler service, visit 4999")
         );
         assert_eq!(log[1].entry.field, "record.status");
-        assert_eq!(log[0].entry.author.as_ref().unwrap().name, "office user");
+        assert_eq!(log[0].entry.author.as_ref().unwrap().name, "Dana");
         let last = &log[log.len() - 1];
         assert_eq!(last.entry.to.as_deref(), Some("Boiler service, visit 0"));
         assert_eq!(
@@ -203,7 +203,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.sqlite3");
         let (job, account, kept) = {
-            let mut server = server();
+            let mut server = Company::harbor_alone();
             let (doc, mut document) = server.job.clone();
             edit_job(&mut server.store, doc, &mut document, 120);
             let kept = whole_log(&server.store, doc, 50);

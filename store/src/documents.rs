@@ -437,8 +437,9 @@ pub(crate) fn assemble(
 mod tests {
     use fieldsync_protocol::Role;
 
-    use crate::testing::{account, create, writer};
+    use crate::fixtures::*;
     use crate::{Store, StoreError};
+    use fieldsync_protocol::Record;
 
     fn set(store: &Store, sql: &str, value: &[u8]) {
         if sql.contains("?1") {
@@ -455,10 +456,14 @@ mod tests {
     fn a_local_edit_past_the_document_size_limit_is_refused_with_the_reason() {
         use fieldsync_protocol::validate::MAX_DOCUMENT_BYTES;
         let mut store = Store::open_in_memory().unwrap();
-        let (doc, mut document) = create(&mut store, &writer(Role::Office), &account("Acme"));
-        let heads = crate::testing::heads(&store, doc);
+        let (doc, mut document) = create(
+            &mut store,
+            &writer(Role::Office, "Dana"),
+            &Record::new_account(account("Acme")),
+        );
+        let heads = crate::fixtures::heads(&store, doc);
         let big = vec![7u8; MAX_DOCUMENT_BYTES as usize];
-        let change = crate::testing::tamper(&mut document, &["attachment"], big);
+        let change = crate::fixtures::tamper(&mut document, &["attachment"], big);
         let tx = store.transaction().unwrap();
         let error = tx
             .record_local(doc, &mut document, &change, false)
@@ -470,13 +475,17 @@ mod tests {
             )),
             "{error}"
         );
-        assert_eq!(crate::testing::heads(&store, doc), heads, "nothing stored");
+        assert_eq!(crate::fixtures::heads(&store, doc), heads, "nothing stored");
     }
 
     #[test]
     fn damaged_bytes_give_a_corrupt_error_naming_the_document() {
         let mut store = Store::open_in_memory().unwrap();
-        let (doc, mut document) = create(&mut store, &writer(Role::Office), &account("Acme"));
+        let (doc, mut document) = create(
+            &mut store,
+            &writer(Role::Office, "Dana"),
+            &Record::new_account(account("Acme")),
+        );
         let good = document.save();
         let mut damaged = vec![good[..good.len() / 2].to_vec(), b"garbage".to_vec()];
         for at in (0..good.len()).step_by(7) {

@@ -66,6 +66,8 @@ mod codec;
 mod device_accounts;
 mod documents;
 mod error;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod host;
 mod ingest;
 mod lineage;
@@ -81,8 +83,6 @@ mod queries;
 mod scope;
 mod search;
 mod tablet;
-#[cfg(test)]
-mod testing;
 mod transaction;
 
 use std::cell::RefCell;
@@ -764,16 +764,16 @@ mod tests {
     use fieldsync_protocol::wire::Cursor;
 
     use super::*;
-    use crate::testing::{account, create, writer};
+    use crate::fixtures::*;
 
     #[test]
     fn a_store_file_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("replica.db");
-        let record = account("Acme");
+        let record = Record::new_account(account("Acme"));
         let (epoch, heads) = {
             let mut store = Store::open(&path).unwrap();
-            let (doc, mut document) = create(&mut store, &writer(Role::Office), &record);
+            let (doc, mut document) = create(&mut store, &writer(Role::Office, "Dana"), &record);
             let tx = store.transaction().unwrap();
             tx.set_cursor(Some((Cursor { epoch: 9, seq: 42 }, Lineage([7; 16]))))
                 .unwrap();
@@ -834,8 +834,12 @@ mod tests {
         let mut store = Store::open(&path).unwrap();
         store.disable_auto_checkpoint().unwrap();
         let checkpointer = Store::open(&path).unwrap();
-        let office = crate::testing::writer(Role::Office);
-        crate::testing::create(&mut store, &office, &crate::testing::account("Acme"));
+        let office = crate::fixtures::writer(Role::Office, "Dana");
+        crate::fixtures::create(
+            &mut store,
+            &office,
+            &fieldsync_protocol::Record::new_account(crate::fixtures::account("Acme")),
+        );
         let wal = || {
             std::fs::metadata(dir.path().join("db.sqlite3-wal"))
                 .unwrap()
@@ -847,7 +851,11 @@ mod tests {
         let tx = reader.conn().unchecked_transaction().unwrap();
         tx.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))
             .unwrap();
-        crate::testing::create(&mut store, &office, &crate::testing::account("Bolt"));
+        crate::fixtures::create(
+            &mut store,
+            &office,
+            &fieldsync_protocol::Record::new_account(crate::fixtures::account("Bolt")),
+        );
         assert!(
             !checkpointer
                 .checkpoint_truncate(Duration::from_millis(10))

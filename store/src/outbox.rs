@@ -153,15 +153,15 @@ mod tests {
     use fieldsync_protocol::{DocKind, Record, Role};
 
     use super::OutboxStatus;
-    use crate::testing::{account, edit, now, writer};
+    use crate::fixtures::*;
     use crate::{Store, StoreTx};
 
     #[test]
     fn outbox_holds_local_changes_until_acknowledged_or_refused() {
-        let technician = writer(Role::Technician);
-        let office = writer(Role::Office);
+        let technician = writer(Role::Technician, "Tess");
+        let office = writer(Role::Office, "Dana");
         let mut store = Store::open_in_memory().unwrap();
-        let record = account("Acme");
+        let record = Record::new_account(account("Acme"));
         let doc = record.doc_id();
         let (mut document, first) = office.create(&record, now()).unwrap();
         let tx = store.transaction().unwrap();
@@ -230,9 +230,9 @@ mod tests {
         [u8; 32],
     ) {
         let mut store = Store::open_in_memory().unwrap();
-        let record = account("Acme");
+        let record = Record::new_account(account("Acme"));
         let doc = record.doc_id();
-        let (mut document, change) = writer(Role::Office).create(&record, now()).unwrap();
+        let (mut document, change) = writer(Role::Office, "Dana").create(&record, now()).unwrap();
         let tx = store.transaction().unwrap();
         tx.record_local(doc, &mut document, &change, true).unwrap();
         tx.commit().unwrap();
@@ -270,7 +270,7 @@ mod tests {
         assert!(!tx.evict(doc).unwrap());
         tx.commit().unwrap();
         // Back in scope: the server sends the document again (here, someone else's edit).
-        let edit = edit(&mut document, &writer(Role::Office), |r| {
+        let edit = edit(&mut document, &writer(Role::Office, "Dana"), |r| {
             let Record::Account(a) = r else {
                 unreachable!()
             };

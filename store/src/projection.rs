@@ -499,7 +499,8 @@ mod tests {
 
     use super::*;
     use crate::Store;
-    use crate::testing::{invoice, job, now, payment};
+    use crate::fixtures::*;
+    use fieldsync_protocol::Job;
 
     fn count(tx: &Transaction<'_>, table: &str) -> i64 {
         tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -511,12 +512,15 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let store_tx = store.transaction().unwrap();
         let tx = &store_tx.tx;
-        let mut before = job(AccountId::new(), SiteId::new(), &[UserId::new()]);
+        let mut before = Record::new_job(Job {
+            technicians: [UserId::new()].into_iter().map(|t| (t, now())).collect(),
+            ..job(AccountId::new(), SiteId::new(), "Annual boiler service")
+        });
         let doc = before.doc_id();
         let Record::Job(j) = &mut before else {
             unreachable!()
         };
-        let inv = invoice(j.record.id, "50.00");
+        let inv = invoice(j.record.id, "INV-0-00001", &[("Service", "1", "50.00")]);
         j.invoices.insert(inv.id, inv);
         let note = Note {
             id: NoteId::new(),
@@ -551,7 +555,7 @@ mod tests {
         assert_eq!(counts(tx), [0, 0, 0, 0]);
         write(tx, doc, Previous::Kind(Some(DocKind::Job)), Some(&after)).unwrap();
         assert_eq!(counts(tx), [1, 0, 1, 1]);
-        let other = payment(after.account(), "5.00");
+        let other = Record::new_payment(payment(after.account(), "5.00", &person("Ann")));
         write(tx, doc, Previous::Content(&after), Some(&other)).unwrap();
         assert_eq!(counts(tx), [0, 0, 0, 0]);
         assert_eq!(count(tx, "payments"), 1);

@@ -460,7 +460,8 @@ mod tests {
     use fieldsync_protocol::{Money, Record, Role, UserId};
 
     use crate::Store;
-    use crate::testing::{account, create, edit, invoice, job, payment, site, writer};
+    use crate::fixtures::*;
+    use fieldsync_protocol::Job;
 
     fn money(text: &str) -> Money {
         text.parse().unwrap()
@@ -471,10 +472,10 @@ mod tests {
         store: &mut Store,
         office: &fieldsync_protocol::Writer,
     ) -> (fieldsync_protocol::AccountId, fieldsync_protocol::SiteId) {
-        let acme = account("Acme");
+        let acme = Record::new_account(account("Acme"));
         let id = acme.account();
         create(store, office, &acme);
-        let site_record = site(id);
+        let site_record = Record::new_site(site(id, "Main St store"));
         let Record::Site(s) = &site_record else {
             unreachable!()
         };
@@ -485,24 +486,30 @@ mod tests {
 
     #[test]
     fn ledger_and_lists_come_from_the_projections() {
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         let mut store = Store::open_in_memory().unwrap();
         let (id, site_id) = acme_with_site(&mut store, &office);
         let tech = UserId::new();
-        let job_record = job(id, site_id, &[tech]);
+        let job_record = Record::new_job(Job {
+            technicians: [tech].into_iter().map(|t| (t, now())).collect(),
+            ..job(id, site_id, "Annual boiler service")
+        });
         let Record::Job(j) = &job_record else {
             unreachable!()
         };
         let job_id = j.record.id;
         let (doc, mut document) = create(&mut store, &office, &job_record);
 
-        let (paid, void) = (invoice(job_id, "100.00"), invoice(job_id, "999.00"));
+        let (paid, void) = (
+            invoice(job_id, "INV-0-00001", &[("Service", "1", "100.00")]),
+            invoice(job_id, "INV-0-00001", &[("Service", "1", "999.00")]),
+        );
         let change = edit(&mut document, &office, |r| {
             let Record::Job(j) = r else { unreachable!() };
             j.invoices.insert(paid.id, paid.clone());
             let mut void = void.clone();
             void.voided = Some(fieldsync_protocol::Voided {
-                at: crate::testing::now(),
+                at: crate::fixtures::now(),
                 by: UserId::new(),
                 reason: "duplicate".into(),
             });
@@ -511,12 +518,16 @@ mod tests {
         let tx = store.transaction().unwrap();
         tx.record_local(doc, &mut document, &change, false).unwrap();
         tx.commit().unwrap();
-        let mut first = payment(id, "60.00");
+        let mut first = Record::new_payment(payment(id, "60.00", &person("Ann")));
         if let Record::Payment(p) = &mut first {
             p.record.invoice = Some(paid.id);
         }
         create(&mut store, &office, &first);
-        create(&mut store, &office, &payment(id, "15.50"));
+        create(
+            &mut store,
+            &office,
+            &Record::new_payment(payment(id, "15.50", &person("Ann"))),
+        );
 
         let ledger = store.ledger(id).unwrap();
         assert_eq!(ledger.balance, money("24.50"));
@@ -549,9 +560,13 @@ mod tests {
 
     #[test]
     fn merged_and_deleted_accounts_leave_lists_and_search_names_are_unique_per_list() {
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         let mut store = Store::open_in_memory().unwrap();
-        let (acme, beta, gone) = (account("Acme"), account("Beta"), account("Gone"));
+        let (acme, beta, gone) = (
+            Record::new_account(account("Acme")),
+            Record::new_account(account("Beta")),
+            Record::new_account(account("Gone")),
+        );
         let (acme_id, beta_id, gone_id) = (acme.account(), beta.account(), gone.account());
         create(&mut store, &office, &acme);
         let (beta_doc, mut beta_document) = create(&mut store, &office, &beta);
@@ -568,7 +583,7 @@ mod tests {
             let Record::Account(a) = r else {
                 unreachable!()
             };
-            a.record.deleted_at = Some(crate::testing::now());
+            a.record.deleted_at = Some(crate::fixtures::now());
         });
         let tx = store.transaction().unwrap();
         tx.record_local(beta_doc, &mut beta_document, &merge, false)
@@ -602,22 +617,21 @@ mod tests {
 
     #[test]
     fn jobs_are_listed_by_the_day_they_are_scheduled() {
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         let mut store = Store::open_in_memory().unwrap();
         let (id, site_id) = acme_with_site(&mut store, &office);
         let at = |hours: i64| {
-            let mut record = job(id, site_id, &[]);
+            let mut record = Record::new_job(job(id, site_id, "Annual boiler service"));
             if let Record::Job(j) = &mut record {
-                j.record.scheduled_start = Some(fieldsync_protocol::Timestamp(
-                    crate::testing::now().0 + chrono::Duration::hours(hours),
-                ));
+                j.record.scheduled_start = Some(crate::fixtures::minutes(hours * 60));
+                j.record.scheduled_end = Some(crate::fixtures::minutes(hours * 60 + 90));
             }
             record
         };
         for hours in [0, 1, 30] {
             create(&mut store, &office, &at(hours));
         }
-        let from = crate::testing::now();
+        let from = crate::fixtures::now();
         let to = fieldsync_protocol::Timestamp(from.0 + chrono::Duration::hours(24));
         let found = store.jobs_scheduled_between(from, to).unwrap();
         assert_eq!(found.len(), 2);

@@ -97,7 +97,8 @@ mod tests {
     use fieldsync_protocol::{Record, Role, UserId};
 
     use crate::Store;
-    use crate::testing::{account, create, edit, job, site, writer};
+    use crate::fixtures::*;
+    use fieldsync_protocol::Job;
 
     fn store_local(
         store: &mut Store,
@@ -113,22 +114,28 @@ mod tests {
     #[test]
     fn a_watching_connection_names_the_technicians_whose_assignments_changed_and_no_others() {
         let mut store = Store::open_in_memory().unwrap();
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         let (tess, theo) = (UserId::new(), UserId::new());
-        let customer = account("Acme");
+        let customer = Record::new_account(account("Acme"));
         create(&mut store, &office, &customer);
-        let place = site(customer.account());
+        let place = Record::new_site(site(customer.account(), "Main St store"));
         create(&mut store, &office, &place);
         let Record::Site(s) = &place else {
             unreachable!()
         };
         // Not watching: nothing is noted.
-        let first = job(customer.account(), s.record.id, &[tess]);
+        let first = Record::new_job(Job {
+            technicians: [tess].into_iter().map(|t| (t, now())).collect(),
+            ..job(customer.account(), s.record.id, "Annual boiler service")
+        });
         create(&mut store, &office, &first);
         assert!(store.take_assignment_changes().unwrap().is_empty());
 
         store.watch_assignments().unwrap();
-        let second = job(customer.account(), s.record.id, &[tess]);
+        let second = Record::new_job(Job {
+            technicians: [tess].into_iter().map(|t| (t, now())).collect(),
+            ..job(customer.account(), s.record.id, "Annual boiler service")
+        });
         let (doc, mut document) = create(&mut store, &office, &second);
         assert_eq!(store.take_assignment_changes().unwrap(), [tess].into());
         assert!(
@@ -148,7 +155,7 @@ mod tests {
         // Theo added: Theo only.
         let change = edit(&mut document, &office, |r| {
             if let Record::Job(j) = r {
-                j.record.technicians.insert(theo, crate::testing::now());
+                j.record.technicians.insert(theo, crate::fixtures::now());
             }
         });
         store_local(&mut store, doc, &mut document, &change);

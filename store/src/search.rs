@@ -112,7 +112,7 @@ mod tests {
     use fieldsync_protocol::{AccountType, Record, Role};
 
     use crate::Store;
-    use crate::testing::{account, add_contact, create, writer};
+    use crate::fixtures::*;
 
     fn names(store: &Store, query: &str) -> Vec<String> {
         store
@@ -125,12 +125,15 @@ mod tests {
 
     #[test]
     fn finds_accounts_by_any_part_of_name_type_contact_or_email() {
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         let mut store = Store::open_in_memory().unwrap();
-        let mut acme = account("Acme Plumbing");
-        add_contact(&mut acme, "Dana Whitfield", "dana@pipes.example");
+        let mut acme = Record::new_account(account("Acme Plumbing"));
+        if let Record::Account(a) = &mut acme {
+            let dana = contact("Dana Whitfield", "Manager", "dana@pipes.example");
+            a.contacts.insert(dana.id, dana);
+        }
         create(&mut store, &office, &acme);
-        let mut bolt = account("Bolt & Nut Café");
+        let mut bolt = Record::new_account(account("Bolt & Nut Café"));
         if let Record::Account(a) = &mut bolt {
             a.record.account_type = AccountType::Prospect;
         }
@@ -170,7 +173,7 @@ mod tests {
         // Renaming updates the index; the old name is no longer found.
         let doc = acme.doc_id();
         let mut document = store.load(doc).unwrap().unwrap();
-        let change = crate::testing::edit(&mut document, &office, |r| {
+        let change = crate::fixtures::edit(&mut document, &office, |r| {
             let Record::Account(a) = r else {
                 unreachable!()
             };
@@ -186,19 +189,22 @@ mod tests {
 
     #[test]
     fn finds_accounts_by_phone_number_however_typed_and_by_a_sites_address() {
-        let office = writer(Role::Office);
+        let office = writer(Role::Office, "Dana");
         let mut store = Store::open_in_memory().unwrap();
-        let mut acme = account("Acme Plumbing");
+        let mut acme = Record::new_account(account("Acme Plumbing"));
         if let Record::Account(a) = &mut acme {
             a.record.phone = Some("+1 541 555 2041".into());
             a.record.billing_address.line1 = "9 Quarry Rd".into();
         }
-        add_contact(&mut acme, "Dana Whitfield", "dana@pipes.example");
+        if let Record::Account(a) = &mut acme {
+            let dana = contact("Dana Whitfield", "Manager", "dana@pipes.example");
+            a.contacts.insert(dana.id, dana);
+        }
         if let Record::Account(a) = &mut acme {
             a.contacts.values_mut().next().unwrap().phone = Some("(541) 555-7788".into());
         }
         create(&mut store, &office, &acme);
-        let bolt = account("Bolt & Nut Café");
+        let bolt = Record::new_account(account("Bolt & Nut Café"));
         create(&mut store, &office, &bolt);
         let site = fieldsync_protocol::JobSite {
             id: fieldsync_protocol::SiteId::new(),

@@ -292,24 +292,25 @@ mod tests {
 
     #[test]
     fn invoice_numbers_start_past_the_devices_numbers_already_on_the_tablet() {
-        use crate::testing::{account, create, invoice, job, site, writer};
+        use crate::fixtures::*;
+        use fieldsync_protocol::Record;
         let mut store = Store::open_in_memory().unwrap();
         assert_eq!(store.device_number().unwrap(), None);
-        let office = writer(fieldsync_protocol::Role::Office);
-        let acme = account("Acme");
+        let office = writer(fieldsync_protocol::Role::Office, "Dana");
+        let acme = Record::new_account(account("Acme"));
         let account = acme.account();
         create(&mut store, &office, &acme);
-        let place = site(account);
+        let place = Record::new_site(site(account, "Main St store"));
         let site_id = match &place {
             fieldsync_protocol::Record::Site(s) => s.record.id,
             _ => unreachable!(),
         };
         create(&mut store, &office, &place);
-        let mut work = job(account, site_id, &[]);
+        let mut work = Record::new_job(job(account, site_id, "Annual boiler service"));
         // Invoices this device made before the tablet was signed out, synced back.
         if let fieldsync_protocol::Record::Job(j) = &mut work {
             for number in ["INV-7-00003", "INV-8-00009", "INV-77-00050"] {
-                let mut made = invoice(j.record.id, "10");
+                let mut made = invoice(j.record.id, "INV-0-00001", &[("Service", "1", "10")]);
                 made.number = number.into();
                 j.invoices.insert(made.id, made);
             }

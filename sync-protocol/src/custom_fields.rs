@@ -71,6 +71,17 @@ pub struct FieldDef {
     pub choices: Vec<String>,
 }
 
+impl FieldDef {
+    /// A field called `name` holding `kind`, with `choices` (for a choice field).
+    pub fn new(name: &str, kind: FieldKind, choices: &[&str]) -> FieldDef {
+        FieldDef {
+            name: name.into(),
+            kind,
+            choices: choices.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
 fn invalid(text: String) -> ValidationError {
     ValidationError::CustomField(text)
 }

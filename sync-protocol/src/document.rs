@@ -318,6 +318,24 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// `name` (user `user`) writing as `role`, under a new random actor: what a device or an
+    /// office sign-in starts with.
+    pub fn new(role: crate::Role, user: crate::UserId, name: impl Into<String>) -> Writer {
+        Writer {
+            actor: ActorId::random(),
+            author: Author {
+                user,
+                name: name.into(),
+            },
+            role,
+        }
+    }
+
+    /// This writer under `actor` instead (a seeded run, or an actor already known).
+    pub fn with_actor(self, actor: ActorId) -> Writer {
+        Writer { actor, ..self }
+    }
+
     /// Creates a new document holding `record`; returns it with its first change.
     pub fn create(
         &self,

@@ -27,6 +27,8 @@ pub mod document;
 pub mod engine;
 mod error;
 mod fingerprint;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 mod ids;
 pub mod incremental;
 pub mod records;

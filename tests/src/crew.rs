@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use automerge::ActorId;
-use fieldsync_protocol::{AccountId, Author, JobId, Record, Role, Timestamp, UserId, Writer};
+use fieldsync_protocol::{AccountId, JobId, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::Store;
 
 use fieldsync_server::serving::Serving;
@@ -20,8 +19,17 @@ pub struct Person {
     pub user: UserId,
     /// Their name.
     pub name: String,
+    /// Their role.
+    pub role: Role,
     /// Their device's token.
     pub token: String,
+}
+
+impl Person {
+    /// Them writing on their device (a new actor each time: another device of theirs).
+    pub fn writer(&self) -> Writer {
+        Writer::new(self.role, self.user, self.name.clone())
+    }
 }
 
 /// What [`seed`] made.
@@ -37,18 +45,6 @@ pub struct Crew {
     pub job: JobId,
     /// Its account.
     pub account: AccountId,
-}
-
-/// An office writer, as the seeding office.
-pub fn office_writer() -> Writer {
-    Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Seeder".into(),
-        },
-        role: Role::Office,
-    }
 }
 
 /// Seeds the database at `path`: `accounts` generated accounts with `jobs` jobs each (from
@@ -70,6 +66,7 @@ pub fn seed(path: &Path, seed: u64, accounts: usize, jobs: usize, now: Timestamp
         people.push(Person {
             user: user.id,
             name: name.into(),
+            role,
             token,
         });
     }
@@ -79,7 +76,8 @@ pub fn seed(path: &Path, seed: u64, accounts: usize, jobs: usize, now: Timestamp
     let tx = store.transaction().unwrap();
     let mut doc = tx.load(job.into()).unwrap().unwrap();
     let (tess, theo) = (people[0].user, people[1].user);
-    let change = office_writer()
+    let change = people[2]
+        .writer()
         .edit(&mut doc, now, |r| {
             if let Record::Job(j) = r {
                 j.record.technicians.insert(tess, now);

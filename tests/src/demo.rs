@@ -3,12 +3,11 @@
 
 use automerge::ActorId;
 use fieldsync_protocol::{
-    Account, AccountId, AccountStatus, AccountType, Address, Author, Contact, ContactId, Day,
-    DocId, Invoice, InvoiceId, InvoiceLine, InvoiceNumber, Job, JobId, JobSite, JobStatus, Note,
-    NoteId, NoteKind, Party, Payment, PaymentId, PaymentMethod, Record, Role, SiteId, Timestamp,
-    UserId, Voided, Writer,
+    Account, AccountId, AccountType, Address, Contact, ContactId, Day, DocId, Invoice, InvoiceId,
+    InvoiceLine, InvoiceNumber, Job, JobId, JobSite, JobStatus, Note, NoteId, NoteKind, Party,
+    Payment, PaymentId, PaymentMethod, Record, Role, SiteId, Timestamp, UserId, Voided, Writer,
 };
-use fieldsync_store::{Origin, Scope, Store};
+use fieldsync_store::{Origin, Scope, Store, fixtures};
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -86,25 +85,14 @@ pub struct Seeded {
 }
 
 fn office(rng: &mut Rng) -> Writer {
-    Writer {
-        actor: rng.actor(),
-        author: Author {
-            user: UserId(rng.uuid()),
-            name: "Dana Dispatch".into(),
-        },
-        role: Role::Office,
-    }
+    let actor = rng.actor();
+    Writer::new(Role::Office, UserId(rng.uuid()), "Dana Dispatch").with_actor(actor)
 }
 
 fn address(rng: &mut Rng) -> Address {
-    Address {
-        line1: format!("{} {}", 1 + rng.below(400), rng.pick(STREETS)),
-        line2: None,
-        city: "Springfield".into(),
-        region: "OR".into(),
-        postal_code: format!("97{:03}", rng.below(1000)),
-        country: "US".into(),
-    }
+    let line1 = format!("{} {}", 1 + rng.below(400), rng.pick(STREETS));
+    let postal_code = format!("97{:03}", rng.below(1000));
+    fixtures::address(&line1, &postal_code)
 }
 
 fn at(base: Timestamp, minutes: u64) -> Timestamp {
@@ -140,7 +128,6 @@ pub fn seed_company(
         let id = AccountId(rng.uuid());
         let account = Account {
             id,
-            name,
             party: if business {
                 Party::Business
             } else {
@@ -151,7 +138,6 @@ pub fn seed_company(
             } else {
                 AccountType::Customer
             },
-            status: AccountStatus::Active,
             number: format!("A-{:05}", n + 1),
             phone: Some(format!("+1 541 555 {:04}", rng.below(10_000))),
             email: Some(format!(
@@ -160,31 +146,21 @@ pub fn seed_company(
                 last.to_lowercase(),
                 n
             )),
-            website: None,
             business_type: business.then(|| rng.pick(BUSINESS).to_string()),
-            terms_net_days: 30,
             credit_hold: rng.below(10) == 0,
-            payment_method: None,
             billing_address: address(rng),
-            shipping_address: None,
-            rep: None,
-            comments: String::new(),
-            custom_fields: Default::default(),
-            merged_into: None,
-            deleted_at: None,
             created_at: now,
+            ..fixtures::account(&name)
         };
         let mut record = Record::new_account(account);
         if let Record::Account(doc) = &mut record {
             for _ in 0..2 {
+                let id = ContactId(rng.uuid());
+                let name = format!("{} {}", rng.pick(FIRST), rng.pick(LAST));
+                let email = format!("contact{}@example.org", rng.below(100_000));
                 let contact = Contact {
-                    id: ContactId(rng.uuid()),
-                    name: format!("{} {}", rng.pick(FIRST), rng.pick(LAST)),
-                    role: "Facilities".into(),
-                    email: Some(format!("contact{}@example.org", rng.below(100_000))),
-                    phone: None,
-                    sites: Vec::new(),
-                    archived_at: None,
+                    id,
+                    ..fixtures::contact(&name, "Facilities", &email)
                 };
                 doc.contacts.insert(contact.id, contact);
             }
@@ -192,33 +168,24 @@ pub fn seed_company(
         create(record);
         let site = JobSite {
             id: SiteId(rng.uuid()),
-            account: id,
-            name: "Main site".into(),
             address: address(rng),
             access_instructions: format!("Gate code {}", rng.below(10_000)),
-            archived_at: None,
+            ..fixtures::site(id, "Main site")
         };
         let site_id = site.id;
         create(Record::new_site(site));
         for j in 0..jobs_per_account {
             let start = at(now, 60 * (j as u64 % 10) + rng.below(600));
+            let job_id = JobId(rng.uuid());
+            let title = rng.pick(SERVICES).to_string();
             let job = Job {
-                id: JobId(rng.uuid()),
-                account: id,
-                site: site_id,
-                title: rng.pick(SERVICES).to_string(),
+                id: job_id,
                 requested_services: vec![rng.pick(SERVICES).to_string()],
-                pickup_address: None,
-                delivery_address: None,
-                inventory: Vec::new(),
                 estimate: Some(format!("{}.00", 100 + rng.below(900)).parse().unwrap()),
-                final_amount: None,
-                status: JobStatus::Scheduled,
-                technicians: Default::default(),
                 scheduled_start: Some(start),
                 scheduled_end: Some(at(start, 90)),
                 created_at: now,
-                contact: None,
+                ..fixtures::job(id, site_id, &title)
             };
             create(Record::new_job(job));
         }
@@ -246,27 +213,21 @@ fn payment(
 ) -> Payment {
     Payment {
         id,
-        account,
         job: job.map(|j| j.0),
         invoice: job.and_then(|j| j.1),
-        amount: amount.parse().unwrap(),
         method: PaymentMethod::Card,
         reference: "txn".into(),
         received_at: now,
-        recorded_by: writer.author.user,
-        recorded_by_name: writer.author.name.clone(),
-        credit_applied: Vec::new(),
+        ..fixtures::payment(account, amount, &writer.author)
     }
 }
 
 fn note(kind: NoteKind, writer: &Writer, now: Timestamp, rng: &mut Rng) -> Note {
+    let id = NoteId(rng.uuid());
+    let text = format!("Checked unit {}; all good.", rng.below(100));
     Note {
-        id: NoteId(rng.uuid()),
-        kind,
-        text: format!("Checked unit {}; all good.", rng.below(100)),
-        author: writer.author.user,
-        author_name: writer.author.name.clone(),
-        created_at: now,
+        id,
+        ..fixtures::note(kind, &text, &writer.author, now)
     }
 }
 

@@ -25,6 +25,9 @@ pub mod demo;
 pub mod office;
 pub mod sync_client;
 
+/// The company the tests tell their stories in, and valid records (from the store).
+pub use fieldsync_store::fixtures;
+
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

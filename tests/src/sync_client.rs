@@ -287,11 +287,7 @@ impl SyncClient {
             .load(job.into())
             .expect("read the job")
             .expect("the job exists");
-        let writer = Writer {
-            actor: automerge::ActorId::random(),
-            author,
-            role: Role::Technician,
-        };
+        let writer = Writer::new(Role::Technician, author.user, author.name);
         let mut change = writer
             .edit(&mut doc, Timestamp(chrono::Utc::now()), |record| {
                 if let Record::Job(j) = record {

@@ -3,8 +3,8 @@
 use fieldsync_protocol::blob::{BLOB_CHUNK, BlobUpload, MAX_BLOB_SIZE};
 use fieldsync_protocol::wire::{ClientMessage, ServerMessage};
 use fieldsync_protocol::{
-    AccountId, Author, ContentHash, DocId, Photo, PhotoId, PhotoTag, Record, Role, Timestamp,
-    UserId, Writer,
+    AccountId, ContentHash, DocId, Photo, PhotoId, PhotoTag, Record, Role, Timestamp, UserId,
+    Writer,
 };
 use fieldsync_store::host::{ConnectionHost, DeviceContext};
 use fieldsync_store::{Origin, Scope, Store};
@@ -166,14 +166,7 @@ fn oversized_and_ill_fitting_chunks_get_clear_errors() {
 /// Adds a photo whose full image is `bytes` (stored as a blob) to the first job of `account`.
 fn add_photo(store: &mut Store, account: AccountId, bytes: &[u8]) -> ContentHash {
     let job = store.jobs_for_account(account).unwrap()[0].id;
-    let office = Writer {
-        actor: automerge::ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Dana".into(),
-        },
-        role: Role::Office,
-    };
+    let office = Writer::new(Role::Office, UserId::new(), "Dana");
     let now = Timestamp::from_millis(1_790_000_000_000).unwrap();
     let hash = ContentHash::of(bytes);
     let photo = Photo {

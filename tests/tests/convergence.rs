@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use fieldsync_protocol::engine::{ClientConfig, ClientSession, OutboxItem, ServerSession};
 use fieldsync_protocol::wire::{ClientMessage, Cursor, Lineage, ServerMessage};
-use fieldsync_protocol::{Author, DocId, DocKind, Record, Role, Timestamp, UserId, Writer};
+use fieldsync_protocol::{DocId, DocKind, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::host::{ConnectionHost, DeviceContext, DeviceEvent, DeviceHost};
 use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
@@ -111,14 +111,9 @@ impl Sim {
             .enumerate()
             .map(|(i, role)| {
                 let path = dir.path().join(format!("replica{i}.sqlite3"));
-                let writer = Writer {
-                    actor: rng.actor(),
-                    author: Author {
-                        user: UserId(rng.uuid()),
-                        name: format!("user {i}"),
-                    },
-                    role: *role,
-                };
+                let actor = rng.actor();
+                let writer =
+                    Writer::new(*role, UserId(rng.uuid()), format!("user {i}")).with_actor(actor);
                 Replica {
                     store: Store::open(&path).unwrap(),
                     path,
@@ -489,14 +484,8 @@ impl Sim {
 }
 
 fn office_writer(rng: &mut Rng) -> Writer {
-    Writer {
-        actor: rng.actor(),
-        author: Author {
-            user: UserId(rng.uuid()),
-            name: "server office".into(),
-        },
-        role: Role::Office,
-    }
+    let actor = rng.actor();
+    Writer::new(Role::Office, UserId(rng.uuid()), "server office").with_actor(actor)
 }
 
 fn client() -> ClientSession {

@@ -8,7 +8,6 @@
 
 use std::path::PathBuf;
 
-use automerge::ActorId;
 use chrono::{NaiveTime, TimeZone as _, Utc};
 use fieldsync_protocol::views::InvoiceStatus;
 use fieldsync_protocol::{
@@ -140,14 +139,7 @@ async fn world() -> World {
         created_at: now(),
         contact: None,
     };
-    let office = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Seeder".into(),
-        },
-        role: Role::Office,
-    };
+    let office = Writer::new(Role::Office, UserId::new(), "Seeder");
     let record = Record::new_job(job.clone());
     let (mut doc, change) = office.create(&record, now()).unwrap();
     let tx = store.transaction().unwrap();

@@ -1126,14 +1126,7 @@ async fn a_payment_stored_just_before_the_server_stopped_gets_its_note_at_the_ne
         recorded_by_name: "tess".into(),
         credit_applied: Vec::new(),
     };
-    let writer = fieldsync_protocol::Writer {
-        actor: automerge::ActorId::random(),
-        author: Author {
-            user: crew.tess.user,
-            name: "tess".into(),
-        },
-        role: fieldsync_protocol::Role::Technician,
-    };
+    let writer = crew.tess.writer();
     let record = fieldsync_protocol::Record::new_payment(payment.clone());
     let (_, change) = writer.create(&record, now()).unwrap();
     let device = DeviceContext::of_device(

@@ -1,7 +1,6 @@
 //! The `/sync` endpoint end to end: the real server on 127.0.0.1:0 over a real SQLite file,
 //! real WebSocket clients, the tablet core on its own SQLite files.
 
-use automerge::ActorId;
 use fieldsync_app::Tablet;
 use fieldsync_protocol::wire::{
     ClientMessage, DocData, ErrorCode, PROTOCOL_VERSION, ServerMessage,
@@ -12,7 +11,7 @@ use fieldsync_protocol::{
 use fieldsync_server::auth::new_device_token;
 use fieldsync_store::{Scope, Store};
 use fieldsync_tests::TestServer;
-use fieldsync_tests::crew::{self, Person, office_writer};
+use fieldsync_tests::crew::{self, Person};
 use fieldsync_tests::demo::{self, Rng};
 use fieldsync_tests::sync_client::SyncClient;
 
@@ -42,25 +41,13 @@ fn job_of(tablet: &Tablet, job: JobId) -> fieldsync_protocol::JobDoc {
     }
 }
 
-/// A writer making changes as Tess's tablet would.
-fn tess_writer(world: &World) -> Writer {
-    Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: world.tess.user,
-            name: "tess".into(),
-        },
-        role: Role::Technician,
-    }
-}
-
 /// Tess's device, connected and caught up, and a writer making changes as Tess would.
 async fn tess_connected(world: &World) -> (SyncClient, Writer) {
     let mut client = SyncClient::connect(world.server.addr(), Some(&world.tess.token))
         .await
         .unwrap();
     client.hello().await;
-    (client, tess_writer(world))
+    (client, world.tess.writer())
 }
 
 /// A payment Tess records on the shared job at `at`, as a change to push.
@@ -452,7 +439,9 @@ async fn office_edit(
         let store = Store::open(world.server.db_path()).unwrap();
         store.load(job.into()).unwrap().unwrap()
     };
-    let mut change = office_writer()
+    let mut change = world
+        .dana
+        .writer()
         .edit(&mut doc, now(), |r| {
             if let Record::Job(j) = r {
                 edit(j);
@@ -759,7 +748,7 @@ async fn offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_noth
     );
     // Her device said at its last handshake that it holds nothing of the account: a change to
     // it from that device is refused now, backdated or not.
-    let backdated = tess_payment(&world, &tess_writer(&world), "5.00", now());
+    let backdated = tess_payment(&world, &world.tess.writer(), "5.00", now());
     let mut device = SyncClient::connect(addr, Some(&world.tess.token))
         .await
         .unwrap();

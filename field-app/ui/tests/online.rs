@@ -212,7 +212,7 @@ fn a_job_assigned_overnight_is_on_today_with_its_customer_after_one_sync() {
     let mut assigned = None;
     let server = runtime
         .block_on(server.restart(|db| {
-            assigned = Some(common::assign_new_customer(db, &company.tess));
+            assigned = Some(company.assign_new_customer(&mut Store::open(db).unwrap()));
         }))
         .unwrap();
     let (basalt, job) = assigned.unwrap();

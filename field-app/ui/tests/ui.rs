@@ -911,5 +911,8 @@ fn a_site_plan_on_the_tablet_opens_offline_and_one_not_downloaded_says_so() {
     assert_eq!(links.len(), 1, "{links:?}");
     let path = links[0].strip_prefix("file://").unwrap();
     assert!(path.ends_with("Floor plan.pdf"), "{path}");
-    assert_eq!(std::fs::read_to_string(path).unwrap(), common::FLOOR_PLAN);
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap(),
+        fieldsync_tests::fixtures::FLOOR_PLAN
+    );
 }

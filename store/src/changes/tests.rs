@@ -4,7 +4,7 @@ use automerge::AutoCommit;
 use fieldsync_protocol::wire::DocData;
 use fieldsync_protocol::{AccountId, DocId, Record, Role};
 
-use crate::testing::{account, create, edit, now, payment, writer};
+use crate::fixtures::*;
 use crate::{COMPACT_AFTER, Origin, Scope, Store};
 
 /// Loads each page's data into fresh documents (as a tablet would).
@@ -24,14 +24,23 @@ fn replay(pages: &[Vec<DocData>]) -> BTreeMap<DocId, AutoCommit> {
 /// Two accounts, each with an account document and a payment; the second payment pushed by
 /// device 5.
 fn two_accounts() -> (Store, AccountId, AccountId) {
-    let office = writer(Role::Office);
+    let office = writer(Role::Office, "Dana");
     let mut store = Store::open_in_memory().unwrap();
-    let (a, b) = (account("Acme"), account("Bolt"));
+    let (a, b) = (
+        Record::new_account(account("Acme")),
+        Record::new_account(account("Bolt")),
+    );
     create(&mut store, &office, &a);
-    create(&mut store, &office, &payment(a.account(), "10.00"));
+    create(
+        &mut store,
+        &office,
+        &Record::new_payment(payment(a.account(), "10.00", &person("Ann"))),
+    );
     create(&mut store, &office, &b);
-    let pay = payment(b.account(), "12.00");
-    let (_, change) = writer(Role::Technician).create(&pay, now()).unwrap();
+    let pay = Record::new_payment(payment(b.account(), "12.00", &person("Ann")));
+    let (_, change) = writer(Role::Technician, "Tess")
+        .create(&pay, now())
+        .unwrap();
     let tx = store.transaction().unwrap();
     let outcome = tx
         .apply_checked(
@@ -107,9 +116,9 @@ fn catch_up_pages_never_split_a_change_and_load_to_the_same_heads() {
 
 #[test]
 fn compaction_keeps_documents_and_catch_up_identical() {
-    let office = writer(Role::Office);
+    let office = writer(Role::Office, "Dana");
     let mut store = Store::open_in_memory().unwrap();
-    let record = account("Acme");
+    let record = Record::new_account(account("Acme"));
     let (doc, mut document) = create(&mut store, &office, &record);
     for i in 0..COMPACT_AFTER + 5 {
         let change = edit(&mut document, &office, |r| {
@@ -243,7 +252,7 @@ fn what_the_server_sends_carries_its_attestation_of_each_documents_heads() {
     let edited = {
         let id = DocId::from(a);
         let mut doc = store.load(id).unwrap().unwrap();
-        let change = edit(&mut doc, &writer(Role::Office), |r| {
+        let change = edit(&mut doc, &writer(Role::Office, "Dana"), |r| {
             if let Record::Account(acc) = r {
                 acc.record.name = "Acme Heating".into();
             }
@@ -259,7 +268,7 @@ fn what_the_server_sends_carries_its_attestation_of_each_documents_heads() {
     let (snapshots, _) = store.snapshots(&Scope::All, None, usize::MAX).unwrap();
     for data in page.docs.iter().chain(&snapshots) {
         let attested = data.attested.clone().expect("every document is attested");
-        let heads: Vec<u8> = crate::testing::heads(&store, data.doc)
+        let heads: Vec<u8> = crate::fixtures::heads(&store, data.doc)
             .iter()
             .flat_map(|h| h.0)
             .collect();

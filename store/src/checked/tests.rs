@@ -1,7 +1,7 @@
 use automerge::ScalarValue;
 use fieldsync_protocol::{AccountId, DocId, JobStatus, Record, Role, ValidationError};
 
-use crate::testing::{Server, account, edit, heads, now, payment, server, tamper, writer};
+use crate::fixtures::*;
 use crate::{Applied, CheckedOutcome, Origin, Store};
 
 fn checked(store: &mut Store, doc: DocId, change: &[u8], role: Role) -> CheckedOutcome {
@@ -29,7 +29,12 @@ fn technician_batch(store: &mut Store, doc: DocId, changes: &[&[u8]]) -> Vec<Che
     outcomes
 }
 
-fn assert_refused(server: &mut Server, doc: DocId, change: &[u8], role: Role) -> ValidationError {
+fn assert_refused(
+    server: &mut HarborAlone,
+    doc: DocId,
+    change: &[u8],
+    role: Role,
+) -> ValidationError {
     let before = (
         server.store.latest_seq().unwrap(),
         heads(&server.store, doc),
@@ -50,7 +55,7 @@ fn assert_refused(server: &mut Server, doc: DocId, change: &[u8], role: Role) ->
 
 #[test]
 fn apply_checked_refuses_invalid_changes_and_stores_nothing() {
-    let mut server = server();
+    let mut server = Company::harbor_alone();
     let (payment_doc, payment) = (server.payment.0, &server.payment.1);
 
     let negative = tamper(&mut payment.clone(), &["record", "amount"], "-5.00");
@@ -89,8 +94,8 @@ fn apply_checked_refuses_invalid_changes_and_stores_nothing() {
 
 #[test]
 fn apply_checked_enforces_the_writers_role() {
-    let mut server = server();
-    let office = writer(Role::Office);
+    let mut server = Company::harbor_alone();
+    let office = writer(Role::Office, "Dana");
     let account_doc = DocId::from(server.account);
     let mut document = server.store.load(account_doc).unwrap().unwrap();
     let renamed = edit(&mut document, &office, |r| {
@@ -127,7 +132,7 @@ fn apply_checked_enforces_the_writers_role() {
     ));
 
     // A technician may create a customer met in the field, but not one already merged.
-    let mut other = account("Other");
+    let mut other = Record::new_account(account("Other"));
     if let Record::Account(d) = &mut other {
         d.record.merged_into = Some(server.account);
     }
@@ -146,8 +151,8 @@ fn apply_checked_enforces_the_writers_role() {
 
 #[test]
 fn apply_checked_defers_accepts_and_recognises_changes() {
-    let mut server = server();
-    let technician = writer(Role::Technician);
+    let mut server = Company::harbor_alone();
+    let technician = writer(Role::Technician, "Tess");
     let (job_doc, mut job) = (server.job.0, server.job.1.clone());
     let en_route = edit(&mut job, &technician, |r| {
         let Record::Job(j) = r else { unreachable!() };
@@ -210,9 +215,9 @@ fn apply_checked_defers_accepts_and_recognises_changes() {
 
 #[test]
 fn a_technicians_new_payment_is_accepted() {
-    let mut server = server();
-    let technician = writer(Role::Technician);
-    let record = payment(server.account, "40.10");
+    let mut server = Company::harbor_alone();
+    let technician = writer(Role::Technician, "Tess");
+    let record = Record::new_payment(payment(server.account, "40.10", &person("Ann")));
     let (_, change) = technician.create(&record, now()).unwrap();
     let outcome = checked(
         &mut server.store,
@@ -231,7 +236,10 @@ fn a_technicians_new_payment_is_accepted() {
     );
     // Stored under another document id, it is refused.
     let (_, change) = technician
-        .create(&payment(server.account, "1.00"), now())
+        .create(
+            &Record::new_payment(payment(server.account, "1.00", &person("Ann"))),
+            now(),
+        )
         .unwrap();
     let reason = assert_refused(
         &mut server,
@@ -247,8 +255,8 @@ fn a_technicians_new_payment_is_accepted() {
 
 #[test]
 fn a_rolled_back_transaction_leaves_no_trace_in_the_cache() {
-    let mut server = server();
-    let technician = writer(Role::Technician);
+    let mut server = Company::harbor_alone();
+    let technician = writer(Role::Technician, "Tess");
     let (job_doc, mut job) = (server.job.0, server.job.1.clone());
     // Warm the cache with the job.
     let first = edit(&mut job, &technician, |r| {
@@ -288,8 +296,8 @@ fn a_rolled_back_transaction_leaves_no_trace_in_the_cache() {
 
 #[test]
 fn a_batch_is_judged_change_by_change_as_if_in_order() {
-    let mut server = server();
-    let technician = writer(Role::Technician);
+    let mut server = Company::harbor_alone();
+    let technician = writer(Role::Technician, "Tess");
     let (job_doc, mut job) = (server.job.0, server.job.1.clone());
     let status = |status: JobStatus| {
         move |r: &mut Record| {
@@ -305,7 +313,7 @@ fn a_batch_is_judged_change_by_change_as_if_in_order() {
     let orphan = edit(&mut rogue, &technician, status(JobStatus::OnHold));
     // A valid change on top of `second`, made without the forbidden one.
     let third = edit(&mut job, &technician, status(JobStatus::Completed));
-    let new_payment = payment(server.account, "12.00");
+    let new_payment = Record::new_payment(payment(server.account, "12.00", &person("Ann")));
     let (_, created) = technician.create(&new_payment, now()).unwrap();
 
     let batch: Vec<(DocId, &[u8])> = vec![
@@ -387,8 +395,8 @@ fn a_batch_is_judged_change_by_change_as_if_in_order() {
 
 #[test]
 fn a_refused_last_change_does_not_spoil_earlier_ones_of_its_document() {
-    let mut server = server();
-    let technician = writer(Role::Technician);
+    let mut server = Company::harbor_alone();
+    let technician = writer(Role::Technician, "Tess");
     let (job_doc, mut job) = (server.job.0, server.job.1.clone());
     let first = edit(&mut job, &technician, |r| {
         let Record::Job(j) = r else { unreachable!() };
@@ -415,11 +423,11 @@ fn a_refused_last_change_does_not_spoil_earlier_ones_of_its_document() {
 
 #[test]
 fn a_large_batch_checked_on_every_core_stores_what_sequential_checks_would() {
-    let mut server = server();
-    let technician = writer(Role::Technician);
+    let mut server = Company::harbor_alone();
+    let technician = writer(Role::Technician, "Tess");
     let mut batch = Vec::new();
     for i in 0..40 {
-        let record = payment(server.account, "2.50");
+        let record = Record::new_payment(payment(server.account, "2.50", &person("Ann")));
         let doc = record.doc_id();
         let (mut document, change) = technician.create(&record, now()).unwrap();
         batch.push(fieldsync_protocol::wire::DocData {
@@ -478,7 +486,7 @@ fn a_large_batch_checked_on_every_core_stores_what_sequential_checks_would() {
 
 #[test]
 fn a_change_that_depends_on_nothing_is_checked_against_the_stored_document_if_there_is_one() {
-    let mut server = server();
+    let mut server = Company::harbor_alone();
     let job_doc = server.job.0;
     // A change with no dependencies, as if it started a document. Alone it holds no record;
     // merged into the stored job it adds a key the schema does not declare.
@@ -504,9 +512,9 @@ fn a_change_that_depends_on_nothing_is_checked_against_the_stored_document_if_th
 
 #[test]
 fn a_refused_change_pushed_twice_in_a_batch_is_refused_both_times() {
-    let mut server = server();
-    let technician = writer(Role::Technician);
-    let record = payment(server.account, "12.00");
+    let mut server = Company::harbor_alone();
+    let technician = writer(Role::Technician, "Tess");
+    let record = Record::new_payment(payment(server.account, "12.00", &person("Ann")));
     let doc = record.doc_id();
     // Alone, `stray` holds no record and is refused as the start of a document; on top of the
     // payment it would be harmless. Its repeat must get the same outcome as its first push.
@@ -529,16 +537,19 @@ fn a_refused_change_pushed_twice_in_a_batch_is_refused_both_times() {
 
 #[test]
 fn a_new_invoice_may_not_take_a_number_another_invoice_has() {
-    let mut server = server();
-    let office = writer(Role::Office);
+    let mut server = Company::harbor_alone();
+    let office = writer(Role::Office, "Dana");
     let (job_doc, mut job) = server.job;
     let numbered = |number: &str| {
-        let Record::Job(j) =
-            crate::testing::job(server.account, fieldsync_protocol::SiteId::new(), &[])
-        else {
+        let Record::Job(j) = Record::new_job(crate::fixtures::job(
+            server.account,
+            fieldsync_protocol::SiteId::new(),
+            "Annual boiler service",
+        )) else {
             unreachable!()
         };
-        let mut made = crate::testing::invoice(j.record.id, "10");
+        let mut made =
+            crate::fixtures::invoice(j.record.id, "INV-0-00001", &[("Service", "1", "10")]);
         made.number = number.into();
         made
     };

@@ -1,6 +1,6 @@
 use fieldsync_protocol::{DocId, Record, Role};
 
-use crate::testing::{account, edit, heads, now, writer};
+use crate::fixtures::*;
 use crate::{Applied, Origin, Store, StoreError};
 
 fn apply(store: &mut Store, doc: DocId, data: &[u8]) -> Applied {
@@ -12,8 +12,8 @@ fn apply(store: &mut Store, doc: DocId, data: &[u8]) -> Applied {
 
 #[test]
 fn applied_data_loads_back_with_the_same_heads_and_content() {
-    let office = writer(Role::Office);
-    let record = account("Acme Plumbing");
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_account(account("Acme Plumbing"));
     let doc = record.doc_id();
     let (mut document, _) = office.create(&record, now()).unwrap();
     let mut store = Store::open_in_memory().unwrap();
@@ -48,8 +48,8 @@ fn applied_data_loads_back_with_the_same_heads_and_content() {
 
 #[test]
 fn applying_the_same_data_again_stores_nothing() {
-    let office = writer(Role::Office);
-    let record = account("Acme");
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_account(account("Acme"));
     let doc = record.doc_id();
     let (mut document, _) = office.create(&record, now()).unwrap();
     let change = edit(&mut document, &office, |r| {
@@ -72,8 +72,8 @@ fn applying_the_same_data_again_stores_nothing() {
 
 #[test]
 fn changes_are_stored_in_causal_order_and_gaps_wait() {
-    let office = writer(Role::Office);
-    let record = account("Acme");
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_account(account("Acme"));
     let doc = record.doc_id();
     let (mut document, first) = office.create(&record, now()).unwrap();
     let second = edit(&mut document, &office, |r| {
@@ -112,8 +112,8 @@ fn changes_are_stored_in_causal_order_and_gaps_wait() {
 
 #[test]
 fn merging_a_saved_document_into_a_stored_one_records_its_new_changes() {
-    let office = writer(Role::Office);
-    let record = account("Acme");
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_account(account("Acme"));
     let doc = record.doc_id();
     let (mut document, _) = office.create(&record, now()).unwrap();
     let mut store = Store::open_in_memory().unwrap();
@@ -149,9 +149,9 @@ fn garbage_data_is_refused_whole() {
 
 #[test]
 fn record_local_stores_edits_and_anything_the_document_holds_beyond_the_store() {
-    let office = writer(Role::Office);
+    let office = writer(Role::Office, "Dana");
     let mut store = Store::open_in_memory().unwrap();
-    let record = account("Acme");
+    let record = Record::new_account(account("Acme"));
     let doc = record.doc_id();
     let (mut document, first) = office.create(&record, now()).unwrap();
     let tx = store.transaction().unwrap();
@@ -193,11 +193,11 @@ fn record_local_stores_edits_and_anything_the_document_holds_beyond_the_store() 
 
 #[test]
 fn a_batch_applies_like_one_item_after_another() {
-    let office = writer(Role::Office);
+    let office = writer(Role::Office, "Dana");
     let mut documents = Vec::new();
     let mut items = Vec::new();
     for i in 0..40 {
-        let record = account(&format!("Account {i}"));
+        let record = Record::new_account(account(&format!("Account {i}")));
         let (mut document, first) = office.create(&record, now()).unwrap();
         let second = edit(&mut document, &office, |r| {
             let Record::Account(a) = r else {
@@ -244,8 +244,8 @@ fn a_batch_applies_like_one_item_after_another() {
 
 #[test]
 fn changes_held_aside_never_reach_a_snapshot_or_the_cache() {
-    let office = writer(Role::Office);
-    let record = account("Acme");
+    let office = writer(Role::Office, "Dana");
+    let record = Record::new_account(account("Acme"));
     let doc = record.doc_id();
     let (mut document, first) = office.create(&record, now()).unwrap();
     let mut changes = vec![first];

@@ -1,122 +1,47 @@
 //! Merging, validation, roles, views and the change log, on real automerge documents.
 
-use std::collections::BTreeMap;
-
-use automerge::{ActorId, AutoCommit, transaction::Transactable};
+use automerge::{AutoCommit, transaction::Transactable};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
 use crate::changelog::change_log;
+use crate::fixtures;
 use crate::*;
 
+pub(crate) use crate::fixtures::writer;
+
+/// `minute` minutes after the fixtures' `now`.
 pub(crate) fn at(minute: i64) -> Timestamp {
-    Timestamp::from_millis(1_790_000_000_000 + minute * 60_000).unwrap()
-}
-
-pub(crate) fn writer(role: Role, name: &str) -> Writer {
-    Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: name.into(),
-        },
-        role,
-    }
-}
-
-pub(crate) fn address() -> Address {
-    Address {
-        line1: "1 Main St".into(),
-        line2: None,
-        city: "Springfield".into(),
-        region: "OR".into(),
-        postal_code: "97477".into(),
-        country: "US".into(),
-    }
+    fixtures::minutes(minute)
 }
 
 pub(crate) fn account() -> Account {
-    Account {
-        id: AccountId::new(),
-        name: "Harbor Bakery".into(),
-        party: Party::Business,
-        account_type: AccountType::Customer,
-        status: AccountStatus::Active,
-        number: "A-1".into(),
-        phone: None,
-        email: Some("owner@harbor.example".into()),
-        website: None,
-        business_type: Some("Bakery".into()),
-        terms_net_days: 30,
-        credit_hold: false,
-        payment_method: None,
-        billing_address: address(),
-        shipping_address: None,
-        rep: None,
-        comments: String::new(),
-        custom_fields: BTreeMap::new(),
-        merged_into: None,
-        deleted_at: None,
-        created_at: at(0),
-    }
+    fixtures::account("Harbor Bakery")
 }
 
+/// A boiler service at a site of `account`, from minute 60 to 120.
 pub(crate) fn job(account: AccountId) -> Job {
     Job {
-        id: JobId::new(),
-        account,
-        site: SiteId::new(),
-        title: "Boiler service".into(),
-        requested_services: vec!["Annual service".into()],
-        pickup_address: None,
-        delivery_address: None,
-        inventory: Vec::new(),
-        estimate: Some("180.00".parse().unwrap()),
-        final_amount: None,
-        status: JobStatus::Scheduled,
-        technicians: BTreeMap::new(),
         scheduled_start: Some(at(60)),
         scheduled_end: Some(at(120)),
-        created_at: at(0),
-        contact: None,
+        ..fixtures::job(account, SiteId::new(), "Boiler service")
     }
 }
 
+/// Tess's cash payment of `amount`, for `invoice` if any.
 pub(crate) fn payment(account: AccountId, amount: &str, invoice: Option<InvoiceId>) -> Payment {
     Payment {
-        id: PaymentId::new(),
-        account,
-        job: None,
         invoice,
-        amount: amount.parse().unwrap(),
-        method: PaymentMethod::Cash,
-        reference: String::new(),
-        received_at: at(5),
-        recorded_by: UserId::new(),
-        recorded_by_name: "Tess".into(),
-        credit_applied: Vec::new(),
+        ..fixtures::payment(account, amount, &fixtures::person("Tess"))
     }
 }
 
+/// Invoice INV-1-00001 of labour `lines` (quantity, unit price) at `tax` percent.
 pub(crate) fn invoice(job: JobId, lines: &[(&str, &str)], tax: &str) -> Invoice {
+    let lines: Vec<_> = lines.iter().map(|(q, p)| ("Labour", *q, *p)).collect();
     Invoice {
-        id: InvoiceId::new(),
-        job,
-        number: "INV-1-00001".into(),
-        date: Day(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
-        lines: lines
-            .iter()
-            .map(|(q, p)| InvoiceLine {
-                description: "Labour".into(),
-                quantity: q.parse().unwrap(),
-                unit_price: p.parse().unwrap(),
-            })
-            .collect(),
         tax_rate: tax.parse().unwrap(),
-        voided: None,
-        signature: None,
-        created_by: UserId::new(),
-        created_at: at(0),
+        ..fixtures::invoice(job, "INV-1-00001", &lines)
     }
 }
 

@@ -108,14 +108,7 @@ const MANY: usize = 16;
 /// job on another account.
 pub(crate) fn seed(db: &Path) -> Seeded {
     let mut store = Store::open(db).unwrap();
-    let office = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Dana".into(),
-        },
-        role: Role::Office,
-    };
+    let office = Writer::new(Role::Office, UserId::new(), "Dana");
     let accounts = store.accounts().unwrap();
     let (big_account, small_account) = (accounts[0].id, accounts[1].id);
     let sites = |account: AccountId| store.sites_for_account(account).unwrap()[0].id;

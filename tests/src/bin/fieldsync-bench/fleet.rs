@@ -121,14 +121,7 @@ fn seed(db: &Path, accounts: usize) -> Company {
         })
         .collect();
     tx.commit().unwrap();
-    let office = Writer {
-        actor: rng.actor(),
-        author: Author {
-            user: dispatcher.id,
-            name: DISPATCH.0.into(),
-        },
-        role: Role::Office,
-    };
+    let office = Writer::new(Role::Office, dispatcher.id, DISPATCH.0).with_actor(rng.actor());
     let newcomer_every = (accounts / 100).max(1);
     let mut account_of = HashMap::new();
     let mut jobs = HashMap::new();
@@ -275,11 +268,12 @@ fn technician_plan(
     seed: u64,
 ) -> Vec<Planned> {
     let mut rng = Rng::new(seed);
-    let writer = Writer {
-        actor: rng.actor(),
-        author: technician.author.clone(),
-        role: Role::Technician,
-    };
+    let writer = Writer::new(
+        Role::Technician,
+        technician.author.user,
+        technician.author.name.clone(),
+    )
+    .with_actor(rng.actor());
     let mut docs: HashMap<JobId, AutoCommit> = HashMap::new();
     let shared: Vec<_> = technician
         .jobs

@@ -24,7 +24,7 @@ use automerge::AutoCommit;
 use automerge::sync::{self, SyncDoc};
 use fieldsync_protocol::engine::{ClientConfig, ClientSession, ServerSession};
 use fieldsync_protocol::wire::{ClientMessage, ServerMessage};
-use fieldsync_protocol::{Author, DocId, Role, Timestamp, UserId, Writer};
+use fieldsync_protocol::{DocId, Role, Timestamp, UserId, Writer};
 use fieldsync_store::host::{ConnectionHost, DeviceContext, DeviceHost};
 use fieldsync_store::{Origin, Scope, Store};
 use fieldsync_tests::demo::{self, Rng};
@@ -156,22 +156,8 @@ fn reconnect() {
 
     // Offline: 10 edits on the tablet, 10 by the office on the server.
     let now = Timestamp::from_millis(1_790_000_100_000).unwrap();
-    let tablet = Writer {
-        actor: automerge::ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Tess Tech".into(),
-        },
-        role: Role::Technician,
-    };
-    let office = Writer {
-        actor: automerge::ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Olly Office".into(),
-        },
-        role: Role::Office,
-    };
+    let tablet = Writer::new(Role::Technician, UserId::new(), "Tess Tech");
+    let office = Writer::new(Role::Office, UserId::new(), "Olly Office");
     let mut changed = std::collections::BTreeSet::new();
     let mut change_bytes = 0;
     while changed.len() < 20 {

@@ -7,9 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use automerge::ActorId;
 use fieldsync_protocol::wire::{ClientMessage, DocData, ServerMessage};
-use fieldsync_protocol::{Author, DocId, PaymentMethod, Record, Role, Timestamp, UserId, Writer};
+use fieldsync_protocol::{DocId, PaymentMethod, Record, Role, Timestamp, UserId, Writer};
 use fieldsync_store::Store;
 use fieldsync_tests::sync_client::SyncClient;
 
@@ -179,14 +178,7 @@ pub(crate) async fn connect(addr: SocketAddr, token: &str) -> SyncClient {
 
 /// `count` payment documents, each one change, made by an office writer.
 fn payments(count: usize, account: fieldsync_protocol::AccountId) -> Vec<DocData> {
-    let writer = Writer {
-        actor: ActorId::random(),
-        author: Author {
-            user: UserId::new(),
-            name: "Bench".into(),
-        },
-        role: Role::Office,
-    };
+    let writer = Writer::new(Role::Office, UserId::new(), "Bench");
     let now = Timestamp(chrono::Utc::now());
     (0..count)
         .map(|i| {
