@@ -17,7 +17,7 @@ pub fn invoice_pdf(store: &Store, id: InvoiceId) -> Result<Vec<u8>, AppError> {
     let signature = match &view.invoice.signature {
         Some(signed) => {
             let png = store.blob(&signed.image)?;
-            Some(fieldsync_pdf::signature(signed, png.as_deref()))
+            Some(fieldsync_pdf::signature(signed, png.as_deref(), &company))
         }
         None => None,
     };

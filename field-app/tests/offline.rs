@@ -958,6 +958,7 @@ fn add_technician(db: &Path, name: &str, job: JobId) -> String {
         name: "Northwind Heating & Plumbing".into(),
         address_lines: vec!["410 Foundry Street".into()],
         phone: "(217) 555-0140".into(),
+        ..Default::default()
     })
     .unwrap();
     tx.commit().unwrap();

@@ -1183,6 +1183,7 @@ mod tests {
             name: "Acme Plumbing & Heating".into(),
             address_lines: vec!["12 Main Street".into(), "Springfield, IL 62701".into()],
             phone: "(555) 010-2000".into(),
+            ..Company::default()
         }
     }
 

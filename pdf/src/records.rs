@@ -14,7 +14,13 @@ use crate::layout::{
 
 /// The signature as the PDF prints it: the picture (a PNG blob, when the replica has it;
 /// grey, on white) with the signer's name and the time.
-pub fn signature(signed: &fieldsync_protocol::Signature, png: Option<&[u8]>) -> Signature {
+///
+/// The time it was signed is printed in the company's time zone, with the zone's abbreviation.
+pub fn signature(
+    signed: &fieldsync_protocol::Signature,
+    png: Option<&[u8]>,
+    company: &Company,
+) -> Signature {
     let picture = png
         .and_then(|bytes| image::load_from_memory_with_format(bytes, image::ImageFormat::Png).ok())
         .map(|picture| {
@@ -36,7 +42,8 @@ pub fn signature(signed: &fieldsync_protocol::Signature, png: Option<&[u8]>) -> 
         signed_at: signed
             .signed_at
             .0
-            .format("%b %-d, %Y %H:%M UTC")
+            .with_timezone(&zone(company))
+            .format("%b %-d, %Y %H:%M %Z")
             .to_string(),
         width,
         height,
@@ -87,6 +94,16 @@ pub fn file_name(name: &str) -> String {
 /// The PDF of an invoice.
 pub fn invoice(doc: &InvoiceDocument<'_>) -> Vec<u8> {
     invoice_pdf(&invoice_sheet(doc))
+}
+
+/// The company's time zone (UTC when it has none, or one this build does not know).
+fn zone(company: &Company) -> chrono_tz::Tz {
+    company.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC)
+}
+
+/// The company's date at `at`.
+fn day_of(company: &Company, at: fieldsync_protocol::Timestamp) -> NaiveDate {
+    at.0.with_timezone(&zone(company)).date_naive()
 }
 
 fn date(day: NaiveDate) -> String {
@@ -143,7 +160,7 @@ fn invoice_sheet(doc: &InvoiceDocument<'_>) -> InvoiceSheet {
             .payments
             .iter()
             .map(|(payment, applied)| PaymentLine {
-                date: date(payment.received_at.0.date_naive()),
+                date: date(day_of(doc.company, payment.received_at)),
                 method: method(payment.method).to_string(),
                 reference: payment.reference.clone(),
                 amount: applied.dollars(),
@@ -202,7 +219,7 @@ fn statement_sheet(doc: &StatementDocument<'_>) -> StatementSheet {
             payment: Money::ZERO,
         })
         .chain(doc.payments.iter().map(|p| Movement {
-            day: p.received_at.0.date_naive(),
+            day: day_of(doc.company, p.received_at),
             description: match p.reference.trim() {
                 "" => format!("Payment, {}", method(p.method).to_lowercase()),
                 reference => format!("Payment, {} {reference}", method(p.method).to_lowercase()),
@@ -389,6 +406,7 @@ mod tests {
             name: "Northwind Heating & Plumbing".into(),
             address_lines: vec!["410 Foundry Street".into()],
             phone: "(217) 555-0140".into(),
+            time_zone: "America/Chicago".into(),
         };
         let doc = StatementDocument {
             company: &company,

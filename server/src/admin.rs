@@ -39,7 +39,10 @@ pub fn device(command: DeviceCommand) -> anyhow::Result<String> {
 pub fn company(args: CompanyArgs) -> anyhow::Result<String> {
     let mut store = open(&args.db.db)?;
     let mut company = store.company()?;
-    let changed = args.name.is_some() || args.address.is_some() || args.phone.is_some();
+    let changed = args.name.is_some()
+        || args.address.is_some()
+        || args.phone.is_some()
+        || args.time_zone.is_some();
     if let Some(name) = args.name {
         if name.trim().is_empty() {
             bail!("the company's name cannot be empty");
@@ -57,18 +60,25 @@ pub fn company(args: CompanyArgs) -> anyhow::Result<String> {
     if let Some(phone) = args.phone {
         company.phone = phone.trim().to_string();
     }
+    if let Some(zone) = args.time_zone {
+        company.time_zone = fieldsync_server::zone::Zone::named(&zone)
+            .map_err(anyhow::Error::msg)?
+            .name()
+            .to_string();
+    }
     if changed {
         store.write(|tx| tx.set_company(&company))?;
     }
     Ok(format!(
-        "{}\n{}\n{}\n",
+        "{}\n{}\n{}\ntimes in {}\n",
         if company.name.is_empty() {
             "(no name set)"
         } else {
             &company.name
         },
         company.address_lines.join("\n"),
-        company.phone
+        company.phone,
+        fieldsync_server::zone::Zone::of(&company).name()
     ))
 }
 
@@ -230,7 +240,7 @@ pub fn load_demo(
     if !store.accounts()?.is_empty() {
         return Ok(None);
     }
-    let today = chrono::Utc::now().date_naive();
+    let today = fieldsync_server::demo::today();
     let summary = fieldsync_server::demo::load(&mut store, today)
         .map_err(|e| anyhow::anyhow!("loading the demo company: {e}"))?;
     Ok(Some(summary))

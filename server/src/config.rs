@@ -56,6 +56,10 @@ pub struct CompanyArgs {
     /// Its phone number.
     #[arg(long)]
     pub phone: Option<String>,
+    /// Its time zone, an IANA name ("America/Chicago"): the office page shows and reads times
+    /// in it.
+    #[arg(long)]
+    pub time_zone: Option<String>,
 
     /// The database.
     #[command(flatten)]

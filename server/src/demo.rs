@@ -141,9 +141,24 @@ fn address(rng: &mut StdRng) -> Address {
     }
 }
 
+/// `hh:mm` on `day` in the demo company's zone (work hours: never a time the clocks skip).
 fn at(day: NaiveDate, hour: u32, minute: u32) -> Timestamp {
-    let naive = day.and_hms_opt(hour, minute, 0).unwrap_or_default();
-    Timestamp(Utc.from_utc_datetime(&naive))
+    let time = chrono::NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default();
+    zone()
+        .at(day, time)
+        .unwrap_or_else(|_| Timestamp(Utc.from_utc_datetime(&day.and_time(time))))
+}
+
+/// The demo company's time zone: it is in Springfield, Illinois.
+pub const TIME_ZONE: &str = "America/Chicago";
+
+fn zone() -> crate::zone::Zone {
+    crate::zone::Zone::named(TIME_ZONE).unwrap_or_default()
+}
+
+/// Today for the demo company (in its time zone): the day to load it for.
+pub fn today() -> NaiveDate {
+    zone().today()
 }
 
 struct Ctx<'a, 'b> {
@@ -216,6 +231,7 @@ pub fn load(store: &mut Store, today: NaiveDate) -> Result<DemoSummary, DemoErro
         name: "Northwind Heating & Plumbing".into(),
         address_lines: vec!["410 Foundry Street".into(), "Springfield, IL 62701".into()],
         phone: "(217) 555-0140".into(),
+        time_zone: TIME_ZONE.into(),
     })?;
     tx.set_custom_fields(&demo_custom_fields())?;
     let mut technicians = Vec::new();

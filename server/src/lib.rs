@@ -59,6 +59,7 @@ pub mod sessions;
 pub mod sign_in_limits;
 pub mod templates;
 pub mod tls;
+pub mod zone;
 
 use std::future::Future;
 use std::path::Path;
@@ -132,6 +133,13 @@ impl AppState {
             live_boards: Arc::default(),
             revocation_check: std::time::Duration::from_secs(15),
         })
+    }
+
+    /// The company's time zone as its settings say now (one read on a reader connection, so
+    /// a change made with the command line while serving shows at once).
+    pub async fn zone(&self) -> Result<zone::Zone, DbError> {
+        let company = self.db.read(|store| Ok(store.company()?)).await?;
+        Ok(zone::Zone::of(&company))
     }
 
     /// The database handle.

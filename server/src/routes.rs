@@ -86,6 +86,10 @@ fn routes() -> Router<AppState> {
             put(api::set_custom_fields),
         )
         .route(
+            "/api/time-zone",
+            get(api::time_zone).put(api::set_time_zone),
+        )
+        .route(
             "/api/custom-fields",
             get(api::custom_field_definitions).post(api::add_custom_field),
         )
@@ -210,6 +214,10 @@ fn routes() -> Router<AppState> {
         .route(
             "/settings/custom-fields",
             get(pages::custom_fields::page).post(pages::custom_fields::add),
+        )
+        .route(
+            "/settings/time-zone",
+            post(pages::custom_fields::set_time_zone),
         )
         .route(
             "/settings/custom-fields/{name}",

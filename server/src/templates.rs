@@ -7,8 +7,10 @@
 
 use std::sync::OnceLock;
 
-use minijinja::Environment;
+use minijinja::{Environment, State};
 use serde::Serialize;
+
+use crate::zone::Zone;
 
 /// `(name, source)` of every template.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -63,9 +65,12 @@ fn environment() -> &'static Environment<'static> {
             }
         }
         env.add_filter("money", money);
-        env.add_filter("time", |value: String| format_time(&value, "%H:%M"));
-        env.add_filter("datetime", |value: String| {
-            format_time(&value, "%Y-%m-%d %H:%M")
+        // Times in the company's zone: the page's context says which (`zone`, an IANA name).
+        env.add_filter("time", |state: &State, value: String| {
+            format_time(state, &value, "%H:%M")
+        });
+        env.add_filter("datetime", |state: &State, value: String| {
+            format_time(state, &value, "%Y-%m-%d %H:%M")
         });
         env.add_filter("label", |value: String| value.replace('_', " "));
         env.add_filter("field", |path: String| field_label(&path));
@@ -114,9 +119,16 @@ pub fn field_label(path: &str) -> String {
     }
 }
 
-fn format_time(value: &str, format: &str) -> String {
+/// An RFC 3339 time as the company reads it: in the zone named by the context's `zone` (UTC
+/// without one); text that is not a time is shown as it is.
+fn format_time(state: &State, value: &str, format: &str) -> String {
+    let zone = state
+        .lookup("zone")
+        .and_then(|z| z.as_str().map(Zone::named))
+        .and_then(Result::ok)
+        .unwrap_or_default();
     chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&chrono::Utc).format(format).to_string())
+        .map(|t| zone.format(t.to_utc(), format))
         .unwrap_or_else(|_| value.to_string())
 }
 
@@ -158,9 +170,25 @@ mod tests {
     }
 
     #[test]
-    fn times_are_shown_in_utc() {
-        assert_eq!(format_time("2026-11-25T09:30:00Z", "%H:%M"), "09:30");
-        assert_eq!(format_time("garbage", "%H:%M"), "garbage");
+    fn times_are_shown_in_the_zone_the_page_names_and_in_utc_without_one() {
+        let show = |template: &str, zone: Option<&str>| {
+            environment()
+                .render_str(
+                    template,
+                    minijinja::context! { t => "2026-11-25T15:30:00Z", zone },
+                )
+                .unwrap()
+        };
+        assert_eq!(show("{{ t | time }}", Some("America/Chicago")), "09:30");
+        assert_eq!(
+            show("{{ t | datetime }}", Some("Europe/Berlin")),
+            "2026-11-25 16:30"
+        );
+        assert_eq!(show("{{ t | time }}", None), "15:30");
+        assert_eq!(
+            show("{{ 'garbage' | time }}", Some("America/Chicago")),
+            "garbage"
+        );
     }
 
     #[test]

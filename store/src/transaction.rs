@@ -265,8 +265,13 @@ impl StoreTx<'_> {
         Ok(logged)
     }
 
-    /// Sets the company's name, address and phone (the server: set by its operator; a tablet:
-    /// as its server said).
+    /// The company's name, address, phone and time zone (empty until set).
+    pub fn company(&self) -> Result<fieldsync_protocol::Company> {
+        meta::company(&self.tx)
+    }
+
+    /// Sets the company's name, address, phone and time zone (the server: set by its
+    /// operator; a tablet: as its server said).
     pub fn set_company(&self, company: &fieldsync_protocol::Company) -> Result<()> {
         meta::set_company(&self.tx, company)
     }

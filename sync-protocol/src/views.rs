@@ -236,6 +236,10 @@ pub struct Company {
     pub address_lines: Vec<String>,
     /// Its phone number (may be empty).
     pub phone: String,
+    /// Its time zone, an IANA name (`America/Chicago`): the office page shows and reads times
+    /// in it. Empty means UTC (a company set up before zones, or not yet told).
+    #[serde(default)]
+    pub time_zone: String,
 }
 
 /// A human invoice number that cannot collide across devices: every device has its own number

@@ -60,6 +60,19 @@ impl Api {
         html[start..end].to_string()
     }
 
+    /// The HTML of the office page at `path`, as the signed-in browser gets it; fails the test
+    /// unless it answers 200.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.text().await.unwrap()
+    }
+
     /// Signs in; fails the test unless it works.
     pub async fn sign_in(server: &TestServer, name: &str, password: &str) -> Api {
         let api = Api::new(server);

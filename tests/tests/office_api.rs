@@ -816,7 +816,11 @@ async fn a_job_created_and_assigned_in_the_office_reaches_the_technicians_tablet
         json!(["Conveyor service", "Belt inspection"])
     );
     assert_eq!(detail["row"]["site_name"], "Yard");
-    assert!(text(&detail["row"]["job"]["scheduled_start"]).starts_with(&format!("{DAY}T09:00")));
+    // 09:00 in the demo company's zone (Chicago, six hours behind UTC in November).
+    assert_eq!(
+        text(&detail["row"]["job"]["scheduled_start"]),
+        format!("{DAY}T15:00:00Z")
+    );
 
     let refused = dana
         .refused(
@@ -1592,4 +1596,95 @@ async fn a_payment_pays_its_invoice_the_rest_is_credit_the_office_applies_later_
             .unwrap();
         assert_eq!(response.status().as_u16(), status, "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_office_shows_and_reads_days_and_times_in_the_companys_time_zone() {
+    let office = office().await;
+    let dana = &office.dana;
+    // The demo company is in Springfield, Illinois.
+    assert_eq!(
+        dana.ok("/api/time-zone").await["time_zone"],
+        "America/Chicago"
+    );
+    let (account, site) = account_with_site(dana, "Prairie Grain Co-op").await;
+    let at = |day: &str, start: &str, end: &str| {
+        json!({
+            "account": account, "site": site, "title": "Dryer fan service",
+            "day": day, "start": start, "end": end,
+        })
+    };
+    // 09:00 typed in the office is 09:00 in Chicago: 15:00 UTC in winter, 14:00 in summer.
+    let winter = dana
+        .post_ok("/api/jobs", at(DAY, "09:00", "10:30"), 201)
+        .await;
+    let winter = text(&winter["id"]).to_string();
+    let job = dana.job(&winter).await;
+    assert_eq!(job["row"]["job"]["scheduled_start"], "2026-11-25T15:00:00Z");
+    assert_eq!(job["row"]["job"]["scheduled_end"], "2026-11-25T16:30:00Z");
+    let summer = dana
+        .post_ok("/api/jobs", at("2026-07-15", "09:00", "10:00"), 201)
+        .await;
+    let summer = dana.job(text(&summer["id"])).await;
+    assert_eq!(
+        summer["row"]["job"]["scheduled_start"],
+        "2026-07-15T14:00:00Z"
+    );
+
+    // A late job is on its own day's board, though it is already tomorrow in UTC.
+    let late = dana
+        .post_ok("/api/jobs", at(DAY, "22:00", "23:30"), 201)
+        .await;
+    let late = text(&late["id"]).to_string();
+    let listed = |day: &'static str| async move {
+        ids(
+            &dana.ok(&format!("/api/jobs?day={day}")).await["jobs"],
+            |r| &r["job"]["id"],
+        )
+    };
+    assert!(listed(DAY).await.contains(&late));
+    assert!(!listed("2026-11-26").await.contains(&late));
+
+    // A time the clocks skip is refused with the reason; nothing is made.
+    let skipped = dana
+        .refused("/api/jobs", at("2026-03-08", "02:30", "03:30"), 422)
+        .await;
+    assert!(skipped.contains("does not exist"), "{skipped}");
+
+    // The pages say times as people in Chicago read them, with no "UTC" anywhere.
+    let page = dana.page(&format!("/jobs/{winter}")).await;
+    assert!(page.contains("2026-11-25 09:00–10:30"), "{page}");
+    assert!(
+        page.contains(r#"name="start" value="09:00""#),
+        "the edit form's start"
+    );
+    assert!(!page.contains("UTC"));
+    let board = dana.page(&format!("/?day={DAY}")).await;
+    assert!(board.contains("22:00–23:30"));
+    assert!(!board.contains("UTC"));
+
+    // The office moves the company to Berlin: the same instants read in Berlin's time.
+    let moved = dana
+        .call(
+            Method::PUT,
+            "/api/time-zone",
+            Some(json!({"time_zone": "europe/berlin"})),
+        )
+        .await;
+    assert_eq!(moved, (200, json!({"time_zone": "Europe/Berlin"})));
+    let page = dana.page(&format!("/jobs/{winter}")).await;
+    assert!(page.contains("2026-11-25 16:00–17:30"), "{page}");
+    let (status, answer) = dana
+        .call(
+            Method::PUT,
+            "/api/time-zone",
+            Some(json!({"time_zone": "Mars/Olympus"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(error_of(&answer).contains("is not a time zone"));
+    assert_eq!(
+        dana.ok("/api/time-zone").await["time_zone"],
+        "Europe/Berlin"
+    );
 }

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use chrono::{NaiveTime, TimeZone as _, Utc};
+use chrono::{NaiveTime, Utc};
 use fieldsync_protocol::views::InvoiceStatus;
 use fieldsync_protocol::{
     AccountId, Author, InvoiceId, Job, JobId, JobStatus, Money, Record, Role, Timestamp, UserId,
@@ -72,7 +72,7 @@ fn now() -> Timestamp {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.sqlite3");
-    let today = Utc::now().date_naive();
+    let today = fieldsync_server::demo::today();
     let mut store = Store::open(&path).unwrap();
     let summary = fieldsync_server::demo::load(&mut store, today).unwrap();
     let (name, _, token) = summary.tablets[0].clone();
@@ -118,8 +118,10 @@ async fn world() -> World {
         .find(|a| a.id != billed.0)
         .expect("another demo customer");
     let site = store.sites_for_account(account.id).unwrap()[0].id;
+    let zone = fieldsync_server::zone::Zone::named(fieldsync_server::demo::TIME_ZONE).unwrap();
     let at = |h, m| {
-        Timestamp(Utc.from_utc_datetime(&today.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap())))
+        zone.at(today, NaiveTime::from_hms_opt(h, m, 0).unwrap())
+            .unwrap()
     };
     let job = Job {
         id: JobId::new(),

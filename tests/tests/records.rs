@@ -634,7 +634,7 @@ async fn calls_and_visits_logged_in_the_office_and_on_the_tablet_make_the_contac
         .unwrap();
     office.sync(&mut tablet, &token).await;
 
-    let today = chrono::Utc::now().date_naive();
+    let today = fieldsync_server::demo::today();
     let report = office
         .dana
         .ok(&format!(
@@ -697,7 +697,8 @@ async fn calls_and_visits_logged_in_the_office_and_on_the_tablet_make_the_contac
     );
     let csv = csv.text().await.unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "when (UTC),customer,how,by,summary");
+    // Times in the company's zone, which the heading names.
+    assert_eq!(rows[0], "when (America/Chicago),customer,how,by,summary");
     assert_eq!(rows.len(), 3, "{csv}");
     assert!(
         rows[2].ends_with("Customer asked for a quote on a new boiler"),

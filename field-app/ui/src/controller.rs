@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, Utc};
 use fieldsync_app::net::SyncService;
 use fieldsync_app::{AppError, InvoiceForm, PaymentForm, PhotoForm, SyncStatus, Tablet, queries};
 use fieldsync_protocol::wire::ClientMessage;
@@ -19,8 +19,8 @@ use crate::{customer, format, invoice, job, new_customer, payment, photos};
 pub struct Options {
     /// The current time.
     pub clock: Box<dyn Fn() -> DateTime<Utc>>,
-    /// The tablet's time zone, for days and times on screen.
-    pub zone: FixedOffset,
+    /// The time zone days and times are shown in: the device's own in the app.
+    pub zone: format::Zone,
     /// Opens a `tel:` or `mailto:` link (the platform's dialer or mail app).
     pub open_link: Box<dyn Fn(&str)>,
     /// The background sync with the paired server; `None` keeps the tablet offline (tests).
@@ -65,7 +65,7 @@ impl Inner {
         Timestamp((self.options.clock)())
     }
 
-    pub(crate) fn zone(&self) -> FixedOffset {
+    pub(crate) fn zone(&self) -> format::Zone {
         self.options.zone
     }
 
@@ -138,12 +138,12 @@ impl Inner {
     pub(crate) fn refresh_today(&self) -> Result<(), AppError> {
         let Some(ui) = self.ui() else { return Ok(()) };
         let zone = self.zone();
-        let now = (self.options.clock)().with_timezone(&zone);
-        let midnight = now
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(zone).single())
-            .map_or(now.to_utc(), |t| t.to_utc());
+        let now = zone.local((self.options.clock)());
+        // Where the clocks skip midnight, the day starts at the first hour that exists.
+        let midnight = (0..=3)
+            .filter_map(|hour| now.date_naive().and_hms_opt(hour, 0, 0))
+            .find_map(|t| zone.instant(t))
+            .unwrap_or(now.to_utc());
         let (from, to) = (Timestamp(midnight), Timestamp(midnight + Duration::days(1)));
         let jobs = {
             let tablet = self.tablet();

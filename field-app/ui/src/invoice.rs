@@ -302,7 +302,7 @@ fn show_invoice(
         None => view.standing.status.label().to_string(),
     };
     adapter.set_shown_status(status.into());
-    let today = inner.now().0.with_timezone(&inner.zone()).date_naive();
+    let today = inner.zone().local(inner.now().0).date_naive();
     let overdue = (today - view.due).num_days();
     let dates = format!(
         "Dated {} · due {}{}",

@@ -2,7 +2,6 @@
 
 use std::rc::Rc;
 
-use chrono::FixedOffset;
 use fieldsync_app::{AppError, queries};
 use fieldsync_protocol::{Contact, JobStatus, Note, NoteKind, validate};
 use slint::ComponentHandle as _;
@@ -111,7 +110,7 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
         )
         .into(),
     );
-    let today = inner.now().0.with_timezone(&zone).date_naive();
+    let today = zone.local(inner.now().0).date_naive();
     let overdue = queries::overdue(
         inner.tablet().store(),
         &packet.account,
@@ -228,7 +227,7 @@ pub(crate) fn contact_row(c: &Contact) -> ContactRow {
     }
 }
 
-fn note_row(n: &Note, zone: FixedOffset) -> NoteRow {
+fn note_row(n: &Note, zone: format::Zone) -> NoteRow {
     NoteRow {
         kind: format::note_kind(n.kind).into(),
         text: n.text.clone().into(),
@@ -236,7 +235,7 @@ fn note_row(n: &Note, zone: FixedOffset) -> NoteRow {
     }
 }
 
-fn visit_row(v: &queries::Visit, zone: FixedOffset) -> VisitRow {
+fn visit_row(v: &queries::Visit, zone: format::Zone) -> VisitRow {
     let performed = if v.performed.is_empty() {
         "No service-performed notes.".to_string()
     } else {

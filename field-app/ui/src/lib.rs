@@ -40,4 +40,5 @@ mod generated {
 pub use generated::*;
 
 pub use controller::{Controller, Options, wire};
+pub use format::Zone;
 pub use run::{OpenApp, RunError, pair_tablet, run, wire_pairing};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use chrono::{Local, Offset as _, Utc};
+use chrono::Utc;
 use fieldsync_app::net::{self, Backoff, SyncService};
 use fieldsync_app::{AppError, Tablet};
 use fieldsync_protocol::Author;
@@ -77,7 +77,7 @@ fn start(runtime: &Runtime, tablet: Tablet) -> Result<(AppWindow, Controller), R
         tablet,
         Options {
             clock: Box::new(Utc::now),
-            zone: Local::now().offset().fix(),
+            zone: crate::format::Zone::Device,
             open_link: Box::new(open_link),
             sync: Some(sync),
         },

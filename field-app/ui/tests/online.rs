@@ -73,7 +73,7 @@ fn app_window(
         Arc::clone(shared),
         Options {
             clock: Box::new(common::morning),
-            zone: chrono::FixedOffset::east_opt(0).unwrap(),
+            zone: fieldsync_app_ui::Zone::UTC,
             open_link: Box::new(|_| {}),
             sync,
         },

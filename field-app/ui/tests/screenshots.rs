@@ -112,6 +112,7 @@ fn main_screens_render_to_png() {
                 name: "Northwind Heating & Plumbing".into(),
                 address_lines: vec!["410 Foundry Street".into(), "Springfield, IL 62701".into()],
                 phone: "(217) 555-0140".into(),
+                time_zone: "America/Chicago".into(),
             })
             .unwrap();
     }

@@ -343,6 +343,7 @@ pub async fn account(state: &AppState, id: AccountId) -> OfficeResult<Account> {
 
 /// Everything on the customer page of account `id`.
 pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResult<AccountDetail> {
+    let today = state.zone().await?.today();
     let found =
         state
             .db()
@@ -429,12 +430,7 @@ pub async fn detail(state: &AppState, id: AccountId, log: Paging) -> OfficeResul
     let mut contact_log: Vec<_> = doc.contact_log.into_values().collect();
     contact_log.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
     contact_log.truncate(CONTACT_LOG_SHOWN);
-    let invoices = invoice_rows(
-        invoices,
-        &ledger,
-        Some(net_days),
-        chrono::Utc::now().date_naive(),
-    );
+    let invoices = invoice_rows(invoices, &ledger, Some(net_days), today);
     Ok(AccountDetail {
         credit_to_apply: ledger.unapplied_credit > Money::ZERO && invoices.iter().any(|i| i.open),
         account: doc.record,

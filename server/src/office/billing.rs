@@ -79,6 +79,7 @@ pub async fn create_invoice(
     input: &InvoiceInput,
 ) -> OfficeResult<InvoiceId> {
     clerk.check_office()?;
+    let today = state.zone().await?.today();
     let lines = input
         .lines
         .iter()
@@ -104,7 +105,7 @@ pub async fn create_invoice(
         id: InvoiceId::new(),
         job,
         number: number.to_string(),
-        date: Day(chrono::Utc::now().date_naive()),
+        date: Day(today),
         lines,
         tax_rate,
         voided: None,

@@ -1,9 +1,9 @@
 //! The contact log: calls, emails and visits recorded against a customer (who, when, how,
 //! what about), and the report over a date range by customer and user, with its CSV.
 
-use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
+use chrono::{NaiveDate, NaiveTime};
 use fieldsync_protocol::{
-    AccountId, ContactChannel, ContactEntry, ContactId, DocId, NoteId, Record, Timestamp, UserId,
+    AccountId, ContactChannel, ContactEntry, ContactId, DocId, NoteId, Record, UserId,
 };
 use fieldsync_store::ContactReportLine;
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::jobs::parse_day;
 use super::{Clerk, OfficeError, OfficeResult, edit, now, optional_id, parse_field, required};
 use crate::AppState;
+use crate::zone::Zone;
 
 /// A contact as typed on the customer page's form.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -24,7 +25,7 @@ pub struct ContactLogInput {
     pub contact: String,
     /// The day it happened, `YYYY-MM-DD` (today when empty).
     pub day: String,
-    /// The time, `HH:MM` (UTC; now when the day and time are empty).
+    /// The time, `HH:MM` in the company's time zone (now when the day and time are empty).
     pub time: String,
 }
 
@@ -46,17 +47,18 @@ pub async fn log_contact(
     )?;
     let summary = required("what it was about", &input.summary)?;
     let contact: Option<ContactId> = optional_id("contact", &input.contact)?;
+    let zone = state.zone().await?;
     let at = match (input.day.trim(), input.time.trim()) {
         ("", "") => now(),
         (day, time) => {
-            let day = parse_day(Some(day))?;
+            let day = parse_day(Some(day), zone)?;
             let time = match time {
                 "" => NaiveTime::from_hms_opt(12, 0, 0).expect("noon"),
                 time => NaiveTime::parse_from_str(time, "%H:%M").map_err(|_| {
                     OfficeError::Invalid(format!("time {time:?} is not a time like 09:30"))
                 })?,
             };
-            Timestamp(Utc.from_utc_datetime(&day.and_time(time)))
+            zone.at(day, time).map_err(OfficeError::Invalid)?
         }
     };
     if at.0 > now().0 + chrono::Duration::minutes(5) {
@@ -114,6 +116,8 @@ pub const CSV_LINES: usize = 100_000;
 /// The contact report.
 #[derive(Clone, Debug, Serialize)]
 pub struct ContactReport {
+    /// The company's time zone, which the days and times are in.
+    pub zone: Zone,
     /// The first day.
     pub from: NaiveDate,
     /// The last day (included).
@@ -128,17 +132,18 @@ pub struct ContactReport {
     pub more: bool,
 }
 
-/// The contacts logged from `filter.from` to `filter.to` (days, UTC, both included), of one
+/// The contacts logged from `filter.from` to `filter.to` (the company's days, both included), of one
 /// customer and one user when given; at most `limit`.
 pub async fn report(
     state: &AppState,
     filter: &ReportFilter,
     limit: usize,
 ) -> OfficeResult<ContactReport> {
-    let to = parse_day(Some(&filter.to))?;
+    let zone = state.zone().await?;
+    let to = parse_day(Some(&filter.to), zone)?;
     let from = match filter.from.trim() {
         "" => to - chrono::Days::new(30),
-        day => parse_day(Some(day))?,
+        day => parse_day(Some(day), zone)?,
     };
     if from > to {
         return Err(OfficeError::Invalid(
@@ -147,13 +152,13 @@ pub async fn report(
     }
     let customer: Option<AccountId> = optional_id("customer", &filter.customer)?;
     let user: Option<UserId> = optional_id("user", &filter.user)?;
-    let start = |day: NaiveDate| Timestamp(Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN)));
-    let (begin, end) = (start(from), start(to + chrono::Days::new(1)));
+    let (begin, end) = (zone.day_bounds(from).0, zone.day_bounds(to).1);
     let (lines, more) = state
         .db()
         .read(move |store| Ok(store.contact_report(begin, end, customer, user, limit)?))
         .await?;
     Ok(ContactReport {
+        zone,
         from,
         to,
         customer,
@@ -172,12 +177,12 @@ pub fn csv(report: &ContactReport) -> String {
             text.to_string()
         }
     };
-    let mut out = String::from("when (UTC),customer,how,by,summary\r\n");
+    let mut out = format!("when ({}),customer,how,by,summary\r\n", report.zone.name());
     for line in &report.lines {
         let e = &line.entry;
         out.push_str(&format!(
             "{},{},{},{},{}\r\n",
-            e.at.0.format("%Y-%m-%d %H:%M"),
+            report.zone.format(e.at.0, "%Y-%m-%d %H:%M"),
             field(&line.account_name),
             e.channel.label(),
             field(&e.user_name),

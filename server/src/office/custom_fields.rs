@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{Clerk, OfficeError, OfficeResult, edit};
 use crate::AppState;
+use crate::zone::Zone;
 
 /// A definition as typed in the office: choices one per line or comma-separated.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -167,4 +168,25 @@ pub async fn set_values(
         Ok(())
     })
     .await
+}
+
+/// Sets the company's time zone to the one called `name` (an IANA name); returns it. The
+/// office page shows and reads every time in it from the next page on; documents keep their
+/// instants, so nothing stored changes.
+pub async fn set_time_zone(state: &AppState, clerk: &Clerk, name: &str) -> OfficeResult<Zone> {
+    clerk.check_office()?;
+    let zone = Zone::named(name).map_err(OfficeError::Invalid)?;
+    state
+        .db()
+        .run(move |store| {
+            let tx = store.transaction()?;
+            let mut company = tx.company()?;
+            company.time_zone = zone.name().to_string();
+            tx.set_company(&company)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(user = %clerk.name, zone = zone.name(), "the company's time zone changed");
+    Ok(zone)
 }

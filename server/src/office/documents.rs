@@ -40,7 +40,7 @@ pub async fn invoice_pdf(state: &AppState, id: InvoiceId) -> OfficeResult<(Strin
             let signature = match &invoice.signature {
                 Some(signed) => {
                     let png = store.blob(&signed.image)?;
-                    Some(fieldsync_pdf::signature(signed, png.as_deref()))
+                    Some(fieldsync_pdf::signature(signed, png.as_deref(), &company))
                 }
                 None => None,
             };

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
+use chrono::{NaiveDate, NaiveTime};
 use fieldsync_protocol::validate;
 use fieldsync_protocol::{
     AccountId, Address, Alert, Contact, ContactId, DocId, Invoice, Job, JobId, JobSite, JobStatus,
@@ -19,6 +19,7 @@ use super::{
     parse_field, parse_id, required,
 };
 use crate::AppState;
+use crate::zone::Zone;
 
 /// A user as shown next to a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -56,7 +57,7 @@ pub struct Column {
 /// The dispatch board of one day.
 #[derive(Clone, Debug, Serialize)]
 pub struct Board {
-    /// The day (UTC).
+    /// The day (the company's).
     pub day: NaiveDate,
     /// Every technician, with their jobs of the day.
     pub columns: Vec<Column>,
@@ -67,7 +68,7 @@ pub struct Board {
 /// Which jobs to list.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct JobFilter {
-    /// Jobs scheduled on this day (UTC, `YYYY-MM-DD`); today when missing.
+    /// Jobs scheduled on this day (the company's, `YYYY-MM-DD`); today when missing.
     pub day: Option<String>,
     /// Only jobs assigned to this technician (a user id).
     pub technician: Option<String>,
@@ -75,19 +76,10 @@ pub struct JobFilter {
     pub status: Option<String>,
 }
 
-/// The start and end of `day` (UTC).
-fn day_bounds(day: NaiveDate) -> (Timestamp, Timestamp) {
-    let start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
-    (
-        Timestamp(start),
-        Timestamp(start + chrono::Duration::days(1)),
-    )
-}
-
-/// Parses `YYYY-MM-DD`; today (UTC) when empty.
-pub fn parse_day(day: Option<&str>) -> OfficeResult<NaiveDate> {
+/// Parses `YYYY-MM-DD`; the company's today (in `zone`) when empty.
+pub fn parse_day(day: Option<&str>, zone: Zone) -> OfficeResult<NaiveDate> {
     match day.map(str::trim).filter(|d| !d.is_empty()) {
-        None => Ok(Utc::now().date_naive()),
+        None => Ok(zone.today()),
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
             OfficeError::Invalid(format!("day {text:?} is not a date like 2026-11-25"))
         }),
@@ -167,7 +159,8 @@ fn rows(store: &Store, jobs: Vec<Job>) -> Result<Vec<JobRow>, StoreError> {
 
 /// Jobs of a day (today by default), optionally only one technician's or one status.
 pub async fn list(state: &AppState, filter: &JobFilter) -> OfficeResult<Vec<JobRow>> {
-    let day = parse_day(filter.day.as_deref())?;
+    let zone = state.zone().await?;
+    let day = parse_day(filter.day.as_deref(), zone)?;
     let technician =
         match filter
             .technician
@@ -189,7 +182,7 @@ pub async fn list(state: &AppState, filter: &JobFilter) -> OfficeResult<Vec<JobR
         None => None,
         Some(text) => Some(parse_field::<JobStatus>("status", text)?),
     };
-    let (from, to) = day_bounds(day);
+    let (from, to) = zone.day_bounds(day);
     let rows = state
         .db()
         .read(move |store| {
@@ -327,6 +320,7 @@ impl Shown {
 
 /// Everything on the page of job `id`.
 pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult<JobDetail> {
+    let today = state.zone().await?.today();
     let notes_from = paging.notes_from.unwrap_or(0);
     let photos_from = paging.photos_from.unwrap_or(0);
     let found = state
@@ -397,7 +391,7 @@ pub async fn detail(state: &AppState, id: JobId, paging: Paging) -> OfficeResult
         site_notes: oldest_first(found.site_notes.0),
         photos_shown: Shown::new(photos_from, photos.len(), photos_total, PHOTOS_PAGE),
         photos: oldest_first(photos),
-        invoices: invoice_rows(mine, &ledger, found.net_days, Utc::now().date_naive()),
+        invoices: invoice_rows(mine, &ledger, found.net_days, today),
         payments: found
             .payments
             .into_iter()
@@ -447,9 +441,9 @@ pub struct JobInput {
     pub requested_services: String,
     /// Day, `YYYY-MM-DD` (empty: unscheduled, a lead).
     pub day: String,
-    /// Start time, `HH:MM` (UTC).
+    /// Start time, `HH:MM` in the company's time zone.
     pub start: String,
-    /// End time, `HH:MM` (UTC).
+    /// End time, `HH:MM` in the company's time zone.
     pub end: String,
     /// Technician to assign (a user id, or empty).
     pub technician: String,
@@ -493,7 +487,8 @@ pub async fn create_job(state: &AppState, clerk: &Clerk, input: &JobInput) -> Of
         )));
     }
     let title = required("title", &input.title)?;
-    let (scheduled_start, scheduled_end) = schedule(&input.day, &input.start, &input.end)?;
+    let (scheduled_start, scheduled_end) =
+        schedule(&input.day, &input.start, &input.end, state.zone().await?)?;
     let mut technicians = BTreeMap::new();
     if !input.technician.trim().is_empty() {
         let user: UserId = parse_id("technician", &input.technician)?;
@@ -544,9 +539,9 @@ pub struct JobEdit {
     pub requested_services: String,
     /// Day, `YYYY-MM-DD` (empty: unscheduled).
     pub day: String,
-    /// Start time, `HH:MM` (UTC).
+    /// Start time, `HH:MM` in the company's time zone.
     pub start: String,
-    /// End time, `HH:MM` (UTC).
+    /// End time, `HH:MM` in the company's time zone.
     pub end: String,
     /// Estimate, a decimal amount (or empty).
     pub estimate: String,
@@ -564,15 +559,15 @@ pub struct JobEdit {
 }
 
 impl JobEdit {
-    /// The form filled with `job` as it is.
-    pub fn from_job(job: &Job) -> JobEdit {
-        let time = |t: Option<Timestamp>| t.map(|t| t.0.format("%H:%M").to_string());
+    /// The form filled with `job` as it is, its times in the company's `zone`.
+    pub fn from_job(job: &Job, zone: Zone) -> JobEdit {
+        let time = |t: Option<Timestamp>| t.map(|t| zone.format(t.0, "%H:%M"));
         JobEdit {
             title: job.title.clone(),
             requested_services: job.requested_services.join("\n"),
             day: job
                 .scheduled_start
-                .map(|t| t.0.date_naive().to_string())
+                .map(|t| zone.day_of(t.0).to_string())
                 .unwrap_or_default(),
             start: time(job.scheduled_start).unwrap_or_default(),
             end: time(job.scheduled_end).unwrap_or_default(),
@@ -654,7 +649,8 @@ pub async fn edit_job(
 ) -> OfficeResult<()> {
     clerk.check_office()?;
     let title = required("title", &input.title)?;
-    let (scheduled_start, scheduled_end) = schedule(&input.day, &input.start, &input.end)?;
+    let (scheduled_start, scheduled_end) =
+        schedule(&input.day, &input.start, &input.end, state.zone().await?)?;
     let estimate = parse_amount("estimate", &input.estimate)?;
     let final_amount = parse_amount("final amount", &input.final_amount)?;
     let inventory = validate::parse_materials(&input.materials)?;
@@ -711,25 +707,30 @@ pub async fn edit_job(
     Ok(())
 }
 
-/// A scheduled window from a day and two times; none when the day is empty.
+/// A scheduled window from a day and two times in the company's `zone`; none when the day is
+/// empty.
 fn schedule(
     day: &str,
     start: &str,
     end: &str,
+    zone: Zone,
 ) -> OfficeResult<(Option<Timestamp>, Option<Timestamp>)> {
     if day.trim().is_empty() {
         return Ok((None, None));
     }
-    let day = parse_day(Some(day))?;
-    let start = parse_time("start", start)?;
-    let end = parse_time("end", end)?;
+    let day = parse_day(Some(day), zone)?;
+    let start = zone
+        .at(day, parse_time("start", start)?)
+        .map_err(OfficeError::Invalid)?;
+    let end = zone
+        .at(day, parse_time("end", end)?)
+        .map_err(OfficeError::Invalid)?;
     if end <= start {
         return Err(OfficeError::Invalid(
             "the end must be after the start".into(),
         ));
     }
-    let at = |t: NaiveTime| Timestamp(Utc.from_utc_datetime(&day.and_time(t)));
-    Ok((Some(at(start)), Some(at(end))))
+    Ok((Some(start), Some(end)))
 }
 
 /// Refuses ids that are not technicians.

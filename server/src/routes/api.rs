@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::office::OfficeError;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
 use crate::office::contact_log::{self, ContactLogInput, ReportFilter};
@@ -114,7 +115,8 @@ pub(super) async fn aging(
     Signed(_): Signed,
     Query(query): Query<DayQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let day = crate::office::jobs::parse_day(query.day.as_deref())?;
+    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let day = crate::office::jobs::parse_day(query.day.as_deref(), zone)?;
     let aging = crate::office::reports::aging(&state, day).await?;
     Ok(Json(json!(aging)))
 }
@@ -276,7 +278,8 @@ pub(super) async fn board(
     Signed(_): Signed,
     Query(filter): Query<JobFilter>,
 ) -> Result<Json<jobs::Board>, ApiError> {
-    let day = jobs::parse_day(filter.day.as_deref())?;
+    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let day = jobs::parse_day(filter.day.as_deref(), zone)?;
     Ok(Json(jobs::board(&state, day).await?))
 }
 
@@ -553,6 +556,32 @@ pub(super) async fn custom_field_definitions(
     Ok(Json(
         json!({ "custom_fields": custom_fields::definitions(&state).await? }),
     ))
+}
+
+/// `GET /api/time-zone`: the company's time zone (`{"time_zone": "America/Chicago"}`), which
+/// the office's typed days and times are in.
+pub(super) async fn time_zone(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+) -> Result<Json<Value>, ApiError> {
+    let zone = state.zone().await.map_err(OfficeError::from)?;
+    Ok(Json(json!({ "time_zone": zone })))
+}
+
+/// The body of `PUT /api/time-zone`.
+#[derive(Deserialize)]
+pub(super) struct TimeZoneInput {
+    time_zone: String,
+}
+
+/// `PUT /api/time-zone {"time_zone"}`: sets the company's time zone (an IANA name).
+pub(super) async fn set_time_zone(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Body(input): Body<TimeZoneInput>,
+) -> Result<Json<Value>, ApiError> {
+    let zone = custom_fields::set_time_zone(&state, &clerk, &input.time_zone).await?;
+    Ok(Json(json!({ "time_zone": zone })))
 }
 
 /// `POST /api/custom-fields {"name","kind","choices"}`: adds a custom field (`kind` one of

@@ -58,7 +58,7 @@ pub fn app(now: DateTime<Utc>) -> App {
         Arc::new(Mutex::new(tablet)),
         Options {
             clock: Box::new(move || now),
-            zone: chrono::FixedOffset::east_opt(0).unwrap(),
+            zone: fieldsync_app_ui::Zone::UTC,
             open_link: Box::new(move |link| opened.borrow_mut().push(link.to_string())),
             sync: None,
         },

@@ -33,7 +33,8 @@ pub(in crate::routes) async fn board(
     Query(query): Query<BoardQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
-    let day = jobs::parse_day(Some(&query.day))?;
+    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let day = jobs::parse_day(Some(&query.day), zone)?;
     let seen = headers
         .get(SEEN)
         .and_then(|v| v.to_str().ok())
@@ -51,6 +52,7 @@ pub(in crate::routes) async fn board(
                         "board_region.html",
                         context! {
                             board,
+                            zone,
                             day => day.to_string(),
                             clerk => context! { form_token => FORM_TOKEN_SLOT },
                         },
@@ -71,6 +73,7 @@ pub(in crate::routes) async fn board(
         "board.html",
         context! {
             clerk => clerk_json(&clerk),
+            zone,
             board,
             day => day.to_string(),
             weekday => day.format("%A %-d %B %Y").to_string(),

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::{Notice, PageError, Posted, Signed, after, parse};
 use crate::AppState;
+use crate::office::OfficeError;
 use crate::office::custom_fields::{self, FieldInput};
+use crate::zone::Zone;
 
 /// The form key of a field's value on the customer page: `field:<name>`.
 const FIELD_KEY: &str = "field:";
@@ -73,6 +75,7 @@ pub(in crate::routes) async fn page(
 ) -> Result<Response, PageError> {
     clerk.check_office()?;
     let defs = custom_fields::definitions(&state).await?;
+    let zone = state.zone().await.map_err(OfficeError::from)?;
     let kinds: Vec<(&str, &str)> = FieldKind::ALL
         .iter()
         .map(|k| (k.as_str(), k.label()))
@@ -83,12 +86,32 @@ pub(in crate::routes) async fn page(
             clerk => super::clerk_json(&clerk),
             fields => defs.iter().map(def_row).collect::<Vec<_>>(),
             kinds,
+            zone,
+            zones => Zone::names().collect::<Vec<_>>(),
             error => notice.error,
         },
     ))
 }
 
 const BACK: &str = "/settings/custom-fields";
+
+/// The form of the settings page's time zone.
+#[derive(serde::Deserialize)]
+pub(in crate::routes) struct TimeZoneForm {
+    time_zone: String,
+}
+
+/// `POST /settings/time-zone`: sets the company's time zone.
+pub(in crate::routes) async fn set_time_zone(
+    State(state): State<AppState>,
+    Signed(clerk): Signed,
+    Posted(form): Posted<TimeZoneForm>,
+) -> Result<Response, PageError> {
+    let result = custom_fields::set_time_zone(&state, &clerk, &form.time_zone)
+        .await
+        .map(|_| ());
+    Ok(after(BACK, result))
+}
 
 /// `POST /settings/custom-fields`: adds a field.
 pub(in crate::routes) async fn add(

@@ -53,7 +53,8 @@ pub(in crate::routes) async fn aging(
     Signed(clerk): Signed,
     Query(query): Query<DayQuery>,
 ) -> Result<Response, PageError> {
-    let day = jobs::parse_day(Some(&query.day))?;
+    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let day = jobs::parse_day(Some(&query.day), zone)?;
     let aging = crate::office::reports::aging(&state, day).await?;
     Ok(page(
         "aging.html",
@@ -67,7 +68,8 @@ pub(in crate::routes) async fn aging_csv(
     Signed(_): Signed,
     Query(query): Query<DayQuery>,
 ) -> Result<Response, PageError> {
-    let day = jobs::parse_day(Some(&query.day))?;
+    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let day = jobs::parse_day(Some(&query.day), zone)?;
     let aging = crate::office::reports::aging(&state, day).await?;
     let disposition = format!("attachment; filename=\"aging-{day}.csv\"");
     Ok((
@@ -123,10 +125,11 @@ pub(in crate::routes) async fn statement_pdf(
     Query(period): Query<Period>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
-    let today = chrono::Utc::now().date_naive();
+    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let today = zone.today();
     let day = |text: &str, default: chrono::NaiveDate| match text.trim() {
         "" => Ok(default),
-        text => jobs::parse_day(Some(text)),
+        text => jobs::parse_day(Some(text), zone),
     };
     let to = day(&period.to, today)?;
     let from = day(&period.from, to - chrono::Days::new(90))?;
@@ -261,10 +264,12 @@ pub(in crate::routes) async fn customer(
         &defs,
         &detail.account.custom_fields,
     ));
+    let zone = state.zone().await.map_err(OfficeError::from)?;
     Ok(page(
         "customer.html",
         context! {
             clerk => clerk_json(&clerk),
+            zone,
             id => id.to_string(),
             fields,
             files,
@@ -272,8 +277,8 @@ pub(in crate::routes) async fn customer(
             others,
             merge_q => merge.merge_q,
             technicians,
-            today => chrono::Utc::now().date_naive().to_string(),
-            statement_from => (chrono::Utc::now().date_naive() - chrono::Days::new(90)).to_string(),
+            today => zone.today().to_string(),
+            statement_from => (zone.today() - chrono::Days::new(90)).to_string(),
             payment_id => PaymentId::new().to_string(),
             methods => payment_methods(),
             note_kinds => typed_note_kinds(),

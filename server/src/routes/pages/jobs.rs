@@ -11,9 +11,9 @@ use super::{
     note_kinds, page, parse, payment_methods, typed_note_kinds,
 };
 use crate::AppState;
-use crate::office::Paging;
 use crate::office::billing::{self, InvoiceInput};
 use crate::office::jobs::{self, NoteInput};
+use crate::office::{OfficeError, Paging};
 
 /// `GET /jobs/{id}`: the job page.
 pub(in crate::routes) async fn job(
@@ -26,17 +26,19 @@ pub(in crate::routes) async fn job(
     let id: JobId = parse("job", &id)?;
     let detail = jobs::detail(&state, id, log).await?;
     let technicians = jobs::technicians(&state).await?;
+    let zone = state.zone().await.map_err(OfficeError::from)?;
     Ok(page(
         "job.html",
         context! {
             clerk => clerk_json(&clerk),
+            zone,
             id => id.to_string(),
             detail,
             technicians,
             statuses => next_statuses(detail.row.job.status),
             note_kinds => note_kinds(),
             typed_note_kinds => typed_note_kinds(),
-            form => jobs::JobEdit::from_job(&detail.row.job),
+            form => jobs::JobEdit::from_job(&detail.row.job, zone),
             payment_id => PaymentId::new().to_string(),
             methods => payment_methods(),
             changes_before => log.changes_before,

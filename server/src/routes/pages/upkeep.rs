@@ -199,6 +199,7 @@ pub(in crate::routes) async fn contact_report(
         "contacts_report.html",
         minijinja::context! {
             clerk => super::clerk_json(&clerk),
+            zone => report.zone,
             report,
             users,
             customer_name,

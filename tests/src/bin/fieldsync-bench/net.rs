@@ -116,7 +116,7 @@ pub(crate) fn setup_devices(
 ) -> (std::path::PathBuf, Vec<String>) {
     let path = dir.path().join("server.sqlite3");
     let mut store = Store::open(&path).unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = fieldsync_server::demo::today();
     fieldsync_server::demo::load(&mut store, today).unwrap();
     let tx = store.transaction().unwrap();
     let office = tx.add_user("bench", Role::Office, None).unwrap();
