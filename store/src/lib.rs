@@ -422,6 +422,17 @@ impl Store {
         search::search_accounts(&self.conn, query, limit)
     }
 
+    /// One page of [`Store::search_accounts`]: `limit` accounts from `offset` by name, and how
+    /// many match in all.
+    pub fn search_accounts_page(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<AccountSummary>, usize)> {
+        search::search_accounts_page(&self.conn, query, offset, limit)
+    }
+
     /// The accounts with an invoice that is not void, by name (for the aging report).
     pub fn billed_accounts(&self) -> Result<Vec<fieldsync_protocol::Account>> {
         queries::billed_accounts(&self.conn)

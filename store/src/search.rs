@@ -11,22 +11,64 @@ use crate::{Result, queries};
 
 /// Accounts whose search text, or one of whose sites' search text, contains every word of
 /// `query` (a phone number typed with punctuation is looked up by its digits), by name; every
-/// account (by name) for an empty query.
+/// account (by name) for an empty query. At most `limit`.
 pub(crate) fn search_accounts(
     conn: &Connection,
     query: &str,
     limit: usize,
 ) -> Result<Vec<AccountSummary>> {
+    let (condition, params) = matching(query);
+    page(conn, &condition, params, 0, limit)
+}
+
+/// One page of what [`search_accounts`] finds: `limit` accounts from `offset`, and how many
+/// match in all (so a long list says how long it is instead of stopping silently).
+pub(crate) fn search_accounts_page(
+    conn: &Connection,
+    query: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<AccountSummary>, usize)> {
+    let (condition, params) = matching(query);
+    let sql = format!("SELECT count(*) FROM accounts a WHERE {condition}");
+    let total: i64 = conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(params.iter()), |row| row.get(0))?;
+    let found = page(conn, &condition, params, offset, limit)?;
+    Ok((found, usize::try_from(total).unwrap_or(0)))
+}
+
+/// The accounts matching `condition` (over `a`, with `params`), by name, `limit` from `offset`.
+fn page(
+    conn: &Connection,
+    condition: &str,
+    mut params: Vec<Value>,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<AccountSummary>> {
+    let n = params.len();
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE {condition}
+         ORDER BY a.name COLLATE NOCASE, a.rid LIMIT ?{} OFFSET ?{}",
+        n + 1,
+        n + 2
+    );
+    params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    params.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The condition (over `a`, the accounts) that every word of `query` matches, and its
+/// parameters; accounts not merged into another when there are no words.
+fn matching(query: &str) -> (String, Vec<Value>) {
     let query = query.to_lowercase();
     let words: Vec<String> = query
         .split_whitespace()
         .map(fieldsync_protocol::views::search_word)
         .filter(|w| !w.is_empty())
         .collect();
-    if words.is_empty() {
-        return queries::accounts(conn, Some(limit));
-    }
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut params: Vec<Value> = Vec::new();
     let mut conditions: Vec<String> = vec![queries::NOT_MERGED.to_string()];
     for word in &words {
@@ -53,15 +95,7 @@ pub(crate) fn search_accounts(
             params.push(Value::Text(format!("%{escaped}%")));
         }
     }
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM accounts a WHERE {} ORDER BY a.name COLLATE NOCASE LIMIT ?{}",
-        conditions.join(" AND "),
-        params.len() + 1
-    );
-    params.push(Value::Integer(limit));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), summary)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    (conditions.join(" AND "), params)
 }
 
 /// Migration hook (0018): the search text of every site, and of every account (now with
@@ -252,5 +286,55 @@ mod tests {
             "a site's name"
         );
         assert!(names(&store, "acme willamette").is_empty());
+    }
+
+    #[test]
+    fn a_long_list_comes_a_page_at_a_time_with_its_count_and_nothing_missed_or_twice() {
+        let office = writer(Role::Office, "Dana");
+        let mut store = Store::open_in_memory().unwrap();
+        // 23 bakeries (two with the same name) and 4 dentists.
+        for n in 0..23 {
+            let name = format!("Bakery {:02}", n.min(21));
+            create(&mut store, &office, &Record::new_account(account(&name)));
+        }
+        for n in 0..4 {
+            let name = format!("Dentist {n}");
+            create(&mut store, &office, &Record::new_account(account(&name)));
+        }
+        let all_pages = |query: &str, size: usize| {
+            let mut seen = Vec::new();
+            loop {
+                let (page, total) = store.search_accounts_page(query, seen.len(), size).unwrap();
+                if page.is_empty() {
+                    return (seen, total);
+                }
+                assert!(page.len() <= size);
+                seen.extend(page.into_iter().map(|a| (a.name, a.id)));
+            }
+        };
+        let (bakeries, total) = all_pages("bakery", 5);
+        assert_eq!(total, 23);
+        assert_eq!(bakeries.len(), 23, "every bakery, once");
+        let ids: std::collections::BTreeSet<_> = bakeries.iter().map(|(_, id)| *id).collect();
+        assert_eq!(
+            ids.len(),
+            23,
+            "the two of the same name both appear, once each"
+        );
+        assert!(bakeries.windows(2).all(|w| w[0].0 <= w[1].0), "by name");
+        let (everyone, total) = all_pages("", 10);
+        assert_eq!((everyone.len(), total), (27, 27));
+        assert_eq!(
+            store
+                .search_accounts_page("dentist", 2, 10)
+                .unwrap()
+                .0
+                .len(),
+            2
+        );
+        assert_eq!(
+            store.search_accounts_page("plumber", 0, 10).unwrap(),
+            (vec![], 0)
+        );
     }
 }

@@ -1688,3 +1688,61 @@ async fn the_office_shows_and_reads_days_and_times_in_the_companys_time_zone() {
         "Europe/Berlin"
     );
 }
+
+#[tokio::test]
+async fn the_customer_list_comes_a_page_at_a_time_and_says_how_many_there_are() {
+    let office = office().await;
+    let dana = &office.dana;
+    // The demo's 50 customers, 20 at a time: every one once, by name.
+    let mut names = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = dana
+            .ok(&format!("/api/accounts?limit=20&offset={offset}"))
+            .await;
+        assert_eq!(page["total"], 50, "{page}");
+        assert_eq!(page["offset"], offset);
+        let accounts = page["accounts"].as_array().unwrap();
+        assert!(accounts.len() <= 20);
+        names.extend(accounts.iter().map(|a| text(&a["name"]).to_string()));
+        match page["next"].as_u64() {
+            Some(next) => offset = next,
+            None => break,
+        }
+    }
+    assert_eq!(names.len(), 50);
+    assert_eq!(
+        names.iter().collect::<BTreeSet<_>>().len(),
+        50,
+        "none twice"
+    );
+    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    assert!(lowered.windows(2).all(|w| w[0] <= w[1]), "by name");
+    // A search says how many match; more than 500 at once is not handed out.
+    let clinics = dana.ok("/api/accounts?q=clinic").await;
+    assert_eq!(
+        clinics["total"].as_u64().unwrap() as usize,
+        clinics["accounts"].as_array().unwrap().len()
+    );
+    let capped = dana.ok("/api/accounts?limit=100000").await;
+    assert_eq!(capped["accounts"].as_array().unwrap().len(), 50);
+    // The page says the count, and pages with links once the list is longer than a page.
+    let page = dana.page("/customers").await;
+    assert!(page.contains("50 customers"), "{page}");
+    for n in 0..60 {
+        dana.post_ok(
+            "/api/accounts",
+            new_account(&format!("Zeta Storage {n:02}")),
+            201,
+        )
+        .await;
+    }
+    let first = dana.page("/customers").await;
+    assert!(first.contains("Customers 1–100 of 110"), "{first}");
+    assert!(first.contains("from=100"), "a link to the next page");
+    let second = dana.page("/customers?from=100").await;
+    assert!(second.contains("Customers 101–110 of 110"), "{second}");
+    assert!(second.contains("Zeta Storage 59"));
+    let found = dana.page("/customers?q=zeta").await;
+    assert!(found.contains("60 customers"), "{found}");
+}

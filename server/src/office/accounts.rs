@@ -17,8 +17,27 @@ use super::{
 };
 use crate::AppState;
 
-/// Most accounts a list or search returns.
-pub const LIST_LIMIT: usize = 500;
+/// Accounts on one page of the customer list (and the API's list when it asks for no
+/// number).
+pub const PAGE: usize = 100;
+
+/// Most accounts the API's list returns at once.
+pub const MOST_PER_PAGE: usize = 500;
+
+/// One page of the customer list: which accounts, from where, of how many.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountPage {
+    /// The accounts, by name.
+    pub accounts: Vec<AccountSummary>,
+    /// The position of the first (from 0).
+    pub offset: usize,
+    /// How many match in all.
+    pub total: usize,
+    /// Where the next page starts, when there is one.
+    pub next: Option<usize>,
+    /// Where the previous page starts, when this is not the first.
+    pub previous: Option<usize>,
+}
 
 /// An account's fields as typed on a form or sent as JSON: every field is text (a checkbox is
 /// `"on"` or a boolean), so one shape serves both.
@@ -316,8 +335,27 @@ pub struct AccountDetail {
 
 /// Accounts not merged into another, by name; those matching `query` (any part of name, type,
 /// contact, phone or address) when it is given.
-pub async fn list(state: &AppState, query: Option<String>) -> OfficeResult<Vec<AccountSummary>> {
-    search(state, query.as_deref().unwrap_or_default(), LIST_LIMIT).await
+///
+/// A page of `limit` (at most [`MOST_PER_PAGE`]) from `offset`, by name, with the count of all.
+pub async fn list(
+    state: &AppState,
+    query: Option<String>,
+    offset: usize,
+    limit: usize,
+) -> OfficeResult<AccountPage> {
+    let query = query.unwrap_or_default();
+    let limit = limit.clamp(1, MOST_PER_PAGE);
+    let (accounts, total) = state
+        .db()
+        .read(move |store| Ok(store.search_accounts_page(&query, offset, limit)?))
+        .await?;
+    Ok(AccountPage {
+        next: (offset + accounts.len() < total).then_some(offset + accounts.len()),
+        previous: (offset > 0).then(|| offset.saturating_sub(limit)),
+        accounts,
+        offset,
+        total,
+    })
 }
 
 /// At most `limit` accounts matching `query` (see [`Store::search_accounts`]).

@@ -150,16 +150,25 @@ pub(super) async fn me(Signed(clerk): Signed) -> Json<Value> {
 #[derive(Deserialize)]
 pub(super) struct Search {
     q: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
 }
 
-/// `GET /api/accounts?q=`: accounts, or those matching `q`.
+/// `GET /api/accounts?q=&offset=&limit=`: accounts, or those matching `q`, by name: a page of
+/// `limit` (100 unless said, at most 500) from `offset`, with `total`, `next` and `previous`.
 pub(super) async fn list_accounts(
     State(state): State<AppState>,
     Signed(_): Signed,
     Query(search): Query<Search>,
 ) -> Result<Json<Value>, ApiError> {
-    let found = accounts::list(&state, search.q).await?;
-    Ok(Json(json!({ "accounts": found })))
+    let found = accounts::list(
+        &state,
+        search.q,
+        search.offset.unwrap_or(0),
+        search.limit.unwrap_or(accounts::PAGE),
+    )
+    .await?;
+    Ok(Json(json!(found)))
 }
 
 /// `POST /api/accounts`: creates an account.

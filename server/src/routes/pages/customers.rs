@@ -18,11 +18,12 @@ use crate::office::billing::{self, CreditInput, PaymentInput};
 use crate::office::jobs::{self, NoteInput};
 use crate::office::{Clerk, OfficeError, Paging};
 
-/// `?q=` of the customer list.
+/// `?q=&from=` of the customer list.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(in crate::routes) struct SearchQuery {
     q: String,
+    from: usize,
     error: String,
 }
 
@@ -32,10 +33,10 @@ pub(in crate::routes) async fn customers(
     Signed(clerk): Signed,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, PageError> {
-    let found = accounts::list(&state, Some(query.q.clone())).await?;
+    let found = accounts::list(&state, Some(query.q.clone()), query.from, accounts::PAGE).await?;
     Ok(page(
         "customers.html",
-        context! { clerk => clerk_json(&clerk), q => query.q, accounts => found, error => query.error },
+        context! { clerk => clerk_json(&clerk), q => query.q, found, error => query.error },
     ))
 }
 
