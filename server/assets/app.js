@@ -3,6 +3,13 @@
 // (elements with data-live-region and an id), so forms outside them keep what is typed. A busy
 // company commits many times a second: a page refreshes at most once per GAP (the board, the
 // largest page, every 2 s), whatever arrives meanwhile being shown by the next refresh.
+// Print buttons (data-print): the customer and job pages print as a clean record (see the
+// stylesheet's print rules).
+document.addEventListener("click", function (event) {
+  var target = event.target;
+  if (target && target.closest && target.closest("[data-print]")) window.print();
+});
+
 // Confirmations: a form with data-confirm asks before it is sent (delete, merge, void); in a
 // form that chooses another customer, {choice} names the one chosen. Listening on the document
 // covers forms in live regions swapped in later.
@@ -91,19 +98,30 @@ document.addEventListener("click", function (event) {
       });
   }
 
-  var events = new EventSource("/api/events");
-  events.addEventListener("change", function (event) {
-    var data = null;
-    try { data = JSON.parse(event.data); } catch (e) { data = null; }
-    if (data && typeof data.seq === "number") seen = Math.max(seen || 0, data.seq);
-    if (relevant(data)) refresh();
-  });
-  events.addEventListener("open", function () {
-    if (status) status.textContent = "Live";
-    if (broken) { broken = false; seen = null; refresh(); } // events may have been missed while away
-  });
-  events.addEventListener("error", function () {
-    broken = true;
-    if (status) status.textContent = "Reconnecting…";
+  var events = null;
+  function listen() {
+    events = new EventSource("/api/events");
+    events.addEventListener("change", function (event) {
+      var data = null;
+      try { data = JSON.parse(event.data); } catch (e) { data = null; }
+      if (data && typeof data.seq === "number") seen = Math.max(seen || 0, data.seq);
+      if (relevant(data)) refresh();
+    });
+    events.addEventListener("open", function () {
+      if (status) status.textContent = "Live";
+      if (broken) { broken = false; seen = null; refresh(); } // events may have been missed while away
+    });
+    events.addEventListener("error", function () {
+      broken = true;
+      if (status) status.textContent = "Reconnecting…";
+    });
+  }
+  listen();
+  // A page left for another is kept by the browser for "back" with its stream open: a browser
+  // allows six connections to a server, so six pages visited quickly would leave none for the
+  // next. The stream closes when the page is left and opens again if it is shown again.
+  window.addEventListener("pagehide", function () { if (events) { events.close(); events = null; } });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && !events) { broken = true; listen(); }
   });
 })();

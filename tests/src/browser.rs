@@ -47,6 +47,31 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// The chromedriver binary (Debian's `chromium-driver` package).
 const CHROMEDRIVER: &str = "chromedriver";
 
+/// A Chrome DevTools Protocol command, sent through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (reqwest::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (reqwest::Method::POST, Some(body.to_string()))
+    }
+}
+
 /// A running chromedriver, killed on drop.
 #[derive(Debug)]
 struct Chromedriver {
@@ -341,6 +366,26 @@ impl Browser {
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Lays the page out for `media` (`"print"`, or `""` for the screen again) through
+    /// Chromium's DevTools, as printing would, without printing.
+    pub async fn emulate_media(&self, media: &str) {
+        self.client()
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setEmulatedMedia",
+                params: json!({ "media": media }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("emulate {media:?} media: {e}"));
+    }
+
+    /// Resizes the window to `width`×`height` CSS pixels (a laptop, a tablet).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client()
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize to {width}×{height}: {e}"));
     }
 
     /// Runs JavaScript in the page and returns its result.

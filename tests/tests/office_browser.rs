@@ -904,3 +904,87 @@ async fn a_file_is_uploaded_to_a_site_downloaded_and_removed_from_the_customer_p
         .wait_for_text("#files", |t| t.contains("No files yet"))
         .await;
 }
+
+#[tokio::test]
+async fn customer_and_job_pages_fit_a_tablets_browser_and_print_as_a_clean_record() {
+    let world = world().await;
+    let browser = world.signed_in_browser().await;
+    let (account, _, _) = world.billed;
+    let pages = [
+        format!("{}/customers/{account}", world.base()),
+        format!("{}/jobs/{}", world.base(), world.rich_job),
+        format!("{}/", world.base()),
+    ];
+    // A tablet's browser, upright and on its side, and a small laptop: nothing runs off the
+    // right edge, and the menu stays on screen.
+    for (width, height) in [(768, 1024), (1024, 768), (1280, 800)] {
+        browser.resize(width, height).await;
+        for page in &pages {
+            browser.goto(page).await;
+            browser.wait_for("main h1").await;
+            let overflow = browser
+                .run("return document.documentElement.scrollWidth - window.innerWidth;")
+                .await;
+            assert!(
+                overflow.as_i64().unwrap() <= 0,
+                "{page} at {width}×{height} is {overflow} px too wide"
+            );
+            let menu = browser
+                .run(
+                    "return Array.from(document.querySelectorAll('header.top nav a')).every(a => { \
+                     const r = a.getBoundingClientRect(); \
+                     return r.width > 0 && r.right <= window.innerWidth; });",
+                )
+                .await;
+            assert_eq!(
+                menu,
+                serde_json::json!(true),
+                "{page} at {width}×{height}: the menu fits"
+            );
+        }
+    }
+
+    // Printed, a customer or a job is its record: no menu, forms or buttons, white paper.
+    browser.resize(1280, 900).await;
+    let shown = |css: &str| {
+        format!(
+            "return Array.from(document.querySelectorAll({css:?})).filter(e => e.getClientRects().length > 0).length;"
+        )
+    };
+    for page in &pages[..2] {
+        browser.goto(page).await;
+        let title = browser.wait_for_text("main h1", |t| !t.is_empty()).await;
+        assert!(browser.run(&shown("main form")).await.as_u64().unwrap() > 0);
+        browser.emulate_media("print").await;
+        for hidden in ["header.top", "main form", "[data-print]", "details"] {
+            assert_eq!(
+                browser.run(&shown(hidden)).await,
+                serde_json::json!(0),
+                "{page}: {hidden} is not printed"
+            );
+        }
+        assert_eq!(browser.run(&shown("main h1")).await, serde_json::json!(1));
+        assert_eq!(
+            browser.text("main h1").await.as_deref(),
+            Some(title.as_str())
+        );
+        assert!(browser.run(&shown("main .card")).await.as_u64().unwrap() > 1);
+        assert_eq!(
+            browser
+                .run("return getComputedStyle(document.body).backgroundColor;")
+                .await,
+            serde_json::json!("rgb(255, 255, 255)")
+        );
+        browser.emulate_media("").await;
+        // The page's Print button opens the browser's print dialog.
+        browser
+            .run("window.printed = 0; window.print = function () { window.printed += 1; };")
+            .await;
+        browser.click("[data-print]").await;
+        assert_eq!(
+            browser.run("return window.printed;").await,
+            serde_json::json!(1)
+        );
+    }
+    browser.close().await;
+}
