@@ -17,6 +17,7 @@
     reason = "the UI passes the core's AppError through to the screen; its size is the core's"
 )]
 
+mod background;
 mod controller;
 mod customer;
 mod files;

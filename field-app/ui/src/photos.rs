@@ -5,10 +5,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use fieldsync_app::{AppError, PhotoForm, PhotoTarget};
+use fieldsync_app::{AppError, PhotoForm, PhotoTarget, photo};
 use fieldsync_protocol::{ContentHash, Photo, PhotoTag};
 use slint::{ComponentHandle as _, Image, Rgba8Pixel, SharedPixelBuffer};
 
+use crate::background;
 use crate::controller::{Inner, model, strings};
 use crate::{AppWindow, PhotoAdapter, PhotoTile, format};
 
@@ -145,23 +146,22 @@ fn view(inner: &Inner, index: i32) {
     adapter.set_viewing(index);
 }
 
+/// Attaches the photo at the form's path: read and processed (decoded, turned upright, scaled,
+/// thumbnailed) on a thread of its own, the form showing that it is busy, then saved on the UI
+/// thread. Tapping Attach again meanwhile does nothing.
 fn attach(inner: &Rc<Inner>) {
     let (Some(ui), Some(job)) = (inner.ui(), inner.selection.borrow().job) else {
         return;
     };
     let adapter = ui.global::<PhotoAdapter>();
+    if adapter.get_busy() {
+        return;
+    }
     let path = adapter.get_path().trim().to_string();
     if path.is_empty() {
         adapter.set_message("Enter the photo's file path.".into());
         return;
     }
-    let picture = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            adapter.set_message(format!("Cannot read {path}: {error}").into());
-            return;
-        }
-    };
     // One form per photo: saving twice (a double tap) adds it once.
     let mut form = inner
         .selection
@@ -174,21 +174,44 @@ fn attach(inner: &Rc<Inner>) {
         .ok()
         .and_then(|i| TAGS.get(i).copied())
         .unwrap_or(PhotoTag::Other);
-    let now = inner.now();
-    match inner.act(|tablet| tablet.add_photo(now, &form, &picture)) {
-        Ok(photo) => {
-            inner.selection.borrow_mut().photo = None;
-            adapter.set_path("".into());
-            adapter.set_caption("".into());
-            adapter.set_message(
-                format!(
-                    "Photo saved ({}×{}); it uploads in the background.",
-                    photo.width, photo.height
-                )
-                .into(),
-            );
-        }
-        Err(error) => adapter.set_message(error.to_string().into()),
-    }
-    inner.refresh_page();
+    adapter.set_busy(true);
+    adapter.set_message("Preparing the photo…".into());
+    let read = path.clone();
+    let inner = Rc::clone(inner);
+    background::run(
+        move || {
+            let bytes =
+                std::fs::read(&read).map_err(|error| format!("Cannot read {read}: {error}"))?;
+            photo::process(&bytes).map_err(|error| error.to_string())
+        },
+        move |processed| {
+            let Some(ui) = inner.ui() else { return };
+            let adapter = ui.global::<PhotoAdapter>();
+            adapter.set_busy(false);
+            let processed = processed
+                .unwrap_or_else(|| Err(format!("The photo {path} could not be prepared.")));
+            let saved = processed.and_then(|processed| {
+                let now = inner.now();
+                inner
+                    .act(|tablet| tablet.add_processed_photo(now, &form, &processed))
+                    .map_err(|error| error.to_string())
+            });
+            match saved {
+                Ok(photo) => {
+                    inner.selection.borrow_mut().photo = None;
+                    adapter.set_path("".into());
+                    adapter.set_caption("".into());
+                    adapter.set_message(
+                        format!(
+                            "Photo saved ({}×{}); it uploads in the background.",
+                            photo.width, photo.height
+                        )
+                        .into(),
+                    );
+                }
+                Err(error) => adapter.set_message(error.into()),
+            }
+            inner.refresh_page();
+        },
+    );
 }

@@ -15,7 +15,7 @@ use fieldsync_protocol::Author;
 use slint::ComponentHandle as _;
 use tokio::runtime::Runtime;
 
-use crate::{AppWindow, Controller, Options, PairWindow, SyncAdapter, wire};
+use crate::{AppWindow, Controller, Options, PairWindow, SyncAdapter, background, wire};
 
 /// Why the app could not run.
 #[derive(Debug, thiserror::Error)]
@@ -110,20 +110,38 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
         let Some(window) = weak.upgrade() else {
             return;
         };
-        window.set_error("".into());
-        let started = pair_tablet(&runtime, &replica, &url, &token, &fingerprint)
-            .and_then(|tablet| start(&runtime, tablet).map_err(|e| e.to_string()));
-        match started {
-            Ok((ui, controller)) => {
-                if let Err(e) = ui.show() {
-                    window.set_error(format!("cannot open the app: {e}").into());
-                    return;
-                }
-                let _ = window.hide();
-                *opened.borrow_mut() = Some((ui, controller));
-            }
-            Err(why) => window.set_error(why.into()),
+        if window.get_busy() {
+            return;
         }
+        window.set_error("".into());
+        window.set_busy(true);
+        // Checking the server and the token takes a network round trip or a timeout: off the
+        // UI thread, the window showing that it is busy.
+        let (handle, path) = (runtime.handle().clone(), replica.clone());
+        let (weak, runtime, opened) = (weak.clone(), Rc::clone(&runtime), Rc::clone(&opened));
+        background::run(
+            move || pair_tablet(&handle, &path, &url, &token, &fingerprint),
+            move |paired| {
+                let Some(window) = weak.upgrade() else {
+                    return;
+                };
+                window.set_busy(false);
+                let started = paired
+                    .unwrap_or_else(|| Err("pairing stopped unexpectedly; try again".into()))
+                    .and_then(|tablet| start(&runtime, tablet).map_err(|e| e.to_string()));
+                match started {
+                    Ok((ui, controller)) => {
+                        if let Err(e) = ui.show() {
+                            window.set_error(format!("cannot open the app: {e}").into());
+                            return;
+                        }
+                        let _ = window.hide();
+                        *opened.borrow_mut() = Some((ui, controller));
+                    }
+                    Err(why) => window.set_error(why.into()),
+                }
+            },
+        );
     });
     app
 }
@@ -133,7 +151,7 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
 /// them against the server, which says whose token it is, then keeps the pairing on the
 /// tablet. A certificate that does not match is refused before the token is sent.
 pub fn pair_tablet(
-    runtime: &Runtime,
+    runtime: &tokio::runtime::Handle,
     replica: &Path,
     url: &str,
     token: &str,

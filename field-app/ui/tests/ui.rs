@@ -52,6 +52,20 @@ fn value(app: &App, label: &str) -> String {
         .to_string()
 }
 
+/// Lets the app's clock run (as the event loop would) until the photo being prepared is saved
+/// or refused; the preparing itself runs on a thread of its own.
+fn until_photo_prepared(app: &App) {
+    let adapter = app.ui.global::<PhotoAdapter>();
+    for _ in 0..1_000 {
+        i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(30));
+        if !adapter.get_busy() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the photo was not prepared within ten seconds");
+}
+
 fn open_boiler_job(app: &App) {
     tap(app, "Open job Annual boiler service, Harbor Bakery");
     assert_eq!(app.ui.global::<Nav>().get_page(), Page::Job);
@@ -350,6 +364,7 @@ fn a_photo_attached_from_a_file_is_thumbnailed_and_queued_once() {
     tap(&app, "Photos");
     type_into(&app, "Photo file", "/no/such/file.jpg");
     tap(&app, "Attach");
+    until_photo_prepared(&app);
     assert!(value(&app, "Photo message").starts_with("Cannot read /no/such/file.jpg"));
 
     let file = common::camera_file(app.dir.path());
@@ -357,6 +372,7 @@ fn a_photo_attached_from_a_file_is_thumbnailed_and_queued_once() {
     type_into(&app, "Photo caption", "Flue joint, resealed");
     tap(&app, "Photo tag After");
     tap(&app, "Attach");
+    until_photo_prepared(&app);
     assert_eq!(
         value(&app, "Photo message"),
         "Photo saved (1600×1200); it uploads in the background."
@@ -915,4 +931,52 @@ fn a_site_plan_on_the_tablet_opens_offline_and_one_not_downloaded_says_so() {
         std::fs::read_to_string(path).unwrap(),
         fieldsync_tests::fixtures::FLOOR_PLAN
     );
+}
+
+#[test]
+fn the_app_answers_taps_while_a_large_photo_is_prepared() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Photos");
+    // A 24-megapixel camera picture: decoding, scaling and thumbnailing it takes a while.
+    let file = app.dir.path().join("IMG_4000.jpg");
+    std::fs::write(&file, fieldsync_tests::fixtures::photo_bytes(5, 6000, 4000)).unwrap();
+    type_into(&app, "Photo file", file.to_str().unwrap());
+    type_into(&app, "Photo caption", "Whole boiler room");
+    tap(&app, "Attach");
+
+    // The tap came back at once: the photo is being prepared elsewhere, nothing saved yet.
+    let adapter = app.ui.global::<PhotoAdapter>();
+    assert!(adapter.get_busy());
+    assert_eq!(value(&app, "Photo message"), "Preparing the photo…");
+    assert!(
+        exists(&app, "Preparing the photo"),
+        "a progress indicator shows"
+    );
+    assert_eq!(adapter.get_photos().row_count(), 3);
+    assert_eq!(pending(&app), 0);
+    // Meanwhile the technician keeps working: taps are handled, a second Attach is ignored.
+    tap(&app, "Photo tag Before");
+    assert_eq!(adapter.get_tag(), 0);
+    tap(&app, "Attach");
+    tap(&app, "Outbox");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Outbox);
+    tap(&app, "Today");
+    assert_eq!(app.ui.global::<Nav>().get_page(), Page::Today);
+    assert!(adapter.get_busy(), "still preparing");
+
+    until_photo_prepared(&app);
+    assert_eq!(
+        adapter.get_message().as_str(),
+        "Photo saved (2048×1365); it uploads in the background."
+    );
+    open_boiler_job(&app);
+    tap(&app, "Photos");
+    let photos = adapter.get_photos();
+    assert_eq!(photos.row_count(), 4, "saved once");
+    assert_eq!(
+        photos.row_data(3).unwrap().caption.as_str(),
+        "Whole boiler room"
+    );
+    assert_eq!(pending(&app), 1);
 }
