@@ -32,6 +32,17 @@ impl InvoiceStatus {
         }
     }
 
+    /// A stable key for it (`pending`, `partly_paid`, `paid`, `void`): what screens colour by,
+    /// whatever the label says.
+    pub fn key(&self) -> &'static str {
+        match self {
+            InvoiceStatus::Pending => "pending",
+            InvoiceStatus::PartlyPaid => "partly_paid",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+
     /// Whether something is still owed on it: pending or partly paid (what ages and can be
     /// overdue).
     pub fn is_open(self) -> bool {

@@ -187,6 +187,7 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
                     .unwrap_or_default()
                     .into(),
                 status: format::status(j.status).into(),
+                status_key: j.status.as_str().into(),
             })
             .collect(),
     ));
@@ -210,6 +211,11 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
                     .map(|s| s.status.label())
                     .unwrap_or("pending")
                     .into(),
+                status_key: row
+                    .standing
+                    .as_ref()
+                    .map_or("pending", |s| s.status.key())
+                    .into(),
             })
             .collect(),
     ));
@@ -228,6 +234,12 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
                 .into(),
                 right: format::money(p.amount).into(),
                 status: if p.invoice.is_some() {
+                    "applied"
+                } else {
+                    "credit"
+                }
+                .into(),
+                status_key: if p.invoice.is_some() {
                     "applied"
                 } else {
                     "credit"

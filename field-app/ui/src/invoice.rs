@@ -257,6 +257,11 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
                     .as_ref()
                     .map_or("pending", |s| s.status.label())
                     .into(),
+                status_key: row
+                    .standing
+                    .as_ref()
+                    .map_or("pending", |s| s.status.key())
+                    .into(),
             })
             .collect(),
     ));
@@ -324,6 +329,7 @@ fn show_invoice(
                 middle: format!("{} × {}", l.quantity, format::money(l.unit_price)).into(),
                 right: format::money(l.amount()).into(),
                 status: "".into(),
+                status_key: "".into(),
             })
             .collect(),
     ));
@@ -375,6 +381,7 @@ fn money_row(left: &str, middle: &str, amount: fieldsync_protocol::Money) -> Mon
         middle: middle.into(),
         right: format::money(amount).into(),
         status: "".into(),
+        status_key: "".into(),
     }
 }
 

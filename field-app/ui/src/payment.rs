@@ -131,6 +131,7 @@ pub(crate) fn refresh(inner: &Rc<Inner>) -> Result<(), AppError> {
                 middle: format!("{} {}", format::method(p.method), p.reference).into(),
                 right: format::money(p.amount).into(),
                 status: "".into(),
+                status_key: "".into(),
             })
             .collect(),
     ));

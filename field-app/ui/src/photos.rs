@@ -57,6 +57,7 @@ pub(crate) fn refresh(inner: &Inner, photos: &[Photo]) -> Result<(), AppError> {
             thumb: thumb.unwrap_or_default(),
             caption: photo.caption.clone().into(),
             tag: format::tag(photo.tag).into(),
+            tag_key: photo.tag.as_str().into(),
             stamp: format!(
                 "{} · {}",
                 photo.author_name,

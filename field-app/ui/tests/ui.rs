@@ -419,6 +419,25 @@ fn search_finds_customers_offline_by_part_of_a_contact_email_and_opens_their_pag
     assert_eq!(app.ui.global::<Nav>().get_page(), Page::Customer);
     assert_eq!(value(&app, "Balance"), "$112.50");
     assert_eq!(value(&app, "Unapplied credit"), "$0.00");
+    // Rows are coloured by what their status is, not by its words: the invoice half paid
+    // reads "partly paid" and is keyed `partly_paid`; jobs by their status's key.
+    let customer = app.ui.global::<CustomerAdapter>();
+    let invoices: Vec<_> = customer.get_invoices().iter().collect();
+    let keyed = |rows: &[fieldsync_app_ui::MoneyRow]| {
+        rows.iter()
+            .map(|r| (r.status.to_string(), r.status_key.to_string()))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        keyed(&invoices),
+        [
+            ("paid".to_string(), "paid".to_string()),
+            ("partly paid".to_string(), "partly_paid".to_string()),
+        ]
+        .into()
+    );
+    let jobs: Vec<_> = customer.get_jobs().iter().collect();
+    assert!(keyed(&jobs).contains(&("On site".to_string(), "on_site".to_string())));
 }
 
 #[test]
