@@ -17,6 +17,15 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // What the app does (pairing, photos prepared, sync reconnects) goes to stderr through
+    // tracing, at `info` unless RUST_LOG says otherwise.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let replica = cli.data.join("tablet.sqlite3");
     fieldsync_app_ui::run(&replica)
         .with_context(|| format!("cannot run the app on {}", replica.display()))

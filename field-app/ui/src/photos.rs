@@ -199,6 +199,7 @@ fn attach(inner: &Rc<Inner>) {
             });
             match saved {
                 Ok(photo) => {
+                    tracing::info!(photo = %photo.id, width = photo.width, height = photo.height, "photo attached");
                     inner.selection.borrow_mut().photo = None;
                     adapter.set_path("".into());
                     adapter.set_caption("".into());
@@ -210,7 +211,10 @@ fn attach(inner: &Rc<Inner>) {
                         .into(),
                     );
                 }
-                Err(error) => adapter.set_message(error.into()),
+                Err(error) => {
+                    tracing::warn!(%path, %error, "the photo was not attached");
+                    adapter.set_message(error.into());
+                }
             }
             inner.refresh_page();
         },

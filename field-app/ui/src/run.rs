@@ -45,10 +45,12 @@ pub fn run(replica: &Path) -> Result<(), RunError> {
     );
     match Tablet::open_paired(replica) {
         Ok(tablet) => {
+            tracing::info!(replica = %replica.display(), "opening the paired tablet");
             let (ui, _controller) = start(&runtime, tablet)?;
             ui.run()?;
         }
         Err(AppError::NotPaired) => {
+            tracing::info!(replica = %replica.display(), "not paired yet: asking for the server");
             let window = PairWindow::new()?;
             let _app = wire_pairing(&window, Rc::clone(&runtime), replica.to_owned());
             window.show()?;
@@ -132,13 +134,18 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
                 match started {
                     Ok((ui, controller)) => {
                         if let Err(e) = ui.show() {
+                            tracing::error!(error = %e, "paired, but the app cannot open");
                             window.set_error(format!("cannot open the app: {e}").into());
                             return;
                         }
+                        tracing::info!("paired with the server; the app is open");
                         let _ = window.hide();
                         *opened.borrow_mut() = Some((ui, controller));
                     }
-                    Err(why) => window.set_error(why.into()),
+                    Err(why) => {
+                        tracing::warn!(%why, "pairing refused");
+                        window.set_error(why.into());
+                    }
                 }
             },
         );
@@ -181,6 +188,6 @@ pub fn pair_tablet(
 /// tablet).
 fn open_link(link: &str) {
     if let Err(error) = std::process::Command::new("xdg-open").arg(link).spawn() {
-        eprintln!("cannot open {link}: {error}");
+        tracing::warn!(%link, %error, "cannot open the link");
     }
 }
