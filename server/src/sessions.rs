@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fieldsync_protocol::Role;
@@ -173,35 +174,36 @@ fn hash(token: &str) -> Option<[u8; 32]> {
     Some(*blake3::hash(&secret).as_bytes())
 }
 
-/// The value of cookie `name` in a `Cookie` header's value.
-pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim())
+/// The session token in a request's cookies (every `Cookie` header, read by axum-extra's
+/// cookie jar), if any.
+pub fn token(headers: &axum::http::HeaderMap) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(COOKIE)
+        .map(|cookie| cookie.value().to_string())
 }
 
-/// The `Set-Cookie` value that carries a new session; `Secure` (sent over TLS only) when the
-/// page was reached over TLS.
+/// The session cookie holding `value` for `max_age`: `HttpOnly`, `SameSite=Lax`, the whole
+/// site, and `Secure` (sent over TLS only) when the page was reached over TLS.
+fn session_cookie(value: String, max_age: Duration, https: bool) -> Cookie<'static> {
+    Cookie::build((COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        ))
+        .secure(https)
+        .build()
+}
+
+/// The `Set-Cookie` value that carries a new session.
 pub fn set_cookie(token: &str, https: bool) -> String {
-    format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        IDLE_TIMEOUT.as_secs(),
-        secure(https)
-    )
+    session_cookie(token.to_string(), IDLE_TIMEOUT, https).to_string()
 }
 
 /// The `Set-Cookie` value that clears the session cookie.
 pub fn clear_cookie(https: bool) -> String {
-    format!(
-        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        secure(https)
-    )
-}
-
-fn secure(https: bool) -> &'static str {
-    if https { "; Secure" } else { "" }
+    session_cookie(String::new(), Duration::ZERO, https).to_string()
 }
 
 /// The token the office page's forms carry for the session whose cookie value is `token`:
@@ -360,13 +362,32 @@ mod tests {
 
     #[test]
     fn cookies_are_found_by_exact_name() {
-        let header = "theme=dark; fieldsync_session=abc; fieldsync_session_old=zzz";
-        assert_eq!(cookie(header, COOKIE), Some("abc"));
-        assert_eq!(cookie("fieldsync_session_old=zzz", COOKIE), None);
-        assert!(set_cookie("abc", false).contains("HttpOnly"));
-        assert!(!set_cookie("abc", false).contains("Secure"));
-        assert!(set_cookie("abc", true).contains("; Secure"));
-        assert!(clear_cookie(true).contains("; Secure"));
+        let headers = |values: &[&str]| {
+            let mut headers = axum::http::HeaderMap::new();
+            for value in values {
+                headers.append(axum::http::header::COOKIE, value.parse().unwrap());
+            }
+            headers
+        };
+        let found = headers(&["theme=dark; fieldsync_session=abc; fieldsync_session_old=zzz"]);
+        assert_eq!(token(&found).as_deref(), Some("abc"));
+        assert_eq!(token(&headers(&["fieldsync_session_old=zzz"])), None);
+        // A browser may send its cookies in more than one header.
+        let split = headers(&["theme=dark", "fieldsync_session=abc"]);
+        assert_eq!(token(&split).as_deref(), Some("abc"));
+        assert_eq!(token(&headers(&[])), None);
+        let set = set_cookie("abc", false);
+        assert!(set.starts_with("fieldsync_session=abc"), "{set}");
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+            assert!(set.contains(part), "{set} has {part}");
+        }
+        assert!(!set.contains("Secure"));
+        assert!(set_cookie("abc", true).contains("Secure"));
+        let cleared = clear_cookie(true);
+        assert!(
+            cleared.contains("Max-Age=0") && cleared.contains("Secure"),
+            "{cleared}"
+        );
         assert_ne!(form_token("abc"), form_token("abd"));
     }
 }

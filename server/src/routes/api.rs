@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::HeaderMap;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -45,16 +45,12 @@ impl FromRequestParts<AppState> for Signed {
 
 /// The clerk of the live session whose cookie is in `headers`, if any.
 pub(crate) fn signed_in(headers: &HeaderMap, state: &AppState) -> Option<Clerk> {
-    session_token(headers).and_then(|token| state.sessions().clerk(token))
+    session_token(headers).and_then(|token| state.sessions().clerk(&token))
 }
 
 /// The session cookie's value in a request, if any.
-pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|header| sessions::cookie(header, sessions::COOKIE))
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
+    sessions::token(headers)
 }
 
 /// A JSON request body whose rejection is a JSON error saying what is wrong with it.
@@ -128,7 +124,7 @@ pub(super) async fn logout(
     headers: HeaderMap,
 ) -> Response {
     if let Some(token) = session_token(&headers) {
-        state.sessions().end(&state, token).await;
+        state.sessions().end(&state, &token).await;
     }
     (
         [(SET_COOKIE, sessions::clear_cookie(peer.https))],

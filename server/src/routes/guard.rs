@@ -95,8 +95,7 @@ pub(crate) async fn form_token(
         && path != "/login"
         && path != "/sync";
     let session = super::api::session_token(request.headers())
-        .filter(|token| state.sessions().clerk(token).is_some())
-        .map(str::to_string);
+        .filter(|token| state.sessions().clerk(token).is_some());
     let (Some(session), true) = (session, is_page_form) else {
         // Without a live session the handler sends the browser to sign in, doing nothing.
         return next.run(request).await;

@@ -71,7 +71,7 @@ pub(in crate::routes) async fn logout(
     headers: HeaderMap,
 ) -> Response {
     if let Some(token) = session_token(&headers) {
-        state.sessions().end(&state, token).await;
+        state.sessions().end(&state, &token).await;
     }
     (
         StatusCode::SEE_OTHER,
