@@ -15,6 +15,10 @@ use slint::{ComponentHandle as _, ModelRc, SharedString, VecModel};
 use crate::{AppWindow, JobRow, Nav, OutboxAdapter, OutboxRow, Page, SyncAdapter, TodayAdapter};
 use crate::{customer, format, invoice, job, new_customer, payment, photos};
 
+/// Chooses a photo file: see [`Options::choose_photo`].
+pub type PhotoChooser =
+    std::sync::Arc<dyn Fn() -> Result<Option<std::path::PathBuf>, String> + Send + Sync>;
+
 /// What the app needs from its surroundings; tests pass fixed ones.
 pub struct Options {
     /// The current time.
@@ -23,6 +27,10 @@ pub struct Options {
     pub zone: format::Zone,
     /// Opens a `tel:` or `mailto:` link (the platform's dialer or mail app).
     pub open_link: Box<dyn Fn(&str)>,
+    /// Asks the technician to choose a photo among the device's files (the platform's file
+    /// dialog): the file, `None` when they closed it, or why there is no dialog. Called on a
+    /// thread of its own, since a dialog waits for the person.
+    pub choose_photo: PhotoChooser,
     /// The background sync with the paired server; `None` keeps the tablet offline (tests).
     pub sync: Option<SyncService>,
 }

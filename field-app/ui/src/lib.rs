@@ -40,6 +40,6 @@ mod generated {
 
 pub use generated::*;
 
-pub use controller::{Controller, Options, wire};
+pub use controller::{Controller, Options, PhotoChooser, wire};
 pub use format::Zone;
 pub use run::{OpenApp, RunError, pair_tablet, run, wire_pairing};

@@ -30,6 +30,8 @@ pub(crate) fn wire(ui: &AppWindow, inner: &Rc<Inner>) {
     let on = inner.clone();
     adapter.on_attach(move || attach(&on));
     let on = inner.clone();
+    adapter.on_choose(move || choose(&on));
+    let on = inner.clone();
     adapter.on_view(move |index| view(&on, index));
 }
 
@@ -145,6 +147,42 @@ fn view(inner: &Inner, index: i32) {
         .into(),
     );
     adapter.set_viewing(index);
+}
+
+/// Opens the device's file dialog (it waits for the technician: on a thread of its own) and
+/// puts the file chosen in the form; a closed dialog changes nothing.
+fn choose(inner: &Rc<Inner>) {
+    let Some(ui) = inner.ui() else { return };
+    let adapter = ui.global::<PhotoAdapter>();
+    if adapter.get_busy() {
+        return;
+    }
+    adapter.set_busy(true);
+    adapter.set_message("Choose the photo in the file dialog…".into());
+    let chooser = std::sync::Arc::clone(&inner.options.choose_photo);
+    let inner = Rc::clone(inner);
+    background::run(
+        move || chooser(),
+        move |chosen| {
+            let Some(ui) = inner.ui() else { return };
+            let adapter = ui.global::<PhotoAdapter>();
+            adapter.set_busy(false);
+            match chosen.unwrap_or_else(|| Err("the file dialog closed unexpectedly".into())) {
+                Ok(Some(path)) => {
+                    adapter.set_path(path.display().to_string().into());
+                    adapter.set_message("Add a caption and a tag, then Attach.".into());
+                }
+                Ok(None) => adapter.set_message("".into()),
+                Err(why) => {
+                    tracing::warn!(%why, "no file dialog");
+                    adapter.set_message(
+                        format!("No file dialog on this device ({why}): type the file's path.")
+                            .into(),
+                    );
+                }
+            }
+        },
+    );
 }
 
 /// Attaches the photo at the form's path: read and processed (decoded, turned upright, scaled,

@@ -81,6 +81,7 @@ fn start(runtime: &Runtime, tablet: Tablet) -> Result<(AppWindow, Controller), R
             clock: Box::new(Utc::now),
             zone: crate::format::Zone::Device,
             open_link: Box::new(open_link),
+            choose_photo: std::sync::Arc::new(choose_photo),
             sync: Some(sync),
         },
     );
@@ -182,6 +183,22 @@ pub fn pair_tablet(
         .map_err(|e| e.to_string())?;
     identity.remember(&mut tablet).map_err(|e| e.to_string())?;
     Ok(tablet)
+}
+
+/// The desktop's file dialog (through the XDG desktop portal) for a picture file. Without a
+/// session bus there is no portal to ask (the dialog would just not appear): that is said.
+fn choose_photo() -> Result<Option<PathBuf>, String> {
+    let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|dir| Path::new(&dir).join("bus"))
+        .is_some_and(|bus| bus.exists());
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() && !runtime_bus {
+        return Err("no desktop session bus for the file dialog".into());
+    }
+    let chosen = rfd::FileDialog::new()
+        .set_title("Choose a photo")
+        .add_filter("Photos", &["jpg", "jpeg", "png", "JPG", "JPEG", "PNG"])
+        .pick_file();
+    Ok(chosen)
 }
 
 /// Opens a `tel:` or `mailto:` link with the desktop's handler (a dialer or mail app on a

@@ -74,6 +74,7 @@ fn app_window(
         Options {
             clock: Box::new(common::morning),
             zone: fieldsync_app_ui::Zone::UTC,
+            choose_photo: common::chooser(),
             open_link: Box::new(|_| {}),
             sync,
         },

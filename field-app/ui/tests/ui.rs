@@ -999,3 +999,37 @@ fn the_app_answers_taps_while_a_large_photo_is_prepared() {
     );
     assert_eq!(pending(&app), 1);
 }
+
+#[test]
+fn a_photo_is_chosen_in_the_devices_file_dialog_and_attached() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Photos");
+    // The technician closes the dialog: nothing changes.
+    common::will_choose(Ok(None));
+    tap(&app, "Choose a photo file");
+    until_photo_prepared(&app);
+    assert_eq!(value(&app, "Photo file"), "");
+    // A tablet without a dialog says so, and the path can still be typed.
+    common::will_choose(Err("no desktop portal".into()));
+    tap(&app, "Choose a photo file");
+    until_photo_prepared(&app);
+    assert!(
+        value(&app, "Photo message").starts_with("No file dialog on this device"),
+        "{}",
+        value(&app, "Photo message")
+    );
+    // A picture chosen in the dialog fills the form and attaches.
+    let file = common::camera_file(app.dir.path());
+    common::will_choose(Ok(Some(file.clone())));
+    tap(&app, "Choose a photo file");
+    until_photo_prepared(&app);
+    assert_eq!(value(&app, "Photo file"), file.display().to_string());
+    tap(&app, "Attach");
+    until_photo_prepared(&app);
+    assert_eq!(
+        value(&app, "Photo message"),
+        "Photo saved (1600×1200); it uploads in the background."
+    );
+    assert_eq!(app.ui.global::<PhotoAdapter>().get_photos().row_count(), 4);
+}

@@ -41,6 +41,20 @@ pub struct App {
     pub dir: tempfile::TempDir,
 }
 
+/// What the test's file dialog answers: the file the technician picks, `None` for a dialog
+/// closed, or an error for a tablet without a dialog.
+static CHOSEN: Mutex<Result<Option<std::path::PathBuf>, String>> = Mutex::new(Ok(None));
+
+/// The next time the app asks, the file dialog answers `answer`.
+pub fn will_choose(answer: Result<Option<std::path::PathBuf>, String>) {
+    *CHOSEN.lock().unwrap() = answer;
+}
+
+/// The file dialog the tests' app asks (see [`will_choose`]).
+pub fn chooser() -> fieldsync_app_ui::PhotoChooser {
+    Arc::new(|| CHOSEN.lock().unwrap().clone())
+}
+
 /// Builds the app as `fieldsync-app` does, without an event loop, at `now`.
 pub fn app(now: DateTime<Utc>) -> App {
     let dir = tempfile::tempdir().unwrap();
@@ -59,6 +73,7 @@ pub fn app(now: DateTime<Utc>) -> App {
         Options {
             clock: Box::new(move || now),
             zone: fieldsync_app_ui::Zone::UTC,
+            choose_photo: chooser(),
             open_link: Box::new(move |link| opened.borrow_mut().push(link.to_string())),
             sync: None,
         },
