@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate, TimeZone as _, Utc};
 
 use crate::{
-    Account, AccountId, AccountStatus, AccountType, Address, Author, Contact, ContactId, Day,
-    Invoice, InvoiceId, InvoiceLine, Job, JobId, JobSite, JobStatus, Money, Note, NoteId, NoteKind,
-    Party, Payment, PaymentId, PaymentMethod, Role, SiteId, Timestamp, UserId, Writer,
+    Account, AccountId, Address, Author, Contact, ContactId, Day, Invoice, InvoiceId, InvoiceLine,
+    Job, JobId, JobSite, JobStatus, Money, Note, NoteId, NoteKind, Payment, PaymentId,
+    PaymentMethod, Role, SiteId, Timestamp, UserId, Writer,
 };
 
 /// The day the company's story happens on: Monday 23 November 2026.
@@ -84,27 +84,15 @@ pub fn account(name: &str) -> Account {
         .filter(char::is_ascii_alphanumeric)
         .collect();
     Account {
-        id: AccountId::new(),
-        name: name.into(),
-        party: Party::Business,
-        account_type: AccountType::Customer,
-        status: AccountStatus::Active,
         number: "C-1000".into(),
         phone: Some("+1 541 555 0140".into()),
         email: Some(format!("office@{mailbox}.example")),
-        website: None,
-        business_type: None,
-        terms_net_days: 30,
-        credit_hold: false,
-        payment_method: None,
         billing_address: address("112 Main St", "97477"),
-        shipping_address: None,
-        rep: None,
-        comments: String::new(),
-        custom_fields: BTreeMap::new(),
-        merged_into: None,
-        deleted_at: None,
-        created_at: Timestamp(now().0 - Duration::days(400)),
+        ..Account::new(
+            AccountId::new(),
+            name,
+            Timestamp(now().0 - Duration::days(400)),
+        )
     }
 }
 

@@ -367,10 +367,7 @@ async fn an_invoice_under_another_devices_number_or_below_zero_is_refused() {
 /// the customer is in nobody's scope.
 #[tokio::test]
 async fn a_field_customer_with_a_job_for_a_colleague_or_an_alert_is_refused() {
-    use fieldsync_protocol::{
-        Account, AccountId, AccountStatus, AccountType, Address, Alert, Job, JobId, JobStatus,
-        Party,
-    };
+    use fieldsync_protocol::{Account, AccountId, Address, Alert, Job, JobId, JobStatus, Party};
     let company = company().await;
     let address = Address {
         line1: "88 Orchard Lane".into(),
@@ -381,27 +378,10 @@ async fn a_field_customer_with_a_job_for_a_colleague_or_an_alert_is_refused() {
         country: String::new(),
     };
     let account = Account {
-        id: AccountId::new(),
-        name: "Made up".into(),
         party: Party::Person,
-        account_type: AccountType::Customer,
-        status: AccountStatus::Active,
-        number: String::new(),
-        phone: None,
-        email: None,
-        website: None,
-        business_type: None,
         terms_net_days: 0,
-        credit_hold: false,
-        payment_method: None,
         billing_address: address,
-        shipping_address: None,
-        rep: None,
-        comments: String::new(),
-        custom_fields: Default::default(),
-        merged_into: None,
-        deleted_at: None,
-        created_at: now(),
+        ..Account::new(AccountId::new(), "Made up", now())
     };
     let site = fieldsync_protocol::SiteId::new();
     let job = Job {

@@ -267,9 +267,7 @@ impl Tablet {
         now: Timestamp,
         form: &NewCustomerForm,
     ) -> Result<Vec<ClientMessage>, AppError> {
-        use fieldsync_protocol::{
-            Account, AccountStatus, AccountType, Address, Contact, Job, JobSite, Party, SiteId,
-        };
+        use fieldsync_protocol::{Account, Address, Contact, Job, JobSite, Party, SiteId};
         if self.store.record(form.account.into())?.is_some() {
             return Ok(Vec::new()); // already made: a second tap changes nothing
         }
@@ -300,31 +298,17 @@ impl Tablet {
         let title = required("what the job is", &form.job_title)?;
         let me = self.writer.author.clone();
         let mut account = Account {
-            id: form.account,
-            name: name.clone(),
             party: if form.business {
                 Party::Business
             } else {
                 Party::Person
             },
-            account_type: AccountType::Customer,
-            status: AccountStatus::Active,
-            number: String::new(),
             phone: optional(&form.phone),
             email: email.clone(),
-            website: None,
-            business_type: None,
             terms_net_days: 0,
-            credit_hold: false,
-            payment_method: None,
             billing_address: address.clone(),
-            shipping_address: None,
-            rep: None,
             comments: format!("Added in the field by {}.", me.name),
-            custom_fields: Default::default(),
-            merged_into: None,
-            deleted_at: None,
-            created_at: now,
+            ..Account::new(form.account, name.clone(), now)
         };
         if form.business {
             account.terms_net_days = 30;

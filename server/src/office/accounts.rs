@@ -1,12 +1,10 @@
 //! Accounts (customers): list and search, the customer page's data, create and edit, merge and
 //! delete, and their job sites and contacts.
 
-use std::collections::BTreeMap;
-
 use fieldsync_protocol::views::InvoiceStatus;
 use fieldsync_protocol::{
-    Account, AccountId, AccountStatus, AccountType, Address, Alert, Contact, ContactId, DocId,
-    Invoice, Job, JobSite, Ledger, Money, Note, Party, Payment, Record, SiteId, UserId,
+    Account, AccountId, Address, Alert, Contact, ContactId, DocId, Invoice, Job, JobSite, Ledger,
+    Money, Note, Payment, Record, SiteId, UserId,
 };
 use fieldsync_store::{AccountSummary, Logged};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -530,29 +528,7 @@ pub async fn create_account(
     input: &AccountInput,
 ) -> OfficeResult<AccountId> {
     clerk.check_office()?;
-    let mut account = Account {
-        id: AccountId::new(),
-        name: String::new(),
-        party: Party::Business,
-        account_type: AccountType::Customer,
-        status: AccountStatus::Active,
-        number: String::new(),
-        phone: None,
-        email: None,
-        website: None,
-        business_type: None,
-        terms_net_days: 30,
-        credit_hold: false,
-        payment_method: None,
-        billing_address: Address::default(),
-        shipping_address: None,
-        rep: None,
-        comments: String::new(),
-        custom_fields: BTreeMap::new(),
-        merged_into: None,
-        deleted_at: None,
-        created_at: now(),
-    };
+    let mut account = Account::new(AccountId::new(), String::new(), now());
     input.apply(&mut account)?;
     check_name_free(state, &account.name, None).await?;
     if account.number.is_empty() {

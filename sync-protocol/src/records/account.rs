@@ -119,6 +119,38 @@ pub struct Account {
     pub created_at: Timestamp,
 }
 
+impl Account {
+    /// Customer `id` called `name`, made at `created_at`, with nothing else known yet: an
+    /// active business customer on 30-day terms, no number, contact details or addresses. The
+    /// office's new-customer form, the tablet's customer met in the field, the demo and the
+    /// tests start from it and fill in what they know.
+    pub fn new(id: AccountId, name: impl Into<String>, created_at: Timestamp) -> Account {
+        Account {
+            id,
+            name: name.into(),
+            party: Party::Business,
+            account_type: AccountType::Customer,
+            status: AccountStatus::Active,
+            number: String::new(),
+            phone: None,
+            email: None,
+            website: None,
+            business_type: None,
+            terms_net_days: 30,
+            credit_hold: false,
+            payment_method: None,
+            billing_address: Address::default(),
+            shipping_address: None,
+            rep: None,
+            comments: String::new(),
+            custom_fields: BTreeMap::new(),
+            merged_into: None,
+            deleted_at: None,
+            created_at,
+        }
+    }
+}
+
 /// A place where work is done; belongs to an account.
 #[derive(Clone, Debug, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct JobSite {
