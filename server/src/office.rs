@@ -151,6 +151,8 @@ pub struct Paging {
     pub notes_from: Option<usize>,
     /// Photos: how many of the newest to skip.
     pub photos_from: Option<usize>,
+    /// A customer's jobs: how many of the latest to skip.
+    pub jobs_from: Option<usize>,
 }
 
 /// Entries of a change log shown at once.

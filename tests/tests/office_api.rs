@@ -1746,3 +1746,46 @@ async fn the_customer_list_comes_a_page_at_a_time_and_says_how_many_there_are() 
     let found = dana.page("/customers?q=zeta").await;
     assert!(found.contains("60 customers"), "{found}");
 }
+
+#[tokio::test]
+async fn a_customer_with_many_jobs_shows_them_a_page_at_a_time_latest_first() {
+    let office = office().await;
+    let dana = &office.dana;
+    let (account, site) = account_with_site(dana, "Granite Quarry Co").await;
+    for day in 1..=30 {
+        dana.post_ok(
+            "/api/jobs",
+            json!({
+                "account": account, "site": site, "title": format!("Crusher service {day:02}"),
+                "day": format!("2026-10-{day:02}"), "start": "09:00", "end": "10:00",
+            }),
+            201,
+        )
+        .await;
+    }
+    let rows = |page: &str| page.matches(r#"class="job-row""#).count();
+    // The jobs card of a customer page (the payment form below offers every job).
+    let card = |page: &str| {
+        let start = page.find(r#"id="jobs""#).expect("a jobs card");
+        page[start..start + page[start..].find("</section>").unwrap()].to_string()
+    };
+    let first = dana.page(&format!("/customers/{account}")).await;
+    assert_eq!(rows(&first), 25);
+    assert!(first.contains("Jobs 1–25 of 30, newest first"), "{first}");
+    assert!(
+        first.contains("?jobs_from=25#jobs"),
+        "a link to the older ones"
+    );
+    assert!(card(&first).contains("Crusher service 30"));
+    assert!(!card(&first).contains("Crusher service 05"));
+    let older = dana
+        .page(&format!("/customers/{account}?jobs_from=25"))
+        .await;
+    assert_eq!(rows(&older), 5);
+    assert!(older.contains("Jobs 26–30 of 30"), "{older}");
+    assert!(card(&older).contains("Crusher service 01"));
+    assert!(!card(&older).contains("Crusher service 06"));
+    // The API still has every job, for whoever wants them all.
+    let all = dana.account(&account).await;
+    assert_eq!(all["jobs"].as_array().unwrap().len(), 30);
+}

@@ -281,6 +281,9 @@ pub fn invoice_rows(
 /// Contact log entries shown on a customer page (the report has them all).
 pub const CONTACT_LOG_SHOWN: usize = 20;
 
+/// A customer's jobs shown at once on their page.
+pub const JOBS_PAGE: usize = 25;
+
 /// An alert and where it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlacedAlert {

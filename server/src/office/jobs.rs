@@ -308,7 +308,8 @@ pub struct Shown {
 }
 
 impl Shown {
-    fn new(from: usize, shown: usize, total: usize, page: usize) -> Shown {
+    /// `shown` items from `from` of `total`, `page` at a time.
+    pub fn new(from: usize, shown: usize, total: usize, page: usize) -> Shown {
         Shown {
             from,
             total,

@@ -219,7 +219,22 @@ pub(in crate::routes) async fn customer(
     Query(merge): Query<MergeSearch>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
+    let jobs_from = log.jobs_from.unwrap_or(0);
     let detail = accounts::detail(&state, id, log).await?;
+    // A customer of many years has hundreds of jobs: the page shows a page of them, latest
+    // (and unscheduled leads) first, with a link to older ones.
+    let latest: Vec<_> = detail.jobs.iter().rev().collect();
+    let jobs_shown: Vec<_> = latest
+        .iter()
+        .skip(jobs_from)
+        .take(accounts::JOBS_PAGE)
+        .collect();
+    let jobs_pager = jobs::Shown::new(
+        jobs_from.min(latest.len()),
+        jobs_shown.len(),
+        latest.len(),
+        accounts::JOBS_PAGE,
+    );
     // Customers to merge into: those found by the merge form's search, else those sharing the
     // first word of this one's name (where duplicates are); never a list of the whole company.
     let merge_q = match merge.merge_q.trim() {
@@ -274,6 +289,8 @@ pub(in crate::routes) async fn customer(
             id => id.to_string(),
             fields,
             files,
+            jobs_shown,
+            jobs_pager,
             detail,
             others,
             merge_q => merge.merge_q,
