@@ -155,6 +155,11 @@ pub struct Paging {
     pub jobs_from: Option<usize>,
 }
 
+/// The company's time zone, as the pages and the API read and show times in it.
+pub async fn zone(state: &AppState) -> OfficeResult<crate::zone::Zone> {
+    Ok(state.zone().await?)
+}
+
 /// Entries of a change log shown at once.
 pub const LOG_PAGE: usize = 30;
 

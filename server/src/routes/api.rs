@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::office::OfficeError;
 use crate::office::accounts::{self, AccountInput, ContactInput, SiteInput};
 use crate::office::billing::{self, CreditInput, InvoiceInput, PaymentInput};
 use crate::office::contact_log::{self, ContactLogInput, ReportFilter};
@@ -111,7 +110,7 @@ pub(super) async fn aging(
     Signed(_): Signed,
     Query(query): Query<DayQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     let day = crate::office::jobs::parse_day(query.day.as_deref(), zone)?;
     let aging = crate::office::reports::aging(&state, day).await?;
     Ok(Json(json!(aging)))
@@ -283,7 +282,7 @@ pub(super) async fn board(
     Signed(_): Signed,
     Query(filter): Query<JobFilter>,
 ) -> Result<Json<jobs::Board>, ApiError> {
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     let day = jobs::parse_day(filter.day.as_deref(), zone)?;
     Ok(Json(jobs::board(&state, day).await?))
 }
@@ -569,7 +568,7 @@ pub(super) async fn time_zone(
     State(state): State<AppState>,
     Signed(_): Signed,
 ) -> Result<Json<Value>, ApiError> {
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     Ok(Json(json!({ "time_zone": zone })))
 }
 

@@ -33,7 +33,7 @@ pub(in crate::routes) async fn board(
     Query(query): Query<BoardQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     let day = jobs::parse_day(Some(&query.day), zone)?;
     let seen = headers
         .get(SEEN)

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::{Notice, PageError, Posted, Signed, after, parse};
 use crate::AppState;
-use crate::office::OfficeError;
 use crate::office::custom_fields::{self, FieldInput};
 use crate::zone::Zone;
 
@@ -75,7 +74,7 @@ pub(in crate::routes) async fn page(
 ) -> Result<Response, PageError> {
     clerk.check_office()?;
     let defs = custom_fields::definitions(&state).await?;
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     let kinds: Vec<(&str, &str)> = FieldKind::ALL
         .iter()
         .map(|k| (k.as_str(), k.label()))

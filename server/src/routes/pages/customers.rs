@@ -54,7 +54,7 @@ pub(in crate::routes) async fn aging(
     Signed(clerk): Signed,
     Query(query): Query<DayQuery>,
 ) -> Result<Response, PageError> {
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     let day = jobs::parse_day(Some(&query.day), zone)?;
     let aging = crate::office::reports::aging(&state, day).await?;
     Ok(page(
@@ -69,7 +69,7 @@ pub(in crate::routes) async fn aging_csv(
     Signed(_): Signed,
     Query(query): Query<DayQuery>,
 ) -> Result<Response, PageError> {
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     let day = jobs::parse_day(Some(&query.day), zone)?;
     let aging = crate::office::reports::aging(&state, day).await?;
     let disposition = format!("attachment; filename=\"aging-{day}.csv\"");
@@ -126,7 +126,7 @@ pub(in crate::routes) async fn statement_pdf(
     Query(period): Query<Period>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     let today = zone.today();
     let day = |text: &str, default: chrono::NaiveDate| match text.trim() {
         "" => Ok(default),
@@ -280,7 +280,7 @@ pub(in crate::routes) async fn customer(
         &defs,
         &detail.account.custom_fields,
     ));
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     Ok(page(
         "customer.html",
         context! {

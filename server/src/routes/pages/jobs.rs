@@ -11,9 +11,9 @@ use super::{
     note_kinds, page, parse, payment_methods, typed_note_kinds,
 };
 use crate::AppState;
+use crate::office::Paging;
 use crate::office::billing::{self, InvoiceInput};
 use crate::office::jobs::{self, NoteInput};
-use crate::office::{OfficeError, Paging};
 
 /// `GET /jobs/{id}`: the job page.
 pub(in crate::routes) async fn job(
@@ -26,7 +26,7 @@ pub(in crate::routes) async fn job(
     let id: JobId = parse("job", &id)?;
     let detail = jobs::detail(&state, id, log).await?;
     let technicians = jobs::technicians(&state).await?;
-    let zone = state.zone().await.map_err(OfficeError::from)?;
+    let zone = crate::office::zone(&state).await?;
     Ok(page(
         "job.html",
         context! {
