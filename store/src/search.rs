@@ -30,11 +30,16 @@ pub(crate) fn search_accounts_page(
     limit: usize,
 ) -> Result<(Vec<AccountSummary>, usize)> {
     let (condition, params) = matching(query);
+    let found = page(conn, &condition, params.clone(), offset, limit)?;
+    // A page that is not full is the end of the list: its count is known without a count.
+    if !found.is_empty() && found.len() < limit {
+        let total = offset + found.len();
+        return Ok((found, total));
+    }
     let sql = format!("SELECT count(*) FROM accounts a WHERE {condition}");
     let total: i64 = conn
         .prepare_cached(&sql)?
         .query_row(rusqlite::params_from_iter(params.iter()), |row| row.get(0))?;
-    let found = page(conn, &condition, params, offset, limit)?;
     Ok((found, usize::try_from(total).unwrap_or(0)))
 }
 
