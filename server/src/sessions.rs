@@ -143,6 +143,14 @@ impl Sessions {
         Some(clerk)
     }
 
+    /// Ends the session whose cookie a request carries (a sign-out: the page's or the API's),
+    /// if any.
+    pub async fn sign_out(&self, state: &AppState, headers: &axum::http::HeaderMap) {
+        if let Some(token) = token(headers) {
+            self.end(state, &token).await;
+        }
+    }
+
     /// Ends the session of `token`, here and in the database.
     pub async fn end(&self, state: &AppState, token: &str) {
         let Some(hash) = hash(token) else {

@@ -159,7 +159,11 @@ fn rows(store: &Store, jobs: Vec<Job>) -> Result<Vec<JobRow>, StoreError> {
 
 /// Jobs of a day (today by default), optionally only one technician's or one status.
 pub async fn list(state: &AppState, filter: &JobFilter) -> OfficeResult<Vec<JobRow>> {
-    let zone = state.zone().await?;
+    list_in(state, filter, state.zone().await?).await
+}
+
+/// [`list`], the company's days being those of `zone`.
+async fn list_in(state: &AppState, filter: &JobFilter, zone: Zone) -> OfficeResult<Vec<JobRow>> {
     let day = parse_day(filter.day.as_deref(), zone)?;
     let technician =
         match filter
@@ -207,13 +211,13 @@ pub async fn list(state: &AppState, filter: &JobFilter) -> OfficeResult<Vec<JobR
     Ok(rows)
 }
 
-/// The dispatch board of `day`.
-pub async fn board(state: &AppState, day: NaiveDate) -> OfficeResult<Board> {
+/// The dispatch board of `day`, a day of the company's `zone`.
+pub async fn board(state: &AppState, day: NaiveDate, zone: Zone) -> OfficeResult<Board> {
     let filter = JobFilter {
         day: Some(day.to_string()),
         ..JobFilter::default()
     };
-    let jobs = list(state, &filter).await?;
+    let jobs = list_in(state, &filter, zone).await?;
     let mut columns: Vec<Column> = technicians(state)
         .await?
         .into_iter()

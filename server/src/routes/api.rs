@@ -44,12 +44,7 @@ impl FromRequestParts<AppState> for Signed {
 
 /// The clerk of the live session whose cookie is in `headers`, if any.
 pub(crate) fn signed_in(headers: &HeaderMap, state: &AppState) -> Option<Clerk> {
-    session_token(headers).and_then(|token| state.sessions().clerk(&token))
-}
-
-/// The session cookie's value in a request, if any.
-pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
-    sessions::token(headers)
+    sessions::token(headers).and_then(|token| state.sessions().clerk(&token))
 }
 
 /// A JSON request body whose rejection is a JSON error saying what is wrong with it.
@@ -122,9 +117,7 @@ pub(super) async fn logout(
     peer: Peer,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(token) = session_token(&headers) {
-        state.sessions().end(&state, &token).await;
-    }
+    state.sessions().sign_out(&state, &headers).await;
     (
         [(SET_COOKIE, sessions::clear_cookie(peer.https))],
         Json(json!({"signed_out": true})),
@@ -284,7 +277,7 @@ pub(super) async fn board(
 ) -> Result<Json<jobs::Board>, ApiError> {
     let zone = crate::office::zone(&state).await?;
     let day = jobs::parse_day(filter.day.as_deref(), zone)?;
-    Ok(Json(jobs::board(&state, day).await?))
+    Ok(Json(jobs::board(&state, day, zone).await?))
 }
 
 /// `POST /api/jobs`: creates a job.

@@ -94,7 +94,7 @@ pub(crate) async fn form_token(
         && !path.starts_with("/api/")
         && path != "/login"
         && path != "/sync";
-    let session = super::api::session_token(request.headers())
+    let session = crate::sessions::token(request.headers())
         .filter(|token| state.sessions().clerk(token).is_some());
     let (Some(session), true) = (session, is_page_form) else {
         // Without a live session the handler sends the browser to sign in, doing nothing.

@@ -47,7 +47,7 @@ pub(in crate::routes) async fn board(
                 seen,
                 || state.latest_seq(),
                 || async {
-                    let board = jobs::board(&state, day).await?;
+                    let board = jobs::board(&state, day, zone).await?;
                     templates::render(
                         "board_region.html",
                         context! {
@@ -67,7 +67,7 @@ pub(in crate::routes) async fn board(
         let region = region.replace(FORM_TOKEN_SLOT, &clerk.form_token);
         return Ok(Html(region).into_response());
     }
-    let board = jobs::board(&state, day).await?;
+    let board = jobs::board(&state, day, zone).await?;
     let technicians = jobs::technicians(&state).await?;
     Ok(page(
         "board.html",

@@ -7,8 +7,6 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
-use crate::routes::api::session_token;
-
 use super::{PageError, Posted, page, render_page};
 use crate::AppState;
 use crate::office::OfficeError;
@@ -70,9 +68,7 @@ pub(in crate::routes) async fn logout(
     peer: Peer,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(token) = session_token(&headers) {
-        state.sessions().end(&state, &token).await;
-    }
+    state.sessions().sign_out(&state, &headers).await;
     (
         StatusCode::SEE_OTHER,
         [
