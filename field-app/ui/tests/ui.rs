@@ -56,14 +56,7 @@ fn value(app: &App, label: &str) -> String {
 /// or refused; the preparing itself runs on a thread of its own.
 fn until_photo_prepared(app: &App) {
     let adapter = app.ui.global::<PhotoAdapter>();
-    for _ in 0..1_000 {
-        i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(30));
-        if !adapter.get_busy() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("the photo was not prepared within ten seconds");
+    common::until_done("preparing the photo", || adapter.get_busy());
 }
 
 fn open_boiler_job(app: &App) {

@@ -55,6 +55,20 @@ pub fn chooser() -> fieldsync_app_ui::PhotoChooser {
     Arc::new(|| CHOSEN.lock().unwrap().clone())
 }
 
+/// Lets the app's clock run, as the event loop would, until `busy` says the work the app sent
+/// off the UI thread (a photo being prepared, a server being checked) is done; fails the test
+/// after ten seconds, naming `what`.
+pub fn until_done(what: &str, busy: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if !busy() {
+            return;
+        }
+        i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(30));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{what} did not finish within ten seconds");
+}
+
 /// Builds the app as `fieldsync-app` does, without an event loop, at `now`.
 pub fn app(now: DateTime<Utc>) -> App {
     let dir = tempfile::tempdir().unwrap();
