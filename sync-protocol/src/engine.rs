@@ -546,6 +546,46 @@ mod tests {
     }
 
     #[test]
+    fn a_verify_that_arrives_while_a_commit_is_loaded_is_answered_once_it_brought_nothing() {
+        let mut server = ServerSession::new(7, 10);
+        greeted(&mut server, Some(Cursor { epoch: 7, seq: 10 }));
+        // The device's own change is committed: the session looks for news for the device...
+        assert_eq!(
+            server.notify(11),
+            vec![ServerOutput::Load {
+                after: 10,
+                initial: false
+            }]
+        );
+        // ...while the device, which has everything up to 10, asks to compare documents.
+        let verify = ClientMessage::Verify {
+            seq: 10,
+            digest: [3; 32],
+        };
+        assert_eq!(server.receive(verify.clone()), vec![], "not while loading");
+        // Nothing for the device: its digest still stands, and is compared now.
+        let out = server.loaded(Vec::new(), at(11), false);
+        assert_eq!(out, vec![ServerOutput::CheckDigest { digest: [3; 32] }]);
+
+        // The same when the load brings the device news: it verifies again once it has them,
+        // and the digest of before is not compared.
+        server.notify(12);
+        assert_eq!(server.receive(verify), vec![]);
+        let news = DocData {
+            doc: DocId::new(),
+            data: vec![1],
+            attested: None,
+        };
+        let out = server.loaded(vec![news], at(12), false);
+        assert_eq!(changes_sent(&out), vec![(10, 12, 1, true)]);
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, ServerOutput::CheckDigest { .. })),
+            "{out:?}"
+        );
+    }
+
+    #[test]
     fn an_old_protocol_version_is_told_to_update() {
         let mut server = ServerSession::new(7, 0);
         let out = server.receive(ClientMessage::Hello {

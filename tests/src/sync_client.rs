@@ -222,7 +222,9 @@ impl SyncClient {
                         // Quiet: time passes for the tablet (a repair verifies once quiet).
                         assert!(
                             started.elapsed() < PATIENCE,
-                            "the sync did not finish in time"
+                            "the sync did not finish in time: caught up {caught_up}, verified \
+                             {verified}, repairing {repairing}, {} changes pending",
+                            tablet.pending().unwrap()
                         );
                         let now = started.elapsed().as_millis() as u64;
                         for message in tablet.tick(now).unwrap() {

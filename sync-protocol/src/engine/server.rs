@@ -213,6 +213,10 @@ pub struct ServerSession {
     joining: bool,
     /// The accounts the device said it is dropping, until its holdings are reconciled.
     leaving: Vec<AccountId>,
+    /// A `Verify` (its seq and digest) that came while a load was on its way: compared once
+    /// the load is sent, if it told the device nothing new (commits of its own changes or of
+    /// other accounts), since the device verifies only once per position it was told.
+    verify_waiting: Option<(u64, [u8; 32])>,
     fallback: Fallback,
 }
 
@@ -243,6 +247,7 @@ impl ServerSession {
             start_pending: false,
             joining: false,
             leaving: Vec::new(),
+            verify_waiting: None,
             fallback: Fallback::default(),
         }
     }
@@ -390,13 +395,12 @@ impl ServerSession {
                 }
             }
             (Phase::Live, ClientMessage::Verify { seq, digest }) => {
-                // Only meaningful when the device claims exactly what it was sent and nothing
-                // newer is on its way; otherwise the next verify will tell.
-                if seq == self.told_upto && self.sent_upto == self.latest && !self.loading {
-                    vec![ServerOutput::CheckDigest { digest }]
-                } else {
-                    Vec::new()
-                }
+                // Only meaningful for exactly what the device was told; a digest of older news
+                // is stale (the device verifies again once it has the newer).
+                self.verify_waiting = (seq == self.told_upto).then_some((seq, digest));
+                let mut out = Vec::new();
+                self.check_waiting_verify(&mut out);
+                out
             }
             (Phase::Live, ClientMessage::Ping { nonce }) => {
                 vec![ServerOutput::Send(ServerMessage::Pong { nonce })]
@@ -646,6 +650,7 @@ impl ServerSession {
         if !complete {
             self.load(&mut out);
         }
+        self.check_waiting_verify(&mut out);
         out
     }
 
@@ -712,6 +717,20 @@ impl ServerSession {
         self.told_upto = to;
         self.told_complete = complete;
         from
+    }
+
+    /// Compares the waiting `Verify`'s digest once everything committed has been sent and the
+    /// device was told nothing newer than the digest's position; forgets it if it was.
+    fn check_waiting_verify(&mut self, out: &mut Vec<ServerOutput>) {
+        let Some((seq, digest)) = self.verify_waiting else {
+            return;
+        };
+        if seq != self.told_upto {
+            self.verify_waiting = None;
+        } else if self.sent_upto == self.latest && !self.loading {
+            self.verify_waiting = None;
+            out.push(ServerOutput::CheckDigest { digest });
+        }
     }
 
     /// The host stored (and committed) a pushed batch; `committed` is the latest sequence
@@ -805,6 +824,7 @@ impl ServerSession {
                 self.load(out);
             }
         }
+        self.check_waiting_verify(out);
     }
 
     /// The live load on its way, if the session waits for one (and for nothing else): a host
@@ -930,6 +950,8 @@ impl ServerSession {
     /// latest sequence number when they were made, and its lineage). The device's cursor
     /// restarts there; what is older arrives through the sync exchange.
     pub fn fallback_started(&mut self, (latest, lineage): (u64, Lineage)) -> Vec<ServerOutput> {
+        // The device verifies again after the round (its `Welcome` started afresh).
+        self.verify_waiting = None;
         self.mode = SyncMode::CatchUp;
         self.loading = false;
         self.latest = self.latest.max(latest);
