@@ -886,7 +886,7 @@ async fn a_full_disk_refuses_changes_clearly_and_recovers_by_itself() {
 /// the command line). A wrong fingerprint is refused, saying so, and leaves the tablet unpaired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_line_pairs_over_tls_with_the_servers_fingerprint() {
-    let company = fieldsync_tests::crew::start_tls(17, 2, 1, Timestamp(chrono::Utc::now())).await;
+    let company = fieldsync_tests::crew::start_tls(Timestamp(chrono::Utc::now())).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let url = company.server.url("");

@@ -5,8 +5,10 @@
 //! is on site at Harbor Bakery for the annual boiler service, with five more visits to come;
 //! Theo Baptiste (technician) has the bakery's display fridge this afternoon and serviced
 //! Lindqvist Dental's AC twice, unpaid (the account is on credit hold); Dana (office)
-//! dispatches. [`Company::seed`] stores it as the office's changes; the records come from
-//! [`fieldsync_protocol::fixtures`], re-exported here, so a test needs one import.
+//! dispatches; on the server, the office also has Northgate Library, whom nobody visits this
+//! week ([`Company::add_quiet_customer`]). [`Company::seed`] stores the company as the
+//! office's changes; the records come from [`fieldsync_protocol::fixtures`], re-exported here,
+//! so a test needs one import.
 //!
 //! A test that needs less (a store unit test of one rule) takes one customer of the story
 //! ([`Company::harbor_alone`]) or builds records with the same builders.
@@ -704,6 +706,62 @@ impl Company {
         let Seeder { tx, .. } = seeder;
         tx.commit().unwrap();
         (id, new.id)
+    }
+}
+
+impl Company {
+    /// What the office also has on its books, in `store` (the server's): a customer nobody
+    /// visits this week, Northgate Library, with its site and a job next week that nobody is
+    /// assigned to yet, so no technician's tablet holds any of it. Returns the customer and
+    /// the job.
+    pub fn add_quiet_customer(&self, store: &mut Store) -> (AccountId, JobId) {
+        let seeder = Seeder::new(store, &self.dana, at(today() - Duration::days(30), 10, 0));
+        let customer = customer(
+            "Northgate Library",
+            "C-0870",
+            "facilities@northgatelibrary.example",
+            true,
+        );
+        let id = customer.id;
+        seeder.create(Record::new_account(customer));
+        let site = JobSite {
+            id: SiteId::new(),
+            account: id,
+            name: "Reading rooms".into(),
+            address: address("3 Northgate Row", "97703"),
+            access_instructions: "Plant room key at the front desk.".into(),
+            archived_at: None,
+        };
+        let job = Job {
+            requested_services: vec!["Radiator valve replacement".into()],
+            scheduled_start: Some(at(today() + Duration::days(7), 8, 0)),
+            scheduled_end: Some(at(today() + Duration::days(7), 12, 0)),
+            created_at: seeder.now,
+            ..job(id, site.id, "Radiator valves, east wing")
+        };
+        seeder.create(Record::new_site(site));
+        seeder.create(Record::new_job(job.clone()));
+        let Seeder { tx, .. } = seeder;
+        tx.commit().unwrap();
+        (id, job.id)
+    }
+
+    /// Dana sends `technician` to the boiler service too, at `when`, in `store`.
+    pub fn send_to_boiler(&self, store: &mut Store, technician: UserId, when: Timestamp) {
+        let tx = store.transaction().unwrap();
+        let mut doc = tx.load(self.boiler.into()).unwrap().unwrap();
+        let change = writer_for(Role::Office, &self.dana)
+            .edit(&mut doc, when, |record| {
+                if let Record::Job(j) = record {
+                    j.record.technicians.insert(technician, when);
+                }
+                Ok(())
+            })
+            .unwrap()
+            .expect("a new technician on the job");
+        tx.record_local(self.boiler.into(), &mut doc, &change, false)
+            .unwrap();
+        tx.commit().unwrap();
     }
 }
 

@@ -1,15 +1,17 @@
-//! The small company most end-to-end tests start from: generated accounts and jobs, Tess and
-//! Theo (technicians) both assigned to the first job of the first account, and Dana (office),
-//! each with one registered device.
+//! The story's company (see [`crate::fixtures`]) on the server most end-to-end tests start
+//! from: Tess and Theo (technicians) and Dana (office), each with one registered device; Dana
+//! has sent Theo to help Tess with Harbor Bakery's boiler service, and the office also has a
+//! quiet customer nobody visits this week.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
-use fieldsync_protocol::{AccountId, JobId, Record, Role, Timestamp, UserId, Writer};
+use fieldsync_protocol::{AccountId, Author, JobId, Role, Timestamp, UserId, Writer};
 use fieldsync_store::Store;
 
 use fieldsync_server::serving::Serving;
 
-use crate::demo::{self, Rng};
+use crate::fixtures::{self, People};
 use crate::{ServingExt as _, TestServer};
 
 /// A user with one registered device.
@@ -41,17 +43,23 @@ pub struct Crew {
     pub theo: Person,
     /// The office.
     pub dana: Person,
-    /// The job assigned to both technicians.
+    /// Harbor Bakery's boiler service, assigned to both technicians.
     pub job: JobId,
-    /// Its account.
+    /// Harbor Bakery, in both technicians' scopes.
     pub account: AccountId,
+    /// Northgate Library, a customer nobody is assigned to.
+    pub quiet: AccountId,
+    /// Its job, assigned to nobody.
+    pub quiet_job: JobId,
+    /// The rest of the story's company.
+    pub company: fixtures::Company,
 }
 
-/// Seeds the database at `path`: `accounts` generated accounts with `jobs` jobs each (from
-/// `seed`), the three people with their devices, and the shared job assigned at `now`.
-pub fn seed(path: &Path, seed: u64, accounts: usize, jobs: usize, now: Timestamp) -> Crew {
+/// Seeds the database at `path` with the story's company, the three people with their devices
+/// (the story's names and their login names), Theo sent to the boiler service at `now`, and the
+/// quiet customer.
+pub fn seed(path: &Path, now: Timestamp) -> Crew {
     let mut store = Store::open(path).unwrap();
-    demo::seed_company(&mut store, &mut Rng::new(seed), accounts, jobs);
     let tx = store.transaction().unwrap();
     let mut people = Vec::new();
     for (name, role) in [
@@ -71,32 +79,41 @@ pub fn seed(path: &Path, seed: u64, accounts: usize, jobs: usize, now: Timestamp
         });
     }
     tx.commit().unwrap();
-    let account = store.accounts().unwrap()[0].id;
-    let job = store.jobs_for_account(account).unwrap()[0].id;
-    let tx = store.transaction().unwrap();
-    let mut doc = tx.load(job.into()).unwrap().unwrap();
-    let (tess, theo) = (people[0].user, people[1].user);
-    let change = people[2]
-        .writer()
-        .edit(&mut doc, now, |r| {
-            if let Record::Job(j) = r {
-                j.record.technicians.insert(tess, now);
-                j.record.technicians.insert(theo, now);
-            }
-            Ok(())
-        })
-        .unwrap()
-        .unwrap();
-    tx.record_local(job.into(), &mut doc, &change, false)
-        .unwrap();
-    tx.commit().unwrap();
+    let story = People::new();
+    let author = |person: &Person, named: Author| Author {
+        user: person.user,
+        ..named
+    };
+    let company = fixtures::Company::seed(
+        &mut store,
+        &People {
+            tess: author(&people[0], story.tess),
+            theo: author(&people[1], story.theo),
+            dana: author(&people[2], story.dana),
+        },
+    );
+    company.send_to_boiler(&mut store, people[1].user, now);
+    let (quiet, quiet_job) = company.add_quiet_customer(&mut store);
     let mut people = people.into_iter();
     Crew {
         tess: people.next().unwrap(),
         theo: people.next().unwrap(),
         dana: people.next().unwrap(),
-        job,
-        account,
+        job: company.boiler,
+        account: company.harbor,
+        quiet,
+        quiet_job,
+        company,
+    }
+}
+
+impl Crew {
+    /// The accounts `technician` works for (their tablet's scope), as the server has them.
+    pub fn scope(path: &Path, technician: UserId) -> BTreeSet<AccountId> {
+        Store::open(path)
+            .unwrap()
+            .technician_accounts(technician)
+            .unwrap()
     }
 }
 
@@ -112,40 +129,40 @@ pub struct Running {
     pub theo: Person,
     /// The office.
     pub dana: Person,
-    /// The job assigned to both technicians.
+    /// Harbor Bakery's boiler service, assigned to both technicians.
     pub job: JobId,
-    /// Its account.
+    /// Harbor Bakery, in both technicians' scopes.
     pub account: AccountId,
+    /// Northgate Library, a customer nobody is assigned to.
+    pub quiet: AccountId,
+    /// Its job, assigned to nobody.
+    pub quiet_job: JobId,
+    /// The rest of the story's company.
+    pub company: fixtures::Company,
     _dir: tempfile::TempDir,
 }
 
+impl Running {
+    /// The accounts `technician` works for (their tablet's scope), as the server has them.
+    pub fn scope(&self, technician: &Person) -> BTreeSet<AccountId> {
+        Crew::scope(self.server.db_path(), technician.user)
+    }
+}
+
 /// [`seed`] into a new database, then the server on it.
-pub async fn start(seed_with: u64, accounts: usize, jobs: usize, now: Timestamp) -> Running {
-    start_serving(seed_with, accounts, jobs, now, Serving::default().plain()).await
+pub async fn start(now: Timestamp) -> Running {
+    start_serving(now, Serving::default().plain()).await
 }
 
 /// [`start`], with the server over TLS (a self-signed certificate made for the test).
-pub async fn start_tls(seed_with: u64, accounts: usize, jobs: usize, now: Timestamp) -> Running {
-    start_serving(
-        seed_with,
-        accounts,
-        jobs,
-        now,
-        Serving::default().with_test_tls(),
-    )
-    .await
+pub async fn start_tls(now: Timestamp) -> Running {
+    start_serving(now, Serving::default().with_test_tls()).await
 }
 
-async fn start_serving(
-    seed_with: u64,
-    accounts: usize,
-    jobs: usize,
-    now: Timestamp,
-    serving: (Serving, Option<(String, String)>),
-) -> Running {
+async fn start_serving(now: Timestamp, serving: (Serving, Option<(String, String)>)) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.sqlite3");
-    let crew = seed(&path, seed_with, accounts, jobs, now);
+    let crew = seed(&path, now);
     let state = fieldsync_server::AppState::open(&path).unwrap();
     let server = TestServer::start_serving(state, &path, serving)
         .await
@@ -157,6 +174,9 @@ async fn start_serving(
         dana: crew.dana,
         job: crew.job,
         account: crew.account,
+        quiet: crew.quiet,
+        quiet_job: crew.quiet_job,
+        company: crew.company,
         _dir: dir,
     }
 }

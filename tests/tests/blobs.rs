@@ -8,7 +8,7 @@ use fieldsync_protocol::{
 };
 use fieldsync_store::host::{ConnectionHost, DeviceContext};
 use fieldsync_store::{Origin, Scope, Store};
-use fieldsync_tests::demo::{Rng, seed_company};
+use fieldsync_tests::fixtures::{Company, People};
 
 fn host() -> ConnectionHost {
     ConnectionHost::new(DeviceContext::new(Origin(1), Role::Technician, Scope::All))
@@ -205,9 +205,8 @@ fn add_photo(store: &mut Store, account: AccountId, bytes: &[u8]) -> ContentHash
 fn a_technician_downloads_only_photos_of_accounts_in_scope() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("server.sqlite3")).unwrap();
-    seed_company(&mut store, &mut Rng::new(7), 2, 1);
-    let accounts: Vec<AccountId> = store.accounts().unwrap().iter().map(|a| a.id).collect();
-    let (mine, theirs) = (accounts[0], accounts[1]);
+    let company = Company::seed(&mut store, &People::new());
+    let (mine, theirs) = (company.harbor, company.dental);
     let my_photo = add_photo(&mut store, mine, &photo(3000));
     let their_photo = add_photo(&mut store, theirs, &photo(4000));
     let stray = {

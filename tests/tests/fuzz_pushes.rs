@@ -15,7 +15,7 @@
 //!
 //! `FIELDSYNC_SIM_SEEDS` sets the number of cases (64 by default; CI runs 400).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use automerge::transaction::{CommitOptions, Transactable};
@@ -168,7 +168,7 @@ fn company() -> &'static Company {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("company.sqlite3");
         let now = Timestamp::from_millis(1_790_000_000_000).unwrap();
-        let crew = crew::seed(&path, 7, 3, 1, now);
+        let crew = crew::seed(&path, now);
         Company {
             _dir: dir,
             path,
@@ -185,8 +185,10 @@ struct Case {
     /// Every document: id and account.
     docs: Vec<(DocId, AccountId)>,
     accounts: Vec<AccountId>,
-    /// The account of the shared job: the technicians' scope.
+    /// The account of the shared job, in both technicians' scopes.
     shared: AccountId,
+    /// Each device's scope: the accounts of its technician's jobs (`None`: the office's, all).
+    scopes: Vec<Option<BTreeSet<AccountId>>>,
     /// Copies of documents as they were earlier (for changes made on stale copies).
     stale: HashMap<DocId, AutoCommit>,
     /// Every change generated (for repeats), with the device that made it and whether it was
@@ -211,7 +213,7 @@ impl Case {
         copy_database(&company.path, &path);
         let store = Store::open(&path).unwrap();
         let registered = store.devices().unwrap();
-        let devices = [&company.crew.tess, &company.crew.theo, &company.crew.dana]
+        let devices: Vec<Device> = [&company.crew.tess, &company.crew.theo, &company.crew.dana]
             .iter()
             .map(|person| {
                 let device = registered
@@ -244,6 +246,13 @@ impl Case {
             .unwrap()
         };
         let accounts = store.accounts().unwrap().iter().map(|a| a.id).collect();
+        let scopes = devices
+            .iter()
+            .map(|d| {
+                (d.role == fieldsync_protocol::Role::Technician)
+                    .then(|| store.technician_accounts(d.user).unwrap())
+            })
+            .collect();
         let stale = docs
             .iter()
             .map(|(doc, _)| (*doc, store.load(*doc).unwrap().unwrap()))
@@ -255,6 +264,7 @@ impl Case {
             docs,
             accounts,
             shared: company.crew.account,
+            scopes,
             stale,
             made: Vec::new(),
             valid: Vec::new(),
@@ -262,6 +272,13 @@ impl Case {
             adds: HashMap::new(),
             pushed_by: HashMap::new(),
         }
+    }
+
+    /// Whether `account` is in `device`'s scope.
+    fn in_scope(&self, device: usize, account: AccountId) -> bool {
+        self.scopes[device]
+            .as_ref()
+            .is_none_or(|scope| scope.contains(&account))
     }
 
     fn colleague(device: usize) -> usize {
@@ -345,7 +362,7 @@ impl Case {
                 let is_job = matches!(Record::read(&document), Ok(Record::Job(_)));
                 let valid = technician(device)
                     && is_job
-                    && account == self.shared
+                    && self.in_scope(device, account)
                     && matches!((author, actor, stale), (Who::Own, Who::Own, false))
                     && (1..=fieldsync_protocol::validate::MAX_NOTE_CHARS).contains(&len)
                     && fieldsync_protocol::validate::check_change_time(time).is_ok();
@@ -412,7 +429,7 @@ impl Case {
                 };
                 let id = payment.id.to_string();
                 let valid = technician(device)
-                    && account == self.shared
+                    && self.in_scope(device, account)
                     && (1..=100_000_000_000).contains(&cents)
                     && matches!((recorded_by, actor), (Who::Own, Who::Own));
                 let record = Record::new_payment(payment);
@@ -494,10 +511,9 @@ impl Case {
         let outcome = &outcomes[0];
         if *outcome == StoreOutcome::Stored {
             if d.role == fieldsync_protocol::Role::Technician && !had {
-                assert_eq!(
-                    account,
-                    Some(self.shared),
-                    "a technician's change was stored outside its scope"
+                assert!(
+                    account.is_some_and(|a| self.in_scope(device, a)),
+                    "a technician's change was stored outside its scope: {account:?}"
                 );
                 // What it adds must be in this device's user's name (checked at the end).
                 if let Some(id) = self.adds.get(&change.data) {

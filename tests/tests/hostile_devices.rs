@@ -25,7 +25,7 @@ fn now() -> Timestamp {
 
 /// The company, its server over TLS: hostile devices reach a real server as tablets do.
 async fn company() -> Company {
-    crew::start_tls(12, 2, 1, now()).await
+    crew::start_tls(now()).await
 }
 
 /// What a hostile device does, and what the tests check after it.

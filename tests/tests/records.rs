@@ -1101,7 +1101,7 @@ async fn a_payment_stored_just_before_the_server_stopped_gets_its_note_at_the_ne
     use fieldsync_store::host::{DeviceContext, store_checked};
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.sqlite3");
-    let crew = fieldsync_tests::crew::seed(&db, 5, 2, 1, now());
+    let crew = fieldsync_tests::crew::seed(&db, now());
     let mut store = fieldsync_store::Store::open(&db).unwrap();
     let tess = store
         .devices()

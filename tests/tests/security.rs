@@ -49,7 +49,7 @@ fn other_fingerprint() -> String {
 
 #[tokio::test]
 async fn a_tablet_pairs_and_syncs_over_wss_with_the_pinned_fingerprint() {
-    let company = crew::start_tls(14, 3, 2, now()).await;
+    let company = crew::start_tls(now()).await;
     let url = company.server.url("");
     assert!(url.starts_with("https://"), "{url}");
     let fingerprint = company.server.fingerprint().unwrap().to_string();
@@ -463,7 +463,7 @@ async fn a_client_sending_its_headers_slowly_is_cut_off() {
 
 #[tokio::test]
 async fn a_back_link_to_another_site_is_not_followed() {
-    let company = crew::start_tls(15, 2, 1, now()).await;
+    let company = crew::start_tls(now()).await;
     add_office_user(&company.server, "olga", "olga-password-1").await;
     let http = company
         .server
@@ -510,7 +510,7 @@ async fn a_back_link_to_another_site_is_not_followed() {
 
 #[tokio::test]
 async fn a_device_may_hold_only_a_few_connections_and_is_told_to_come_back() {
-    let company = crew::start_tls(16, 2, 1, now()).await;
+    let company = crew::start_tls(now()).await;
     let mut open = Vec::new();
     for _ in 0..fieldsync_server::MAX_SYNC_CONNECTIONS_PER_DEVICE {
         let mut device = SyncClient::connect_to(&company.server, Some(&company.tess.token))

@@ -6,13 +6,11 @@ use fieldsync_protocol::wire::{
     ClientMessage, DocData, ErrorCode, PROTOCOL_VERSION, ServerMessage,
 };
 use fieldsync_protocol::{
-    Author, DocId, JobId, JobStatus, NoteKind, PaymentMethod, Record, Role, Timestamp, Writer,
+    AccountId, Author, DocId, JobId, JobStatus, NoteKind, PaymentMethod, Record, Timestamp, Writer,
 };
-use fieldsync_server::auth::new_device_token;
 use fieldsync_store::{Scope, Store};
 use fieldsync_tests::TestServer;
 use fieldsync_tests::crew::{self, Person};
-use fieldsync_tests::demo::{self, Rng};
 use fieldsync_tests::sync_client::SyncClient;
 
 /// The crew's company, served.
@@ -23,7 +21,7 @@ fn now() -> Timestamp {
 }
 
 async fn world() -> World {
-    crew::start(7, 3, 2, now()).await
+    crew::start(now()).await
 }
 
 fn tablet(dir: &tempfile::TempDir, person: &Person) -> Tablet {
@@ -50,12 +48,18 @@ async fn tess_connected(world: &World) -> (SyncClient, Writer) {
     (client, world.tess.writer())
 }
 
-/// A payment Tess records on the shared job at `at`, as a change to push.
-fn tess_payment(world: &World, tech: &Writer, amount: &str, at: Timestamp) -> DocData {
+/// A payment Tess records on `job` of `account` at `at`, as a change to push.
+fn tess_payment(
+    world: &World,
+    (account, job): (AccountId, JobId),
+    amount: &str,
+    at: Timestamp,
+) -> DocData {
+    let tech = world.tess.writer();
     let payment = fieldsync_protocol::Payment {
         id: fieldsync_protocol::PaymentId::new(),
-        account: world.account,
-        job: Some(world.job),
+        account,
+        job: Some(job),
         invoice: None,
         amount: amount.parse().unwrap(),
         method: PaymentMethod::Card,
@@ -90,10 +94,10 @@ async fn two_tablets_edit_the_same_job_offline_and_converge_through_the_server()
         .await
         .close()
         .await;
-    assert_eq!(job_of(&tess, world.job).record.status, JobStatus::Scheduled);
+    assert_eq!(job_of(&tess, world.job).record.status, JobStatus::OnSite);
 
-    // Offline: Tess starts the job, Theo writes a note and records a payment.
-    tess.set_job_status(now(), world.job, JobStatus::OnSite)
+    // Offline: Tess finishes the boiler, Theo writes a note and records a payment.
+    tess.set_job_status(now(), world.job, JobStatus::Completed)
         .unwrap();
     theo.add_job_note(
         now(),
@@ -117,37 +121,40 @@ async fn two_tablets_edit_the_same_job_offline_and_converge_through_the_server()
         job_of(t, job)
             .notes
             .values()
-            .any(|n| n.kind != NoteKind::System)
+            .any(|n| n.text == "Replaced the filter")
     })
     .await;
-    let account = world.account;
+    let (account, payment) = (world.account, form.id);
     live.follow(&mut tess, |t| {
-        !t.store().payments_for_account(account).unwrap().is_empty()
+        t.store()
+            .payments_for_account(account)
+            .unwrap()
+            .iter()
+            .any(|p| p.id == payment)
     })
     .await;
     theo_connection.close().await;
     let mut theo_again = SyncClient::sync(addr, &world.theo.token, &mut theo).await;
     theo_again
         .follow(&mut theo, |t| {
-            job_of(t, job).record.status == JobStatus::OnSite
+            job_of(t, job).record.status == JobStatus::Completed
         })
         .await;
 
     for tablet in [&tess, &theo] {
         let merged = job_of(tablet, world.job);
-        assert_eq!(merged.record.status, JobStatus::OnSite);
-        let typed: Vec<_> = merged
+        assert_eq!(merged.record.status, JobStatus::Completed);
+        let filter: Vec<_> = merged
             .notes
             .values()
-            .filter(|n| n.kind != NoteKind::System)
-            .map(|n| n.text.as_str())
+            .filter(|n| n.text == "Replaced the filter")
             .collect();
-        assert_eq!(typed, ["Replaced the filter"]);
+        assert_eq!(filter.len(), 1, "the note is there once");
         assert!(
             merged
                 .notes
                 .values()
-                .any(|n| n.text == "Status changed from Scheduled to On site.")
+                .any(|n| n.text == "Status changed from On site to Completed.")
         );
         assert_eq!(tablet.pending().unwrap(), 0);
     }
@@ -294,17 +301,8 @@ async fn invalid_changes_are_refused_with_a_reason_and_kept_aside_while_valid_on
     automerge::transaction::Transactable::put(&mut doc, &record, "amount", "-10.00").unwrap();
     doc.commit();
     let mut negative = doc.get_last_local_change().unwrap();
-    // A payment for an account that is not among Tess's jobs.
-    let foreign = {
-        let store = Store::open(world.server.db_path()).unwrap();
-        store
-            .accounts()
-            .unwrap()
-            .into_iter()
-            .map(|a| a.id)
-            .find(|a| *a != world.account)
-            .unwrap()
-    };
+    // A payment for a customer none of Tess's jobs is for.
+    let foreign = world.quiet;
     let mut other = payment.clone();
     other.id = fieldsync_protocol::PaymentId::new();
     other.account = foreign;
@@ -405,20 +403,19 @@ async fn a_technician_only_ever_receives_documents_of_their_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let mut tess = tablet(&dir, &world.tess);
     let connection = SyncClient::sync(world.server.addr(), &world.tess.token, &mut tess).await;
+    let scope = world.scope(&world.tess);
+    assert!(scope.contains(&world.account) && !scope.contains(&world.quiet));
     let held = tess.store().doc_ids(&Scope::All).unwrap();
     assert!(!held.is_empty());
     for id in held {
         let record = tess.store().record(id).unwrap().unwrap();
-        assert_eq!(
-            record.account(),
-            world.account,
+        assert!(
+            scope.contains(&record.account()),
             "{id} is outside Tess's scope"
         );
     }
     let server = Store::open(world.server.db_path()).unwrap();
-    let expected = server
-        .doc_ids(&Scope::Accounts([world.account].into()))
-        .unwrap();
+    let expected = server.doc_ids(&Scope::Accounts(scope)).unwrap();
     assert_eq!(
         tess.store().doc_ids(&Scope::All).unwrap().len(),
         expected.len()
@@ -470,17 +467,9 @@ async fn a_technicians_scope_follows_assignments_live() {
     // Theo shares Tess's first job and is connected too: Tess's new assignment is hers alone.
     let mut theo = tablet(&dir, &world.theo);
     let mut theo_live = SyncClient::sync(addr, &world.theo.token, &mut theo).await;
-    let (other_account, other_job) = {
-        let store = Store::open(world.server.db_path()).unwrap();
-        let account = store
-            .accounts()
-            .unwrap()
-            .into_iter()
-            .map(|a| a.id)
-            .find(|a| *a != world.account)
-            .unwrap();
-        (account, store.jobs_for_account(account).unwrap()[0].id)
-    };
+    let (tess_scope, theo_scope) = (world.scope(&world.tess), world.scope(&world.theo));
+    // The quiet customer's job, which nobody is on.
+    let (other_account, other_job) = (world.quiet, world.quiet_job);
     assert!(tess.store().record(other_job.into()).unwrap().is_none());
 
     let mut office = SyncClient::connect(addr, Some(&world.dana.token))
@@ -516,7 +505,7 @@ async fn a_technicians_scope_follows_assignments_live() {
     for id in tess.store().doc_ids(&Scope::All).unwrap() {
         let account = tess.store().record(id).unwrap().unwrap().account();
         assert!(
-            account == world.account || account == other_account,
+            tess_scope.contains(&account) || account == other_account,
             "{id} is outside Tess's scope"
         );
     }
@@ -547,9 +536,9 @@ async fn a_technicians_scope_follows_assignments_live() {
         })
         .await;
     for id in theo.store().doc_ids(&Scope::All).unwrap() {
-        assert_eq!(
-            theo.store().record(id).unwrap().unwrap().account(),
-            world.account,
+        let account = theo.store().record(id).unwrap().unwrap().account();
+        assert!(
+            theo_scope.contains(&account),
             "{id} reached Theo, whose scope did not change"
         );
     }
@@ -570,10 +559,8 @@ async fn a_technicians_scope_follows_assignments_live() {
     })
     .await;
     for id in tess.store().doc_ids(&Scope::All).unwrap() {
-        assert_eq!(
-            tess.store().record(id).unwrap().unwrap().account(),
-            world.account
-        );
+        let account = tess.store().record(id).unwrap().unwrap().account();
+        assert!(tess_scope.contains(&account), "{id} stayed on the tablet");
     }
 }
 
@@ -581,15 +568,12 @@ async fn a_technicians_scope_follows_assignments_live() {
 async fn a_device_revoked_while_connected_is_told_and_disconnected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.sqlite3");
+    let crew = crew::seed(&path, now());
     let (device, token) = {
-        let mut store = Store::open(&path).unwrap();
-        demo::seed_company(&mut store, &mut Rng::new(9), 2, 1);
-        let tx = store.transaction().unwrap();
-        let user = tx.add_user("tess", Role::Technician, None).unwrap();
-        let (token, hash) = new_device_token();
-        let device = tx.add_device(user.id, "Tess's tablet", hash).unwrap();
-        tx.commit().unwrap();
-        (device, token)
+        let store = Store::open(&path).unwrap();
+        let devices = store.devices().unwrap();
+        let device = devices.into_iter().find(|d| d.user.id == crew.tess.user);
+        (device.unwrap(), crew.tess.token)
     };
     let state = fieldsync_server::AppState::open(&path)
         .unwrap()
@@ -652,7 +636,12 @@ async fn pushes_sent_back_to_back_are_acknowledged_in_order_each_stored_after_th
             attested: None,
         }];
         if batch == 2 {
-            changes.push(tess_payment(&world, &tech, "45.50", now()));
+            changes.push(tess_payment(
+                &world,
+                (world.account, world.job),
+                "45.50",
+                now(),
+            ));
         }
         client.send(&ClientMessage::Push { batch, changes }).await;
     }
@@ -705,8 +694,9 @@ async fn offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_noth
         .await
         .close()
         .await;
-    // While Tess is offline the office takes her off the job; she records two payments on it,
-    // one with her tablet's clock an hour ahead.
+    // While Tess is offline the office takes her off Lindqvist Dental's job, her only one
+    // there; she records two payments on it, one with her tablet's clock an hour ahead.
+    let (account, job) = (world.company.dental, world.company.dental_job);
     let mut office = SyncClient::connect(addr, Some(&world.dana.token))
         .await
         .unwrap();
@@ -714,7 +704,7 @@ async fn offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_noth
     office_edit(
         &world,
         &mut office,
-        world.job,
+        job,
         |j| {
             j.record.technicians.remove(&tess_user);
         },
@@ -723,7 +713,7 @@ async fn offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_noth
     .await;
     let mut payments = Vec::new();
     for (amount, ahead) in [("80.00", 0), ("20.00", 1)] {
-        let mut form = fieldsync_app::PaymentForm::new(world.account, Some(world.job));
+        let mut form = fieldsync_app::PaymentForm::new(account, Some(job));
         form.amount = amount.into();
         let at = Timestamp(chrono::Utc::now() + chrono::Duration::hours(ahead));
         tess.record_payment(at, &form).unwrap();
@@ -741,14 +731,14 @@ async fn offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_noth
     }
     assert!(
         tess.store()
-            .doc_ids(&Scope::Accounts([world.account].into()))
+            .doc_ids(&Scope::Accounts([account].into()))
             .unwrap()
             .is_empty(),
         "the account left the tablet"
     );
     // Her device said at its last handshake that it holds nothing of the account: a change to
     // it from that device is refused now, backdated or not.
-    let backdated = tess_payment(&world, &world.tess.writer(), "5.00", now());
+    let backdated = tess_payment(&world, (account, job), "5.00", now());
     let mut device = SyncClient::connect(addr, Some(&world.tess.token))
         .await
         .unwrap();
