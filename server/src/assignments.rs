@@ -25,6 +25,9 @@ struct Inner {
     changed: HashMap<UserId, u64>,
     /// The generation at which every technician's scope must be read again (noting failed).
     everyone: u64,
+    /// Noted since [`Assignments::take_noted`] last took them, for waking the connections
+    /// concerned: the technicians, and whether it was everyone.
+    noted: (std::collections::HashSet<UserId>, bool),
 }
 
 impl Assignments {
@@ -47,7 +50,10 @@ impl Assignments {
         let mut inner = self.inner();
         inner.generation += 1;
         let generation = inner.generation;
-        inner.changed.extend(users.map(|user| (user, generation)));
+        for user in users {
+            inner.changed.insert(user, generation);
+            inner.noted.0.insert(user);
+        }
     }
 
     /// Notes that anyone's assignments may have changed.
@@ -55,6 +61,14 @@ impl Assignments {
         let mut inner = self.inner();
         inner.generation += 1;
         inner.everyone = inner.generation;
+        inner.noted.1 = true;
+    }
+
+    /// Whose assignments were noted as changed since this was last called, and whether
+    /// anyone's may have (see [`crate::fanout`]).
+    pub fn take_noted(&self) -> (Vec<UserId>, bool) {
+        let (users, everyone) = std::mem::take(&mut self.inner().noted);
+        (users.into_iter().collect(), everyone)
     }
 
     /// Whether `user`'s assignments changed after generation `seen`.
@@ -88,5 +102,7 @@ mod tests {
         assignments.note_everyone();
         assert!(assignments.changed_since(theo, later));
         assert!(assignments.changed_since(tess, later));
+        assert_eq!(assignments.take_noted(), (vec![tess], true));
+        assert_eq!(assignments.take_noted(), (vec![], false), "taken once");
     }
 }

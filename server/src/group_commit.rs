@@ -99,10 +99,10 @@ impl GroupCommit {
         db: Db,
         latest: std::sync::Arc<watch::Sender<u64>>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
-        recent: std::sync::Arc<crate::recent::Recent>,
+        live: Live,
     ) -> GroupCommit {
         let (queue, rx) = mpsc::channel(4096);
-        tokio::spawn(run(db, rx, latest, metrics, recent));
+        tokio::spawn(run(db, rx, latest, metrics, live));
         GroupCommit { queue }
     }
 
@@ -155,12 +155,18 @@ impl GroupCommit {
     }
 }
 
+/// Where committed changes go live: the ring of recent commits, and the connections to wake.
+pub type Live = (
+    std::sync::Arc<crate::recent::Recent>,
+    std::sync::Arc<crate::fanout::Fanout>,
+);
+
 async fn run(
     db: Db,
     mut rx: mpsc::Receiver<Pending>,
     latest: std::sync::Arc<watch::Sender<u64>>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
-    recent: std::sync::Arc<crate::recent::Recent>,
+    (recent, fanout): Live,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -218,8 +224,15 @@ async fn run(
                     });
                 }
                 // The ring first: the sessions woken next read from it.
+                let (users, everyone) = db.assignments().take_noted();
+                let touched = crate::fanout::Touched {
+                    accounts: stored.iter().map(|change| change.account).collect(),
+                    users,
+                    everyone,
+                };
                 recent.extend(before, stored, reached);
                 crate::publish(&latest, reached.0);
+                fanout.committed(&touched);
             }
             Err(e) => {
                 tracing::error!(error = %e, batches = replies.len(), "group commit failed; nothing acknowledged");

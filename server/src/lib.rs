@@ -45,6 +45,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod fanout;
 mod group_commit;
 pub mod housekeeping;
 pub mod live_board;
@@ -90,6 +91,8 @@ pub struct AppState {
     commits: GroupCommit,
     metrics: Arc<metrics::Metrics>,
     recent: Arc<recent::Recent>,
+    /// The sync connections, by what they see: whom a commit wakes.
+    fanout: Arc<fanout::Fanout>,
     sessions: Arc<sessions::Sessions>,
     sign_in_limits: Arc<sign_in_limits::SignInLimits>,
     /// The dispatch boards' live refreshes, shared.
@@ -111,11 +114,12 @@ impl AppState {
         let latest = Arc::new(watch::Sender::new(at_open.0));
         let metrics = Arc::new(metrics::Metrics::default());
         let recent = Arc::new(recent::Recent::new(at_open));
+        let fanout = Arc::new(fanout::Fanout::default());
         let commits = GroupCommit::start(
             db.clone(),
             Arc::clone(&latest),
             Arc::clone(&metrics),
-            Arc::clone(&recent),
+            (Arc::clone(&recent), Arc::clone(&fanout)),
         );
         Ok(Self {
             db,
@@ -128,6 +132,7 @@ impl AppState {
             commits,
             metrics,
             recent,
+            fanout,
             sessions,
             sign_in_limits: Arc::default(),
             live_boards: Arc::default(),
@@ -160,6 +165,13 @@ impl AppState {
     /// Announces a commit made outside group commit.
     pub fn publish(&self, seq: u64) {
         publish(&self.latest, seq);
+        // What it changed is not known here: every connection looks.
+        self.fanout.wake_all();
+    }
+
+    /// The sync connections, by what they see (see [`fanout`]).
+    pub fn fanout(&self) -> &Arc<fanout::Fanout> {
+        &self.fanout
     }
 
     /// Watches for the start of shutdown.

@@ -3,10 +3,11 @@
 //! connection's [`ServerSession`] and the engine's outputs are carried out: pushed batches
 //! through group commit, live changes from the ring of recent commits, everything else by the
 //! store's [`ConnectionHost`] (the code the simulation drives) on a reader connection when it
-//! only reads and on the writer otherwise ([`ConnectionHost::access`]). Every commit wakes
-//! every connection, and each sends what is new in its scope; a technician's reads its scope
-//! again ([`ConnectionHost::rescope_reading`], on a reader) only when the commits changed their
-//! own assignments ([`crate::assignments`]).
+//! only reads and on the writer otherwise ([`ConnectionHost::access`]). A commit wakes the
+//! connections it concerns ([`crate::fanout`]: those that see its accounts, and those whose
+//! technician it reassigned), and each sends what is new in its scope; a technician's reads its
+//! scope again ([`ConnectionHost::rescope_reading`], on a reader) only when the commits changed
+//! their own assignments ([`crate::assignments`]).
 //!
 //! A connection keeps reading while its pushed batches are being committed (up to
 //! [`PUSHES_IN_FLIGHT`] of them), so that the next batch is prechecked while the writer commits;
@@ -30,6 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::db::DbError;
+use crate::fanout::{Interest, Subscription};
 use crate::group_commit::Receipt;
 use crate::routes::websocket::{self, Socket, Upgrade};
 use crate::{AppState, SYNC_WRITE_TIMEOUT, TooManyConnections};
@@ -163,6 +165,8 @@ struct Connection {
     user: UserId,
     /// The generation of assignment changes the device's scope was read at.
     scope_read_at: u64,
+    /// Wakes the connection when a commit concerns it.
+    woken: Subscription,
     /// Pushed batches being committed, oldest first, with the device's batch numbers.
     pushes: VecDeque<(u64, Receipt)>,
 }
@@ -173,8 +177,9 @@ async fn run(
     socket: Socket,
 ) -> Result<(), DbError> {
     let (user, role, number) = (device.user.id, device.user.role, device.number);
-    // Subscribed before the scope is read: an assignment committed meanwhile wakes the
-    // connection, which reads the scope again.
+    // Subscribed to everything before the scope is read: an assignment committed meanwhile
+    // wakes the connection, which reads the scope again.
+    let woken = state.fanout().subscribe(user, Interest::Everything);
     let mut latest = state.latest();
     let seq = *latest.borrow_and_update();
     let scope_read_at = state.db().assignments().generation();
@@ -182,6 +187,7 @@ async fn run(
         .db()
         .read(move |store| Ok(DeviceContext::of_device(store, number, user, role)?))
         .await?;
+    woken.set_interest(Interest::from(&context.scope));
     let host = ConnectionHost::new(context);
     let session = host.session(state.epoch(), seq);
     let mut stopping = state.stopping();
@@ -195,6 +201,7 @@ async fn run(
         role,
         user,
         scope_read_at,
+        woken,
         pushes: VecDeque::new(),
     };
     let served = serve(
@@ -304,10 +311,7 @@ async fn serve(
                     return Ok(());
                 }
             }
-            changed = latest.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
+            () = connection.woken.woken() => {
                 let seq = *latest.borrow_and_update();
                 if connection.role == Role::Technician
                     && connection.state.db().assignments().changed_since(connection.user, connection.scope_read_at)
@@ -505,6 +509,8 @@ impl Connection {
                 .await?;
         }
         self.scope_read_at = read_at;
+        let interest = Interest::from(&lock(&self.shared).1.device.scope);
+        self.woken.set_interest(interest);
         Ok(outputs)
     }
 }

@@ -827,6 +827,7 @@ pub(crate) async fn fleet() {
     let period = Duration::from_secs(1);
     let start = tokio::time::Instant::now() + Duration::from_millis(500);
     let rss_before = server.rss_kib();
+    let commits_before = net::commit_histogram(server.addr).await;
     let cpu_before = cpu_seconds(pid);
     let mut tasks = Vec::new();
     for (index, (client, plan)) in tablets.into_iter().zip(plans).enumerate() {
@@ -861,6 +862,7 @@ pub(crate) async fn fleet() {
     // The load, then time for the last acknowledgements and deliveries.
     tokio::time::sleep_until(start + Duration::from_secs(seconds)).await;
     let cpu = cpu_seconds(pid) - cpu_before;
+    let commits_after = net::commit_histogram(server.addr).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.send(true).unwrap();
     let mut all = TabletReport::default();
@@ -910,6 +912,7 @@ pub(crate) async fn fleet() {
         format!("{:.0}", cpu / seconds as f64 * 100.0),
         "% of one core",
     );
+    net::print_slow_commits("fleet_load", &commits_before, &commits_after);
     print("fleet_server_rss_before_load", rss_before / 1024, "MiB");
     print("fleet_server_peak_rss", server.peak_rss_kib() / 1024, "MiB");
     let size = |suffix: &str| {

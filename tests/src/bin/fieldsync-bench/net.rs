@@ -216,7 +216,7 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 /// The server's group-commit latency histogram from `GET /metrics`: cumulative counts per
 /// upper bound in seconds (`+Inf` last).
-async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
+pub(crate) async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
     let (status, text) = get(addr, "/metrics").await;
     assert_eq!(status, 200, "{text}");
     text.lines()
@@ -230,7 +230,7 @@ async fn commit_histogram(addr: SocketAddr) -> Vec<(String, u64)> {
 
 /// Prints how many group commits between two readings of [`commit_histogram`] took longer
 /// than each bound from 0.25 ms up.
-fn print_slow_commits(phase: &str, before: &[(String, u64)], after: &[(String, u64)]) {
+pub(crate) fn print_slow_commits(phase: &str, before: &[(String, u64)], after: &[(String, u64)]) {
     let total = after.last().map_or(0, |b| b.1) - before.last().map_or(0, |b| b.1);
     print(&format!("{phase}_commits"), total, "commits");
     for ((bound, was), (_, now)) in before.iter().zip(after) {
