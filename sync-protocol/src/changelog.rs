@@ -2,20 +2,22 @@
 //! change carries its author in its message and its time.
 //!
 //! Entries are made once, when a change is stored, from the parts of the record it changed
-//! ([`edit_entries`], [`record_entries`]): each part before and after is written to a scratch
-//! document and the two trees are compared, so an entry costs what the part weighs, not what
-//! the document does. [`change_log`] reads the same entries from a document's whole history
-//! (for databases made before the log was kept).
+//! ([`edit_entries`], [`record_entries`]): each part before and after is made into the tree a
+//! document would hold ([`tree`], without a document) and the two trees are compared, so an
+//! entry costs what the part weighs, not what the document does. [`change_log`] reads the same
+//! entries from a document's whole history (for databases made before the log was kept).
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
 
 use automerge::hydrate::Value as Tree;
-use automerge::{AutoCommit, ObjId, Patch, PatchAction, Prop, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{AutoCommit, ObjId, Patch, PatchAction, Prop, ReadDoc, ScalarValue, Value};
 use autosurgeon::Reconcile;
 use serde::{Deserialize, Serialize};
 
 use crate::incremental::{Edit, Main};
+
+mod tree;
 use crate::{Author, Record, Timestamp};
 
 /// Who made a change and when, as the change says.
@@ -52,12 +54,7 @@ type Field = (String, Option<String>, Option<String>);
 
 /// A value as a tree of automerge values, as a document would hold it.
 fn tree<T: Reconcile>(value: &T) -> Option<Tree> {
-    let mut scratch = AutoCommit::new();
-    autosurgeon::reconcile_prop(&mut scratch, ROOT, "v", value).ok()?;
-    match scratch.hydrate(ROOT, None).ok()? {
-        Tree::Map(map) => map.get("v").cloned(),
-        _ => None,
-    }
+    tree::of(value)
 }
 
 fn object_kind(tree: &Tree) -> Option<&'static str> {
