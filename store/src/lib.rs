@@ -490,16 +490,17 @@ impl Store {
             })?)
     }
 
-    /// Checkpoints the whole write-ahead log and truncates it to nothing, waiting at most
-    /// `wait` for readers still using it (writers wait meanwhile); returns whether it was done.
-    /// Passive checkpoints alone never start the log again from its beginning while some
-    /// reader is always at work (a busy server): the log then grows without end, and every read
-    /// and write looks pages up in an ever larger index.
-    pub fn checkpoint_truncate(&self, wait: Duration) -> Result<bool> {
+    /// Checkpoints the whole write-ahead log and has the next write start it again from its
+    /// beginning (over what it held; the file keeps its size), waiting at most `wait` for
+    /// readers still using it (writers wait meanwhile); returns whether it was done. Passive
+    /// checkpoints alone never start the log again while some reader is always at work (a busy
+    /// server): the log then grows without end, and every read and write looks pages up in an
+    /// ever larger index.
+    pub fn checkpoint_restart(&self, wait: Duration) -> Result<bool> {
         self.conn.busy_timeout(wait)?;
         let busy = self
             .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
                 row.get::<_, i64>(0)
             });
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -839,47 +840,52 @@ mod tests {
     }
 
     #[test]
-    fn a_write_ahead_log_is_truncated_once_no_reader_uses_it() {
+    fn a_write_ahead_log_starts_again_once_no_reader_uses_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         let mut store = Store::open(&path).unwrap();
         store.disable_auto_checkpoint().unwrap();
         let checkpointer = Store::open(&path).unwrap();
         let office = crate::fixtures::writer(Role::Office, "Dana");
-        crate::fixtures::create(
-            &mut store,
-            &office,
-            &fieldsync_protocol::Record::new_account(crate::fixtures::account("Acme")),
-        );
+        let add = |store: &mut Store, name: &str| {
+            crate::fixtures::create(
+                store,
+                &office,
+                &fieldsync_protocol::Record::new_account(crate::fixtures::account(name)),
+            );
+        };
         let wal = || {
             std::fs::metadata(dir.path().join("db.sqlite3-wal"))
                 .unwrap()
                 .len()
         };
-        assert!(wal() > 0);
+        for name in ["Acme", "Bolt", "Crane"] {
+            add(&mut store, name);
+        }
         // A reader in the middle of a read: the log cannot start again, and nothing waits long.
         let reader = Store::open(&path).unwrap();
         let tx = reader.conn().unchecked_transaction().unwrap();
         tx.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))
             .unwrap();
-        crate::fixtures::create(
-            &mut store,
-            &office,
-            &fieldsync_protocol::Record::new_account(crate::fixtures::account("Bolt")),
-        );
+        add(&mut store, "Delta");
         assert!(
             !checkpointer
-                .checkpoint_truncate(Duration::from_millis(10))
+                .checkpoint_restart(Duration::from_millis(10))
                 .unwrap()
         );
         drop(tx);
         assert!(
             checkpointer
-                .checkpoint_truncate(Duration::from_millis(10))
+                .checkpoint_restart(Duration::from_millis(10))
                 .unwrap()
         );
-        assert_eq!(wal(), 0);
-        assert_eq!(store.accounts().unwrap().len(), 2, "nothing lost");
+        // The next write goes to the log's beginning: the file does not grow.
+        let before = wal();
+        add(&mut store, "Echo");
+        assert_eq!(wal(), before, "the log was written over, not appended to");
+        let (log, _) = checkpointer.checkpoint().unwrap();
+        assert!(log < 40, "the log holds only the last write: {log} pages");
+        assert_eq!(store.accounts().unwrap().len(), 5, "nothing lost");
     }
 
     #[test]
