@@ -1764,7 +1764,7 @@ async fn a_customer_with_many_jobs_shows_them_a_page_at_a_time_latest_first() {
         .await;
     }
     let rows = |page: &str| page.matches(r#"class="job-row""#).count();
-    // The jobs card of a customer page (the payment form below offers every job).
+    // The jobs card of a customer page.
     let card = |page: &str| {
         let start = page.find(r#"id="jobs""#).expect("a jobs card");
         page[start..start + page[start..].find("</section>").unwrap()].to_string()
@@ -1778,6 +1778,15 @@ async fn a_customer_with_many_jobs_shows_them_a_page_at_a_time_latest_first() {
     );
     assert!(card(&first).contains("Crusher service 30"));
     assert!(!card(&first).contains("Crusher service 05"));
+    // The payment form offers the latest 25 jobs, and says where an older job's payment goes.
+    let form = {
+        let start = first.find(r#"id="payment""#).expect("a payment form");
+        &first[start..start + first[start..].find("</form>").unwrap()]
+    };
+    let choices = form.matches("Crusher service").count();
+    assert_eq!(choices, 25, "{form}");
+    assert!(form.contains("Crusher service 30") && !form.contains("Crusher service 05"));
+    assert!(form.contains("record the payment on its page"), "{form}");
     let older = dana
         .page(&format!("/customers/{account}?jobs_from=25"))
         .await;

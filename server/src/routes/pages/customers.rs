@@ -229,6 +229,14 @@ pub(in crate::routes) async fn customer(
         .skip(jobs_from)
         .take(accounts::JOBS_PAGE)
         .collect();
+    // The payment form offers the latest jobs that were not cancelled (an older job's payment
+    // is recorded on that job's page), never a list of every job of many years.
+    let payment_jobs: Vec<_> = latest
+        .iter()
+        .filter(|j| j.status != fieldsync_protocol::JobStatus::Cancelled)
+        .take(accounts::JOBS_PAGE)
+        .collect();
+    let older_jobs = latest.len() > payment_jobs.len();
     let jobs_pager = jobs::Shown::new(
         jobs_from.min(latest.len()),
         jobs_shown.len(),
@@ -291,6 +299,8 @@ pub(in crate::routes) async fn customer(
             files,
             jobs_shown,
             jobs_pager,
+            payment_jobs,
+            older_jobs,
             detail,
             others,
             merge_q => merge.merge_q,
