@@ -174,16 +174,6 @@ impl Fanout {
         let inner = self.inner();
         wake(&inner, inner.subscribers.keys().copied());
     }
-
-    /// How many connections are subscribed.
-    pub fn len(&self) -> usize {
-        self.inner().subscribers.len()
-    }
-
-    /// Whether no connection is subscribed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn wake(inner: &Inner, ids: impl IntoIterator<Item = u64>) {
@@ -299,7 +289,7 @@ mod tests {
         assert!(!woken(&tess), "one permit for both");
 
         drop(theo);
-        assert_eq!(fanout.len(), 2);
+        assert_eq!(fanout.inner().subscribers.len(), 2);
         fanout.committed(&touched(&[quiet], &[theo_user]));
         assert!(woken(&office) && !woken(&tess));
     }

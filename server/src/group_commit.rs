@@ -223,13 +223,13 @@ async fn run(
                         Err(why) => Err(Failed::Batch(why)),
                     });
                 }
-                // The ring first: the sessions woken next read from it.
                 let (users, everyone) = db.assignments().take_noted();
                 let touched = crate::fanout::Touched {
                     accounts: stored.iter().map(|change| change.account).collect(),
                     users,
                     everyone,
                 };
+                // The ring first: the sessions woken next read from it.
                 recent.extend(before, stored, reached);
                 crate::publish(&latest, reached.0);
                 fanout.committed(&touched);

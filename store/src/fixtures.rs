@@ -679,66 +679,86 @@ impl Company {
     /// (Basalt Works, with a site) and a job of theirs today at 15:00, assigned to Tess.
     /// Returns the customer and the job.
     pub fn assign_new_customer(&self, store: &mut Store) -> (AccountId, JobId) {
-        let seeder = Seeder::new(store, &self.dana, at(today() - Duration::days(1), 18, 0));
-        let customer = customer("Basalt Works", "C-2040", "yard@basalt.example", true);
-        let id = customer.id;
-        seeder.create(Record::new_account(customer));
-        let site = JobSite {
-            id: SiteId::new(),
-            account: id,
-            name: "Quarry yard".into(),
-            address: address("12 Quarry Rd", "97701"),
-            access_instructions: "Sign in at the weighbridge.".into(),
-            archived_at: None,
-        };
-        let new = scheduled(&JobSpec {
-            account: id,
-            site: site.id,
-            title: "Conveyor motor service",
-            services: &["Conveyor motor service"],
-            start: at(today(), 15, 0),
-            status: JobStatus::Scheduled,
-            technician: self.tess.user,
-            estimate: "480.00",
-        });
-        seeder.create(Record::new_site(site));
-        seeder.create(Record::new_job(new.clone()));
-        let Seeder { tx, .. } = seeder;
-        tx.commit().unwrap();
-        (id, new.id)
+        let tess = self.tess.user;
+        self.store_customer(
+            store,
+            at(today() - Duration::days(1), 18, 0),
+            customer("Basalt Works", "C-2040", "yard@basalt.example", true),
+            (
+                "Quarry yard",
+                "12 Quarry Rd",
+                "97701",
+                "Sign in at the weighbridge.",
+            ),
+            |account, site| {
+                scheduled(&JobSpec {
+                    account,
+                    site,
+                    title: "Conveyor motor service",
+                    services: &["Conveyor motor service"],
+                    start: at(today(), 15, 0),
+                    status: JobStatus::Scheduled,
+                    technician: tess,
+                    estimate: "480.00",
+                })
+            },
+        )
     }
-}
 
-impl Company {
     /// What the office also has on its books, in `store` (the server's): a customer nobody
     /// visits this week, Northgate Library, with its site and a job next week that nobody is
     /// assigned to yet, so no technician's tablet holds any of it. Returns the customer and
     /// the job.
     pub fn add_quiet_customer(&self, store: &mut Store) -> (AccountId, JobId) {
-        let seeder = Seeder::new(store, &self.dana, at(today() - Duration::days(30), 10, 0));
-        let customer = customer(
-            "Northgate Library",
-            "C-0870",
-            "facilities@northgatelibrary.example",
-            true,
-        );
+        let when = at(today() - Duration::days(30), 10, 0);
+        self.store_customer(
+            store,
+            when,
+            customer(
+                "Northgate Library",
+                "C-0870",
+                "facilities@northgatelibrary.example",
+                true,
+            ),
+            (
+                "Reading rooms",
+                "3 Northgate Row",
+                "97703",
+                "Plant room key at the front desk.",
+            ),
+            |account, site| Job {
+                requested_services: vec!["Radiator valve replacement".into()],
+                scheduled_start: Some(at(today() + Duration::days(7), 8, 0)),
+                scheduled_end: Some(at(today() + Duration::days(7), 12, 0)),
+                created_at: when,
+                ..job(account, site, "Radiator valves, east wing")
+            },
+        )
+    }
+
+    /// Dana stores, at `when`, `customer`, a site of theirs (name, street, postal code and
+    /// access instructions) and the job `job` makes for that site, in one transaction of
+    /// `store`. Returns the customer and the job.
+    fn store_customer(
+        &self,
+        store: &mut Store,
+        when: Timestamp,
+        customer: fieldsync_protocol::Account,
+        (name, street, postal_code, access): (&str, &str, &str, &str),
+        job: impl FnOnce(AccountId, SiteId) -> Job,
+    ) -> (AccountId, JobId) {
+        let seeder = Seeder::new(store, &self.dana, when);
         let id = customer.id;
-        seeder.create(Record::new_account(customer));
         let site = JobSite {
             id: SiteId::new(),
             account: id,
-            name: "Reading rooms".into(),
-            address: address("3 Northgate Row", "97703"),
-            access_instructions: "Plant room key at the front desk.".into(),
+            name: name.into(),
+            address: address(street, postal_code),
+            access_instructions: access.into(),
             archived_at: None,
         };
-        let job = Job {
-            requested_services: vec!["Radiator valve replacement".into()],
-            scheduled_start: Some(at(today() + Duration::days(7), 8, 0)),
-            scheduled_end: Some(at(today() + Duration::days(7), 12, 0)),
-            created_at: seeder.now,
-            ..job(id, site.id, "Radiator valves, east wing")
-        };
+        let job = job(id, site.id);
+        seeder.create(Record::new_account(customer));
         seeder.create(Record::new_site(site));
         seeder.create(Record::new_job(job.clone()));
         let Seeder { tx, .. } = seeder;

@@ -52,11 +52,6 @@ impl Made {
 /// A field changed: its path, the value before and the value after.
 type Field = (String, Option<String>, Option<String>);
 
-/// A value as a tree of automerge values, as a document would hold it.
-fn tree<T: Reconcile>(value: &T) -> Option<Tree> {
-    tree::of(value)
-}
-
 fn object_kind(tree: &Tree) -> Option<&'static str> {
     match tree {
         Tree::Map(_) => Some("map"),
@@ -105,8 +100,8 @@ fn part<T: Reconcile + PartialEq>(
     } else if before != after {
         diff(
             path,
-            before.and_then(tree).as_ref(),
-            after.and_then(tree).as_ref(),
+            before.and_then(tree::of).as_ref(),
+            after.and_then(tree::of).as_ref(),
             out,
         );
     }

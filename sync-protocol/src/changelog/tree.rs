@@ -23,9 +23,7 @@ pub(super) struct Never(#[from] StaleHeads);
 
 /// `value` as a tree (`None` for a value that writes nothing).
 pub(super) fn of<R: Reconcile>(value: R) -> Option<Tree> {
-    let mut out = None;
-    value.reconcile(Builder { slot: &mut out }).ok()?;
-    out
+    child(value).ok().flatten()
 }
 
 fn child<R: Reconcile>(value: R) -> Result<Option<Tree>, Never> {
