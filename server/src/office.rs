@@ -23,7 +23,7 @@ pub mod jobs;
 pub mod reports;
 pub mod upkeep;
 
-use automerge::{ActorId, AutoCommit};
+use automerge::ActorId;
 use fieldsync_protocol::engine::StoreOutcome;
 use fieldsync_protocol::wire::DocData;
 use fieldsync_protocol::{
@@ -226,15 +226,24 @@ pub async fn edit_named(
     names: fieldsync_protocol::system_notes::Names<'_>,
     change: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
 ) -> OfficeResult<bool> {
-    let loaded: Option<AutoCommit> = state.db().read(move |store| Ok(store.load(doc)?)).await?;
-    let mut document = loaded.ok_or_else(|| OfficeError::NotFound(what.to_string()))?;
+    // The document with its content, as a reader keeps them: the edit writes only what it
+    // changes, and the commit checks the change by its parts.
+    let loaded = state
+        .db()
+        .read(move |store| Ok(store.load_with_record(doc)?))
+        .await?;
+    let (mut document, before) = loaded.ok_or_else(|| OfficeError::NotFound(what.to_string()))?;
+    let before = match before {
+        Some(before) => before,
+        None => Record::read(&document).map_err(fieldsync_protocol::DocumentError::from)?,
+    };
     match clerk
         .writer()
-        .edit_named(&mut document, now(), names, change)?
+        .edit_known(&mut document, &before, now(), names, change)?
     {
         None => Ok(false),
-        Some(mut change) => {
-            push(state, clerk, doc, change.bytes().to_vec()).await?;
+        Some(mut edited) => {
+            push(state, clerk, doc, edited.change.bytes().to_vec()).await?;
             Ok(true)
         }
     }

@@ -48,10 +48,25 @@ impl DocCache {
             .filter(|cached| cached.heads == heads)
     }
 
+    /// Takes a document out of the cache at whatever heads it is.
+    pub fn take_any(&mut self, doc: DocId) -> Option<Cached> {
+        self.entries.as_mut()?.pop(&doc)
+    }
+
     /// A copy of a document if it is cached at exactly `heads`.
     pub fn copy(&mut self, doc: DocId, heads: &[ChangeHash]) -> Option<AutoCommit> {
         let cached = self.entries.as_mut()?.get(&doc)?;
         (cached.heads == heads).then(|| cached.document.clone())
+    }
+
+    /// A copy of a document and its content if it is cached at exactly `heads`.
+    pub fn copy_with_record(
+        &mut self,
+        doc: DocId,
+        heads: &[ChangeHash],
+    ) -> Option<(AutoCommit, Option<Record>)> {
+        let cached = self.entries.as_mut()?.get(&doc)?;
+        (cached.heads == heads).then(|| (cached.document.clone(), cached.record.clone()))
     }
 
     /// Puts a document in the cache, evicting the least recently used beyond capacity.

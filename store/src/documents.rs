@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use automerge::{AutoCommit, Change, ChangeHash, ReadDoc, SaveOptions, ScalarValue, Value};
 use fieldsync_protocol::changelog::{self, ChangeEntry, Made};
-use fieldsync_protocol::incremental::Touched;
+use fieldsync_protocol::incremental::{Edit, Touched};
 use fieldsync_protocol::{AccountId, DocId, DocKind, Record};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -142,6 +142,130 @@ pub(crate) fn load_cached(
         return Ok(Some(copy));
     }
     load(conn, doc)
+}
+
+/// Takes a document out of the cache with its content when the cache holds it at the stored
+/// heads; else loads it and reads its content (`None` when it is not a valid record).
+pub(crate) fn load_for_edit(
+    conn: &Connection,
+    cache: &std::cell::RefCell<crate::cache::DocCache>,
+    doc: DocId,
+) -> Result<Option<(AutoCommit, Option<Record>)>> {
+    let Some(row) = row(conn, doc)? else {
+        return Ok(None);
+    };
+    if let Some(cached) = cache.borrow_mut().take(doc, &row.heads) {
+        return Ok(Some((cached.document, cached.record)));
+    }
+    Ok(load(conn, doc)?.map(|document| {
+        let record = Record::read(&document).ok();
+        (document, record)
+    }))
+}
+
+/// A copy of a document and its content (`None` when it is not a valid record): from the cache
+/// when it holds them at the stored heads; else read, and kept in the cache for the next read.
+pub(crate) fn load_with_record(
+    conn: &Connection,
+    cache: &std::cell::RefCell<crate::cache::DocCache>,
+    doc: DocId,
+) -> Result<Option<(AutoCommit, Option<Record>)>> {
+    let Some(row) = row(conn, doc)? else {
+        return Ok(None);
+    };
+    if let Some(copy) = cache.borrow_mut().copy_with_record(doc, &row.heads) {
+        return Ok(Some(copy));
+    }
+    let older = cache.borrow_mut().take_any(doc);
+    let caught_up = match older {
+        Some(older) => catch_up(conn, doc, older)?,
+        None => None,
+    };
+    let (mut document, record) = match caught_up {
+        Some(caught_up) => caught_up,
+        None => {
+            let Some(document) = load(conn, doc)? else {
+                return Ok(None);
+            };
+            let record = Record::read(&document).ok();
+            (document, record)
+        }
+    };
+    let cached = crate::cache::Cached {
+        heads: document.get_heads(),
+        document: document.clone(),
+        record: record.clone(),
+    };
+    cache.borrow_mut().put(doc, cached);
+    Ok(Some((document, record)))
+}
+
+/// Changes past which a cached document is read again rather than brought up to date.
+const CATCH_UP_CHANGES: usize = 256;
+
+/// Brings a document cached at older heads, and its content, up to the stored one by the change
+/// rows stored since: each change applied, and only the parts they touched read again
+/// ([`Touched::from_change`], [`Edit::read`]), as the server's checks do. `None` when the rows
+/// no longer hold those changes' bytes (compacted since), there are too many, or the cached
+/// document is not the stored one at an earlier point.
+fn catch_up(
+    conn: &Connection,
+    doc: DocId,
+    older: crate::cache::Cached,
+) -> Result<Option<(AutoCommit, Option<Record>)>> {
+    let crate::cache::Cached {
+        heads,
+        mut document,
+        record,
+    } = older;
+    let mut from = 0;
+    for head in &heads {
+        match seq_of_change(conn, doc, head)? {
+            Some(Ok(seq)) => from = from.max(codec::seq(seq)),
+            _ => return Ok(None),
+        }
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT bytes FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let limit = CATCH_UP_CHANGES as i64 + 1;
+    let mut rows = stmt.query(params![doc.as_bytes(), from, limit])?;
+    let mut changes = Vec::new();
+    while let Some(row) = rows.next()? {
+        let Some(bytes) = row.get_ref(0)?.as_blob_or_null()? else {
+            return Ok(None);
+        };
+        match Change::try_from(bytes) {
+            Ok(change) => changes.push(change),
+            Err(_) => return Ok(None),
+        }
+    }
+    if changes.len() > CATCH_UP_CHANGES {
+        return Ok(None);
+    }
+    let expanded: Vec<_> = changes.iter_mut().map(|c| c.decode()).collect();
+    if document.apply_changes(changes).is_err() || !document.get_missing_deps(&[]).is_empty() {
+        return Ok(None);
+    }
+    let by_parts = |mut record: Record| {
+        let kind = record.kind();
+        let mut touched = Touched::default();
+        for change in &expanded {
+            touched.merge(Touched::from_change(kind, &document, change).ok()?);
+        }
+        if touched.root || touched.whole {
+            return None;
+        }
+        Edit::read(&document, kind, &touched)
+            .ok()?
+            .apply(&mut record);
+        Some(record)
+    };
+    let record = match record.and_then(by_parts) {
+        Some(record) => Some(record),
+        None => Record::read(&document).ok(),
+    };
+    Ok(Some((document, record)))
 }
 
 /// Saves a document as a snapshot: compressed, and without the changes automerge holds aside
@@ -447,6 +571,94 @@ mod tests {
         } else {
             store.conn().execute(sql, []).unwrap();
         }
+    }
+
+    /// A reader keeps a document with its content; after the writer stores more changes, the
+    /// reader brings both up to date by those changes (or reads the document again when it
+    /// cannot), and always reads what a fresh load reads.
+    #[test]
+    fn a_cached_document_is_brought_up_to_date_by_the_changes_stored_since() {
+        use fieldsync_protocol::{JobStatus, NoteKind};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replica.sqlite3");
+        let office = writer(Role::Office, "Dana");
+        let mut writer = Store::open(&path).unwrap();
+        let reader = Store::open(&path).unwrap();
+        let a = account("Acme");
+        let site = site(a.id, "Plant");
+        let (doc, mut document) = create(
+            &mut writer,
+            &office,
+            &Record::new_job(job(a.id, site.id, "Boiler")),
+        );
+        let fresh = |writer: &Store| {
+            let document = writer.load(doc).unwrap().unwrap();
+            (Record::read(&document).unwrap(), document)
+        };
+        let store_changes = |writer: &mut Store, document: &mut automerge::AutoCommit, n: usize| {
+            for i in 0..n {
+                let change = edit(document, &office, |r| {
+                    let Record::Job(j) = r else { unreachable!() };
+                    let n = note(
+                        NoteKind::ServiceRequest,
+                        &format!("Call {i}"),
+                        &office.author,
+                        now(),
+                    );
+                    j.notes.insert(n.id, n);
+                    if i == 1 {
+                        j.record.status = JobStatus::EnRoute;
+                    }
+                });
+                let tx = writer.transaction().unwrap();
+                tx.record_local(doc, document, &change, false).unwrap();
+                tx.commit().unwrap();
+            }
+        };
+        let (first, _) = fresh(&writer);
+        assert_eq!(reader.record(doc).unwrap(), Some(first), "read and kept");
+        // A few changes: brought up to date by them.
+        store_changes(&mut writer, &mut document, 3);
+        let (expected, mut loaded) = fresh(&writer);
+        // The first change's row, which the reader holds already, is not read again: damaged,
+        // it would fail a fresh load.
+        let first_row = "(SELECT min(seq) FROM changes WHERE doc = ?1)";
+        let original: Vec<u8> = writer
+            .conn()
+            .query_row(
+                &format!("SELECT bytes FROM changes WHERE seq = {first_row}"),
+                [doc.as_bytes()],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let damage = |bytes: &[u8]| {
+            let sql = format!("UPDATE changes SET bytes = ?2 WHERE seq = {first_row}");
+            let params = rusqlite::params![doc.as_bytes(), bytes];
+            writer.conn().execute(&sql, params).unwrap();
+        };
+        damage(b"damaged");
+        let (mut caught_up, record) = reader.load_with_record(doc).unwrap().unwrap();
+        assert_eq!(record.as_ref(), Some(&expected));
+        assert_eq!(caught_up.get_heads(), loaded.get_heads());
+        damage(&original);
+        // A change the record reader ignores (a key no record declares) changes the heads.
+        let tampered = tamper(&mut document, &["extra"], "hidden");
+        let tx = writer.transaction().unwrap();
+        tx.record_local(doc, &mut document, &tampered, false)
+            .unwrap();
+        tx.commit().unwrap();
+        let (expected, _) = fresh(&writer);
+        assert_eq!(reader.record(doc).unwrap(), Some(expected));
+        // Enough changes that the document is compacted meanwhile: read again.
+        store_changes(
+            &mut writer,
+            &mut document,
+            super::COMPACT_AFTER as usize + 2,
+        );
+        let (expected, mut loaded) = fresh(&writer);
+        let (mut again, record) = reader.load_with_record(doc).unwrap().unwrap();
+        assert_eq!(record.as_ref(), Some(&expected));
+        assert_eq!(again.get_heads(), loaded.get_heads());
     }
 
     /// The office's (and a tablet's own) edits are bounded like devices' pushes: an edit that

@@ -324,6 +324,13 @@ impl Store {
         documents::load_cached(&self.conn, &self.cache, doc)
     }
 
+    /// Loads a document to edit it, with its content when it is a valid record: taken out of the
+    /// cache when it is there (no copy, nothing read back), else read. Give it back through
+    /// [`StoreTx::record_edit`], which caches it again.
+    pub fn load_for_edit(&self, doc: DocId) -> Result<Option<(AutoCommit, Option<Record>)>> {
+        documents::load_for_edit(&self.conn, &self.cache, doc)
+    }
+
     /// Tablet: the furthest acknowledgement the server gave (its latest sequence number after
     /// the commit, and its lineage); `(0, EMPTY)` before any.
     pub fn acked_at(&self) -> Result<(u64, Lineage)> {
@@ -402,11 +409,19 @@ impl Store {
 
     /// A document's typed content (`None` when not stored).
     pub fn record(&self, doc: DocId) -> Result<Option<Record>> {
-        let Some(document) = self.load(doc)? else {
+        let Some((document, record)) = self.load_with_record(doc)? else {
             return Ok(None);
         };
-        let record = Record::read(&document).map_err(DocumentError::Invalid)?;
-        Ok(Some(record))
+        match record {
+            Some(record) => Ok(Some(record)),
+            None => Err(DocumentError::Invalid(Record::read(&document).unwrap_err()).into()),
+        }
+    }
+
+    /// A copy of a document and its content (`None` when it is not a valid record), kept in
+    /// the cache: read again, a long document costs a copy, not a replay and a read.
+    pub fn load_with_record(&self, doc: DocId) -> Result<Option<(AutoCommit, Option<Record>)>> {
+        documents::load_with_record(&self.conn, &self.cache, doc)
     }
 
     /// Who changed which field of a document, when, from what to what: at most `limit`

@@ -5,26 +5,24 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use automerge::{AutoCommit, Change};
-use fieldsync_protocol::{DocId, Record, validate};
+use fieldsync_protocol::{DocId, Edited, Record, validate};
 use rusqlite::Transaction;
 
-use crate::cache::DocCache;
-use crate::documents::{self, NewChange, Write};
+use crate::cache::{Cached, DocCache};
+use crate::documents::{self, DocRow, NewChange, Write};
 use crate::ingest::{commit, prepare_changes, take};
 use crate::{Origin, Result, StoreError, outbox};
 
-/// Stores the local user's change, already applied to `document`; returns its seq.
-pub(crate) fn record_local(
+/// Whether `change` is new to document `doc` and fits in it: `Ok(Err(seq))` when it is
+/// stored already, else its row before (`None`: a new document).
+fn admit(
     tx: &Transaction<'_>,
-    cache: &RefCell<DocCache>,
     doc: DocId,
-    document: &mut AutoCommit,
     change: &Change,
-    add_to_outbox: bool,
-) -> Result<u64> {
+) -> Result<std::result::Result<Option<DocRow>, u64>> {
     let hash = change.hash();
     match documents::seq_of_change(tx, doc, &hash)? {
-        Some(Ok(seq)) => return Ok(seq),
+        Some(Ok(seq)) => return Ok(Err(seq)),
         Some(Err(other)) => {
             let reason = format!("change {hash} is stored for document {other}");
             return Err(StoreError::InvalidData { doc, reason });
@@ -37,10 +35,88 @@ pub(crate) fn record_local(
             documents::stored_bytes(tx, doc, row)?.saturating_add(change.raw_bytes().len() as u64);
         validate::check_document_bytes(bytes).map_err(|full| StoreError::Document(full.into()))?;
     }
-    let prior_heads = prior.as_ref().map_or(&[][..], |p| &p.heads[..]);
+    Ok(Ok(prior))
+}
+
+/// Whether `document` is the stored document (heads `prior`) plus `change` alone.
+fn follows(prior: Option<&DocRow>, document: &mut AutoCommit, change: &Change) -> bool {
+    let prior_heads = prior.map_or(&[][..], |p| &p.heads[..]);
     let mut deps = change.deps().to_vec();
     deps.sort_unstable();
-    let (applied, hashes) = if deps == prior_heads && document.get_heads() == [hash] {
+    deps == prior_heads && document.get_heads() == [change.hash()]
+}
+
+/// Stores the local user's edit made with [`fieldsync_protocol::Writer::edit_known`] on
+/// `document` (the stored document, whose content was `before`): the projections and the change
+/// log are written for the parts the edit touched, and the document stays cached with its new
+/// content, so the next edit of it reads nothing back. Returns the change's seq.
+pub(crate) fn record_edit(
+    tx: &Transaction<'_>,
+    cache: &RefCell<DocCache>,
+    doc: DocId,
+    mut document: AutoCommit,
+    before: &Record,
+    edited: Edited,
+    add_to_outbox: bool,
+) -> Result<u64> {
+    let Edited {
+        change,
+        record,
+        touched,
+    } = edited;
+    let prior = match admit(tx, doc, &change)? {
+        Err(seq) => return Ok(seq),
+        Ok(prior) => prior,
+    };
+    if prior.is_none() || !follows(prior.as_ref(), &mut document, &change) {
+        return record_local(tx, cache, doc, &mut document, &change, add_to_outbox);
+    }
+    let hash = change.hash();
+    let write = Write {
+        doc,
+        prior: prior.as_ref(),
+        before: Some(before),
+        touched: (!touched.whole && !touched.root).then_some(&touched),
+        log: None,
+        changes: vec![NewChange {
+            hash,
+            bytes: Some(Cow::Borrowed(change.raw_bytes())),
+        }],
+        origin: Origin::LOCAL,
+        snapshot: None,
+    };
+    let applied = documents::write(tx, write, &mut document, Some(&record))?;
+    let seq = applied.seqs[0];
+    if add_to_outbox {
+        outbox::add(tx, &hash, doc, seq)?;
+    }
+    let heads = document.get_heads();
+    cache.borrow_mut().put(
+        doc,
+        Cached {
+            heads,
+            document,
+            record: Some(record),
+        },
+    );
+    Ok(seq)
+}
+
+/// Stores the local user's change, already applied to `document`; returns its seq.
+pub(crate) fn record_local(
+    tx: &Transaction<'_>,
+    cache: &RefCell<DocCache>,
+    doc: DocId,
+    document: &mut AutoCommit,
+    change: &Change,
+    add_to_outbox: bool,
+) -> Result<u64> {
+    let hash = change.hash();
+    let prior = match admit(tx, doc, change)? {
+        Err(seq) => return Ok(seq),
+        Ok(prior) => prior,
+    };
+    let (applied, hashes) = if follows(prior.as_ref(), document, change) {
         // The usual case: `document` is the stored document plus this change.
         let record = Record::read(document).ok();
         let new = vec![NewChange {

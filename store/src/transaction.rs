@@ -164,6 +164,21 @@ impl StoreTx<'_> {
         local::record_local(&self.tx, self.cache, doc, document, change, outbox)
     }
 
+    /// A document the local user just edited with [`fieldsync_protocol::Writer::edit_known`]
+    /// from `document` as [`crate::Store::load_for_edit`] gave it, whose content was `before`:
+    /// stores the change like [`StoreTx::record_local`], writing projections and the change log
+    /// for what the edit touched only, and keeps the document cached with its new content.
+    pub fn record_edit(
+        &self,
+        doc: DocId,
+        document: AutoCommit,
+        before: &fieldsync_protocol::Record,
+        edited: fieldsync_protocol::Edited,
+        outbox: bool,
+    ) -> Result<u64> {
+        local::record_edit(&self.tx, self.cache, doc, document, before, edited, outbox)
+    }
+
     /// Keeps a refused change aside for review, within the device's bounds
     /// ([`crate::quarantine::MAX_ROWS_PER_DEVICE`], [`crate::quarantine::MAX_BYTES_PER_DEVICE`]).
     pub fn quarantine(&self, device: i64, doc: DocId, change: &[u8], reason: &str) -> Result<()> {

@@ -101,6 +101,78 @@ impl Touched {
         Ok(touched)
     }
 
+    /// What differs between two contents of one document: the main record, and the items of
+    /// each section added, changed or removed (`root` and `whole` when the kind or the account
+    /// differ). Compares in memory only.
+    pub fn between(before: &Record, after: &Record) -> Touched {
+        fn items<K: Ord + Clone, V: PartialEq>(
+            out: &mut BTreeSet<K>,
+            before: Option<&BTreeMap<K, V>>,
+            after: Option<&BTreeMap<K, V>>,
+        ) {
+            use std::cmp::Ordering;
+            let (Some(before), Some(after)) = (before, after) else {
+                return;
+            };
+            // Both in key order: one walk through each.
+            let (mut old, mut new) = (before.iter().peekable(), after.iter().peekable());
+            loop {
+                let id = match (old.peek().copied(), new.peek().copied()) {
+                    (None, None) => return,
+                    (Some((id, _)), None) => {
+                        old.next();
+                        Some(id)
+                    }
+                    (None, Some((id, _))) => {
+                        new.next();
+                        Some(id)
+                    }
+                    (Some((a, x)), Some((b, y))) => match a.cmp(b) {
+                        Ordering::Less => {
+                            old.next();
+                            Some(a)
+                        }
+                        Ordering::Greater => {
+                            new.next();
+                            Some(b)
+                        }
+                        Ordering::Equal => {
+                            old.next();
+                            new.next();
+                            (x != y).then_some(a)
+                        }
+                    },
+                };
+                out.extend(id.cloned());
+            }
+        }
+        let mut touched = Touched::default();
+        let record = match (before, after) {
+            (Record::Account(b), Record::Account(a)) => b.record != a.record,
+            (Record::Site(b), Record::Site(a)) => b.record != a.record,
+            (Record::Job(b), Record::Job(a)) => b.record != a.record,
+            (Record::Payment(b), Record::Payment(a)) => b.record != a.record,
+            _ => true,
+        };
+        if before.kind() != after.kind() || before.account() != after.account() {
+            touched.root = true;
+            touched.whole = true;
+        }
+        touched.record = record;
+        items(&mut touched.contacts, before.contacts(), after.contacts());
+        items(&mut touched.notes, before.notes(), after.notes());
+        items(&mut touched.photos, before.photos(), after.photos());
+        items(&mut touched.invoices, before.invoices(), after.invoices());
+        items(&mut touched.alerts, before.alerts(), after.alerts());
+        items(
+            &mut touched.contact_log,
+            before.contact_log(),
+            after.contact_log(),
+        );
+        items(&mut touched.files, before.files(), after.files());
+        touched
+    }
+
     /// Notes that a change touched what is at `path` (its first two keys from the root).
     fn add(&mut self, kind: DocKind, path: &[Option<String>]) -> Result<(), ValidationError> {
         let path: Vec<Option<&str>> = path.iter().map(Option::as_deref).collect();
@@ -201,6 +273,72 @@ fn path_of(doc: &AutoCommit, id: &OpId) -> Result<Vec<Option<String>>, Validatio
         .collect())
 }
 
+impl Record {
+    /// Writes this content into `doc` by the parts that differ from the content there,
+    /// `touched` ([`Touched::between`] the content before and this one): the main record when
+    /// it changed, and each added, changed or removed item of a section. The operations are
+    /// those [`Record::write`] would make, without reading the rest of the document, so a note
+    /// added to a job of five years costs what the note costs. Returns the parts written
+    /// (`whole` when the whole content was written).
+    pub fn write_over(
+        &self,
+        mut touched: Touched,
+        doc: &mut AutoCommit,
+    ) -> Result<Touched, autosurgeon::ReconcileError> {
+        if touched.whole {
+            self.write(doc)?;
+            return Ok(touched);
+        }
+        if touched.record {
+            match self {
+                Record::Account(d) => autosurgeon::reconcile_prop(doc, ROOT, "record", &d.record)?,
+                Record::Site(d) => autosurgeon::reconcile_prop(doc, ROOT, "record", &d.record)?,
+                Record::Job(d) => autosurgeon::reconcile_prop(doc, ROOT, "record", &d.record)?,
+                Record::Payment(d) => autosurgeon::reconcile_prop(doc, ROOT, "record", &d.record)?,
+            }
+        }
+        let written = write_items(doc, "contacts", &touched.contacts, self.contacts())?
+            && write_items(doc, "notes", &touched.notes, self.notes())?
+            && write_items(doc, "photos", &touched.photos, self.photos())?
+            && write_items(doc, "invoices", &touched.invoices, self.invoices())?
+            && write_items(doc, "alerts", &touched.alerts, self.alerts())?
+            && write_items(doc, "contact_log", &touched.contact_log, self.contact_log())?
+            && write_items(doc, "files", &touched.files, self.files())?;
+        if !written {
+            // A section the document does not hold yet (one made before alerts, say).
+            self.write(doc)?;
+            touched.whole = true;
+        }
+        Ok(touched)
+    }
+}
+
+/// Writes the items `ids` of section `name` as `items` holds them (deleting those it does not);
+/// `false`, writing nothing, when the document has no such section.
+fn write_items<K: std::fmt::Display + Ord, V: Reconcile>(
+    doc: &mut AutoCommit,
+    name: &str,
+    ids: &BTreeSet<K>,
+    items: Option<&BTreeMap<K, V>>,
+) -> Result<bool, autosurgeon::ReconcileError> {
+    use automerge::transaction::Transactable;
+    if ids.is_empty() {
+        return Ok(true);
+    }
+    let Some(section) = child(doc, &ROOT, name) else {
+        return Ok(false);
+    };
+    // As autosurgeon reconciles a map: the items there in order, then the deletions.
+    let item = |id| items.and_then(|items| items.get(id));
+    for (id, value) in ids.iter().filter_map(|id| Some((id, item(id)?))) {
+        autosurgeon::reconcile_prop(doc, &section, id.to_string().as_str(), value)?;
+    }
+    for id in ids.iter().filter(|id| item(id).is_none()) {
+        doc.delete(&section, id.to_string().as_str())?;
+    }
+    Ok(true)
+}
+
 /// A document's main record, of any kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Main {
@@ -238,6 +376,36 @@ pub struct Edit {
 }
 
 impl Edit {
+    /// The `touched` parts of `record`, a content in memory (a local edit's).
+    pub fn of(record: &Record, touched: &Touched) -> Edit {
+        fn items<K: Ord + Clone, V: Clone>(
+            ids: &BTreeSet<K>,
+            items: Option<&BTreeMap<K, V>>,
+        ) -> BTreeMap<K, Option<V>> {
+            let item = |id| items.and_then(|items| items.get(id)).cloned();
+            ids.iter().map(|id| (id.clone(), item(id))).collect()
+        }
+        let record_of = || match record {
+            Record::Account(d) => Main::Account(d.record.clone()),
+            Record::Site(d) => Main::Site(d.record.clone()),
+            Record::Job(d) => Main::Job(d.record.clone()),
+            Record::Payment(d) => Main::Payment(d.record.clone()),
+        };
+        Edit {
+            root: touched
+                .root
+                .then(|| (Some(record.kind()), Some(record.account()))),
+            record: touched.record.then(record_of),
+            contacts: items(&touched.contacts, record.contacts()),
+            notes: items(&touched.notes, record.notes()),
+            photos: items(&touched.photos, record.photos()),
+            invoices: items(&touched.invoices, record.invoices()),
+            alerts: items(&touched.alerts, record.alerts()),
+            contact_log: items(&touched.contact_log, record.contact_log()),
+            files: items(&touched.files, record.files()),
+        }
+    }
+
     /// Reads the `touched` parts of `doc`, a document of `kind`, each checked for undeclared
     /// keys. `touched.whole` must be false.
     pub fn read(

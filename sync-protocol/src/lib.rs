@@ -39,7 +39,7 @@ pub mod views;
 pub mod wire;
 
 pub use blob::ContentHash;
-pub use document::{AccountDoc, DocKind, JobDoc, PaymentDoc, Record, SiteDoc, Writer};
+pub use document::{AccountDoc, DocKind, Edited, JobDoc, PaymentDoc, Record, SiteDoc, Writer};
 pub use error::{DecodeError, DocumentError, ValidationError};
 pub use fingerprint::Fingerprint;
 pub use ids::{

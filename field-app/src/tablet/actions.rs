@@ -10,6 +10,8 @@ use fieldsync_protocol::{
     JobStatus, Money, Note, NoteId, NoteKind, Payment, Photo, Record, Timestamp, ValidationError,
 };
 
+use fieldsync_store::StoreTx;
+
 use super::{InvoiceForm, NewCustomerForm, PaymentForm, PhotoForm, Tablet};
 use crate::AppError;
 use crate::photo::{self, EncodedImage, PhotoError};
@@ -21,15 +23,20 @@ fn account_record_has_contact(phone: &str, email: &Option<String>) -> bool {
 
 impl Tablet {
     /// Saves a local change (and the photo blobs it refers to) and queues it in the outbox in
-    /// one transaction, then hands it to the session.
+    /// one transaction, then hands it to the session. `store` stores the change.
     fn save(
         &mut self,
         now: Timestamp,
         id: DocId,
-        mut doc: automerge::AutoCommit,
-        change: automerge::Change,
+        change: &mut automerge::Change,
         blobs: &[&EncodedImage],
+        store: impl FnOnce(&StoreTx<'_>) -> Result<u64, fieldsync_store::StoreError>,
     ) -> Result<Vec<ClientMessage>, AppError> {
+        let item = OutboxItem {
+            hash: change.hash().0,
+            doc: id,
+            bytes: change.bytes().to_vec(),
+        };
         let tx = self.store.transaction()?;
         for blob in blobs {
             if let Err(refused) = tx.put_blob(&blob.bytes)? {
@@ -37,14 +44,8 @@ impl Tablet {
             }
             tx.queue_upload(&blob.hash)?;
         }
-        tx.record_local(id, &mut doc, &change, true)?;
+        store(&tx)?;
         tx.commit()?;
-        let mut change = change;
-        let item = OutboxItem {
-            hash: change.hash().0,
-            doc: id,
-            bytes: change.bytes().to_vec(),
-        };
         let now_ms = now.millis().max(0) as u64;
         let outputs = self.session.local_changes(now_ms, vec![item]);
         let mut send = self.run(outputs)?.0;
@@ -77,6 +78,9 @@ impl Tablet {
         Ok(self.run(outputs)?.0)
     }
 
+    /// Edits document `id` through its typed content (see [`fieldsync_protocol::Writer::edit`]),
+    /// then saves the change with the `blobs` it names. The document and its content come from
+    /// the replica's cache, so an edit costs what it changes, not what the document holds.
     fn edit(
         &mut self,
         now: Timestamp,
@@ -85,14 +89,25 @@ impl Tablet {
         blobs: &[&EncodedImage],
         edit: impl FnOnce(&mut Record) -> Result<(), ValidationError>,
     ) -> Result<Vec<ClientMessage>, AppError> {
-        let mut doc = self
+        let (mut doc, before) = self
             .store
-            .load(id)?
+            .load_for_edit(id)?
             .ok_or_else(|| AppError::NotFound(what.to_string()))?;
-        match self.writer.edit(&mut doc, now, edit)? {
-            Some(change) => self.save(now, id, doc, change, blobs),
-            None => Ok(Vec::new()),
-        }
+        let before = match before {
+            Some(before) => before,
+            None => Record::read(&doc).map_err(fieldsync_protocol::DocumentError::from)?,
+        };
+        let names = &fieldsync_protocol::system_notes::no_names;
+        let Some(edited) = self
+            .writer
+            .edit_known(&mut doc, &before, now, names, edit)?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut change = edited.change.clone();
+        self.save(now, id, &mut change, blobs, |tx| {
+            tx.record_edit(id, doc, &before, edited, true)
+        })
     }
 
     fn edit_job(
@@ -406,8 +421,12 @@ impl Tablet {
             recorded_by_name: self.writer.author.name.clone(),
             credit_applied: Vec::new(),
         };
-        let (doc, change) = self.writer.create(&Record::new_payment(payment), now)?;
-        self.save(now, form.id.into(), doc, change, &[])
+        let (mut doc, mut change) = self.writer.create(&Record::new_payment(payment), now)?;
+        let id = form.id.into();
+        let stored = change.clone();
+        self.save(now, id, &mut change, &[], |tx| {
+            tx.record_local(id, &mut doc, &stored, true)
+        })
     }
 
     /// Issues the invoice written on `form` for its job, numbered with this tablet's device

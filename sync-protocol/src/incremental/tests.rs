@@ -433,3 +433,96 @@ fn an_undeclared_key_is_named_in_the_refusal() {
         "{err}"
     );
 }
+
+/// `record` written over `before` into a copy of `doc`, whole or by parts, and committed the
+/// same way: the heads after.
+fn written(doc: &AutoCommit, before: &Record, record: &Record, by_parts: bool) -> AutoCommit {
+    let mut doc = doc.clone();
+    doc.set_actor(ActorId::from([7u8; 16].as_slice()));
+    if by_parts {
+        record
+            .write_over(Touched::between(before, record), &mut doc)
+            .unwrap();
+    } else {
+        record.write(&mut doc).unwrap();
+    }
+    let options = automerge::transaction::CommitOptions::default()
+        .with_message("Tess".to_string())
+        .with_time(1_790_000_000_000);
+    doc.commit_with(options);
+    doc
+}
+
+/// The operations of the last change of `doc`, sorted: autosurgeon deletes a map's keys in
+/// hash-set order, so only deletions may come in another order.
+fn operations(doc: &mut AutoCommit) -> Vec<String> {
+    let Some(change) = doc.get_last_local_change() else {
+        return Vec::new();
+    };
+    let mut ops: Vec<String> = change
+        .decode()
+        .operations
+        .iter()
+        .map(|op| format!("{op:?}"))
+        .collect();
+    ops.sort();
+    ops
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn writing_over_the_content_before_makes_the_same_change_as_writing_the_whole(
+        is_job in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..8),
+    ) {
+        let (mut doc, mut record) = stored(is_job);
+        for op in &ops {
+            let Some(change) = make(&doc, &record, op, UserId::new()) else { continue };
+            let mut edited = doc.clone();
+            edited.apply_changes([change]).unwrap();
+            // Only content the record reader reads can be written (not undeclared keys).
+            let Ok(after) = Record::read(&edited) else { continue };
+            let mut whole = written(&doc, &record, &after, false);
+            let mut parts = written(&doc, &record, &after, true);
+            prop_assert_eq!(operations(&mut whole), operations(&mut parts), "{:?}", op);
+            prop_assert_eq!(&Record::read(&parts).unwrap(), &after);
+            let touched = Touched::between(&record, &after);
+            let unchanged = whole.get_heads() == doc.clone().get_heads();
+            prop_assert_eq!(touched.is_empty(), unchanged, "{:?}", op);
+            doc = parts;
+            record = after;
+        }
+    }
+}
+
+#[test]
+fn writing_over_a_document_made_before_a_section_existed_writes_the_section_whole() {
+    let (doc, _) = stored(false);
+    let mut old = doc.clone();
+    old.delete(ROOT, "alerts").unwrap();
+    old.commit();
+    let before = Record::read(&old).unwrap();
+    assert!(
+        before.alerts().is_some_and(|a| a.is_empty()),
+        "read as none"
+    );
+    let mut after = before.clone();
+    let Record::Account(d) = &mut after else {
+        unreachable!()
+    };
+    let alert = Alert {
+        id: NoteId::new(),
+        text: "Dog in the yard".into(),
+        author: UserId::new(),
+        author_name: "Dana".into(),
+        created_at: at(1),
+    };
+    d.alerts.insert(alert.id, alert);
+    let touched = after
+        .write_over(Touched::between(&before, &after), &mut old)
+        .unwrap();
+    assert!(touched.whole, "{touched:?}");
+    assert_eq!(Record::read(&old).unwrap(), after);
+}

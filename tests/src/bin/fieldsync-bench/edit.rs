@@ -201,6 +201,33 @@ fn server_cost(store: &mut Store, doc: DocId, changes: &[Change]) -> Vec<Duratio
         .collect()
 }
 
+/// The tablet's cost of adding a note to job `doc` (reading, editing, checking and storing it
+/// in its replica and outbox), [`TABLET_EDITS`] times.
+fn tablet_cost(db: &Path, doc: DocId) -> Vec<Duration> {
+    let author = Author {
+        user: UserId::new(),
+        name: "Tess".into(),
+    };
+    let mut tablet = fieldsync_app::Tablet::open(db, author).unwrap();
+    let job = fieldsync_protocol::JobId::from_slice(doc.as_bytes()).unwrap();
+    let mut clock = chrono::Utc::now().timestamp_millis();
+    (0..TABLET_EDITS.min(edits()))
+        .map(|i| {
+            clock += 1;
+            let now = Timestamp::from_millis(clock).unwrap();
+            let text = format!("Visit {i}: checked the burner, cleaned the flue, 1.4 bar.");
+            let started = Instant::now();
+            tablet
+                .add_job_note(now, job, NoteKind::ServicePerformed, &text)
+                .unwrap();
+            started.elapsed()
+        })
+        .collect()
+}
+
+/// Notes the tablet adds to each job.
+const TABLET_EDITS: usize = 500;
+
 /// Plain automerge: the same changes applied to the same document, one at a time.
 fn automerge_cost(document: &AutoCommit, changes: &[Change]) -> Vec<Duration> {
     let mut document = document.clone();
@@ -296,6 +323,16 @@ pub(crate) async fn edit() {
         automerge_cost(&big_doc, &big_changes),
     );
     drop(store);
+    // The tablet's own edits: a note added through the tablet core, on the same documents.
+    let tablet_db = dir.path().join("tablet.sqlite3");
+    std::fs::copy(&db, &tablet_db).unwrap();
+    let (small_p50, _) = summary("edit_small_tablet_note", tablet_cost(&tablet_db, small));
+    let (big_p50, _) = summary("edit_big_tablet_note", tablet_cost(&tablet_db, big));
+    print(
+        "edit_tablet_cost_ratio",
+        format!("{:.2}", big_p50 / small_p50),
+        "ratio",
+    );
     if std::env::args().nth(2).as_deref() == Some("store") {
         return;
     }
@@ -361,7 +398,7 @@ pub(crate) async fn edit() {
 }
 
 /// `pages`: the office pages of those records, big and small, as a signed-in clerk sees them
-/// (40 requests each, or `FIELDSYNC_PAGE_REQUESTS`).
+/// (40 requests each, or `FIELDSYNC_PAGE_REQUESTS`), and as many notes the office adds to each.
 pub(crate) async fn pages() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = net::setup(&dir);
@@ -403,5 +440,26 @@ pub(crate) async fn pages() {
         let (times, bytes) = net::time_page(&http, &base, &path, requests).await;
         summary(&format!("pages_{name}"), times);
         print(&format!("pages_{name}_bytes"), bytes, "bytes");
+    }
+    // The office adds notes to both jobs (`POST /api/notes`: read, edit, stored durably).
+    for (name, job) in [("small", small), ("big", big)] {
+        let mut times = Vec::with_capacity(requests);
+        for i in 0..requests {
+            let note = serde_json::json!({
+                "on": job.to_string(),
+                "kind": "service_request",
+                "text": format!("Customer called again ({i}): the boiler is noisy."),
+            });
+            let started = Instant::now();
+            let response = http
+                .post(format!("{base}/api/notes"))
+                .json(&note)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            times.push(started.elapsed());
+        }
+        summary(&format!("pages_office_note_{name}"), times);
     }
 }
