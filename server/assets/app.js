@@ -1,8 +1,11 @@
 // Fieldsync office: confirmations before what cannot be taken back, and live updates. The server sends a `change` event on /api/events for every
-// commit; a page whose body has data-live refetches itself and swaps in its live regions
-// (elements with data-live-region and an id), so forms outside them keep what is typed. A busy
-// company commits many times a second: a page refreshes at most once per GAP (the board, the
-// largest page, every 2 s), whatever arrives meanwhile being shown by the next refresh.
+// commit, naming the documents and customers it changed; a page whose body has data-live
+// refetches itself when the change concerns it and swaps in its live regions (elements with
+// data-live-region and an id), so forms outside them keep what is typed. The board, the largest
+// page, asks only for the cards of the customers that changed and puts each in its columns in
+// order; it redraws whole when it cannot tell (too many changes, a column it lacks, events
+// missed). A busy company commits many times a second: a page refreshes at most once per GAP
+// (the board every 2 s), whatever arrives meanwhile being shown by the next refresh.
 // Print buttons (data-print): the customer and job pages print as a clean record (see the
 // stylesheet's print rules).
 document.addEventListener("click", function (event) {
@@ -59,11 +62,74 @@ document.addEventListener("click", function (event) {
   var GAP = kind === "board" ? 2000 : 500;
   var last = 0, timer = null;
   var seen = null; // the latest commit announced; the board is asked for a state at least as new
+  // The board: customers whose cards to redraw at the next refresh, or whole when null.
+  var MAX_ACCOUNTS = 200;
+  var changed = {}, whole = false;
 
   function relevant(data) {
-    if (kind === "board") return true;
+    if (kind === "board") {
+      if (!data || !data.changes) { whole = true; return true; }
+      data.changes.forEach(function (c) {
+        if (c.account) changed[c.account] = true; else whole = true;
+      });
+      return true;
+    }
     if (!data || !data.changes) return true; // fell behind: refresh to be safe
     return data.changes.some(function (c) { return c.account === null || c.account === account; });
+  }
+
+  // Puts `card` in `column` among its cards in their order (data-sort), and the column's count.
+  function place(column, card) {
+    var after = null;
+    column.querySelectorAll("article.job").forEach(function (other) {
+      if (!after && other.dataset.sort > card.dataset.sort) after = other;
+    });
+    if (after) column.insertBefore(card, after); else column.appendChild(card);
+  }
+
+  function recount(column) {
+    var count = column.querySelectorAll("article.job").length;
+    var label = column.querySelector("h2 .count");
+    if (label) label.textContent = String(count);
+    var empty = column.querySelector("p.empty");
+    if (count > 0 && empty) empty.remove();
+    if (count === 0 && !empty) {
+      var note = document.createElement("p");
+      note.className = "muted empty";
+      note.textContent = column.classList.contains("unassigned") ? "Nothing waiting." : "No jobs.";
+      column.appendChild(note);
+    }
+  }
+
+  // The cards of `accounts` as the server drew them: each customer's cards on the board are
+  // replaced by these. False when the board cannot take them (a technician's column is missing).
+  function applyCards(fresh, accounts) {
+    var board = document.getElementById("board");
+    var cards = fresh.getElementById("board-cards");
+    if (!board || !cards) return false;
+    var columns = {};
+    board.querySelectorAll("section.column").forEach(function (section) {
+      columns[section.dataset.technician || ""] = section;
+    });
+    var incoming = Array.prototype.slice.call(cards.querySelectorAll("article.job"));
+    var ok = incoming.every(function (card) {
+      return (card.dataset.columns || "").split(" ").every(function (t) { return t in columns; });
+    });
+    if (!ok) return false;
+    accounts.forEach(function (id) {
+      board.querySelectorAll('article.job[data-account="' + id + '"]').forEach(function (card) { card.remove(); });
+    });
+    incoming.forEach(function (card) {
+      var ids = (card.dataset.columns || "").split(" ").filter(function (t) { return t; });
+      if (ids.length === 0) ids = [""];
+      ids.forEach(function (t) {
+        var node = document.importNode(card, true);
+        node.removeAttribute("data-columns");
+        place(columns[t], node);
+      });
+    });
+    Object.keys(columns).forEach(function (t) { recount(columns[t]); });
+    return true;
   }
 
   function refresh() {
@@ -77,21 +143,43 @@ document.addEventListener("click", function (event) {
     last = Date.now();
     var headers = { "Accept": "text/html" };
     if (seen !== null) headers["X-Fieldsync-Seen"] = String(seen);
-    fetch(window.location.href, { credentials: "same-origin", headers: headers })
+    var url = window.location.href;
+    var accounts = Object.keys(changed);
+    var partial = kind === "board" && !whole && seen !== null && accounts.length > 0 &&
+      accounts.length <= MAX_ACCOUNTS;
+    changed = {};
+    if (kind === "board" && !partial) whole = false;
+    if (partial) {
+      var target = new URL(url);
+      target.searchParams.set("accounts", accounts.join(","));
+      url = target.toString();
+    }
+    fetch(url, { credentials: "same-origin", headers: headers })
       .then(function (response) {
         if (response.redirected && /\/login$/.test(response.url)) { window.location.href = "/login"; return null; }
         return response.ok ? response.text() : null;
       })
       .then(function (html) {
-        if (!html) return;
+        if (!html) {
+          if (partial) { whole = true; pending = true; }
+          return;
+        }
         var fresh = new DOMParser().parseFromString(html, "text/html");
+        if (partial) {
+          if (!applyCards(fresh, accounts)) { whole = true; pending = true; }
+          if (status) status.textContent = "Updated " + new Date().toLocaleTimeString();
+          return;
+        }
         document.querySelectorAll("[data-live-region]").forEach(function (region) {
           var next = fresh.getElementById(region.id);
           if (next && next.innerHTML !== region.innerHTML) region.innerHTML = next.innerHTML;
         });
         if (status) status.textContent = "Updated " + new Date().toLocaleTimeString();
       })
-      .catch(function () { if (status) status.textContent = "Offline: retrying…"; })
+      .catch(function () {
+        if (partial) whole = true; // what those cards missed is shown by a whole redraw
+        if (status) status.textContent = "Offline: retrying…";
+      })
       .then(function () {
         running = false;
         if (pending) { pending = false; refresh(); }
@@ -109,7 +197,7 @@ document.addEventListener("click", function (event) {
     });
     events.addEventListener("open", function () {
       if (status) status.textContent = "Live";
-      if (broken) { broken = false; seen = null; refresh(); } // events may have been missed while away
+      if (broken) { broken = false; seen = null; whole = true; refresh(); } // events may have been missed while away
     });
     events.addEventListener("error", function () {
       broken = true;

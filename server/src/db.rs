@@ -199,7 +199,7 @@ impl Db {
             path: path.to_owned(),
             problems,
         };
-        let conn = Store::open(path).map_err(|e| match corruption(&e) {
+        let mut conn = Store::open(path).map_err(|e| match corruption(&e) {
             Some(problems) => damaged(problems),
             None => open_error(Box::new(e)),
         })?;
@@ -214,6 +214,8 @@ impl Db {
         }
         conn.disable_auto_checkpoint()
             .map_err(|e| open_error(Box::new(e)))?;
+        // Compaction re-saves a whole document: done off the commits (`housekeeping::compact`).
+        conn.defer_compaction();
         let epoch = conn.epoch().map_err(|e| open_error(Box::new(e)))?;
         let latest_at_open = conn.latest_lineage().map_err(|e| open_error(Box::new(e)))?;
         conn.watch_assignments()

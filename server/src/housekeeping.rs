@@ -2,6 +2,10 @@
 //! record came to name within a week of their upload (a device's upload whose record never
 //! arrived or was refused), and refused changes kept past their retention. Each round works in
 //! bounded steps on the writer, so that commits are never held up for long.
+//!
+//! And, every [`COMPACT_EVERY`], the documents whose uncompacted changes passed their bound are
+//! compacted: re-saved on a reader (what costs what the document weighs), then put in place on
+//! the writer if no change came meanwhile (a copy of bytes).
 
 use std::time::Duration;
 
@@ -11,6 +15,55 @@ use crate::AppState;
 pub const EVERY: Duration = Duration::from_secs(3600);
 /// Most blobs deleted in one step on the writer.
 const BLOBS_PER_STEP: usize = 200;
+
+/// How often documents due for compaction are looked for.
+pub const COMPACT_EVERY: Duration = Duration::from_secs(1);
+/// Most documents compacted in one pass.
+const COMPACT_PER_PASS: usize = 32;
+
+/// Compacts the documents due for it every [`COMPACT_EVERY`], until the server stops.
+pub(crate) async fn compact(state: AppState) {
+    let mut stopping = state.stopping();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(COMPACT_EVERY) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = compact_due(&state).await {
+            tracing::warn!(error = %e, "documents not compacted");
+        }
+    }
+}
+
+/// One pass: each document due is re-saved on a reader and put in place on the writer unless
+/// it changed meanwhile (then it is due again, and tried at the next pass). Returns how many
+/// were compacted.
+pub async fn compact_due(state: &AppState) -> Result<usize, crate::db::DbError> {
+    let due = state
+        .db()
+        .read(|store| Ok(store.due_for_compaction(COMPACT_PER_PASS)?))
+        .await?;
+    let mut compacted = 0;
+    for doc in due {
+        let Some(compaction) = state
+            .db()
+            .read(move |store| Ok(store.compaction(doc)?))
+            .await?
+        else {
+            continue;
+        };
+        let bytes = compaction.snapshot.len();
+        let installed = state
+            .db()
+            .run(move |store| Ok(store.write(|tx| tx.install_compaction(doc, &compaction))?))
+            .await?;
+        if installed {
+            compacted += 1;
+            tracing::debug!(%doc, bytes, "document compacted");
+        }
+    }
+    Ok(compacted)
+}
 
 /// Runs a round now and then every [`EVERY`], until the server stops.
 pub(crate) async fn run(state: AppState) {

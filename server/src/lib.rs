@@ -368,6 +368,8 @@ pub async fn serve_with(
     let notes = tokio::spawn(payment_notes::run(state.clone()));
     // Unnamed blobs collected and expired quarantine deleted, now and every hour.
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
+    // Documents compacted off the writer's commits.
+    let compactor = tokio::spawn(housekeeping::compact(state.clone()));
     // Sync connections are upgraded out of hyper's sight: tell them to finish.
     let served = serving::run(listener, router(state), serving, shutdown, move || {
         stopping.send_replace(true);
@@ -375,6 +377,7 @@ pub async fn serve_with(
     .await;
     notes.abort();
     housekeeping.abort();
+    compactor.abort();
     served?;
     // ... and wait for them to have said goodbye (their batches acknowledged, the device told
     // why), so that the process does not end under them.

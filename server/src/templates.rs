@@ -37,6 +37,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("job.html", include_str!("../templates/job.html")),
     ("job_card.html", include_str!("../templates/job_card.html")),
+    (
+        "board_cards.html",
+        include_str!("../templates/board_cards.html"),
+    ),
     ("error.html", include_str!("../templates/error.html")),
     ("aging.html", include_str!("../templates/aging.html")),
     (
@@ -71,6 +75,13 @@ fn environment() -> &'static Environment<'static> {
         });
         env.add_filter("datetime", |state: &State, value: String| {
             format_time(state, &value, "%Y-%m-%d %H:%M")
+        });
+        // A time as zero-padded milliseconds since the epoch: text that sorts as the times do
+        // (the board's cards carry their order in it).
+        env.add_filter("sortable", |value: String| {
+            let millis = chrono::DateTime::parse_from_rfc3339(&value)
+                .map_or(0, |t| t.timestamp_millis().max(0));
+            format!("{millis:015}")
         });
         env.add_filter("label", |value: String| value.replace('_', " "));
         env.add_filter("field", |path: String| field_label(&path));

@@ -21,15 +21,20 @@ pub(crate) struct Cached {
     pub record: Option<Record>,
 }
 
-/// Least-recently-used documents, at most `capacity` of them (none at capacity 0).
+/// Least-recently-used documents, at most `capacity` of them (none at capacity 0), and how
+/// the documents written through this connection are compacted.
 pub(crate) struct DocCache {
     entries: Option<LruCache<DocId, Cached>>,
+    /// Whether a write that makes a document due for compaction compacts it (else it is left
+    /// for [`crate::Store::due_for_compaction`]).
+    pub compacts_inline: bool,
 }
 
 impl DocCache {
     pub fn new(capacity: usize) -> Self {
         DocCache {
             entries: NonZeroUsize::new(capacity).map(LruCache::new),
+            compacts_inline: true,
         }
     }
 

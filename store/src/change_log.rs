@@ -234,7 +234,7 @@ mod tests {
                  DROP INDEX photos_full_hash; DROP INDEX photos_thumb_hash;
                  DROP INDEX invoices_signature;
                  DROP INDEX quarantine_device; DROP INDEX quarantine_at;
-                 DROP TABLE actors;
+                 DROP TABLE actors; DROP INDEX documents_compaction_due;
                  PRAGMA user_version = 7;",
             )
             .unwrap();

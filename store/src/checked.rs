@@ -548,6 +548,7 @@ fn commit_group(
         changes,
         origin,
         snapshot: None,
+        compact_when_due: cache.borrow().compacts_inline,
     };
     let applied = documents::write(tx, write, &mut document, record.as_ref())?;
     for (&(index, _, _), &seq) in stored.iter().zip(&applied.seqs) {

@@ -304,6 +304,9 @@ pub(crate) struct Write<'a> {
     pub origin: Origin,
     /// A new snapshot holding every change of the document, this write's included.
     pub snapshot: Option<Cow<'a, [u8]>>,
+    /// Whether to compact the document here when this write makes it due (else it is left
+    /// for the background: see [`crate::Store::due_for_compaction`]).
+    pub compact_when_due: bool,
 }
 
 /// Writes new changes of a document: change rows, the document row (heads, kind, account,
@@ -325,10 +328,14 @@ pub(crate) fn write(
         log,
         origin,
         mut snapshot,
+        compact_when_due,
     } = write;
     let mut uncompacted = prior.map_or(0, |p| p.uncompacted);
     uncompacted += changes.iter().filter(|c| c.bytes.is_some()).count() as i64;
-    if snapshot.is_none() && compaction_due(uncompacted, prior.map_or(0, |p| p.snapshot_len)) {
+    if snapshot.is_none()
+        && compact_when_due
+        && compaction_due(uncompacted, prior.map_or(0, |p| p.snapshot_len))
+    {
         snapshot = Some(Cow::Owned(save(document)));
     }
     let mut seqs = Vec::with_capacity(changes.len());
@@ -444,6 +451,66 @@ pub(crate) fn compact(tx: &Transaction<'_>, doc: DocId) -> Result<()> {
     tx.prepare_cached("UPDATE changes SET bytes = NULL WHERE doc = ?1 AND bytes IS NOT NULL")?
         .execute([doc.as_bytes()])?;
     Ok(())
+}
+
+/// Documents due for compaction, at most `limit` of them (see [`compaction_due`]).
+pub(crate) fn due_for_compaction(conn: &Connection, limit: usize) -> Result<Vec<DocId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM documents INDEXED BY documents_compaction_due
+         WHERE uncompacted > 64 AND uncompacted > coalesce(length(snapshot), 0) / ?1
+         LIMIT ?2",
+    )?;
+    debug_assert_eq!(COMPACT_AFTER, 64, "the index and this query name the bound");
+    let ids = stmt.query_map(params![COMPACT_BYTES_PER_CHANGE, limit as i64], |row| {
+        codec::id(row, 0, DocId::from_slice)
+    })?;
+    Ok(ids.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A document re-saved as one snapshot, to replace its snapshot and change rows' bytes if it
+/// is still at `heads` (see [`install_compaction`]).
+#[derive(Debug)]
+pub struct Compaction {
+    /// The heads of the document saved, sorted.
+    pub heads: Vec<ChangeHash>,
+    /// The saved document.
+    pub snapshot: Vec<u8>,
+}
+
+/// Re-saves a document as it is stored now (`None` when it is not stored).
+pub(crate) fn compaction(
+    conn: &Connection,
+    cache: &std::cell::RefCell<crate::cache::DocCache>,
+    doc: DocId,
+) -> Result<Option<Compaction>> {
+    let Some(mut document) = load_cached(conn, cache, doc)? else {
+        return Ok(None);
+    };
+    let mut heads = document.get_heads();
+    heads.sort_unstable();
+    Ok(Some(Compaction {
+        heads,
+        snapshot: save(&mut document),
+    }))
+}
+
+/// Puts a compaction in place: the snapshot replaces the document's snapshot and the bytes of
+/// its change rows, if the document is still at the compaction's heads. `false`, writing
+/// nothing, when changes were stored since (the document is compacted again later).
+pub(crate) fn install_compaction(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    compaction: &Compaction,
+) -> Result<bool> {
+    match row(tx, doc)? {
+        Some(row) if row.heads == compaction.heads => {}
+        _ => return Ok(false),
+    }
+    tx.prepare_cached("UPDATE documents SET snapshot = ?2, uncompacted = 0 WHERE id = ?1")?
+        .execute(params![doc.as_bytes(), compaction.snapshot])?;
+    tx.prepare_cached("UPDATE changes SET bytes = NULL WHERE doc = ?1 AND bytes IS NOT NULL")?
+        .execute([doc.as_bytes()])?;
+    Ok(true)
 }
 
 /// Drops a document, its change rows, projections and refused outbox entries. While it has
@@ -659,6 +726,76 @@ mod tests {
         let (mut again, record) = reader.load_with_record(doc).unwrap().unwrap();
         assert_eq!(record.as_ref(), Some(&expected));
         assert_eq!(again.get_heads(), loaded.get_heads());
+    }
+
+    /// A store that defers compaction leaves a document due for it as it is; the compaction,
+    /// made apart, is put in place only if no change came since, and keeps every change.
+    #[test]
+    fn a_deferred_compaction_is_put_in_place_only_on_the_document_it_was_made_from() {
+        use fieldsync_protocol::NoteKind;
+        let mut store = Store::open_in_memory().unwrap();
+        store.defer_compaction();
+        let office = writer(Role::Office, "Dana");
+        let a = account("Acme");
+        let (doc, mut document) = create(&mut store, &office, &Record::new_account(a));
+        let add_note = |store: &mut Store, document: &mut automerge::AutoCommit| {
+            let change = edit(document, &office, |r| {
+                let Record::Account(d) = r else {
+                    unreachable!()
+                };
+                let n = note(NoteKind::Private, "Prefers mornings", &office.author, now());
+                d.notes.insert(n.id, n);
+            });
+            let tx = store.transaction().unwrap();
+            tx.record_local(doc, document, &change, false).unwrap();
+            tx.commit().unwrap();
+        };
+        let uncompacted = |store: &Store| -> i64 {
+            let sql = "SELECT uncompacted FROM documents WHERE id = ?1";
+            store
+                .conn()
+                .query_row(sql, [doc.as_bytes()], |row| row.get(0))
+                .unwrap()
+        };
+        // The account's first change, and notes up to the bound.
+        for _ in 1..super::COMPACT_AFTER {
+            add_note(&mut store, &mut document);
+        }
+        assert!(
+            store.due_for_compaction(10).unwrap().is_empty(),
+            "not yet due"
+        );
+        add_note(&mut store, &mut document);
+        assert_eq!(
+            uncompacted(&store),
+            super::COMPACT_AFTER + 1,
+            "left as it is"
+        );
+        assert_eq!(store.due_for_compaction(10).unwrap(), vec![doc]);
+        // Made, then overtaken by another change: not put in place.
+        let stale = store.compaction(doc).unwrap().unwrap();
+        add_note(&mut store, &mut document);
+        assert!(
+            !store
+                .write(|tx| tx.install_compaction(doc, &stale))
+                .unwrap()
+        );
+        assert_eq!(uncompacted(&store), super::COMPACT_AFTER + 2);
+        // Made on the document as it is: in place, and nothing lost.
+        let compaction = store.compaction(doc).unwrap().unwrap();
+        assert!(
+            store
+                .write(|tx| tx.install_compaction(doc, &compaction))
+                .unwrap()
+        );
+        assert_eq!(uncompacted(&store), 0);
+        assert!(store.due_for_compaction(10).unwrap().is_empty());
+        let mut stored = store.load(doc).unwrap().unwrap();
+        assert_eq!(stored.get_heads(), document.get_heads());
+        assert_eq!(
+            Record::read(&stored).unwrap().notes().unwrap().len(),
+            super::COMPACT_AFTER as usize + 1
+        );
     }
 
     /// The office's (and a tablet's own) edits are bounded like devices' pushes: an edit that

@@ -275,6 +275,7 @@ pub(crate) fn commit(
         changes: fresh,
         origin,
         snapshot,
+        compact_when_due: cache.borrow().compacts_inline,
     };
     let applied = documents::write(tx, write, &mut document, record.as_ref())?;
     let applied = Applied { waiting, ..applied };

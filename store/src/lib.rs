@@ -108,7 +108,7 @@ pub use cache::DEFAULT_CACHE_DOCS;
 pub use change_log::Logged;
 pub use changes::{LoggedChange, Page};
 pub use checked::Prechecked;
-pub use documents::COMPACT_AFTER;
+pub use documents::{COMPACT_AFTER, COMPACT_BYTES_PER_CHANGE, Compaction};
 pub use error::{Result, StoreError, panic_message};
 pub use outbox::{OutboxEntry, OutboxItem, OutboxStatus};
 pub use people::{Device, OfficeSession, User};
@@ -322,6 +322,27 @@ impl Store {
     /// Loads a document (a copy of the cached one when it is cached).
     pub fn load(&self, doc: DocId) -> Result<Option<AutoCommit>> {
         documents::load_cached(&self.conn, &self.cache, doc)
+    }
+
+    /// Leaves the compaction of documents to the background: a write that makes a document due
+    /// for compaction no longer re-saves it (which costs what the document weighs, in the
+    /// writer's commit); [`Store::due_for_compaction`], [`Store::compaction`] and
+    /// [`StoreTx::install_compaction`] do it instead. The server's writer does this.
+    pub fn defer_compaction(&mut self) {
+        self.cache.get_mut().compacts_inline = false;
+    }
+
+    /// Documents due for compaction (more uncompacted changes than [`COMPACT_AFTER`] and than
+    /// one per [`COMPACT_BYTES_PER_CHANGE`] bytes of their snapshot), at most
+    /// `limit`.
+    pub fn due_for_compaction(&self, limit: usize) -> Result<Vec<DocId>> {
+        documents::due_for_compaction(&self.conn, limit)
+    }
+
+    /// Re-saves document `doc` as it is stored now, for [`StoreTx::install_compaction`]
+    /// (`None` when it is not stored). Reads only: a reader's work.
+    pub fn compaction(&self, doc: DocId) -> Result<Option<Compaction>> {
+        documents::compaction(&self.conn, &self.cache, doc)
     }
 
     /// Loads a document to edit it, with its content when it is a valid record: taken out of the
@@ -548,6 +569,16 @@ impl Store {
     /// [`Store::jobs_scheduled_between`] with the customer's and site's names, read at once.
     pub fn jobs_listed_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ListedJob>> {
         queries::jobs_listed_between(&self.conn, from.millis(), to.millis())
+    }
+
+    /// [`Store::jobs_listed_between`] for the jobs of `accounts` alone, by start.
+    pub fn jobs_listed_between_for(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        accounts: &[AccountId],
+    ) -> Result<Vec<ListedJob>> {
+        queries::jobs_listed_between_for(&self.conn, from.millis(), to.millis(), accounts)
     }
 
     /// An account's jobs, by scheduled start.

@@ -84,6 +84,7 @@ pub(crate) fn record_edit(
         }],
         origin: Origin::LOCAL,
         snapshot: None,
+        compact_when_due: cache.borrow().compacts_inline,
     };
     let applied = documents::write(tx, write, &mut document, Some(&record))?;
     let seq = applied.seqs[0];
@@ -132,6 +133,7 @@ pub(crate) fn record_local(
             changes: new,
             origin: Origin::LOCAL,
             snapshot: None,
+            compact_when_due: cache.borrow().compacts_inline,
         };
         (
             documents::write(tx, write, document, record.as_ref())?,

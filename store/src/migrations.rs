@@ -40,6 +40,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0020_files.sql")),
         M::up(include_str!("../../migrations/0021_device_storage.sql")),
         M::up(include_str!("../../migrations/0022_actors.sql")),
+        M::up(include_str!("../../migrations/0023_compaction_due.sql")),
     ])
 }
 

@@ -7,7 +7,7 @@ use fieldsync_protocol::{
     AccountId, AccountStatus, AccountType, Contact, DocId, Invoice, InvoiceId, Job, JobId, JobSite,
     Ledger, Note, Payment, Photo, UserId,
 };
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, codec};
@@ -112,22 +112,51 @@ pub struct ListedJob {
 /// [`jobs_scheduled_between`] with the names lists show, in one query (the dispatch board of a
 /// busy day lists thousands).
 pub(crate) fn jobs_listed_between(conn: &Connection, from: i64, to: i64) -> Result<Vec<ListedJob>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT j.json, a.name, coalesce(a.credit_hold, 0), s.name FROM jobs j
-         LEFT JOIN accounts a ON a.id = j.account
-         LEFT JOIN sites s ON s.id = j.site
-         WHERE j.scheduled_start >= ?1 AND j.scheduled_start < ?2
-         ORDER BY j.scheduled_start, j.created_at, j.id",
-    )?;
-    let rows = stmt.query_map([from, to], |row| {
-        Ok(ListedJob {
-            job: codec::json(row, 0)?,
-            account_name: row.get(1)?,
-            credit_hold: row.get(2)?,
-            site_name: row.get(3)?,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{LISTED_JOBS} WHERE j.scheduled_start >= ?1 AND j.scheduled_start < ?2
+         ORDER BY j.scheduled_start, j.created_at, j.id"
+    ))?;
+    let rows = stmt.query_map([from, to], listed_job)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// [`jobs_listed_between`] for the jobs of `accounts` alone (what a live board redraws when
+/// those customers' records changed), by start.
+pub(crate) fn jobs_listed_between_for(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    accounts: &[AccountId],
+) -> Result<Vec<ListedJob>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{LISTED_JOBS} WHERE j.account = ?3 AND j.scheduled_start >= ?1 AND j.scheduled_start < ?2"
+    ))?;
+    let mut listed = Vec::new();
+    for account in accounts {
+        let rows = stmt.query_map(params![from, to, account.as_bytes()], listed_job)?;
+        for row in rows {
+            listed.push(row?);
+        }
+    }
+    listed.sort_by(|a, b| {
+        let key = |l: &ListedJob| (l.job.scheduled_start, l.job.created_at, l.job.id);
+        key(a).cmp(&key(b))
+    });
+    Ok(listed)
+}
+
+/// The columns of a listed job, read by [`listed_job`].
+const LISTED_JOBS: &str = "SELECT j.json, a.name, coalesce(a.credit_hold, 0), s.name FROM jobs j
+     LEFT JOIN accounts a ON a.id = j.account
+     LEFT JOIN sites s ON s.id = j.site";
+
+fn listed_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<ListedJob> {
+    Ok(ListedJob {
+        job: codec::json(row, 0)?,
+        account_name: row.get(1)?,
+        credit_hold: row.get(2)?,
+        site_name: row.get(3)?,
+    })
 }
 
 /// The accounts whose photos (full image or thumbnail), invoice signatures or files have

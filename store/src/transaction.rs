@@ -179,6 +179,13 @@ impl StoreTx<'_> {
         local::record_edit(&self.tx, self.cache, doc, document, before, edited, outbox)
     }
 
+    /// Puts a document's [`crate::Compaction`] in place (its snapshot replaces the document's
+    /// snapshot and change rows' bytes), if no change was stored since it was made; returns
+    /// whether it was.
+    pub fn install_compaction(&self, doc: DocId, compaction: &crate::Compaction) -> Result<bool> {
+        documents::install_compaction(&self.tx, doc, compaction)
+    }
+
     /// Keeps a refused change aside for review, within the device's bounds
     /// ([`crate::quarantine::MAX_ROWS_PER_DEVICE`], [`crate::quarantine::MAX_BYTES_PER_DEVICE`]).
     pub fn quarantine(&self, device: i64, doc: DocId, change: &[u8], reason: &str) -> Result<()> {

@@ -565,6 +565,27 @@ async fn a_device_that_keeps_adding_to_one_document_is_stopped_at_its_size_limit
         first.reason
     );
     assert!(count < 50, "the changes within the limit were stored");
+    // The server compacts the document in the background (its notes then take less room than
+    // as pushed): once it has, the device fills the room that made, and is stopped again.
+    let store = Store::open(company.server.db_path()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while store.due_for_compaction(100).unwrap().contains(&job) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not compacted in time"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut batch = batch;
+    let why = loop {
+        batch += 1;
+        assert!(batch < 1_000, "never full again");
+        let refused = push_batch(&mut tess, batch, vec![next_note()]).await;
+        if let Some(first) = refused.first() {
+            break first.reason.clone();
+        }
+    };
+    assert!(why.contains("one document may hold"), "{why}");
     let heads = company.stored_heads(&next_note());
     // Full: one more note is refused and nothing is stored, but the device carries on and
     // other documents take its changes.

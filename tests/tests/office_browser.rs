@@ -16,9 +16,11 @@ use fieldsync_protocol::{
 };
 use fieldsync_server::serving::Serving;
 use fieldsync_store::Store;
+use fieldsync_tests::api::Api;
 use fieldsync_tests::browser::Browser;
 use fieldsync_tests::sync_client::SyncClient;
 use fieldsync_tests::{ServingExt as _, TestServer};
+use serde_json::json;
 
 /// A technician of the demo company and their tablet's token.
 struct Technician {
@@ -285,6 +287,114 @@ async fn the_board_shows_a_tablets_status_change_without_a_reload() {
         "the page was not reloaded"
     );
     tablet.close().await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_board_redraws_only_the_cards_that_changed_and_moves_them_between_columns() {
+    let world = world().await;
+    let tess = world.tess.user.to_string();
+    // Two more jobs today (the demo's own depend on the weekday): Tess's later one, and a
+    // colleague's.
+    let (colleague, account, site) = {
+        let store = Store::open(world.server.db_path()).unwrap();
+        let colleague = (store.users().unwrap().into_iter())
+            .find(|u| u.role == Role::Technician && u.id != world.tess.user)
+            .unwrap()
+            .id
+            .to_string();
+        // Another customer's: a change redraws every card of the customer it changed.
+        let theirs = store.jobs_for_technician(world.tess.user).unwrap();
+        let ours = theirs.iter().find(|j| j.id == world.job).unwrap().account;
+        let account = (store.accounts().unwrap().into_iter())
+            .find(|a| a.id != ours)
+            .unwrap()
+            .id;
+        let site = store.sites_for_account(account).unwrap()[0].id;
+        (colleague, account, site)
+    };
+    let api = Api::sign_in(&world.server, "dana", "dana-office-demo").await;
+    for (technician, start, end) in [(&tess, "09:00", "10:00"), (&colleague, "08:00", "09:00")] {
+        let job = json!({
+            "account": account.to_string(),
+            "site": site.to_string(),
+            "title": "Filter change",
+            "requested_services": "Filters",
+            "day": fieldsync_server::demo::today().to_string(),
+            "start": start,
+            "end": end,
+            "technician": technician,
+            "estimate": "",
+        });
+        api.post_ok("/api/jobs", job, 201).await;
+    }
+    let browser = world.signed_in_browser().await;
+    browser.goto(&format!("{}/", world.base())).await;
+    let column =
+        |technician: &str| format!("#board section.column[data-technician=\"{technician}\"]");
+    let card = |technician: &str| {
+        format!(
+            "{} article.job[data-job=\"{}\"]",
+            column(technician),
+            world.job
+        )
+    };
+    browser.wait_for(&card(&tess)).await;
+    let count = async |technician: &str| -> usize {
+        let text = browser
+            .text(&format!("{} h2 .count", column(technician)))
+            .await;
+        text.unwrap_or_default().trim().parse().unwrap()
+    };
+    let (tess_before, waiting_before) = (count(&tess).await, count("").await);
+    // Every other card is marked: redrawing the board whole would replace them.
+    browser
+        .run(&format!(
+            "document.querySelectorAll('#board article.job:not([data-job=\"{}\"])')
+               .forEach(c => c.dataset.mark = 'kept');",
+            world.job
+        ))
+        .await;
+    let marked = browser.count("#board article.job[data-mark=kept]").await;
+    assert!(marked > 1, "the demo's board has other cards ({marked})");
+
+    // Dana takes the job from Tess: the card moves to the unassigned column.
+    let assign = |technicians: Vec<String>| {
+        let path = format!("/api/jobs/{}/assign", world.job);
+        let api = &api;
+        async move {
+            api.post_ok(&path, json!({ "technicians": technicians }), 200)
+                .await
+        }
+    };
+    assign(Vec::new()).await;
+    browser.wait_for(&card("")).await;
+    assert_eq!(browser.count(&card(&tess)).await, 0, "not in Tess's column");
+    assert_eq!(count(&tess).await, tess_before - 1);
+    assert_eq!(count("").await, waiting_before + 1);
+    // Then to Tess and a colleague: one card in each column, in order, none left waiting.
+    assign(vec![tess.clone(), colleague.clone()]).await;
+    browser.wait_for(&card(&colleague)).await;
+    browser.wait_for(&card(&tess)).await;
+    assert_eq!(browser.count(&card("")).await, 0);
+    assert_eq!(count("").await, waiting_before);
+    let order: Vec<String> = serde_json::from_value(
+        browser
+            .run(&format!(
+                "return [...document.querySelectorAll('{} article.job')].map(c => c.dataset.sort);",
+                column(&tess)
+            ))
+            .await,
+    )
+    .unwrap();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "cards stay in their order");
+    assert_eq!(
+        browser.count("#board article.job[data-mark=kept]").await,
+        marked,
+        "the other cards were left as they were"
+    );
     browser.close().await;
 }
 

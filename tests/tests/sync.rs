@@ -759,3 +759,84 @@ async fn offline_work_on_a_job_taken_away_lands_whatever_its_clock_says_and_noth
     );
     assert!(server.record(backdated.doc).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_job_with_many_changes_is_compacted_in_the_background_and_keeps_every_note() {
+    let world = world().await;
+    let (mut client, tech) = tess_connected(&world).await;
+    let db = world.server.db_path().to_owned();
+    let mut job = Store::open(&db)
+        .unwrap()
+        .load(world.job.into())
+        .unwrap()
+        .unwrap();
+    // More single-note changes than a document keeps uncompacted, each acknowledged.
+    let notes = fieldsync_store::COMPACT_AFTER as usize + 16;
+    for batch in 1..=notes as u64 {
+        let mut change = tech
+            .edit(&mut job, now(), |r| {
+                if let Record::Job(j) = r {
+                    let note = fieldsync_store::fixtures::note(
+                        NoteKind::ServicePerformed,
+                        &format!("Step {batch}"),
+                        &tech.author,
+                        now(),
+                    );
+                    j.notes.insert(note.id, note);
+                }
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        let changes = vec![DocData {
+            doc: world.job.into(),
+            data: change.bytes().to_vec(),
+            attested: None,
+        }];
+        client.send(&ClientMessage::Push { batch, changes }).await;
+        loop {
+            match client.recv().await {
+                Some(ServerMessage::Ack {
+                    batch: b, refused, ..
+                }) if b == batch => {
+                    assert!(refused.is_empty(), "{refused:?}");
+                    break;
+                }
+                Some(_) => continue,
+                None => panic!("the connection closed"),
+            }
+        }
+    }
+    // The server's compactor re-saves the job within a few of its passes, off the commits.
+    let uncompacted = |store: &Store| -> i64 {
+        store
+            .conn()
+            .query_row(
+                "SELECT uncompacted FROM documents WHERE id = ?1",
+                [world.job.as_bytes()],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    let store = Store::open(&db).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while uncompacted(&store) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not compacted: {} changes",
+            uncompacted(&store)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut stored = store.load(world.job.into()).unwrap().unwrap();
+    assert_eq!(stored.get_heads(), job.get_heads(), "nothing lost or added");
+    let Some(Record::Job(j)) = store.record(world.job.into()).unwrap() else {
+        panic!("the job is not a job")
+    };
+    let steps = j
+        .notes
+        .values()
+        .filter(|n| n.text.starts_with("Step "))
+        .count();
+    assert_eq!(steps, notes);
+}

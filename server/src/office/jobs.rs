@@ -1,7 +1,7 @@
 //! Jobs: the day's dispatch board, lists by day, technician or status, the job page's data,
 //! create, assign, change status, and notes on jobs, sites and accounts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveTime};
 use fieldsync_protocol::validate;
@@ -10,7 +10,7 @@ use fieldsync_protocol::{
     Ledger, Money, Note, NoteId, NoteKind, Payment, PaymentMethod, Photo, Record, Role, SiteId,
     Timestamp, UserId,
 };
-use fieldsync_store::{AccountSummary, Logged, Store, StoreError};
+use fieldsync_store::{AccountSummary, ListedJob, Logged, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{InvoiceRow, invoice_rows};
@@ -63,6 +63,16 @@ pub struct Board {
     pub columns: Vec<Column>,
     /// The day's jobs nobody is assigned to.
     pub unassigned: Vec<JobRow>,
+}
+
+/// A job as a live board redraws it: its card's row, and the columns it goes in (those of its
+/// technicians who have one; none: the unassigned column).
+#[derive(Clone, Debug, Serialize)]
+pub struct Placed {
+    /// The job, with names.
+    pub row: JobRow,
+    /// The technicians whose columns show it.
+    pub columns: Vec<UserId>,
 }
 
 /// Which jobs to list.
@@ -196,14 +206,64 @@ async fn list_in(state: &AppState, filter: &JobFilter, zone: Zone) -> OfficeResu
                 .into_iter()
                 .filter(|l| technician.is_none_or(|t| l.job.technicians.contains_key(&t)))
                 .filter(|l| status.is_none_or(|s| l.job.status == s))
-                .map(|listed| JobRow {
-                    account_name: listed
-                        .account_name
-                        .unwrap_or_else(|| UNKNOWN_ACCOUNT.into()),
-                    credit_hold: listed.credit_hold,
-                    site_name: listed.site_name.unwrap_or_default(),
-                    technicians: people(&names, &listed.job),
-                    job: listed.job,
+                .map(|listed| row_of(&names, listed))
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(rows)
+}
+
+/// A listed job as lists show it.
+fn row_of(names: &HashMap<UserId, String>, listed: ListedJob) -> JobRow {
+    JobRow {
+        account_name: listed
+            .account_name
+            .unwrap_or_else(|| UNKNOWN_ACCOUNT.into()),
+        credit_hold: listed.credit_hold,
+        site_name: listed.site_name.unwrap_or_default(),
+        technicians: people(names, &listed.job),
+        job: listed.job,
+    }
+}
+
+/// Most customers whose cards a live board asks for at once; past it, it redraws whole.
+pub const MAX_LIVE_ACCOUNTS: usize = 200;
+
+/// The cards of the jobs of `accounts` on the board of `day` (a day of `zone`): what a live
+/// board redraws when those customers' records changed (a job of theirs edited, moved to or
+/// from the day, or the customer's name or credit hold changed), without the rest of the day.
+pub async fn board_cards(
+    state: &AppState,
+    day: NaiveDate,
+    zone: Zone,
+    accounts: Vec<AccountId>,
+) -> OfficeResult<Vec<Placed>> {
+    if accounts.len() > MAX_LIVE_ACCOUNTS {
+        return Err(OfficeError::Invalid(format!(
+            "at most {MAX_LIVE_ACCOUNTS} customers' cards at once, not {}",
+            accounts.len()
+        )));
+    }
+    let (from, to) = zone.day_bounds(day);
+    let rows = state
+        .db()
+        .read(move |store| {
+            let users = store.users()?;
+            let technicians: HashSet<UserId> = (users.iter())
+                .filter(|u| u.role == Role::Technician)
+                .map(|u| u.id)
+                .collect();
+            let names = users.into_iter().map(|u| (u.id, u.name)).collect();
+            Ok(store
+                .jobs_listed_between_for(from, to, &accounts)?
+                .into_iter()
+                .map(|listed| {
+                    let row = row_of(&names, listed);
+                    let columns = (row.job.technicians.keys())
+                        .filter(|t| technicians.contains(t))
+                        .copied()
+                        .collect();
+                    Placed { row, columns }
                 })
                 .collect::<Vec<_>>())
         })

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Duration;
-use fieldsync_protocol::{JobId, UserId};
+use fieldsync_protocol::{AccountId, JobId, UserId};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -19,14 +19,17 @@ use crate::templates;
 pub(in crate::routes) struct BoardQuery {
     day: String,
     error: String,
+    /// A live refresh's customers whose records changed, by id, comma-separated: only their
+    /// cards are sent back (see [`jobs::board_cards`]).
+    accounts: String,
 }
 
 /// The header of the page script's live refreshes: the latest commit the page was told of.
 pub(super) const SEEN: &str = "x-fieldsync-seen";
 
 /// `GET /`: the dispatch board of a day (today by default). A live refresh (with
-/// [`SEEN`]) gets the board region alone, shared with every dispatcher refreshing the same day
-/// (see [`crate::live_board`]).
+/// [`SEEN`]) gets the cards of the customers it names (`accounts=`), or else the board region
+/// alone, shared with every dispatcher refreshing the same day (see [`crate::live_board`]).
 pub(in crate::routes) async fn board(
     State(state): State<AppState>,
     Signed(clerk): Signed,
@@ -39,6 +42,26 @@ pub(in crate::routes) async fn board(
         .get(SEEN)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    if seen.is_some() && !query.accounts.trim().is_empty() {
+        let accounts = (query.accounts.split(','))
+            .map(|id| parse::<AccountId>("customer", id.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cards = jobs::board_cards(&state, day, zone, accounts).await?;
+        let html = templates::render(
+            "board_cards.html",
+            context! {
+                cards,
+                zone,
+                day => day.to_string(),
+                clerk => context! { form_token => clerk.form_token },
+            },
+        )
+        .map_err(|e| {
+            tracing::error!(template = "board_cards.html", error = %e, "template failed");
+            PageError(OfficeError::Invalid("the board could not be drawn".into()))
+        })?;
+        return Ok(Html(html).into_response());
+    }
     if let Some(seen) = seen {
         let region = state
             .live_boards()

@@ -305,6 +305,8 @@ pub(crate) async fn edit() {
     let (mut on_big, mut on_small) = (Device::new(big, &big_doc), Device::new(small, &small_doc));
     let (big_changes, small_changes) = (on_big.changes(edits()), on_small.changes(edits()));
     let mut store = Store::open(&db).unwrap();
+    // As the server's writer: compaction is left to the background (timed below).
+    store.defer_compaction();
     let small_cost = server_cost(&mut store, small, &small_changes);
     let big_cost = server_cost(&mut store, big, &big_changes);
     let (small_p50, _) = summary("edit_small_server_cost", small_cost);
@@ -321,6 +323,31 @@ pub(crate) async fn edit() {
     summary(
         "edit_big_automerge_apply",
         automerge_cost(&big_doc, &big_changes),
+    );
+    // The big job's compaction, as the server's background makes it: re-saved on a reader,
+    // put in place on the writer.
+    let started = Instant::now();
+    let compaction = store.compaction(big).unwrap().unwrap();
+    let saved = started.elapsed();
+    let started = Instant::now();
+    let installed = store
+        .write(|tx| tx.install_compaction(big, &compaction))
+        .unwrap();
+    assert!(installed);
+    print(
+        "edit_big_compaction_save",
+        format!("{:.1}", saved.as_secs_f64() * 1000.0),
+        "ms",
+    );
+    print(
+        "edit_big_compaction_install",
+        format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        "ms",
+    );
+    print(
+        "edit_big_compacted_bytes",
+        compaction.snapshot.len(),
+        "bytes",
     );
     drop(store);
     // The tablet's own edits: a note added through the tablet core, on the same documents.

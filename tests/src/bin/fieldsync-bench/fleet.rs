@@ -953,6 +953,32 @@ pub(crate) async fn fleet() {
         print(&format!("fleet_{name}_bytes"), bytes, "bytes");
     }
 
+    // A live board's redraw of the cards of 50 customers whose records changed (what app.js
+    // asks for between two refreshes on a board that is not swamped).
+    let changed: Vec<String> = (company.account_of.values())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .take(50)
+        .map(|a| a.to_string())
+        .collect();
+    let path = format!("{base}/?day={day}&accounts={}", changed.join(","));
+    let mut times = Vec::with_capacity(PAGE_REQUESTS);
+    let mut bytes = 0;
+    for _ in 0..PAGE_REQUESTS {
+        let started = Instant::now();
+        let response = http
+            .get(&path)
+            .header("X-Fieldsync-Seen", "1")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        bytes = response.bytes().await.unwrap().len();
+        times.push(started.elapsed());
+    }
+    summary("fleet_board_cards_of_50_customers", times);
+    print("fleet_board_cards_of_50_customers_bytes", bytes, "bytes");
+
     // A technician who has never synced: the first download of a scope of 100 accounts.
     let scope: HashSet<AccountId> = company.newcomer.jobs.iter().map(|j| j.1).collect();
     let started = Instant::now();
