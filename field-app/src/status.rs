@@ -2,6 +2,13 @@
 
 use fieldsync_protocol::{ContentHash, DocId, DocKind, Timestamp};
 
+/// A time as the device's clock shows it, with the zone's offset: `2026-09-21 09:13 -05:00`.
+fn local(at: Timestamp) -> String {
+    at.0.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M %:z")
+        .to_string()
+}
+
 /// A change the server refused: it stays on the tablet, in the outbox, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefusedChange {
@@ -56,7 +63,7 @@ impl SyncStatus {
             parts.push(format!("{} photo images to upload", self.uploads_pending));
         }
         parts.push(match self.last_sync {
-            Some(at) => format!("last sync {at}"),
+            Some(at) => format!("last sync {}", local(at)),
             None => "never synced".to_string(),
         });
         if let Some(error) = &self.last_error {
@@ -87,9 +94,15 @@ mod tests {
             last_sync: Timestamp::from_millis(1_790_000_000_000),
             ..Default::default()
         };
+        // In the device's zone, with its offset (whatever zone the machine is in).
+        let shown = chrono::DateTime::from_timestamp_millis(1_790_000_000_000)
+            .unwrap()
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M %:z")
+            .to_string();
         assert_eq!(
             synced.summary(),
-            "Online · all changes sent · last sync 2026-09-21 14:13 UTC"
+            format!("Online · all changes sent · last sync {shown}")
         );
     }
 }

@@ -183,6 +183,25 @@ impl Tablet {
         Ok(())
     }
 
+    /// Signs out while the app runs, as [`Tablet::sign_out`] does (refused with
+    /// [`AppError::UnsentChanges`] while changes wait to be sent): the replica is closed and
+    /// removed, and this tablet is left empty and unpaired, so that nothing of the technician's
+    /// stays and the sync has nothing to send or fetch until it is paired again.
+    pub fn sign_out_here(&mut self) -> Result<(), AppError> {
+        let pending = self.store.outbox()?.len();
+        if pending > 0 {
+            return Err(AppError::UnsentChanges(pending));
+        }
+        let path = self.store.path();
+        let emptied = Tablet::with(Store::open_in_memory()?, self.writer.clone());
+        // The replica's connection closes here, before its files are removed.
+        drop(std::mem::replace(self, emptied));
+        match path {
+            Some(path) => Tablet::sign_out(&path),
+            None => Ok(()),
+        }
+    }
+
     /// The server this tablet syncs with, if paired.
     pub fn pairing(&self) -> Result<Option<Pairing>, AppError> {
         Ok(self.store.pairing()?)

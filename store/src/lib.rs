@@ -630,16 +630,16 @@ impl Store {
     }
 
     /// The contact report: entries made in `[from, to)`, oldest first, of one customer and one
-    /// user when given; at most `limit`, and whether there were more.
+    /// user when given; a page of them (`(offset, limit)`), and how many there are in all.
     pub fn contact_report(
         &self,
         from: fieldsync_protocol::Timestamp,
         to: fieldsync_protocol::Timestamp,
         account: Option<AccountId>,
         user: Option<fieldsync_protocol::UserId>,
-        limit: usize,
-    ) -> Result<(Vec<queries::ContactReportLine>, bool)> {
-        queries::contact_report(&self.conn, from, to, account, user, limit)
+        page: (usize, usize),
+    ) -> Result<(Vec<queries::ContactReportLine>, usize)> {
+        queries::contact_report(&self.conn, from, to, account, user, page)
     }
 
     /// The alerts on an account or a site document, oldest first.

@@ -281,29 +281,41 @@ pub struct ContactReportLine {
 }
 
 /// Contact log entries made in `[from, to)`, oldest first, of one customer and one user when
-/// given: at most `limit`, and whether there were more.
+/// given: at most `limit` from the `offset`-th, and how many there are in all.
 pub(crate) fn contact_report(
     conn: &Connection,
     from: fieldsync_protocol::Timestamp,
     to: fieldsync_protocol::Timestamp,
     account: Option<AccountId>,
     user: Option<fieldsync_protocol::UserId>,
-    limit: usize,
-) -> Result<(Vec<ContactReportLine>, bool)> {
-    let mut stmt = conn.prepare_cached(
+    (offset, limit): (usize, usize),
+) -> Result<(Vec<ContactReportLine>, usize)> {
+    const WHERE: &str = "WHERE c.at >= ?1 AND c.at < ?2
+           AND (?3 IS NULL OR c.account = ?3) AND (?4 IS NULL OR c.user = ?4)";
+    let bounds = rusqlite::params![
+        from.millis(),
+        to.millis(),
+        account.map(|a| *a.as_bytes()),
+        user.map(|u| *u.as_bytes()),
+    ];
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM contact_log c {WHERE}"))?
+        .query_row(bounds, |row| row.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT c.account, a.name, c.json FROM contact_log c
          LEFT JOIN accounts a ON a.id = c.account
-         WHERE c.at >= ?1 AND c.at < ?2
-           AND (?3 IS NULL OR c.account = ?3) AND (?4 IS NULL OR c.user = ?4)
-         ORDER BY c.at, c.id LIMIT ?5",
-    )?;
+         {WHERE}
+         ORDER BY c.at, c.id LIMIT ?5 OFFSET ?6"
+    ))?;
+    let big = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let rows = stmt.query_map(
         rusqlite::params![
             from.millis(),
             to.millis(),
             account.map(|a| *a.as_bytes()),
             user.map(|u| *u.as_bytes()),
-            i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
+            big(limit),
+            big(offset)
         ],
         |row| {
             Ok(ContactReportLine {
@@ -313,10 +325,8 @@ pub(crate) fn contact_report(
             })
         },
     )?;
-    let mut lines: Vec<ContactReportLine> = rows.collect::<rusqlite::Result<_>>()?;
-    let more = lines.len() > limit;
-    lines.truncate(limit);
-    Ok((lines, more))
+    let lines: Vec<ContactReportLine> = rows.collect::<rusqlite::Result<_>>()?;
+    Ok((lines, usize::try_from(total).unwrap_or(0)))
 }
 
 /// An account's contacts, by name.

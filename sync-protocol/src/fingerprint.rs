@@ -24,13 +24,8 @@ impl Fingerprint {
                 "{trimmed:?} is not a SHA-256 fingerprint (64 hex digits, such as the server prints at start)"
             )
         };
-        if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(bad());
-        }
         let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
+        hex::decode_to_slice(&digits, &mut bytes).map_err(|_| bad())?;
         Ok(Fingerprint(bytes))
     }
 

@@ -3,8 +3,8 @@
 //! [`TestServer::start`] opens a database in a fresh temporary directory, binds
 //! `127.0.0.1:0` *before* spawning the server, so the port accepts connections as soon as
 //! `start` returns (no sleeps, no retries), and runs [`fieldsync_server::serve`] on a tokio
-//! task. [`http_get`] is a minimal HTTP/1.1 client, enough for JSON endpoints without pulling
-//! in a full client library.
+//! task. [`http_get`] fetches a path of it with reqwest, for tests that need only a status
+//! and a body.
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {

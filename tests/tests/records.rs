@@ -669,6 +669,30 @@ async fn calls_and_visits_logged_in_the_office_and_on_the_tablet_make_the_contac
         ))
         .await;
     assert_eq!(dana_only["lines"].as_array().unwrap().len(), 1);
+    // A page at a time, with how many there are in all and where the next page starts.
+    let page = async |offset: usize| {
+        let path = format!(
+            "/api/reports/contacts?from={today}&to={today}&customer={account}&limit=1&offset={offset}"
+        );
+        office.dana.ok(&path).await
+    };
+    let first = page(0).await;
+    assert_eq!(first["total"], 2);
+    assert_eq!(first["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(first["next"], 1);
+    assert_eq!(first["previous"], Value::Null);
+    let second = page(1).await;
+    assert_eq!(text(&second["lines"][0]["entry"]["channel"]), "visit");
+    assert_eq!(second["next"], Value::Null);
+    assert_eq!(second["previous"], 0);
+    let html = office
+        .dana
+        .page(&format!(
+            "/reports/contacts?from={today}&to={today}&customer={account}&limit=1"
+        ))
+        .await;
+    assert!(html.contains("Contacts 1–1 of 2"), "{html}");
+    assert!(html.contains("offset=1\" rel=\"next\""), "{html}");
     let yesterday = today - chrono::Days::new(1);
     let before = office
         .dana

@@ -73,6 +73,11 @@ impl SyncService {
         Ok(value)
     }
 
+    /// Asks the sync to stop, without waiting for it (the technician signed out).
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
     /// Stops syncing and waits for the connection to close.
     pub async fn stop(self) {
         let _ = self.stop.send(true);

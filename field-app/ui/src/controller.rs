@@ -33,6 +33,8 @@ pub struct Options {
     pub choose_photo: PhotoChooser,
     /// The background sync with the paired server; `None` keeps the tablet offline (tests).
     pub sync: Option<SyncService>,
+    /// Called once the technician has signed out (the app offers pairing the tablet again).
+    pub signed_out: Option<Box<dyn Fn()>>,
 }
 
 /// Which record the open pages show, and where "back" goes.
@@ -147,12 +149,11 @@ impl Inner {
         let Some(ui) = self.ui() else { return Ok(()) };
         let zone = self.zone();
         let now = zone.local((self.options.clock)());
-        // Where the clocks skip midnight, the day starts at the first hour that exists.
-        let midnight = (0..=3)
-            .filter_map(|hour| now.date_naive().and_hms_opt(hour, 0, 0))
-            .find_map(|t| zone.instant(t))
-            .unwrap_or(now.to_utc());
-        let (from, to) = (Timestamp(midnight), Timestamp(midnight + Duration::days(1)));
+        // From this day's start to the next's: 23 or 25 hours when the clocks change.
+        let (from, to) = zone
+            .day(now.date_naive())
+            .unwrap_or((now.to_utc(), now.to_utc() + Duration::days(1)));
+        let (from, to) = (Timestamp(from), Timestamp(to));
         let jobs = {
             let tablet = self.tablet();
             queries::day_jobs(tablet.store(), tablet.author().user, from, to)?
@@ -238,26 +239,40 @@ impl Inner {
         sync.set_detail(detail.join(" · ").into());
     }
 
-    /// Signing out is refused while changes wait to be sent: they would be lost.
+    /// Signing out is refused while changes wait to be sent: they would be lost. Otherwise
+    /// the replica is removed and the tablet unpaired ([`Tablet::sign_out_here`]): nothing of
+    /// the technician's stays for the next person.
     fn sign_out(&self) {
         let Some(ui) = self.ui() else { return };
         let sync = ui.global::<SyncAdapter>();
-        let pending = match self.tablet().pending() {
-            Ok(pending) => pending,
-            Err(error) => return self.notice(error),
-        };
-        let message = if pending > 0 {
+        let waiting = |pending: usize| {
             format!(
                 "You cannot sign out yet: {pending} change{} still wait{} to be sent. \
                  Connect to the network and let the tablet sync first.",
                 if pending == 1 { "" } else { "s" },
                 if pending == 1 { "s" } else { "" },
             )
-        } else {
-            sync.set_signed_out(true);
-            "Everything is on the server. You can hand over the tablet.".to_string()
+        };
+        let signed_out = self.tablet().sign_out_here();
+        let message = match signed_out {
+            Ok(()) => {
+                if let Some(service) = &self.options.sync {
+                    service.request_stop();
+                }
+                sync.set_signed_out(true);
+                "Signed out: nothing of yours is left on this tablet. You can hand it over; \
+                 it is paired again for the next technician."
+                    .to_string()
+            }
+            Err(fieldsync_app::AppError::UnsentChanges(pending)) => waiting(pending),
+            Err(error) => return self.notice(error),
         };
         sync.set_sign_out_message(message.into());
+        if sync.get_signed_out()
+            && let Some(then) = &self.options.signed_out
+        {
+            then();
+        }
     }
 }
 

@@ -50,6 +50,20 @@ impl Zone {
                 .map(|t| t.to_utc()),
         }
     }
+
+    /// When `day` starts here: local midnight, or where the clocks skip it, the first hour
+    /// that exists.
+    pub fn day_start(&self, day: chrono::NaiveDate) -> Option<DateTime<Utc>> {
+        (0..=3)
+            .filter_map(|hour| day.and_hms_opt(hour, 0, 0))
+            .find_map(|t| self.instant(t))
+    }
+
+    /// The instants `day` covers here, from its start to the next day's: 23 or 25 hours on the
+    /// days the clocks change.
+    pub fn day(&self, day: chrono::NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        Some((self.day_start(day)?, self.day_start(day.succ_opt()?)?))
+    }
 }
 
 /// Dollars with thousands separators and cents: `$1,234.50`, `-$20.00`.
@@ -195,6 +209,18 @@ mod tests {
             Some(at("2026-10-25T00:30:00Z").0)
         );
         assert_eq!(berlin.instant(local("2026-03-29 02:30")), None);
+        // The day of the change back has 25 hours, the day of the change forward 23.
+        let day = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let (from, to) = berlin.day(day("2026-10-25")).unwrap();
+        assert_eq!(
+            (from, to - from),
+            (at("2026-10-24T22:00:00Z").0, chrono::Duration::hours(25))
+        );
+        let (from, to) = berlin.day(day("2026-03-29")).unwrap();
+        assert_eq!(
+            (from, to - from),
+            (at("2026-03-28T23:00:00Z").0, chrono::Duration::hours(23))
+        );
         // The device's zone answers for any instant (whatever the machine's zone is).
         let now = Utc::now();
         assert_eq!(Zone::Device.local(now).to_utc(), now);

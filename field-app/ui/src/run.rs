@@ -46,7 +46,7 @@ pub fn run(replica: &Path) -> Result<(), RunError> {
     match Tablet::open_paired(replica) {
         Ok(tablet) => {
             tracing::info!(replica = %replica.display(), "opening the paired tablet");
-            let (ui, _controller) = start(&runtime, tablet)?;
+            let (ui, _controller) = start(&runtime, replica, tablet)?;
             ui.run()?;
         }
         Err(AppError::NotPaired) => {
@@ -65,8 +65,13 @@ pub fn run(replica: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
-/// The main window on a paired tablet, with the background sync started.
-fn start(runtime: &Runtime, tablet: Tablet) -> Result<(AppWindow, Controller), RunError> {
+/// The main window on a paired tablet (its replica at `replica`), with the background sync
+/// started. Once the technician signs out, the pairing window takes its place.
+fn start(
+    runtime: &Rc<Runtime>,
+    replica: &Path,
+    tablet: Tablet,
+) -> Result<(AppWindow, Controller), RunError> {
     let tablet = net::shared(tablet);
     let sync = {
         let _in_runtime = runtime.enter();
@@ -74,6 +79,25 @@ fn start(runtime: &Runtime, tablet: Tablet) -> Result<(AppWindow, Controller), R
     };
     let mut status = sync.status();
     let ui = AppWindow::new()?;
+    let signed_out = {
+        let (main, runtime, replica) = (ui.as_weak(), Rc::clone(runtime), replica.to_owned());
+        let pairing: Rc<RefCell<Option<(PairWindow, OpenApp)>>> = Rc::default();
+        move || match PairWindow::new() {
+            Ok(window) => {
+                let app = wire_pairing(&window, Rc::clone(&runtime), replica.clone());
+                match window.show() {
+                    Ok(()) => {
+                        if let Some(main) = main.upgrade() {
+                            let _ = main.hide();
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot open the pairing window"),
+                }
+                *pairing.borrow_mut() = Some((window, app));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot open the pairing window"),
+        }
+    };
     let controller = wire(
         &ui,
         tablet,
@@ -83,6 +107,7 @@ fn start(runtime: &Runtime, tablet: Tablet) -> Result<(AppWindow, Controller), R
             open_link: Box::new(open_link),
             choose_photo: std::sync::Arc::new(choose_photo),
             sync: Some(sync),
+            signed_out: Some(Box::new(signed_out)),
         },
     );
     let window = ui.as_weak();
@@ -120,7 +145,7 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
         window.set_busy(true);
         // Checking the server and the token takes a network round trip or a timeout: off the
         // UI thread, the window showing that it is busy.
-        let (handle, path) = (runtime.handle().clone(), replica.clone());
+        let (handle, path, at) = (runtime.handle().clone(), replica.clone(), replica.clone());
         let (weak, runtime, opened) = (weak.clone(), Rc::clone(&runtime), Rc::clone(&opened));
         background::run(
             move || pair_tablet(&handle, &path, &url, &token, &fingerprint),
@@ -131,7 +156,7 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
                 window.set_busy(false);
                 let started = paired
                     .unwrap_or_else(|| Err("pairing stopped unexpectedly; try again".into()))
-                    .and_then(|tablet| start(&runtime, tablet).map_err(|e| e.to_string()));
+                    .and_then(|tablet| start(&runtime, &at, tablet).map_err(|e| e.to_string()));
                 match started {
                     Ok((ui, controller)) => {
                         if let Err(e) = ui.show() {

@@ -77,6 +77,7 @@ fn app_window(
             choose_photo: common::chooser(),
             open_link: Box::new(|_| {}),
             sync,
+            signed_out: None,
         },
     );
     ui.show().unwrap();

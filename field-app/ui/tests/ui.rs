@@ -434,11 +434,32 @@ fn search_finds_customers_offline_by_part_of_a_contact_email_and_opens_their_pag
 }
 
 #[test]
-fn signing_out_is_refused_while_changes_wait() {
+fn signing_out_is_refused_while_changes_wait_and_otherwise_unpairs_the_tablet() {
     let app = started();
+    let replica = app.dir.path().join("tablet.sqlite3");
     tap(&app, "Outbox");
     tap(&app, "Sign out");
-    assert!(value(&app, "Sign-out message").starts_with("Everything is on the server"));
+    assert!(
+        value(&app, "Sign-out message").starts_with("Signed out: nothing of yours is left"),
+        "{}",
+        value(&app, "Sign-out message")
+    );
+    assert!(
+        app.ui
+            .global::<fieldsync_app_ui::SyncAdapter>()
+            .get_signed_out()
+    );
+    // The replica is gone: the tablet holds nothing of Tess's and is no longer paired.
+    assert!(!replica.exists());
+    assert!(matches!(
+        fieldsync_app::Tablet::open_paired(&replica),
+        Err(fieldsync_app::AppError::NotPaired)
+    ));
+    let tablet = app.controller.tablet();
+    let tablet = tablet.lock().unwrap();
+    assert!(tablet.pairing().unwrap().is_none());
+    assert!(tablet.store().accounts().unwrap().is_empty());
+    drop(tablet);
 
     let app = started();
     open_boiler_job(&app);
@@ -493,8 +514,9 @@ fn the_outbox_lists_refused_changes_with_their_reason() {
         "refused: a technician may not do that"
     );
     assert_eq!(value(&app, "Changes waiting"), "0");
+    // A refused change is not waiting: it goes with the replica when the technician signs out.
     tap(&app, "Sign out");
-    assert!(value(&app, "Sign-out message").starts_with("Everything is on the server"));
+    assert!(value(&app, "Sign-out message").starts_with("Signed out"));
 }
 
 #[test]

@@ -106,6 +106,10 @@ pub struct ReportFilter {
     pub customer: String,
     /// One user (a user id), or empty for all.
     pub user: String,
+    /// How many lines to skip (the page: `from` is taken).
+    pub offset: Option<usize>,
+    /// How many lines at most (at most the report's own bound).
+    pub limit: Option<usize>,
 }
 
 /// Most lines the report shows (the CSV holds them all up to [`CSV_LINES`]).
@@ -128,17 +132,27 @@ pub struct ContactReport {
     pub user: Option<UserId>,
     /// The contacts, oldest first.
     pub lines: Vec<ContactReportLine>,
-    /// Whether there were more than shown.
+    /// How many lines came before these.
+    pub offset: usize,
+    /// How many contacts the report holds in all.
+    pub total: usize,
+    /// Whether there were more than shown (after these).
     pub more: bool,
+    /// The offset of the next page, if there is one.
+    pub next: Option<usize>,
+    /// The offset of the previous page, if there is one.
+    pub previous: Option<usize>,
 }
 
 /// The contacts logged from `filter.from` to `filter.to` (the company's days, both included), of one
-/// customer and one user when given; at most `limit`.
+/// customer and one user when given; at most `filter.limit`, and never more than `most`, from
+/// `filter.offset`, with how many there are.
 pub async fn report(
     state: &AppState,
     filter: &ReportFilter,
-    limit: usize,
+    most: usize,
 ) -> OfficeResult<ContactReport> {
+    let limit = filter.limit.unwrap_or(most).clamp(1, most);
     let zone = state.zone().await?;
     let to = parse_day(Some(&filter.to), zone)?;
     let from = match filter.from.trim() {
@@ -153,10 +167,12 @@ pub async fn report(
     let customer: Option<AccountId> = optional_id("customer", &filter.customer)?;
     let user: Option<UserId> = optional_id("user", &filter.user)?;
     let (begin, end) = (zone.day_bounds(from).0, zone.day_bounds(to).1);
-    let (lines, more) = state
+    let offset = filter.offset.unwrap_or(0);
+    let (lines, total) = state
         .db()
-        .read(move |store| Ok(store.contact_report(begin, end, customer, user, limit)?))
+        .read(move |store| Ok(store.contact_report(begin, end, customer, user, (offset, limit))?))
         .await?;
+    let shown_to = offset + lines.len();
     Ok(ContactReport {
         zone,
         from,
@@ -164,11 +180,16 @@ pub async fn report(
         customer,
         user,
         lines,
-        more,
+        offset,
+        total,
+        more: shown_to < total,
+        next: (shown_to < total).then_some(shown_to),
+        previous: (offset > 0).then(|| offset.saturating_sub(limit)),
     })
 }
 
-/// The report as CSV (RFC 4180): a heading row and a row per contact.
+/// The report as CSV (RFC 4180): a heading row and a row per contact; when the report holds
+/// more than was read ([`CSV_LINES`]), a last row says how many were left out.
 pub fn csv(report: &ContactReport) -> String {
     let field = |text: &str| {
         if text.contains([',', '"', '\n', '\r']) {
@@ -187,6 +208,12 @@ pub fn csv(report: &ContactReport) -> String {
             e.channel.label(),
             field(&e.user_name),
             field(&e.summary)
+        ));
+    }
+    if report.more {
+        let left = report.total - report.offset - report.lines.len();
+        out.push_str(&format!(
+            ",,,,\"{left} more contacts are not in this file: download fewer days at a time\"\r\n"
         ));
     }
     out

@@ -90,6 +90,7 @@ pub fn app(now: DateTime<Utc>) -> App {
             choose_photo: chooser(),
             open_link: Box::new(move |link| opened.borrow_mut().push(link.to_string())),
             sync: None,
+            signed_out: None,
         },
     );
     ui.window().set_size(slint::PhysicalSize::new(1280, 800));
