@@ -153,6 +153,10 @@ pub struct Paging {
     pub photos_from: Option<usize>,
     /// A customer's jobs: how many of the latest to skip.
     pub jobs_from: Option<usize>,
+    /// A customer's invoices: how many of the latest to skip.
+    pub invoices_from: Option<usize>,
+    /// A customer's payments: how many of the latest to skip.
+    pub payments_from: Option<usize>,
 }
 
 /// The company's time zone, as the pages and the API read and show times in it.

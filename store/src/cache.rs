@@ -81,6 +81,19 @@ impl DocCache {
         }
     }
 
+    /// Keeps `document` (at its current heads) and its content in the cache.
+    pub fn keep(&mut self, doc: DocId, mut document: AutoCommit, record: Option<Record>) {
+        let heads = document.get_heads();
+        self.put(
+            doc,
+            Cached {
+                heads,
+                document,
+                record,
+            },
+        );
+    }
+
     pub fn remove(&mut self, doc: DocId) {
         if let Some(entries) = &mut self.entries {
             entries.pop(&doc);

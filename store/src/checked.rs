@@ -23,7 +23,7 @@ use fieldsync_protocol::wire::DocData;
 use fieldsync_protocol::{AccountId, DocId, Record, ValidationError};
 use rusqlite::Transaction;
 
-use crate::cache::{Cached, DocCache};
+use crate::cache::DocCache;
 use crate::documents::{self, DocRow, NewChange, Write};
 use crate::ingest::take;
 use crate::{Applied, CheckedOutcome, Origin, Result, parallel};
@@ -520,15 +520,7 @@ fn commit_group(
     }
     if stored.is_empty() {
         if clean && prior.is_some() {
-            let heads = document.get_heads();
-            cache.borrow_mut().put(
-                doc,
-                Cached {
-                    heads,
-                    document,
-                    record,
-                },
-            );
+            cache.borrow_mut().keep(doc, document, record);
         }
         return Ok(());
     }
@@ -565,15 +557,7 @@ fn commit_group(
     if prior.is_none() {
         return Ok(());
     }
-    let heads = document.get_heads();
-    cache.borrow_mut().put(
-        doc,
-        Cached {
-            heads,
-            document,
-            record,
-        },
-    );
+    cache.borrow_mut().keep(doc, document, record);
     Ok(())
 }
 

@@ -181,7 +181,7 @@ pub(crate) fn load_with_record(
         Some(older) => catch_up(conn, doc, older)?,
         None => None,
     };
-    let (mut document, record) = match caught_up {
+    let (document, record) = match caught_up {
         Some(caught_up) => caught_up,
         None => {
             let Some(document) = load(conn, doc)? else {
@@ -191,12 +191,9 @@ pub(crate) fn load_with_record(
             (document, record)
         }
     };
-    let cached = crate::cache::Cached {
-        heads: document.get_heads(),
-        document: document.clone(),
-        record: record.clone(),
-    };
-    cache.borrow_mut().put(doc, cached);
+    cache
+        .borrow_mut()
+        .keep(doc, document.clone(), record.clone());
     Ok(Some((document, record)))
 }
 

@@ -15,7 +15,7 @@ use fieldsync_protocol::wire::DocData;
 use fieldsync_protocol::{DocId, Record};
 use rusqlite::Transaction;
 
-use crate::cache::{Cached, DocCache};
+use crate::cache::DocCache;
 use crate::documents::{self, DocRow, NewChange, Write};
 use fieldsync_protocol::chunks;
 
@@ -284,15 +284,7 @@ pub(crate) fn commit(
     if !keep_in_cache || waiting > 0 {
         return Ok((applied, hashes, Some(document)));
     }
-    let heads = document.get_heads();
-    cache.borrow_mut().put(
-        doc,
-        Cached {
-            heads,
-            document,
-            record,
-        },
-    );
+    cache.borrow_mut().keep(doc, document, record);
     Ok((applied, hashes, None))
 }
 

@@ -8,7 +8,7 @@ use automerge::{AutoCommit, Change};
 use fieldsync_protocol::{DocId, Edited, Record, validate};
 use rusqlite::Transaction;
 
-use crate::cache::{Cached, DocCache};
+use crate::cache::DocCache;
 use crate::documents::{self, DocRow, NewChange, Write};
 use crate::ingest::{commit, prepare_changes, take};
 use crate::{Origin, Result, StoreError, outbox};
@@ -91,15 +91,7 @@ pub(crate) fn record_edit(
     if add_to_outbox {
         outbox::add(tx, &hash, doc, seq)?;
     }
-    let heads = document.get_heads();
-    cache.borrow_mut().put(
-        doc,
-        Cached {
-            heads,
-            document,
-            record: Some(record),
-        },
-    );
+    cache.borrow_mut().keep(doc, document, Some(record));
     Ok(seq)
 }
 

@@ -1798,3 +1798,91 @@ async fn a_customer_with_many_jobs_shows_them_a_page_at_a_time_latest_first() {
     let all = dana.account(&account).await;
     assert_eq!(all["jobs"].as_array().unwrap().len(), 30);
 }
+
+#[tokio::test]
+async fn a_customer_of_many_years_shows_a_page_of_invoices_payments_and_notes_at_a_time() {
+    let office = office().await;
+    let dana = &office.dana;
+    let (account, site) = account_with_site(dana, "Basalt Brewing").await;
+    let job = new_job(dana, &account, &site).await;
+    for n in 1..=27 {
+        let invoice = json!({"lines": [{"description": format!("Chiller visit {n:02}"), "quantity": "1", "unit_price": "10.00"}]});
+        dana.post_ok(&format!("/api/jobs/{job}/invoices"), invoice, 201)
+            .await;
+    }
+    for n in 1..=28 {
+        let payment = json!({"account": account, "job": job, "amount": "1.00", "method": "check", "reference": format!("CHK-{n:02}")});
+        dana.post_ok("/api/payments", payment, 201).await;
+    }
+    for n in 1..=52 {
+        let note = json!({"on": account, "kind": "private", "text": format!("Called about the tap room ({n:02})")});
+        dana.post_ok("/api/notes", note, 201).await;
+    }
+    // One card of a customer page.
+    let card = |page: &str, id: &str| {
+        let start = page.find(&format!(r#"id="{id}""#)).expect("the card");
+        page[start..start + page[start..].find("</section>").unwrap()].to_string()
+    };
+    let first = dana.page(&format!("/customers/{account}")).await;
+    let (invoices, payments, notes) = (
+        card(&first, "invoices"),
+        card(&first, "payments"),
+        card(&first, "notes"),
+    );
+    assert_eq!(invoices.matches(r#"class="invoice""#).count(), 25);
+    assert!(
+        invoices.contains("Invoices 1–25 of 27, newest first"),
+        "{invoices}"
+    );
+    assert!(
+        invoices.contains("?invoices_from=25#invoices"),
+        "{invoices}"
+    );
+    assert_eq!(payments.matches(r#"class="payment""#).count(), 25);
+    assert!(
+        payments.contains("Payments 1–25 of 28, newest first"),
+        "{payments}"
+    );
+    assert!(payments.contains("CHK-28") && !payments.contains("CHK-03"));
+    assert!(
+        payments.contains(&format!(r#"<a href="/jobs/{job}">"#)),
+        "each payment names its job"
+    );
+    assert_eq!(notes.matches("Called about the tap room").count(), 50);
+    assert!(notes.contains("Notes 1–50 of 52, newest first"), "{notes}");
+    assert!(notes.contains("(52)") && !notes.contains("(02)"));
+    // The balance counts every invoice and payment, not only those shown.
+    assert!(
+        first.contains(r#"<span id="balance">242.00</span>"#),
+        "27 invoices of 10.00 less 28 payments of 1.00"
+    );
+
+    let older = dana
+        .page(&format!(
+            "/customers/{account}?payments_from=25&notes_from=50&invoices_from=25"
+        ))
+        .await;
+    let (invoices, payments, notes) = (
+        card(&older, "invoices"),
+        card(&older, "payments"),
+        card(&older, "notes"),
+    );
+    assert_eq!(invoices.matches(r#"class="invoice""#).count(), 2);
+    assert!(invoices.contains("Invoices 26–27 of 27"), "{invoices}");
+    assert!(
+        invoices.contains("?invoices_from=0#invoices"),
+        "a link back to the newest"
+    );
+    assert_eq!(payments.matches(r#"class="payment""#).count(), 3);
+    assert!(payments.contains("CHK-01") && !payments.contains("CHK-04"));
+    assert!(notes.contains("(01)") && notes.contains("(02)") && !notes.contains("(03)"));
+    // Past the end: an empty page that still says where the list is.
+    let beyond = dana
+        .page(&format!("/customers/{account}?payments_from=1000"))
+        .await;
+    assert!(card(&beyond, "payments").contains("No payments."));
+    // The API still has them all.
+    let all = dana.account(&account).await;
+    assert_eq!(all["payments"].as_array().unwrap().len(), 28);
+    assert_eq!(all["invoices"].as_array().unwrap().len(), 27);
+}

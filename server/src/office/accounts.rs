@@ -283,6 +283,10 @@ pub const CONTACT_LOG_SHOWN: usize = 20;
 
 /// A customer's jobs shown at once on their page.
 pub const JOBS_PAGE: usize = 25;
+/// A customer's invoices shown at once on their page.
+pub const INVOICES_PAGE: usize = 25;
+/// A customer's payments shown at once on their page.
+pub const PAYMENTS_PAGE: usize = 25;
 
 /// An alert and where it is.
 #[derive(Clone, Debug, Serialize)]

@@ -219,30 +219,34 @@ pub(in crate::routes) async fn customer(
     Query(merge): Query<MergeSearch>,
 ) -> Result<Response, PageError> {
     let id: AccountId = parse("account", &id)?;
-    let jobs_from = log.jobs_from.unwrap_or(0);
     let detail = accounts::detail(&state, id, log).await?;
-    // A customer of many years has hundreds of jobs: the page shows a page of them, latest
-    // (and unscheduled leads) first, with a link to older ones.
-    let latest: Vec<_> = detail.jobs.iter().rev().collect();
-    let jobs_shown: Vec<_> = latest
+    // A customer of many years has hundreds of jobs, invoices and payments: the page shows a
+    // page of each, latest (and unscheduled leads) first, with links to older ones.
+    let (jobs_shown, jobs_pager) = newest_first(&detail.jobs, log.jobs_from, accounts::JOBS_PAGE);
+    let (invoices_shown, invoices_pager) =
+        newest_first(&detail.invoices, log.invoices_from, accounts::INVOICES_PAGE);
+    let (payments, payments_pager) =
+        newest_first(&detail.payments, log.payments_from, accounts::PAYMENTS_PAGE);
+    let (notes_shown, notes_pager) = newest_first(&detail.notes, log.notes_from, jobs::NOTES_PAGE);
+    let job_titles: std::collections::HashMap<_, _> = detail
+        .jobs
         .iter()
-        .skip(jobs_from)
-        .take(accounts::JOBS_PAGE)
+        .map(|j| (j.id, j.title.as_str()))
+        .collect();
+    let payments_shown: Vec<_> = payments
+        .into_iter()
+        .map(|p| context! { payment => p, job_title => p.job.and_then(|j| job_titles.get(&j)) })
         .collect();
     // The payment form offers the latest jobs that were not cancelled (an older job's payment
     // is recorded on that job's page), never a list of every job of many years.
-    let payment_jobs: Vec<_> = latest
+    let payment_jobs: Vec<_> = detail
+        .jobs
         .iter()
+        .rev()
         .filter(|j| j.status != fieldsync_protocol::JobStatus::Cancelled)
         .take(accounts::JOBS_PAGE)
         .collect();
-    let older_jobs = latest.len() > payment_jobs.len();
-    let jobs_pager = jobs::Shown::new(
-        jobs_from.min(latest.len()),
-        jobs_shown.len(),
-        latest.len(),
-        accounts::JOBS_PAGE,
-    );
+    let older_jobs = detail.jobs.len() > payment_jobs.len();
     // Customers to merge into: those found by the merge form's search, else those sharing the
     // first word of this one's name (where duplicates are); never a list of the whole company.
     let merge_q = match merge.merge_q.trim() {
@@ -299,6 +303,12 @@ pub(in crate::routes) async fn customer(
             files,
             jobs_shown,
             jobs_pager,
+            invoices_shown,
+            invoices_pager,
+            payments_shown,
+            payments_pager,
+            notes_shown,
+            notes_pager,
             payment_jobs,
             older_jobs,
             detail,
@@ -314,6 +324,15 @@ pub(in crate::routes) async fn customer(
             error => notice.error,
         },
     ))
+}
+
+/// A page of `items` (kept oldest first), newest first: `per_page` of them from `from`, and
+/// where that page is in the list.
+fn newest_first<T>(items: &[T], from: Option<usize>, per_page: usize) -> (Vec<&T>, jobs::Shown) {
+    let from = from.unwrap_or(0).min(items.len());
+    let shown: Vec<&T> = items.iter().rev().skip(from).take(per_page).collect();
+    let pager = jobs::Shown::new(from, shown.len(), items.len(), per_page);
+    (shown, pager)
 }
 
 /// `GET /customers/{id}/edit`.
