@@ -194,9 +194,9 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// Errors of the demo loader, without pulling anyhow into the library.
 mod photos;
 
+/// Errors of the demo loader, without pulling anyhow into the library.
 mod anyhow_free {
     /// Anything the loader can fail with.
     pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -289,8 +289,34 @@ fn capitalise(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Account `n` of the demo with its contacts, sites and `jobs` jobs, and a deposit now and
+/// then.
 fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow_free::Result {
     let business = n < BUSINESSES.len();
+    let account = account_record(ctx, rng, n, business);
+    let (id, name) = (account.id, account.name.clone());
+    let mut record = Record::new_account(account);
+    if let Record::Account(doc) = &mut record {
+        for contact in contacts(n, business, &name) {
+            doc.contacts.insert(contact.id, contact);
+        }
+        let note = ctx.note(NoteKind::System, "Account created", &ctx.office, ctx.now);
+        doc.notes.insert(note.id, note);
+    }
+    ctx.create(record)?;
+    let sites = sites(ctx, rng, id, n, business)?;
+    for j in 0..jobs {
+        job(ctx, rng, id, sites[j % sites.len()], n * 4 + j)?;
+    }
+    if n % 7 == 3 {
+        deposit(ctx, id, n)?;
+    }
+    Ok(())
+}
+
+/// The account itself: a business (the first [`BUSINESSES`]) or a person, with terms, a
+/// credit hold or a prospect now and then.
+fn account_record(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, business: bool) -> Account {
     let (name, business_type) = if business {
         (
             BUSINESSES[n].0.to_string(),
@@ -299,7 +325,6 @@ fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow
     } else {
         (PEOPLE[n - BUSINESSES.len()].to_string(), None)
     };
-    let id = AccountId::new();
     let email_name = name
         .to_lowercase()
         .replace([' ', '\''], ".")
@@ -307,8 +332,8 @@ fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow
         .replace('ñ', "n")
         .replace('í', "i");
     let mut account = Account {
-        id,
-        name: name.clone(),
+        id: AccountId::new(),
+        name,
         party: if business {
             Party::Business
         } else {
@@ -351,18 +376,21 @@ fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow
             .insert("Gate code".into(), format!("{}#", 1000 + n * 7));
         account.shipping_address = Some(address(rng));
     }
-    let mut record = Record::new_account(account);
-    let mut site_contacts = Vec::new();
-    if let Record::Account(doc) = &mut record {
-        let contacts = if business { 2 + n % 2 } else { 1 };
-        for c in 0..contacts {
-            // A person's own account has them as its contact; a business has its staff.
+    account
+}
+
+/// The contacts of account `n` (named `name`): a person's own account has them as its
+/// contact; a business has two or three of its staff.
+fn contacts(n: usize, business: bool, name: &str) -> Vec<Contact> {
+    let count = if business { 2 + n % 2 } else { 1 };
+    (0..count)
+        .map(|c| {
             let person = if business {
                 PEOPLE[(n * 3 + c) % PEOPLE.len()]
             } else {
-                name.as_str()
+                name
             };
-            let contact = Contact {
+            Contact {
                 id: ContactId::new(),
                 name: person.to_string(),
                 role: ["Owner", "Facilities manager", "Office manager"][c % 3].into(),
@@ -373,15 +401,21 @@ fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow
                 phone: Some(format!("+1 541 555 {:04}", 2000 + (n * 3 + c) * 41 % 7000)),
                 sites: Vec::new(),
                 archived_at: None,
-            };
-            site_contacts.push(contact.id);
-            doc.contacts.insert(contact.id, contact);
-        }
-        let note = ctx.note(NoteKind::System, "Account created", &ctx.office, ctx.now);
-        doc.notes.insert(note.id, note);
-    }
-    ctx.create(record)?;
-    let sites: Vec<SiteId> = (0..1 + usize::from(business && n.is_multiple_of(4)))
+            }
+        })
+        .collect()
+}
+
+/// The job sites of account `n` (`id`): a main site, and a warehouse for some businesses,
+/// each with access instructions and a site note.
+fn sites(
+    ctx: &Ctx<'_, '_>,
+    rng: &mut StdRng,
+    id: AccountId,
+    n: usize,
+    business: bool,
+) -> anyhow_free::Result<Vec<SiteId>> {
+    (0..1 + usize::from(business && n.is_multiple_of(4)))
         .map(|s| {
             let site = JobSite {
                 id: SiteId::new(),
@@ -401,7 +435,8 @@ fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow
                     .into(),
                 archived_at: None,
             };
-            let mut record = Record::new_site(site.clone());
+            let site_id = site.id;
+            let mut record = Record::new_site(site);
             if let Record::Site(doc) = &mut record {
                 let note = ctx.note(
                     NoteKind::Site,
@@ -411,32 +446,94 @@ fn account(ctx: &Ctx<'_, '_>, rng: &mut StdRng, n: usize, jobs: usize) -> anyhow
                 );
                 doc.notes.insert(note.id, note);
             }
-            ctx.create(record).map(|_| site.id)
+            ctx.create(record).map(|_| site_id)
         })
-        .collect::<Result<_, _>>()?;
-    for j in 0..jobs {
-        job(ctx, rng, id, sites[j % sites.len()], n * 4 + j)?;
-    }
-    if n % 7 == 3 {
-        // A deposit not tied to any invoice: the account's credit.
-        let payment = Payment {
-            id: PaymentId::new(),
-            account: id,
-            job: None,
-            invoice: None,
-            amount: "150.00".parse()?,
-            method: PaymentMethod::BankTransfer,
-            reference: format!("DEP-{}", 500 + n),
-            received_at: ctx.now,
-            recorded_by: ctx.office.author.user,
-            recorded_by_name: ctx.office.author.name.clone(),
-            credit_applied: Vec::new(),
-        };
-        ctx.create(Record::new_payment(payment))?;
-    }
-    Ok(())
+        .collect()
 }
 
+/// A deposit of account `n` (`id`) not tied to any invoice: the account's credit.
+fn deposit(ctx: &Ctx<'_, '_>, id: AccountId, n: usize) -> anyhow_free::Result {
+    let payment = Payment {
+        id: PaymentId::new(),
+        account: id,
+        job: None,
+        invoice: None,
+        amount: "150.00".parse()?,
+        method: PaymentMethod::BankTransfer,
+        reference: format!("DEP-{}", 500 + n),
+        received_at: ctx.now,
+        recorded_by: ctx.office.author.user,
+        recorded_by_name: ctx.office.author.name.clone(),
+        credit_applied: Vec::new(),
+    };
+    ctx.create(Record::new_payment(payment))
+}
+
+/// When and by whom the demo's `k`th job is done, and how far it has got.
+struct Visit<'a> {
+    k: usize,
+    day: NaiveDate,
+    start: Timestamp,
+    title: &'static str,
+    service: &'static str,
+    /// `None`: waiting for dispatch.
+    tech: Option<&'a Writer>,
+    status: JobStatus,
+}
+
+impl<'a> Visit<'a> {
+    /// Jobs go round the weekdays; on each day, round the technicians, then on to the next
+    /// hour, so every technician has a full day and one job in ten waits for dispatch.
+    fn of(ctx: &Ctx<'a, '_>, k: usize) -> Visit<'a> {
+        let technicians = ctx.technicians;
+        let day = ctx.monday + Duration::days((k % 5) as i64);
+        let slot = k / 5;
+        let round = slot / technicians.len().max(1);
+        let (title, service) = SERVICES[(k + slot + round) % SERVICES.len()];
+        Visit {
+            k,
+            day,
+            start: at(day, 8 + (round % 9) as u32, [0, 30][slot % 2]),
+            title,
+            service,
+            tech: (slot % 10 != 9).then(|| &technicians[slot % technicians.len()]),
+            status: Visit::status(day, ctx.today, slot, round),
+        }
+    }
+
+    /// Past jobs are done (some invoiced, some cancelled); today's morning's work is done,
+    /// one job on site, one on the way, the rest to come; later ones are scheduled.
+    fn status(day: NaiveDate, today: NaiveDate, slot: usize, round: usize) -> JobStatus {
+        match day.cmp(&today) {
+            std::cmp::Ordering::Less => [
+                JobStatus::Completed,
+                JobStatus::Invoiced,
+                JobStatus::Invoiced,
+                JobStatus::Cancelled,
+            ][slot % 4],
+            std::cmp::Ordering::Equal => match round {
+                0..=2 => JobStatus::Completed,
+                3 => JobStatus::OnSite,
+                4 => JobStatus::EnRoute,
+                _ => JobStatus::Scheduled,
+            },
+            std::cmp::Ordering::Greater if slot.is_multiple_of(13) => JobStatus::OnHold,
+            std::cmp::Ordering::Greater => JobStatus::Scheduled,
+        }
+    }
+
+    fn done(&self) -> bool {
+        matches!(self.status, JobStatus::Completed | JobStatus::Invoiced)
+    }
+
+    /// Minutes after the start.
+    fn after(&self, minutes: i64) -> Timestamp {
+        Timestamp(self.start.0 + Duration::minutes(minutes))
+    }
+}
+
+/// The demo's `k`th job, at `site` of `account`, with its notes, and for work done its photos,
+/// invoice and payment.
 fn job(
     ctx: &Ctx<'_, '_>,
     rng: &mut StdRng,
@@ -444,73 +541,41 @@ fn job(
     site: SiteId,
     k: usize,
 ) -> anyhow_free::Result {
-    let (monday, today, technicians) = (ctx.monday, ctx.today, ctx.technicians);
-    // Jobs go round the weekdays; on each day, round the technicians, then on to the next
-    // hour, so every technician has a full day and one job in ten waits for dispatch.
-    let day = monday + Duration::days((k % 5) as i64);
-    let slot = k / 5;
-    let round = slot / technicians.len().max(1);
-    let hour = 8 + (round % 9) as u32;
-    let start = at(day, hour, [0, 30][slot % 2]);
-    let (title, service) = SERVICES[(k + slot + round) % SERVICES.len()];
-    let tech = (slot % 10 != 9).then(|| &technicians[slot % technicians.len()]);
-    let status = match day.cmp(&today) {
-        std::cmp::Ordering::Less => [
-            JobStatus::Completed,
-            JobStatus::Invoiced,
-            JobStatus::Invoiced,
-            JobStatus::Cancelled,
-        ][slot % 4],
-        // Today: the morning's work done, one job on site, one on the way, the rest to come.
-        std::cmp::Ordering::Equal => match round {
-            0..=2 => JobStatus::Completed,
-            3 => JobStatus::OnSite,
-            4 => JobStatus::EnRoute,
-            _ => JobStatus::Scheduled,
-        },
-        std::cmp::Ordering::Greater => {
-            if slot.is_multiple_of(13) {
-                JobStatus::OnHold
-            } else {
-                JobStatus::Scheduled
-            }
-        }
-    };
+    let visit = Visit::of(ctx, k);
     let estimate: fieldsync_protocol::Money =
         format!("{}.00", 120 + rng.random_range(0..40) * 10).parse()?;
-    let id = JobId::new();
-    let mut technicians_map = BTreeMap::new();
-    if let Some(tech) = tech {
-        technicians_map.insert(tech.author.user, ctx.now);
+    let mut technicians = BTreeMap::new();
+    if let Some(tech) = visit.tech {
+        technicians.insert(tech.author.user, ctx.now);
     }
-    let done = matches!(status, JobStatus::Completed | JobStatus::Invoiced);
-    let record = Job {
-        id,
+    let job = Job {
+        id: JobId::new(),
         account,
         site,
-        title: title.into(),
-        requested_services: vec![service.into()],
+        title: visit.title.into(),
+        requested_services: vec![visit.service.into()],
         pickup_address: None,
         delivery_address: None,
         inventory: Vec::new(),
         estimate: Some(estimate),
-        final_amount: done.then_some(estimate),
-        status: if tech.is_none() && status != JobStatus::Cancelled {
+        final_amount: visit.done().then_some(estimate),
+        status: if visit.tech.is_none() && visit.status != JobStatus::Cancelled {
             JobStatus::Scheduled
         } else {
-            status
+            visit.status
         },
-        technicians: technicians_map,
-        scheduled_start: Some(start),
-        scheduled_end: Some(Timestamp(start.0 + Duration::minutes(90))),
+        technicians,
+        scheduled_start: Some(visit.start),
+        scheduled_end: Some(visit.after(90)),
         created_at: ctx.now,
         contact: None,
     };
-    let mut record = Record::new_job(record);
+    let id = job.id;
+    let mut record = Record::new_job(job);
     if let Record::Job(doc) = &mut record {
         let request = ctx.note(
             NoteKind::ServiceRequest,
-            &format!("Customer reports: {}.", title.to_lowercase()),
+            &format!("Customer reports: {}.", visit.title.to_lowercase()),
             &ctx.office,
             ctx.now,
         );
@@ -524,90 +589,123 @@ fn job(
             );
             doc.notes.insert(private.id, private);
         }
-        if let (true, Some(tech)) = (done, tech) {
-            let performed = ctx.note(
-                NoteKind::ServicePerformed,
-                &format!("{service}: done, tested, site left clean."),
-                tech,
-                Timestamp(start.0 + Duration::minutes(80)),
-            );
-            doc.notes.insert(performed.id, performed);
-            // Before and after photos of the work.
-            let which = SERVICES
-                .iter()
-                .position(|(_, s)| *s == service)
-                .unwrap_or(0);
-            let mut album = ctx.album.borrow_mut();
-            for (after, minutes, caption) in [
-                (false, 5, format!("{service}: as found")),
-                (true, 75, format!("{service}: finished")),
-            ] {
-                let at = Timestamp(start.0 + Duration::minutes(minutes));
-                let photo = album.photo(ctx.tx, which, after, &caption, tech, at)?;
-                doc.photos.insert(photo.id, photo);
-            }
+        if let (true, Some(tech)) = (visit.done(), visit.tech) {
+            work_done(ctx, doc, &visit, tech)?;
         }
-        if status == JobStatus::Invoiced {
-            let seq = ctx.tx.next_counter("invoice")?;
-            let invoice = Invoice {
-                id: InvoiceId::new(),
-                job: id,
-                number: InvoiceNumber {
-                    device: 0,
-                    seq: seq as u32,
-                }
-                .to_string(),
-                date: Day(day),
-                lines: vec![
-                    InvoiceLine {
-                        description: service.into(),
-                        quantity: "1".parse()?,
-                        unit_price: estimate,
-                    },
-                    InvoiceLine {
-                        description: "Parts".into(),
-                        quantity: "2".parse()?,
-                        unit_price: "18.50".parse()?,
-                    },
-                ],
-                tax_rate: "7.5".parse()?,
-                voided: (k % 17 == 5).then(|| Voided {
-                    at: ctx.now,
-                    by: ctx.office.author.user,
-                    reason: "Billed twice".into(),
-                }),
-                signature: None,
-                created_by: ctx.office.author.user,
-                created_at: ctx.now,
-            };
+        if visit.status == JobStatus::Invoiced {
+            let invoice = invoice(ctx, &visit, id, estimate)?;
             let (invoice_id, total, void) = (invoice.id, invoice.total(), invoice.voided.is_some());
             doc.invoices.insert(invoice.id, invoice);
             if !void && k % 3 != 2 {
-                let amount = if k.is_multiple_of(3) {
-                    total
-                } else {
-                    fieldsync_protocol::Money((total.0 / rust_decimal::Decimal::TWO).round_dp(2))
-                };
-                ctx.create(Record::new_payment(Payment {
-                    id: PaymentId::new(),
-                    account,
-                    job: Some(id),
-                    invoice: Some(invoice_id),
-                    amount,
-                    method: [
-                        PaymentMethod::Card,
-                        PaymentMethod::Check,
-                        PaymentMethod::Cash,
-                    ][k % 3],
-                    reference: format!("{}", 7000 + k),
-                    received_at: Timestamp(start.0 + Duration::hours(2)),
-                    recorded_by: tech.map_or(ctx.office.author.user, |t| t.author.user),
-                    recorded_by_name: tech
-                        .map_or(ctx.office.author.name.clone(), |t| t.author.name.clone()),
-                    credit_applied: Vec::new(),
-                }))?;
+                payment(ctx, &visit, (account, id, invoice_id), total)?;
             }
         }
     }
     ctx.create(record)
+}
+
+/// The technician's note of the work, and before and after photos of it.
+fn work_done(
+    ctx: &Ctx<'_, '_>,
+    doc: &mut fieldsync_protocol::JobDoc,
+    visit: &Visit<'_>,
+    tech: &Writer,
+) -> anyhow_free::Result {
+    let service = visit.service;
+    let performed = ctx.note(
+        NoteKind::ServicePerformed,
+        &format!("{service}: done, tested, site left clean."),
+        tech,
+        visit.after(80),
+    );
+    doc.notes.insert(performed.id, performed);
+    let which = SERVICES
+        .iter()
+        .position(|(_, s)| *s == service)
+        .unwrap_or(0);
+    let mut album = ctx.album.borrow_mut();
+    for (after, minutes, caption) in [
+        (false, 5, format!("{service}: as found")),
+        (true, 75, format!("{service}: finished")),
+    ] {
+        let photo = album.photo(ctx.tx, which, after, &caption, tech, visit.after(minutes))?;
+        doc.photos.insert(photo.id, photo);
+    }
+    Ok(())
+}
+
+/// The invoice of job `job`: the service at its estimate and parts, taxed; one in seventeen
+/// void.
+fn invoice(
+    ctx: &Ctx<'_, '_>,
+    visit: &Visit<'_>,
+    job: JobId,
+    estimate: fieldsync_protocol::Money,
+) -> anyhow_free::Result<Invoice> {
+    let seq = ctx.tx.next_counter("invoice")?;
+    Ok(Invoice {
+        id: InvoiceId::new(),
+        job,
+        number: InvoiceNumber {
+            device: 0,
+            seq: seq as u32,
+        }
+        .to_string(),
+        date: Day(visit.day),
+        lines: vec![
+            InvoiceLine {
+                description: visit.service.into(),
+                quantity: "1".parse()?,
+                unit_price: estimate,
+            },
+            InvoiceLine {
+                description: "Parts".into(),
+                quantity: "2".parse()?,
+                unit_price: "18.50".parse()?,
+            },
+        ],
+        tax_rate: "7.5".parse()?,
+        voided: (visit.k % 17 == 5).then(|| Voided {
+            at: ctx.now,
+            by: ctx.office.author.user,
+            reason: "Billed twice".into(),
+        }),
+        signature: None,
+        created_by: ctx.office.author.user,
+        created_at: ctx.now,
+    })
+}
+
+/// A payment of the invoice (`total`) of a job (`account`, `job`, `invoice`): in full, or half
+/// of it, recorded by the technician on site.
+fn payment(
+    ctx: &Ctx<'_, '_>,
+    visit: &Visit<'_>,
+    (account, job, invoice): (AccountId, JobId, InvoiceId),
+    total: fieldsync_protocol::Money,
+) -> anyhow_free::Result {
+    let k = visit.k;
+    let amount = if k.is_multiple_of(3) {
+        total
+    } else {
+        fieldsync_protocol::Money((total.0 / rust_decimal::Decimal::TWO).round_dp(2))
+    };
+    let by = visit.tech.map_or(&ctx.office, |t| t);
+    ctx.create(Record::new_payment(Payment {
+        id: PaymentId::new(),
+        account,
+        job: Some(job),
+        invoice: Some(invoice),
+        amount,
+        method: [
+            PaymentMethod::Card,
+            PaymentMethod::Check,
+            PaymentMethod::Cash,
+        ][k % 3],
+        reference: format!("{}", 7000 + k),
+        received_at: Timestamp(visit.start.0 + Duration::hours(2)),
+        recorded_by: by.author.user,
+        recorded_by_name: by.author.name.clone(),
+        credit_applied: Vec::new(),
+    }))
 }
