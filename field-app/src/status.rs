@@ -42,6 +42,9 @@ pub struct SyncStatus {
     pub transfer_errors: Vec<(ContentHash, String)>,
     /// Why the last connection attempt or connection failed, until the next one succeeds.
     pub last_error: Option<String>,
+    /// The server refused this tablet's device token (revoked, or a server that does not know
+    /// it): nothing syncs until the tablet is paired again with a new one.
+    pub needs_pairing: bool,
 }
 
 impl SyncStatus {

@@ -37,6 +37,8 @@ pub struct Tablet {
     first_sync: Option<usize>,
     /// Why the last connection attempt or connection failed (cleared once welcomed).
     last_error: Option<String>,
+    /// The server refused the device token (cleared once welcomed).
+    needs_pairing: bool,
 }
 
 /// Checks a device token's shape (`fsd_` and 43 characters of URL-safe base64), before it is
@@ -67,6 +69,7 @@ impl Tablet {
             connection: 0,
             first_sync: None,
             last_error: None,
+            needs_pairing: false,
         }
     }
 
@@ -251,12 +254,18 @@ impl Tablet {
             first_sync_documents: self.first_sync,
             transfer_errors: self.transfers.failures(),
             last_error: self.last_error.clone(),
+            needs_pairing: self.needs_pairing,
         })
     }
 
     /// Records why connecting or a connection failed (shown on the sync bar); `None` clears it.
     pub fn set_last_error(&mut self, error: Option<String>) {
         self.last_error = error;
+    }
+
+    /// Records that the server refused the device token (or, `false`, that it was not that).
+    pub fn set_needs_pairing(&mut self, refused: bool) {
+        self.needs_pairing = refused;
     }
 }
 

@@ -1360,9 +1360,10 @@ async fn a_refused_token_stops_the_retries_until_the_tablet_is_paired_again() {
     tx.commit().unwrap();
     proxy.cut().await;
     until(&mut status, "told to pair again", |s| {
-        s.last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("Pair this tablet again"))
+        s.needs_pairing
+            && s.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("Pair this tablet again"))
     })
     .await;
     // No more attempts: with a backoff of at most 200 ms, retrying would open several.
@@ -1383,7 +1384,7 @@ async fn a_refused_token_stops_the_retries_until_the_tablet_is_paired_again() {
     tx.commit().unwrap();
     drop(Tablet::pair(&path, &url, &token, tess).unwrap());
     until(&mut status, "online again", |s| {
-        s.online && s.last_error.is_none()
+        s.online && s.last_error.is_none() && !s.needs_pairing
     })
     .await;
     service.stop().await;

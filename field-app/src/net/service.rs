@@ -138,6 +138,7 @@ async fn keep_in_sync(
                 true => format!("{e}. Pair this tablet again to sync; its work stays on it"),
                 false => e.to_string(),
             }));
+            guard.set_needs_pairing(failure.as_ref().is_some_and(NetError::needs_pairing));
             if let Ok(now) = guard.status() {
                 status.send_replace(now);
             }

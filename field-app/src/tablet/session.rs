@@ -77,6 +77,7 @@ impl Tablet {
             }
             ServerMessage::Welcome { mode, .. } => {
                 self.last_error = None;
+                self.needs_pairing = false;
                 self.first_sync = (*mode == SyncMode::Initial).then_some(0);
             }
             ServerMessage::Changes { docs, .. } => {

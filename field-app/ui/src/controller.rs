@@ -35,6 +35,9 @@ pub struct Options {
     pub sync: Option<SyncService>,
     /// Called once the technician has signed out (the app offers pairing the tablet again).
     pub signed_out: Option<Box<dyn Fn()>>,
+    /// Called when the technician asks to pair again after the server refused the device
+    /// token (the app opens the pairing window, keeping the tablet's work).
+    pub pair_again: Option<Box<dyn Fn()>>,
 }
 
 /// Which record the open pages show, and where "back" goes.
@@ -224,6 +227,7 @@ impl Inner {
                 .map_or("never".into(), |t| format::stamp(t, self.zone()))
                 .into(),
         );
+        sync.set_needs_pairing(status.needs_pairing);
         sync.set_downloading(status.first_sync_documents.is_some());
         sync.set_downloaded(count(status.first_sync_documents.unwrap_or(0)));
         let mut detail = Vec::new();
@@ -316,6 +320,11 @@ pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Con
     }
     let on = inner.clone();
     sync.on_sign_out(move || on.sign_out());
+    let on = inner.clone();
+    sync.on_pair_again(move || match &on.options.pair_again {
+        Some(pair) => pair(),
+        None => on.notice("Pair this tablet again from the command line: fieldsync pair"),
+    });
     let on = inner.clone();
     sync.on_changed(move || on.refresh_page());
 

@@ -42,4 +42,4 @@ pub use generated::*;
 
 pub use controller::{Controller, Options, PhotoChooser, wire};
 pub use format::Zone;
-pub use run::{OpenApp, RunError, pair_tablet, run, wire_pairing};
+pub use run::{OpenApp, RunError, pair_tablet, run, wire_pairing, wire_pairing_again};

@@ -98,6 +98,26 @@ fn start(
             Err(e) => tracing::error!(error = %e, "cannot open the pairing window"),
         }
     };
+    // One pairing window for pairing again, made the first time it is asked for.
+    let pair_again = {
+        let (runtime, replica, shared) = (Rc::clone(runtime), replica.to_owned(), tablet.clone());
+        let window: RefCell<Option<PairWindow>> = RefCell::default();
+        move || {
+            if window.borrow().is_none() {
+                match PairWindow::new() {
+                    Ok(made) => {
+                        let paired = net::lock(&shared).pairing().ok().flatten();
+                        wire_pairing_again(&made, Rc::clone(&runtime), replica.clone(), paired);
+                        *window.borrow_mut() = Some(made);
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot open the pairing window"),
+                }
+            }
+            if let Some(Err(e)) = window.borrow().as_ref().map(|w| w.show()) {
+                tracing::error!(error = %e, "cannot open the pairing window");
+            }
+        }
+    };
     let controller = wire(
         &ui,
         tablet,
@@ -108,6 +128,7 @@ fn start(
             choose_photo: std::sync::Arc::new(choose_photo),
             sync: Some(sync),
             signed_out: Some(Box::new(signed_out)),
+            pair_again: Some(Box::new(pair_again)),
         },
     );
     let window = ui.as_weak();
@@ -127,13 +148,57 @@ fn start(
 pub type OpenApp = Rc<RefCell<Option<(AppWindow, Controller)>>>;
 
 /// Wires the pairing window: "Pair" checks the address, token and certificate fingerprint (for
-/// a self-signed server) against the server, keeps
-/// the pairing on the tablet, and replaces the pairing window by the main window; a refusal
-/// is shown in the window.
+/// a self-signed server) against the server, keeps the pairing on the tablet, and replaces
+/// the pairing window by the main window; a refusal is shown in the window.
 pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf) -> OpenApp {
     let app: OpenApp = Rc::default();
-    let weak = window.as_weak();
     let opened = Rc::clone(&app);
+    let (started_on, at) = (Rc::clone(&runtime), replica.clone());
+    on_paired(window, runtime, replica, move |tablet| {
+        let (ui, controller) = start(&started_on, &at, tablet).map_err(|e| e.to_string())?;
+        ui.show().map_err(|e| {
+            tracing::error!(error = %e, "paired, but the app cannot open");
+            format!("cannot open the app: {e}")
+        })?;
+        tracing::info!("paired with the server; the app is open");
+        *opened.borrow_mut() = Some((ui, controller));
+        Ok(())
+    });
+    app
+}
+
+/// Wires the pairing window of a tablet whose device token the server refused, over the main
+/// window: it starts from the server's address and fingerprint as paired, and once the new
+/// token is checked and kept it closes. The running sync service finds the new token by
+/// itself; everything on the tablet stays.
+pub fn wire_pairing_again(
+    window: &PairWindow,
+    runtime: Rc<Runtime>,
+    replica: PathBuf,
+    paired: Option<fieldsync_store::Pairing>,
+) {
+    if let Some(pairing) = paired {
+        window.set_server_url(pairing.server_url.into());
+        window.set_fingerprint(pairing.tls_fingerprint.unwrap_or_default().into());
+    }
+    on_paired(window, runtime, replica, |_tablet| {
+        tracing::info!("paired again; the sync service picks up the new token");
+        Ok(())
+    });
+}
+
+/// "Pair" of the pairing window: checks the address, token and fingerprint against the server
+/// off the UI thread (the window busy meanwhile), keeps the pairing, and hands the paired
+/// tablet to `then`; the window closes once `then` succeeds, and shows a refusal or `then`'s
+/// error otherwise.
+fn on_paired(
+    window: &PairWindow,
+    runtime: Rc<Runtime>,
+    replica: PathBuf,
+    then: impl Fn(Tablet) -> Result<(), String> + 'static,
+) {
+    let weak = window.as_weak();
+    let then = Rc::new(then);
     window.on_pair(move |url, token, fingerprint| {
         let Some(window) = weak.upgrade() else {
             return;
@@ -145,8 +210,8 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
         window.set_busy(true);
         // Checking the server and the token takes a network round trip or a timeout: off the
         // UI thread, the window showing that it is busy.
-        let (handle, path, at) = (runtime.handle().clone(), replica.clone(), replica.clone());
-        let (weak, runtime, opened) = (weak.clone(), Rc::clone(&runtime), Rc::clone(&opened));
+        let (handle, path) = (runtime.handle().clone(), replica.clone());
+        let (weak, then) = (weak.clone(), Rc::clone(&then));
         background::run(
             move || pair_tablet(&handle, &path, &url, &token, &fingerprint),
             move |paired| {
@@ -154,19 +219,12 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
                     return;
                 };
                 window.set_busy(false);
-                let started = paired
+                let done = paired
                     .unwrap_or_else(|| Err("pairing stopped unexpectedly; try again".into()))
-                    .and_then(|tablet| start(&runtime, &at, tablet).map_err(|e| e.to_string()));
-                match started {
-                    Ok((ui, controller)) => {
-                        if let Err(e) = ui.show() {
-                            tracing::error!(error = %e, "paired, but the app cannot open");
-                            window.set_error(format!("cannot open the app: {e}").into());
-                            return;
-                        }
-                        tracing::info!("paired with the server; the app is open");
+                    .and_then(|tablet| then(tablet));
+                match done {
+                    Ok(()) => {
                         let _ = window.hide();
-                        *opened.borrow_mut() = Some((ui, controller));
                     }
                     Err(why) => {
                         tracing::warn!(%why, "pairing refused");
@@ -176,7 +234,6 @@ pub fn wire_pairing(window: &PairWindow, runtime: Rc<Runtime>, replica: PathBuf)
             },
         );
     });
-    app
 }
 
 /// Pairs the replica at `replica` with the server at `url` using the device `token`, pinning

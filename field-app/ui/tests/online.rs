@@ -78,6 +78,7 @@ fn app_window(
             open_link: Box::new(|_| {}),
             sync,
             signed_out: None,
+            pair_again: None,
         },
     );
     ui.show().unwrap();
@@ -239,6 +240,96 @@ fn a_job_assigned_overnight_is_on_today_with_its_customer_after_one_sync() {
     assert!(tablet.store().account(basalt).unwrap().is_some());
     assert!(tablet.store().record(job.into()).unwrap().is_some());
     drop(tablet);
+    drop(controller);
+    drop(ui);
+    runtime.block_on(server.shutdown()).unwrap();
+}
+
+#[test]
+fn a_revoked_tablet_pairs_again_from_the_app_and_its_work_reaches_the_server() {
+    let Paired {
+        runtime,
+        server,
+        shared,
+        company,
+        db,
+        _dir,
+    } = paired();
+    let start = || {
+        let _in_runtime = runtime.enter();
+        SyncService::start(
+            shared.clone(),
+            Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+        )
+        .unwrap()
+    };
+    let first = start();
+    until(&runtime, &mut first.status(), "first sync", |s| {
+        s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
+    });
+    runtime.block_on(first.stop());
+    // The office revokes the tablet while it is away; Tess finishes the job offline.
+    let mut server_store = Store::open(&db).unwrap();
+    let device = server_store
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.user.id == company.tess.user)
+        .unwrap();
+    let tx = server_store.transaction().unwrap();
+    assert!(tx.revoke_device(device.id).unwrap());
+    tx.commit().unwrap();
+    let service = start();
+    let mut status = service.status();
+    let (ui, controller) = app_window(&shared, Some(service));
+    element(&ui, "Open job Annual boiler service, Harbor Bakery")
+        .invoke_accessible_default_action();
+    element(&ui, "Set status Completed").invoke_accessible_default_action();
+    until(&runtime, &mut status, "told to pair again", |s| {
+        s.needs_pairing
+    });
+    let sync = ui.global::<SyncAdapter>();
+    sync.invoke_changed();
+    assert!(sync.get_needs_pairing());
+    assert_eq!(sync.get_pending(), 1, "the work waits on the tablet");
+
+    // "Pair again": the window starts from the server's address; the office's new token.
+    let app_runtime = std::rc::Rc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let window = fieldsync_app_ui::PairWindow::new().unwrap();
+    let paired = net::lock(&shared).pairing().unwrap();
+    let replica = _dir.path().join("tablet.sqlite3");
+    fieldsync_app_ui::wire_pairing_again(&window, app_runtime, replica, paired);
+    window.show().unwrap();
+    assert_eq!(window.get_server_url(), server.url(""));
+    let (token, hash) = fieldsync_server::auth::new_device_token();
+    let tx = server_store.transaction().unwrap();
+    tx.add_device(company.tess.user, "Tess's tablet, paired again", hash)
+        .unwrap();
+    tx.commit().unwrap();
+    pairing_element(&window, "Device token").set_accessible_value(&token);
+    pair_now(&window);
+    assert_eq!(window.get_error(), "", "paired again");
+    assert!(!window.window().is_visible(), "the pairing window closed");
+
+    // The running sync takes the new token and sends the work done meanwhile.
+    until(&runtime, &mut status, "synced with the new token", |s| {
+        s.online && !s.needs_pairing && s.pending == 0
+    });
+    sync.invoke_changed();
+    assert!(!sync.get_needs_pairing());
+    let job = Store::open(&db)
+        .unwrap()
+        .job(company.boiler)
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.status, fieldsync_protocol::JobStatus::Completed);
+
     drop(controller);
     drop(ui);
     runtime.block_on(server.shutdown()).unwrap();

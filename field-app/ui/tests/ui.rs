@@ -485,6 +485,54 @@ fn signing_out_is_refused_while_changes_wait_and_otherwise_unpairs_the_tablet() 
 }
 
 #[test]
+fn a_tablet_whose_token_is_refused_offers_to_pair_again_and_keeps_its_work() {
+    let app = started();
+    open_boiler_job(&app);
+    tap(&app, "Set status Completed");
+    tap(&app, "Outbox");
+    assert!(
+        !exists(&app, "Pair again"),
+        "not while the token is accepted"
+    );
+    assert!(!exists(&app, "Pairing needed"));
+    // The sync service finds the token refused (revoked in the office).
+    app.controller
+        .tablet()
+        .lock()
+        .unwrap()
+        .set_needs_pairing(true);
+    app.ui
+        .global::<fieldsync_app_ui::SyncAdapter>()
+        .invoke_changed();
+    assert!(
+        value(&app, "Pairing needed").contains("your work stays on the tablet"),
+        "{}",
+        value(&app, "Pairing needed")
+    );
+    tap(&app, "Pair again");
+    assert_eq!(
+        app.pair_requests.get(),
+        1,
+        "the pairing window is asked for"
+    );
+    assert_eq!(
+        value(&app, "Changes waiting"),
+        "1",
+        "the work is still there"
+    );
+    // Welcomed again with a new token: the offer goes.
+    app.controller
+        .tablet()
+        .lock()
+        .unwrap()
+        .set_needs_pairing(false);
+    app.ui
+        .global::<fieldsync_app_ui::SyncAdapter>()
+        .invoke_changed();
+    assert!(!exists(&app, "Pair again"));
+}
+
+#[test]
 fn the_outbox_lists_refused_changes_with_their_reason() {
     let app = started();
     open_boiler_job(&app);

@@ -38,6 +38,8 @@ pub struct App {
     pub controller: Controller,
     pub company: Company,
     pub links: Rc<RefCell<Vec<String>>>,
+    /// How many times the technician asked to pair the tablet again.
+    pub pair_requests: Rc<std::cell::Cell<usize>>,
     pub dir: tempfile::TempDir,
 }
 
@@ -80,6 +82,8 @@ pub fn app(now: DateTime<Utc>) -> App {
     let tablet = Tablet::pair(&path, SERVER, &token, company.tess.clone()).unwrap();
     let links = Rc::new(RefCell::new(Vec::new()));
     let opened = links.clone();
+    let pair_requests = Rc::new(std::cell::Cell::new(0));
+    let asked = pair_requests.clone();
     let ui = AppWindow::new().unwrap();
     let controller = wire(
         &ui,
@@ -91,6 +95,7 @@ pub fn app(now: DateTime<Utc>) -> App {
             open_link: Box::new(move |link| opened.borrow_mut().push(link.to_string())),
             sync: None,
             signed_out: None,
+            pair_again: Some(Box::new(move || asked.set(asked.get() + 1))),
         },
     );
     ui.window().set_size(slint::PhysicalSize::new(1280, 800));
@@ -100,6 +105,7 @@ pub fn app(now: DateTime<Utc>) -> App {
         controller,
         company,
         links,
+        pair_requests,
         dir,
     }
 }
