@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) tablet: Arc<Mutex<Tablet>>,
     pub(crate) options: Options,
     pub(crate) selection: RefCell<Selection>,
+    /// The day the Today page was last filled for, in the device's zone.
+    pub(crate) shown_day: std::cell::Cell<Option<chrono::NaiveDate>>,
 }
 
 impl Inner {
@@ -176,6 +178,7 @@ impl Inner {
                 credit_hold: d.credit_hold,
             })
             .collect();
+        self.shown_day.set(Some(now.date_naive()));
         let today = ui.global::<TodayAdapter>();
         today.set_date(format::date(now.to_utc(), zone).into());
         today.set_jobs(model(rows));
@@ -285,7 +288,13 @@ impl Inner {
 #[derive(Clone)]
 pub struct Controller {
     inner: Rc<Inner>,
+    /// Looks at the clock every [`DAY_WATCH`], so that an app left open overnight turns the
+    /// Today page to the new day (and follows a change of zone or the clocks' change).
+    _day_watch: Rc<slint::Timer>,
 }
+
+/// How often the app looks whether the day has changed.
+const DAY_WATCH: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Controller {
     /// Reloads every count and the current page from the replica (after a sync).
@@ -307,6 +316,7 @@ pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Con
         tablet,
         options,
         selection: RefCell::new(Selection::default()),
+        shown_day: std::cell::Cell::new(None),
     });
     let sync = ui.global::<SyncAdapter>();
     {
@@ -370,7 +380,22 @@ pub fn wire(ui: &AppWindow, tablet: Arc<Mutex<Tablet>>, options: Options) -> Con
     customer::wire(ui, &inner);
     new_customer::wire(ui, &inner);
     inner.refresh_page();
-    Controller { inner }
+    let day_watch = slint::Timer::default();
+    let watched = Rc::downgrade(&inner);
+    day_watch.start(slint::TimerMode::Repeated, DAY_WATCH, move || {
+        let Some(on) = watched.upgrade() else { return };
+        let today = on.zone().local((on.options.clock)()).date_naive();
+        let on_today = on
+            .ui()
+            .is_some_and(|ui| ui.global::<Nav>().get_page() == Page::Today);
+        if on_today && on.shown_day.get() != Some(today) {
+            on.refresh_page();
+        }
+    });
+    Controller {
+        inner,
+        _day_watch: Rc::new(day_watch),
+    }
 }
 
 /// A Slint model of `rows`.

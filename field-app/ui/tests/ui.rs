@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{App, app, morning};
+use common::{App, app, at, morning, today};
 use fieldsync_app_ui::{
     CustomerAdapter, InvoiceAdapter, JobAdapter, Nav, Page, PaymentAdapter, PhotoAdapter,
     TodayAdapter,
@@ -482,6 +482,31 @@ fn signing_out_is_refused_while_changes_wait_and_otherwise_unpairs_the_tablet() 
             .global::<fieldsync_app_ui::SyncAdapter>()
             .get_signed_out()
     );
+}
+
+#[test]
+fn the_today_page_turns_to_the_next_day_at_midnight_without_a_restart() {
+    init();
+    let tomorrow = today().succ_opt().unwrap();
+    // What the app shows when opened just after midnight.
+    let (date, jobs) = {
+        let fresh = app(at(tomorrow, 0, 1).0);
+        let shown = fresh.ui.global::<TodayAdapter>();
+        (shown.get_date(), shown.get_jobs().row_count())
+    };
+    let app = app(at(today(), 23, 58).0);
+    let shown = app.ui.global::<TodayAdapter>();
+    let before = (shown.get_date(), shown.get_jobs().row_count());
+    assert_ne!(before.0, date);
+    assert_ne!(
+        before.1, jobs,
+        "the story's day has jobs, the next day others"
+    );
+    // Left open overnight: the page turns within a minute of midnight, by itself.
+    app.clock.set(at(tomorrow, 0, 1).0);
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(31));
+    assert_eq!(shown.get_date(), date);
+    assert_eq!(shown.get_jobs().row_count(), jobs);
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub struct App {
     pub controller: Controller,
     pub company: Company,
     pub links: Rc<RefCell<Vec<String>>>,
+    /// The app's clock: tests move it on.
+    pub clock: Rc<std::cell::Cell<DateTime<Utc>>>,
     /// How many times the technician asked to pair the tablet again.
     pub pair_requests: Rc<std::cell::Cell<usize>>,
     pub dir: tempfile::TempDir,
@@ -83,13 +85,15 @@ pub fn app(now: DateTime<Utc>) -> App {
     let links = Rc::new(RefCell::new(Vec::new()));
     let opened = links.clone();
     let pair_requests = Rc::new(std::cell::Cell::new(0));
+    let clock = Rc::new(std::cell::Cell::new(now));
+    let reading = clock.clone();
     let asked = pair_requests.clone();
     let ui = AppWindow::new().unwrap();
     let controller = wire(
         &ui,
         Arc::new(Mutex::new(tablet)),
         Options {
-            clock: Box::new(move || now),
+            clock: Box::new(move || reading.get()),
             zone: fieldsync_app_ui::Zone::UTC,
             choose_photo: chooser(),
             open_link: Box::new(move |link| opened.borrow_mut().push(link.to_string())),
@@ -105,6 +109,7 @@ pub fn app(now: DateTime<Utc>) -> App {
         controller,
         company,
         links,
+        clock,
         pair_requests,
         dir,
     }
