@@ -118,6 +118,16 @@ fn paired() -> Paired {
     }
 }
 
+/// The background sync of `shared` on `runtime`, retrying quickly.
+fn start_sync(runtime: &tokio::runtime::Runtime, shared: &net::SharedTablet) -> SyncService {
+    let _in_runtime = runtime.enter();
+    SyncService::start(
+        shared.clone(),
+        Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
     let Paired {
@@ -128,14 +138,7 @@ fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
         db,
         _dir,
     } = paired();
-    let service = {
-        let _in_runtime = runtime.enter();
-        SyncService::start(
-            shared.clone(),
-            Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
-        )
-        .unwrap()
-    };
+    let service = start_sync(&runtime, &shared);
     let mut status = service.status();
     until(&runtime, &mut status, "first sync", |s| {
         s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
@@ -255,15 +258,7 @@ fn a_revoked_tablet_pairs_again_from_the_app_and_its_work_reaches_the_server() {
         db,
         _dir,
     } = paired();
-    let start = || {
-        let _in_runtime = runtime.enter();
-        SyncService::start(
-            shared.clone(),
-            Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
-        )
-        .unwrap()
-    };
-    let first = start();
+    let first = start_sync(&runtime, &shared);
     until(&runtime, &mut first.status(), "first sync", |s| {
         s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
     });
@@ -279,7 +274,7 @@ fn a_revoked_tablet_pairs_again_from_the_app_and_its_work_reaches_the_server() {
     let tx = server_store.transaction().unwrap();
     assert!(tx.revoke_device(device.id).unwrap());
     tx.commit().unwrap();
-    let service = start();
+    let service = start_sync(&runtime, &shared);
     let mut status = service.status();
     let (ui, controller) = app_window(&shared, Some(service));
     element(&ui, "Open job Annual boiler service, Harbor Bakery")
