@@ -197,6 +197,27 @@ fn main_screens_render_to_png() {
     nav.invoke_go(Page::Outbox);
     save(ui, &dir, "outbox");
 
+    // The office revoked the tablet: the outbox offers to pair again, the work kept.
+    let tablet = app.controller.tablet();
+    {
+        let mut tablet = tablet.lock().unwrap();
+        tablet.set_needs_pairing(true);
+        // What the sync service says (field-app/src/net/service.rs).
+        tablet.set_last_error(Some(
+            "the server refused this tablet (HTTP 401): device token revoked: pair the tablet \
+             again. Pair this tablet again to sync; its work stays on it"
+                .into(),
+        ));
+    }
+    app.controller.refresh();
+    save(ui, &dir, "pair-again");
+    {
+        let mut tablet = tablet.lock().unwrap();
+        tablet.set_needs_pairing(false);
+        tablet.set_last_error(None);
+    }
+    app.controller.refresh();
+
     nav.invoke_open_job(app.company.dental_job.to_string().into());
     save(ui, &dir, "credit-hold");
 
