@@ -308,23 +308,20 @@ pub(crate) fn contact_report(
          ORDER BY c.at, c.id LIMIT ?5 OFFSET ?6"
     ))?;
     let big = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(
-        rusqlite::params![
-            from.millis(),
-            to.millis(),
-            account.map(|a| *a.as_bytes()),
-            user.map(|u| *u.as_bytes()),
-            big(limit),
-            big(offset)
-        ],
-        |row| {
-            Ok(ContactReportLine {
-                account: codec::id(row, 0, AccountId::from_slice)?,
-                account_name: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                entry: codec::json(row, 2)?,
-            })
-        },
-    )?;
+    let (limit, offset) = (big(limit), big(offset));
+    // The same bounds as the count, then the page.
+    let paged: Vec<&dyn rusqlite::ToSql> = bounds
+        .iter()
+        .copied()
+        .chain([&limit as &dyn rusqlite::ToSql, &offset])
+        .collect();
+    let rows = stmt.query_map(&paged[..], |row| {
+        Ok(ContactReportLine {
+            account: codec::id(row, 0, AccountId::from_slice)?,
+            account_name: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            entry: codec::json(row, 2)?,
+        })
+    })?;
     let lines: Vec<ContactReportLine> = rows.collect::<rusqlite::Result<_>>()?;
     Ok((lines, usize::try_from(total).unwrap_or(0)))
 }

@@ -128,6 +128,15 @@ fn start_sync(runtime: &tokio::runtime::Runtime, shared: &net::SharedTablet) -> 
     .unwrap()
 }
 
+/// [`start_sync`], once its first sync (the first download) is over.
+fn synced(runtime: &tokio::runtime::Runtime, shared: &net::SharedTablet) -> SyncService {
+    let service = start_sync(runtime, shared);
+    until(runtime, &mut service.status(), "first sync", |s| {
+        s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
+    });
+    service
+}
+
 #[test]
 fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
     let Paired {
@@ -138,11 +147,8 @@ fn a_payment_recorded_in_the_ui_reaches_the_server_once() {
         db,
         _dir,
     } = paired();
-    let service = start_sync(&runtime, &shared);
+    let service = synced(&runtime, &shared);
     let mut status = service.status();
-    until(&runtime, &mut status, "first sync", |s| {
-        s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
-    });
 
     let (ui, controller) = app_window(&shared, Some(service));
     let today = ui.global::<TodayAdapter>().get_jobs();
@@ -258,11 +264,7 @@ fn a_revoked_tablet_pairs_again_from_the_app_and_its_work_reaches_the_server() {
         db,
         _dir,
     } = paired();
-    let first = start_sync(&runtime, &shared);
-    until(&runtime, &mut first.status(), "first sync", |s| {
-        s.online && s.last_sync.is_some() && s.first_sync_documents.is_none()
-    });
-    runtime.block_on(first.stop());
+    runtime.block_on(synced(&runtime, &shared).stop());
     // The office revokes the tablet while it is away; Tess finishes the job offline.
     let mut server_store = Store::open(&db).unwrap();
     let device = server_store
