@@ -1880,7 +1880,16 @@ async fn a_customer_of_many_years_shows_a_page_of_invoices_payments_and_notes_at
     let beyond = dana
         .page(&format!("/customers/{account}?payments_from=1000"))
         .await;
-    assert!(card(&beyond, "payments").contains("No payments."));
+    let beyond = card(&beyond, "payments");
+    assert!(beyond.contains("No payments."));
+    assert!(
+        beyond.contains("No payments this far back: there are 28"),
+        "{beyond}"
+    );
+    assert!(
+        beyond.contains("?payments_from=3#payments"),
+        "a link back: {beyond}"
+    );
     // The API still has them all.
     let all = dana.account(&account).await;
     assert_eq!(all["payments"].as_array().unwrap().len(), 28);
